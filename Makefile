@@ -1,0 +1,119 @@
+# moescope: see README.md. `make` builds, `make run` opens the app, `make test` runs the tests.
+CC ?= cc
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+DATADIR ?= $(PREFIX)/share/moescope
+MANPREFIX ?= $(PREFIX)/share/man
+DESTDIR ?=
+WERROR ?= 1
+BUILD ?= build
+
+# Install or name what is missing before pkg-config is asked (a fresh machine has nothing).
+ifeq ($(filter clean uninstall man-lint layering,$(MAKECMDGOALS)),)
+DEPS_KIND := $(if $(filter test check fuzz,$(MAKECMDGOALS)),test,build)
+ifneq ($(shell sh tools/deps.sh $(DEPS_KIND) >&2; echo $$?),0)
+$(error missing packages, see above)
+endif
+endif
+
+PKGS := ncursesw readline libcjson
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lncursesw -ltinfo -lreadline -lcjson)
+
+OPT ?= -O2 -g
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+CFLAGS ?=
+BASE_CFLAGS := -std=c11 $(OPT) $(WARN) -D_GNU_SOURCE -pthread -MMD -MP -Iengine -Isessions -Ithemes -Itui
+CFLAGS_ALL = $(BASE_CFLAGS) $(CFLAGS) -DMOESCOPE_DATADIR='"$(DATADIR)"'
+LDLIBS_ENGINE := -lm -pthread
+
+ENGINE_SRC := $(wildcard engine/*.c)
+SESSION_SRC := $(wildcard sessions/*.c)
+THEME_SRC := $(wildcard themes/*.c)
+TUI_SRC := $(filter-out tui/main.c,$(wildcard tui/*.c))
+TEST_ENGINE_SRC := $(wildcard tests/test_*.c)
+TEST_TUI_SRC := $(wildcard tests/tui_test_*.c)
+
+obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
+ENGINE_OBJ := $(call obj,$(ENGINE_SRC))
+SESSION_OBJ := $(call obj,$(SESSION_SRC))
+THEME_OBJ := $(call obj,$(THEME_SRC))
+TUI_OBJ := $(call obj,$(TUI_SRC))
+
+DEFAULT_MODEL := $(BUILD)/default.gguf
+TEST_BINS := $(BUILD)/test_engine $(BUILD)/test_tui
+TOOLS := $(BUILD)/synth
+
+.PHONY: all run test check bench install uninstall clean man-lint layering moescope-san
+
+all: moescope $(TOOLS) $(DEFAULT_MODEL)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(PKG_CFLAGS) -c $< -o $@
+
+moescope: $(BUILD)/tui/main.o $(TUI_OBJ) $(SESSION_OBJ) $(THEME_OBJ) $(ENGINE_OBJ)
+	$(CC) $(CFLAGS_ALL) -o $@ $^ $(PKG_LIBS) $(LDLIBS_ENGINE) $(LDFLAGS)
+
+$(BUILD)/synth: $(BUILD)/tools/synth.o $(ENGINE_OBJ)
+	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ENGINE) $(LDFLAGS)
+
+# Until a trained model ships, the default model is a small random-weight MoE.
+$(DEFAULT_MODEL): $(BUILD)/synth
+	$(BUILD)/synth --arch qwen2moe --layers 4 --d-model 128 --heads 4 --kv-heads 2 \
+		--experts 8 --experts-used 2 --ff 256 --shared-ff 256 --vocab-bytes --seed 1 \
+		--name "moescope random default" -o $@
+
+$(BUILD)/test_engine: $(call obj,$(TEST_ENGINE_SRC) tests/runner.c) $(ENGINE_OBJ) $(SESSION_OBJ)
+	$(CC) $(CFLAGS_ALL) -o $@ $^ $(shell pkg-config --libs libcjson 2>/dev/null || echo -lcjson) $(LDLIBS_ENGINE) $(LDFLAGS)
+
+$(BUILD)/test_tui: $(call obj,$(TEST_TUI_SRC) tests/runner.c) $(TUI_OBJ) $(SESSION_OBJ) $(THEME_OBJ) $(ENGINE_OBJ)
+	$(CC) $(CFLAGS_ALL) -o $@ $^ $(PKG_LIBS) $(LDLIBS_ENGINE) $(LDFLAGS)
+
+run: all
+	./moescope
+
+test: all $(TEST_BINS) man-lint layering
+	@tests/run.sh $(TEST_BINS)
+
+# The whole suite again under AddressSanitizer and UndefinedBehaviorSanitizer.
+check:
+	$(MAKE) BUILD=build-san OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+		CC=$(CC) build-san/test_engine build-san/test_tui moescope-san
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 tests/run.sh build-san/test_engine build-san/test_tui
+
+moescope-san: $(BUILD)/tui/main.o $(TUI_OBJ) $(SESSION_OBJ) $(THEME_OBJ) $(ENGINE_OBJ)
+	$(CC) $(CFLAGS_ALL) -o $(BUILD)/moescope $^ $(PKG_LIBS) $(LDLIBS_ENGINE) $(LDFLAGS)
+
+man-lint:
+	@out=$$(LC_ALL=C.UTF-8 MANROFFSEQ='' MANWIDTH=80 man --warnings -E UTF-8 -l man/moescope.1 2>&1 >/dev/null); \
+	if [ -n "$$out" ]; then echo "man/moescope.1: $$out"; exit 1; fi
+
+# The layers of DESIGN.md: engine/ uses libc, libm and pthreads only; tui/ never parses GGUF.
+layering:
+	@if grep -nE '#include *[<"](n?curses|readline|cjson|cJSON)' engine/*.c engine/*.h; then \
+		echo "engine/ must not include curses, readline or cJSON"; exit 1; fi
+	@if grep -nE '#include *"gguf\.h"' tui/*.c tui/*.h 2>/dev/null; then \
+		echo "tui/ must not parse GGUF"; exit 1; fi
+
+bench: all
+	./moescope bench
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANPREFIX)/man1 $(DESTDIR)$(DATADIR)/themes
+	install -m 755 moescope $(DESTDIR)$(BINDIR)/moescope
+	install -m 644 man/moescope.1 $(DESTDIR)$(MANPREFIX)/man1/moescope.1
+	install -m 644 $(DEFAULT_MODEL) $(DESTDIR)$(DATADIR)/default.gguf
+	for t in themes/*.theme; do [ -e "$$t" ] && install -m 644 "$$t" $(DESTDIR)$(DATADIR)/themes/; done; true
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/moescope $(DESTDIR)$(MANPREFIX)/man1/moescope.1
+	rm -rf $(DESTDIR)$(DATADIR)
+
+clean:
+	rm -rf build build-san moescope
+
+-include $(shell find $(BUILD) build-san -name '*.d' 2>/dev/null)

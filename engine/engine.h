@@ -1,0 +1,103 @@
+/* engine/engine.h: the MoE engine as an opaque handle: open, eval, sample, close.
+ *
+ * The engine never prints, never exits and never touches the terminal. Errors come back as
+ * -1 (or NULL) with a one-line message in the caller's buffer. It is not thread-safe: one
+ * thread drives one engine (the tui runs it on a worker thread). Records go into the
+ * caller's trace_log (trace.h). */
+#ifndef MOESCOPE_ENGINE_H
+#define MOESCOPE_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "trace.h"
+
+struct engine;
+
+/* What `moescope info` prints and the status bar shows: the model's shape, read from the
+ * GGUF's metadata and tensor table. */
+struct model_desc {
+    char arch[32];            /* general.architecture, e.g. "qwen2moe" */
+    char name[128];           /* general.name, or the file name */
+    char path[1024];
+    uint64_t file_size;
+    uint32_t gguf_version;
+    int n_layers, d_model, n_heads, n_kv_heads, head_dim;
+    int n_ctx_train;
+    int n_experts, n_experts_used;   /* 0 and 0 for a dense model */
+    int d_ff;                        /* dense FFN size (0 when every layer is MoE) */
+    int d_ff_expert;                 /* one expert's FFN size */
+    int n_shared_experts, d_ff_shared;
+    int n_dense_lead;                /* leading dense layers before MoE ones */
+    int n_vocab;
+    float rope_base, rope_scale;
+    bool rope_neox;                  /* NeoX-style (halves) rather than interleaved pairs */
+    float norm_eps;
+    bool qk_norm, qkv_bias;
+    char router[16];                 /* "softmax" or "sigmoid" */
+    bool router_renorm;              /* top-k weights renormalised to sum to 1 */
+    char tokenizer[16];              /* "spm" or "bpe" */
+    char pretokenizer[32];           /* tokenizer.ggml.pre */
+    char chat_family[16];            /* "chatml", ... or "" when none is recognised */
+    uint32_t tensors_per_type[64];   /* count of tensors by ggml type id */
+    uint64_t n_params;               /* every weight in the file */
+    uint64_t n_active_params;        /* weights one decode step uses (k of n experts) */
+    uint64_t active_bytes;           /* bytes one decode step must read */
+};
+
+struct sampler_params {
+    float temp;               /* 0 = greedy */
+    int top_k;                /* 0 = off */
+    float top_p;              /* 1 = off */
+    float min_p;              /* 0 = off */
+    float repeat_penalty;     /* 1 = off */
+    int repeat_last_n;        /* window for the penalty */
+    uint64_t seed;
+};
+void sampler_params_default(struct sampler_params *p);
+
+struct engine_params {
+    const char *model_path;
+    int n_threads;            /* 0 = the number of cores */
+    int n_ctx;                /* 0 = the model's trained context, capped at 4096 */
+    struct sampler_params sampler;
+    bool trace;               /* fill routing and timing in records (off: bench's baseline) */
+    bool prewarm;             /* read every expert once before the first token */
+    bool mlock;               /* pin the model in memory */
+};
+void engine_params_default(struct engine_params *p);
+
+/* Opens the model (and only reads it: weights stay in the mmap). */
+struct engine *engine_open(const struct engine_params *p, char *err, size_t errlen);
+void engine_close(struct engine *e);
+
+/* Fills a model description without building an engine (what `info` uses). */
+int model_describe(const char *path, struct model_desc *d, char *err, size_t errlen);
+const struct model_desc *engine_desc(const struct engine *e);
+int engine_n_ctx(const struct engine *e);
+
+/* Tokenization. Returns the count written (at most max), or -1 with err set. add_bos follows
+ * the model's rule when true; parse_special turns special-token text into its ids. */
+int engine_tokenize(struct engine *e, const char *text, size_t len, bool add_bos,
+                    bool parse_special, int32_t *out, int max, char *err, size_t errlen);
+/* The bytes of one token's piece (as the detokenizer emits them). */
+size_t engine_token_piece(const struct engine *e, int32_t token, char *buf, size_t buflen);
+bool engine_token_is_eog(const struct engine *e, int32_t token);
+
+/* Runs every record of log from the engine's current position to log->n through the model
+ * (prompt batches at once), filling their layers and times. The log's positions must follow
+ * on from what the engine has already seen. Returns 0, or -1 with err set (context full). */
+int engine_eval(struct engine *e, struct trace_log *log, char *err, size_t errlen);
+/* Samples the next token from the last logits, appends its record (logprob, top) and
+ * returns its index in the log, or -1 with err set. */
+long engine_sample(struct engine *e, struct trace_log *log, char *err, size_t errlen);
+/* Forgets the KV cache from position n on (regenerate, or a new conversation with n = 0). */
+void engine_rewind(struct engine *e, int n);
+/* Updates the sampler between replies. */
+void engine_set_sampler(struct engine *e, const struct sampler_params *p);
+
+/* The logits of the last evaluated position (n_vocab floats), valid until the next eval. */
+const float *engine_logits(const struct engine *e);
+
+#endif

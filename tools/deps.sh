@@ -1,0 +1,57 @@
+#!/bin/sh
+# tools/deps.sh [build|test]: makes sure what moescope needs is installed.
+# As root on Debian/Ubuntu it installs what is missing with apt-get; otherwise it prints the
+# exact command and fails. `build` needs the libraries; `test` also needs tmux, clang and its
+# sanitizer/fuzzer runtimes, and man (for the man-page lint).
+set -u
+what=${1:-build}
+
+missing=""
+need_pkg() { # need_pkg PKG-CONFIG-NAME DEBIAN-PACKAGE
+    pkg-config --exists "$1" 2>/dev/null || missing="$missing $2"
+}
+need_cmd() { # need_cmd COMMAND DEBIAN-PACKAGE
+    command -v "$1" >/dev/null 2>&1 || missing="$missing $2"
+}
+
+need_cmd pkg-config pkg-config
+if command -v pkg-config >/dev/null 2>&1; then
+    need_pkg ncursesw libncurses-dev
+    need_pkg readline libreadline-dev
+    need_pkg libcjson libcjson-dev
+else
+    missing="$missing libncurses-dev libreadline-dev libcjson-dev"
+fi
+need_cmd cc gcc
+need_cmd make make
+if [ "$what" = test ]; then
+    need_cmd tmux tmux
+    need_cmd clang clang
+    need_cmd man man-db
+    # clang's ASan/UBSan and libFuzzer runtimes.
+    ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 ||
+        ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-aarch64.a >/dev/null 2>&1 ||
+        missing="$missing libclang-rt-dev"
+fi
+
+[ -z "$missing" ] && exit 0
+missing=$(echo $missing | tr ' ' '\n' | sort -u | tr '\n' ' ')
+
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "moescope: installing:$missing" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >&2 || true
+    # shellcheck disable=SC2086
+    apt-get install -y -qq --no-install-recommends $missing >&2 && exit 0
+    echo "moescope: apt-get could not install:$missing" >&2
+    exit 1
+fi
+
+cat >&2 <<MSG
+moescope needs packages that are not installed:$missing
+Install them with:
+  Debian/Ubuntu: sudo apt-get install$missing
+  Fedora:        sudo dnf install ncurses-devel readline-devel cjson-devel pkgconf-pkg-config gcc make tmux clang compiler-rt man-db
+  Homebrew:      brew install ncurses readline cjson pkg-config tmux llvm
+MSG
+exit 1
