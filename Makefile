@@ -47,7 +47,7 @@ DEFAULT_MODEL := $(BUILD)/default.gguf
 TEST_BINS := $(BUILD)/test_engine $(BUILD)/test_tui
 TOOLS := $(BUILD)/synth
 
-.PHONY: all run test check bench install uninstall clean man-lint layering moescope-san
+.PHONY: all run test check fuzz bench install uninstall clean man-lint layering moescope-san
 
 all: moescope $(TOOLS) $(DEFAULT_MODEL)
 
@@ -99,6 +99,28 @@ layering:
 	@if grep -nE '#include *"gguf\.h"' tui/*.c tui/*.h 2>/dev/null; then \
 		echo "tui/ must not parse GGUF"; exit 1; fi
 
+# libFuzzer targets: tests/fuzz/fuzz_NAME.c, seeds in tests/fuzz/corpus/NAME/. Each runs for
+# FUZZ_SECONDS; a crash stops the run and its input is kept in tests/fuzz/crashes/.
+FUZZ_SECONDS ?= 60
+FUZZ_CC ?= clang
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_FLAGS := -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	-D_GNU_SOURCE -DFUZZING -pthread -Iengine -Isessions -Ithemes -Itui
+build-fuzz/%: tests/fuzz/%.c $(ENGINE_SRC) $(SESSION_SRC) $(THEME_SRC)
+	@mkdir -p build-fuzz
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(PKG_CFLAGS) -o $@ $^ $(shell pkg-config --libs libcjson 2>/dev/null || echo -lcjson) -lm
+
+fuzz: $(addprefix build-fuzz/,$(FUZZ_TARGETS))
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p build-fuzz/corpus/$$t tests/fuzz/corpus/$$t tests/fuzz/crashes; \
+		echo "== $$t for $(FUZZ_SECONDS) s"; \
+		build-fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=4096 \
+			-artifact_prefix=tests/fuzz/crashes/$$t- -print_final_stats=1 \
+			build-fuzz/corpus/$$t tests/fuzz/corpus/$$t 2>build-fuzz/$$t.log; rc=$$?; \
+		grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb)' build-fuzz/$$t.log; \
+		if [ $$rc -ne 0 ]; then tail -40 build-fuzz/$$t.log; echo "$$t: crash, input kept in tests/fuzz/crashes/"; exit 1; fi; \
+	done
+
 bench: all
 	./moescope bench
 
@@ -114,6 +136,6 @@ uninstall:
 	rm -rf $(DESTDIR)$(DATADIR)
 
 clean:
-	rm -rf build build-san moescope
+	rm -rf build build-san build-fuzz moescope
 
 -include $(shell find $(BUILD) build-san -name '*.d' 2>/dev/null)
