@@ -1,0 +1,95 @@
+/* tui/views.h: the inspector's views of the trace records.
+ *
+ * Each view is a pure function of a view_ctx: it draws into the whole of the window it is
+ * given (erasing it first) and changes no state. It never writes outside the window, so any
+ * size works down to 1x1 (it draws what fits). Views handle an empty log, a dense model
+ * (n_experts == 0: "dense model: no routing"), many experts (columns compressed), and model
+ * text with control bytes or wide characters (shown escaped / at their true width).
+ * Row 0 of every view is its label, e.g. "heatmap · selected token  [h] mode".
+ *
+ * Colours come from the theme by role (themes/theme.h) through draw_attr() (tui/draw.h);
+ * call draw_theme_apply() once after initscr() and again after /theme.
+ *
+ * The ctx borrows everything it points to for the duration of one draw call only. */
+#ifndef MOESCOPE_VIEWS_H
+#define MOESCOPE_VIEWS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <curses.h>
+
+#include "theme.h"
+#include "trace.h"
+
+enum { VIEW_RECENT_TOKENS = 64 }; /* the heatmap's "last N tokens" window */
+
+enum heat_mode {
+    HEAT_SELECTED,  /* the selected token's gate weights, layer x expert */
+    HEAT_SESSION,   /* how often each expert was chosen over every fed record */
+    HEAT_RECENT,    /* the same over the last VIEW_RECENT_TOKENS fed records */
+    HEAT_MODE_COUNT
+};
+extern const char *const heat_mode_names[HEAT_MODE_COUNT];
+
+enum entropy_mode {
+    ENTROPY_MEAN,   /* per token, mean over the MoE layers */
+    ENTROPY_LAYER,  /* per token, ctx->layer only */
+    ENTROPY_MODE_COUNT
+};
+extern const char *const entropy_mode_names[ENTROPY_MODE_COUNT];
+
+/* Maps a token id to its text (raw bytes, maybe not UTF-8), for the top-5 alternatives.
+ * Returns NULL when unknown; the view then shows the id only. */
+typedef const char *(*view_piece_fn)(void *user, int32_t token, size_t *len);
+
+struct view_ctx {
+    const struct trace_log *log;  /* the session's records; may be empty or NULL */
+    long sel;                     /* selected record index, or -1 for "the last one" */
+    int layer;                    /* the chosen layer (strip, entropy per layer), clamped */
+    enum heat_mode heat;
+    enum entropy_mode entropy;
+    const struct theme *theme;    /* NULL = the built-in default */
+    bool utf8;                    /* locale is UTF-8: block characters, else ASCII */
+    bool focused;                 /* the inspector has focus: selection drawn stronger */
+    view_piece_fn piece;          /* may be NULL */
+    void *piece_user;
+};
+
+/* The views, in the order of their number keys 1..7. VIEW_OVERVIEW is the default screen:
+ * selected token, heatmap, entropy and latency sparklines stacked with their labels. */
+enum view_id {
+    VIEW_OVERVIEW,
+    VIEW_STRIP,     /* 1: generated tokens coloured by top-1 expert at ctx->layer */
+    VIEW_HEATMAP,   /* 2: layers x experts, ctx->heat */
+    VIEW_ENTROPY,   /* 3: routing entropy sparkline / ln(n_experts), ctx->entropy */
+    VIEW_LATENCY,   /* 4: per-token ms, prefill apart; TTFT, tok/s, p50/p95/p99, jitter */
+    VIEW_BALANCE,   /* 5: per layer avg/max load, CV, MaxVio, locality */
+    VIEW_SPLIT,     /* 6: attention / router / experts / other */
+    VIEW_TOKEN,     /* 7: the selected token in detail */
+    VIEW_COUNT
+};
+
+typedef void (*view_draw_fn)(const struct view_ctx *ctx, WINDOW *w);
+
+struct view_info {
+    const char *name;   /* short label: "overview", "strip", "heatmap", ... */
+    int key;            /* suggested key: '0'..'7' */
+    view_draw_fn draw;
+};
+extern const struct view_info view_table[VIEW_COUNT];
+
+void view_overview_draw(const struct view_ctx *ctx, WINDOW *w);
+void view_strip_draw(const struct view_ctx *ctx, WINDOW *w);
+void view_heatmap_draw(const struct view_ctx *ctx, WINDOW *w);
+void view_entropy_draw(const struct view_ctx *ctx, WINDOW *w);
+void view_latency_draw(const struct view_ctx *ctx, WINDOW *w);
+void view_balance_draw(const struct view_ctx *ctx, WINDOW *w);
+void view_split_draw(const struct view_ctx *ctx, WINDOW *w);
+void view_token_draw(const struct view_ctx *ctx, WINDOW *w);
+
+/* The record a view treats as selected: ctx->sel clamped to the log, -1 when empty. */
+long view_selected(const struct view_ctx *ctx);
+
+#endif
