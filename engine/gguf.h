@@ -71,6 +71,9 @@ struct gguf_file {
     struct gguf_tensor *tensors; /* (n_tensors) */
     uint32_t alignment;
     uint64_t data_offset;     /* start of the tensor data section */
+    uint64_t data_end;        /* end of the last tensor's data (<= size) */
+    uint32_t *kv_sorted;      /* (n_kv) kv indices sorted by key, for gguf_find */
+    uint32_t *tensor_sorted;  /* (n_tensors) tensor indices sorted by name */
 };
 
 /* mmaps path read-only and parses it. On error returns -1 with err set and *f cleared. */
