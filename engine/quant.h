@@ -76,6 +76,17 @@ bool quant_computable(uint32_t type);
 /* Bytes a row of n values takes (n must be a multiple of blck_size). */
 size_t quant_row_size(uint32_t type, int64_t n);
 
+/* SIMD paths (enum cpu_simd in cpu.h). The table above holds the kernels of one path,
+ * chosen at the first call: the best this CPU has, or the one MOESCOPE_SIMD names
+ * (scalar|avx2|avx512|neon). quant_set_simd switches path (for tests and bench; not while
+ * other threads use the table) and returns false when the CPU cannot run it. SIMD kernels
+ * sum in another order than the scalar ones, so results differ in the last bits. */
+bool quant_set_simd(int simd);
+int quant_simd(void);
+const char *quant_simd_name(void);
+/* The plain C row of a type, whatever path is active: the reference tests compare with. */
+const struct quant_traits *quant_traits_scalar(uint32_t type);
+
 /* Half and bfloat16 conversions, with ggml's rounding (round to nearest even). */
 float quant_f16_to_f32(uint16_t h);
 uint16_t quant_f32_to_f16(float f);

@@ -1,0 +1,585 @@
+/* tests/test_quant.c: tensor types (engine/quant.c) against independent float64 arithmetic,
+ * hand-built blocks with known values, and the SIMD paths against the scalar reference. */
+#include "test.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#include "cpu.h"
+#include "quant.h"
+#include "quant_blocks.h"
+
+/* ---- seeded data ---- */
+
+static uint64_t rng_state;
+
+static uint64_t rng_next(void)
+{
+    /* splitmix64 */
+    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static double rng_uniform(void)
+{
+    return (double)(rng_next() >> 11) * 0x1p-53;
+}
+
+static float rng_gauss(void)
+{
+    double u = rng_uniform(), v = rng_uniform();
+    return (float)(sqrt(-2.0 * log(u + 1e-300)) * cos(6.283185307179586 * v));
+}
+
+/* Gaussian values with a per-block scale that varies, so blocks differ in range. */
+static void fill_data(float *x, int64_t n, uint64_t seed)
+{
+    rng_state = seed;
+    for (int64_t i = 0; i < n; i += 32) {
+        float s = (float)(0.01 + 2.0 * rng_uniform());
+        for (int64_t j = i; j < i + 32 && j < n; j++)
+            x[j] = s * rng_gauss();
+    }
+}
+
+/* Types that hold weights the forward pass multiplies. */
+static const uint32_t weight_types[] = {
+    GGML_TYPE_F32,  GGML_TYPE_F16,  GGML_TYPE_BF16, GGML_TYPE_Q8_0, GGML_TYPE_Q4_0,
+    GGML_TYPE_Q4_1, GGML_TYPE_Q5_0, GGML_TYPE_Q5_1, GGML_TYPE_Q2_K, GGML_TYPE_Q3_K,
+    GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K,
+};
+enum { N_WEIGHT_TYPES = sizeof weight_types / sizeof weight_types[0] };
+
+/* ---- half and bfloat16 ---- */
+
+/* Value of a binary16 pattern computed in double from the IEEE definition. */
+static double half_value(uint16_t h)
+{
+    int sign = h >> 15, e = (h >> 10) & 31, m = h & 1023;
+    double v = e == 0 ? ldexp(m, -24) : ldexp(1024 + m, e - 25);
+    return sign ? -v : v;
+}
+
+TEST(quant_f16_to_f32_all_patterns)
+{
+    int bad = 0;
+    for (uint32_t h = 0; h < 65536; h++) {
+        float f = quant_f16_to_f32((uint16_t)h);
+        int e = (h >> 10) & 31;
+        if (e == 31) {
+            bool nan = (h & 1023) != 0;
+            bad += nan ? !isnan(f) : !(isinf(f) && (signbit(f) != 0) == ((h >> 15) != 0));
+        } else {
+            bad += (double)f != half_value((uint16_t)h) || (signbit(f) != 0) != ((h >> 15) != 0);
+        }
+    }
+    CHECK_INT_EQ(bad, 0);
+}
+
+/* True when h is a nearest binary16 to f, and the even one on a tie. */
+static bool half_is_nearest(float f, uint16_t h)
+{
+    double v = (double)f, got = half_value(h);
+    if (fabs(v) >= 65520.0)
+        return (h & 0x7FFF) == 0x7C00;
+    uint16_t mag = h & 0x7FFF;
+    double err = fabs(v - got);
+    double up = mag < 0x7BFF ? fabs(v - (got < 0 ? -half_value(mag + 1) : half_value(mag + 1)))
+                             : INFINITY;
+    double down = mag > 0 ? fabs(v - (got < 0 ? -half_value(mag - 1) : half_value(mag - 1)))
+                          : INFINITY;
+    if (err > up || err > down)
+        return false;
+    if (err == up || err == down)
+        return (mag & 1) == 0;
+    return true;
+}
+
+TEST(quant_f32_to_f16_round_nearest_even)
+{
+    rng_state = 7;
+    int bad = 0;
+    for (int i = 0; i < 200000; i++) {
+        /* random bit patterns over the half range, plus exact ties (13 low bits 0x1000) */
+        uint32_t u = (uint32_t)rng_next();
+        u = (u & 0x80000000) | (0x33000000 + (u & 0x7FFFFFFF) % (0x47800000 - 0x33000000));
+        if (i % 4 == 0)
+            u = (u & ~0x1FFFu) | 0x1000;
+        float f;
+        memcpy(&f, &u, 4);
+        uint16_t h = quant_f32_to_f16(f);
+        if (!half_is_nearest(f, h)) {
+            if (bad++ < 5)
+                printf("  f16(%a) = 0x%04x\n", (double)f, h);
+        }
+    }
+    CHECK_INT_EQ(bad, 0);
+    CHECK_INT_EQ(quant_f32_to_f16(65504.0f), 0x7BFF);
+    CHECK_INT_EQ(quant_f32_to_f16(65519.996f), 0x7BFF);
+    CHECK_INT_EQ(quant_f32_to_f16(65520.0f), 0x7C00);
+    CHECK_INT_EQ(quant_f32_to_f16(-INFINITY), 0xFC00);
+    CHECK_INT_EQ(quant_f32_to_f16(0x1p-24f), 0x0001);
+    CHECK_INT_EQ(quant_f32_to_f16(0x1p-25f), 0x0000);         /* tie to even: 0 */
+    CHECK_INT_EQ(quant_f32_to_f16(0x1.8p-24f), 0x0002);       /* tie to even: 2 */
+    CHECK_INT_EQ(quant_f32_to_f16(-0.0f), 0x8000);
+    CHECK_INT_EQ(quant_f32_to_f16(1.0f + 0x1p-11f), 0x3C00); /* tie to even */
+    CHECK_INT_EQ(quant_f32_to_f16(1.0f + 0x1.8p-10f), 0x3C02);
+    uint16_t hn = quant_f32_to_f16(NAN);
+    CHECK((hn & 0x7C00) == 0x7C00 && (hn & 0x200));
+}
+
+#if defined(__x86_64__)
+__attribute__((target("f16c"))) static int f16_hardware_mismatches(void)
+{
+    int bad = 0;
+    rng_state = 11;
+    for (int i = 0; i < 200000; i++) {
+        uint32_t u = (uint32_t)rng_next();
+        float f;
+        memcpy(&f, &u, 4);
+        uint16_t hw = _cvtss_sh(f, 0);
+        bad += hw != quant_f32_to_f16(f);
+    }
+    for (uint32_t h = 0; h < 65536; h++) {
+        float a = _cvtsh_ss((unsigned short)h), b = quant_f16_to_f32((uint16_t)h);
+        bad += memcmp(&a, &b, 4) != 0;
+    }
+    return bad;
+}
+
+/* The reference runs on x86 convert with F16C: ours must agree bit for bit, NaNs included. */
+TEST(quant_f16_matches_f16c)
+{
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("f16c")) {
+        test_skip("no F16C on this CPU");
+        return;
+    }
+    CHECK_INT_EQ(f16_hardware_mismatches(), 0);
+}
+#endif
+
+TEST(quant_bf16_round_nearest_even)
+{
+    CHECK_INT_EQ(quant_f32_to_bf16(1.0f), 0x3F80);
+    CHECK_INT_EQ(quant_f32_to_bf16(1.0f + 0x1p-8f), 0x3F80);       /* tie to even */
+    CHECK_INT_EQ(quant_f32_to_bf16(1.0f + 0x1.8p-7f), 0x3F82);     /* tie to even, up */
+    CHECK_INT_EQ(quant_f32_to_bf16(1.0f + 0x1.02p-8f), 0x3F81);
+    CHECK_INT_EQ(quant_f32_to_bf16(-2.0f), 0xC000);
+    CHECK_INT_EQ(quant_f32_to_bf16(INFINITY), 0x7F80);
+    CHECK(isnan(quant_bf16_to_f32(quant_f32_to_bf16(NAN))));
+    uint32_t snan = 0x7F800001; /* payload only in the low bits: must stay a NaN */
+    float fs;
+    memcpy(&fs, &snan, 4);
+    CHECK(isnan(quant_bf16_to_f32(quant_f32_to_bf16(fs))));
+    rng_state = 3;
+    int bad = 0;
+    for (int i = 0; i < 100000; i++) {
+        float f = rng_gauss() * 1000.0f;
+        double got = quant_bf16_to_f32(quant_f32_to_bf16(f));
+        /* nearest with 8 significant bits: error at most half an ulp of bf16 */
+        int e;
+        frexp((double)f, &e);
+        bad += fabs(got - (double)f) > ldexp(1.0, e - 9);
+    }
+    CHECK_INT_EQ(bad, 0);
+}
+
+/* ---- hand-built blocks with known values ---- */
+
+TEST(quant_known_block_q8_0_q4_0)
+{
+    struct block_q8_0 b8;
+    b8.d = 0x3800; /* 0.5 */
+    for (int j = 0; j < 32; j++)
+        b8.qs[j] = (int8_t)(j - 16);
+    float y[32];
+    quant_traits(GGML_TYPE_Q8_0)->to_float(&b8, y, 32);
+    for (int j = 0; j < 32; j++)
+        CHECK_NEAR(y[j], (j - 16) * 0.5, 0);
+
+    struct block_q4_0 b4;
+    b4.d = 0xC000; /* -2.0 */
+    for (int j = 0; j < 16; j++)
+        b4.qs[j] = (uint8_t)(j | ((15 - j) << 4));
+    quant_traits(GGML_TYPE_Q4_0)->to_float(&b4, y, 32);
+    for (int j = 0; j < 16; j++) {
+        CHECK_NEAR(y[j], (j - 8) * -2.0, 0);
+        CHECK_NEAR(y[j + 16], (15 - j - 8) * -2.0, 0);
+    }
+}
+
+TEST(quant_known_block_q5_0_q4_1_q5_1)
+{
+    float y[32];
+    struct block_q5_0 b5;
+    b5.d = 0x3C00; /* 1.0 */
+    memset(b5.qs, 0x00, 16);
+    b5.qs[3] = 0x7A;                     /* value 3: 10, value 19: 7 */
+    uint32_t qh = (1u << 3) | (1u << 20); /* fifth bit of values 3 and 20 */
+    memcpy(b5.qh, &qh, 4);
+    quant_traits(GGML_TYPE_Q5_0)->to_float(&b5, y, 32);
+    CHECK_NEAR(y[3], 10 + 16 - 16, 0);
+    CHECK_NEAR(y[19], 7 - 16, 0);
+    CHECK_NEAR(y[20], 16 - 16, 0);
+    CHECK_NEAR(y[0], -16, 0);
+
+    struct block_q4_1 b41;
+    b41.d = 0x3400; /* 0.25 */
+    b41.m = 0xBC00; /* -1.0 */
+    for (int j = 0; j < 16; j++)
+        b41.qs[j] = (uint8_t)(j << 4 | 1);
+    quant_traits(GGML_TYPE_Q4_1)->to_float(&b41, y, 32);
+    CHECK_NEAR(y[5], 0.25 - 1.0, 0);
+    CHECK_NEAR(y[16 + 9], 9 * 0.25 - 1.0, 0);
+
+    struct block_q5_1 b51;
+    b51.d = 0x3C00;
+    b51.m = 0x4000; /* 2.0 */
+    memset(b51.qs, 0xFF, 16);
+    qh = 0x80000001u;
+    memcpy(b51.qh, &qh, 4);
+    quant_traits(GGML_TYPE_Q5_1)->to_float(&b51, y, 32);
+    CHECK_NEAR(y[0], 31 + 2, 0);
+    CHECK_NEAR(y[1], 15 + 2, 0);
+    CHECK_NEAR(y[31], 31 + 2, 0);
+}
+
+TEST(quant_known_block_q4_K)
+{
+    struct block_q4_K b;
+    b.d = 0x3C00;    /* 1.0 */
+    b.dmin = 0x3800; /* 0.5 */
+    /* groups 0..3: scale 1,2,3,4 and min 5,6,7,8 in the low 6 bits of bytes 0..7;
+     * groups 4..7: low nibbles from bytes 8..11, top two bits from bytes 0..3 (scale) and
+     * 4..7 (min). Byte 0 carries 0x40: scale 4 gets +16. */
+    const uint8_t s[12] = {1 | 0x40, 2, 3, 4, 5, 6, 7, 8 | 0x80, 0x21, 0x43, 0x65, 0x87};
+    memcpy(b.scales, s, 12);
+    memset(b.qs, 0x31, sizeof b.qs); /* low nibble 1 (even groups), high nibble 3 (odd) */
+    float y[256];
+    quant_traits(GGML_TYPE_Q4_K)->to_float(&b, y, 256);
+    /* value = d * scale * q - dmin * min */
+    const double want[8] = {
+        1 * 1 - 0.5 * 5,        2 * 3 - 0.5 * 6, 3 * 1 - 0.5 * 7, 4 * 3 - 0.5 * 8,
+        (1 + 16) * 1 - 0.5 * 2, 3 * 3 - 0.5 * 4, 5 * 1 - 0.5 * 6, 7 * 3 - 0.5 * (8 + 32),
+    };
+    for (int g = 0; g < 8; g++)
+        for (int l = 0; l < 32; l++)
+            CHECK_NEAR(y[32 * g + l], want[g], 0);
+}
+
+TEST(quant_known_block_q6_K)
+{
+    struct block_q6_K b;
+    memset(&b, 0, sizeof b);
+    b.d = 0x2400; /* 1/64 */
+    for (int g = 0; g < 16; g++)
+        b.scales[g] = (int8_t)(g % 2 ? -(g + 1) : g + 1);
+    b.ql[0] = 0x21;
+    b.qh[0] = 0xE4; /* 2-bit fields 0,1,2,3 for values 0, 32, 64, 96 */
+    b.ql[64 + 5] = 0x0F;
+    b.qh[32 + 5] = 0x03; /* value 128 + 5 */
+    float y[256];
+    quant_traits(GGML_TYPE_Q6_K)->to_float(&b, y, 256);
+    CHECK_NEAR(y[0], (1 - 32) * 1 / 64.0, 0);
+    CHECK_NEAR(y[32], (16 - 32) * 3 / 64.0, 0);
+    CHECK_NEAR(y[64], (2 + 32 - 32) * 5 / 64.0, 0);
+    CHECK_NEAR(y[96], (48 - 32) * 7 / 64.0, 0);
+    CHECK_NEAR(y[133], (63 - 32) * 9 / 64.0, 0);
+    CHECK_NEAR(y[17], -32 * -2 / 64.0, 0);
+    CHECK_NEAR(y[255], -32 * -16 / 64.0, 0);
+}
+
+TEST(quant_known_block_q2_K_q3_K_q5_K)
+{
+    float y[256];
+    struct block_q2_K b2;
+    memset(&b2, 0, sizeof b2);
+    b2.d = 0x3C00;    /* 1 */
+    b2.dmin = 0x4000; /* 2 */
+    for (int g = 0; g < 16; g++)
+        b2.scales[g] = (uint8_t)((g % 16) | ((15 - g) << 4));
+    b2.qs[0] = 0xE4;     /* values 0, 32, 64, 96 get levels 0, 1, 2, 3 */
+    b2.qs[32 + 17] = 0x0C; /* value 128 + 32 + 17 (group 11) gets level 3 */
+    quant_traits(GGML_TYPE_Q2_K)->to_float(&b2, y, 256);
+    CHECK_NEAR(y[0], 0 * 0 - 2 * 15, 0);
+    CHECK_NEAR(y[32], 2 * 1 - 2 * 13, 0);
+    CHECK_NEAR(y[64], 4 * 2 - 2 * 11, 0);
+    CHECK_NEAR(y[96], 6 * 3 - 2 * 9, 0);
+    CHECK_NEAR(y[128 + 32 + 17], 11 * 3 - 2 * 4, 0);
+
+    struct block_q3_K b3;
+    memset(&b3, 0, sizeof b3);
+    b3.d = 0x3800; /* 0.5 */
+    /* scale j stored as s+32: low nibble in byte j (j<8) or high nibble of byte j-8, top two
+     * bits in byte 8 + j%4 at bit 2*(j/4). Scale 0 = 33-32 = 1; scale 9 = 0x2F - 32 = 15;
+     * scale 15 = 0x05 - 32 = -27 */
+    b3.scales[0] = 0x01;
+    b3.scales[1] = 0xF0;
+    b3.scales[7] = 0x50;
+    b3.scales[8] = 0x02;
+    b3.scales[9] = 0x08;
+    b3.scales[11] = 0x00;
+    b3.qs[0] = 0x03;      /* value 0: low bits 3 */
+    b3.hmask[0] = 0x01;   /* value 0: high bit set -> level 3 */
+    b3.qs[32 + 16] = 0x0C; /* value 128 + 32 + 16 = 176 (group 11): low bits 3 at shift 2 */
+    b3.qs[32 + 31] = 0xC0; /* value 128 + 96 + 31 = 255 (group 15): low bits 3, no high */
+    quant_traits(GGML_TYPE_Q3_K)->to_float(&b3, y, 256);
+    CHECK_NEAR(y[0], 0.5 * 1 * 3, 0);
+    CHECK_NEAR(y[1], 0.5 * 1 * -4, 0);
+    CHECK_NEAR(y[255], 0.5 * -27 * (3 - 4), 0);
+    /* group 9 (values 144..159): stored 0x2F: low nibble from byte 1's high nibble (0xF),
+     * top bits from byte 9 at bit 4 (0x08 >> 2... bits 2*(9/4)=4): 0x08 has bit 3 set, so
+     * bits 4..5 of byte 9 are 0 -> stored 0x0F -> scale -17 */
+    CHECK_NEAR(y[144], 0.5 * -17 * -4, 0);
+    /* group 11: low nibble from byte 3 (0) , top bits of byte 11 (0) -> scale -32 */
+    CHECK_NEAR(y[176], 0.5 * -32 * (3 - 4), 0);
+
+    struct block_q5_K b5;
+    memset(&b5, 0, sizeof b5);
+    b5.d = 0x3C00;
+    b5.dmin = 0x3C00;
+    const uint8_t s[12] = {2, 2, 2, 2, 1, 1, 1, 1, 0x12, 0x12, 0x12, 0x12};
+    memcpy(b5.scales, s, 12);
+    memset(b5.qs, 0x53, sizeof b5.qs);
+    b5.qh[4] = 0x81; /* groups 0 and 7, position 4 */
+    quant_traits(GGML_TYPE_Q5_K)->to_float(&b5, y, 256);
+    CHECK_NEAR(y[4], 2 * (3 + 16) - 1, 0);
+    CHECK_NEAR(y[5], 2 * 3 - 1, 0);
+    CHECK_NEAR(y[32 + 4], 2 * 5 - 1, 0);
+    CHECK_NEAR(y[224 + 4], 2 * (5 + 16) - 1, 0);
+    CHECK_NEAR(y[224 + 5], 2 * 5 - 1, 0);
+}
+
+/* The activation quantizers on a hand-made block: q8_0/q8_1 scale by 127/amax and round
+ * half to even (as ggml's x86 build, which recorded the fixtures, does); q8_K rounds half
+ * to even with iscale = -127/max. */
+TEST(quant_known_activation_rounding)
+{
+    float x[256] = {0};
+    x[0] = 127.0f;
+    x[1] = 2.5f;
+    x[2] = -2.5f;
+    x[3] = 3.5f;
+    x[4] = 0.5f;
+    x[33] = -1.0f; /* second block: amax 1 -> d = 1/127 */
+    struct block_q8_0 q[8];
+    quant_traits(GGML_TYPE_Q8_0)->from_float(x, q, 256);
+    CHECK_INT_EQ(q[0].d, 0x3C00);
+    CHECK_INT_EQ(q[0].qs[0], 127);
+    CHECK_INT_EQ(q[0].qs[1], 2);
+    CHECK_INT_EQ(q[0].qs[2], -2);
+    CHECK_INT_EQ(q[0].qs[3], 4);
+    CHECK_INT_EQ(q[0].qs[4], 0);
+    CHECK_INT_EQ(q[1].qs[1], -127);
+    CHECK_INT_EQ(q[1].d, quant_f32_to_f16(1.0f / 127.0f));
+    CHECK_INT_EQ(q[2].d, 0);
+    CHECK_INT_EQ(q[2].qs[5], 0);
+
+    struct block_q8_1 q1[8];
+    quant_traits(GGML_TYPE_Q8_1)->from_float(x, q1, 256);
+    CHECK_INT_EQ(q1[0].qs[1], 2);
+    CHECK_NEAR(quant_f16_to_f32(q1[0].s), 127 + 2 - 2 + 4, 0);
+    CHECK_NEAR(quant_f16_to_f32(q1[1].s), -1.0, 1e-3);
+
+    struct block_q8_K qk;
+    quant_traits(GGML_TYPE_Q8_K)->from_float(x, &qk, 256);
+    CHECK_NEAR(qk.d, -1.0, 0);
+    CHECK_INT_EQ(qk.qs[0], -127);
+    CHECK_INT_EQ(qk.qs[1], -2);
+    CHECK_INT_EQ(qk.qs[2], 2);
+    CHECK_INT_EQ(qk.qs[3], -4);
+    CHECK_INT_EQ(qk.qs[33], 1);
+    CHECK_INT_EQ(qk.bsums[0], -127 - 2 + 2 - 4);
+    CHECK_INT_EQ(qk.bsums[2], 1);
+    /* the largest magnitude negative: iscale positive, and -128 can never appear */
+    x[0] = -127.0f;
+    quant_traits(GGML_TYPE_Q8_K)->from_float(x, &qk, 256);
+    CHECK_NEAR(qk.d, 1.0, 0);
+    CHECK_INT_EQ(qk.qs[0], -127);
+    CHECK_INT_EQ(qk.qs[3], 4);
+}
+
+TEST(quant_table_sizes)
+{
+    /* bytes per block and values per block, as ggml defines them */
+    CHECK_INT_EQ(quant_row_size(GGML_TYPE_Q4_K, 4096), 4096 / 256 * 144);
+    CHECK_INT_EQ(quant_row_size(GGML_TYPE_Q8_0, 64), 68);
+    CHECK_INT_EQ(quant_row_size(GGML_TYPE_BF16, 10), 20);
+    CHECK(quant_traits(GGML_TYPE_COUNT) == NULL);
+    CHECK(quant_traits(4) == NULL); /* ids 4 and 5 were removed from ggml */
+    CHECK(!quant_computable(GGML_TYPE_IQ2_XXS));
+    CHECK(!quant_computable(GGML_TYPE_Q8_K));
+    for (int i = 0; i < N_WEIGHT_TYPES; i++) {
+        const struct quant_traits *t = quant_traits(weight_types[i]);
+        CHECK_MSG(quant_computable(weight_types[i]) && t->from_float, "type %s", t->name);
+        const struct quant_traits *p = quant_traits(t->vec_dot_type);
+        CHECK_MSG(p && p->from_float && p->to_float, "partner of %s", t->name);
+    }
+    CHECK_INT_EQ(quant_traits(GGML_TYPE_Q4_1)->vec_dot_type, GGML_TYPE_Q8_1);
+    CHECK_INT_EQ(quant_traits(GGML_TYPE_Q5_0)->vec_dot_type, GGML_TYPE_Q8_0);
+    CHECK_INT_EQ(quant_traits(GGML_TYPE_Q3_K)->vec_dot_type, GGML_TYPE_Q8_K);
+    CHECK_INT_EQ(quant_traits(GGML_TYPE_BF16)->vec_dot_type, GGML_TYPE_BF16);
+}
+
+/* ---- round trips ---- */
+
+/* dequantize(quantize(x)) on Gaussian blocks of varying scale. The bound is on the RMS error
+ * relative to the RMS of x: about step/sqrt(12) of a uniform quantizer whose step is the
+ * block range over the number of levels, with headroom for the rounded scales (the K-quant
+ * groups are 16 or 32 values with 6-bit scales, q2_K/q3_K very coarse). */
+TEST(quant_roundtrip_error)
+{
+    static const struct {
+        uint32_t type;
+        double max_rel_rms;
+    } cases[] = {
+        {GGML_TYPE_F16, 4e-4},  {GGML_TYPE_BF16, 3e-3}, {GGML_TYPE_Q8_0, 0.01},
+        {GGML_TYPE_Q8_1, 0.01}, {GGML_TYPE_Q8_K, 0.015}, {GGML_TYPE_Q5_0, 0.05},
+        {GGML_TYPE_Q5_1, 0.05}, {GGML_TYPE_Q4_0, 0.10}, {GGML_TYPE_Q4_1, 0.10},
+        {GGML_TYPE_Q6_K, 0.025}, {GGML_TYPE_Q5_K, 0.05}, {GGML_TYPE_Q4_K, 0.10},
+        {GGML_TYPE_Q3_K, 0.22}, {GGML_TYPE_Q2_K, 0.45}, {GGML_TYPE_F32, 0},
+    };
+    enum { N = 4096 };
+    float *x = malloc(N * sizeof *x), *y = malloc(N * sizeof *y);
+    void *q = malloc(N * 4);
+    fill_data(x, N, 42);
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const struct quant_traits *t = quant_traits_scalar(cases[c].type);
+        t->from_float(x, q, N);
+        t->to_float(q, y, N);
+        double se = 0, sx = 0;
+        for (int i = 0; i < N; i++) {
+            se += ((double)y[i] - x[i]) * ((double)y[i] - x[i]);
+            sx += (double)x[i] * x[i];
+        }
+        double rel = sqrt(se / sx);
+        printf("  %-5s rms error / rms %.5f (bound %.4f)\n", t->name, rel, cases[c].max_rel_rms);
+        CHECK_MSG(rel <= cases[c].max_rel_rms, "%s: rms error ratio %g > %g", t->name, rel,
+                  cases[c].max_rel_rms);
+    }
+    free(x);
+    free(y);
+    free(q);
+}
+
+/* ---- dot products against float64 ---- */
+
+/* sum(dequant(x) * dequant(y)) in double. For the q8_1 partner the block's stored sum s
+ * (d * sum(q) rounded to half) stands in for sum(y) in the weight's min term, because that
+ * is what the block holds: m * s replaces m * sum_j(d * q_j). */
+static double dot_reference(const struct quant_traits *t, const void *xq, const void *yq,
+                            int64_t n, double *abs_sum)
+{
+    const struct quant_traits *p = quant_traits_scalar(t->vec_dot_type);
+    float *dx = malloc((size_t)n * sizeof *dx), *dy = malloc((size_t)n * sizeof *dy);
+    t->to_float(xq, dx, n);
+    p->to_float(yq, dy, n);
+    double sum = 0.0, asum = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        sum += (double)dx[i] * dy[i];
+        asum += fabs((double)dx[i] * dy[i]);
+    }
+    if (t->vec_dot_type == GGML_TYPE_Q8_1) {
+        const struct block_q8_1 *yb = yq;
+        for (int64_t b = 0; b < n / 32; b++) {
+            double m = t == quant_traits_scalar(GGML_TYPE_Q4_1)
+                           ? quant_f16_to_f32(((const struct block_q4_1 *)xq)[b].m)
+                           : quant_f16_to_f32(((const struct block_q5_1 *)xq)[b].m);
+            double ysum = 0;
+            for (int j = 0; j < 32; j++)
+                ysum += dy[32 * b + j];
+            sum += m * (quant_f16_to_f32(yb[b].s) - ysum);
+        }
+    }
+    free(dx);
+    free(dy);
+    *abs_sum = asum;
+    return sum;
+}
+
+/* vec_dot of each weight type against its quantized partner equals float64 arithmetic on
+ * the dequantized values. Tolerance: 2e-6 of sum|x_i*y_i| (float accumulation over at most
+ * n/32 = 128 block sums with a relative error of a few float epsilons each; observed is
+ * about 1e-7). */
+TEST(quant_vec_dot_matches_float64)
+{
+    enum { N = 4096 };
+    float *x = malloc(N * sizeof *x), *y = malloc(N * sizeof *y);
+    void *xq = malloc(N * 4), *yq = malloc(N * 4 + 1024);
+    for (int i = 0; i < N_WEIGHT_TYPES; i++) {
+        const struct quant_traits *t = quant_traits_scalar(weight_types[i]);
+        const struct quant_traits *p = quant_traits_scalar(t->vec_dot_type);
+        for (int trial = 0; trial < 4; trial++) {
+            fill_data(x, N, 100 + (uint64_t)trial);
+            fill_data(y, N, 200 + (uint64_t)trial);
+            t->from_float(x, xq, N);
+            p->from_float(y, yq, N);
+            double asum, want = dot_reference(t, xq, yq, N, &asum);
+            double got = t->vec_dot(N, xq, yq);
+            CHECK_MSG(fabs(got - want) <= 2e-6 * asum, "%s trial %d: %.9g vs %.9g (|sum| %g)",
+                      t->name, trial, got, want, asum);
+        }
+    }
+    free(x);
+    free(y);
+    free(xq);
+    free(yq);
+}
+
+/* ---- SIMD paths against the scalar reference ---- */
+
+/* Every path this machine has: the activation quantizers give the same bytes as scalar,
+ * and vec_dot agrees with scalar within 2e-6 of sum|x_i*y_i| (both sum floats, in different
+ * orders). Odd block counts exercise the tails. */
+TEST(quant_simd_matches_scalar)
+{
+    enum { N = 4096 + 256 + 32 * 3 };
+    float *x = malloc(N * sizeof *x), *y = malloc(N * sizeof *y);
+    void *xq = malloc(N * 4), *yq = malloc(N * 4 + 1024), *yq2 = malloc(N * 4 + 1024);
+    int before = quant_simd(), paths = 0;
+    for (int s = 0; s < CPU_SIMD_COUNT; s++) {
+        if (!quant_set_simd(s))
+            continue;
+        paths++;
+        printf("  path %s\n", quant_simd_name());
+        for (int i = 0; i < N_WEIGHT_TYPES; i++) {
+            const struct quant_traits *ts = quant_traits_scalar(weight_types[i]);
+            const struct quant_traits *t = quant_traits(weight_types[i]);
+            const struct quant_traits *p = quant_traits(t->vec_dot_type);
+            const struct quant_traits *ps = quant_traits_scalar(t->vec_dot_type);
+            static const int sizes[] = {32, 64, 96, 256, 288, 512, 768, 1024 + 96, N};
+            for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+                const int n = sizes[si];
+                if (n % t->blck_size || n % p->blck_size)
+                    continue;
+                fill_data(x, n, 300 + (uint64_t)n);
+                fill_data(y, n, 400 + (uint64_t)n);
+                ts->from_float(x, xq, n);
+                p->from_float(y, yq, n);
+                ps->from_float(y, yq2, n);
+                size_t ysize = quant_row_size(t->vec_dot_type, n);
+                CHECK_MSG(memcmp(yq, yq2, ysize) == 0, "%s: %s activations differ at n=%d",
+                          quant_simd_name(), p->name, n);
+                double asum;
+                dot_reference(ts, xq, yq2, n, &asum);
+                double got = t->vec_dot(n, xq, yq2), want = ts->vec_dot(n, xq, yq2);
+                CHECK_MSG(fabs(got - want) <= 2e-6 * asum, "%s %s n=%d: %.9g vs scalar %.9g",
+                          quant_simd_name(), t->name, n, got, want);
+            }
+        }
+    }
+    CHECK(paths >= 1);
+    quant_set_simd(before);
+    free(x);
+    free(y);
+    free(xq);
+    free(yq);
+    free(yq2);
+}
