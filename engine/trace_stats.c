@@ -1,0 +1,222 @@
+/* engine/trace_stats.c: aggregates of trace records; definitions in trace_stats.h. */
+#include "trace_stats.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static size_t range_end(const struct trace_log *log, size_t to)
+{
+    return to < log->n ? to : log->n;
+}
+
+size_t trace_last_turn(const struct trace_log *log)
+{
+    size_t i = log->n;
+    while (i > 0 && !log->tok[i - 1].prompt)
+        i--;
+    while (i > 0 && log->tok[i - 1].prompt)
+        i--;
+    return i;
+}
+
+double trace_percentile(const double *sorted, size_t n, double p)
+{
+    if (n == 0)
+        return 0;
+    double r = ceil(p / 100.0 * (double)n);
+    size_t rank = r < 1 ? 1 : r > (double)n ? n : (size_t)r;
+    return sorted[rank - 1];
+}
+
+static int double_cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y ? 1 : 0;
+}
+
+int trace_speed(const struct trace_log *log, size_t from, size_t to, struct trace_speed *out)
+{
+    memset(out, 0, sizeof *out);
+    to = range_end(log, to);
+    if (from >= to)
+        return 0;
+    uint64_t prompt_ns = 0;
+    size_t n_itl = 0;
+    for (size_t i = from; i < to; i++) {
+        const struct trace_token *t = &log->tok[i];
+        if (t->prompt) {
+            out->n_prompt++;
+            if (t->fed) {
+                out->n_prompt_fed++;
+                prompt_ns += t->ns_total;
+            }
+        } else {
+            out->n_gen++;
+            n_itl += t->fed;
+        }
+    }
+    out->prompt_ms = (double)prompt_ns / 1e6;
+    out->ttft_ms = out->prompt_ms;
+    if (prompt_ns)
+        out->prompt_tps = (double)out->n_prompt_fed * 1e9 / (double)prompt_ns;
+    out->n_itl = n_itl;
+    if (n_itl == 0)
+        return 0;
+    double *ms = malloc(n_itl * sizeof *ms); /* (n_itl) ITL samples, sorted below */
+    if (!ms)
+        return -1;
+    size_t k = 0;
+    double sum = 0;
+    for (size_t i = from; i < to; i++) {
+        const struct trace_token *t = &log->tok[i];
+        if (!t->prompt && t->fed) {
+            ms[k] = (double)t->ns_total / 1e6;
+            sum += ms[k++];
+        }
+    }
+    double mean = sum / (double)n_itl, var = 0;
+    for (size_t j = 0; j < n_itl; j++)
+        var += (ms[j] - mean) * (ms[j] - mean);
+    qsort(ms, n_itl, sizeof *ms, double_cmp);
+    out->itl_mean_ms = mean;
+    out->jitter_ms = sqrt(var / (double)n_itl);
+    out->itl_p50_ms = trace_percentile(ms, n_itl, 50);
+    out->itl_p95_ms = trace_percentile(ms, n_itl, 95);
+    out->itl_p99_ms = trace_percentile(ms, n_itl, 99);
+    if (sum > 0)
+        out->decode_tps = (double)n_itl * 1e3 / sum;
+    free(ms);
+    return 0;
+}
+
+void trace_expert_load(const struct trace_log *log, size_t from, size_t to, uint32_t *load)
+{
+    int nl = log->n_layers, ne = log->n_experts;
+    memset(load, 0, (size_t)nl * (size_t)ne * sizeof *load);
+    to = range_end(log, to);
+    for (size_t i = from; i < to; i++) {
+        if (!log->tok[i].fed)
+            continue;
+        const struct trace_layer *layers = trace_layers(log, i);
+        for (int l = 0; l < nl; l++)
+            for (int k = 0; k < layers[l].n && k < TRACE_MAX_K; k++)
+                if (layers[l].experts[k] < ne)
+                    load[(size_t)l * (size_t)ne + layers[l].experts[k]]++;
+    }
+}
+
+/* Layer l of record i when it was routed there, else NULL. */
+static const struct trace_layer *routed_layer(const struct trace_log *log, size_t i, int l)
+{
+    if (!log->tok[i].fed)
+        return NULL;
+    const struct trace_layer *ly = &trace_layers(log, i)[l];
+    return ly->n ? ly : NULL;
+}
+
+void trace_balance_layer(const struct trace_log *log, size_t from, size_t to, int layer,
+                         struct trace_balance *out)
+{
+    memset(out, 0, sizeof *out);
+    int ne = log->n_experts;
+    if (layer < 0 || layer >= log->n_layers || ne <= 0)
+        return;
+    to = range_end(log, to);
+    uint32_t stack_load[256];
+    uint32_t *load = ne <= 256 ? stack_load : calloc((size_t)ne, sizeof *load); /* (ne) */
+    if (!load)
+        return;
+    memset(load, 0, (size_t)ne * sizeof *load);
+    const struct trace_layer *prev = NULL;
+    uint32_t same = 0;
+    for (size_t i = from; i < to; i++) {
+        const struct trace_layer *ly = routed_layer(log, i, layer);
+        if (!ly) {
+            prev = NULL;
+            continue;
+        }
+        out->n_tokens++;
+        for (int k = 0; k < ly->n && k < TRACE_MAX_K; k++)
+            if (ly->experts[k] < ne)
+                load[ly->experts[k]]++;
+        if (prev) {
+            out->n_pairs++;
+            same += prev->experts[0] == ly->experts[0];
+        }
+        prev = ly;
+    }
+    double sum = 0, max = 0;
+    for (int e = 0; e < ne; e++) {
+        sum += load[e];
+        if (load[e] > max)
+            max = load[e];
+    }
+    double mean = sum / ne, var = 0;
+    for (int e = 0; e < ne; e++)
+        var += ((double)load[e] - mean) * ((double)load[e] - mean);
+    out->mean_load = mean;
+    out->max_load = max;
+    if (max > 0) {
+        out->avg_max = mean / max;
+        out->cv = sqrt(var / ne) / mean;
+        out->maxvio = (max - mean) / mean;
+    }
+    if (out->n_pairs)
+        out->locality = (double)same / out->n_pairs;
+    if (load != stack_load)
+        free(load);
+}
+
+double trace_entropy_norm(const struct trace_log *tl, size_t i, int layer)
+{
+    if (i >= tl->n || tl->n_experts < 2 || layer >= tl->n_layers)
+        return NAN;
+    double ln_n = log((double)tl->n_experts);
+    if (layer >= 0) {
+        const struct trace_layer *ly = routed_layer(tl, i, layer);
+        return ly ? ly->entropy / ln_n : NAN;
+    }
+    double sum = 0;
+    int n = 0;
+    for (int l = 0; l < tl->n_layers; l++) {
+        const struct trace_layer *ly = routed_layer(tl, i, l);
+        if (ly) {
+            sum += ly->entropy;
+            n++;
+        }
+    }
+    return n ? sum / n / ln_n : NAN;
+}
+
+void trace_time_split(const struct trace_log *log, size_t from, size_t to,
+                      enum trace_select sel, struct trace_split *out)
+{
+    memset(out, 0, sizeof *out);
+    to = range_end(log, to);
+    for (size_t i = from; i < to; i++) {
+        const struct trace_token *t = &log->tok[i];
+        if (!t->fed || (sel == TRACE_SEL_PROMPT && !t->prompt) ||
+            (sel == TRACE_SEL_GEN && t->prompt))
+            continue;
+        out->n_tokens++;
+        out->ns_total += t->ns_total;
+        for (int p = 0; p < TRACE_PHASE_COUNT; p++)
+            out->ns[p] += t->ns[p];
+    }
+    if (out->n_tokens == 0)
+        return;
+    for (int p = 0; p < TRACE_PHASE_COUNT; p++) {
+        out->share[p] = out->ns_total ? (double)out->ns[p] / (double)out->ns_total : 0;
+        out->ms_per_token[p] = (double)out->ns[p] / 1e6 / (double)out->n_tokens;
+    }
+    out->total_ms_per_token = (double)out->ns_total / 1e6 / (double)out->n_tokens;
+}
+
+size_t trace_split_routing_text(const struct trace_split *s, char *buf, size_t buflen)
+{
+    int n = snprintf(buf, buflen, "routing: %.2f ms/token, %.1f%%",
+                     s->ms_per_token[TRACE_ROUTER], 100.0 * s->share[TRACE_ROUTER]);
+    return n < 0 ? 0 : (size_t)n;
+}

@@ -1,0 +1,227 @@
+/* tests/test_trace_stats.c: aggregates over a hand-built log, answers worked out by hand
+ * in the comments. */
+#include "test.h"
+
+#include "trace_stats.h"
+
+enum { MS = 1000000 };
+
+/* 3 prompt records (3, 3, 4 ms), then generated ones taking 5, 7, 6, 20, 8 ms and a last
+ * one never fed. Layer 1 routes every fed record (top-1, second):
+ *   rec:   0     1     2     3     4     5     6     7
+ *        (0,1) (0,2) (1,0) (1,3) (1,0) (2,1) (2,0) (0,3)
+ * Layer 0 routes only records 2 (3,0), 5 (3,0), 6 (3,1), 7 (1,3); the rest are dense there.
+ * Record 8 carries routing but was not fed: it must be ignored.
+ * Entropy: ln(4)/4 at layer 1 everywhere except record 5 (ln 2); ln 4 at layer 0 of
+ * record 5, 0 at its other routed records. */
+static void build_log(struct trace_log *tl)
+{
+    trace_log_init(tl, 2, 4, 2);
+    static const int ms[9] = { 3, 3, 4, 5, 7, 6, 20, 8, 0 };
+    static const int l1[9][2] = { { 0, 1 }, { 0, 2 }, { 1, 0 }, { 1, 3 }, { 1, 0 },
+                                  { 2, 1 }, { 2, 0 }, { 0, 3 }, { 3, 3 } };
+    for (int i = 0; i < 9; i++) {
+        trace_log_push(tl, 100 + i, "x", 1, i < 3);
+        struct trace_token *t = &tl->tok[i];
+        struct trace_layer *ly = trace_layers(tl, (size_t)i);
+        t->fed = i < 8;
+        t->sampled = i >= 3;
+        t->ns_total = (uint64_t)ms[i] * MS;
+        if (t->fed) {
+            /* prompt: attn 1 ms, router 0.1 ms, other 0, experts the rest;
+             * generated: attn 1 ms, router 0.2 ms, other 0.3 ms, experts the rest */
+            t->ns[TRACE_ATTN] = MS;
+            t->ns[TRACE_ROUTER] = t->prompt ? MS / 10 : MS / 5;
+            t->ns[TRACE_OTHER] = t->prompt ? 0 : 3 * MS / 10;
+            t->ns[TRACE_EXPERTS] = t->ns_total - t->ns[TRACE_ATTN] - t->ns[TRACE_ROUTER] -
+                                   t->ns[TRACE_OTHER];
+        }
+        ly[1].n = 2;
+        ly[1].experts[0] = (uint16_t)l1[i][0];
+        ly[1].experts[1] = (uint16_t)l1[i][1];
+        ly[1].entropy = (float)(log(4.0) / 4);
+    }
+    static const int l0_rec[4] = { 2, 5, 6, 7 };
+    static const int l0[4][2] = { { 3, 0 }, { 3, 0 }, { 3, 1 }, { 1, 3 } };
+    for (int j = 0; j < 4; j++) {
+        struct trace_layer *ly = &trace_layers(tl, (size_t)l0_rec[j])[0];
+        ly->n = 2;
+        ly->experts[0] = (uint16_t)l0[j][0];
+        ly->experts[1] = (uint16_t)l0[j][1];
+    }
+    trace_layers(tl, 5)[0].entropy = (float)log(4.0);
+    trace_layers(tl, 5)[1].entropy = (float)log(2.0);
+}
+
+TEST(stats_percentile_nearest_rank)
+{
+    double a[4] = { 1, 2, 3, 4 };
+    CHECK_NEAR(trace_percentile(a, 4, 50), 2, 0);   /* rank ceil(2) = 2 */
+    CHECK_NEAR(trace_percentile(a, 4, 51), 3, 0);   /* rank ceil(2.04) = 3 */
+    CHECK_NEAR(trace_percentile(a, 4, 100), 4, 0);
+    CHECK_NEAR(trace_percentile(a, 4, 1), 1, 0);    /* rank at least 1 */
+    double b[20];
+    for (int i = 0; i < 20; i++)
+        b[i] = i + 1;
+    CHECK_NEAR(trace_percentile(b, 20, 95), 19, 0); /* rank 19 */
+    CHECK_NEAR(trace_percentile(b, 20, 99), 20, 0); /* rank ceil(19.8) = 20 */
+    CHECK_NEAR(trace_percentile(b, 20, 50), 10, 0);
+    CHECK_NEAR(trace_percentile(b, 0, 50), 0, 0);
+}
+
+TEST(stats_speed)
+{
+    struct trace_log tl;
+    build_log(&tl);
+    struct trace_speed s;
+    CHECK_INT_EQ(trace_speed(&tl, 0, tl.n, &s), 0);
+    CHECK_INT_EQ(s.n_prompt, 3);
+    CHECK_INT_EQ(s.n_gen, 6);
+    CHECK_INT_EQ(s.n_prompt_fed, 3);
+    CHECK_INT_EQ(s.n_itl, 5);
+    CHECK_NEAR(s.prompt_ms, 10, 1e-9);                 /* 3 + 3 + 4 */
+    CHECK_NEAR(s.ttft_ms, 10, 1e-9);
+    CHECK_NEAR(s.prompt_tps, 300, 1e-9);                /* 3 tokens / 10 ms */
+    CHECK_NEAR(s.decode_tps, 5.0 / 0.046, 1e-9);        /* 5 passes / 46 ms */
+    /* ITL sorted: 5 6 7 8 20. p50 rank 3 = 7; p95 rank ceil(4.75) = 5 = 20; p99 = 20 */
+    CHECK_NEAR(s.itl_p50_ms, 7, 1e-9);
+    CHECK_NEAR(s.itl_p95_ms, 20, 1e-9);
+    CHECK_NEAR(s.itl_p99_ms, 20, 1e-9);
+    CHECK_NEAR(s.itl_mean_ms, 9.2, 1e-9);
+    /* squared deviations 17.64 + 4.84 + 10.24 + 116.64 + 1.44 = 150.8, / 5 = 30.16 */
+    CHECK_NEAR(s.jitter_ms, sqrt(30.16), 1e-9);
+
+    /* A range of generated records only: no prompt, no TTFT. */
+    CHECK_INT_EQ(trace_speed(&tl, 5, 100, &s), 0);
+    CHECK_INT_EQ(s.n_prompt, 0);
+    CHECK_NEAR(s.ttft_ms, 0, 0);
+    CHECK_INT_EQ(s.n_itl, 3);                           /* 6, 20, 8 */
+    CHECK_NEAR(s.itl_p50_ms, 8, 1e-9);
+    CHECK_INT_EQ(trace_speed(&tl, 9, 9, &s), 0);
+    CHECK_INT_EQ(s.n_gen, 0);
+    trace_log_free(&tl);
+}
+
+TEST(stats_last_turn)
+{
+    struct trace_log tl;
+    trace_log_init(&tl, 1, 2, 1);
+    CHECK_INT_EQ(trace_last_turn(&tl), 0);
+    const bool prompt[7] = { true, true, false, false, true, true, false };
+    for (int i = 0; i < 7; i++)
+        trace_log_push(&tl, i, "", 0, prompt[i]);
+    CHECK_INT_EQ(trace_last_turn(&tl), 4);
+    trace_log_truncate(&tl, 6);
+    CHECK_INT_EQ(trace_last_turn(&tl), 4);
+    trace_log_truncate(&tl, 3);
+    CHECK_INT_EQ(trace_last_turn(&tl), 0);
+    trace_log_free(&tl);
+}
+
+TEST(stats_expert_load)
+{
+    struct trace_log tl;
+    build_log(&tl);
+    uint32_t load[2 * 4];
+    trace_expert_load(&tl, 0, tl.n, load);
+    /* layer 0: e0 recs 2,5; e1 recs 6,7; e2 none; e3 recs 2,5,6,7 */
+    const uint32_t want0[4] = { 2, 2, 0, 4 };
+    /* layer 1: e0 recs 0,1,2,4,6,7; e1 0,2,3,4,5; e2 1,5,6; e3 3,7 (record 8 not fed) */
+    const uint32_t want1[4] = { 6, 5, 3, 2 };
+    for (int e = 0; e < 4; e++) {
+        CHECK_INT_EQ(load[e], want0[e]);
+        CHECK_INT_EQ(load[4 + e], want1[e]);
+    }
+    /* The last 3 records (6, 7, 8): layer 1 gets (2,0) and (0,3). */
+    trace_expert_load(&tl, tl.n - 3, tl.n, load);
+    const uint32_t want_last[4] = { 2, 0, 1, 1 };
+    for (int e = 0; e < 4; e++)
+        CHECK_INT_EQ(load[4 + e], want_last[e]);
+    trace_log_free(&tl);
+}
+
+TEST(stats_balance)
+{
+    struct trace_log tl;
+    build_log(&tl);
+    struct trace_balance b;
+    /* layer 1: loads 6 5 3 2, mean 4, max 6, variance (4+1+1+4)/4 = 2.5 */
+    trace_balance_layer(&tl, 0, tl.n, 1, &b);
+    CHECK_INT_EQ(b.n_tokens, 8);
+    CHECK_NEAR(b.mean_load, 4, 1e-12);
+    CHECK_NEAR(b.max_load, 6, 1e-12);
+    CHECK_NEAR(b.avg_max, 4.0 / 6.0, 1e-12);
+    CHECK_NEAR(b.cv, sqrt(2.5) / 4, 1e-12);
+    CHECK_NEAR(b.maxvio, 0.5, 1e-12);
+    /* top-1: 0 0 1 1 1 2 2 0 -> same in pairs 0-1, 2-3, 3-4, 5-6: 4 of 7 */
+    CHECK_INT_EQ(b.n_pairs, 7);
+    CHECK_NEAR(b.locality, 4.0 / 7.0, 1e-12);
+
+    /* layer 0: loads 2 2 0 4, mean 2, max 4, variance (0+0+4+4)/4 = 2. Records 3 and 4 are
+     * dense there, so record 2 pairs with nothing: pairs 5-6 (same), 6-7 (not). */
+    trace_balance_layer(&tl, 0, tl.n, 0, &b);
+    CHECK_INT_EQ(b.n_tokens, 4);
+    CHECK_NEAR(b.avg_max, 0.5, 1e-12);
+    CHECK_NEAR(b.cv, sqrt(2.0) / 2, 1e-12);
+    CHECK_NEAR(b.maxvio, 1.0, 1e-12);
+    CHECK_INT_EQ(b.n_pairs, 2);
+    CHECK_NEAR(b.locality, 0.5, 1e-12);
+
+    /* Nothing routed: zeros, not NaN. */
+    trace_balance_layer(&tl, 3, 5, 0, &b);
+    CHECK_INT_EQ(b.n_tokens, 0);
+    CHECK_NEAR(b.cv, 0, 0);
+    CHECK_NEAR(b.locality, 0, 0);
+    trace_balance_layer(&tl, 0, tl.n, 7, &b); /* no such layer */
+    CHECK_INT_EQ(b.n_tokens, 0);
+    trace_log_free(&tl);
+}
+
+TEST(stats_entropy_normalised)
+{
+    struct trace_log tl;
+    build_log(&tl);
+    CHECK_NEAR(trace_entropy_norm(&tl, 5, 0), 1.0, 1e-6);       /* ln 4 / ln 4 */
+    CHECK_NEAR(trace_entropy_norm(&tl, 5, 1), 0.5, 1e-6);       /* ln 2 / ln 4 */
+    CHECK_NEAR(trace_entropy_norm(&tl, 5, -1), 0.75, 1e-6);     /* mean of the two */
+    CHECK_NEAR(trace_entropy_norm(&tl, 3, -1), 0.25, 1e-6);     /* layer 1 only */
+    CHECK(isnan(trace_entropy_norm(&tl, 3, 0)));                /* dense there */
+    CHECK(isnan(trace_entropy_norm(&tl, 8, -1)));               /* not fed */
+    CHECK(isnan(trace_entropy_norm(&tl, 99, -1)));
+    trace_log_free(&tl);
+}
+
+TEST(stats_time_split)
+{
+    struct trace_log tl;
+    build_log(&tl);
+    struct trace_split s;
+    /* Generated, fed: 5 records, 46 ms; router 5 x 0.2 = 1 ms; attn 5 ms; other 1.5 ms;
+     * experts 46 - 7.5 = 38.5 ms. */
+    trace_time_split(&tl, 0, tl.n, TRACE_SEL_GEN, &s);
+    CHECK_INT_EQ(s.n_tokens, 5);
+    CHECK_INT_EQ(s.ns_total, 46 * MS);
+    CHECK_INT_EQ(s.ns[TRACE_ROUTER], MS);
+    CHECK_NEAR(s.share[TRACE_ROUTER], 1.0 / 46, 1e-12);
+    CHECK_NEAR(s.share[TRACE_ATTN], 5.0 / 46, 1e-12);
+    CHECK_NEAR(s.share[TRACE_EXPERTS], 38.5 / 46, 1e-12);
+    CHECK_NEAR(s.share[TRACE_OTHER], 1.5 / 46, 1e-12);
+    CHECK_NEAR(s.ms_per_token[TRACE_ROUTER], 0.2, 1e-12);
+    CHECK_NEAR(s.total_ms_per_token, 9.2, 1e-12);
+    char buf[64];
+    trace_split_routing_text(&s, buf, sizeof buf);
+    CHECK_STR_EQ(buf, "routing: 0.20 ms/token, 2.2%");
+    /* Prompt: 3 records, 10 ms, router 0.3 ms. */
+    trace_time_split(&tl, 0, tl.n, TRACE_SEL_PROMPT, &s);
+    CHECK_INT_EQ(s.n_tokens, 3);
+    CHECK_NEAR(s.share[TRACE_ROUTER], 0.3 / 10, 1e-12);
+    /* All: 8 records, 56 ms, router 1.3 ms. */
+    trace_time_split(&tl, 0, tl.n, TRACE_SEL_ALL, &s);
+    CHECK_INT_EQ(s.n_tokens, 8);
+    CHECK_NEAR(s.share[TRACE_ROUTER], 1.3 / 56, 1e-12);
+    CHECK_NEAR(s.ms_per_token[TRACE_ROUTER], 1.3 / 8, 1e-12);
+    trace_time_split(&tl, 8, 9, TRACE_SEL_ALL, &s); /* only the unfed record */
+    CHECK_INT_EQ(s.n_tokens, 0);
+    CHECK_NEAR(s.share[TRACE_ROUTER], 0, 0);
+    trace_log_free(&tl);
+}
