@@ -122,7 +122,7 @@ fuzz: $(addprefix build-fuzz/,$(FUZZ_TARGETS))
 	done
 
 bench: all
-	./moescope bench
+	tools/bench.sh
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANPREFIX)/man1 $(DESTDIR)$(DATADIR)/themes

@@ -16,6 +16,7 @@ static const struct {
     const char *what;
 } commands[] = {
     { "info", cmd_info, "print a model's architecture, shape and size" },
+    { "bench", cmd_bench, "measure speed against this machine's bandwidth floor" },
 };
 
 const char *default_model_path(void)

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# tools/bench.sh: what `make bench` runs. Builds the laptop-shape model of issue 4 with
+# tools/synth (qwen2moe: 16 layers, d_model 1024, 16 heads, 4 kv heads, 32 experts, top-4,
+# expert FFN 512, shared FFN 1024, vocab 32 000) in Q8_0 and Q4_K, runs `moescope bench` on
+# each at 1 and 2 threads, and prints one table. Every figure is measured in this run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=build/bench
+mkdir -p "$out"
+reps=${BENCH_REPEATS:-5}
+
+shape=(--arch qwen2moe --layers 16 --d-model 1024 --heads 16 --kv-heads 4 --experts 32
+       --experts-used 4 --ff 512 --shared-ff 1024 --vocab 32000 --ctx 4096 --seed 7)
+for t in q8_0 q4_k; do
+    m="$out/laptop-$t.gguf"
+    [ -s "$m" ] || build/synth "${shape[@]}" --type "$t" --name "laptop shape $t" -o "$m"
+done
+
+for t in q8_0 q4_k; do
+    echo "== laptop shape, $t"
+    ./moescope bench -m "$out/laptop-$t.gguf" -t 1,2 -p 64 -n 64 -r "$reps"
+    echo
+done
