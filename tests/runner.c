@@ -1,5 +1,4 @@
 /* tests/runner.c: runs every registered test, or those whose name contains an argument. */
-#define _GNU_SOURCE
 #include "test.h"
 
 #include <dirent.h>
