@@ -1,0 +1,711 @@
+/* tools/synth.c: writes a random-weight GGUF of any shape that llama.cpp would load.
+ *
+ *   synth --arch qwen2moe --layers 4 --d-model 128 --heads 4 --kv-heads 2 --experts 8 \
+ *         --experts-used 2 --ff 256 --shared-ff 256 --vocab-bytes --seed 1 -o model.gguf
+ *
+ * Tensor names, shapes and metadata keys follow llama.cpp (llama-arch.cpp, the per-arch
+ * create_tensor calls in llama-model.cpp) and were compared with the fixtures in
+ * ../shared/fixtures/models. Families:
+ *   qwen2moe    QKV bias, routed experts (expert_feed_forward_length) and a shared expert
+ *               with its one-row sigmoid gate ffn_gate_inp_shexp
+ *   qwen3moe    attn_q_norm/attn_k_norm over one head (head_dim), no bias, no shared expert
+ *   olmoe       attn_q_norm/attn_k_norm over all heads (n_embd), experts of feed_forward_length
+ *   mixtral     GGUF arch "llama" with ffn_*_exps (also: --arch llama --experts N)
+ *   granitemoe  llama layout plus embedding, residual, attention and logit scales
+ *   llama       dense (ffn_gate/ffn_up/ffn_down), --experts 0
+ *   qwen2       dense with QKV bias
+ * The vocabulary is byte-level BPE ("gpt2" model): 256 byte tokens in GPT-2's byte-to-unicode
+ * order, a few built-in merges (--merges N), then <|endoftext|>, <|im_start|>, <|im_end|> as
+ * control tokens, and a ChatML chat template.
+ *
+ * Weights come from a seeded splitmix64 stream through Box-Muller: matrices ~N(0, 0.02),
+ * the router and the output head ~N(0, 1/sqrt(d_model)) so that routing and sampling are not
+ * flat, norms 1, biases ~N(0, 0.02). The same flags and seed give the same bytes.
+ *
+ * tests/test_synth.c includes this file with SYNTH_NO_MAIN defined and calls synth_main. */
+#include "gguf_write.h"
+#include "quant.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------- architectures */
+
+struct synth_arch {
+    const char *flag;      /* --arch value */
+    const char *gguf;      /* general.architecture */
+    bool moe;              /* experts required (false: dense, or llama with --experts N) */
+    bool qkv_bias;
+    bool qk_norm_head;     /* norm weight of one head: (head_dim) */
+    bool qk_norm_full;     /* norm weight of all heads: (n_head * head_dim) */
+    bool shexp;            /* shared expert (default on) */
+    bool shexp_gate;       /* ffn_gate_inp_shexp */
+    bool expert_ff_key;    /* expert_feed_forward_length holds the expert size */
+    bool granite;          /* the four scales */
+    const char *pre;       /* tokenizer.ggml.pre */
+};
+
+static const struct synth_arch synth_archs[] = {
+    { .flag = "qwen2moe", .gguf = "qwen2moe", .moe = true, .qkv_bias = true, .shexp = true,
+      .shexp_gate = true, .expert_ff_key = true, .pre = "qwen2" },
+    { .flag = "qwen3moe", .gguf = "qwen3moe", .moe = true, .qk_norm_head = true,
+      .expert_ff_key = true, .pre = "qwen2" },
+    { .flag = "olmoe", .gguf = "olmoe", .moe = true, .qk_norm_full = true, .pre = "default" },
+    { .flag = "mixtral", .gguf = "llama", .moe = true, .pre = "default" },
+    { .flag = "granitemoe", .gguf = "granitemoe", .moe = true, .granite = true,
+      .pre = "default" },
+    { .flag = "llama", .gguf = "llama", .pre = "default" },
+    { .flag = "qwen2", .gguf = "qwen2", .qkv_bias = true, .pre = "qwen2" },
+};
+enum { SYNTH_N_ARCHS = sizeof synth_archs / sizeof synth_archs[0] };
+
+struct synth_cfg {
+    const struct synth_arch *arch;
+    int n_layers, d_model, n_heads, n_kv_heads, head_dim;
+    int n_experts, n_experts_used;
+    int d_ff, d_ff_shared;
+    int n_ctx;
+    int n_merges;
+    uint32_t type;         /* matrices: GGML_TYPE_F32, F16 or Q8_0 */
+    uint64_t seed;
+    float rope_base, norm_eps;
+    const char *name;
+    const char *out;
+};
+
+/* ---------------------------------------------------------------- random numbers */
+
+struct synth_rng {
+    uint64_t s;
+    bool have_spare;
+    double spare;
+};
+
+static uint64_t synth_next(struct synth_rng *r)
+{
+    uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* Uniform in (0, 1]: never 0, so log() below is finite. */
+static double synth_uniform(struct synth_rng *r)
+{
+    return ((double)(synth_next(r) >> 11) + 1.0) * (1.0 / 9007199254740992.0);
+}
+
+static double synth_normal(struct synth_rng *r)
+{
+    if (r->have_spare) {
+        r->have_spare = false;
+        return r->spare;
+    }
+    double u = synth_uniform(r), v = synth_uniform(r);
+    double m = sqrt(-2.0 * log(u));
+    r->spare = m * sin(2.0 * M_PI * v);
+    r->have_spare = true;
+    return m * cos(2.0 * M_PI * v);
+}
+
+/* ---------------------------------------------------------------- tensors */
+
+enum synth_kind {
+    SK_NORM,    /* all ones, f32 */
+    SK_BIAS,    /* small random, f32 */
+    SK_ROUTER,  /* random with std 1/sqrt(d), f32 (llama-quantize keeps routers f32 too) */
+    SK_MATRIX,  /* random std 0.02, in cfg->type */
+    SK_HEAD,    /* the output head: std 1/sqrt(d), in cfg->type */
+};
+
+struct synth_state {
+    const struct synth_cfg *cfg;
+    struct synth_rng rng;
+    struct gguf_writer *w;
+    void **bufs;            /* (n_bufs) tensor data, alive until the write */
+    size_t n_bufs, cap_bufs;
+    uint64_t n_params;
+    char err[512];
+};
+
+/* ggml's reference Q8_0 packing, used when quant.c has no from_float for Q8_0 yet:
+ * blocks of 32 values, an f16 scale d = amax/127 and 32 int8 q = round(x/d). */
+static void synth_q8_0_pack(const float *x, uint8_t *y, int64_t n)
+{
+    for (int64_t b = 0; b < n / 32; b++) {
+        const float *xb = x + b * 32;
+        float amax = 0.0f;
+        for (int i = 0; i < 32; i++)
+            amax = fmaxf(amax, fabsf(xb[i]));
+        float d = amax / 127.0f;
+        float id = d != 0.0f ? 1.0f / d : 0.0f;
+        uint16_t dh = quant_f32_to_f16(d);
+        uint8_t *yb = y + b * 34;
+        memcpy(yb, &dh, 2);
+        for (int i = 0; i < 32; i++) {
+            int8_t q = (int8_t)roundf(xb[i] * id);
+            memcpy(yb + 2 + i, &q, 1);
+        }
+    }
+}
+
+static int synth_keep(struct synth_state *st, void *buf)
+{
+    if (st->n_bufs == st->cap_bufs) {
+        size_t cap = st->cap_bufs ? st->cap_bufs * 2 : 128;
+        void **nb = realloc(st->bufs, cap * sizeof *nb);
+        if (!nb)
+            return -1;
+        st->bufs = nb;
+        st->cap_bufs = cap;
+    }
+    st->bufs[st->n_bufs++] = buf;
+    return 0;
+}
+
+/* Makes one tensor of shape ne[0..n_dims) and adds it to the writer. */
+static int synth_tensor(struct synth_state *st, enum synth_kind kind, int n_dims,
+                        const int64_t *ne, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static int synth_tensor(struct synth_state *st, enum synth_kind kind, int n_dims,
+                        const int64_t *ne, const char *fmt, ...)
+{
+    char name[64];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+
+    int64_t n = 1;
+    for (int d = 0; d < n_dims; d++)
+        n *= ne[d];
+    float *x = malloc((size_t)n * sizeof *x); /* (n) the values before conversion */
+    if (!x) {
+        snprintf(st->err, sizeof st->err, "out of memory for tensor '%s'", name);
+        return -1;
+    }
+    double std = kind == SK_ROUTER || kind == SK_HEAD ? 1.0 / sqrt((double)st->cfg->d_model)
+                                                      : 0.02;
+    for (int64_t i = 0; i < n; i++)
+        x[i] = kind == SK_NORM ? 1.0f : (float)(std * synth_normal(&st->rng));
+    st->n_params += (uint64_t)n;
+
+    uint32_t type = kind == SK_MATRIX || kind == SK_HEAD ? st->cfg->type : GGML_TYPE_F32;
+    void *data = x;
+    if (type == GGML_TYPE_F16) {
+        uint16_t *h = malloc((size_t)n * sizeof *h);
+        if (!h) {
+            free(x);
+            snprintf(st->err, sizeof st->err, "out of memory for tensor '%s'", name);
+            return -1;
+        }
+        for (int64_t i = 0; i < n; i++)
+            h[i] = quant_f32_to_f16(x[i]);
+        free(x);
+        data = h;
+    } else if (type == GGML_TYPE_Q8_0) {
+        uint8_t *q = malloc((size_t)(n / 32) * 34); /* (n/32 blocks of 34 bytes) */
+        if (!q) {
+            free(x);
+            snprintf(st->err, sizeof st->err, "out of memory for tensor '%s'", name);
+            return -1;
+        }
+        const struct quant_traits *qt = quant_traits(GGML_TYPE_Q8_0);
+        if (qt && qt->from_float)
+            qt->from_float(x, q, n);
+        else
+            synth_q8_0_pack(x, q, n);
+        free(x);
+        data = q;
+    }
+    if (synth_keep(st, data)) {
+        free(data);
+        snprintf(st->err, sizeof st->err, "out of memory");
+        return -1;
+    }
+    if (gguf_writer_add_tensor(st->w, name, type, (uint32_t)n_dims, ne, data)) {
+        snprintf(st->err, sizeof st->err, "cannot add tensor '%s'", name);
+        return -1;
+    }
+    return 0;
+}
+
+#define NE(...) ((const int64_t[]){ __VA_ARGS__ })
+
+static int synth_layer(struct synth_state *st, int il)
+{
+    const struct synth_cfg *c = st->cfg;
+    const struct synth_arch *a = c->arch;
+    int64_t d = c->d_model, q = (int64_t)c->n_heads * c->head_dim;
+    int64_t kv = (int64_t)c->n_kv_heads * c->head_dim;
+    int64_t ne = c->n_experts, ff = c->d_ff, sff = c->d_ff_shared;
+    int rc = 0;
+    rc |= synth_tensor(st, SK_NORM, 1, NE(d), "blk.%d.attn_norm.weight", il);
+    rc |= synth_tensor(st, SK_MATRIX, 2, NE(d, q), "blk.%d.attn_q.weight", il);
+    rc |= synth_tensor(st, SK_MATRIX, 2, NE(d, kv), "blk.%d.attn_k.weight", il);
+    rc |= synth_tensor(st, SK_MATRIX, 2, NE(d, kv), "blk.%d.attn_v.weight", il);
+    rc |= synth_tensor(st, SK_MATRIX, 2, NE(q, d), "blk.%d.attn_output.weight", il);
+    if (rc)
+        return -1;
+    if (a->qkv_bias) {
+        rc |= synth_tensor(st, SK_BIAS, 1, NE(q), "blk.%d.attn_q.bias", il);
+        rc |= synth_tensor(st, SK_BIAS, 1, NE(kv), "blk.%d.attn_k.bias", il);
+        rc |= synth_tensor(st, SK_BIAS, 1, NE(kv), "blk.%d.attn_v.bias", il);
+    }
+    if (a->qk_norm_head || a->qk_norm_full) {
+        int64_t qn = a->qk_norm_head ? c->head_dim : q, kn = a->qk_norm_head ? c->head_dim : kv;
+        rc |= synth_tensor(st, SK_NORM, 1, NE(qn), "blk.%d.attn_q_norm.weight", il);
+        rc |= synth_tensor(st, SK_NORM, 1, NE(kn), "blk.%d.attn_k_norm.weight", il);
+    }
+    rc |= synth_tensor(st, SK_NORM, 1, NE(d), "blk.%d.ffn_norm.weight", il);
+    if (rc)
+        return -1;
+    if (c->n_experts == 0) {
+        rc |= synth_tensor(st, SK_MATRIX, 2, NE(d, ff), "blk.%d.ffn_gate.weight", il);
+        rc |= synth_tensor(st, SK_MATRIX, 2, NE(d, ff), "blk.%d.ffn_up.weight", il);
+        rc |= synth_tensor(st, SK_MATRIX, 2, NE(ff, d), "blk.%d.ffn_down.weight", il);
+        return rc ? -1 : 0;
+    }
+    rc |= synth_tensor(st, SK_ROUTER, 2, NE(d, ne), "blk.%d.ffn_gate_inp.weight", il);
+    rc |= synth_tensor(st, SK_MATRIX, 3, NE(d, ff, ne), "blk.%d.ffn_gate_exps.weight", il);
+    rc |= synth_tensor(st, SK_MATRIX, 3, NE(d, ff, ne), "blk.%d.ffn_up_exps.weight", il);
+    rc |= synth_tensor(st, SK_MATRIX, 3, NE(ff, d, ne), "blk.%d.ffn_down_exps.weight", il);
+    if (rc)
+        return -1;
+    if (sff > 0) {
+        if (a->shexp_gate)
+            rc |= synth_tensor(st, SK_ROUTER, 1, NE(d), "blk.%d.ffn_gate_inp_shexp.weight", il);
+        rc |= synth_tensor(st, SK_MATRIX, 2, NE(d, sff), "blk.%d.ffn_gate_shexp.weight", il);
+        rc |= synth_tensor(st, SK_MATRIX, 2, NE(d, sff), "blk.%d.ffn_up_shexp.weight", il);
+        rc |= synth_tensor(st, SK_MATRIX, 2, NE(sff, d), "blk.%d.ffn_down_shexp.weight", il);
+    }
+    return rc ? -1 : 0;
+}
+
+/* ---------------------------------------------------------------- vocabulary */
+
+/* A few merges of common English pairs, in rank order; each part is a byte token or the
+ * result of an earlier merge. "\xc4\xa0" is U+0120, GPT-2's visible space. */
+#define SP "\xc4\xa0"
+static const char *const synth_merges[][2] = {
+    { SP, "t" }, { SP, "a" }, { "h", "e" }, { "i", "n" }, { "r", "e" }, { "o", "n" },
+    { SP "t", "he" }, { "e", "r" }, { SP, "s" }, { "a", "t" }, { "e", "n" }, { "o", "r" },
+    { SP, "o" }, { SP, "w" }, { "n", "d" }, { "i", "t" }, { SP, "b" }, { "e", "s" },
+    { SP, "c" }, { SP, "f" }, { "i", "s" }, { SP, "m" }, { "a", "n" }, { SP, "p" },
+    { "o", "u" }, { SP, "d" }, { "e", "d" }, { SP, "h" }, { SP, "i" }, { SP, "l" },
+    { "in", "g" }, { SP, "e" }, { SP "a", "nd" }, { SP "o", "f" }, { SP "t", "o" },
+    { SP, "n" }, { "a", "r" }, { "l", "e" }, { SP, "r" }, { SP, "g" }, { SP, "y" },
+    { SP, "T" }, { SP, "I" }, { SP, "A" }, { "l", "l" }, { "o", "m" }, { "a", "l" },
+    { SP "i", "s" }, { SP "i", "n" }, { "e", "x" }, { SP "e", "x" }, { "er", "t" },
+    { SP "ex", "p" }, { SP "exp", "ert" }, { SP "expert", "s" }, { "o", "k" },
+};
+#undef SP
+enum { SYNTH_MAX_MERGES = sizeof synth_merges / sizeof synth_merges[0] };
+
+static const char *const synth_specials[] = { "<|endoftext|>", "<|im_start|>", "<|im_end|>" };
+
+static const char synth_chatml[] =
+    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + "
+    "message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}"
+    "{{ '<|im_start|>assistant\n' }}{% endif %}";
+
+/* GPT-2's byte-to-unicode map: printable Latin-1 bytes stand for themselves, the other 68
+ * bytes take code points 256, 257, ... in byte order. Writes UTF-8 into out (3 bytes max). */
+static void synth_byte_token(int b, char out[4])
+{
+    int cp = b;
+    bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
+    if (!printable) {
+        int k = 0;
+        for (int i = 0; i < b; i++)
+            if (!((i >= 33 && i <= 126) || (i >= 161 && i <= 172) || (i >= 174 && i <= 255)))
+                k++;
+        cp = 256 + k;
+    }
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        out[1] = '\0';
+    } else {
+        out[0] = (char)(0xc0 | cp >> 6);
+        out[1] = (char)(0x80 | (cp & 0x3f));
+        out[2] = '\0';
+    }
+}
+
+static int synth_vocab(struct synth_state *st)
+{
+    const struct synth_cfg *c = st->cfg;
+    int n_vocab = 256 + c->n_merges + 3;
+    char(*bytes)[4] = malloc(256 * sizeof *bytes);
+    char(*merged)[64] = malloc((size_t)(c->n_merges + 1) * sizeof *merged);
+    char(*merge_txt)[64] = malloc((size_t)(c->n_merges + 1) * sizeof *merge_txt);
+    const char **tokens = malloc((size_t)n_vocab * sizeof *tokens);
+    const char **merges = malloc((size_t)(c->n_merges + 1) * sizeof *merges);
+    int32_t *types = malloc((size_t)n_vocab * sizeof *types);
+    int rc = -1;
+    if (!bytes || !merged || !merge_txt || !tokens || !merges || !types) {
+        snprintf(st->err, sizeof st->err, "out of memory for the vocabulary");
+        goto out;
+    }
+    for (int b = 0; b < 256; b++) {
+        synth_byte_token(b, bytes[b]);
+        tokens[b] = bytes[b];
+        types[b] = 1; /* LLAMA_TOKEN_TYPE_NORMAL */
+    }
+    for (int i = 0; i < c->n_merges; i++) {
+        snprintf(merged[i], sizeof merged[i], "%s%s", synth_merges[i][0], synth_merges[i][1]);
+        snprintf(merge_txt[i], sizeof merge_txt[i], "%s %s", synth_merges[i][0],
+                 synth_merges[i][1]);
+        tokens[256 + i] = merged[i];
+        types[256 + i] = 1;
+        merges[i] = merge_txt[i];
+    }
+    for (int i = 0; i < 3; i++) {
+        tokens[256 + c->n_merges + i] = synth_specials[i];
+        types[256 + c->n_merges + i] = 3; /* LLAMA_TOKEN_TYPE_CONTROL */
+    }
+    uint32_t eot = (uint32_t)(256 + c->n_merges), im_end = eot + 2;
+    struct gguf_writer *w = st->w;
+    gguf_writer_add_str(w, "tokenizer.ggml.model", "gpt2");
+    gguf_writer_add_str(w, "tokenizer.ggml.pre", c->arch->pre);
+    gguf_writer_add_arr_str(w, "tokenizer.ggml.tokens", tokens, (uint64_t)n_vocab);
+    gguf_writer_add_arr(w, "tokenizer.ggml.token_type", GGUF_VT_INT32, types, (uint64_t)n_vocab);
+    gguf_writer_add_arr_str(w, "tokenizer.ggml.merges", merges, (uint64_t)c->n_merges);
+    gguf_writer_add_u32(w, "tokenizer.ggml.bos_token_id", eot);
+    gguf_writer_add_u32(w, "tokenizer.ggml.eos_token_id", im_end);
+    gguf_writer_add_u32(w, "tokenizer.ggml.padding_token_id", eot);
+    gguf_writer_add_bool(w, "tokenizer.ggml.add_bos_token", false);
+    gguf_writer_add_str(w, "tokenizer.chat_template", synth_chatml);
+    rc = 0;
+out:
+    free(bytes);
+    free(merged);
+    free(merge_txt);
+    free(tokens);
+    free(merges);
+    free(types);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- the model */
+
+static void synth_keys(struct synth_state *st)
+{
+    const struct synth_cfg *c = st->cfg;
+    const struct synth_arch *a = c->arch;
+    struct gguf_writer *w = st->w;
+    char k[128];
+#define KEY(suffix) (snprintf(k, sizeof k, "%s." suffix, a->gguf), k)
+    gguf_writer_add_str(w, "general.architecture", a->gguf);
+    gguf_writer_add_str(w, "general.name", c->name);
+    gguf_writer_set_alignment(w, GGUF_DEFAULT_ALIGNMENT);
+    /* llama_ftype: ALL_F32 = 0, MOSTLY_F16 = 1, MOSTLY_Q8_0 = 7 */
+    gguf_writer_add_u32(w, "general.file_type",
+                        c->type == GGML_TYPE_F16 ? 1 : c->type == GGML_TYPE_Q8_0 ? 7 : 0);
+    gguf_writer_add_u32(w, KEY("context_length"), (uint32_t)c->n_ctx);
+    gguf_writer_add_u32(w, KEY("embedding_length"), (uint32_t)c->d_model);
+    gguf_writer_add_u32(w, KEY("block_count"), (uint32_t)c->n_layers);
+    gguf_writer_add_u32(w, KEY("feed_forward_length"), (uint32_t)c->d_ff);
+    gguf_writer_add_u32(w, KEY("attention.head_count"), (uint32_t)c->n_heads);
+    gguf_writer_add_u32(w, KEY("attention.head_count_kv"), (uint32_t)c->n_kv_heads);
+    if (c->head_dim * c->n_heads != c->d_model) {
+        gguf_writer_add_u32(w, KEY("attention.key_length"), (uint32_t)c->head_dim);
+        gguf_writer_add_u32(w, KEY("attention.value_length"), (uint32_t)c->head_dim);
+    }
+    gguf_writer_add_f32(w, KEY("attention.layer_norm_rms_epsilon"), c->norm_eps);
+    gguf_writer_add_f32(w, KEY("rope.freq_base"), c->rope_base);
+    if (strcmp(a->gguf, "llama") == 0 || a->granite) {
+        gguf_writer_add_u32(w, KEY("rope.dimension_count"), (uint32_t)c->head_dim);
+        gguf_writer_add_u32(w, KEY("vocab_size"), (uint32_t)(256 + c->n_merges + 3));
+    }
+    if (c->n_experts > 0) {
+        gguf_writer_add_u32(w, KEY("expert_count"), (uint32_t)c->n_experts);
+        gguf_writer_add_u32(w, KEY("expert_used_count"), (uint32_t)c->n_experts_used);
+        if (a->expert_ff_key)
+            gguf_writer_add_u32(w, KEY("expert_feed_forward_length"), (uint32_t)c->d_ff);
+        if (c->d_ff_shared > 0)
+            gguf_writer_add_u32(w, KEY("expert_shared_feed_forward_length"),
+                                (uint32_t)c->d_ff_shared);
+    }
+    if (a->granite) {
+        /* The values of granite-3.0-1b-a400m, with the attention scale 1/head_dim. */
+        gguf_writer_add_f32(w, KEY("embedding_scale"), 12.0f);
+        gguf_writer_add_f32(w, KEY("residual_scale"), 0.22f);
+        gguf_writer_add_f32(w, KEY("attention.scale"), 1.0f / (float)c->head_dim);
+        gguf_writer_add_f32(w, KEY("logit_scale"), 6.0f);
+    }
+#undef KEY
+}
+
+static int synth_write(const struct synth_cfg *c, uint64_t *n_params, char *err, size_t errlen)
+{
+    struct synth_state st = { .cfg = c, .rng = { .s = c->seed } };
+    int rc = -1;
+    st.w = gguf_writer_new();
+    if (!st.w) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    synth_keys(&st);
+    if (synth_vocab(&st))
+        goto out;
+    if (c->type != GGML_TYPE_F32)
+        gguf_writer_add_u32(st.w, "general.quantization_version", 2);
+    int64_t d = c->d_model, nv = 256 + c->n_merges + 3;
+    if (synth_tensor(&st, SK_MATRIX, 2, NE(d, nv), "token_embd.weight") ||
+        synth_tensor(&st, SK_NORM, 1, NE(d), "output_norm.weight") ||
+        synth_tensor(&st, SK_HEAD, 2, NE(d, nv), "output.weight"))
+        goto out;
+    for (int il = 0; il < c->n_layers; il++)
+        if (synth_layer(&st, il))
+            goto out;
+    if (gguf_writer_write(st.w, c->out, err, errlen) == 0) {
+        rc = 0;
+        *n_params = st.n_params;
+    }
+out:
+    if (rc && st.err[0])
+        snprintf(err, errlen, "%s: %s", c->out, st.err);
+    gguf_writer_free(st.w);
+    for (size_t i = 0; i < st.n_bufs; i++)
+        free(st.bufs[i]);
+    free(st.bufs);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- command line */
+
+static void synth_usage(FILE *fp)
+{
+    fprintf(fp, "usage: synth [options] -o FILE\n"
+          "Writes a random-weight GGUF model that llama.cpp can load.\n"
+          "  --arch A          qwen2moe (default), qwen3moe, olmoe, mixtral, granitemoe,\n"
+          "                    llama (dense, or mixtral with --experts N), qwen2 (dense)\n"
+          "  --layers N        blocks (4)\n"
+          "  --d-model N       embedding width (128)\n"
+          "  --heads N         attention heads (4)\n"
+          "  --kv-heads N      key/value heads (= heads)\n"
+          "  --head-dim N      per-head width (d-model / heads)\n"
+          "  --experts N       routed experts (8 for MoE families, 0 for dense)\n"
+          "  --experts-used K  experts per token (2)\n"
+          "  --ff N            expert FFN width, or the dense FFN width (256)\n"
+          "  --shared-ff N     shared expert width (qwen2moe: = ff; granitemoe: 0 = none)\n"
+          "  --vocab-bytes     byte-level BPE vocabulary (the only kind; the default)\n"
+          "  --merges N        built-in merges to include (0 to %d; default all)\n"
+          "  --ctx N           context length (512)\n"
+          "  --type T          f32 (default), f16 or q8_0 for matrices; norms stay f32\n"
+          "  --rope-base F     RoPE frequency base (10000)\n"
+          "  --seed N          random seed (1)\n"
+          "  --name S          general.name\n"
+          "  -o FILE           output path\n",
+            (int)SYNTH_MAX_MERGES);
+}
+
+static int synth_int(const char *flag, const char *v, int lo, int hi, int *out)
+{
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (errno || end == v || *end || x < lo || x > hi) {
+        fprintf(stderr, "synth: %s wants a whole number from %d to %d, not '%s'\n", flag, lo,
+                hi, v);
+        return -1;
+    }
+    *out = (int)x;
+    return 0;
+}
+
+static int synth_check(struct synth_cfg *c, bool experts_given, bool shared_given)
+{
+    const struct synth_arch *a = c->arch;
+    if (!c->out) {
+        fprintf(stderr, "synth: no output file: give -o FILE\n");
+        return -1;
+    }
+    if (!experts_given)
+        c->n_experts = a->moe ? 8 : 0;
+    if (a->moe && c->n_experts == 0) {
+        fprintf(stderr, "synth: --arch %s needs --experts of 1 or more\n", a->flag);
+        return -1;
+    }
+    if (!a->moe && c->n_experts > 0 && strcmp(a->gguf, "llama") != 0) {
+        fprintf(stderr, "synth: --arch %s is dense; use --experts 0\n", a->flag);
+        return -1;
+    }
+    if (c->n_experts > 0 && (c->n_experts_used < 1 || c->n_experts_used > c->n_experts)) {
+        fprintf(stderr, "synth: --experts-used %d must be 1 to --experts (%d)\n",
+                c->n_experts_used, c->n_experts);
+        return -1;
+    }
+    if (c->n_kv_heads == 0)
+        c->n_kv_heads = c->n_heads;
+    if (c->n_heads % c->n_kv_heads != 0) {
+        fprintf(stderr, "synth: --heads %d must be a multiple of --kv-heads %d\n", c->n_heads,
+                c->n_kv_heads);
+        return -1;
+    }
+    if (c->head_dim == 0) {
+        if (c->d_model % c->n_heads != 0) {
+            fprintf(stderr, "synth: --d-model %d is not a multiple of --heads %d (or give "
+                            "--head-dim)\n", c->d_model, c->n_heads);
+            return -1;
+        }
+        c->head_dim = c->d_model / c->n_heads;
+    }
+    if (c->head_dim % 2 != 0) {
+        fprintf(stderr, "synth: the head size %d must be even for RoPE\n", c->head_dim);
+        return -1;
+    }
+    if (a->qk_norm_full && (c->n_kv_heads != c->n_heads || c->head_dim * c->n_heads != c->d_model)) {
+        fprintf(stderr, "synth: olmoe's QK-norm spans d_model: it needs --kv-heads = --heads and "
+                        "head size x heads = --d-model\n");
+        return -1;
+    }
+    if (!shared_given)
+        c->d_ff_shared = a->shexp && c->n_experts > 0 ? c->d_ff : 0;
+    if (c->d_ff_shared > 0 && !a->shexp && !a->granite) {
+        fprintf(stderr, "synth: --arch %s has no shared expert; drop --shared-ff\n", a->flag);
+        return -1;
+    }
+    if (a->shexp && c->d_ff_shared == 0) {
+        fprintf(stderr, "synth: --arch %s needs a shared expert: --shared-ff of 1 or more\n",
+                a->flag);
+        return -1;
+    }
+    if (c->type == GGML_TYPE_Q8_0) {
+        int q = c->n_heads * c->head_dim;
+        int widths[] = { c->d_model, c->d_ff, c->d_ff_shared, q };
+        const char *names[] = { "--d-model", "--ff", "--shared-ff", "heads x head size" };
+        for (int i = 0; i < 4; i++)
+            if (widths[i] % 32 != 0) {
+                fprintf(stderr, "synth: --type q8_0 needs rows that are multiples of 32, and "
+                                "%s is %d\n", names[i], widths[i]);
+                return -1;
+            }
+    }
+    return 0;
+}
+
+static int synth_main(int argc, char **argv)
+{
+    struct synth_cfg c = {
+        .arch = &synth_archs[0], .n_layers = 4, .d_model = 128, .n_heads = 4,
+        .n_experts_used = 2, .d_ff = 256, .n_ctx = 512, .n_merges = SYNTH_MAX_MERGES,
+        .type = GGML_TYPE_F32, .seed = 1, .rope_base = 10000.0f, .norm_eps = 1e-6f,
+    };
+    bool experts_given = false, shared_given = false;
+    char default_name[64];
+    for (int i = 1; i < argc; i++) {
+        const char *f = argv[i];
+        if (!strcmp(f, "-h") || !strcmp(f, "--help")) {
+            synth_usage(stdout);
+            return 0;
+        }
+        if (!strcmp(f, "--vocab-bytes"))
+            continue;
+        if (i + 1 >= argc) {
+            fprintf(stderr, "synth: %s needs a value (see synth --help)\n", f);
+            return 2;
+        }
+        const char *v = argv[++i];
+        int rc = 0;
+        if (!strcmp(f, "--arch")) {
+            c.arch = NULL;
+            for (int k = 0; k < SYNTH_N_ARCHS; k++)
+                if (!strcmp(v, synth_archs[k].flag))
+                    c.arch = &synth_archs[k];
+            if (!c.arch) {
+                fprintf(stderr, "synth: unknown --arch '%s' (qwen2moe, qwen3moe, olmoe, mixtral, "
+                                "granitemoe, llama, qwen2)\n", v);
+                return 2;
+            }
+        } else if (!strcmp(f, "--layers")) {
+            rc = synth_int(f, v, 1, 1024, &c.n_layers);
+        } else if (!strcmp(f, "--d-model")) {
+            rc = synth_int(f, v, 2, 1 << 16, &c.d_model);
+        } else if (!strcmp(f, "--heads")) {
+            rc = synth_int(f, v, 1, 1024, &c.n_heads);
+        } else if (!strcmp(f, "--kv-heads")) {
+            rc = synth_int(f, v, 1, 1024, &c.n_kv_heads);
+        } else if (!strcmp(f, "--head-dim")) {
+            rc = synth_int(f, v, 2, 4096, &c.head_dim);
+        } else if (!strcmp(f, "--experts")) {
+            rc = synth_int(f, v, 0, 1024, &c.n_experts);
+            experts_given = true;
+        } else if (!strcmp(f, "--experts-used")) {
+            rc = synth_int(f, v, 1, 1024, &c.n_experts_used);
+        } else if (!strcmp(f, "--ff")) {
+            rc = synth_int(f, v, 1, 1 << 18, &c.d_ff);
+        } else if (!strcmp(f, "--shared-ff")) {
+            rc = synth_int(f, v, 0, 1 << 18, &c.d_ff_shared);
+            shared_given = true;
+        } else if (!strcmp(f, "--merges")) {
+            rc = synth_int(f, v, 0, SYNTH_MAX_MERGES, &c.n_merges);
+        } else if (!strcmp(f, "--ctx")) {
+            rc = synth_int(f, v, 1, 1 << 24, &c.n_ctx);
+        } else if (!strcmp(f, "--type")) {
+            if (!strcmp(v, "f32"))
+                c.type = GGML_TYPE_F32;
+            else if (!strcmp(v, "f16"))
+                c.type = GGML_TYPE_F16;
+            else if (!strcmp(v, "q8_0"))
+                c.type = GGML_TYPE_Q8_0;
+            else {
+                fprintf(stderr, "synth: --type is f32, f16 or q8_0, not '%s'\n", v);
+                return 2;
+            }
+        } else if (!strcmp(f, "--rope-base")) {
+            char *end;
+            c.rope_base = strtof(v, &end);
+            if (end == v || *end || !(c.rope_base > 0.0f)) {
+                fprintf(stderr, "synth: --rope-base wants a positive number, not '%s'\n", v);
+                return 2;
+            }
+        } else if (!strcmp(f, "--seed")) {
+            char *end;
+            errno = 0;
+            c.seed = strtoull(v, &end, 10);
+            if (errno || end == v || *end) {
+                fprintf(stderr, "synth: --seed wants a whole number, not '%s'\n", v);
+                return 2;
+            }
+        } else if (!strcmp(f, "--name")) {
+            c.name = v;
+        } else if (!strcmp(f, "-o") || !strcmp(f, "--output")) {
+            c.out = v;
+        } else {
+            fprintf(stderr, "synth: unknown option '%s' (see synth --help)\n", f);
+            return 2;
+        }
+        if (rc)
+            return 2;
+    }
+    if (synth_check(&c, experts_given, shared_given))
+        return 2;
+    if (!c.name) {
+        snprintf(default_name, sizeof default_name, "moescope synthetic %s", c.arch->flag);
+        c.name = default_name;
+    }
+    char err[1024];
+    uint64_t n_params = 0;
+    if (synth_write(&c, &n_params, err, sizeof err)) {
+        fprintf(stderr, "synth: %s\n", err);
+        return 1;
+    }
+    fprintf(stderr, "synth: wrote %s (%s, %d layers, d_model %d, %d of %d experts, %llu "
+                    "parameters)\n", c.out, c.arch->gguf, c.n_layers, c.d_model,
+            c.n_experts ? c.n_experts_used : 0, c.n_experts, (unsigned long long)n_params);
+    return 0;
+}
+
+#ifndef SYNTH_NO_MAIN
+int main(int argc, char **argv)
+{
+    return synth_main(argc, argv);
+}
+#endif
