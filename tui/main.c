@@ -17,6 +17,7 @@ static const struct {
 } commands[] = {
     { "info", cmd_info, "print a model's architecture, shape and size" },
     { "bench", cmd_bench, "measure speed against this machine's bandwidth floor" },
+    { "run", cmd_run, "generate from a prompt, streaming text (and a trace)" },
 };
 
 const char *default_model_path(void)

@@ -1,0 +1,539 @@
+/* tui/cmd_run.c: `moescope run`: generate from a prompt, stream the text to stdout, close
+ * with one line of speed figures on stderr, and optionally write the trace as JSON lines.
+ *
+ * Flow: open the engine -> tokenize the prompt (plain: the model's BOS rule, special-token
+ * text not parsed; --chat: the chat template, specials parsed) -> one record per prompt
+ * token -> engine_eval (the prompt in one batch) -> repeat { engine_sample, print the
+ * piece, stop on end-of-generation / -n / a full context / Ctrl-C, engine_eval } -> the
+ * closing line from trace_stats -> the trace file, written whole and renamed into place.
+ *
+ * Output: the generated text only (not the prompt), byte for byte when stdout is a pipe or
+ * a file. On a terminal, unless --raw, it goes through text_escape so that the model's
+ * text is shown and never obeyed; an incomplete UTF-8 sequence is held back until the
+ * token that completes it.
+ *
+ * Exit status: 0 when generation ran (also when it stopped at a full context), 1 for a bad
+ * model, prompt file or trace file, 2 for bad usage. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "engine.h"
+#include "sampler.h"
+#include "text_escape.h"
+#include "trace.h"
+#include "trace_stats.h"
+
+enum { RUN_DEFAULT_N = 256, RUN_MAX_PROMPT_FILE = 64 << 20 };
+
+struct run_opts {
+    const char *model;
+    const char *prompt;       /* -p */
+    const char *prompt_file;  /* -f ("-" = stdin) */
+    long n_predict;           /* -1 = until end of generation or a full context */
+    int n_threads, n_ctx;
+    struct sampler_params sp;
+    bool chat, raw;
+    const char *system;
+    const char *chat_template;
+    const char *trace_path;
+};
+
+static volatile sig_atomic_t run_interrupted;
+
+static void run_on_sigint(int sig)
+{
+    (void)sig;
+    run_interrupted = 1; /* the handler was reset: a second Ctrl-C ends the process */
+}
+
+static void run_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: moescope run [-m MODEL] (-p TEXT | -f FILE) [options]\n"
+            "  -n N                 generate at most N tokens (default %d; -1: until the end)\n"
+            "  --temp T             temperature, 0 = greedy (default 0.8)\n"
+            "  --top-k K            keep the K most likely tokens, 0 = off (default 40)\n"
+            "  --top-p P            nucleus threshold, 1 = off (default 0.95)\n"
+            "  --min-p P            drop tokens under P x the best one, 0 = off (default 0.05)\n"
+            "  --repeat-penalty R   penalty on the last 64 tokens, 1 = off (default 1)\n"
+            "  --seed S             sampler seed (default: random)\n"
+            "  -t THREADS           worker threads (default: the cores)\n"
+            "  -c CTX               context length (default: the model's, at most 4096)\n"
+            "  --chat               apply the chat template, parse special tokens\n"
+            "  --system TEXT        system prompt (with --chat)\n"
+            "  --chat-template NAME chatml, llama3, mistral, deepseek, tulu or granite\n"
+            "  --trace FILE         write every token's record as JSON lines\n"
+            "  --raw                print model text unescaped even on a terminal\n",
+            RUN_DEFAULT_N);
+}
+
+/* ---- argument parsing ---- */
+
+static bool parse_long(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
+
+static bool parse_float(const char *s, double lo, double hi, float *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !(v >= lo && v <= hi))
+        return false;
+    *out = (float)v;
+    return true;
+}
+
+static bool parse_u64(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    if (*s == '-')
+        return false;
+    unsigned long long v = strtoull(s, &end, 0);
+    if (errno || end == s || *end)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* Returns 0, or 2 (usage printed) on a bad argument; -1 for --help. */
+static int run_parse(int argc, char **argv, struct run_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->n_predict = RUN_DEFAULT_N;
+    sampler_params_default(&o->sp);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help"))
+            return -1;
+        if (!strcmp(a, "--chat")) {
+            o->chat = true;
+            continue;
+        }
+        if (!strcmp(a, "--raw")) {
+            o->raw = true;
+            continue;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "moescope run: %s needs a value (or is unknown)\n", a);
+            goto bad;
+        }
+        const char *v = argv[++i];
+        long n;
+        bool ok = true;
+        if (!strcmp(a, "-m"))
+            o->model = v;
+        else if (!strcmp(a, "-p"))
+            o->prompt = v;
+        else if (!strcmp(a, "-f"))
+            o->prompt_file = v;
+        else if (!strcmp(a, "-n"))
+            ok = parse_long(v, -1, INT_MAX, &o->n_predict);
+        else if (!strcmp(a, "--temp"))
+            ok = parse_float(v, 0, 1e6, &o->sp.temp);
+        else if (!strcmp(a, "--top-k"))
+            ok = parse_long(v, 0, INT_MAX, &n) && ((o->sp.top_k = (int)n), true);
+        else if (!strcmp(a, "--top-p"))
+            ok = parse_float(v, 0, 1, &o->sp.top_p);
+        else if (!strcmp(a, "--min-p"))
+            ok = parse_float(v, 0, 1, &o->sp.min_p);
+        else if (!strcmp(a, "--repeat-penalty"))
+            ok = parse_float(v, 1e-6, 1e6, &o->sp.repeat_penalty);
+        else if (!strcmp(a, "--seed"))
+            ok = parse_u64(v, &o->sp.seed);
+        else if (!strcmp(a, "-t"))
+            ok = parse_long(v, 1, 1024, &n) && ((o->n_threads = (int)n), true);
+        else if (!strcmp(a, "-c"))
+            ok = parse_long(v, 1, INT_MAX, &n) && ((o->n_ctx = (int)n), true);
+        else if (!strcmp(a, "--system"))
+            o->system = v;
+        else if (!strcmp(a, "--chat-template"))
+            o->chat_template = v;
+        else if (!strcmp(a, "--trace"))
+            o->trace_path = v;
+        else {
+            fprintf(stderr, "moescope run: unknown option %s\n", a);
+            goto bad;
+        }
+        if (!ok) {
+            fprintf(stderr, "moescope run: bad value for %s: '%s'\n", a, v);
+            goto bad;
+        }
+    }
+    if (!o->prompt == !o->prompt_file) {
+        fprintf(stderr, "moescope run: give exactly one of -p TEXT and -f FILE\n");
+        goto bad;
+    }
+    if ((o->system || o->chat_template) && !o->chat) {
+        fprintf(stderr, "moescope run: --system and --chat-template need --chat\n");
+        goto bad;
+    }
+    if (!o->model)
+        o->model = default_model_path();
+    return 0;
+bad:
+    run_usage(stderr);
+    return 2;
+}
+
+/* The whole of a prompt file ("-" = stdin) in a malloc'd buffer, or NULL with a message. */
+static char *run_read_file(const char *path, size_t *len)
+{
+    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+    if (!f) {
+        fprintf(stderr, "moescope run: %s: %s\n", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        if (n + 1 == cap) {
+            char *nb = cap < RUN_MAX_PROMPT_FILE ? realloc(buf, cap * 2) : NULL;
+            if (!nb) {
+                fprintf(stderr, "moescope run: %s: larger than %d MiB\n", path,
+                        RUN_MAX_PROMPT_FILE >> 20);
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        size_t got = fread(buf + n, 1, cap - 1 - n, f);
+        n += got;
+        if (got == 0) {
+            if (ferror(f)) {
+                fprintf(stderr, "moescope run: %s: read error\n", path);
+                free(buf);
+                buf = NULL;
+            }
+            break;
+        }
+    }
+    if (f != stdin)
+        fclose(f);
+    if (buf) {
+        buf[n] = 0;
+        *len = n;
+    }
+    return buf;
+}
+
+/* ---- output ---- */
+
+/* Holds back an incomplete UTF-8 sequence at the end of the stream until it completes. */
+struct utf8_hold {
+    unsigned char b[4];
+    int n;
+};
+
+/* Length of a sequence starting with lead byte c, or 0 when c cannot start one. */
+static int utf8_seq_len(unsigned char c)
+{
+    return c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3
+           : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+}
+
+struct run_out {
+    bool escape;              /* stdout is a terminal and not --raw */
+    struct utf8_hold hold;
+    bool wrote, ends_newline;
+};
+
+static void run_emit(struct run_out *o, const char *s, size_t n)
+{
+    if (n == 0)
+        return;
+    if (o->escape) {
+        char small[1024];
+        size_t need = text_escape(s, n, small, sizeof small);
+        char *big = need < sizeof small ? NULL : malloc(need + 1);
+        if (big)
+            text_escape(s, n, big, need + 1);
+        fwrite(big ? big : small, 1, big ? need : strlen(small), stdout);
+        free(big);
+    } else {
+        fwrite(s, 1, n, stdout);
+    }
+    o->wrote = true;
+    o->ends_newline = s[n - 1] == '\n';
+}
+
+/* Writes piece[0..n) after what was held, keeping back a trailing incomplete sequence. */
+static void run_write_piece(struct run_out *o, const char *piece, size_t n)
+{
+    char buf[4 + 512];
+    char *all = n <= 512 ? buf : malloc(4 + n);
+    if (!all) {
+        run_emit(o, piece, n);
+        return;
+    }
+    size_t len = (size_t)o->hold.n;
+    memcpy(all, o->hold.b, len);
+    memcpy(all + len, piece, n);
+    len += n;
+    o->hold.n = 0;
+    /* Find the last lead byte within the final 3; hold it back if its sequence is short. */
+    size_t cut = len;
+    for (size_t back = 1; back <= 3 && back <= len; back++) {
+        unsigned char c = (unsigned char)all[len - back];
+        if ((c & 0xC0) == 0x80)
+            continue; /* continuation: keep looking for its lead */
+        int need = utf8_seq_len(c);
+        if (need > (int)back)
+            cut = len - back;
+        break;
+    }
+    run_emit(o, all, cut);
+    o->hold.n = (int)(len - cut);
+    memcpy(o->hold.b, all + cut, len - cut);
+    fflush(stdout);
+    if (all != buf)
+        free(all);
+}
+
+static void run_flush_hold(struct run_out *o)
+{
+    run_emit(o, (const char *)o->hold.b, (size_t)o->hold.n);
+    o->hold.n = 0;
+    fflush(stdout);
+}
+
+/* Every record of log as JSON lines into path, atomically: a temporary file beside it,
+ * fsync, then rename over path. Returns 0, or -1 with a message printed. */
+static int run_write_trace(const struct trace_log *log, const char *path)
+{
+    size_t plen = strlen(path);
+    char *tmp = malloc(plen + 16);
+    if (!tmp)
+        return -1;
+    snprintf(tmp, plen + 16, "%s.tmpXXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        fprintf(stderr, "moescope run: --trace %s: %s\n", path, strerror(errno));
+        free(tmp);
+        return -1;
+    }
+    mode_t mask = umask(0); /* mkstemp made it 0600: give it what open() would */
+    umask(mask);
+    fchmod(fd, 0666 & ~mask);
+    FILE *f = fdopen(fd, "w");
+    size_t cap = 4096;
+    char *line = malloc(cap);
+    bool ok = f && line;
+    for (size_t i = 0; ok && i < log->n; i++) {
+        size_t need = trace_json_line(log, i, line, cap);
+        if (need >= cap) {
+            char *nl = realloc(line, need + 1);
+            if (!nl) {
+                ok = false;
+                break;
+            }
+            line = nl;
+            cap = need + 1;
+            trace_json_line(log, i, line, cap);
+        }
+        line[need] = '\n';
+        ok = fwrite(line, 1, need + 1, f) == need + 1;
+    }
+    free(line);
+    ok = ok && fflush(f) == 0 && fsync(fd) == 0;
+    int err = errno;
+    if (f)
+        ok = fclose(f) == 0 && ok;
+    else
+        close(fd);
+    if (ok && rename(tmp, path) != 0) {
+        err = errno;
+        ok = false;
+    }
+    if (!ok) {
+        fprintf(stderr, "moescope run: --trace %s: %s\n", path, strerror(err ? err : EIO));
+        unlink(tmp);
+    }
+    free(tmp);
+    return ok ? 0 : -1;
+}
+
+/* ---- the command ---- */
+
+/* The prompt's tokens into *toks (malloc'd), or -1 with a message printed. */
+static int run_tokenize(struct engine *e, const struct run_opts *o, const char *text,
+                        size_t len, int32_t **toks)
+{
+    char err[512] = "";
+    bool parse_special = o->chat;
+    int max = engine_n_ctx(e) + 1; /* one more than fits tells "too long" */
+    *toks = malloc((size_t)max * sizeof **toks);
+    if (!*toks)
+        return -1;
+    int n = engine_tokenize(e, text, len, true, parse_special, *toks, max, err, sizeof err);
+    if (n < 0) {
+        fprintf(stderr, "moescope run: %s\n", err[0] ? err : "the prompt cannot be tokenized");
+        return -1;
+    }
+    if (n == 0) {
+        fprintf(stderr, "moescope run: the prompt is empty\n");
+        return -1;
+    }
+    if (n >= max - 1) {
+        fprintf(stderr,
+                "moescope run: the prompt is %s%d tokens, which leaves no room in a context "
+                "of %d (use -c, or a shorter prompt)\n",
+                n >= max ? "more than " : "", n >= max ? max - 1 : n, max - 1);
+        return -1;
+    }
+    return n;
+}
+
+static void run_print_figures(const struct trace_log *log, const char *stop)
+{
+    struct trace_speed s;
+    if (trace_speed(log, 0, log->n, &s) != 0)
+        return;
+    fprintf(stderr,
+            "moescope: prompt %zu tok, %.1f tok/s | decode %zu tok, %.1f tok/s | TTFT %.1f ms"
+            " | inter-token p50 %.2f p95 %.2f p99 %.2f ms%s%s\n",
+            s.n_prompt, s.prompt_tps, s.n_gen, s.decode_tps, s.ttft_ms, s.itl_p50_ms,
+            s.itl_p95_ms, s.itl_p99_ms, stop ? " | " : "", stop ? stop : "");
+}
+
+static int run_generate(struct engine *e, const struct run_opts *o, struct trace_log *log,
+                        const int32_t *toks, int n_toks)
+{
+    char err[512] = "";
+    char piece[512];
+    for (int i = 0; i < n_toks; i++) {
+        size_t n = engine_token_piece(e, toks[i], piece, sizeof piece);
+        if (trace_log_push(log, toks[i], piece, n < sizeof piece ? n : sizeof piece, true) < 0) {
+            fprintf(stderr, "moescope run: out of memory\n");
+            return 1;
+        }
+    }
+    if (engine_eval(e, log, err, sizeof err) != 0) {
+        fprintf(stderr, "moescope run: %s\n", err);
+        return 1;
+    }
+    struct run_out out = { .escape = !o->raw && isatty(STDOUT_FILENO) };
+    const int n_ctx = engine_n_ctx(e);
+    const char *stop = NULL;
+    char stop_msg[128];
+    int status = 0;
+    for (long g = 0; o->n_predict < 0 || g < o->n_predict; g++) {
+        if (run_interrupted) {
+            stop = "interrupted";
+            break;
+        }
+        long idx = engine_sample(e, log, err, sizeof err);
+        if (idx < 0) {
+            fprintf(stderr, "moescope run: %s\n", err);
+            status = 1;
+            break;
+        }
+        int32_t tok = log->tok[idx].token;
+        if (engine_token_is_eog(e, tok)) {
+            stop = "end of generation";
+            break;
+        }
+        run_write_piece(&out, trace_piece(log, (size_t)idx), log->tok[idx].piece_len);
+        if (o->n_predict >= 0 && g + 1 >= o->n_predict)
+            break; /* the last token is never fed: its logits would not be used */
+        if (log->n >= (size_t)n_ctx) {
+            snprintf(stop_msg, sizeof stop_msg, "context full (%d tokens)", n_ctx);
+            stop = stop_msg;
+            break;
+        }
+        if (engine_eval(e, log, err, sizeof err) != 0) {
+            snprintf(stop_msg, sizeof stop_msg, "stopped: %.100s", err);
+            stop = stop_msg;
+            break;
+        }
+    }
+    run_flush_hold(&out);
+    if (out.escape && out.wrote && !out.ends_newline)
+        fputc('\n', stdout); /* give the shell prompt its own line */
+    fflush(stdout);
+    run_print_figures(log, stop);
+    return status;
+}
+
+int cmd_run(int argc, char **argv)
+{
+    struct run_opts o;
+    int rc = run_parse(argc, argv, &o);
+    if (rc < 0) {
+        run_usage(stdout);
+        return 0;
+    }
+    if (rc)
+        return rc;
+
+    size_t text_len = 0;
+    char *file_text = NULL;
+    if (o.prompt_file && !(file_text = run_read_file(o.prompt_file, &text_len)))
+        return 1;
+    const char *text = file_text ? file_text : o.prompt;
+    if (!file_text)
+        text_len = strlen(text);
+
+    struct engine_params ep;
+    engine_params_default(&ep);
+    ep.model_path = o.model;
+    ep.n_threads = o.n_threads;
+    ep.n_ctx = o.n_ctx;
+    ep.sampler = o.sp;
+    ep.trace = true; /* the closing figures come from the records' times */
+    char err[512] = "";
+    struct engine *e = engine_open(&ep, err, sizeof err);
+    if (!e) {
+        fprintf(stderr, "moescope run: %s\n", err[0] ? err : o.model);
+        free(file_text);
+        return 1;
+    }
+
+    char *rendered = NULL;
+    if (o.chat) {
+        fprintf(stderr, "moescope run: --chat is not available in this build yet\n");
+        engine_close(e);
+        free(file_text);
+        return 1;
+    }
+
+    int32_t *toks = NULL;
+    int n_toks = run_tokenize(e, &o, text, text_len, &toks);
+    const struct model_desc *d = engine_desc(e);
+    struct trace_log log;
+    rc = 1;
+    if (n_toks > 0 && trace_log_init(&log, d->n_layers, d->n_experts, d->n_experts_used) == 0) {
+        struct sigaction sa = { .sa_handler = run_on_sigint, .sa_flags = SA_RESETHAND };
+        sigemptyset(&sa.sa_mask);
+        struct sigaction old;
+        sigaction(SIGINT, &sa, &old);
+        rc = run_generate(e, &o, &log, toks, n_toks);
+        sigaction(SIGINT, &old, NULL);
+        if (o.trace_path && log.n && run_write_trace(&log, o.trace_path) != 0)
+            rc = 1;
+        trace_log_free(&log);
+    }
+    free(toks);
+    free(rendered);
+    free(file_text);
+    engine_close(e);
+    return rc;
+}
