@@ -28,6 +28,7 @@
 #include "engine.h"
 #include "sampler.h"
 #include "text_escape.h"
+#include "tokenizer.h"
 #include "trace.h"
 #include "trace_stats.h"
 
@@ -237,22 +238,9 @@ static char *run_read_file(const char *path, size_t *len)
 
 /* ---- output ---- */
 
-/* Holds back an incomplete UTF-8 sequence at the end of the stream until it completes. */
-struct utf8_hold {
-    unsigned char b[4];
-    int n;
-};
-
-/* Length of a sequence starting with lead byte c, or 0 when c cannot start one. */
-static int utf8_seq_len(unsigned char c)
-{
-    return c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3
-           : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
-}
-
 struct run_out {
     bool escape;              /* stdout is a terminal and not --raw */
-    struct utf8_hold hold;
+    struct detok detok;       /* holds back a UTF-8 sequence cut between two pieces */
     bool wrote, ends_newline;
 };
 
@@ -275,43 +263,25 @@ static void run_emit(struct run_out *o, const char *s, size_t n)
     o->ends_newline = s[n - 1] == '\n';
 }
 
-/* Writes piece[0..n) after what was held, keeping back a trailing incomplete sequence. */
+/* Writes a piece through the streaming detokenizer, flushed: text appears token by token. */
 static void run_write_piece(struct run_out *o, const char *piece, size_t n)
 {
-    char buf[4 + 512];
-    char *all = n <= 512 ? buf : malloc(4 + n);
-    if (!all) {
+    char buf[512 + 8];
+    char *out = n + 8 <= sizeof buf ? buf : malloc(n + 8);
+    if (!out) {
         run_emit(o, piece, n);
         return;
     }
-    size_t len = (size_t)o->hold.n;
-    memcpy(all, o->hold.b, len);
-    memcpy(all + len, piece, n);
-    len += n;
-    o->hold.n = 0;
-    /* Find the last lead byte within the final 3; hold it back if its sequence is short. */
-    size_t cut = len;
-    for (size_t back = 1; back <= 3 && back <= len; back++) {
-        unsigned char c = (unsigned char)all[len - back];
-        if ((c & 0xC0) == 0x80)
-            continue; /* continuation: keep looking for its lead */
-        int need = utf8_seq_len(c);
-        if (need > (int)back)
-            cut = len - back;
-        break;
-    }
-    run_emit(o, all, cut);
-    o->hold.n = (int)(len - cut);
-    memcpy(o->hold.b, all + cut, len - cut);
+    run_emit(o, out, detok_push(&o->detok, piece, n, out, n + 8));
     fflush(stdout);
-    if (all != buf)
-        free(all);
+    if (out != buf)
+        free(out);
 }
 
 static void run_flush_hold(struct run_out *o)
 {
-    run_emit(o, (const char *)o->hold.b, (size_t)o->hold.n);
-    o->hold.n = 0;
+    char buf[16];
+    run_emit(o, buf, detok_flush(&o->detok, buf, sizeof buf));
     fflush(stdout);
 }
 
@@ -379,24 +349,24 @@ static int run_tokenize(struct engine *e, const struct run_opts *o, const char *
 {
     char err[512] = "";
     bool parse_special = o->chat;
-    int max = engine_n_ctx(e) + 1; /* one more than fits tells "too long" */
-    *toks = malloc((size_t)max * sizeof **toks);
+    int n_ctx = engine_n_ctx(e);
+    *toks = malloc((size_t)n_ctx * sizeof **toks);
     if (!*toks)
         return -1;
-    int n = engine_tokenize(e, text, len, true, parse_special, *toks, max, err, sizeof err);
+    int n = engine_tokenize(e, text, len, true, parse_special, *toks, n_ctx, err, sizeof err);
     if (n < 0) {
-        fprintf(stderr, "moescope run: %s\n", err[0] ? err : "the prompt cannot be tokenized");
+        fprintf(stderr, "moescope run: the prompt: %s (the context is %d tokens; see -c)\n",
+                err[0] ? err : "cannot be tokenized", n_ctx);
         return -1;
     }
     if (n == 0) {
         fprintf(stderr, "moescope run: the prompt is empty\n");
         return -1;
     }
-    if (n >= max - 1) {
+    if (n >= n_ctx) {
         fprintf(stderr,
-                "moescope run: the prompt is %s%d tokens, which leaves no room in a context "
-                "of %d (use -c, or a shorter prompt)\n",
-                n >= max ? "more than " : "", n >= max ? max - 1 : n, max - 1);
+                "moescope run: the prompt is %d tokens, which leaves no room in a context of "
+                "%d (use -c, or a shorter prompt)\n", n, n_ctx);
         return -1;
     }
     return n;
