@@ -60,10 +60,15 @@ void draw_spark_col(WINDOW *w, int y_top, int x, int h, double frac, attr_t attr
  * characters, else '#'. The unfilled rest is left as it is. */
 void draw_bar(WINDOW *w, int y, int x, int width, double frac, attr_t attr, bool utf8);
 
-/* One cell with a heat-scale step 0..THEME_HEAT_STEPS (0 = nothing): a shade character
- * (" ░▒▓█" / " .:+#") in the step's role so it reads in mono too. */
+/* `width` cells with a heat-scale step 0..THEME_HEAT_STEPS (0 = nothing): a shade character
+ * ("·░▒▓█" / ".:+*#", two colour steps a shade) in the step's role (THEME_DIM for 0), so the
+ * intensity reads in mono too. */
 void draw_heat_cell(WINDOW *w, int y, int x, int width, int step, const struct theme *th,
                     bool utf8);
+
+/* A view's label at row y: title in THEME_TITLE, then two blanks and hint in THEME_DIM,
+ * clipped. Returns the column after it. */
+int draw_label(WINDOW *w, int y, const struct theme *th, const char *title, const char *hint);
 
 /* A string of one UTF-8 or ASCII glyph chosen by utf8. */
 #define DRAW_GLYPH(utf8, u, a) ((utf8) ? (u) : (a))

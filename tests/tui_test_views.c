@@ -1,0 +1,550 @@
+/* tests/tui_test_views.c: the inspector's views drawn into off-screen windows on a dummy
+ * xterm-256color terminal (output to /dev/null) and read back cell by cell. The expected
+ * figures are worked out by hand in the comments from hand-built trace records. */
+#include <locale.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <wchar.h>
+
+#include "draw.h"
+#include "test.h"
+#include "trace.h"
+#include "views.h"
+
+/* ---------------------------------------------------------------- fixtures */
+
+static bool vt_ready;
+
+/* One dummy screen for the whole binary: 200 x 300 so any test window fits. */
+static bool vt_init(void)
+{
+    if (vt_ready)
+        return true;
+    setlocale(LC_ALL, "C.UTF-8");
+    setenv("TERM", "xterm-256color", 1);
+    setenv("LINES", "200", 1);
+    setenv("COLUMNS", "300", 1);
+    unsetenv("COLORTERM");
+    FILE *out = fopen("/dev/null", "w"), *in = fopen("/dev/null", "r");
+    if (!out || !in || !newterm("xterm-256color", out, in)) {
+        test_skip("no xterm-256color terminfo: cannot make a dummy terminal");
+        return false;
+    }
+    struct theme dark;
+    theme_builtin("dark", &dark);
+    draw_theme_apply(&dark);
+    vt_ready = true;
+    return true;
+}
+
+/* The text of row y as UTF-8 (wide characters once). */
+static const char *vt_row(WINDOW *w, int y)
+{
+    static char buf[2048];
+    wchar_t wbuf[600];
+    int n = mvwinnwstr(w, y, 0, wbuf, getmaxx(w) < 599 ? getmaxx(w) : 599);
+    if (n < 0)
+        n = 0;
+    wbuf[n] = 0;
+    size_t m = wcstombs(buf, wbuf, sizeof buf - 1);
+    if (m == (size_t)-1)
+        m = 0;
+    buf[m] = 0;
+    return buf;
+}
+
+static short vt_pair(WINDOW *w, int y, int x)
+{
+    cchar_t cc;
+    wchar_t wc[CCHARW_MAX + 1];
+    attr_t a;
+    short pair = -1;
+    if (mvwin_wch(w, y, x, &cc) == ERR)
+        return -1;
+    getcchar(&cc, wc, &a, &pair, NULL);
+    return pair;
+}
+
+static wchar_t vt_char(WINDOW *w, int y, int x)
+{
+    cchar_t cc;
+    wchar_t wc[CCHARW_MAX + 1] = { 0 };
+    attr_t a;
+    short pair;
+    if (mvwin_wch(w, y, x, &cc) == ERR)
+        return 0;
+    getcchar(&cc, wc, &a, &pair, NULL);
+    return wc[0];
+}
+
+static bool vt_screen_has(WINDOW *w, const char *needle)
+{
+    for (int y = 0; y < getmaxy(w); y++)
+        if (strstr(vt_row(w, y), needle))
+            return true;
+    return false;
+}
+
+/* A generated, fed record with its piece and, at every layer, experts[0..k) and weights. */
+static void vt_push(struct trace_log *log, const char *piece, bool prompt, const int *experts,
+                    const float *weights, int k, double ms)
+{
+    long i = trace_log_push(log, 7, piece, strlen(piece), prompt);
+    if (i < 0)
+        return;
+    struct trace_token *t = &log->tok[i];
+    t->fed = true;
+    t->ns_total = (uint64_t)llround(ms * 1e6);
+    struct trace_layer *tl = trace_layers(log, (size_t)i);
+    for (int l = 0; l < log->n_layers; l++) {
+        memset(&tl[l], 0, sizeof tl[l]);
+        tl[l].n = (uint8_t)k;
+        for (int j = 0; j < k; j++) {
+            tl[l].experts[j] = (uint16_t)experts[l * k + j];
+            tl[l].weights[j] = weights ? weights[l * k + j] : 1.0f / (float)k;
+        }
+        tl[l].entropy = 0.5f;
+    }
+}
+
+static const struct view_ctx vt_ctx_default = { .sel = -1, .utf8 = true };
+
+/* ---------------------------------------------------------------- the strip */
+
+TEST(views_strip_colours_by_top1_expert)
+{
+    if (!vt_init())
+        return;
+    struct trace_log log;
+    trace_log_init(&log, 2, 12, 1);
+    /* layer 1's top-1 experts: 0, 3, 9 (9 mod 8 = palette 1), 7 */
+    const int ex[4][2] = { { 5, 0 }, { 5, 3 }, { 5, 9 }, { 5, 7 } };
+    const char *pieces[4] = { "Hi", " there", "!", " ok" };
+    for (int i = 0; i < 4; i++)
+        vt_push(&log, pieces[i], false, ex[i], NULL, 1, 1.0);
+    WINDOW *w = newwin(6, 40, 0, 0);
+    struct view_ctx ctx = vt_ctx_default;
+    ctx.log = &log;
+    ctx.layer = 1;
+    ctx.sel = 3;
+    view_strip_draw(&ctx, w);
+    /* row 0 label, row 1 legend, row 2 the text "Hi there! ok" */
+    CHECK(strstr(vt_row(w, 0), "layer 1/2") != NULL);
+    CHECK(strstr(vt_row(w, 1), "expert mod 8") != NULL);
+    CHECK(strncmp(vt_row(w, 2), "Hi there! ok", 12) == 0);
+    /* The pair of expert e is the role THEME_EXPERT_1 + e % 8, pair number role + 1. */
+    const int want_e[12] = { 0, 0, 3, 3, 3, 3, 3, 3, 9, 7, 7, 7 };
+    for (int x = 0; x < 12; x++)
+        CHECK_INT_EQ(vt_pair(w, 2, x), THEME_EXPERT_1 + want_e[x] % 8 + 1);
+    /* Expert 0's colour is Okabe-Ito orange #e69f00 as background: nearest xterm-256 index
+     * is the cube's (4, 3, 0) = 16 + 36*4 + 6*3 = 178 (230->215, 159->175, 0->0). */
+    int fg = -2, bg = -2;
+    extended_pair_content(THEME_EXPERT_1 + 1, &fg, &bg);
+    CHECK_INT_EQ(bg, 178);
+    CHECK_INT_EQ(fg, 0);
+    /* The selected record is reversed, the others are not. */
+    attr_t a;
+    short pair;
+    cchar_t cc;
+    wchar_t wc[CCHARW_MAX + 1];
+    mvwin_wch(w, 2, 10, &cc);
+    getcchar(&cc, wc, &a, &pair, NULL);
+    CHECK(a & A_REVERSE);
+    mvwin_wch(w, 2, 0, &cc);
+    getcchar(&cc, wc, &a, &pair, NULL);
+    CHECK(!(a & A_REVERSE));
+
+    /* Layer 0 colours everything as expert 5. */
+    ctx.layer = 0;
+    view_strip_draw(&ctx, w);
+    for (int x = 0; x < 12; x++)
+        CHECK_INT_EQ(vt_pair(w, 2, x), THEME_EXPERT_1 + 5 + 1);
+    delwin(w);
+    trace_log_free(&log);
+}
+
+TEST(views_strip_escapes_control_bytes_and_wide_chars)
+{
+    if (!vt_init())
+        return;
+    struct trace_log log;
+    trace_log_init(&log, 1, 4, 1);
+    const int e0[1] = { 2 };
+    vt_push(&log, "\x1b[31m", false, e0, NULL, 1, 1.0);
+    vt_push(&log, "日本", false, e0, NULL, 1, 1.0);
+    vt_push(&log, "\xff", false, e0, NULL, 1, 1.0);
+    vt_push(&log, "\xe2\x80\xae", false, e0, NULL, 1, 1.0); /* U+202E right-to-left override */
+    WINDOW *w = newwin(6, 40, 0, 0);
+    struct view_ctx ctx = vt_ctx_default;
+    ctx.log = &log;
+    view_strip_draw(&ctx, w);
+    /* \e[31m is 6 columns, 日本 4, \xFF 4, <U+202E> 8 */
+    CHECK_STR_EQ(vt_row(w, 2), "\\e[31m日本\\xFF<U+202E>                  ");
+    CHECK_INT_EQ(vt_char(w, 2, 6), L'日');
+    CHECK_INT_EQ(vt_char(w, 2, 8), L'本');
+    CHECK_INT_EQ(vt_char(w, 2, 10), L'\\');
+    delwin(w);
+    trace_log_free(&log);
+}
+
+/* ---------------------------------------------------------------- the heatmap */
+
+TEST(views_heatmap_selected_token_intensity)
+{
+    if (!vt_init())
+        return;
+    struct trace_log log;
+    trace_log_init(&log, 2, 4, 2);
+    /* layer 0: expert 2 at 0.75, expert 0 at 0.25; layer 1: experts 3 and 1 at 0.5 each */
+    const int ex[4] = { 2, 0, 3, 1 };
+    const float wt[4] = { 0.75f, 0.25f, 0.5f, 0.5f };
+    vt_push(&log, "a", false, ex, wt, 2, 1.0);
+    WINDOW *w = newwin(8, 40, 0, 0);
+    struct view_ctx ctx = vt_ctx_default;
+    ctx.log = &log;
+    ctx.heat = HEAT_SELECTED;
+    view_heatmap_draw(&ctx, w);
+    /* Grid: row 2 = layer 0, row 3 = layer 1; label "L0 " 3 columns; cells 3 wide.
+     * Steps out of 8 over the max 0.75: 0.75 -> 8, 0.25 -> ceil(2.67) = 3, 0.5 -> ceil(5.33)
+     * = 6, absent -> 0 (THEME_DIM). */
+    const int step[2][4] = { { 3, 0, 8, 0 }, { 0, 6, 0, 6 } };
+    for (int l = 0; l < 2; l++)
+        for (int e = 0; e < 4; e++) {
+            int want = step[l][e] ? THEME_HEAT_1 + step[l][e] - 1 + 1 : THEME_DIM + 1;
+            for (int c = 0; c < 3; c++)
+                CHECK_MSG(vt_pair(w, 2 + l, 3 + e * 3 + c) == want,
+                          "layer %d expert %d col %d: pair %d, want %d", l, e, c,
+                          vt_pair(w, 2 + l, 3 + e * 3 + c), want);
+        }
+    CHECK_INT_EQ(vt_char(w, 2, 9), L'█');  /* step 8: full block */
+    CHECK_INT_EQ(vt_char(w, 2, 3), L'▒');  /* step 3: second shade */
+    CHECK_INT_EQ(vt_char(w, 2, 6), L'·');  /* zero */
+    CHECK(strstr(vt_row(w, 4), "0..0.75 gate weight") != NULL);
+    delwin(w);
+    trace_log_free(&log);
+}
+
+TEST(views_heatmap_session_load_and_many_experts)
+{
+    if (!vt_init())
+        return;
+    struct trace_log log;
+    trace_log_init(&log, 1, 128, 1);
+    /* Expert 127 chosen 4 times, expert 0 once: load 4 and 1 over max 4 -> steps 8 and 2. */
+    const int e127[1] = { 127 }, e0[1] = { 0 };
+    for (int i = 0; i < 4; i++)
+        vt_push(&log, "x", false, e127, NULL, 1, 1.0);
+    vt_push(&log, "y", false, e0, NULL, 1, 1.0);
+    WINDOW *parent = newwin(10, 50, 0, 0);
+    for (int y = 0; y < 10; y++)
+        mvwhline(parent, y, 0, 'X', 50);
+    WINDOW *w = derwin(parent, 5, 40, 2, 5);
+    struct view_ctx ctx = vt_ctx_default;
+    ctx.log = &log;
+    ctx.heat = HEAT_SESSION;
+    view_heatmap_draw(&ctx, w);
+    /* 128 experts in 40 - 3 = 37 columns: ceil(128/37) = 4 experts a column, 32 columns;
+     * expert 127 is in column 31, expert 0 in column 0. */
+    CHECK_INT_EQ(vt_pair(w, 2, 3 + 31), THEME_HEAT_1 + 8 - 1 + 1);
+    CHECK_INT_EQ(vt_pair(w, 2, 3 + 0), THEME_HEAT_1 + 2 - 1 + 1);
+    CHECK_INT_EQ(vt_pair(w, 2, 3 + 1), THEME_DIM + 1);
+    CHECK(strstr(vt_row(w, 3), "4 experts/col") != NULL);
+    /* Nothing outside the derived window changed. */
+    for (int y = 0; y < 10; y++)
+        for (int x = 0; x < 50; x++)
+            if (y < 2 || y >= 7 || x < 5 || x >= 45)
+                CHECK_MSG(vt_char(parent, y, x) == L'X', "cell %d,%d outside was written", y, x);
+    delwin(w);
+    delwin(parent);
+    trace_log_free(&log);
+}
+
+/* ---------------------------------------------------------------- latency */
+
+TEST(views_latency_percentiles)
+{
+    if (!vt_init())
+        return;
+    struct trace_log log;
+    trace_log_init(&log, 1, 4, 1);
+    const int e0[1] = { 0 };
+    /* Three prompt records of 100 ms (TTFT 300 ms), then 20 generated of 1..20 ms. */
+    for (int i = 0; i < 3; i++)
+        vt_push(&log, "p", true, e0, NULL, 1, 100.0);
+    for (int i = 1; i <= 20; i++)
+        vt_push(&log, "g", false, e0, NULL, 1, (double)i);
+    WINDOW *w = newwin(6, 100, 0, 0);
+    struct view_ctx ctx = vt_ctx_default;
+    ctx.log = &log;
+    view_latency_draw(&ctx, w);
+    /* Nearest rank of 20 sorted values: p50 = 10th = 10, p95 = 19th = 19, p99 = 20th = 20.
+     * tok/s = 20 / 0.210 s = 95.2. Jitter = population stddev of 1..20 = sqrt(399/12) =
+     * 5.77 ms. */
+    double sd = 0;
+    for (int i = 1; i <= 20; i++)
+        sd += (i - 10.5) * (i - 10.5);
+    sd = sqrt(sd / 20);
+    char want[64];
+    snprintf(want, sizeof want, "jitter %.1f ms", sd);
+    CHECK_STR_EQ(want, "jitter 5.8 ms");
+    CHECK(strstr(vt_row(w, 0), "TTFT 300 ms") != NULL);
+    CHECK(strstr(vt_row(w, 0), "p95 19.0 ms") != NULL);
+    const char *r1 = vt_row(w, 1);
+    CHECK_MSG(strstr(r1, "95.2 tok/s") && strstr(r1, "p50 10.0") && strstr(r1, "p99 20.0") &&
+                  strstr(r1, want),
+              "row 1: %s", r1);
+    /* Sparkline: 20 columns after "pre 300ms|" (10 columns); the last (20 ms) is the
+     * tallest: full blocks down its 4 rows. */
+    CHECK(strncmp(vt_row(w, 5), "pre 300ms", 9) == 0);
+    CHECK_INT_EQ(vt_char(w, 2, 10 + 19), L'█');
+    CHECK_INT_EQ(vt_char(w, 5, 10 + 19), L'█');
+    CHECK_INT_EQ(vt_char(w, 2, 10 + 0), L' ');
+    /* 1/20 of the 31 eighths above the lowest: 1 + round(1.55) = 3 eighths: '▃' */
+    CHECK_INT_EQ(vt_char(w, 5, 10 + 0), L'▃');
+    CHECK_INT_EQ(vt_pair(w, 5, 10 + 19), THEME_SELECTION + 1); /* the selection: the last */
+    delwin(w);
+    trace_log_free(&log);
+}
+
+/* ---------------------------------------------------------------- balance, split, token */
+
+TEST(views_balance_figures)
+{
+    if (!vt_init())
+        return;
+    struct trace_log log;
+    trace_log_init(&log, 1, 4, 1);
+    /* top-1 experts 0, 0, 1, 2: loads 2 1 1 0, mean 1, max 2: avg/max 0.50, CV =
+     * sqrt((1 + 0 + 0 + 1) / 4) = 0.71, MaxVio 1.00; locality: 1 of 3 pairs = 33%. */
+    const int seq[4] = { 0, 0, 1, 2 };
+    for (int i = 0; i < 4; i++)
+        vt_push(&log, "t", false, &seq[i], NULL, 1, 1.0);
+    WINDOW *w = newwin(5, 60, 0, 0);
+    struct view_ctx ctx = vt_ctx_default;
+    ctx.log = &log;
+    view_balance_draw(&ctx, w);
+    double avgmax = 0, cv = 0, vio = 0, loc = 0;
+    int l = -1;
+    const char *r = vt_row(w, 2);
+    CHECK_MSG(sscanf(r, "L%d %lf %lf %lf %lf%%", &l, &avgmax, &cv, &vio, &loc) == 5, "row: %s", r);
+    CHECK_INT_EQ(l, 0);
+    CHECK_NEAR(avgmax, 0.50, 1e-9);
+    CHECK_NEAR(cv, 0.71, 1e-9);
+    CHECK_NEAR(vio, 1.00, 1e-9);
+    CHECK_NEAR(loc, 33, 1e-9);
+    delwin(w);
+    trace_log_free(&log);
+}
+
+TEST(views_split_routing_line)
+{
+    if (!vt_init())
+        return;
+    struct trace_log log;
+    trace_log_init(&log, 1, 4, 1);
+    const int e0[1] = { 0 };
+    /* Two generated records of 10 ms: router 0.4 ms of each = 4%. */
+    for (int i = 0; i < 2; i++) {
+        vt_push(&log, "g", false, e0, NULL, 1, 10.0);
+        struct trace_token *t = &log.tok[log.n - 1];
+        t->ns[TRACE_ATTN] = 5000000;
+        t->ns[TRACE_ROUTER] = 400000;
+        t->ns[TRACE_EXPERTS] = 4000000;
+        t->ns[TRACE_OTHER] = 600000;
+    }
+    WINDOW *w = newwin(10, 70, 0, 0);
+    struct view_ctx ctx = vt_ctx_default;
+    ctx.log = &log;
+    view_split_draw(&ctx, w);
+    CHECK_MSG(strstr(vt_row(w, 1), "routing: 0.40 ms/token, 4.0%") != NULL, "row 1: %s",
+              vt_row(w, 1));
+    CHECK(strstr(vt_row(w, 3), "attention    5.00 ms  50.0%") != NULL);
+    CHECK(strstr(vt_row(w, 5), "experts      4.00 ms  40.0%") != NULL);
+    delwin(w);
+    trace_log_free(&log);
+}
+
+static const char *vt_piece(void *user, int32_t token, size_t *len)
+{
+    (void)user;
+    static const char *const words[] = { "cat", "dog", "\x07" "bell" };
+    if (token < 0 || token > 2)
+        return NULL;
+    *len = strlen(words[token]);
+    return words[token];
+}
+
+TEST(views_token_detail)
+{
+    if (!vt_init())
+        return;
+    struct trace_log log;
+    trace_log_init(&log, 2, 8, 2);
+    const int ex[4] = { 6, 1, 2, 4 };
+    const float wt[4] = { 0.7f, 0.3f, 0.55f, 0.45f };
+    vt_push(&log, "cat", false, ex, wt, 2, 1.0);
+    struct trace_token *t = &log.tok[0];
+    t->token = 0;
+    t->sampled = true;
+    t->logprob = logf(0.6f);
+    const int32_t ids[5] = { 0, 1, 2, 9, -1 };
+    const float ps[5] = { 0.6f, 0.25f, 0.1f, 0.05f, 0 };
+    for (int k = 0; k < 5; k++) {
+        t->top_id[k] = ids[k];
+        t->top_logprob[k] = ps[k] > 0 ? logf(ps[k]) : -INFINITY;
+    }
+    trace_layers(&log, 0)[1].cold = 2; /* expert 4 at layer 1 was cold */
+    WINDOW *w = newwin(14, 70, 0, 0);
+    struct view_ctx ctx = vt_ctx_default;
+    ctx.log = &log;
+    ctx.piece = vt_piece;
+    view_token_draw(&ctx, w);
+    CHECK(vt_screen_has(w, "'cat'  id 0  logprob -0.511  p 0.600"));
+    CHECK(vt_screen_has(w, "*1  0.600"));
+    CHECK(vt_screen_has(w, " 2  0.250"));
+    CHECK(vt_screen_has(w, "'\\x07bell'"));
+    CHECK(vt_screen_has(w, "#9"));
+    CHECK(vt_screen_has(w, "L0    6:0.70 1:0.30         0.24"));
+    if (getenv("VT_DUMP"))
+        for (int r = 0; r < 14; r++)
+            fprintf(stderr, "|%s|\n", vt_row(w, r));
+    CHECK(vt_screen_has(w, "cold 4"));
+    /* entropy 0.5 nats / ln 8 = 0.24; the expert ids are in their palette colours: "L0    6"
+     * puts 6 at column 6 */
+    int y = -1;
+    for (int r = 0; r < 14; r++)
+        if (strncmp(vt_row(w, r), "L0 ", 3) == 0)
+            y = r;
+    CHECK(y > 0);
+    if (y > 0)
+        CHECK_INT_EQ(vt_pair(w, y, 6), THEME_EXPERT_1 + 6 + 1);
+    delwin(w);
+    trace_log_free(&log);
+}
+
+/* ---------------------------------------------------------------- edge cases */
+
+TEST(views_empty_dense_and_tiny)
+{
+    if (!vt_init())
+        return;
+    struct trace_log empty, dense, moe;
+    trace_log_init(&empty, 2, 4, 2);
+    trace_log_init(&dense, 2, 0, 0);
+    trace_log_init(&moe, 3, 8, 2);
+    const int ex[6] = { 1, 2, 3, 4, 5, 6 };
+    vt_push(&dense, "hi", false, ex, NULL, 0, 2.0);
+    for (int i = 0; i < 50; i++)
+        vt_push(&moe, i % 7 ? "word " : "\n", i < 10, ex, NULL, 2, 1.0 + i % 5);
+    WINDOW *big = newwin(12, 60, 0, 0);
+    for (int v = 0; v < VIEW_COUNT; v++) {
+        struct view_ctx ctx = vt_ctx_default;
+        ctx.log = &empty;
+        view_table[v].draw(&ctx, big);
+        CHECK_MSG(vt_screen_has(big, "no tokens yet") || vt_screen_has(big, "no timed tokens"),
+                  "view %s with an empty log", view_table[v].name);
+        ctx.log = NULL;
+        view_table[v].draw(&ctx, big);
+        if (v == VIEW_HEATMAP || v == VIEW_BALANCE || v == VIEW_ENTROPY || v == VIEW_STRIP) {
+            ctx.log = &dense;
+            view_table[v].draw(&ctx, big);
+            CHECK_MSG(vt_screen_has(big, "dense model: no routing"), "view %s, dense",
+                      view_table[v].name);
+        }
+    }
+    /* Every view at every small size writes inside its window only. */
+    WINDOW *parent = newwin(12, 30, 0, 0);
+    const int sizes[][2] = { { 1, 1 }, { 1, 5 }, { 2, 3 }, { 3, 10 }, { 5, 20 }, { 4, 1 } };
+    for (int v = 0; v < VIEW_COUNT; v++)
+        for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
+            for (int which = 0; which < 3; which++) {
+                for (int y = 0; y < 12; y++)
+                    mvwhline(parent, y, 0, 'X', 30);
+                int h = sizes[s][0], wd = sizes[s][1];
+                WINDOW *w = derwin(parent, h, wd, 3, 4);
+                struct view_ctx ctx = vt_ctx_default;
+                ctx.log = which == 0 ? &moe : which == 1 ? &dense : &empty;
+                ctx.sel = 12;
+                ctx.heat = HEAT_RECENT;
+                ctx.entropy = ENTROPY_LAYER;
+                ctx.layer = 99;
+                view_table[v].draw(&ctx, w);
+                int bad = 0;
+                for (int y = 0; y < 12; y++)
+                    for (int x = 0; x < 30; x++)
+                        if ((y < 3 || y >= 3 + h || x < 4 || x >= 4 + wd) &&
+                            vt_char(parent, y, x) != L'X')
+                            bad++;
+                CHECK_MSG(bad == 0, "view %s at %dx%d wrote %d cells outside", view_table[v].name,
+                          wd, h, bad);
+                delwin(w);
+            }
+    /* 1x1 shows the first character of the label rather than nothing. */
+    WINDOW *one = newwin(1, 1, 0, 0);
+    struct view_ctx ctx = vt_ctx_default;
+    ctx.log = &moe;
+    view_heatmap_draw(&ctx, one);
+    CHECK_INT_EQ(vt_char(one, 0, 0), L'h');
+    delwin(one);
+    delwin(parent);
+    delwin(big);
+    trace_log_free(&empty);
+    trace_log_free(&dense);
+    trace_log_free(&moe);
+}
+
+TEST(views_ascii_fallback)
+{
+    if (!vt_init())
+        return;
+    struct trace_log log;
+    trace_log_init(&log, 2, 4, 1);
+    const int ex[2] = { 1, 2 };
+    for (int i = 0; i < 30; i++) {
+        vt_push(&log, "é", false, ex, NULL, 1, 1.0 + i % 4);
+        trace_layers(&log, log.n - 1)[0].entropy = (float)(i % 10) * 0.1f;
+    }
+    WINDOW *w = newwin(16, 60, 0, 0);
+    struct view_ctx ctx = vt_ctx_default;
+    ctx.log = &log;
+    ctx.utf8 = false;
+    for (int v = 0; v < VIEW_COUNT; v++) {
+        view_table[v].draw(&ctx, w);
+        int wide = 0;
+        for (int y = 0; y < 16; y++)
+            for (int x = 0; x < 60; x++)
+                if (vt_char(w, y, x) > 0x7e)
+                    wide++;
+        CHECK_MSG(wide == 0, "view %s drew %d non-ASCII cells without UTF-8", view_table[v].name,
+                  wide);
+    }
+    view_strip_draw(&ctx, w);
+    CHECK(strncmp(vt_row(w, 2), "<U+00E9><U+00E9>", 16) == 0);
+    delwin(w);
+    trace_log_free(&log);
+}
+
+TEST(views_overview_has_the_four_parts)
+{
+    if (!vt_init())
+        return;
+    struct trace_log log;
+    trace_log_init(&log, 4, 8, 2);
+    const int ex[8] = { 0, 1, 2, 3, 4, 5, 6, 7 };
+    for (int i = 0; i < 40; i++)
+        vt_push(&log, "tok ", i < 8, ex, NULL, 2, 2.0 + i % 3);
+    WINDOW *w = newwin(40, 60, 0, 0);
+    struct view_ctx ctx = vt_ctx_default;
+    ctx.log = &log;
+    view_overview_draw(&ctx, w);
+    CHECK(vt_screen_has(w, "token 39/40"));
+    CHECK(vt_screen_has(w, "heatmap"));
+    CHECK(vt_screen_has(w, "entropy"));
+    CHECK(vt_screen_has(w, "latency"));
+    CHECK(vt_screen_has(w, "TTFT"));
+    CHECK(vt_screen_has(w, "p95"));
+    delwin(w);
+    trace_log_free(&log);
+}

@@ -1,0 +1,93 @@
+/* tui/view_balance.c: view 5, how evenly each layer spreads the session's tokens over its
+ * experts (trace_balance_layer): avg/max load (1 = even), the coefficient of variation,
+ * MaxVio ((max - mean) / mean, as in the auxiliary-loss-free balancing paper), and locality:
+ * how often a token's top-1 expert is the previous token's, i.e. what keeping the last
+ * expert cached would save. Each row ends with the layer's load per expert as a small
+ * sparkline when there is room. The chosen layer is highlighted and kept in sight. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "draw.h"
+#include "trace_stats.h"
+#include "views.h"
+
+void view_balance_draw(const struct view_ctx *ctx, WINDOW *w)
+{
+    werase(w);
+    int rows = getmaxy(w), cols = getmaxx(w);
+    if (rows < 1 || cols < 1)
+        return;
+    const struct trace_log *log = ctx->log;
+    const struct theme *th = ctx->theme;
+    char title[64];
+    snprintf(title, sizeof title, "balance per layer %s session", DRAW_GLYPH(ctx->utf8, "·", "-"));
+    draw_label(w, 0, th, title, "[ ] layer");
+    if (!log || log->n == 0) {
+        draw_printf(w, 1, 0, cols, draw_attr(th, THEME_DIM), "no tokens yet");
+        return;
+    }
+    int nl = log->n_layers, ne = log->n_experts;
+    if (ne <= 0 || nl <= 0) {
+        draw_printf(w, 1, 0, cols, draw_attr(th, THEME_WARNING), "dense model: no routing");
+        return;
+    }
+    /* load[l * ne + e]: (n_layers * n_experts) */
+    uint32_t *load = calloc((size_t)nl * (size_t)ne, sizeof *load);
+    if (!load) {
+        draw_printf(w, 1, 0, cols, draw_attr(th, THEME_ERROR), "out of memory");
+        return;
+    }
+    trace_expert_load(log, 0, log->n, load);
+
+    static const char head[] = "layer avg/max    CV MaxVio locality";
+    enum { TABLE_W = sizeof head - 1 };
+    draw_printf(w, 1, 0, cols, draw_attr(th, THEME_DIM), "%s%s", head,
+                cols > TABLE_W + 4 ? "  load per expert" : "");
+    int body = rows - 2;
+    int layer = ctx->layer < 0 ? 0 : ctx->layer >= nl ? nl - 1 : ctx->layer;
+    int first = 0;
+    if (body > 0 && layer >= body)
+        first = layer - body + 1;
+    double s_avgmax = 0, s_cv = 0, s_vio = 0, s_loc = 0;
+    int n_routed = 0;
+    for (int l = 0; l < nl; l++) {
+        struct trace_balance b;
+        trace_balance_layer(log, 0, log->n, l, &b);
+        if (b.n_tokens > 0) {
+            s_avgmax += b.avg_max;
+            s_cv += b.cv;
+            s_vio += b.maxvio;
+            s_loc += b.locality;
+            n_routed++;
+        }
+        int y = 2 + l - first;
+        if (l < first || y >= rows)
+            continue;
+        attr_t a = draw_attr(th, l == layer ? THEME_SELECTION : THEME_TEXT);
+        if (b.n_tokens == 0) {
+            draw_printf(w, y, 0, cols, draw_attr(th, THEME_DIM), "L%-4d %s", l, "not routed");
+            continue;
+        }
+        draw_printf(w, y, 0, cols, a, "L%-4d %7.2f %5.2f %6.2f %7.0f%%", l, b.avg_max, b.cv,
+                    b.maxvio, b.locality * 100);
+        int x0 = TABLE_W + 2, width = cols - x0;
+        if (width < 4 || b.max_load <= 0)
+            continue;
+        /* Per-expert load as sparkline columns, experts grouped (max) when they do not fit. */
+        int epc = (ne + width - 1) / width;
+        for (int c = 0; c * epc < ne; c++) {
+            uint32_t m = 0;
+            for (int e = c * epc; e < (c + 1) * epc && e < ne; e++)
+                if (load[(size_t)l * ne + e] > m)
+                    m = load[(size_t)l * ne + e];
+            draw_spark_col(w, y, x0 + c, 1, m / b.max_load, draw_attr(th, THEME_BAR), ctx->utf8);
+        }
+    }
+    /* The mean over layers replaces the last row when the table is cut short. */
+    int ys = 2 + nl - first;
+    if (n_routed > 0 && ys < rows)
+        draw_printf(w, ys, 0, cols, draw_attr(th, THEME_TITLE), "mean  %7.2f %5.2f %6.2f %7.0f%%",
+                    s_avgmax / n_routed, s_cv / n_routed, s_vio / n_routed,
+                    s_loc / n_routed * 100);
+    free(load);
+}

@@ -1,0 +1,190 @@
+/* tui/view_sparkline.c: views 3 and 4, one column per record, newest on the right.
+ *
+ * Entropy: the router's entropy over ln(n_experts) (trace_entropy_norm), so 1 is a uniform
+ * router and 0 a certain one; the mean over the routed layers, or the chosen layer. Prompt
+ * records are drawn in THEME_PROMPT, generated ones in THEME_SPARK_ENTROPY.
+ *
+ * Latency: ms per generated record (its ns_total: the decode step it was fed in), scaled to
+ * the largest in sight. Prefill is kept apart: it is a batched pass, so it is one figure
+ * (TTFT) on the left, not columns. TTFT and tok/s are of the last turn; the inter-token
+ * p50/p95/p99 and jitter are over the whole session (trace_stats.h has the definitions).
+ *
+ * The window of records in sight ends at the newest record, unless the selection lies
+ * further back: then it ends a little after the selection. The selected column is drawn in
+ * THEME_SELECTION. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "draw.h"
+#include "trace_stats.h"
+#include "views.h"
+
+const char *const entropy_mode_names[ENTROPY_MODE_COUNT] = {
+    [ENTROPY_MEAN] = "mean over layers",
+    [ENTROPY_LAYER] = "layer",
+};
+
+/* The records [*from, *to) in sight for `width` columns, drawn from the list idx[0..n). */
+static void spark_window(long n, long sel_pos, int width, long *from, long *to)
+{
+    *to = n;
+    if (sel_pos >= 0 && sel_pos < n - width)
+        *to = sel_pos + 1 + width / 4 < n ? sel_pos + 1 + width / 4 : n;
+    *from = *to - width > 0 ? *to - width : 0;
+}
+
+void view_entropy_draw(const struct view_ctx *ctx, WINDOW *w)
+{
+    werase(w);
+    int rows = getmaxy(w), cols = getmaxx(w);
+    if (rows < 1 || cols < 1)
+        return;
+    const struct trace_log *log = ctx->log;
+    const struct theme *th = ctx->theme;
+    int n_layers = log ? log->n_layers : 0;
+    int layer = -1;
+    char title[96];
+    if (ctx->entropy == ENTROPY_LAYER && n_layers > 0) {
+        layer = ctx->layer < 0 ? 0 : ctx->layer >= n_layers ? n_layers - 1 : ctx->layer;
+        snprintf(title, sizeof title, "entropy %s layer %d", DRAW_GLYPH(ctx->utf8, "·", "-"),
+                 layer);
+    } else {
+        snprintf(title, sizeof title, "entropy %s mean of layers",
+                 DRAW_GLYPH(ctx->utf8, "·", "-"));
+    }
+    int x = draw_label(w, 0, th, title, NULL);
+    if (!log || log->n == 0) {
+        draw_label(w, 0, th, title, "[e] mode");
+        draw_printf(w, rows > 1 ? 1 : 0, rows > 1 ? 0 : x, cols, draw_attr(th, THEME_DIM),
+                    "%sno tokens yet", rows > 1 ? "" : "  ");
+        return;
+    }
+    if (log->n_experts < 2) {
+        draw_printf(w, rows > 1 ? 1 : 0, rows > 1 ? 0 : x, cols, draw_attr(th, THEME_WARNING),
+                    "%sdense model: no routing", rows > 1 ? "" : "  ");
+        return;
+    }
+    long sel = view_selected(ctx);
+    double vsel = sel >= 0 ? trace_entropy_norm(log, (size_t)sel, layer) : NAN;
+    double sum = 0;
+    size_t cnt = 0;
+    for (size_t i = 0; i < log->n; i++) {
+        double v = trace_entropy_norm(log, i, layer);
+        if (v == v) {
+            sum += v;
+            cnt++;
+        }
+    }
+    char stats[96];
+    if (vsel == vsel)
+        snprintf(stats, sizeof stats, "  token %.2f  mean %.2f  (1 = uniform)", vsel,
+                 cnt ? sum / (double)cnt : 0.0);
+    else
+        snprintf(stats, sizeof stats, "  mean %.2f  (1 = uniform)", cnt ? sum / (double)cnt : 0.0);
+    x += draw_printf(w, 0, x, cols - x, draw_attr(th, THEME_TEXT), "%s", stats);
+    draw_printf(w, 0, x, cols - x, draw_attr(th, THEME_DIM), "  [e] mode");
+    if (rows < 2)
+        return;
+
+    long from, to;
+    spark_window((long)log->n, sel, cols, &from, &to);
+    int h = rows - 1;
+    for (long i = from; i < to; i++) {
+        double v = trace_entropy_norm(log, (size_t)i, layer);
+        enum theme_role role = i == sel          ? THEME_SELECTION
+                               : log->tok[i].prompt ? THEME_PROMPT
+                                                    : THEME_SPARK_ENTROPY;
+        draw_spark_col(w, 1, (int)(i - from), h, v, draw_attr(th, role), ctx->utf8);
+    }
+}
+
+void view_latency_draw(const struct view_ctx *ctx, WINDOW *w)
+{
+    werase(w);
+    int rows = getmaxy(w), cols = getmaxx(w);
+    if (rows < 1 || cols < 1)
+        return;
+    const struct trace_log *log = ctx->log;
+    const struct theme *th = ctx->theme;
+    int x = draw_label(w, 0, th, "latency ms/token", NULL);
+    if (!log || log->n == 0) {
+        draw_printf(w, rows > 1 ? 1 : 0, rows > 1 ? 0 : x, cols, draw_attr(th, THEME_DIM),
+                    "%sno tokens yet", rows > 1 ? "" : "  ");
+        return;
+    }
+    struct trace_speed turn, all;
+    if (trace_speed(log, trace_last_turn(log), log->n, &turn) < 0 ||
+        trace_speed(log, 0, log->n, &all) < 0) {
+        draw_printf(w, 0, x, cols - x, draw_attr(th, THEME_ERROR), "  out of memory");
+        return;
+    }
+    /* Row 0 carries what matters most (TTFT, p95); row 1 the rest when there is room. */
+    char a[128], b[160];
+    snprintf(a, sizeof a, "  TTFT %.0f ms  p95 %.1f ms", turn.ttft_ms, all.itl_p95_ms);
+    snprintf(b, sizeof b, "%.1f tok/s  p50 %.1f  p95 %.1f  p99 %.1f ms  jitter %.1f ms",
+             turn.decode_tps, all.itl_p50_ms, all.itl_p95_ms, all.itl_p99_ms, all.jitter_ms);
+    x += draw_printf(w, 0, x, cols - x, draw_attr(th, THEME_TEXT), "%s", a);
+    int y0 = 1;
+    if (rows >= 3) {
+        draw_printf(w, 1, 0, cols, draw_attr(th, THEME_TEXT), "%s", b);
+        y0 = 2;
+    } else {
+        snprintf(a, sizeof a, "  %.1f tok/s", turn.decode_tps);
+        draw_printf(w, 0, x, cols - x, draw_attr(th, THEME_TEXT), "%s", a);
+    }
+    if (rows <= y0)
+        return;
+
+    /* Prefill apart, on the left: "pre 812ms|" */
+    int h = rows - y0;
+    char pre[32];
+    snprintf(pre, sizeof pre, "pre %.0fms", turn.prompt_ms);
+    int px = 0;
+    if (turn.n_prompt_fed > 0 && cols >= 24) {
+        px = draw_printf(w, y0 + h - 1, 0, cols, draw_attr(th, THEME_PREFILL), "%s", pre);
+        for (int r = 0; r < h; r++)
+            draw_printf(w, y0 + r, px, 1, draw_attr(th, THEME_DIM), "%s",
+                        DRAW_GLYPH(ctx->utf8, "│", "|"));
+        px++;
+    }
+    int width = cols - px;
+    if (width <= 0)
+        return;
+
+    /* The generated, fed records: (count) indexes into log */
+    long *idx = malloc(log->n * sizeof *idx);
+    if (!idx)
+        return;
+    long n = 0, sel_pos = -1, sel = view_selected(ctx);
+    for (size_t i = 0; i < log->n; i++)
+        if (!log->tok[i].prompt && log->tok[i].fed) {
+            if ((long)i <= sel)
+                sel_pos = n;
+            idx[n++] = (long)i;
+        }
+    if (sel_pos >= 0 && idx[sel_pos] != sel && sel_pos + 1 < n)
+        sel_pos++; /* a prompt or unfed selection: show the next generated one */
+    long from, to;
+    spark_window(n, sel_pos, width, &from, &to);
+    double vmax = 0;
+    for (long j = from; j < to; j++)
+        if ((double)log->tok[idx[j]].ns_total > vmax)
+            vmax = (double)log->tok[idx[j]].ns_total;
+    if (n == 0) {
+        draw_printf(w, y0, px, width, draw_attr(th, THEME_DIM), "no generated tokens yet");
+    } else {
+        for (long j = from; j < to; j++) {
+            double v = vmax > 0 ? (double)log->tok[idx[j]].ns_total / vmax : 0;
+            enum theme_role role = idx[j] == sel ? THEME_SELECTION : THEME_SPARK_LATENCY;
+            draw_spark_col(w, y0, px + (int)(j - from), h, v, draw_attr(th, role), ctx->utf8);
+        }
+        if (rows >= 3) {
+            int bx = draw_text_width(b, strlen(b), true);
+            draw_printf(w, 1, bx, cols - bx, draw_attr(th, THEME_DIM), "  top %.1f ms",
+                        vmax / 1e6);
+        }
+    }
+    free(idx);
+}

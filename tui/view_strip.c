@@ -1,0 +1,124 @@
+/* tui/view_strip.c: view 1, the token strip. Every record's text, coloured by the expert
+ * it was routed to first (top-1) at the chosen layer, as in figure 8 of the Mixtral paper
+ * (Jiang et al. 2024), but live. Expert e takes palette colour e mod THEME_EXPERT_COLORS;
+ * records not fed through the model (the last sampled token) are dim. The text flows and
+ * wraps like prose; a newline token shows as \n and breaks the line. The view scrolls so
+ * that the selected record stays in sight, near the bottom. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "draw.h"
+#include "views.h"
+
+/* The attribute of record i in the strip. */
+static attr_t strip_attr(const struct view_ctx *ctx, size_t i, int layer)
+{
+    const struct trace_log *log = ctx->log;
+    if (!log->tok[i].fed || log->n_experts <= 0)
+        return draw_attr(ctx->theme, THEME_DIM);
+    const struct trace_layer *tl = &trace_layers(log, i)[layer];
+    if (tl->n == 0 || tl->experts[0] >= log->n_experts)
+        return draw_attr(ctx->theme, THEME_DIM);
+    return draw_attr(ctx->theme, THEME_EXPERT_1 + tl->experts[0] % THEME_EXPERT_COLORS);
+}
+
+static bool strip_piece_breaks(const struct trace_log *log, size_t i)
+{
+    const struct trace_token *t = &log->tok[i];
+    return t->piece_len > 0 && trace_piece(log, i)[t->piece_len - 1] == '\n';
+}
+
+/* The legend row: which colour is which expert. */
+static void strip_legend(const struct view_ctx *ctx, WINDOW *w, int y)
+{
+    int ne = ctx->log->n_experts, cols = getmaxx(w);
+    int x = draw_printf(w, y, 0, cols, draw_attr(ctx->theme, THEME_DIM), "%s",
+                        ne > THEME_EXPERT_COLORS ? "expert mod 8:" : "experts:");
+    int shown = ne < THEME_EXPERT_COLORS ? ne : THEME_EXPERT_COLORS;
+    for (int e = 0; e < shown && x < cols; e++) {
+        x += draw_printf(w, y, x, cols - x, 0, " ");
+        x += draw_printf(w, y, x, cols - x, draw_attr(ctx->theme, THEME_EXPERT_1 + e), " %d ", e);
+    }
+}
+
+void view_strip_draw(const struct view_ctx *ctx, WINDOW *w)
+{
+    werase(w);
+    int rows = getmaxy(w), cols = getmaxx(w);
+    if (rows < 1 || cols < 1)
+        return;
+    const struct trace_log *log = ctx->log;
+    const struct theme *th = ctx->theme;
+    int n_layers = log ? log->n_layers : 0;
+    int layer = ctx->layer < 0 ? 0 : ctx->layer >= n_layers ? n_layers - 1 : ctx->layer;
+    char title[96];
+    snprintf(title, sizeof title, "tokens by top-1 expert %s layer %d/%d",
+             DRAW_GLYPH(ctx->utf8, "·", "-"), layer < 0 ? 0 : layer, n_layers);
+    draw_label(w, 0, th, title, "[ ] layer");
+    if (!log || log->n == 0) {
+        draw_printf(w, 1, 0, cols, draw_attr(th, THEME_DIM), "no tokens yet");
+        return;
+    }
+    int y0 = 1;
+    if (log->n_experts <= 0) {
+        draw_printf(w, 1, 0, cols, draw_attr(th, THEME_WARNING), "dense model: no routing");
+        y0 = 2;
+    } else if (rows >= 4) {
+        strip_legend(ctx, w, 1);
+        y0 = 2;
+    }
+    int body = rows - y0;
+    if (body <= 0)
+        return;
+
+    long sel = view_selected(ctx);
+    /* First pass: the line each record starts on, to scroll the selection into view. */
+    long sel_line = 0, line = 0;
+    int x = 0;
+    for (size_t i = 0; i < log->n; i++) {
+        int wd = draw_text_width(trace_piece(log, i), log->tok[i].piece_len, ctx->utf8);
+        if (wd > cols)
+            wd = cols;
+        if (x > 0 && x + wd > cols) {
+            line++;
+            x = 0;
+        }
+        if ((long)i == sel)
+            sel_line = line;
+        x += wd;
+        if (strip_piece_breaks(log, i) && i + 1 < log->n) {
+            line++;
+            x = 0;
+        }
+    }
+    long first = sel_line - body + 1;
+    if (first < 0)
+        first = 0;
+
+    /* Second pass: draw the lines [first, first + body). */
+    line = 0;
+    x = 0;
+    for (size_t i = 0; i < log->n && line < first + body; i++) {
+        const char *p = trace_piece(log, i);
+        size_t len = log->tok[i].piece_len;
+        int wd = draw_text_width(p, len, ctx->utf8);
+        if (wd > cols)
+            wd = cols;
+        if (x > 0 && x + wd > cols) {
+            line++;
+            x = 0;
+        }
+        if (line >= first && line < first + body) {
+            attr_t a = n_layers > 0 ? strip_attr(ctx, i, layer) : draw_attr(th, THEME_DIM);
+            if ((long)i == sel)
+                a = (a ^ A_REVERSE) | A_BOLD | (ctx->focused ? A_UNDERLINE : 0);
+            draw_text(w, y0 + (int)(line - first), x, wd, p, len, a, a | A_UNDERLINE,
+                      ctx->utf8);
+        }
+        x += wd;
+        if (strip_piece_breaks(log, i) && i + 1 < log->n) {
+            line++;
+            x = 0;
+        }
+    }
+}
