@@ -13,7 +13,8 @@
  * token that completes it.
  *
  * Exit status: 0 when generation ran (also when it stopped at a full context), 1 for a bad
- * model, prompt file or trace file, 2 for bad usage. */
+ * model, prompt file or trace file, 2 for bad usage, 130 after Ctrl-C (which still writes
+ * the trace and the closing line; a second Ctrl-C ends the process at once). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -131,8 +132,19 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
             o->raw = true;
             continue;
         }
+        static const char *const with_value[] = {
+            "-m", "-p", "-f", "-n", "--temp", "--top-k", "--top-p", "--min-p",
+            "--repeat-penalty", "--seed", "-t", "-c", "--system", "--chat-template", "--trace",
+        };
+        bool known = false;
+        for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++)
+            known = known || !strcmp(a, with_value[k]);
+        if (!known) {
+            fprintf(stderr, "moescope run: unknown option %s\n", a);
+            goto bad;
+        }
         if (i + 1 >= argc) {
-            fprintf(stderr, "moescope run: %s needs a value (or is unknown)\n", a);
+            fprintf(stderr, "moescope run: %s needs a value\n", a);
             goto bad;
         }
         const char *v = argv[++i];
@@ -166,12 +178,8 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
             o->system = v;
         else if (!strcmp(a, "--chat-template"))
             o->chat_template = v;
-        else if (!strcmp(a, "--trace"))
+        else /* --trace, the last one of with_value */
             o->trace_path = v;
-        else {
-            fprintf(stderr, "moescope run: unknown option %s\n", a);
-            goto bad;
-        }
         if (!ok) {
             fprintf(stderr, "moescope run: bad value for %s: '%s'\n", a, v);
             goto bad;
@@ -408,6 +416,7 @@ static int run_generate(struct engine *e, const struct run_opts *o, struct trace
     for (long g = 0; o->n_predict < 0 || g < o->n_predict; g++) {
         if (run_interrupted) {
             stop = "interrupted";
+            status = 130;
             break;
         }
         long idx = engine_sample(e, log, err, sizeof err);
