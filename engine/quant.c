@@ -980,7 +980,7 @@ static float bf16_vec_dot(int64_t n, const void *vx, const void *vy)
 #define ROW(id, nm, bs, ts, q) [id] = { .name = nm, .blck_size = bs, .type_size = ts, .is_quantized = q }
 #define KERNELS(fname, vdt) \
     .to_float = fname##_to_float, .from_float = fname##_from_float, \
-    .vec_dot = fname##_vec_dot, .vec_dot_type = vdt
+    .vec_dot = fname##_vec_dot, .vec_dot_type = vdt, .vec_dot_gemm = fname##_vec_dot
 
 /* The scalar reference; `table` starts as a copy and takes the chosen SIMD kernels. */
 static const struct quant_traits scalar_table[GGML_TYPE_COUNT] = {
@@ -1059,6 +1059,9 @@ static void table_apply(enum cpu_simd s)
     for (int t = 0; t < GGML_TYPE_COUNT; t++) {
         if (k.vec_dot[t] && table[t].vec_dot)
             table[t].vec_dot = k.vec_dot[t];
+        /* the gemm order defaults to the row kernel's */
+        if (table[t].vec_dot_gemm)
+            table[t].vec_dot_gemm = k.vec_dot_gemm[t] ? k.vec_dot_gemm[t] : table[t].vec_dot;
         if (k.from_float[t] && table[t].from_float)
             table[t].from_float = k.from_float[t];
     }

@@ -67,6 +67,11 @@ struct quant_traits {
     quant_from_float_fn from_float;  /* NULL where the type is never a target */
     quant_vec_dot_fn vec_dot;        /* NULL: not computable */
     enum ggml_type vec_dot_type;     /* the partner type y must be quantized to */
+    /* The same product summed in the order of llama.cpp's dense matrix multiply (llamafile
+     * tinyBLAS, used for 2-D weights: attention, router, shared expert); vec_dot is the
+     * order of its per-row kernels, used for the 3-D expert tensors. They differ only for
+     * f32, f16 and bf16, and only in the last bits. */
+    quant_vec_dot_fn vec_dot_gemm;
 };
 
 /* The row for a type id, or NULL when the id is not a ggml type at all. */

@@ -135,6 +135,7 @@ _Static_assert(sizeof(struct block_q8_K) == 4 + QK_K + QK_K / 16 * 2, "q8_K bloc
 /* The kernels one instruction set provides; NULL entries keep the scalar one. */
 struct quant_kernels {
     quant_vec_dot_fn vec_dot[GGML_TYPE_COUNT];
+    quant_vec_dot_fn vec_dot_gemm[GGML_TYPE_COUNT];
     quant_from_float_fn from_float[GGML_TYPE_COUNT];
 };
 

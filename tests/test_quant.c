@@ -583,3 +583,163 @@ TEST(quant_simd_matches_scalar)
     free(yq);
     free(yq2);
 }
+
+/* ---- the reference's float order, emulated in plain C ---- */
+
+/* llama.cpp's x86 kernels (see quant_avx2.c) sum 8 float lanes: lane k of a block holds
+ * the integer sum of the values v with (v % 32) / 4 == k, FMA'd with the block scale, and
+ * the lanes are added as ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)). This computes that order
+ * independently of the SIMD code, from per-value levels decoded here. */
+static float emu_hsum8(const float l[8])
+{
+    return ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]));
+}
+
+static float emu_hsum16(const float l[16])
+{
+    float t[8], u[4];
+    for (int i = 0; i < 8; i++)
+        t[i] = l[i + 8] + l[i];
+    for (int i = 0; i < 4; i++)
+        u[i] = t[i + 4] + t[i];
+    return (u[0] + u[2]) + (u[1] + u[3]);
+}
+
+/* Levels of value v of a block, as the dot product sees them (weights of the q8 value). */
+static int emu_level(uint32_t type, const void *blk, int v)
+{
+    switch (type) {
+    case GGML_TYPE_Q8_0:
+        return ((const struct block_q8_0 *)blk)->qs[v];
+    case GGML_TYPE_Q4_0: {
+        const struct block_q4_0 *b = blk;
+        return (v < 16 ? b->qs[v] & 15 : b->qs[v - 16] >> 4) - 8;
+    }
+    case GGML_TYPE_Q4_K: {
+        const struct block_q4_K *b = blk;
+        uint8_t sc, m;
+        quant_k4_scale_min(v / 32, b->scales, &sc, &m);
+        const uint8_t q = b->qs[32 * (v / 64) + v % 32];
+        return sc * (v % 64 < 32 ? q & 15 : q >> 4);
+    }
+    case GGML_TYPE_Q6_K: {
+        const struct block_q6_K *b = blk;
+        const int h = v / 128, c = (v % 128) / 32, l = v % 32;
+        const uint8_t ql = b->ql[64 * h + 32 * (c & 1) + l];
+        const int lo = c < 2 ? ql & 15 : ql >> 4;
+        const int hi = (b->qh[32 * h + l] >> (2 * c)) & 3;
+        return b->scales[v / 16] * ((lo | (hi << 4)) - 32);
+    }
+    }
+    return 0;
+}
+
+static float emu_dot(uint32_t type, int64_t n, const void *x, const void *y)
+{
+    const struct quant_traits *t = quant_traits_scalar(type);
+    float acc[8] = {0}, acc_m[4] = {0};
+    for (int64_t b = 0; b < n / t->blck_size; b++) {
+        const void *xb = (const uint8_t *)x + b * t->type_size;
+        int32_t lane[8] = {0};
+        float d;
+        if (t->blck_size == 32) {
+            const struct block_q8_0 *yb = (const struct block_q8_0 *)y + b;
+            for (int v = 0; v < 32; v++)
+                lane[(v % 32) / 4] += emu_level(type, xb, v) * yb->qs[v];
+            d = quant_f16_to_f32(*(const uint16_t *)xb) * quant_f16_to_f32(yb->d);
+        } else {
+            const struct block_q8_K *yb = (const struct block_q8_K *)y + b;
+            for (int v = 0; v < 256; v++)
+                lane[(v % 32) / 4] += emu_level(type, xb, v) * yb->qs[v];
+            uint16_t xd;
+            memcpy(&xd, type == GGML_TYPE_Q6_K ? (const uint8_t *)xb + 208 : xb, 2);
+            d = yb->d * quant_f16_to_f32(xd);
+            if (type == GGML_TYPE_Q4_K) {
+                const struct block_q4_K *xk = xb;
+                const float dmin = -yb->d * quant_f16_to_f32(xk->dmin);
+                for (int i = 0; i < 4; i++) {
+                    int p = 0;
+                    for (int g = 2 * i; g < 2 * i + 2; g++) {
+                        uint8_t sc, m;
+                        quant_k4_scale_min(g, xk->scales, &sc, &m);
+                        p += m * (yb->bsums[2 * g] + yb->bsums[2 * g + 1]);
+                    }
+                    acc_m[i] = fmaf(dmin, (float)p, acc_m[i]);
+                }
+            }
+        }
+        for (int k = 0; k < 8; k++)
+            acc[k] = fmaf(d, (float)lane[k], acc[k]);
+    }
+    float s = emu_hsum8(acc);
+    if (type == GGML_TYPE_Q4_K)
+        s += (acc_m[0] + acc_m[2]) + (acc_m[1] + acc_m[3]);
+    return s;
+}
+
+/* ggml_vec_dot_f32 of an AVX-512 build (4 x 16 lanes over chunks of 64), and tinyBLAS's
+ * dense order (1 x 16 lanes). */
+static float emu_f32_dot(int64_t n, const float *x, const float *y, bool gemm)
+{
+    float a[4][16] = {{0}};
+    const int64_t step = gemm ? 16 : 64, np = n / step * step;
+    for (int64_t i = 0; i < np; i += step)
+        for (int j = 0; j < step / 16; j++)
+            for (int l = 0; l < 16; l++)
+                a[j][l] = fmaf(x[i + 16 * j + l], y[i + 16 * j + l], a[j][l]);
+    for (int l = 0; l < 16; l++) {
+        a[0][l] = a[0][l] + a[2][l];
+        a[1][l] = a[1][l] + a[3][l];
+        a[0][l] = a[0][l] + a[1][l];
+    }
+    float s = emu_hsum16(a[0]);
+    for (int64_t i = np; i < n; i++)
+        s = fmaf(x[i], y[i], s);
+    return s;
+}
+
+/* Each SIMD path gives exactly (bit for bit) the order llama.cpp's x86 build uses. */
+TEST(quant_simd_matches_reference_order)
+{
+    enum { N = 4096 + 256 + 64 + 32 };
+    static const uint32_t types[] = {GGML_TYPE_Q8_0, GGML_TYPE_Q4_0, GGML_TYPE_Q4_K,
+                                     GGML_TYPE_Q6_K};
+    float *x = malloc(N * sizeof *x), *y = malloc(N * sizeof *y);
+    void *xq = malloc(N * 4), *yq = malloc(N * 4 + 1024);
+    int before = quant_simd(), paths = 0;
+    for (int s = CPU_SIMD_AVX2; s <= CPU_SIMD_AVX512; s++) {
+        if (!quant_set_simd(s))
+            continue;
+        paths++;
+        for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+            const struct quant_traits *t = quant_traits(types[i]);
+            const int64_t n = t->blck_size == 256 ? 4096 + 256 : N;
+            fill_data(x, n, 500 + i);
+            fill_data(y, n, 600 + i);
+            t->from_float(x, xq, n);
+            quant_traits(t->vec_dot_type)->from_float(y, yq, n);
+            float got = t->vec_dot(n, xq, yq), want = emu_dot(types[i], n, xq, yq);
+            CHECK_MSG(memcmp(&got, &want, 4) == 0, "%s %s: %.9g, reference order %.9g",
+                      quant_simd_name(), t->name, got, want);
+        }
+        const struct quant_traits *t = quant_traits(GGML_TYPE_F32);
+        for (int64_t n = N - 32; n <= N; n += 16) {
+            fill_data(x, n, 700 + n);
+            fill_data(y, n, 800 + n);
+            float got = t->vec_dot(n, x, y), want = emu_f32_dot(n, x, y, false);
+            CHECK_MSG(memcmp(&got, &want, 4) == 0, "%s f32 n=%lld: %.9g vs %.9g",
+                      quant_simd_name(), (long long)n, got, want);
+            got = t->vec_dot_gemm(n, x, y);
+            want = emu_f32_dot(n, x, y, true);
+            CHECK_MSG(memcmp(&got, &want, 4) == 0, "%s f32 gemm n=%lld: %.9g vs %.9g",
+                      quant_simd_name(), (long long)n, got, want);
+        }
+    }
+    if (!paths)
+        test_skip("no AVX2 on this CPU");
+    quant_set_simd(before);
+    free(x);
+    free(y);
+    free(xq);
+    free(yq);
+}
