@@ -1,0 +1,260 @@
+/* engine/engine.c: the engine handle (engine.h): a model, its forward pass and KV cache, a
+ * thread pool, the tokenizer and the sampler, and the bookkeeping between them and a
+ * trace_log. */
+#include "engine.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "forward.h"
+#include "model.h"
+#include "sampler.h"
+#include "threads.h"
+#include "tokenizer.h"
+
+enum { ENGINE_MAX_CTX_DEFAULT = 4096 };
+
+struct engine {
+    struct model m;
+    struct model_desc desc;
+    struct thread_pool *pool;
+    struct fwd *fwd;
+    struct tokenizer *tok;
+    struct sampler *smp;
+    bool trace;
+    int n_ctx;
+    int n_past;          /* positions already in the KV cache */
+    bool has_logits;     /* fwd_logits() belongs to position n_past - 1 */
+    int32_t *hist;       /* (n_ctx) the tokens at each position */
+};
+
+void engine_params_default(struct engine_params *p)
+{
+    memset(p, 0, sizeof *p);
+    sampler_params_default(&p->sampler);
+    p->trace = true;
+}
+
+static uint64_t engine_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Reads one byte per page of every tensor so the first token does not pay the faults. */
+static void engine_prewarm(const struct model *m)
+{
+    volatile uint8_t sink = 0;
+    for (uint64_t i = 0; i < m->f.n_tensors; i++) {
+        const struct gguf_tensor *t = &m->f.tensors[i];
+        const uint8_t *p = t->data;
+        for (uint64_t o = 0; o < t->nbytes; o += 4096)
+            sink ^= p[o];
+    }
+    (void)sink;
+}
+
+struct engine *engine_open(const struct engine_params *p, char *err, size_t errlen)
+{
+    struct engine *e = calloc(1, sizeof *e);
+    if (!e) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (model_open(&e->m, p->model_path, err, errlen)) {
+        free(e);
+        return NULL;
+    }
+    model_fill_desc(&e->m, &e->desc);
+    const int train = e->m.hp.n_ctx_train;
+    int n_ctx = p->n_ctx > 0 ? p->n_ctx
+                             : (train < ENGINE_MAX_CTX_DEFAULT ? train : ENGINE_MAX_CTX_DEFAULT);
+    if (n_ctx > train)
+        n_ctx = train;
+    e->n_ctx = n_ctx;
+    e->trace = p->trace;
+    int nt = p->n_threads > 0 ? p->n_threads : threads_cores();
+    e->pool = threads_create(nt);
+    e->hist = malloc((size_t)n_ctx * sizeof *e->hist);
+    if (!e->pool || !e->hist) {
+        snprintf(err, errlen, "%s: out of memory", p->model_path);
+        goto fail;
+    }
+    e->fwd = fwd_create(&e->m, n_ctx, e->pool, err, errlen);
+    if (!e->fwd)
+        goto fail;
+    e->tok = tokenizer_load(&e->m.f, err, errlen);
+    if (!e->tok)
+        goto fail;
+    if (tokenizer_n_vocab(e->tok) > e->m.hp.n_vocab) {
+        snprintf(err, errlen, "%s: the vocabulary has %d tokens but token_embd.weight only %d rows",
+                 p->model_path, tokenizer_n_vocab(e->tok), e->m.hp.n_vocab);
+        goto fail;
+    }
+    e->smp = sampler_create(&p->sampler);
+    if (!e->smp) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    if (p->mlock && mlock(e->m.f.base, e->m.f.size) != 0) {
+        snprintf(err, errlen, "%s: cannot lock %llu bytes in memory (ulimit -l?)",
+                 p->model_path, (unsigned long long)e->m.f.size);
+        goto fail;
+    }
+    if (p->prewarm)
+        engine_prewarm(&e->m);
+    return e;
+fail:
+    engine_close(e);
+    return NULL;
+}
+
+void engine_close(struct engine *e)
+{
+    if (!e)
+        return;
+    sampler_free(e->smp);
+    tokenizer_free(e->tok);
+    fwd_free(e->fwd);
+    threads_free(e->pool);
+    free(e->hist);
+    model_close(&e->m);
+    free(e);
+}
+
+const struct model_desc *engine_desc(const struct engine *e)
+{
+    return &e->desc;
+}
+
+int engine_n_ctx(const struct engine *e)
+{
+    return e->n_ctx;
+}
+
+int engine_tokenize(struct engine *e, const char *text, size_t len, bool add_bos,
+                    bool parse_special, int32_t *out, int max, char *err, size_t errlen)
+{
+    int n = tokenizer_encode(e->tok, text, len, add_bos, parse_special, out, max);
+    if (n == INT32_MIN) {
+        snprintf(err, errlen, "out of memory while tokenizing");
+        return -1;
+    }
+    if (n < 0) {
+        snprintf(err, errlen, "the text is %d tokens, more than the %d allowed", -n, max);
+        return -1;
+    }
+    return n;
+}
+
+size_t engine_token_piece(const struct engine *e, int32_t token, char *buf, size_t buflen)
+{
+    return tokenizer_piece(e->tok, token, buf, buflen);
+}
+
+bool engine_token_is_eog(const struct engine *e, int32_t token)
+{
+    return tokenizer_is_eog(e->tok, token);
+}
+
+int engine_eval(struct engine *e, struct trace_log *log, char *err, size_t errlen)
+{
+    if ((size_t)e->n_past > log->n) {
+        snprintf(err, errlen, "the log has %zu records but the engine is at position %d",
+                 log->n, e->n_past);
+        return -1;
+    }
+    const int start = e->n_past, n = (int)log->n - start;
+    if (n == 0)
+        return 0;
+    if (log->n > (size_t)e->n_ctx) {
+        snprintf(err, errlen, "the context is full (%d tokens)", e->n_ctx);
+        return -1;
+    }
+    if (log->n_layers != e->m.hp.n_layer) {
+        snprintf(err, errlen, "the log has %d layers, the model %d", log->n_layers,
+                 e->m.hp.n_layer);
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        int32_t tk = log->tok[start + i].token;
+        if (tk < 0 || tk >= e->m.hp.n_vocab) {
+            snprintf(err, errlen, "token %d at position %d is outside the vocabulary (%d)",
+                     tk, start + i, e->m.hp.n_vocab);
+            return -1;
+        }
+        e->hist[start + i] = tk;
+    }
+    struct fwd_out out = { .layers = e->trace ? trace_layers(log, (size_t)start) : NULL };
+    uint64_t t0 = engine_now_ns();
+    if (fwd_eval(e->fwd, e->hist + start, n, start, &out)) {
+        snprintf(err, errlen, "cannot evaluate positions %d..%d", start, start + n - 1);
+        return -1;
+    }
+    uint64_t total = engine_now_ns() - t0;
+    for (int i = 0; i < n; i++) {
+        struct trace_token *r = &log->tok[start + i];
+        r->fed = true;
+        r->ns_total = total / (uint64_t)n;
+        for (int ph = 0; ph < TRACE_PHASE_COUNT; ph++)
+            r->ns[ph] = e->trace ? out.ns[ph] / (uint64_t)n : 0;
+    }
+    e->n_past = start + n;
+    e->has_logits = true;
+    return 0;
+}
+
+long engine_sample(struct engine *e, struct trace_log *log, char *err, size_t errlen)
+{
+    if (!e->has_logits || (size_t)e->n_past != log->n) {
+        snprintf(err, errlen, "nothing to sample from: evaluate the log first");
+        return -1;
+    }
+    struct trace_token rec;
+    memset(&rec, 0, sizeof rec);
+    int32_t tk = sampler_sample(e->smp, fwd_logits(e->fwd), e->m.hp.n_vocab, e->hist,
+                                e->n_past, &rec);
+    if (tk < 0) {
+        snprintf(err, errlen, "out of memory while sampling");
+        return -1;
+    }
+    char piece[256];
+    size_t len = tokenizer_piece(e->tok, tk, piece, sizeof piece);
+    if (len > sizeof piece)
+        len = sizeof piece;
+    long idx = trace_log_push(log, tk, piece, len, false);
+    if (idx < 0) {
+        snprintf(err, errlen, "out of memory for the trace");
+        return -1;
+    }
+    struct trace_token *r = &log->tok[idx];
+    r->sampled = true;
+    r->logprob = rec.logprob;
+    memcpy(r->top_id, rec.top_id, sizeof r->top_id);
+    memcpy(r->top_logprob, rec.top_logprob, sizeof r->top_logprob);
+    return idx;
+}
+
+void engine_rewind(struct engine *e, int n)
+{
+    if (n < 0)
+        n = 0;
+    if (n < e->n_past) {
+        e->n_past = n;
+        e->has_logits = false;
+    }
+}
+
+void engine_set_sampler(struct engine *e, const struct sampler_params *p)
+{
+    sampler_set_params(e->smp, p);
+}
+
+const float *engine_logits(const struct engine *e)
+{
+    return e->has_logits ? fwd_logits(e->fwd) : NULL;
+}

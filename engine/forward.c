@@ -1,0 +1,822 @@
+/* engine/forward.c: the forward pass (see forward.h for the rounding contract). */
+#include "forward.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "quant.h"
+
+enum { N_ACT_SLOTS = 6, MAX_JOBS = 4 * 1024 };
+
+/* One matrix job: rows of y = W . x for a list of input rows. */
+struct mm_job {
+    const uint8_t *w;          /* the (expert's) matrix: ne1 rows of nb1 bytes */
+    size_t nb1;
+    int64_t ne0, rows;
+    quant_vec_dot_fn dot;
+    const uint8_t *x;          /* input rows, already in the weight's vec_dot_type */
+    size_t x_stride;
+    const int *xi;             /* x row of item j (NULL: j) */
+    float *y;                  /* output rows */
+    size_t y_stride;           /* in floats */
+    const int *yi;             /* y row of item j (NULL: j) */
+    int n;                     /* items */
+    const float *bias;         /* (rows) added to every output, or NULL */
+};
+
+/* A quantized copy of an activation matrix, reused within one stage. */
+struct act_slot {
+    const float *src;
+    int n, d;
+    uint32_t vt;               /* vec_dot type */
+    uint8_t *buf;
+    size_t stride;
+};
+
+/* An FFN the tokens of a batch go through: an expert, the shared expert, or the dense FFN. */
+struct ffn_unit {
+    const struct wt *gate, *up, *down;
+    int64_t e;                 /* slice of 3-D expert tensors (0 for 2-D) */
+    int n_ff;
+};
+
+struct fwd {
+    const struct model *m;
+    struct thread_pool *pool;
+    int n_ctx;
+    int d, qd, kvd, ffmax, nexp, k, slots; /* slots: FFN outputs per token (k [+1]) */
+
+    /* activations, B = FWD_BATCH tokens */
+    float *x;        /* (B, d) residual stream */
+    float *xn;       /* (B, d) normed input of a block */
+    float *q;        /* (B, qd) */
+    float *kx, *vx;  /* (B, kvd) */
+    float *att;      /* (B, qd) attention output before wo */
+    float *tmp;      /* (B, d) */
+    float *acc;      /* (B, d) FFN sum */
+    float *rlog;     /* (B, nexp) router logits */
+    float *rprob;    /* (B, nexp) router probabilities */
+    float *rsel;     /* (B, nexp) selection scores (probs + bias) */
+    int *sel;        /* (B, k) chosen experts, best first */
+    float *selw;     /* (B, k) their weights as applied */
+    float *sgate;    /* (B) shared expert gate logit */
+    float *g, *u;    /* (B * slots, ffmax) gate and up outputs; g becomes h */
+    float *eo;       /* (B * slots, d) unit outputs */
+    int *pair_tok;   /* (B * slots) token of each pair (sorted by unit) */
+    int *pair_row;   /* (B * slots) row in g/u/eo of each pair */
+    int *pair_of;    /* (B, slots) row of token t's j-th unit */
+    int *unit_cnt;   /* (nexp + 2) */
+    int *unit_off;   /* (nexp + 3) */
+    float *logits;   /* (n_vocab) */
+    float *rope;     /* (head_dim) cos/sin table */
+    struct act_slot act[N_ACT_SLOTS];
+    int n_act;
+    struct mm_job *jobs; /* (MAX_JOBS) */
+    int n_jobs;
+
+    /* per-thread attention scratch */
+    float *sc;       /* (nth, n_ctx) scores */
+    uint16_t *p16;   /* (nth, n_ctx) probabilities in F16 */
+    uint16_t *q16;   /* (nth, head_dim) */
+    int nth;
+
+    /* KV cache, F16 */
+    uint16_t *kc, *vc; /* (n_layer, n_ctx, kvd) */
+    uint8_t *touched;  /* (n_layer, nexp) expert used before in this process */
+};
+
+/* ------------------------------------------------------------------ helpers */
+
+static uint64_t fwd_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ggml_compute_forward_rms_norm_f32 followed by ggml_mul with the weight. */
+static void fwd_rmsnorm(float *y, const float *x, const float *w, int n, float eps)
+{
+    double sum = 0.0;
+    for (int i = 0; i < n; i++)
+        sum += (double)(x[i] * x[i]);
+    const float mean = (float)(sum / n);
+    const float scale = 1.0f / sqrtf(mean + eps);
+    for (int i = 0; i < n; i++)
+        y[i] = (x[i] * scale) * w[i];
+}
+
+static float fwd_silu(float x)
+{
+    return x / (1.0f + expf(-x));
+}
+
+/* In-place softmax as ggml_compute_forward_soft_max_f32 (no mask, scale 1). */
+static void fwd_softmax(float *p, const float *x, int n)
+{
+    float max = -INFINITY;
+    for (int i = 0; i < n; i++)
+        max = x[i] > max ? x[i] : max;
+    double sum = 0.0;
+    for (int i = 0; i < n; i++) {
+        p[i] = expf(x[i] - max);
+        sum += (double)p[i];
+    }
+    const float inv = (float)(1.0 / sum);
+    for (int i = 0; i < n; i++)
+        p[i] *= inv;
+}
+
+/* Returns rows of x (n, d) in the vec_dot type of weight type wtype, quantizing once per
+ * stage per (source, type). */
+static const uint8_t *fwd_act(struct fwd *f, const float *x, int n, int d, uint32_t wtype,
+                              size_t *stride)
+{
+    const struct quant_traits *wt = quant_traits(wtype);
+    uint32_t vt = wt->vec_dot_type;
+    if (vt == GGML_TYPE_F32) {
+        *stride = (size_t)d * sizeof(float);
+        return (const uint8_t *)x;
+    }
+    for (int i = 0; i < f->n_act; i++) {
+        struct act_slot *s = &f->act[i];
+        if (s->src == x && s->n == n && s->d == d && s->vt == vt) {
+            *stride = s->stride;
+            return s->buf;
+        }
+    }
+    /* Stages use few distinct types; a full table recycles the oldest slot. */
+    int i = f->n_act < N_ACT_SLOTS ? f->n_act++ : 0;
+    struct act_slot *s = &f->act[i];
+    const struct quant_traits *qt = quant_traits(vt);
+    s->src = x, s->n = n, s->d = d, s->vt = vt;
+    s->stride = quant_row_size(vt, d);
+    for (int r = 0; r < n; r++)
+        qt->from_float(x + (size_t)r * (size_t)d, s->buf + (size_t)r * s->stride, d);
+    *stride = s->stride;
+    return s->buf;
+}
+
+static void fwd_act_reset(struct fwd *f)
+{
+    f->n_act = 0;
+}
+
+static struct mm_job *fwd_job(struct fwd *f, const struct wt *w, int64_t e, const float *x,
+                              int n, const int *xi, float *y, size_t y_stride, const int *yi,
+                              const float *bias)
+{
+    struct mm_job *j = &f->jobs[f->n_jobs++];
+    size_t stride = 0;
+    /* xi indexes rows of x: quantize every row of the source (n_src) once. */
+    j->x = x ? fwd_act(f, x, n, (int)w->ne[0], w->type, &stride) : NULL;
+    j->x_stride = stride;
+    j->w = w->data + (size_t)e * w->nb2;
+    j->nb1 = w->nb1;
+    j->ne0 = w->ne[0];
+    j->rows = w->ne[1];
+    j->dot = quant_traits(w->type)->vec_dot;
+    j->xi = xi;
+    j->y = y;
+    j->y_stride = y_stride;
+    j->yi = yi;
+    j->n = n;
+    j->bias = bias;
+    return j;
+}
+
+static void fwd_mm_worker(void *arg, int ith, int nth)
+{
+    struct fwd *f = arg;
+    for (int k = 0; k < f->n_jobs; k++) {
+        const struct mm_job *j = &f->jobs[k];
+        int64_t r0, r1;
+        threads_split(j->rows, ith, nth, &r0, &r1);
+        for (int64_t r = r0; r < r1; r++) {
+            const uint8_t *wr = j->w + (size_t)r * j->nb1;
+            const float b = j->bias ? j->bias[r] : 0.0f;
+            for (int i = 0; i < j->n; i++) {
+                const uint8_t *xr = j->x + (size_t)(j->xi ? j->xi[i] : i) * j->x_stride;
+                float v = j->dot(j->ne0, wr, xr);
+                if (j->bias)
+                    v += b;
+                j->y[(size_t)(j->yi ? j->yi[i] : i) * j->y_stride + (size_t)r] = v;
+            }
+        }
+    }
+}
+
+static void fwd_mm_run(struct fwd *f)
+{
+    if (f->n_jobs)
+        threads_run(f->pool, fwd_mm_worker, f);
+    f->n_jobs = 0;
+}
+
+/* ------------------------------------------------------------------ attention */
+
+/* RoPE of one head vector at position pos, as ggml_rope (ext_factor 0, attn_factor 1). */
+static void fwd_rope_table(float *cache, int n_rot, float pos, float base, float freq_scale)
+{
+    const float theta_scale = powf(base, -2.0f / (float)n_rot);
+    float theta = pos;
+    for (int i0 = 0; i0 < n_rot; i0 += 2) {
+        const float t = freq_scale * theta;
+        cache[i0] = cosf(t);
+        cache[i0 + 1] = sinf(t);
+        theta *= theta_scale;
+    }
+}
+
+static void fwd_rope_apply(float *v, const float *cache, int n_rot, bool neox)
+{
+    for (int i0 = 0; i0 < n_rot; i0 += 2) {
+        const float c = cache[i0], s = cache[i0 + 1];
+        int a = neox ? i0 / 2 : i0, b = neox ? i0 / 2 + n_rot / 2 : i0 + 1;
+        const float x0 = v[a], x1 = v[b];
+        v[a] = x0 * c - x1 * s;
+        v[b] = x0 * s + x1 * c;
+    }
+}
+
+struct attn_ctx {
+    struct fwd *f;
+    int il, n, pos0;
+};
+
+static void fwd_attn_worker(void *arg, int ith, int nth)
+{
+    const struct attn_ctx *a = arg;
+    struct fwd *f = a->f;
+    const struct hparams *hp = &f->m->hp;
+    const int hd = hp->head_dim, gq = hp->n_head / hp->n_kv_head;
+    const uint16_t *kc = f->kc + (size_t)a->il * (size_t)f->n_ctx * (size_t)f->kvd;
+    const uint16_t *vc = f->vc + (size_t)a->il * (size_t)f->n_ctx * (size_t)f->kvd;
+    float *sc = f->sc + (size_t)ith * (size_t)f->n_ctx;
+    uint16_t *p16 = f->p16 + (size_t)ith * (size_t)f->n_ctx;
+    uint16_t *q16 = f->q16 + (size_t)ith * (size_t)hd;
+    int64_t i0, i1;
+    threads_split((int64_t)a->n * hp->n_head, ith, nth, &i0, &i1);
+    for (int64_t it = i0; it < i1; it++) {
+        const int t = (int)(it / hp->n_head), h = (int)(it % hp->n_head);
+        const int g = h / gq, npos = a->pos0 + t + 1;
+        const float *q = f->q + (size_t)t * (size_t)f->qd + (size_t)h * (size_t)hd;
+        for (int i = 0; i < hd; i++)
+            q16[i] = quant_f32_to_f16(q[i]);
+        /* KQ: F16 K times F16-rounded Q, summed in float */
+        float max = -INFINITY;
+        for (int j = 0; j < npos; j++) {
+            const uint16_t *kr = kc + (size_t)j * (size_t)f->kvd + (size_t)g * (size_t)hd;
+            float s = 0.0f;
+            for (int i = 0; i < hd; i++)
+                s += quant_f16_to_f32(kr[i]) * quant_f16_to_f32(q16[i]);
+            s *= hp->kq_scale;
+            sc[j] = s;
+            max = s > max ? s : max;
+        }
+        double sum = 0.0;
+        for (int j = 0; j < npos; j++) {
+            sc[j] = expf(sc[j] - max);
+            sum += (double)sc[j];
+        }
+        const float inv = (float)(1.0 / sum);
+        for (int j = 0; j < npos; j++)
+            p16[j] = quant_f32_to_f16(sc[j] * inv);
+        /* KQV: F16 V weighted by F16 probabilities */
+        float *o = f->att + (size_t)t * (size_t)f->qd + (size_t)h * (size_t)hd;
+        for (int i = 0; i < hd; i++)
+            o[i] = 0.0f;
+        for (int j = 0; j < npos; j++) {
+            const float p = quant_f16_to_f32(p16[j]);
+            if (p == 0.0f)
+                continue;
+            const uint16_t *vr = vc + (size_t)j * (size_t)f->kvd + (size_t)g * (size_t)hd;
+            for (int i = 0; i < hd; i++)
+                o[i] += p * quant_f16_to_f32(vr[i]);
+        }
+    }
+}
+
+static void fwd_attention(struct fwd *f, int il, int n, int pos0)
+{
+    const struct model *m = f->m;
+    const struct hparams *hp = &m->hp;
+    const struct layer *L = &m->layers[il];
+    const int d = f->d, hd = hp->head_dim;
+
+    for (int t = 0; t < n; t++)
+        fwd_rmsnorm(f->xn + (size_t)t * d, f->x + (size_t)t * d,
+                    (const float *)L->t[AT_ATTN_NORM].data, d, hp->norm_eps);
+    fwd_act_reset(f);
+    fwd_job(f, &L->t[AT_ATTN_Q], 0, f->xn, n, NULL, f->q, (size_t)f->qd, NULL,
+            (const float *)L->t[AT_ATTN_Q_B].data);
+    fwd_job(f, &L->t[AT_ATTN_K], 0, f->xn, n, NULL, f->kx, (size_t)f->kvd, NULL,
+            (const float *)L->t[AT_ATTN_K_B].data);
+    fwd_job(f, &L->t[AT_ATTN_V], 0, f->xn, n, NULL, f->vx, (size_t)f->kvd, NULL,
+            (const float *)L->t[AT_ATTN_V_B].data);
+    fwd_mm_run(f);
+
+    const bool neox = m->arch->rope == ARCH_ROPE_NEOX;
+    for (int t = 0; t < n; t++) {
+        float *q = f->q + (size_t)t * f->qd, *k = f->kx + (size_t)t * f->kvd;
+        if (m->arch->qk_norm == ARCH_QK_NORM_FULL) {
+            fwd_rmsnorm(q, q, (const float *)L->t[AT_ATTN_Q_NORM].data, f->qd, hp->norm_eps);
+            fwd_rmsnorm(k, k, (const float *)L->t[AT_ATTN_K_NORM].data, f->kvd, hp->norm_eps);
+        } else if (m->arch->qk_norm == ARCH_QK_NORM_HEAD) {
+            for (int h = 0; h < hp->n_head; h++)
+                fwd_rmsnorm(q + h * hd, q + h * hd, (const float *)L->t[AT_ATTN_Q_NORM].data,
+                            hd, hp->norm_eps);
+            for (int h = 0; h < hp->n_kv_head; h++)
+                fwd_rmsnorm(k + h * hd, k + h * hd, (const float *)L->t[AT_ATTN_K_NORM].data,
+                            hd, hp->norm_eps);
+        }
+        fwd_rope_table(f->rope, hp->n_rot, (float)(pos0 + t), hp->rope_base,
+                       hp->rope_freq_scale);
+        for (int h = 0; h < hp->n_head; h++)
+            fwd_rope_apply(q + h * hd, f->rope, hp->n_rot, neox);
+        for (int h = 0; h < hp->n_kv_head; h++)
+            fwd_rope_apply(k + h * hd, f->rope, hp->n_rot, neox);
+        /* into the cache as F16 */
+        size_t off = ((size_t)il * (size_t)f->n_ctx + (size_t)(pos0 + t)) * (size_t)f->kvd;
+        const float *v = f->vx + (size_t)t * f->kvd;
+        for (int i = 0; i < f->kvd; i++) {
+            f->kc[off + (size_t)i] = quant_f32_to_f16(k[i]);
+            f->vc[off + (size_t)i] = quant_f32_to_f16(v[i]);
+        }
+    }
+
+    struct attn_ctx a = { .f = f, .il = il, .n = n, .pos0 = pos0 };
+    threads_run(f->pool, fwd_attn_worker, &a);
+
+    fwd_act_reset(f);
+    fwd_job(f, &L->t[AT_ATTN_OUT], 0, f->att, n, NULL, f->tmp, (size_t)d, NULL,
+            (const float *)L->t[AT_ATTN_OUT_B].data);
+    fwd_mm_run(f);
+    for (int t = 0; t < n; t++) {
+        float *x = f->x + (size_t)t * d;
+        const float *o = f->tmp + (size_t)t * d;
+        if (hp->residual_scale != 0.0f)
+            for (int i = 0; i < d; i++)
+                x[i] = o[i] * hp->residual_scale + x[i];
+        else
+            for (int i = 0; i < d; i++)
+                x[i] = o[i] + x[i];
+    }
+}
+
+/* ------------------------------------------------------------------ router */
+
+/* Routes token t of the batch: probabilities, top-k, weights; fills rec when not NULL. */
+static void fwd_route(struct fwd *f, const struct layer *L, int il, int t,
+                      struct trace_layer *rec)
+{
+    const struct hparams *hp = &f->m->hp;
+    const int ne = f->nexp, k = hp->n_expert_used;
+    const float *lg = f->rlog + (size_t)t * ne;
+    float *p = f->rprob + (size_t)t * ne, *s = f->rsel + (size_t)t * ne;
+    if (hp->router == ARCH_ROUTER_SIGMOID)
+        for (int i = 0; i < ne; i++)
+            p[i] = 1.0f / (1.0f + expf(-lg[i]));
+    else
+        fwd_softmax(p, lg, ne);
+    const float *bias = (const float *)L->t[AT_FFN_EXP_PROBS_B].data;
+    for (int i = 0; i < ne; i++)
+        s[i] = bias ? p[i] + bias[i] : p[i];
+
+    int *sel = f->sel + (size_t)t * f->k;
+    float *w = f->selw + (size_t)t * f->k;
+    /* top-k by selection score, best first (lowest id on a tie) */
+    for (int j = 0; j < k; j++) {
+        int best = -1;
+        for (int i = 0; i < ne; i++) {
+            bool used = false;
+            for (int q = 0; q < j; q++)
+                used = used || sel[q] == i;
+            if (!used && (best < 0 || s[i] > s[best]))
+                best = i;
+        }
+        sel[j] = best;
+        w[j] = p[best];
+    }
+    if (hp->router_renorm) {
+        double sum = 0.0;
+        for (int j = 0; j < k; j++)
+            sum += (double)w[j];
+        float fs = (float)sum;
+        if (fs < 6.103515625e-5f)
+            fs = 6.103515625e-5f;
+        for (int j = 0; j < k; j++)
+            w[j] = w[j] / fs;
+    }
+    if (hp->expert_weights_scale != 0.0f && hp->expert_weights_scale != 1.0f)
+        for (int j = 0; j < k; j++)
+            w[j] *= hp->expert_weights_scale;
+
+    if (!rec)
+        return;
+    double tot = 0.0, h = 0.0;
+    for (int i = 0; i < ne; i++)
+        tot += (double)p[i];
+    for (int i = 0; i < ne; i++) {
+        double q = tot > 0.0 ? (double)p[i] / tot : 0.0;
+        if (q > 0.0)
+            h -= q * log(q);
+    }
+    rec->n = (uint8_t)k;
+    rec->entropy = (float)h;
+    rec->top1_prob = p[sel[0]];
+    rec->cold = 0;
+    uint8_t *touched = f->touched + (size_t)il * (size_t)ne;
+    for (int j = 0; j < k; j++) {
+        rec->experts[j] = (uint16_t)sel[j];
+        rec->weights[j] = w[j];
+        if (!touched[sel[j]]) {
+            touched[sel[j]] = 1;
+            rec->cold |= (uint16_t)(1u << j);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ FFN */
+
+/* Runs every (token, unit) pair of the batch through its SwiGLU FFN: gate and up, then
+ * silu(gate) * up, then down. units[u] are the FFNs; pairs come sorted by unit in
+ * pair_tok / pair_row with unit_off bounds. */
+static void fwd_ffn_units(struct fwd *f, const struct ffn_unit *units, int n_units, int n)
+{
+    fwd_act_reset(f);
+    for (int u = 0; u < n_units; u++) {
+        int c = f->unit_off[u + 1] - f->unit_off[u];
+        if (!c)
+            continue;
+        const int *tok = f->pair_tok + f->unit_off[u], *row = f->pair_row + f->unit_off[u];
+        const struct ffn_unit *U = &units[u];
+        struct mm_job *j = fwd_job(f, U->gate, U->e, f->xn, n, NULL, f->g, (size_t)f->ffmax,
+                                   row, NULL);
+        j->xi = tok, j->n = c;
+        j = fwd_job(f, U->up, U->e, f->xn, n, NULL, f->u, (size_t)f->ffmax, row, NULL);
+        j->xi = tok, j->n = c;
+    }
+    fwd_mm_run(f);
+    int n_pairs = f->unit_off[n_units];
+    for (int u = 0; u < n_units; u++)
+        for (int q = f->unit_off[u]; q < f->unit_off[u + 1]; q++) {
+            float *g = f->g + (size_t)f->pair_row[q] * f->ffmax;
+            const float *up = f->u + (size_t)f->pair_row[q] * f->ffmax;
+            for (int i = 0; i < units[u].n_ff; i++)
+                g[i] = fwd_silu(g[i]) * up[i];
+        }
+    fwd_act_reset(f);
+    for (int u = 0; u < n_units; u++) {
+        int c = f->unit_off[u + 1] - f->unit_off[u];
+        if (!c)
+            continue;
+        const int *row = f->pair_row + f->unit_off[u];
+        const struct ffn_unit *U = &units[u];
+        /* h rows live at pair rows of g with stride ffmax; quantize them all at once. */
+        size_t stride;
+        const uint8_t *hx = NULL;
+        {
+            /* fwd_act needs dense rows of length n_ff: g rows have stride ffmax, so
+             * quantize per unit size through a (n_pairs, ffmax) view when n_ff == ffmax,
+             * else row by row into the slot. */
+            const struct quant_traits *wt = quant_traits(U->down->type);
+            uint32_t vt = wt->vec_dot_type;
+            if (vt == GGML_TYPE_F32) {
+                hx = (const uint8_t *)f->g;
+                stride = (size_t)f->ffmax * sizeof(float);
+            } else {
+                int si = -1;
+                for (int i = 0; i < f->n_act; i++)
+                    if (f->act[i].src == f->g && f->act[i].vt == vt && f->act[i].d == U->n_ff)
+                        si = i;
+                if (si < 0) {
+                    si = f->n_act < N_ACT_SLOTS ? f->n_act++ : 0;
+                    struct act_slot *s = &f->act[si];
+                    s->src = f->g, s->n = n_pairs, s->d = U->n_ff, s->vt = vt;
+                    s->stride = quant_row_size(vt, U->n_ff);
+                    for (int r = 0; r < n_pairs; r++)
+                        quant_traits(vt)->from_float(f->g + (size_t)r * f->ffmax,
+                                                     s->buf + (size_t)r * s->stride, U->n_ff);
+                }
+                hx = f->act[si].buf;
+                stride = f->act[si].stride;
+            }
+        }
+        struct mm_job *j = fwd_job(f, U->down, U->e, NULL, 0, NULL, f->eo, (size_t)f->d, row,
+                                   NULL);
+        j->x = hx, j->x_stride = stride, j->xi = row, j->n = c;
+    }
+    fwd_mm_run(f);
+}
+
+/* Returns the nanoseconds spent routing (the rest of the call is the experts). */
+static uint64_t fwd_ffn(struct fwd *f, int il, int n, struct trace_layer *recs, int rec_stride)
+{
+    const struct model *m = f->m;
+    const struct hparams *hp = &m->hp;
+    const struct layer *L = &m->layers[il];
+    const int d = f->d;
+    uint64_t t0 = fwd_now_ns();
+
+    for (int t = 0; t < n; t++)
+        fwd_rmsnorm(f->xn + (size_t)t * d, f->x + (size_t)t * d,
+                    (const float *)L->t[AT_FFN_NORM].data, d, hp->norm_eps);
+
+    /* units: experts 0..nexp-1, then the shared expert; or the dense FFN alone */
+    struct ffn_unit dense;
+    const struct ffn_unit *U = &dense;
+    int n_units, per_tok;
+    const bool has_shared = L->moe && L->t[AT_FFN_GATE_SHEXP].data;
+    uint64_t t_router = 0;
+    if (L->moe) {
+        fwd_act_reset(f);
+        fwd_job(f, &L->t[AT_FFN_GATE_INP], 0, f->xn, n, NULL, f->rlog, (size_t)f->nexp, NULL,
+                NULL);
+        if (L->t[AT_FFN_GATE_INP_SHEXP].data) {
+            /* a one-row matrix: the shared gate's logit per token */
+            struct wt gw = L->t[AT_FFN_GATE_INP_SHEXP];
+            gw.ne[1] = 1;
+            fwd_job(f, &gw, 0, f->xn, n, NULL, f->sgate, 1, NULL, NULL);
+        }
+        fwd_mm_run(f);
+        for (int t = 0; t < n; t++)
+            fwd_route(f, L, il, t, recs ? recs + (size_t)t * rec_stride : NULL);
+        t_router = fwd_now_ns() - t0;
+
+        n_units = f->nexp + (has_shared ? 1 : 0);
+        per_tok = hp->n_expert_used + (has_shared ? 1 : 0);
+    } else {
+        dense = (struct ffn_unit){ &L->t[AT_FFN_GATE], &L->t[AT_FFN_UP], &L->t[AT_FFN_DOWN],
+                                      0, hp->n_ff };
+        n_units = 1;
+        per_tok = 1;
+    }
+
+    /* counting sort of (token, unit) pairs by unit; pair rows are t * per_tok + j */
+    for (int u = 0; u <= n_units; u++)
+        f->unit_cnt[u] = 0;
+    for (int t = 0; t < n; t++)
+        for (int j = 0; j < per_tok; j++) {
+            int u = !L->moe ? 0 : j < hp->n_expert_used ? f->sel[(size_t)t * f->k + j] : f->nexp;
+            f->unit_cnt[u]++;
+        }
+    f->unit_off[0] = 0;
+    for (int u = 0; u < n_units; u++)
+        f->unit_off[u + 1] = f->unit_off[u] + f->unit_cnt[u];
+    for (int u = 0; u < n_units; u++)
+        f->unit_cnt[u] = f->unit_off[u];
+    for (int t = 0; t < n; t++)
+        for (int j = 0; j < per_tok; j++) {
+            int u = !L->moe ? 0 : j < hp->n_expert_used ? f->sel[(size_t)t * f->k + j] : f->nexp;
+            int q = f->unit_cnt[u]++;
+            f->pair_tok[q] = t;
+            f->pair_row[q] = t * per_tok + j;
+        }
+
+    if (L->moe) {
+        /* Build the unit table in the scratch that follows the jobs (sized at create). */
+        struct ffn_unit *tab = (struct ffn_unit *)(f->jobs + MAX_JOBS);
+        for (int e = 0; e < f->nexp; e++)
+            tab[e] = (struct ffn_unit){ &L->t[AT_FFN_GATE_EXPS], &L->t[AT_FFN_UP_EXPS],
+                                        &L->t[AT_FFN_DOWN_EXPS], e, hp->n_ff_exp };
+        if (has_shared)
+            tab[f->nexp] = (struct ffn_unit){ &L->t[AT_FFN_GATE_SHEXP], &L->t[AT_FFN_UP_SHEXP],
+                                              &L->t[AT_FFN_DOWN_SHEXP], 0, hp->n_ff_shexp };
+        U = tab;
+    }
+    fwd_ffn_units(f, U, n_units, n);
+
+    /* combine: routed experts in selection order, then the shared expert, then residual */
+    for (int t = 0; t < n; t++) {
+        float *acc = f->acc + (size_t)t * d;
+        const float *e0 = f->eo + (size_t)(t * per_tok) * d;
+        if (!L->moe) {
+            memcpy(acc, e0, (size_t)d * sizeof(float));
+        } else {
+            const float *w = f->selw + (size_t)t * f->k;
+            for (int i = 0; i < d; i++)
+                acc[i] = e0[i] * w[0];
+            for (int j = 1; j < hp->n_expert_used; j++) {
+                const float *ej = f->eo + (size_t)(t * per_tok + j) * d;
+                for (int i = 0; i < d; i++)
+                    acc[i] = acc[i] + ej[i] * w[j];
+            }
+            if (has_shared) {
+                const float *es = f->eo + (size_t)(t * per_tok + hp->n_expert_used) * d;
+                if (L->t[AT_FFN_GATE_INP_SHEXP].data) {
+                    /* llama.cpp's sigmoid: silu(x) / x */
+                    const float gl = f->sgate[t];
+                    const float gate = fwd_silu(gl) / gl;
+                    for (int i = 0; i < d; i++)
+                        acc[i] = acc[i] + es[i] * gate;
+                } else {
+                    for (int i = 0; i < d; i++)
+                        acc[i] = acc[i] + es[i];
+                }
+            }
+        }
+        float *x = f->x + (size_t)t * d;
+        if (hp->residual_scale != 0.0f)
+            for (int i = 0; i < d; i++)
+                x[i] = acc[i] * hp->residual_scale + x[i];
+        else
+            for (int i = 0; i < d; i++)
+                x[i] = acc[i] + x[i];
+    }
+    return t_router;
+}
+
+/* ------------------------------------------------------------------ create / eval */
+
+int fwd_n_ctx(const struct fwd *f)
+{
+    return f->n_ctx;
+}
+
+const float *fwd_logits(const struct fwd *f)
+{
+    return f->logits;
+}
+
+void fwd_free(struct fwd *f)
+{
+    if (!f)
+        return;
+    float **fl[] = { &f->x, &f->xn, &f->q, &f->kx, &f->vx, &f->att, &f->tmp, &f->acc,
+                     &f->rlog, &f->rprob, &f->rsel, &f->selw, &f->sgate, &f->g, &f->u,
+                     &f->eo, &f->logits, &f->rope, &f->sc };
+    for (size_t i = 0; i < sizeof fl / sizeof fl[0]; i++)
+        free(*fl[i]);
+    free(f->sel);
+    free(f->pair_tok);
+    free(f->pair_row);
+    free(f->pair_of);
+    free(f->unit_cnt);
+    free(f->unit_off);
+    for (int i = 0; i < N_ACT_SLOTS; i++)
+        free(f->act[i].buf);
+    free(f->jobs);
+    free(f->p16);
+    free(f->q16);
+    free(f->kc);
+    free(f->vc);
+    free(f->touched);
+    free(f);
+}
+
+static int imax(int a, int b)
+{
+    return a > b ? a : b;
+}
+
+struct fwd *fwd_create(const struct model *m, int n_ctx, struct thread_pool *pool, char *err,
+                       size_t errlen)
+{
+    const struct hparams *hp = &m->hp;
+    struct fwd *f = calloc(1, sizeof *f);
+    if (!f)
+        goto oom;
+    f->m = m;
+    f->pool = pool;
+    f->n_ctx = n_ctx;
+    f->nth = threads_count(pool);
+    f->d = hp->d_model;
+    f->qd = hp->n_head * hp->head_dim;
+    f->kvd = hp->n_kv_head * hp->head_dim;
+    f->ffmax = imax(imax(hp->n_ff, hp->n_ff_exp), hp->n_ff_shexp);
+    f->nexp = hp->n_expert;
+    f->k = imax(1, hp->n_expert_used);
+    f->slots = f->k + 1;
+    const size_t B = FWD_BATCH, P = B * (size_t)f->slots;
+    const size_t d = (size_t)f->d, qd = (size_t)f->qd, kvd = (size_t)f->kvd;
+    const size_t ne = (size_t)imax(1, f->nexp);
+    f->x = malloc(B * d * sizeof(float));
+    f->xn = malloc(B * d * sizeof(float));
+    f->q = malloc(B * qd * sizeof(float));
+    f->kx = malloc(B * kvd * sizeof(float));
+    f->vx = malloc(B * kvd * sizeof(float));
+    f->att = malloc(B * qd * sizeof(float));
+    f->tmp = malloc(B * d * sizeof(float));
+    f->acc = malloc(B * d * sizeof(float));
+    f->rlog = malloc(B * ne * sizeof(float));
+    f->rprob = malloc(B * ne * sizeof(float));
+    f->rsel = malloc(B * ne * sizeof(float));
+    f->sel = malloc(B * (size_t)f->k * sizeof(int));
+    f->selw = malloc(B * (size_t)f->k * sizeof(float));
+    f->sgate = malloc(B * sizeof(float));
+    f->g = malloc(P * (size_t)f->ffmax * sizeof(float));
+    f->u = malloc(P * (size_t)f->ffmax * sizeof(float));
+    f->eo = malloc(P * d * sizeof(float));
+    f->pair_tok = malloc(P * sizeof(int));
+    f->pair_row = malloc(P * sizeof(int));
+    f->pair_of = malloc(P * sizeof(int));
+    f->unit_cnt = malloc((ne + 3) * sizeof(int));
+    f->unit_off = malloc((ne + 3) * sizeof(int));
+    f->logits = malloc((size_t)hp->n_vocab * sizeof(float));
+    f->rope = malloc((size_t)hp->head_dim * sizeof(float));
+    /* jobs, then the unit table of a MoE layer */
+    f->jobs = malloc(MAX_JOBS * sizeof(struct mm_job) + (ne + 2) * sizeof(struct ffn_unit));
+    size_t maxdim = (size_t)imax(imax(f->d, f->qd), f->ffmax);
+    size_t act_bytes = P * (2 * maxdim + 64);
+    for (int i = 0; i < N_ACT_SLOTS; i++)
+        if (!(f->act[i].buf = malloc(act_bytes)))
+            goto oom;
+    f->sc = malloc((size_t)f->nth * (size_t)n_ctx * sizeof(float));
+    f->p16 = malloc((size_t)f->nth * (size_t)n_ctx * sizeof(uint16_t));
+    f->q16 = malloc((size_t)f->nth * (size_t)hp->head_dim * sizeof(uint16_t));
+    size_t kv = (size_t)hp->n_layer * (size_t)n_ctx * kvd;
+    f->kc = calloc(kv, sizeof(uint16_t));
+    f->vc = calloc(kv, sizeof(uint16_t));
+    f->touched = calloc((size_t)hp->n_layer * ne, 1);
+    if (!f->x || !f->xn || !f->q || !f->kx || !f->vx || !f->att || !f->tmp || !f->acc ||
+        !f->rlog || !f->rprob || !f->rsel || !f->sel || !f->selw || !f->sgate || !f->g ||
+        !f->u || !f->eo || !f->pair_tok || !f->pair_row || !f->pair_of || !f->unit_cnt ||
+        !f->unit_off || !f->logits || !f->rope || !f->jobs || !f->sc || !f->p16 || !f->q16 ||
+        !f->kc || !f->vc || !f->touched)
+        goto oom;
+    return f;
+oom:
+    if (err && errlen)
+        snprintf(err, errlen, "%s: out of memory for the KV cache and buffers (context %d)",
+                 m->f.path, n_ctx);
+    fwd_free(f);
+    return NULL;
+}
+
+static void fwd_embed(struct fwd *f, const int32_t *tokens, int n)
+{
+    const struct model *m = f->m;
+    const struct quant_traits *qt = quant_traits(m->tok_embd.type);
+    for (int t = 0; t < n; t++) {
+        float *x = f->x + (size_t)t * f->d;
+        qt->to_float(m->tok_embd.data + (size_t)tokens[t] * m->tok_embd.nb1, x, f->d);
+        if (m->hp.embedding_scale != 0.0f)
+            for (int i = 0; i < f->d; i++)
+                x[i] *= m->hp.embedding_scale;
+    }
+}
+
+static void fwd_output(struct fwd *f, int t)
+{
+    const struct model *m = f->m;
+    fwd_rmsnorm(f->xn, f->x + (size_t)t * f->d, (const float *)m->output_norm.data, f->d,
+                m->hp.norm_eps);
+    fwd_act_reset(f);
+    fwd_job(f, &m->output, 0, f->xn, 1, NULL, f->logits, (size_t)m->hp.n_vocab, NULL, NULL);
+    fwd_mm_run(f);
+    if (m->hp.logit_scale != 0.0f) {
+        const float s = 1.0f / m->hp.logit_scale;
+        for (int i = 0; i < m->hp.n_vocab; i++)
+            f->logits[i] *= s;
+    }
+}
+
+int fwd_eval(struct fwd *f, const int32_t *tokens, int n, int pos0, struct fwd_out *out)
+{
+    const struct hparams *hp = &f->m->hp;
+    if (n < 0 || pos0 < 0 || pos0 + n > f->n_ctx)
+        return -1;
+    for (int t = 0; t < n; t++)
+        if (tokens[t] < 0 || tokens[t] >= hp->n_vocab)
+            return -1;
+    if (out)
+        memset(out->ns, 0, sizeof out->ns);
+    for (int b = 0; b < n; b += FWD_BATCH) {
+        const int nb = n - b < FWD_BATCH ? n - b : FWD_BATCH;
+        uint64_t t0 = fwd_now_ns();
+        fwd_embed(f, tokens + b, nb);
+        uint64_t t1 = fwd_now_ns(), t_attn = 0, t_route = 0, t_exp = 0;
+        for (int il = 0; il < hp->n_layer; il++) {
+            uint64_t a0 = fwd_now_ns();
+            fwd_attention(f, il, nb, pos0 + b);
+            uint64_t a1 = fwd_now_ns();
+            struct trace_layer *recs = NULL;
+            if (out && out->layers) {
+                recs = out->layers + (size_t)b * hp->n_layer + il;
+                for (int t = 0; t < nb; t++)
+                    memset(recs + (size_t)t * hp->n_layer, 0, sizeof *recs);
+            }
+            uint64_t r = fwd_ffn(f, il, nb, recs, hp->n_layer);
+            uint64_t a2 = fwd_now_ns();
+            t_attn += a1 - a0;
+            t_route += r;
+            t_exp += a2 - a1 - r;
+        }
+        uint64_t t2 = fwd_now_ns();
+        if (b + nb == n)
+            fwd_output(f, nb - 1);
+        uint64_t t3 = fwd_now_ns();
+        if (out) {
+            out->ns[TRACE_ATTN] += t_attn;
+            out->ns[TRACE_ROUTER] += t_route;
+            out->ns[TRACE_EXPERTS] += t_exp;
+            out->ns[TRACE_OTHER] += (t1 - t0) + (t3 - t2);
+        }
+    }
+    return 0;
+}

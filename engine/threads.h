@@ -1,0 +1,27 @@
+/* engine/threads.h: a small persistent pthread pool.
+ *
+ * threads_run() calls fn(arg, ith, nth) once on each of the pool's nth threads (the caller
+ * is thread 0) and returns when every call has returned. The workers sleep on a condition
+ * variable between runs (the machine is shared: no spinning). The usual job splits the
+ * rows of a matrix: threads_split() gives thread ith its share [*r0, *r1). One thread
+ * drives a pool; runs do not nest. */
+#ifndef MOESCOPE_THREADS_H
+#define MOESCOPE_THREADS_H
+
+#include <stdint.h>
+
+struct thread_pool;
+typedef void (*threads_fn)(void *arg, int ith, int nth);
+
+/* n threads in all (n <= 1: no workers, runs happen on the caller). NULL when out of
+ * memory or threads cannot be started. */
+struct thread_pool *threads_create(int n);
+void threads_free(struct thread_pool *p);
+int threads_count(const struct thread_pool *p);
+void threads_run(struct thread_pool *p, threads_fn fn, void *arg);
+/* Rows [r0, r1) of n for thread ith of nth, in contiguous blocks. */
+void threads_split(int64_t n, int ith, int nth, int64_t *r0, int64_t *r1);
+/* The number of online cores (at least 1). */
+int threads_cores(void);
+
+#endif
