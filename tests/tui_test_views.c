@@ -16,6 +16,8 @@
 /* ---------------------------------------------------------------- fixtures */
 
 static bool vt_ready;
+static SCREEN *vt_screen;
+static FILE *vt_out, *vt_in;
 
 /* One dummy screen for the whole binary: 200 x 300 so any test window fits. */
 static bool vt_init(void)
@@ -27,8 +29,9 @@ static bool vt_init(void)
     setenv("LINES", "200", 1);
     setenv("COLUMNS", "300", 1);
     unsetenv("COLORTERM");
-    FILE *out = fopen("/dev/null", "w"), *in = fopen("/dev/null", "r");
-    if (!out || !in || !newterm("xterm-256color", out, in)) {
+    vt_out = fopen("/dev/null", "w");
+    vt_in = fopen("/dev/null", "r");
+    if (!vt_out || !vt_in || !(vt_screen = newterm("xterm-256color", vt_out, vt_in))) {
         test_skip("no xterm-256color terminfo: cannot make a dummy terminal");
         return false;
     }
@@ -301,8 +304,12 @@ TEST(views_latency_percentiles)
     CHECK_INT_EQ(vt_char(w, 2, 10 + 19), L'█');
     CHECK_INT_EQ(vt_char(w, 5, 10 + 19), L'█');
     CHECK_INT_EQ(vt_char(w, 2, 10 + 0), L' ');
-    /* 1/20 of the 31 eighths above the lowest: 1 + round(1.55) = 3 eighths: '▃' */
-    CHECK_INT_EQ(vt_char(w, 5, 10 + 0), L'▃');
+    /* Scaled from the smallest (1 ms: the lowest eighth) to the largest in sight: 2 ms is
+     * 1/19 of the 31 eighths above the lowest, 1 + round(1.63) = 3 eighths: '▃'. */
+    CHECK_INT_EQ(vt_char(w, 5, 10 + 0), L'▁');
+    CHECK_INT_EQ(vt_char(w, 4, 10 + 0), L' ');
+    CHECK_INT_EQ(vt_char(w, 5, 10 + 1), L'▃');
+    CHECK(strstr(vt_row(w, 1), "range 1.0..20.0") != NULL);
     CHECK_INT_EQ(vt_pair(w, 5, 10 + 19), THEME_SELECTION + 1); /* the selection: the last */
     delwin(w);
     trace_log_free(&log);
@@ -547,4 +554,91 @@ TEST(views_overview_has_the_four_parts)
     CHECK(vt_screen_has(w, "p95"));
     delwin(w);
     trace_log_free(&log);
+}
+
+/* ---------------------------------------------------------------- colour modes */
+
+/* Applies the dark theme on a fresh dummy screen of terminal `term`, runs fn, goes back.
+ * The extra screens are kept, not deleted: ncurses 6.4 crashes in a later
+ * init_extended_pair on the first screen after delscreen() of one whose colours were
+ * redefined. */
+static SCREEN *vt_extra[8];
+static void vt_on_terminal(const char *term, void (*fn)(void))
+{
+    SCREEN *s = newterm(term, vt_out, vt_in);
+    if (!s) {
+        test_skip("no %s terminfo", term);
+        return;
+    }
+    struct theme dark;
+    theme_builtin("dark", &dark);
+    draw_theme_apply(&dark);
+    fn();
+    endwin();
+    set_term(vt_screen);
+    for (size_t i = 0; i < sizeof vt_extra / sizeof vt_extra[0]; i++)
+        if (!vt_extra[i]) {
+            vt_extra[i] = s;
+            break;
+        }
+    draw_theme_apply(&dark);
+}
+
+static void vt_check_8(void)
+{
+    CHECK_INT_EQ(draw_color_mode(), DRAW_8);
+    /* #e69f00 nearest of xterm's 16 system colours is yellow (205,205,0): distance
+     * 25^2 + 46^2 = 2741, against bright yellow's 25^2 + 96^2 = 9841. */
+    int fg = -2, bg = -2;
+    extended_pair_content(draw_pair(THEME_EXPERT_1), &fg, &bg);
+    CHECK_INT_EQ(bg, COLOR_YELLOW);
+    CHECK_INT_EQ(fg, COLOR_BLACK);
+    /* bright-white foreground on 8 colours: white and bold */
+    extended_pair_content(draw_pair(THEME_EXPERT_1 + 4), &fg, &bg);
+    CHECK_INT_EQ(fg, COLOR_WHITE);
+    CHECK(draw_attr(NULL, THEME_EXPERT_1 + 4) & A_BOLD);
+}
+
+static void vt_check_truecolor(void)
+{
+    CHECK_INT_EQ(draw_color_mode(), DRAW_REDEFINED);
+    int fg = -2, bg = -2, r = -1, g = -1, b = -1;
+    extended_pair_content(draw_pair(THEME_EXPERT_1), &fg, &bg);
+    CHECK(bg >= 16);
+    extended_color_content(bg, &r, &g, &b);
+    /* #e69f00 in curses' 0..1000 scale: 230000/255 = 901, 159000/255 = 623, 0 */
+    CHECK_INT_EQ(r, 901);
+    CHECK_INT_EQ(g, 623);
+    CHECK_INT_EQ(b, 0);
+    /* the theme's own indexed colours (status = 252 236) are kept, not redefined */
+    extended_pair_content(draw_pair(THEME_STATUS), &fg, &bg);
+    CHECK_INT_EQ(fg, 252);
+    CHECK_INT_EQ(bg, 236);
+}
+
+static void vt_check_mono(void)
+{
+    CHECK_INT_EQ(draw_color_mode(), DRAW_MONO);
+    CHECK_INT_EQ(draw_pair(THEME_SELECTION), 0);
+    /* without colour, roles fall back to the mono theme's attributes */
+    CHECK_INT_EQ(draw_attr(NULL, THEME_SELECTION), A_REVERSE | A_BOLD);
+    CHECK_INT_EQ(draw_attr(NULL, THEME_EXPERT_1 + 1), A_UNDERLINE);
+}
+
+TEST(views_colour_modes)
+{
+    if (!vt_init())
+        return;
+    vt_on_terminal("xterm", vt_check_8);
+    vt_on_terminal("vt100", vt_check_mono);
+    setenv("COLORTERM", "truecolor", 1);
+    vt_on_terminal("xterm-256color", vt_check_truecolor);
+    unsetenv("COLORTERM");
+    /* the mono theme on a colour terminal (NO_COLOR): no colour pairs at all */
+    struct theme mono, dark;
+    theme_builtin("mono", &mono);
+    theme_builtin("dark", &dark);
+    CHECK_INT_EQ(draw_theme_apply(&mono), DRAW_MONO);
+    CHECK_INT_EQ(draw_attr(&mono, THEME_STATUS), A_REVERSE);
+    CHECK_INT_EQ(draw_theme_apply(&dark), DRAW_256);
 }

@@ -4,8 +4,8 @@
  * router and 0 a certain one; the mean over the routed layers, or the chosen layer. Prompt
  * records are drawn in THEME_PROMPT, generated ones in THEME_SPARK_ENTROPY.
  *
- * Latency: ms per generated record (its ns_total: the decode step it was fed in), scaled to
- * the largest in sight. Prefill is kept apart: it is a batched pass, so it is one figure
+ * Latency: ms per generated record (its ns_total: the decode step it was fed in), scaled
+ * from the smallest to the largest in sight (the range is printed), so jitter shows. Prefill is kept apart: it is a batched pass, so it is one figure
  * (TTFT) on the left, not columns. TTFT and tok/s are of the last turn; the inter-token
  * p50/p95/p99 and jitter are over the whole session (trace_stats.h has the definitions).
  *
@@ -79,10 +79,10 @@ void view_entropy_draw(const struct view_ctx *ctx, WINDOW *w)
     }
     char stats[96];
     if (vsel == vsel)
-        snprintf(stats, sizeof stats, "  token %.2f  mean %.2f  (1 = uniform)", vsel,
+        snprintf(stats, sizeof stats, "  token %.2f  mean %.2f", vsel,
                  cnt ? sum / (double)cnt : 0.0);
     else
-        snprintf(stats, sizeof stats, "  mean %.2f  (1 = uniform)", cnt ? sum / (double)cnt : 0.0);
+        snprintf(stats, sizeof stats, "  mean %.2f", cnt ? sum / (double)cnt : 0.0);
     x += draw_printf(w, 0, x, cols - x, draw_attr(th, THEME_TEXT), "%s", stats);
     draw_printf(w, 0, x, cols - x, draw_attr(th, THEME_DIM), "  [e] mode");
     if (rows < 2)
@@ -168,22 +168,27 @@ void view_latency_draw(const struct view_ctx *ctx, WINDOW *w)
         sel_pos++; /* a prompt or unfed selection: show the next generated one */
     long from, to;
     spark_window(n, sel_pos, width, &from, &to);
-    double vmax = 0;
-    for (long j = from; j < to; j++)
-        if ((double)log->tok[idx[j]].ns_total > vmax)
-            vmax = (double)log->tok[idx[j]].ns_total;
+    double vmin = 0, vmax = 0;
+    for (long j = from; j < to; j++) {
+        double v = (double)log->tok[idx[j]].ns_total;
+        if (j == from || v > vmax)
+            vmax = v;
+        if (j == from || v < vmin)
+            vmin = v;
+    }
     if (n == 0) {
         draw_printf(w, y0, px, width, draw_attr(th, THEME_DIM), "no generated tokens yet");
     } else {
         for (long j = from; j < to; j++) {
-            double v = vmax > 0 ? (double)log->tok[idx[j]].ns_total / vmax : 0;
+            double v = (double)log->tok[idx[j]].ns_total;
+            double frac = vmax > vmin ? (v - vmin) / (vmax - vmin) : 0.5;
             enum theme_role role = idx[j] == sel ? THEME_SELECTION : THEME_SPARK_LATENCY;
-            draw_spark_col(w, y0, px + (int)(j - from), h, v, draw_attr(th, role), ctx->utf8);
+            draw_spark_col(w, y0, px + (int)(j - from), h, frac, draw_attr(th, role), ctx->utf8);
         }
         if (rows >= 3) {
             int bx = draw_text_width(b, strlen(b), true);
-            draw_printf(w, 1, bx, cols - bx, draw_attr(th, THEME_DIM), "  top %.1f ms",
-                        vmax / 1e6);
+            draw_printf(w, 1, bx, cols - bx, draw_attr(th, THEME_DIM), "  range %.1f..%.1f",
+                        vmin / 1e6, vmax / 1e6);
         }
     }
     free(idx);

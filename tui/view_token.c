@@ -25,11 +25,17 @@ const struct view_info view_table[VIEW_COUNT] = {
 
 long view_selected(const struct view_ctx *ctx)
 {
-    if (!ctx->log || ctx->log->n == 0)
+    const struct trace_log *log = ctx->log;
+    if (!log || log->n == 0)
         return -1;
-    if (ctx->sel < 0 || (size_t)ctx->sel >= ctx->log->n)
-        return (long)ctx->log->n - 1;
-    return ctx->sel;
+    if (ctx->sel >= 0 && (size_t)ctx->sel < log->n)
+        return ctx->sel;
+    /* Following the newest: the newest fed record, since the record sampled last is only
+     * fed (routed, timed) at the next step. */
+    for (size_t i = log->n; i > 0; i--)
+        if (log->tok[i - 1].fed)
+            return (long)i - 1;
+    return (long)log->n - 1;
 }
 
 /* 'text' quoted and escaped; returns the columns used. */
@@ -211,8 +217,8 @@ void view_overview_draw(const struct view_ctx *ctx, WINDOW *w)
     int nl = log ? log->n_layers : 0;
     /* Sparklines first (they are small and always useful), then the heatmap, then the
      * token detail gets what is left, at the top. */
-    int ent = rows >= 24 ? 5 : rows >= 12 ? 3 : 0;
-    int lat = rows >= 24 ? 6 : rows >= 12 ? 4 : 0;
+    int ent = rows >= 24 ? 5 : rows >= 12 ? 3 : rows >= 6 ? 2 : 0;
+    int lat = rows >= 24 ? 6 : rows >= 12 ? 4 : rows >= 6 ? 2 : rows >= 2 ? 1 : 0;
     int rest = rows - ent - lat;
     int heat = nl + 3;
     if (heat > rest / 2)

@@ -46,7 +46,7 @@ typedef const char *(*view_piece_fn)(void *user, int32_t token, size_t *len);
 
 struct view_ctx {
     const struct trace_log *log;  /* the session's records; may be empty or NULL */
-    long sel;                     /* selected record index, or -1 for "the last one" */
+    long sel;                     /* selected record index, or -1: follow the newest */
     int layer;                    /* the chosen layer (strip, entropy per layer), clamped */
     enum heat_mode heat;
     enum entropy_mode entropy;
@@ -89,7 +89,8 @@ void view_balance_draw(const struct view_ctx *ctx, WINDOW *w);
 void view_split_draw(const struct view_ctx *ctx, WINDOW *w);
 void view_token_draw(const struct view_ctx *ctx, WINDOW *w);
 
-/* The record a view treats as selected: ctx->sel clamped to the log, -1 when empty. */
+/* The record a view treats as selected: ctx->sel when it is in the log, else the newest
+ * fed record (the newest record when none is fed); -1 when the log is empty. */
 long view_selected(const struct view_ctx *ctx);
 
 #endif
