@@ -319,3 +319,56 @@ TEST(sampler_rejects_empty_vocab)
     CHECK_INT_EQ(sampler_sample(s, l, 1, NULL, 0, NULL), 0);
     sampler_free(s);
 }
+
+TEST(sampler_top_p_cut_on_a_large_vocabulary)
+{
+    /* 1000 tokens, logit -0.01 * rank, ranks shuffled over the ids. top-p 0.5 keeps the
+     * shortest best-first prefix with mass >= 0.5, found here in float64 (about 70 tokens,
+     * past the sampler's first partial sort of 64). Every kept token must be drawn in 20000
+     * draws (each has p > 1/100) and no other. */
+    enum { N = 1000 };
+    float l[N];
+    int rank_of[N];
+    for (int i = 0; i < N; i++)
+        rank_of[i] = i;
+    lcg_state = 77;
+    for (int i = N - 1; i > 0; i--) {
+        int j = (int)(test_rand01() * (i + 1));
+        int t = rank_of[i];
+        rank_of[i] = rank_of[j];
+        rank_of[j] = t;
+    }
+    for (int i = 0; i < N; i++)
+        l[i] = -0.01f * (float)rank_of[i];
+    double z = 0, cum = 0;
+    for (int r = 0; r < N; r++)
+        z += exp(-0.01 * r);
+    int keep = N;
+    for (int r = 0; r < N; r++) {
+        cum += exp((double)(-0.01f * (float)r)) / z;
+        if (cum >= 0.5) {
+            keep = r + 1;
+            break;
+        }
+    }
+    CHECK(keep > 64 && keep < 256);
+    struct sampler_params p = params(1.0f, 0, 0.5f, 0.0f, 11);
+    struct sampler *s = sampler_create(&p);
+    static int count[N];
+    memset(count, 0, sizeof count);
+    for (int d = 0; d < 20000; d++) {
+        int32_t t = sampler_sample(s, l, N, NULL, 0, NULL);
+        if (t >= 0 && t < N)
+            count[t]++;
+    }
+    int inside_missing = 0, outside_drawn = 0;
+    for (int i = 0; i < N; i++) {
+        if (rank_of[i] < keep)
+            inside_missing += count[i] == 0;
+        else
+            outside_drawn += count[i];
+    }
+    CHECK_MSG(inside_missing == 0, "%d of the %d kept tokens never drawn", inside_missing, keep);
+    CHECK_MSG(outside_drawn == 0, "%d draws outside the top-p set", outside_drawn);
+    sampler_free(s);
+}
