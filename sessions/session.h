@@ -92,9 +92,12 @@ int session_set_system_prompt(struct session *s, const char *text);
 int session_check(const struct session *s, char *err, size_t errlen);
 
 /* Fills the model identity from the engine's description, hashing the file's first MiB
- * (read here, not parsed). Sets the log's shape when it holds no records yet. */
+ * (read here, not parsed). */
 int session_model_from_desc(struct session_model *m, const struct model_desc *d, char *err,
                             size_t errlen);
+/* The same into s->model, and gives s->log the model's shape when it holds no records yet
+ * (else the shapes must agree). */
+int session_set_model(struct session *s, const struct model_desc *d, char *err, size_t errlen);
 /* FNV-1a 64 over the first min(size, SESSION_HASH_BYTES) bytes of a file. */
 int session_hash_file(const char *path, uint64_t *hash, uint64_t *hashed, char *err,
                       size_t errlen);

@@ -1,0 +1,1045 @@
+/* sessions/session_load.c: reads a session file back, naming the first wrong thing.
+ *
+ * Limits, checked before anything is built: files up to 1 GiB (SESSION_MAX_FILE), JSON
+ * nesting up to 64 levels (scanned here before cJSON sees the text; cJSON's own limit is
+ * 1000), version SESSION_VERSION or below. Then every field is checked for its type and
+ * range in document order, and the first failure is reported as
+ *   NAME: $.path.to[3].field: expected WHAT, found WHAT
+ * with JSON syntax errors as `NAME: line L column C: ...`. Unknown keys are ignored (and
+ * dropped by the next save). */
+#include "session.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "session_format.h"
+
+/* ---- encodings (session_format.h) ---- */
+
+static int b64_value(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+')
+        return 62;
+    if (c == '/')
+        return 63;
+    return -1;
+}
+
+long session_b64_decode(const char *src, size_t n, unsigned char *dst)
+{
+    if (n % 4 != 0 || n / 4 * 3 > LONG_MAX)
+        return -1;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 4) {
+        const unsigned char *q = (const unsigned char *)src + i;
+        int pad = 0;
+        if (i + 4 == n) /* padding only in the last quantum */
+            pad = (q[3] == '=') + (q[3] == '=' && q[2] == '=');
+        int v[4] = { b64_value(q[0]), b64_value(q[1]), pad == 2 ? 0 : b64_value(q[2]),
+                     pad >= 1 ? 0 : b64_value(q[3]) };
+        if (v[0] < 0 || v[1] < 0 || v[2] < 0 || v[3] < 0)
+            return -1;
+        uint32_t x = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 |
+                     (uint32_t)v[3];
+        /* Canonical form only: the bits that padding leaves over must be zero. */
+        if ((pad == 1 && (x & 0xff)) || (pad == 2 && (x & 0xffff)))
+            return -1;
+        dst[o++] = (unsigned char)(x >> 16);
+        if (pad < 2)
+            dst[o++] = (unsigned char)(x >> 8);
+        if (pad < 1)
+            dst[o++] = (unsigned char)x;
+    }
+    return (long)o;
+}
+
+float session_f16_to_f32(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 31, man = h & 0x3ff;
+    uint32_t x;
+    if (exp == 31) {
+        x = sign | 0x7f800000 | man << 13;
+    } else if (exp == 0) {
+        if (!man) {
+            x = sign;
+        } else { /* subnormal: normalise */
+            int e = -1;
+            do {
+                e++;
+                man <<= 1;
+            } while (!(man & 0x400));
+            x = sign | (uint32_t)(127 - 15 - e) << 23 | (man & 0x3ff) << 13;
+        }
+    } else {
+        x = sign | (exp + 127 - 15) << 23 | man << 13;
+    }
+    float f;
+    memcpy(&f, &x, 4);
+    return f;
+}
+
+/* ---- error reporting ---- */
+
+struct loader {
+    const char *name;   /* the file as messages call it */
+    char *err;
+    size_t errlen;
+    struct session *s;
+};
+
+__attribute__((format(printf, 3, 4))) static int lerr(struct loader *L, const char *path,
+                                                      const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    snprintf(L->err, L->errlen, "%s: %s: %s", L->name, path, msg);
+    return -1;
+}
+
+static const char *json_kind(const cJSON *j)
+{
+    if (!j)
+        return "nothing (the key is missing)";
+    if (cJSON_IsNull(j))
+        return "null";
+    if (cJSON_IsBool(j))
+        return cJSON_IsTrue(j) ? "true" : "false";
+    if (cJSON_IsNumber(j))
+        return "a number";
+    if (cJSON_IsString(j))
+        return "a string";
+    if (cJSON_IsArray(j))
+        return "an array";
+    if (cJSON_IsObject(j))
+        return "an object";
+    return "something invalid";
+}
+
+/* What a number was, for messages: "-3", "3.5". */
+static const char *json_num_text(const cJSON *j, char *buf, size_t n)
+{
+    snprintf(buf, n, "%.17g", j->valuedouble);
+    return buf;
+}
+
+/* Child path "$.a" + ".b" or "[3]" into out (cut with "..." if it ever does not fit). */
+static void path_cut(char *out, size_t n, int r)
+{
+    if (r < 0 || (size_t)r >= n)
+        memcpy(out + n - 4, "...", 4);
+}
+static void path_key(char *out, size_t n, const char *base, const char *key)
+{
+    path_cut(out, n, snprintf(out, n, "%s.%s", base, key));
+}
+static void path_idx(char *out, size_t n, const char *base, size_t i)
+{
+    path_cut(out, n, snprintf(out, n, "%s[%zu]", base, i));
+}
+
+/* ---- typed getters: each reports the first wrong thing and returns -1 ---- */
+
+static int get_item(struct loader *L, const cJSON *obj, const char *base, const char *key,
+                    int type_ok, const char *want, const cJSON **out, char *path, size_t pn)
+{
+    path_key(path, pn, base, key);
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!type_ok || !j)
+        return lerr(L, path, "expected %s, found %s", want, json_kind(j));
+    *out = j;
+    return 0;
+}
+
+static int get_object(struct loader *L, const cJSON *obj, const char *base, const char *key,
+                      const cJSON **out, char *path, size_t pn)
+{
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(obj, key);
+    return get_item(L, obj, base, key, cJSON_IsObject(j), "an object", out, path, pn);
+}
+
+static int get_array(struct loader *L, const cJSON *obj, const char *base, const char *key,
+                     const cJSON **out, char *path, size_t pn)
+{
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(obj, key);
+    return get_item(L, obj, base, key, cJSON_IsArray(j), "an array", out, path, pn);
+}
+
+static int get_string(struct loader *L, const cJSON *obj, const char *base, const char *key,
+                      const char **out)
+{
+    char path[256];
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (get_item(L, obj, base, key, cJSON_IsString(j), "a string", &j, path, sizeof path))
+        return -1;
+    *out = j->valuestring;
+    return 0;
+}
+
+/* An integer item in [lo, hi] (doubles hold integers exactly up to 2^53). */
+static int check_int(struct loader *L, const cJSON *j, const char *path, long long lo,
+                     long long hi, long long *out)
+{
+    char num[64];
+    if (!cJSON_IsNumber(j))
+        return lerr(L, path, "expected an integer, found %s", json_kind(j));
+    double v = j->valuedouble;
+    if (!(v == floor(v)) || v < (double)lo || v > (double)hi)
+        return lerr(L, path, "expected an integer in [%lld, %lld], found %s", lo, hi,
+                    json_num_text(j, num, sizeof num));
+    *out = (long long)v;
+    return 0;
+}
+
+static int get_int(struct loader *L, const cJSON *obj, const char *base, const char *key,
+                   long long lo, long long hi, long long *out)
+{
+    char path[256];
+    path_key(path, sizeof path, base, key);
+    return check_int(L, cJSON_GetObjectItemCaseSensitive(obj, key), path, lo, hi, out);
+}
+
+/* A float: a number, or "inf", "-inf", "nan" (what JSON numbers cannot hold). */
+static int check_float(struct loader *L, const cJSON *j, const char *path, float *out)
+{
+    if (cJSON_IsNumber(j)) {
+        *out = (float)j->valuedouble;
+        return 0;
+    }
+    if (cJSON_IsString(j)) {
+        if (!strcmp(j->valuestring, "inf"))
+            return *out = INFINITY, 0;
+        if (!strcmp(j->valuestring, "-inf"))
+            return *out = -INFINITY, 0;
+        if (!strcmp(j->valuestring, "nan"))
+            return *out = NAN, 0;
+        return lerr(L, path, "expected a number (or \"inf\", \"-inf\", \"nan\"), found \"%.40s\"",
+                    j->valuestring);
+    }
+    return lerr(L, path, "expected a number, found %s", json_kind(j));
+}
+
+static int get_float(struct loader *L, const cJSON *obj, const char *base, const char *key,
+                     float *out)
+{
+    char path[256];
+    path_key(path, sizeof path, base, key);
+    return check_float(L, cJSON_GetObjectItemCaseSensitive(obj, key), path, out);
+}
+
+/* A text field: "key" (a string), or the exact bytes in "key_b64" when present. The result
+ * is malloc'd with a NUL after len bytes. null is accepted when nullable (*out = NULL). */
+static int get_text(struct loader *L, const cJSON *obj, const char *base, const char *key,
+                    bool nullable, char **out, size_t *outlen)
+{
+    char path[256], key_b64[64];
+    path_key(path, sizeof path, base, key);
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (nullable && cJSON_IsNull(j)) {
+        *out = NULL;
+        *outlen = 0;
+        return 0;
+    }
+    if (!cJSON_IsString(j))
+        return lerr(L, path, "expected a string%s, found %s", nullable ? " or null" : "",
+                    json_kind(j));
+    snprintf(key_b64, sizeof key_b64, "%s_b64", key);
+    const cJSON *b = cJSON_GetObjectItemCaseSensitive(obj, key_b64);
+    if (b) {
+        path_key(path, sizeof path, base, key_b64);
+        if (!cJSON_IsString(b))
+            return lerr(L, path, "expected a base64 string, found %s", json_kind(b));
+        size_t n = strlen(b->valuestring);
+        char *buf = malloc(n / 4 * 3 + 1);
+        if (!buf)
+            return lerr(L, path, "out of memory");
+        long got = session_b64_decode(b->valuestring, n, (unsigned char *)buf);
+        if (got < 0) {
+            free(buf);
+            return lerr(L, path, "expected canonical base64, found \"%.20s...\"",
+                        b->valuestring);
+        }
+        buf[got] = 0;
+        *out = buf;
+        *outlen = (size_t)got;
+        return 0;
+    }
+    size_t n = strlen(j->valuestring);
+    char *buf = malloc(n + 1);
+    if (!buf)
+        return lerr(L, path, "out of memory");
+    memcpy(buf, j->valuestring, n + 1);
+    *out = buf;
+    *outlen = n;
+    return 0;
+}
+
+/* Copies a string field into a fixed buffer, refusing what does not fit. */
+static int get_fixed(struct loader *L, const cJSON *obj, const char *base, const char *key,
+                     char *dst, size_t cap)
+{
+    char *t;
+    size_t n;
+    if (get_text(L, obj, base, key, false, &t, &n) != 0)
+        return -1;
+    if (n >= cap || memchr(t, 0, n)) {
+        char path[256];
+        path_key(path, sizeof path, base, key);
+        free(t);
+        return lerr(L, path, "expected a string of at most %zu bytes without NUL, found %zu "
+                             "bytes", cap - 1, n);
+    }
+    memcpy(dst, t, n + 1);
+    free(t);
+    return 0;
+}
+
+/* An array of exactly n items. */
+static int get_column(struct loader *L, const cJSON *obj, const char *base, const char *key,
+                      size_t n, const char *what, const cJSON **out, char *path, size_t pn)
+{
+    if (get_array(L, obj, base, key, out, path, pn) != 0)
+        return -1;
+    size_t got = 0;
+    for (const cJSON *c = (*out)->child; c; c = c->next)
+        got++;
+    if (got != n)
+        return lerr(L, path, "expected %zu entries (%s), found %zu", n, what, got);
+    return 0;
+}
+
+/* A base64 column of exactly n bytes, decoded into a malloc'd buffer. */
+static int get_b64_column(struct loader *L, const cJSON *obj, const char *base,
+                          const char *key, size_t n, const char *what, unsigned char **out)
+{
+    char path[256];
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (get_item(L, obj, base, key, cJSON_IsString(j), "a base64 string", &j, path,
+                 sizeof path))
+        return -1;
+    size_t len = strlen(j->valuestring);
+    if (len != session_b64_len(n))
+        return lerr(L, path, "expected %zu bytes (%s) = %zu base64 characters, found %zu "
+                             "characters",
+                    n, what, session_b64_len(n), len);
+    unsigned char *buf = malloc(n ? n + 2 : 1);
+    if (!buf)
+        return lerr(L, path, "out of memory");
+    long got = session_b64_decode(j->valuestring, len, buf);
+    if (got < 0 || (size_t)got != n) {
+        free(buf);
+        return lerr(L, path, "expected canonical base64 of %zu bytes, found bad characters or "
+                             "padding", n);
+    }
+    *out = buf;
+    return 0;
+}
+
+/* ---- the document ---- */
+
+static bool is_hex(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return false;
+    return s[n] == 0;
+}
+
+/* "2026-11-23T10:47:12Z" exactly. */
+static bool is_iso_utc(const char *s)
+{
+    static const char pat[] = "dddd-dd-ddTdd:dd:ddZ";
+    for (size_t i = 0; i < sizeof pat - 1; i++) {
+        if (pat[i] == 'd' ? !(s[i] >= '0' && s[i] <= '9') : s[i] != pat[i])
+            return false;
+    }
+    return s[sizeof pat - 1] == 0;
+}
+
+static int load_header(struct loader *L, const cJSON *root)
+{
+    struct session *s = L->s;
+    const char *str;
+    long long v;
+    const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(root, "format");
+    if (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, "moescope-session") != 0)
+        return lerr(L, "$.format", "expected \"moescope-session\", found %s",
+                    cJSON_IsString(fmt) ? "another string" : json_kind(fmt));
+    const cJSON *ver = cJSON_GetObjectItemCaseSensitive(root, "version");
+    if (check_int(L, ver, "$.version", 1, LLONG_MAX / 2, &v) != 0)
+        return -1;
+    if (v > SESSION_VERSION)
+        return lerr(L, "$.version",
+                    "expected version %d or below, found %lld: a future format (a newer "
+                    "moescope wrote it)",
+                    SESSION_VERSION, v);
+    if (get_string(L, root, "$", "id", &str) != 0)
+        return -1;
+    if (strlen(str) != SESSION_ID_LEN || !is_hex(str, SESSION_ID_LEN))
+        return lerr(L, "$.id", "expected %d lowercase hex digits, found \"%.40s\"",
+                    SESSION_ID_LEN, str);
+    memcpy(s->id, str, SESSION_ID_LEN + 1);
+    static const char *const times[] = { "created", "updated" };
+    for (int i = 0; i < 2; i++) {
+        if (get_string(L, root, "$", times[i], &str) != 0)
+            return -1;
+        if (!is_iso_utc(str)) {
+            char path[64];
+            path_key(path, sizeof path, "$", times[i]);
+            return lerr(L, path, "expected a UTC time like \"2026-11-23T10:47:12Z\", found "
+                                 "\"%.40s\"",
+                        str);
+        }
+        memcpy(i ? s->updated : s->created, str, 21);
+    }
+    return 0;
+}
+
+static int load_model(struct loader *L, const cJSON *root)
+{
+    struct session_model *m = &L->s->model;
+    const cJSON *mo = NULL;
+    char path[256];
+    if (get_object(L, root, "$", "model", &mo, path, sizeof path) != 0)
+        return -1;
+    const char *b = "$.model";
+    long long v;
+    if (get_fixed(L, mo, b, "file", m->file, sizeof m->file) ||
+        get_fixed(L, mo, b, "name", m->name, sizeof m->name) ||
+        get_fixed(L, mo, b, "architecture", m->arch, sizeof m->arch) ||
+        get_fixed(L, mo, b, "chat", m->chat, sizeof m->chat))
+        return -1;
+    if (get_int(L, mo, b, "size", 0, 1LL << 53, &v))
+        return -1;
+    m->size = (uint64_t)v;
+    if (get_int(L, mo, b, "layers", 0, 4096, &v))
+        return -1;
+    m->n_layers = (int)v;
+    if (get_int(L, mo, b, "experts", 0, 65536, &v))
+        return -1;
+    m->n_experts = (int)v;
+    if (get_int(L, mo, b, "experts_used", 0, m->n_experts < TRACE_MAX_K ? m->n_experts
+                                                                        : TRACE_MAX_K, &v))
+        return -1;
+    m->n_experts_used = (int)v;
+    if (get_int(L, mo, b, "d_model", 0, INT_MAX, &v))
+        return -1;
+    m->d_model = (int)v;
+    if (get_int(L, mo, b, "vocab", 0, INT32_MAX, &v))
+        return -1;
+    m->n_vocab = (int)v;
+    const char *h;
+    if (get_string(L, mo, b, "header_hash", &h))
+        return -1;
+    if (strncmp(h, "fnv1a64:", 8) != 0 || strlen(h) != 24 || !is_hex(h + 8, 16))
+        return lerr(L, "$.model.header_hash",
+                    "expected \"fnv1a64:\" and 16 lowercase hex digits, found \"%.40s\"", h);
+    m->hash = strtoull(h + 8, NULL, 16);
+    if (get_int(L, mo, b, "header_hash_bytes", 0, 1LL << 53, &v))
+        return -1;
+    m->hash_bytes = (uint64_t)v;
+    return 0;
+}
+
+static int load_sampler(struct loader *L, const cJSON *root)
+{
+    struct sampler_params *p = &L->s->sampler;
+    const cJSON *so = NULL;
+    char path[256];
+    if (get_object(L, root, "$", "sampler", &so, path, sizeof path) != 0)
+        return -1;
+    const char *b = "$.sampler";
+    long long v;
+    if (get_float(L, so, b, "temp", &p->temp))
+        return -1;
+    if (get_int(L, so, b, "top_k", 0, INT_MAX, &v))
+        return -1;
+    p->top_k = (int)v;
+    if (get_float(L, so, b, "top_p", &p->top_p) || get_float(L, so, b, "min_p", &p->min_p) ||
+        get_float(L, so, b, "repeat_penalty", &p->repeat_penalty))
+        return -1;
+    if (get_int(L, so, b, "repeat_last_n", -1, INT_MAX, &v))
+        return -1;
+    p->repeat_last_n = (int)v;
+    const char *seed;
+    if (get_string(L, so, b, "seed", &seed))
+        return -1;
+    errno = 0;
+    char *end;
+    unsigned long long sv = strtoull(seed, &end, 10);
+    if (!*seed || *end || errno == ERANGE || seed[0] == '-' || seed[0] == '+' ||
+        seed[0] == ' ' || (seed[0] == '0' && seed[1]))
+        return lerr(L, "$.sampler.seed", "expected a decimal integer below 2^64 as a string, "
+                                         "found \"%.40s\"", seed);
+    p->seed = sv;
+    return 0;
+}
+
+static int load_messages(struct loader *L, const cJSON *root)
+{
+    struct session *s = L->s;
+    size_t n;
+    if (get_text(L, root, "$", "system_prompt", true, &s->system_prompt, &n) != 0)
+        return -1;
+    if (s->system_prompt && memchr(s->system_prompt, 0, n))
+        return lerr(L, "$.system_prompt_b64", "expected text without NUL bytes");
+    const cJSON *arr = NULL;
+    char path[256];
+    if (get_array(L, root, "$", "messages", &arr, path, sizeof path) != 0)
+        return -1;
+    size_t i = 0;
+    for (const cJSON *m = arr->child; m; m = m->next, i++) {
+        char mp[64];
+        path_idx(mp, sizeof mp, "$.messages", i);
+        if (!cJSON_IsObject(m))
+            return lerr(L, mp, "expected an object with role and content, found %s",
+                        json_kind(m));
+        const char *role;
+        if (get_string(L, m, mp, "role", &role) != 0)
+            return -1;
+        int r = 0;
+        while (r < SESSION_ROLE_COUNT && strcmp(role, session_role_names[r]) != 0)
+            r++;
+        if (r == SESSION_ROLE_COUNT) {
+            path_key(path, sizeof path, mp, "role");
+            return lerr(L, path, "expected \"system\", \"user\" or \"assistant\", found "
+                                 "\"%.40s\"", role);
+        }
+        char *content;
+        size_t len;
+        if (get_text(L, m, mp, "content", false, &content, &len) != 0)
+            return -1;
+        long k = session_add_message(s, (enum session_role)r, "", 0);
+        if (k < 0) {
+            free(content);
+            return lerr(L, mp, "out of memory");
+        }
+        free(s->msg[k].content);
+        s->msg[k].content = content;
+        s->msg[k].content_len = len;
+    }
+    return 0;
+}
+
+/* One trace chunk: its records are appended to the log and become message m's range. */
+static int load_trace(struct loader *L, const cJSON *tr, const char *tp, long long *last_msg)
+{
+    struct session *s = L->s;
+    struct trace_log *log = &s->log;
+    const struct session_model *mo = &s->model;
+    char path[256];
+    long long v, m, nt_ll;
+    if (!cJSON_IsObject(tr))
+        return lerr(L, tp, "expected an object (one message's records), found %s",
+                    json_kind(tr));
+    if (get_int(L, tr, tp, "message", 0, (long long)s->n_msg - 1, &m) != 0)
+        return -1;
+    if (m <= *last_msg) {
+        path_key(path, sizeof path, tp, "message");
+        return lerr(L, path, "expected a message index above %lld (traces in message order, "
+                             "one per message), found %lld", *last_msg, m);
+    }
+    *last_msg = m;
+    if (get_int(L, tr, tp, "tokens", 0, INT32_MAX, &nt_ll) != 0)
+        return -1;
+    size_t nt = (size_t)nt_ll, nl = (size_t)mo->n_layers;
+    int ew_min = mo->n_experts > 256 ? 2 : 1;
+    if (get_int(L, tr, tp, "expert_bytes", ew_min, 2, &v) != 0)
+        return -1;
+    size_t ew = (size_t)v;
+
+    /* Every per-record column must have nt entries before anything is allocated. */
+    const cJSON *c_pos, *c_tok, *c_plen, *c_prompt, *c_fed, *c_samp, *c_lp, *c_tid, *c_tlp;
+    const cJSON *c_nst, *c_ns, *c_cold;
+    char pp[12][256];
+    if (get_column(L, tr, tp, "pos", nt, "one per token", &c_pos, pp[0], 256) ||
+        get_column(L, tr, tp, "token", nt, "one per token", &c_tok, pp[1], 256) ||
+        get_column(L, tr, tp, "piece_len", nt, "one per token", &c_plen, pp[2], 256))
+        return -1;
+
+    /* The pieces: one string, or base64 when they are not clean UTF-8. */
+    const cJSON *pc = cJSON_GetObjectItemCaseSensitive(tr, "pieces");
+    const cJSON *pb = cJSON_GetObjectItemCaseSensitive(tr, "pieces_b64");
+    char *text = NULL;
+    size_t text_len;
+    if (pb) {
+        path_key(path, sizeof path, tp, "pieces_b64");
+        if (!cJSON_IsString(pb))
+            return lerr(L, path, "expected a base64 string, found %s", json_kind(pb));
+        size_t n = strlen(pb->valuestring);
+        text = malloc(n / 4 * 3 + 1);
+        if (!text)
+            return lerr(L, path, "out of memory");
+        long got = session_b64_decode(pb->valuestring, n, (unsigned char *)text);
+        if (got < 0) {
+            free(text);
+            return lerr(L, path, "expected canonical base64, found \"%.20s...\"",
+                        pb->valuestring);
+        }
+        text_len = (size_t)got;
+    } else {
+        if (!cJSON_IsString(pc)) {
+            path_key(path, sizeof path, tp, "pieces");
+            return lerr(L, path, "expected a string (or \"pieces_b64\"), found %s",
+                        json_kind(pc));
+        }
+        text = pc->valuestring;
+        text_len = strlen(text);
+    }
+    bool own_text = pb != NULL;
+    int rc = -1;
+    unsigned char *n_used = NULL, *experts = NULL, *weights = NULL, *ent = NULL, *top1 = NULL;
+    size_t sum_len = 0;
+    size_t first = log->n;
+    {
+        size_t i = 0;
+        for (const cJSON *c = c_plen->child; c; c = c->next, i++) {
+            path_idx(path, sizeof path, pp[2], i);
+            if (check_int(L, c, path, 0, UINT32_MAX, &v) != 0)
+                goto out;
+            sum_len += (size_t)v;
+        }
+        if (sum_len != text_len) {
+            path_key(path, sizeof path, tp, pb ? "pieces_b64" : "pieces");
+            lerr(L, path, "expected %zu bytes (the sum of piece_len), found %zu", sum_len,
+                 text_len);
+            goto out;
+        }
+    }
+    if (get_column(L, tr, tp, "prompt", nt, "one per token", &c_prompt, pp[3], 256) ||
+        get_column(L, tr, tp, "fed", nt, "one per token", &c_fed, pp[4], 256) ||
+        get_column(L, tr, tp, "sampled", nt, "one per token", &c_samp, pp[5], 256) ||
+        get_column(L, tr, tp, "logprob", nt, "one per token", &c_lp, pp[6], 256) ||
+        get_column(L, tr, tp, "top_id", nt * TRACE_TOP, "5 per token", &c_tid, pp[7], 256) ||
+        get_column(L, tr, tp, "top_logprob", nt * TRACE_TOP, "5 per token", &c_tlp, pp[8],
+                   256) ||
+        get_column(L, tr, tp, "ns_total", nt, "one per token", &c_nst, pp[9], 256) ||
+        get_column(L, tr, tp, "ns", nt * TRACE_PHASE_COUNT,
+                   "attn, router, experts, other per token", &c_ns, pp[10], 256))
+        goto out;
+    if (get_b64_column(L, tr, tp, "n_used", nt * nl, "one per token and layer", &n_used) != 0)
+        goto out;
+    size_t slots = 0, routed = 0;
+    for (size_t i = 0; i < nt * nl; i++) {
+        if (n_used[i] > mo->n_experts_used) {
+            path_key(path, sizeof path, tp, "n_used");
+            lerr(L, path, "expected at most %d experts per layer (experts_used), found %u at "
+                          "token %zu layer %zu",
+                 mo->n_experts_used, n_used[i], i / nl, i % nl);
+            goto out;
+        }
+        slots += n_used[i];
+        routed += n_used[i] > 0;
+    }
+    if (get_b64_column(L, tr, tp, "experts", slots * ew, "expert ids of the routed layers",
+                       &experts) ||
+        get_b64_column(L, tr, tp, "weights", slots * 2, "float16 weights of the routed layers",
+                       &weights) ||
+        get_b64_column(L, tr, tp, "entropy", routed * 4, "float32 per routed layer", &ent) ||
+        get_b64_column(L, tr, tp, "top1", routed * 4, "float32 per routed layer", &top1))
+        goto out;
+    if (get_array(L, tr, tp, "cold", &c_cold, pp[11], 256) != 0)
+        goto out;
+
+    /* The records. */
+    const cJSON *cp = c_pos, *ct = c_tok, *cl = c_plen, *cpr = c_prompt, *cf = c_fed;
+    const cJSON *cs = c_samp, *clp = c_lp, *cti = c_tid->child, *ctl = c_tlp->child;
+    const cJSON *cnt = c_nst, *cns = c_ns->child;
+    cp = cp->child, ct = ct->child, cl = cl->child, cpr = cpr->child, cf = cf->child;
+    cs = cs->child, clp = clp->child, cnt = cnt->child;
+    size_t off = 0, si = 0, ri = 0;
+    for (size_t i = 0; i < nt; i++) {
+        long long pos, tok, plen, pr, fed, samp, nst;
+        path_idx(path, sizeof path, pp[0], i);
+        if (check_int(L, cp, path, 0, INT32_MAX, &pos))
+            goto out;
+        path_idx(path, sizeof path, pp[1], i);
+        if (check_int(L, ct, path, 0, mo->n_vocab > 0 ? mo->n_vocab - 1 : INT32_MAX, &tok))
+            goto out;
+        plen = (long long)cl->valuedouble; /* checked above */
+        path_idx(path, sizeof path, pp[3], i);
+        if (check_int(L, cpr, path, 0, 1, &pr))
+            goto out;
+        path_idx(path, sizeof path, pp[4], i);
+        if (check_int(L, cf, path, 0, 1, &fed))
+            goto out;
+        path_idx(path, sizeof path, pp[5], i);
+        if (check_int(L, cs, path, 0, 1, &samp))
+            goto out;
+        long k = trace_log_push(log, (int32_t)tok, text + off, (size_t)plen, pr != 0);
+        if (k < 0) {
+            lerr(L, tp, "out of memory at token %zu", i);
+            goto out;
+        }
+        off += (size_t)plen;
+        struct trace_token *t = &log->tok[k];
+        t->pos = (int32_t)pos;
+        t->fed = fed != 0;
+        t->sampled = samp != 0;
+        path_idx(path, sizeof path, pp[6], i);
+        if (check_float(L, clp, path, &t->logprob))
+            goto out;
+        for (int j = 0; j < TRACE_TOP; j++, cti = cti->next, ctl = ctl->next) {
+            path_idx(path, sizeof path, pp[7], i * TRACE_TOP + (size_t)j);
+            if (check_int(L, cti, path, -1, mo->n_vocab > 0 ? mo->n_vocab - 1 : INT32_MAX, &v))
+                goto out;
+            t->top_id[j] = (int32_t)v;
+            path_idx(path, sizeof path, pp[8], i * TRACE_TOP + (size_t)j);
+            if (check_float(L, ctl, path, &t->top_logprob[j]))
+                goto out;
+        }
+        path_idx(path, sizeof path, pp[9], i);
+        if (check_int(L, cnt, path, 0, 1LL << 53, &nst))
+            goto out;
+        t->ns_total = (uint64_t)nst;
+        for (int p = 0; p < TRACE_PHASE_COUNT; p++, cns = cns->next) {
+            path_idx(path, sizeof path, pp[10], i * TRACE_PHASE_COUNT + (size_t)p);
+            if (check_int(L, cns, path, 0, 1LL << 53, &v))
+                goto out;
+            t->ns[p] = (uint64_t)v;
+        }
+        struct trace_layer *ly = trace_layers(log, (size_t)k);
+        for (size_t l = 0; l < nl; l++) {
+            struct trace_layer *Ly = &ly[l];
+            Ly->n = n_used[i * nl + l];
+            for (int j = 0; j < Ly->n; j++, si++) {
+                unsigned e = experts[si * ew] | (ew == 2 ? (unsigned)experts[si * 2 + 1] << 8 : 0);
+                if (e >= (unsigned)mo->n_experts) {
+                    path_key(path, sizeof path, tp, "experts");
+                    lerr(L, path, "expected expert ids below %d, found %u at token %zu layer "
+                                  "%zu",
+                         mo->n_experts, e, i, l);
+                    goto out;
+                }
+                Ly->experts[j] = (uint16_t)e;
+                Ly->weights[j] = session_f16_to_f32((uint16_t)(weights[si * 2] |
+                                                               weights[si * 2 + 1] << 8));
+            }
+            if (Ly->n) {
+                uint32_t a = 0, b = 0;
+                for (int q = 0; q < 4; q++) {
+                    a |= (uint32_t)ent[ri * 4 + (size_t)q] << (8 * q);
+                    b |= (uint32_t)top1[ri * 4 + (size_t)q] << (8 * q);
+                }
+                memcpy(&Ly->entropy, &a, 4);
+                memcpy(&Ly->top1_prob, &b, 4);
+                ri++;
+            }
+        }
+        cp = cp->next, ct = ct->next, cl = cl->next, cpr = cpr->next, cf = cf->next;
+        cs = cs->next, clp = clp->next, cnt = cnt->next;
+    }
+
+    /* Cold masks: (record, layer, mask) triples in increasing (record, layer) order. */
+    {
+        size_t i = 0, prev = SIZE_MAX;
+        long long trip[3];
+        for (const cJSON *c = c_cold->child; c; c = c->next, i++) {
+            static const long long lo[3] = { 0, 0, 1 };
+            long long hi[3] = { (long long)nt - 1, (long long)nl - 1, 0xffff };
+            path_idx(path, sizeof path, pp[11], i);
+            if (check_int(L, c, path, lo[i % 3], hi[i % 3], &trip[i % 3]))
+                goto out;
+            if (i % 3 != 2)
+                continue;
+            size_t key = (size_t)trip[0] * nl + (size_t)trip[1];
+            struct trace_layer *Ly = &trace_layers(log, first + (size_t)trip[0])[trip[1]];
+            if ((prev != SIZE_MAX && key <= prev) || Ly->n == 0 ||
+                (trip[2] >> Ly->n) != 0) {
+                lerr(L, path, "expected (token, layer, mask) triples in increasing order, "
+                              "the mask within the layer's %d routed experts",
+                     Ly->n);
+                goto out;
+            }
+            Ly->cold = (uint16_t)trip[2];
+            prev = key;
+        }
+        if (i % 3 != 0) {
+            lerr(L, pp[11], "expected (token, layer, mask) triples, found %zu numbers", i);
+            goto out;
+        }
+    }
+    s->msg[m].trace_begin = first;
+    s->msg[m].trace_end = log->n;
+    rc = 0;
+out:
+    if (own_text)
+        free(text);
+    free(n_used);
+    free(experts);
+    free(weights);
+    free(ent);
+    free(top1);
+    return rc;
+}
+
+static int load_traces(struct loader *L, const cJSON *root)
+{
+    const cJSON *arr = NULL;
+    char path[256];
+    if (get_array(L, root, "$", "traces", &arr, path, sizeof path) != 0)
+        return -1;
+    size_t i = 0;
+    long long last = -1;
+    for (const cJSON *t = arr->child; t; t = t->next, i++) {
+        char tp[64];
+        path_idx(tp, sizeof tp, "$.traces", i);
+        if (load_trace(L, t, tp, &last) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* ---- text level: size, nesting, syntax ---- */
+
+/* Line and column (1-based, columns in bytes) of offset off. */
+static void text_line_col(const char *data, size_t off, size_t *line, size_t *col)
+{
+    *line = 1;
+    *col = 1;
+    for (size_t i = 0; i < off; i++) {
+        if (data[i] == '\n')
+            (*line)++, *col = 1;
+        else
+            (*col)++;
+    }
+}
+
+/* Refuses nesting deeper than SESSION_MAX_DEPTH before cJSON recurses into it. */
+static int text_check_depth(struct loader *L, const char *data, size_t len)
+{
+    int depth = 0;
+    bool in_str = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = data[i];
+        if (in_str) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_str = false;
+            continue;
+        }
+        if (c == '"') {
+            in_str = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > SESSION_MAX_DEPTH) {
+                size_t line, col;
+                text_line_col(data, i, &line, &col);
+                snprintf(L->err, L->errlen, "%s: line %zu column %zu: nesting deeper than %d "
+                                            "levels",
+                         L->name, line, col, SESSION_MAX_DEPTH);
+                return -1;
+            }
+        } else if (c == ']' || c == '}') {
+            depth--;
+        }
+    }
+    return 0;
+}
+
+int session_load_buffer(struct session *s, const char *data, size_t len, const char *name,
+                        char *err, size_t errlen)
+{
+    struct loader L = { name, err, errlen, s };
+    memset(s, 0, sizeof *s);
+    if ((uint64_t)len > SESSION_MAX_FILE) {
+        snprintf(err, errlen, "%s: %zu bytes, more than the 1 GiB a session may hold", name, len);
+        return -1;
+    }
+    const char *nul = memchr(data, 0, len);
+    if (nul) {
+        size_t line, col;
+        text_line_col(data, (size_t)(nul - data), &line, &col);
+        snprintf(err, errlen, "%s: line %zu column %zu: a NUL byte, not JSON text", name, line,
+                 col);
+        return -1;
+    }
+    if (text_check_depth(&L, data, len) != 0)
+        return -1;
+    /* cJSON wants a NUL-terminated text to report the end of a truncated file. */
+    char *text = malloc(len + 1);
+    if (!text) {
+        snprintf(err, errlen, "%s: out of memory for %zu bytes", name, len);
+        return -1;
+    }
+    memcpy(text, data, len);
+    text[len] = 0;
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithOpts(text, &end, 1);
+    if (!root) {
+        size_t off = end && end >= text && end <= text + len ? (size_t)(end - text) : len;
+        size_t line, col;
+        text_line_col(text, off, &line, &col);
+        if (off >= len)
+            snprintf(err, errlen, "%s: line %zu column %zu: the JSON text ends too early (a "
+                                  "cut file?)", name, line, col);
+        else
+            snprintf(err, errlen, "%s: line %zu column %zu: JSON syntax error near '%.12s'",
+                     name, line, col, text + off);
+        /* The excerpt may hold a newline: keep the message on one line. */
+        for (char *p = err; *p; p++)
+            if (*p == '\n' || *p == '\r' || *p == '\t')
+                *p = ' ';
+        free(text);
+        return -1;
+    }
+    free(text);
+    int rc = -1;
+    if (!cJSON_IsObject(root)) {
+        lerr(&L, "$", "expected an object, found %s", json_kind(root));
+        goto done;
+    }
+    if (load_header(&L, root) != 0)
+        goto done;
+    if (load_model(&L, root) != 0)
+        goto done;
+    if (trace_log_init(&s->log, s->model.n_layers, s->model.n_experts,
+                       s->model.n_experts_used) != 0) {
+        lerr(&L, "$.model", "a shape the trace log cannot hold");
+        goto done;
+    }
+    if (load_sampler(&L, root) != 0 || load_messages(&L, root) != 0 ||
+        load_traces(&L, root) != 0)
+        goto done;
+    /* session_add_message stamped `updated`: put the file's back. */
+    const cJSON *up = cJSON_GetObjectItemCaseSensitive(root, "updated");
+    memcpy(s->updated, up->valuestring, 21);
+    rc = 0;
+done:
+    cJSON_Delete(root);
+    if (rc != 0) {
+        /* A message may hold % or newlines from the file: keep it one line. */
+        for (char *p = err; *p; p++)
+            if (*p == '\n' || *p == '\r')
+                *p = ' ';
+        session_free(s);
+    }
+    return rc;
+}
+
+static int session_read_file(const char *path, char **out, size_t *outlen, size_t max,
+                             char *err, size_t errlen)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "%s: not a regular file", path);
+        close(fd);
+        return -1;
+    }
+    if ((uint64_t)st.st_size > SESSION_MAX_FILE) {
+        snprintf(err, errlen, "%s: %lld bytes, more than the 1 GiB a session may hold", path,
+                 (long long)st.st_size);
+        close(fd);
+        return -1;
+    }
+    size_t want = (size_t)st.st_size < max ? (size_t)st.st_size : max;
+    char *buf = malloc(want + 1);
+    if (!buf) {
+        snprintf(err, errlen, "%s: out of memory for %zu bytes", path, want);
+        close(fd);
+        return -1;
+    }
+    size_t got = 0;
+    while (got < want) {
+        ssize_t r = read(fd, buf + got, want - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            snprintf(err, errlen, "%s: read at offset %zu: %s", path, got, strerror(errno));
+            free(buf);
+            close(fd);
+            return -1;
+        }
+        if (r == 0)
+            break;
+        got += (size_t)r;
+    }
+    close(fd);
+    buf[got] = 0;
+    *out = buf;
+    *outlen = got;
+    return 0;
+}
+
+int session_load(struct session *s, const char *path, char *err, size_t errlen)
+{
+    char *data;
+    size_t len;
+    memset(s, 0, sizeof *s);
+    if (session_read_file(path, &data, &len, (size_t)SESSION_MAX_FILE, err, errlen) != 0)
+        return -1;
+    int rc = session_load_buffer(s, data, len, path, err, errlen);
+    free(data);
+    return rc;
+}
+
+/* After `"key"` at p: skips blanks, ':' and blanks; returns where the value starts. */
+static const char *peek_value(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+        p++;
+    if (p >= end || *p != ':')
+        return NULL;
+    p++;
+    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+        p++;
+    return p;
+}
+
+int session_peek_id(const char *path, char id[SESSION_ID_LEN + 1], char *err, size_t errlen)
+{
+    char *data;
+    size_t len;
+    /* The writer puts format and id on the first line; 64 KiB covers reformatted files. */
+    if (session_read_file(path, &data, &len, 65536, err, errlen) != 0)
+        return -1;
+    const char *end = data + len;
+    const char *f = strstr(data, "\"format\"");
+    const char *v = f ? peek_value(f + 8, end) : NULL;
+    int rc = 0;
+    if (v && (size_t)(end - v) >= 18 && !memcmp(v, "\"moescope-session\"", 18)) {
+        const char *k = strstr(data, "\"id\"");
+        const char *q = k ? peek_value(k + 4, end) : NULL;
+        if (q && (size_t)(end - q) >= SESSION_ID_LEN + 2 && q[0] == '"' &&
+            q[SESSION_ID_LEN + 1] == '"') {
+            memcpy(id, q + 1, SESSION_ID_LEN);
+            id[SESSION_ID_LEN] = 0;
+            rc = is_hex(id, SESSION_ID_LEN) ? 1 : 0;
+        }
+    }
+    if (rc == 0 && len == 65536) {
+        /* Not in the first 64 KiB: ask the whole file. */
+        free(data);
+        struct session t;
+        char e2[16];
+        if (session_load(&t, path, e2, sizeof e2) == 0) {
+            memcpy(id, t.id, SESSION_ID_LEN + 1);
+            session_free(&t);
+            return 1;
+        }
+        return 0;
+    }
+    free(data);
+    return rc;
+}

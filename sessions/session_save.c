@@ -1,0 +1,569 @@
+/* sessions/session_save.c: a session as JSON (format in docs/session-format.md), written
+ * atomically, never over a different session's file.
+ *
+ * The JSON is written here rather than by cJSON_Print so that every number has a fixed
+ * form: integers as integers, floats with %.9g (enough digits for any float to read back to
+ * the same float, so load -> save gives the same bytes), and the per-layer columns as
+ * base64. The loader (session_load.c) reads it with cJSON. */
+#include "session.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "atomic_write.h"
+#include "session_format.h"
+#include "text_escape.h"
+
+/* ---- encodings (session_format.h) ---- */
+
+void session_b64_encode(const unsigned char *src, size_t n, char *dst)
+{
+    static const char tab[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t i = 0;
+    for (; i + 3 <= n; i += 3) {
+        uint32_t v = (uint32_t)src[i] << 16 | (uint32_t)src[i + 1] << 8 | src[i + 2];
+        *dst++ = tab[v >> 18];
+        *dst++ = tab[(v >> 12) & 63];
+        *dst++ = tab[(v >> 6) & 63];
+        *dst++ = tab[v & 63];
+    }
+    if (n - i == 1) {
+        uint32_t v = (uint32_t)src[i] << 16;
+        *dst++ = tab[v >> 18];
+        *dst++ = tab[(v >> 12) & 63];
+        *dst++ = '=';
+        *dst++ = '=';
+    } else if (n - i == 2) {
+        uint32_t v = (uint32_t)src[i] << 16 | (uint32_t)src[i + 1] << 8;
+        *dst++ = tab[v >> 18];
+        *dst++ = tab[(v >> 12) & 63];
+        *dst++ = tab[(v >> 6) & 63];
+        *dst++ = '=';
+    }
+}
+
+uint16_t session_f32_to_f16(float f)
+{
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    uint16_t sign = (uint16_t)((x >> 16) & 0x8000);
+    uint32_t exp = (x >> 23) & 0xff, man = x & 0x7fffff;
+    if (exp == 0xff) /* inf, or NaN with its top payload bits (and at least one set) */
+        return (uint16_t)(sign | 0x7c00 | (man ? ((man >> 13) | 0x200) : 0));
+    int e = (int)exp - 127 + 15;
+    if (e >= 31)
+        return (uint16_t)(sign | 0x7c00);
+    if (e <= 0) { /* subnormal half, or zero */
+        if (e < -10)
+            return sign;
+        man |= 0x800000;
+        int shift = 14 - e; /* 14..24 */
+        uint32_t half = man >> shift, rest = man & ((1u << shift) - 1), mid = 1u << (shift - 1);
+        if (rest > mid || (rest == mid && (half & 1)))
+            half++;
+        return (uint16_t)(sign | half);
+    }
+    uint32_t half = (uint32_t)e << 10 | man >> 13, rest = man & 0x1fff;
+    if (rest > 0x1000 || (rest == 0x1000 && (half & 1)))
+        half++; /* may carry into the exponent, up to inf: that is the right rounding */
+    return (uint16_t)(sign | half);
+}
+
+/* ---- a growing output buffer ---- */
+
+struct jbuf {
+    char *p;
+    size_t len, cap;
+    bool oom;
+};
+
+static bool jb_reserve(struct jbuf *b, size_t more)
+{
+    if (b->oom)
+        return false;
+    if (more > SIZE_MAX / 2 - b->len) {
+        b->oom = true;
+        return false;
+    }
+    if (b->len + more + 1 <= b->cap)
+        return true;
+    size_t cap = b->cap ? b->cap : 65536;
+    while (cap < b->len + more + 1)
+        cap *= 2;
+    char *p = realloc(b->p, cap);
+    if (!p) {
+        b->oom = true;
+        return false;
+    }
+    b->p = p;
+    b->cap = cap;
+    return true;
+}
+
+static void jb_put(struct jbuf *b, const char *s, size_t n)
+{
+    if (!jb_reserve(b, n))
+        return;
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = 0;
+}
+
+static void jb_str(struct jbuf *b, const char *s)
+{
+    jb_put(b, s, strlen(s));
+}
+
+__attribute__((format(printf, 2, 3))) static void jb_fmt(struct jbuf *b, const char *fmt, ...)
+{
+    char tmp[128];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        jb_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+}
+
+/* A float that reads back to itself: %.9g, or a string for what JSON cannot hold. */
+static void jb_float(struct jbuf *b, float f)
+{
+    if (isnan(f))
+        jb_str(b, "\"nan\"");
+    else if (isinf(f))
+        jb_str(b, f > 0 ? "\"inf\"" : "\"-inf\"");
+    else
+        jb_fmt(b, "%.9g", (double)f);
+}
+
+/* Whether s[0..n) is well-formed UTF-8 without NUL: then it can be a JSON string as is. */
+static bool session_text_is_clean(const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        int len = utf8_decode(u + i, n - i, &cp);
+        if (len == 0 || cp == 0)
+            return false;
+        i += (size_t)len;
+    }
+    return true;
+}
+
+/* s[0..n) as a JSON string; bytes that are not UTF-8 (and NUL) become U+FFFD. */
+static void jb_json_string(struct jbuf *b, const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    jb_put(b, "\"", 1);
+    size_t i = 0, run = 0; /* [i - run, i) is plain text not yet copied */
+    while (i < n) {
+        uint32_t cp;
+        int len = utf8_decode(u + i, n - i, &cp);
+        if (len > 0 && cp >= 0x20 && cp != '"' && cp != '\\') {
+            i += (size_t)len;
+            run += (size_t)len;
+            continue;
+        }
+        jb_put(b, s + i - run, run);
+        run = 0;
+        if (len == 0 || cp == 0) {
+            jb_str(b, "\xEF\xBF\xBD");
+            i++;
+            continue;
+        }
+        switch (cp) {
+        case '"': jb_str(b, "\\\""); break;
+        case '\\': jb_str(b, "\\\\"); break;
+        case '\n': jb_str(b, "\\n"); break;
+        case '\t': jb_str(b, "\\t"); break;
+        case '\r': jb_str(b, "\\r"); break;
+        case '\b': jb_str(b, "\\b"); break;
+        case '\f': jb_str(b, "\\f"); break;
+        default: jb_fmt(b, "\\u%04x", (unsigned)cp); break;
+        }
+        i += (size_t)len;
+    }
+    jb_put(b, s + i - run, run);
+    jb_put(b, "\"", 1);
+}
+
+static void jb_b64(struct jbuf *b, const unsigned char *src, size_t n)
+{
+    size_t m = session_b64_len(n);
+    jb_put(b, "\"", 1);
+    if (jb_reserve(b, m)) {
+        session_b64_encode(src, n, b->p + b->len);
+        b->len += m;
+        b->p[b->len] = 0;
+    }
+    jb_put(b, "\"", 1);
+}
+
+/* "key":"text", plus "key_b64" with the exact bytes when the text is not clean UTF-8. */
+static void jb_text_field(struct jbuf *b, const char *key, const char *s, size_t n)
+{
+    jb_fmt(b, "\"%s\":", key);
+    jb_json_string(b, s, n);
+    if (!session_text_is_clean(s, n)) {
+        jb_fmt(b, ",\"%s_b64\":", key);
+        jb_b64(b, (const unsigned char *)s, n);
+    }
+}
+
+/* ---- the document ---- */
+
+static void session_write_model(struct jbuf *b, const struct session_model *m)
+{
+    jb_str(b, "\"model\":{");
+    jb_text_field(b, "file", m->file, strlen(m->file));
+    jb_str(b, ",");
+    jb_text_field(b, "name", m->name, strlen(m->name));
+    jb_str(b, ",");
+    jb_text_field(b, "architecture", m->arch, strlen(m->arch));
+    jb_str(b, ",");
+    jb_text_field(b, "chat", m->chat, strlen(m->chat));
+    jb_fmt(b, ",\"size\":%llu,\"layers\":%d,\"experts\":%d,\"experts_used\":%d",
+           (unsigned long long)m->size, m->n_layers, m->n_experts, m->n_experts_used);
+    jb_fmt(b, ",\"d_model\":%d,\"vocab\":%d", m->d_model, m->n_vocab);
+    jb_fmt(b, ",\"header_hash\":\"fnv1a64:%016llx\",\"header_hash_bytes\":%llu}",
+           (unsigned long long)m->hash, (unsigned long long)m->hash_bytes);
+}
+
+static void session_write_sampler(struct jbuf *b, const struct sampler_params *p)
+{
+    jb_str(b, "\"sampler\":{\"temp\":");
+    jb_float(b, p->temp);
+    jb_fmt(b, ",\"top_k\":%d,\"top_p\":", p->top_k);
+    jb_float(b, p->top_p);
+    jb_str(b, ",\"min_p\":");
+    jb_float(b, p->min_p);
+    jb_str(b, ",\"repeat_penalty\":");
+    jb_float(b, p->repeat_penalty);
+    /* The seed is a string: JSON numbers are doubles, exact only up to 2^53. */
+    jb_fmt(b, ",\"repeat_last_n\":%d,\"seed\":\"%llu\"}", p->repeat_last_n,
+           (unsigned long long)p->seed);
+}
+
+/* An integer column over the records [from, to). */
+#define SESSION_INT_COLUMN(b, key, from, to, expr)                                          \
+    do {                                                                                    \
+        jb_str(b, ",\n  \"" key "\":[");                                                  \
+        for (size_t i_ = (from); i_ < (to); i_++) {                                         \
+            const struct trace_token *t = &log->tok[i_];                                    \
+            (void)t;                                                                        \
+            jb_fmt(b, i_ == (from) ? "%lld" : ",%lld", (long long)(expr));                 \
+        }                                                                                   \
+        jb_str(b, "]");                                                                     \
+    } while (0)
+
+/* The records of message m as columns (the layout is in docs/session-format.md). */
+static int session_write_trace(struct jbuf *b, const struct session *s, size_t m)
+{
+    const struct trace_log *log = &s->log;
+    size_t from = s->msg[m].trace_begin, to = s->msg[m].trace_end, nt = to - from;
+    size_t nl = (size_t)(log->n_layers > 0 ? log->n_layers : 0);
+    int ew = log->n_experts > 256 ? 2 : 1; /* bytes per expert id */
+
+    jb_fmt(b, "{\"message\":%zu,\"tokens\":%zu,\"expert_bytes\":%d", m, nt, ew);
+    SESSION_INT_COLUMN(b, "pos", from, to, t->pos);
+    SESSION_INT_COLUMN(b, "token", from, to, t->token);
+    SESSION_INT_COLUMN(b, "piece_len", from, to, t->piece_len);
+    const char *text = nt ? trace_piece(log, from) : "";
+    size_t text_len = 0;
+    for (size_t i = from; i < to; i++)
+        text_len += log->tok[i].piece_len;
+    /* Pieces are appended in record order, so a range's text is contiguous. */
+    bool contiguous = true;
+    for (size_t i = from, off = nt ? log->tok[from].piece_off : 0; i < to; i++) {
+        if (log->tok[i].piece_off != off)
+            contiguous = false;
+        off += log->tok[i].piece_len;
+    }
+    if (!contiguous) {
+        char *joined = malloc(text_len + 1);
+        if (!joined)
+            return -1;
+        size_t o = 0;
+        for (size_t i = from; i < to; i++) {
+            memcpy(joined + o, trace_piece(log, i), log->tok[i].piece_len);
+            o += log->tok[i].piece_len;
+        }
+        if (session_text_is_clean(joined, text_len)) {
+            jb_str(b, ",\n  \"pieces\":");
+            jb_json_string(b, joined, text_len);
+        } else {
+            jb_str(b, ",\n  \"pieces_b64\":");
+            jb_b64(b, (const unsigned char *)joined, text_len);
+        }
+        free(joined);
+    } else if (session_text_is_clean(text, text_len)) {
+        jb_str(b, ",\n  \"pieces\":");
+        jb_json_string(b, text, text_len);
+    } else {
+        jb_str(b, ",\n  \"pieces_b64\":");
+        jb_b64(b, (const unsigned char *)text, text_len);
+    }
+    SESSION_INT_COLUMN(b, "prompt", from, to, t->prompt);
+    SESSION_INT_COLUMN(b, "fed", from, to, t->fed);
+    SESSION_INT_COLUMN(b, "sampled", from, to, t->sampled);
+
+    jb_str(b, ",\n  \"logprob\":[");
+    for (size_t i = from; i < to; i++) {
+        if (i > from)
+            jb_str(b, ",");
+        jb_float(b, log->tok[i].logprob);
+    }
+    jb_str(b, "],\n  \"top_id\":[");
+    for (size_t i = from; i < to; i++)
+        for (int k = 0; k < TRACE_TOP; k++)
+            jb_fmt(b, i == from && k == 0 ? "%ld" : ",%ld", (long)log->tok[i].top_id[k]);
+    jb_str(b, "],\n  \"top_logprob\":[");
+    for (size_t i = from; i < to; i++)
+        for (int k = 0; k < TRACE_TOP; k++) {
+            if (i > from || k > 0)
+                jb_str(b, ",");
+            jb_float(b, log->tok[i].top_logprob[k]);
+        }
+    jb_str(b, "]");
+    SESSION_INT_COLUMN(b, "ns_total", from, to, t->ns_total);
+    jb_str(b, ",\n  \"ns\":[");
+    for (size_t i = from; i < to; i++)
+        for (int p = 0; p < TRACE_PHASE_COUNT; p++)
+            jb_fmt(b, i == from && p == 0 ? "%llu" : ",%llu",
+                   (unsigned long long)log->tok[i].ns[p]);
+    jb_str(b, "]");
+
+    /* Per (record, layer): n, then the routed slots only. */
+    size_t n_pairs = nt * nl, n_routed = 0, n_slots = 0;
+    for (size_t i = from; i < to; i++)
+        for (size_t l = 0; l < nl; l++) {
+            uint8_t n = trace_layers(log, i)[l].n;
+            n_routed += n > 0;
+            n_slots += n;
+        }
+    size_t raw = n_pairs + n_slots * (size_t)(ew + 2) + n_routed * 8;
+    unsigned char *col = malloc(raw ? raw : 1);
+    if (!col)
+        return -1;
+    unsigned char *c_n = col, *c_ex = c_n + n_pairs, *c_w = c_ex + n_slots * (size_t)ew;
+    unsigned char *c_ent = c_w + n_slots * 2, *c_top1 = c_ent + n_routed * 4;
+    size_t si = 0, ri = 0;
+    for (size_t i = from; i < to; i++) {
+        const struct trace_layer *ly = trace_layers(log, i);
+        for (size_t l = 0; l < nl; l++) {
+            const struct trace_layer *L = &ly[l];
+            *c_n++ = L->n;
+            if (!L->n)
+                continue;
+            for (int k = 0; k < L->n; k++, si++) {
+                c_ex[si * (size_t)ew] = (unsigned char)L->experts[k];
+                if (ew == 2)
+                    c_ex[si * 2 + 1] = (unsigned char)(L->experts[k] >> 8);
+                uint16_t h = session_f32_to_f16(L->weights[k]);
+                c_w[si * 2] = (unsigned char)h;
+                c_w[si * 2 + 1] = (unsigned char)(h >> 8);
+            }
+            uint32_t e, t1;
+            memcpy(&e, &L->entropy, 4);
+            memcpy(&t1, &L->top1_prob, 4);
+            for (int k = 0; k < 4; k++) {
+                c_ent[ri * 4 + (size_t)k] = (unsigned char)(e >> (8 * k));
+                c_top1[ri * 4 + (size_t)k] = (unsigned char)(t1 >> (8 * k));
+            }
+            ri++;
+        }
+    }
+    jb_str(b, ",\n  \"n_used\":");
+    jb_b64(b, col, n_pairs);
+    jb_str(b, ",\n  \"experts\":");
+    jb_b64(b, col + n_pairs, n_slots * (size_t)ew);
+    jb_str(b, ",\n  \"weights\":");
+    jb_b64(b, col + n_pairs + n_slots * (size_t)ew, n_slots * 2);
+    jb_str(b, ",\n  \"entropy\":");
+    jb_b64(b, c_ent, n_routed * 4);
+    jb_str(b, ",\n  \"top1\":");
+    jb_b64(b, c_top1, n_routed * 4);
+    free(col);
+
+    /* Cold experts are rare (once per expert per process): (record, layer, mask) triples. */
+    jb_str(b, ",\n  \"cold\":[");
+    bool first = true;
+    for (size_t i = from; i < to; i++)
+        for (size_t l = 0; l < nl; l++) {
+            const struct trace_layer *L = &trace_layers(log, i)[l];
+            uint16_t mask = L->n ? (uint16_t)(L->cold & ((1u << L->n) - 1)) : 0;
+            if (!mask)
+                continue;
+            jb_fmt(b, first ? "%zu,%zu,%u" : ",%zu,%zu,%u", i - from, l, (unsigned)mask);
+            first = false;
+        }
+    jb_str(b, "]}");
+    return 0;
+}
+
+int session_to_json(const struct session *s, char **out, size_t *outlen, char *err,
+                    size_t errlen)
+{
+    if (session_check(s, err, errlen) != 0)
+        return -1;
+    if (s->log.n_layers != s->model.n_layers || s->log.n_experts != s->model.n_experts ||
+        s->log.n_experts_used != s->model.n_experts_used) {
+        snprintf(err, errlen,
+                 "the records' shape (%d layers, %d experts, k = %d) is not the model's (%d, "
+                 "%d, %d)",
+                 s->log.n_layers, s->log.n_experts, s->log.n_experts_used, s->model.n_layers,
+                 s->model.n_experts, s->model.n_experts_used);
+        return -1;
+    }
+    struct jbuf b = { 0 };
+    jb_fmt(&b, "{\"format\":\"moescope-session\",\"version\":%d,\"id\":\"%s\",", SESSION_VERSION,
+           s->id);
+    jb_fmt(&b, "\n\"created\":\"%s\",\"updated\":\"%s\",\n", s->created, s->updated);
+    session_write_model(&b, &s->model);
+    jb_str(&b, ",\n");
+    session_write_sampler(&b, &s->sampler);
+    jb_str(&b, ",\n");
+    if (s->system_prompt)
+        jb_text_field(&b, "system_prompt", s->system_prompt, strlen(s->system_prompt));
+    else
+        jb_str(&b, "\"system_prompt\":null");
+    jb_str(&b, ",\n\"messages\":[");
+    for (size_t m = 0; m < s->n_msg; m++) {
+        const struct session_message *msg = &s->msg[m];
+        jb_fmt(&b, "%s\n {\"role\":\"%s\",", m ? "," : "", session_role_names[msg->role]);
+        jb_text_field(&b, "content", msg->content, msg->content_len);
+        jb_str(&b, "}");
+    }
+    jb_str(&b, "],\n\"traces\":[");
+    bool first = true;
+    for (size_t m = 0; m < s->n_msg; m++) {
+        if (s->msg[m].trace_begin == s->msg[m].trace_end)
+            continue;
+        jb_str(&b, first ? "\n " : ",\n ");
+        first = false;
+        if (session_write_trace(&b, s, m) != 0)
+            b.oom = true;
+    }
+    jb_str(&b, "]}\n");
+    if (b.oom) {
+        free(b.p);
+        snprintf(err, errlen, "out of memory writing the session");
+        return -1;
+    }
+    *out = b.p;
+    *outlen = b.len;
+    return 0;
+}
+
+/* ---- saving ---- */
+
+struct session_guard {
+    const char *id;
+    bool force;
+};
+
+/* Lets a save replace only the same session's file (or anything, when forced). */
+static int session_guard_check(const char *path, void *ctx, char *err, size_t errlen)
+{
+    const struct session_guard *g = ctx;
+    if (g->force)
+        return 0;
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        if (errno == ENOENT)
+            return 0;
+        snprintf(err, errlen, "%s: %s (not replaced)", path, strerror(errno));
+        return -1;
+    }
+    char id[SESSION_ID_LEN + 1];
+    char perr[512];
+    int rc = session_peek_id(path, id, perr, sizeof perr);
+    if (rc < 0) {
+        snprintf(err, errlen, "%s (not replaced)", perr);
+        return -1;
+    }
+    if (rc == 0) {
+        snprintf(err, errlen, "%s: not replaced: it is not a moescope session; use force",
+                 path);
+        return -1;
+    }
+    if (strcmp(id, g->id) != 0) {
+        snprintf(err, errlen,
+                 "%s: not replaced: it holds a different session (id %.8s...); use force",
+                 path, id);
+        return -1;
+    }
+    return 0;
+}
+
+int session_save(const struct session *s, const char *path, bool force, char *err,
+                 size_t errlen)
+{
+    char *json;
+    size_t len;
+    char why[512];
+    if (session_to_json(s, &json, &len, why, sizeof why) != 0) {
+        snprintf(err, errlen, "%s: %s", path, why);
+        return -1;
+    }
+    struct session_guard g = { s->id, force };
+    /* Check before writing too, so a refusal costs no disk; the guard checks again. */
+    int rc = session_guard_check(path, &g, err, errlen);
+    if (rc == 0)
+        rc = atomic_write_file(path, json, len, session_guard_check, &g, err, errlen);
+    free(json);
+    return rc;
+}
+
+/* ---- exports by name ---- */
+
+const char *const session_export_names[EXPORT_COUNT] = {
+    [EXPORT_MD] = "md",
+    [EXPORT_CSV] = "csv",
+    [EXPORT_NDJSON] = "ndjson",
+    [EXPORT_HTML] = "html",
+};
+
+int session_export_file(const struct session *s, const char *format, const char *path,
+                        char *err, size_t errlen)
+{
+    int f = 0;
+    while (f < EXPORT_COUNT && strcmp(format, session_export_names[f]) != 0)
+        f++;
+    if (f == EXPORT_COUNT) {
+        snprintf(err, errlen, "unknown export format '%s' (md, csv, ndjson or html)", format);
+        return -1;
+    }
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&buf, &len);
+    if (!mem) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    char why[512] = "";
+    int rc;
+    switch (f) {
+    case EXPORT_MD: rc = session_export_md(s, mem, why, sizeof why); break;
+    case EXPORT_CSV: rc = session_export_csv(s, mem, why, sizeof why); break;
+    case EXPORT_NDJSON: rc = session_export_ndjson(s, mem, why, sizeof why); break;
+    default: rc = session_export_html(s, mem, -1, why, sizeof why); break;
+    }
+    if (fclose(mem) != 0 && rc == 0) {
+        rc = -1;
+        snprintf(why, sizeof why, "out of memory");
+    }
+    if (rc != 0) {
+        snprintf(err, errlen, "%s: %s", path, why);
+        free(buf);
+        return -1;
+    }
+    rc = atomic_write_file(path, buf, len, NULL, NULL, err, errlen);
+    free(buf);
+    return rc;
+}
