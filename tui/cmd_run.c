@@ -380,11 +380,12 @@ static int run_tokenize(struct engine *e, const struct run_opts *o, const char *
     return n;
 }
 
-static void run_print_figures(const struct trace_log *log, const char *stop)
+static void run_print_figures(const struct trace_log *log, const char *stop, bool own_line)
 {
     struct trace_speed s;
     if (trace_speed(log, 0, log->n, &s) != 0)
         return;
+    fprintf(stderr, "%s", own_line ? "\n" : "");
     fprintf(stderr,
             "moescope: prompt %zu tok, %.1f tok/s | decode %zu tok, %.1f tok/s | TTFT %.1f ms"
             " | inter-token p50 %.2f p95 %.2f p99 %.2f ms%s%s\n",
@@ -445,10 +446,14 @@ static int run_generate(struct engine *e, const struct run_opts *o, struct trace
         }
     }
     run_flush_hold(&out);
-    if (out.escape && out.wrote && !out.ends_newline)
+    if (out.escape && out.wrote && !out.ends_newline) {
         fputc('\n', stdout); /* give the shell prompt its own line */
+        out.ends_newline = true;
+    }
     fflush(stdout);
-    run_print_figures(log, stop);
+    /* Text piped away but figures on a terminal: the figures start on a line of their own
+     * (stdout's bytes stay exactly the model's). */
+    run_print_figures(log, stop, out.wrote && !out.ends_newline && isatty(STDERR_FILENO));
     return status;
 }
 
