@@ -642,3 +642,41 @@ TEST(views_colour_modes)
     CHECK_INT_EQ(draw_attr(&mono, THEME_STATUS), A_REVERSE);
     CHECK_INT_EQ(draw_theme_apply(&dark), DRAW_256);
 }
+
+/* ---------------------------------------------------------------- draw helpers */
+
+TEST(draw_text_widths_and_escapes)
+{
+    if (!vt_init())
+        return;
+    /* e + U+0301 combining acute: one cell; a CJK character: two; ESC: "\e", two. */
+    CHECK_INT_EQ(draw_text_width("e\xcc\x81", 3, true), 1);
+    CHECK_INT_EQ(draw_text_width("日", 3, true), 2);
+    CHECK_INT_EQ(draw_text_width("\x1b", 1, true), 2);
+    CHECK_INT_EQ(draw_text_width("\xc3\xa9", 2, false), 8);  /* <U+00E9> without UTF-8 */
+    CHECK_INT_EQ(draw_text_width("\xc3", 1, true), 4);       /* truncated: \xC3 */
+    /* ZWJ between two pictographs is kept (one emoji), elsewhere it is shown */
+    CHECK_INT_EQ(draw_text_width("a\xe2\x80\x8d" "b", 5, true), 10);     /* a<U+200D>b */
+    CHECK_INT_EQ(draw_text_width("\xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x92\xbb", 11, true), 4);
+
+    WINDOW *w = newwin(2, 5, 0, 0);
+    werase(w);
+    /* 日本語 is 6 columns: in 5 only two characters fit, the third is not cut in half */
+    CHECK_INT_EQ(draw_text(w, 0, 0, 10, "日本語", 9, 0, 0, true), 4);
+    CHECK_INT_EQ(vt_char(w, 0, 4), L' ');
+    /* a combining mark stays in its base's cell */
+    werase(w);
+    CHECK_INT_EQ(draw_text(w, 1, 0, 5, "e\xcc\x81x", 4, 0, 0, true), 2);
+    cchar_t cc;
+    wchar_t wc[CCHARW_MAX + 1] = { 0 };
+    attr_t a;
+    short pair;
+    mvwin_wch(w, 1, 0, &cc);
+    getcchar(&cc, wc, &a, &pair, NULL);
+    CHECK(wc[0] == L'e' && wc[1] == 0x301);
+    CHECK_INT_EQ(vt_char(w, 1, 1), L'x');
+    /* nothing is drawn outside: negative or too-large coordinates are clipped */
+    CHECK_INT_EQ(draw_text(w, 2, 0, 5, "abc", 3, 0, 0, true), 0);
+    CHECK_INT_EQ(draw_text(w, -1, 0, 5, "abc", 3, 0, 0, true), 0);
+    delwin(w);
+}

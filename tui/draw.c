@@ -318,14 +318,15 @@ static int draw_text_walk(struct draw_pen *p, const char *s, size_t len, attr_t 
             prev = 0;
             continue;
         }
-        if (cp < 0x80) {
+        if (cp < 0x80 && (i + 1 == len || u[i + 1] < 0x80 || !utf8)) {
             char one[2] = { (char)cp, 0 };
             draw_put_ascii(p, one, attr);
             i += (size_t)n;
             prev = cp;
             continue;
         }
-        int width = utf8 ? wcwidth((wchar_t)cp) : -1;
+        /* Here: non-ASCII, or ASCII that a combining mark may follow. */
+        int width = cp < 0x80 ? 1 : utf8 ? wcwidth((wchar_t)cp) : -1;
         bool zwj_ok = false;
         if (cp == 0x200D && draw_is_pictograph(prev)) {
             uint32_t next;
