@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "chat.h"
 #include "commands.h"
 #include "engine.h"
 #include "sampler.h"
@@ -351,6 +352,37 @@ static int run_write_trace(const struct trace_log *log, const char *path)
 
 /* ---- the command ---- */
 
+/* The chat prompt for the user's text (and --system) in the named style, or the family the
+ * model's template was recognised as. NULL with a message printed. */
+static char *run_render_chat(const struct run_opts *o, const struct model_desc *d,
+                             enum chat_style style, const char *text, size_t *len)
+{
+    if (style == CHAT_STYLE_NONE) {
+        char err[512];
+        enum chat_family f = d->chat_family[0] ? chat_family_from_name(d->chat_family)
+                                                : CHAT_NONE;
+        if (f == CHAT_NONE || chat_style_from_name(d->chat_family, &style, err, sizeof err)) {
+            char names[128] = "";
+            for (int i = 1; i < CHAT_FAMILY_COUNT; i++)
+                snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s",
+                         i > 1 ? ", " : "", chat_family_names[i]);
+            fprintf(stderr,
+                    "moescope run: %s has no chat template of a known family (%s); "
+                    "name one with --chat-template\n", d->name[0] ? d->name : o->model, names);
+            return NULL;
+        }
+    }
+    struct chat_msg msgs[2];
+    int n = 0;
+    if (o->system)
+        msgs[n++] = (struct chat_msg){ "system", o->system };
+    msgs[n++] = (struct chat_msg){ "user", text };
+    char *r = chat_render_style(style, msgs, n, true, len);
+    if (!r)
+        fprintf(stderr, "moescope run: out of memory rendering the chat template\n");
+    return r;
+}
+
 /* The prompt's tokens into *toks (malloc'd), or -1 with a message printed. */
 static int run_tokenize(struct engine *e, const struct run_opts *o, const char *text,
                         size_t len, int32_t **toks)
@@ -476,6 +508,15 @@ int cmd_run(int argc, char **argv)
     if (!file_text)
         text_len = strlen(text);
 
+    enum chat_style style = CHAT_STYLE_NONE; /* none named: the model's own */
+    char err[512] = "";
+    if (o.chat_template && chat_style_from_name(o.chat_template, &style, err, sizeof err)) {
+        fprintf(stderr, "moescope run: --chat-template: %s\n", err);
+        run_usage(stderr);
+        free(file_text);
+        return 2;
+    }
+
     struct engine_params ep;
     engine_params_default(&ep);
     ep.model_path = o.model;
@@ -483,7 +524,6 @@ int cmd_run(int argc, char **argv)
     ep.n_ctx = o.n_ctx;
     ep.sampler = o.sp;
     ep.trace = true; /* the closing figures come from the records' times */
-    char err[512] = "";
     struct engine *e = engine_open(&ep, err, sizeof err);
     if (!e) {
         fprintf(stderr, "moescope run: %s\n", err[0] ? err : o.model);
@@ -493,10 +533,13 @@ int cmd_run(int argc, char **argv)
 
     char *rendered = NULL;
     if (o.chat) {
-        fprintf(stderr, "moescope run: --chat is not available in this build yet\n");
-        engine_close(e);
-        free(file_text);
-        return 1;
+        rendered = run_render_chat(&o, engine_desc(e), style, text, &text_len);
+        if (!rendered) {
+            engine_close(e);
+            free(file_text);
+            return 1;
+        }
+        text = rendered;
     }
 
     int32_t *toks = NULL;
