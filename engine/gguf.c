@@ -462,13 +462,19 @@ static int parse_tensor_info(struct gguf_reader *r, struct gguf_tensor *t, uint6
                          gguf_fmt_u64(at, a));
     /* The element count must fit an int64 (ggml checks the same). */
     uint64_t n_el = 1;
-    for (int d = 0; d < GGUF_MAX_DIMS; d++)
-        if (__builtin_mul_overflow(n_el, (uint64_t)t->ne[d], &n_el) || n_el > (uint64_t)INT64_MAX)
+    for (int d = 0; d < GGUF_MAX_DIMS; d++) {
+        if (__builtin_mul_overflow(n_el, (uint64_t)t->ne[d], &n_el) ||
+            n_el > (uint64_t)INT64_MAX) {
+            char d0[32], d1[32], d2[32], d3[32];
             return gguf_fail(r->path, r->err, r->errlen,
-                             "tensor '%s' at byte %s has dimensions %lld x %lld x %lld x %lld "
-                             "whose product overflows", nm, gguf_fmt_u64(t->info_offset, a),
-                             (long long)t->ne[0], (long long)t->ne[1], (long long)t->ne[2],
-                             (long long)t->ne[3]);
+                             "tensor '%s' at byte %s has dimensions %s x %s x %s x %s whose "
+                             "product overflows", nm, gguf_fmt_u64(t->info_offset, a),
+                             gguf_fmt_u64((uint64_t)t->ne[0], d0),
+                             gguf_fmt_u64((uint64_t)t->ne[1], d1),
+                             gguf_fmt_u64((uint64_t)t->ne[2], d2),
+                             gguf_fmt_u64((uint64_t)t->ne[3], d3));
+        }
+    }
     if (t->ne[0] % qt->blck_size != 0)
         return gguf_fail(r->path, r->err, r->errlen,
                          "tensor '%s' at byte %s has rows of %lld values, not a multiple of "
@@ -594,9 +600,13 @@ static int gguf_parse_into(struct gguf_file *f, char *err, size_t errlen)
     char a[32], b[32];
     struct gguf_reader r = { .base = f->base, .size = f->size, .path = f->path,
                              .err = err, .errlen = errlen };
-    if (f->size < 4 || memcmp(f->base, gguf_magic, 4) != 0) {
+    if (f->size < 4)
+        return gguf_fail(f->path, err, errlen,
+                         "not a GGUF file: it is %u bytes long, too short for the magic at "
+                         "byte 0", (unsigned)f->size);
+    if (memcmp(f->base, gguf_magic, 4) != 0) {
         char got[96];
-        gguf_fmt_name((const char *)f->base, f->size < 4 ? f->size : 4, got);
+        gguf_fmt_name((const char *)f->base, 4, got);
         return gguf_fail(f->path, err, errlen,
                          "not a GGUF file: the magic at byte 0 is '%s', not 'GGUF'", got);
     }

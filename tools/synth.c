@@ -480,6 +480,20 @@ out:
 
 /* ---------------------------------------------------------------- command line */
 
+static bool synth_quiet; /* tests set it: no messages at all */
+
+static void synth_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void synth_say(const char *fmt, ...)
+{
+    if (synth_quiet)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+}
+
 static void synth_usage(FILE *fp)
 {
     fprintf(fp, "usage: synth [options] -o FILE\n"
@@ -512,7 +526,7 @@ static int synth_int(const char *flag, const char *v, int lo, int hi, int *out)
     errno = 0;
     long x = strtol(v, &end, 10);
     if (errno || end == v || *end || x < lo || x > hi) {
-        fprintf(stderr, "synth: %s wants a whole number from %d to %d, not '%s'\n", flag, lo,
+        synth_say("synth: %s wants a whole number from %d to %d, not '%s'\n", flag, lo,
                 hi, v);
         return -1;
     }
@@ -524,56 +538,56 @@ static int synth_check(struct synth_cfg *c, bool experts_given, bool shared_give
 {
     const struct synth_arch *a = c->arch;
     if (!c->out) {
-        fprintf(stderr, "synth: no output file: give -o FILE\n");
+        synth_say("synth: no output file: give -o FILE\n");
         return -1;
     }
     if (!experts_given)
         c->n_experts = a->moe ? 8 : 0;
     if (a->moe && c->n_experts == 0) {
-        fprintf(stderr, "synth: --arch %s needs --experts of 1 or more\n", a->flag);
+        synth_say("synth: --arch %s needs --experts of 1 or more\n", a->flag);
         return -1;
     }
     if (!a->moe && c->n_experts > 0 && strcmp(a->gguf, "llama") != 0) {
-        fprintf(stderr, "synth: --arch %s is dense; use --experts 0\n", a->flag);
+        synth_say("synth: --arch %s is dense; use --experts 0\n", a->flag);
         return -1;
     }
     if (c->n_experts > 0 && (c->n_experts_used < 1 || c->n_experts_used > c->n_experts)) {
-        fprintf(stderr, "synth: --experts-used %d must be 1 to --experts (%d)\n",
+        synth_say("synth: --experts-used %d must be 1 to --experts (%d)\n",
                 c->n_experts_used, c->n_experts);
         return -1;
     }
     if (c->n_kv_heads == 0)
         c->n_kv_heads = c->n_heads;
     if (c->n_heads % c->n_kv_heads != 0) {
-        fprintf(stderr, "synth: --heads %d must be a multiple of --kv-heads %d\n", c->n_heads,
+        synth_say("synth: --heads %d must be a multiple of --kv-heads %d\n", c->n_heads,
                 c->n_kv_heads);
         return -1;
     }
     if (c->head_dim == 0) {
         if (c->d_model % c->n_heads != 0) {
-            fprintf(stderr, "synth: --d-model %d is not a multiple of --heads %d (or give "
+            synth_say("synth: --d-model %d is not a multiple of --heads %d (or give "
                             "--head-dim)\n", c->d_model, c->n_heads);
             return -1;
         }
         c->head_dim = c->d_model / c->n_heads;
     }
     if (c->head_dim % 2 != 0) {
-        fprintf(stderr, "synth: the head size %d must be even for RoPE\n", c->head_dim);
+        synth_say("synth: the head size %d must be even for RoPE\n", c->head_dim);
         return -1;
     }
     if (a->qk_norm_full && (c->n_kv_heads != c->n_heads || c->head_dim * c->n_heads != c->d_model)) {
-        fprintf(stderr, "synth: olmoe's QK-norm spans d_model: it needs --kv-heads = --heads and "
+        synth_say("synth: olmoe's QK-norm spans d_model: it needs --kv-heads = --heads and "
                         "head size x heads = --d-model\n");
         return -1;
     }
     if (!shared_given)
         c->d_ff_shared = a->shexp && c->n_experts > 0 ? c->d_ff : 0;
     if (c->d_ff_shared > 0 && !a->shexp && !a->granite) {
-        fprintf(stderr, "synth: --arch %s has no shared expert; drop --shared-ff\n", a->flag);
+        synth_say("synth: --arch %s has no shared expert; drop --shared-ff\n", a->flag);
         return -1;
     }
     if (a->shexp && c->d_ff_shared == 0) {
-        fprintf(stderr, "synth: --arch %s needs a shared expert: --shared-ff of 1 or more\n",
+        synth_say("synth: --arch %s needs a shared expert: --shared-ff of 1 or more\n",
                 a->flag);
         return -1;
     }
@@ -583,7 +597,7 @@ static int synth_check(struct synth_cfg *c, bool experts_given, bool shared_give
         const char *names[] = { "--d-model", "--ff", "--shared-ff", "heads x head size" };
         for (int i = 0; i < 4; i++)
             if (widths[i] % 32 != 0) {
-                fprintf(stderr, "synth: --type q8_0 needs rows that are multiples of 32, and "
+                synth_say("synth: --type q8_0 needs rows that are multiples of 32, and "
                                 "%s is %d\n", names[i], widths[i]);
                 return -1;
             }
@@ -609,7 +623,7 @@ static int synth_main(int argc, char **argv)
         if (!strcmp(f, "--vocab-bytes"))
             continue;
         if (i + 1 >= argc) {
-            fprintf(stderr, "synth: %s needs a value (see synth --help)\n", f);
+            synth_say("synth: %s needs a value (see synth --help)\n", f);
             return 2;
         }
         const char *v = argv[++i];
@@ -620,7 +634,7 @@ static int synth_main(int argc, char **argv)
                 if (!strcmp(v, synth_archs[k].flag))
                     c.arch = &synth_archs[k];
             if (!c.arch) {
-                fprintf(stderr, "synth: unknown --arch '%s' (qwen2moe, qwen3moe, olmoe, mixtral, "
+                synth_say("synth: unknown --arch '%s' (qwen2moe, qwen3moe, olmoe, mixtral, "
                                 "granitemoe, llama, qwen2)\n", v);
                 return 2;
             }
@@ -656,14 +670,14 @@ static int synth_main(int argc, char **argv)
             else if (!strcmp(v, "q8_0"))
                 c.type = GGML_TYPE_Q8_0;
             else {
-                fprintf(stderr, "synth: --type is f32, f16 or q8_0, not '%s'\n", v);
+                synth_say("synth: --type is f32, f16 or q8_0, not '%s'\n", v);
                 return 2;
             }
         } else if (!strcmp(f, "--rope-base")) {
             char *end;
             c.rope_base = strtof(v, &end);
             if (end == v || *end || !(c.rope_base > 0.0f)) {
-                fprintf(stderr, "synth: --rope-base wants a positive number, not '%s'\n", v);
+                synth_say("synth: --rope-base wants a positive number, not '%s'\n", v);
                 return 2;
             }
         } else if (!strcmp(f, "--seed")) {
@@ -671,7 +685,7 @@ static int synth_main(int argc, char **argv)
             errno = 0;
             c.seed = strtoull(v, &end, 10);
             if (errno || end == v || *end) {
-                fprintf(stderr, "synth: --seed wants a whole number, not '%s'\n", v);
+                synth_say("synth: --seed wants a whole number, not '%s'\n", v);
                 return 2;
             }
         } else if (!strcmp(f, "--name")) {
@@ -679,7 +693,7 @@ static int synth_main(int argc, char **argv)
         } else if (!strcmp(f, "-o") || !strcmp(f, "--output")) {
             c.out = v;
         } else {
-            fprintf(stderr, "synth: unknown option '%s' (see synth --help)\n", f);
+            synth_say("synth: unknown option '%s' (see synth --help)\n", f);
             return 2;
         }
         if (rc)
@@ -694,10 +708,10 @@ static int synth_main(int argc, char **argv)
     char err[1024];
     uint64_t n_params = 0;
     if (synth_write(&c, &n_params, err, sizeof err)) {
-        fprintf(stderr, "synth: %s\n", err);
+        synth_say("synth: %s\n", err);
         return 1;
     }
-    fprintf(stderr, "synth: wrote %s (%s, %d layers, d_model %d, %d of %d experts, %llu "
+    synth_say("synth: wrote %s (%s, %d layers, d_model %d, %d of %d experts, %llu "
                     "parameters)\n", c.out, c.arch->gguf, c.n_layers, c.d_model,
             c.n_experts ? c.n_experts_used : 0, c.n_experts, (unsigned long long)n_params);
     return 0;
