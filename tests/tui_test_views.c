@@ -179,12 +179,13 @@ TEST(views_strip_escapes_control_bytes_and_wide_chars)
     vt_push(&log, "日本", false, e0, NULL, 1, 1.0);
     vt_push(&log, "\xff", false, e0, NULL, 1, 1.0);
     vt_push(&log, "\xe2\x80\xae", false, e0, NULL, 1, 1.0); /* U+202E right-to-left override */
+    vt_push(&log, "", false, e0, NULL, 1, 1.0);             /* an empty piece: one cell, ∅ */
     WINDOW *w = newwin(6, 40, 0, 0);
     struct view_ctx ctx = vt_ctx_default;
     ctx.log = &log;
     view_strip_draw(&ctx, w);
     /* \e[31m is 6 columns, 日本 4, \xFF 4, <U+202E> 8 */
-    CHECK_STR_EQ(vt_row(w, 2), "\\e[31m日本\\xFF<U+202E>                  ");
+    CHECK_STR_EQ(vt_row(w, 2), "\\e[31m日本\\xFF<U+202E>∅                 ");
     CHECK_INT_EQ(vt_char(w, 2, 6), L'日');
     CHECK_INT_EQ(vt_char(w, 2, 8), L'本');
     CHECK_INT_EQ(vt_char(w, 2, 10), L'\\');

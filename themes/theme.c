@@ -570,8 +570,10 @@ int theme_load(const char *name, struct theme *out, char *msg, size_t msglen)
         }
         char dir[3500];
         theme_user_dir(dir, sizeof dir);
+        size_t nl = strlen(name);
+        bool has_ext = nl > 6 && strcmp(name + nl - 6, ".theme") == 0;
         if (dir[0])
-            snprintf(path, sizeof path, "%s/%s.theme", dir, name);
+            snprintf(path, sizeof path, "%s/%s%s", dir, name, has_ext ? "" : ".theme");
         else
             path[0] = 0;
     }

@@ -82,15 +82,17 @@ extern const size_t theme_builtin_count;
 int theme_builtin(const char *name, struct theme *out);
 
 /* Parses theme text over *th (roles it does not name keep their values). `file` names the
- * source in messages. Every bad line appends `file:line: what\n` to msg (truncated to
- * msglen, always terminated when msglen > 0). Returns the number of bad lines. */
+ * source in messages. Every bad line appends `file:line: what\n` to msg, which must hold a
+ * terminated string on entry (empty, say); it is truncated to msglen and stays terminated.
+ * msg may be NULL. Returns the number of bad lines. */
 int theme_parse(struct theme *th, const char *text, size_t len, const char *file, char *msg,
                 size_t msglen);
 
 /* Loads a theme by name:
  *  - NULL or "": "mono" when $NO_COLOR is set and not empty, else "dark";
  *  - a name with a '/': that file, parsed over "dark";
- *  - else $XDG_CONFIG_HOME/moescope/themes/NAME.theme (default ~/.config/...) when it
+ *  - else $XDG_CONFIG_HOME/moescope/themes/NAME.theme (default ~/.config/...; a ".theme"
+ *    already on NAME is not doubled) when it
  *    exists, parsed over the built-in of that name if any, else over "dark";
  *  - else the built-in NAME.
  * Returns 0 on success (messages about bad lines may still be in msg), -1 when the theme

@@ -6,6 +6,7 @@
  * that the selected record stays in sight, near the bottom. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "draw.h"
 #include "views.h"
@@ -76,7 +77,9 @@ void view_strip_draw(const struct view_ctx *ctx, WINDOW *w)
     long sel_line = 0, line = 0;
     int x = 0;
     for (size_t i = 0; i < log->n; i++) {
-        int wd = draw_text_width(trace_piece(log, i), log->tok[i].piece_len, ctx->utf8);
+        int wd = log->tok[i].piece_len == 0
+                     ? 1
+                     : draw_text_width(trace_piece(log, i), log->tok[i].piece_len, ctx->utf8);
         if (wd > cols)
             wd = cols;
         if (x > 0 && x + wd > cols) {
@@ -101,6 +104,10 @@ void view_strip_draw(const struct view_ctx *ctx, WINDOW *w)
     for (size_t i = 0; i < log->n && line < first + body; i++) {
         const char *p = trace_piece(log, i);
         size_t len = log->tok[i].piece_len;
+        if (len == 0) { /* an empty piece (BOS, say) still gets a cell, so it can be selected */
+            p = DRAW_GLYPH(ctx->utf8, "∅", "0");
+            len = strlen(p);
+        }
         int wd = draw_text_width(p, len, ctx->utf8);
         if (wd > cols)
             wd = cols;
