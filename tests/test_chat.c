@@ -1,0 +1,277 @@
+/* tests/test_chat.c: chat templates against llama.cpp.
+ *
+ * Expected strings come from llama.cpp's tests/test-chat-template.cpp (ggml-org/llama.cpp at
+ * commit 03f94f19a2c4c9d039fa1a84838fe3e2110cc28d, the expected_output of each case), which
+ * renders its six-message conversation below with add_generation_prompt = true. Styles that
+ * file has no case for (llama2-sys, mistral-v7-tekken, deepseek3, and tulu = llama.cpp's
+ * falcon3 format) were written by hand from the branches of llm_chat_apply_template in
+ * src/llama-chat.cpp (ggml-org/llama.cpp at 0192c1297ddde77b0d9688179779e4218cf04db4).
+ * The fixture check compares with the prompt of ../shared/fixtures/models/NAME.chat.json. */
+#include "test.h"
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+
+#include "chat.h"
+#include "gguf.h"
+
+/* llama.cpp's test conversation: a system prompt, two full turns and a question. */
+static const struct chat_msg tc_conv[] = {
+    {"system", "You are a helpful assistant"},
+    {"user", "Hello"},
+    {"assistant", "Hi there"},
+    {"user", "Who are you"},
+    {"assistant", "   I am an assistant   "},
+    {"user", "Another question"},
+};
+enum { TC_N = sizeof tc_conv / sizeof tc_conv[0] };
+
+#define EOS_DS "<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>"
+#define USER_DS "<\xef\xbd\x9cUser\xef\xbd\x9c>"
+#define ASSIST_DS "<\xef\xbd\x9c" "Assistant\xef\xbd\x9c>"
+
+static const struct {
+    enum chat_style style;
+    const char *source; /* the test case's name in test-chat-template.cpp, or the branch */
+    const char *want;
+} tc_cases[] = {
+    {CHAT_STYLE_CHATML, "teknium/OpenHermes-2.5-Mistral-7B",
+     "<|im_start|>system\nYou are a helpful assistant<|im_end|>\n<|im_start|>user\nHello<|im_end|>\n"
+     "<|im_start|>assistant\nHi there<|im_end|>\n<|im_start|>user\nWho are you<|im_end|>\n"
+     "<|im_start|>assistant\n   I am an assistant   <|im_end|>\n<|im_start|>user\nAnother question"
+     "<|im_end|>\n<|im_start|>assistant\n"},
+    {CHAT_STYLE_LLAMA2, "mistralai/Mistral-7B-Instruct-v0.2 (NOTE: Old pre-v1 without a system prompt)",
+     "[INST] You are a helpful assistant\nHello [/INST]Hi there</s>[INST] Who are you [/INST]   I am "
+     "an assistant   </s>[INST] Another question [/INST]"},
+    {CHAT_STYLE_LLAMA2_SYS_BOS, "TheBloke/FusionNet_34Bx2_MoE-AWQ",
+     "[INST] <<SYS>>\nYou are a helpful assistant\n<</SYS>>\n\nHello [/INST]Hi there</s><s>[INST] Who "
+     "are you [/INST]   I am an assistant   </s><s>[INST] Another question [/INST]"},
+    {CHAT_STYLE_LLAMA2_SYS_STRIP, "bofenghuang/vigogne-2-70b-chat",
+     "[INST] <<SYS>>\nYou are a helpful assistant\n<</SYS>>\n\nHello [/INST]Hi there</s>[INST] Who are "
+     "you [/INST]I am an assistant</s>[INST] Another question [/INST]"},
+    {CHAT_STYLE_LLAMA2_SYS, "llama-chat.cpp llama2 branch, support_system_message",
+     "[INST] <<SYS>>\nYou are a helpful assistant\n<</SYS>>\n\nHello [/INST]Hi there</s>[INST] Who are "
+     "you [/INST]   I am an assistant   </s>[INST] Another question [/INST]"},
+    {CHAT_STYLE_DEEPSEEK, "deepseek-ai/deepseek-coder-33b-instruct",
+     "You are a helpful assistant### Instruction:\nHello\n### Response:\nHi there\n<|EOT|>\n### "
+     "Instruction:\nWho are you\n### Response:\n   I am an assistant   \n<|EOT|>\n### Instruction:\n"
+     "Another question\n### Response:\n"},
+    {CHAT_STYLE_LLAMA3, "Llama-3",
+     "<|start_header_id|>system<|end_header_id|>\n\nYou are a helpful assistant<|eot_id|>"
+     "<|start_header_id|>user<|end_header_id|>\n\nHello<|eot_id|><|start_header_id|>assistant"
+     "<|end_header_id|>\n\nHi there<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nWho are you"
+     "<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\nI am an assistant<|eot_id|>"
+     "<|start_header_id|>user<|end_header_id|>\n\nAnother question<|eot_id|><|start_header_id|>"
+     "assistant<|end_header_id|>\n\n"},
+    {CHAT_STYLE_DEEPSEEK2, "DeepSeek-V2",
+     "You are a helpful assistant\n\nUser: Hello\n\nAssistant: Hi there" EOS_DS "User: Who are you\n\n"
+     "Assistant:    I am an assistant   " EOS_DS "User: Another question\n\nAssistant:"},
+    {CHAT_STYLE_DEEPSEEK3, "llama-chat.cpp DEEPSEEK_3 branch",
+     "You are a helpful assistant\n\n" USER_DS "Hello" ASSIST_DS "Hi there" EOS_DS USER_DS "Who are you"
+     ASSIST_DS "   I am an assistant   " EOS_DS USER_DS "Another question" ASSIST_DS},
+    {CHAT_STYLE_GRANITE, "ibm-granite/granite-3.0-8b-instruct",
+     "<|start_of_role|>system<|end_of_role|>You are a helpful assistant<|end_of_text|>\n"
+     "<|start_of_role|>user<|end_of_role|>Hello<|end_of_text|>\n<|start_of_role|>assistant"
+     "<|end_of_role|>Hi there<|end_of_text|>\n<|start_of_role|>user<|end_of_role|>Who are you"
+     "<|end_of_text|>\n<|start_of_role|>assistant<|end_of_role|>   I am an assistant   "
+     "<|end_of_text|>\n<|start_of_role|>user<|end_of_role|>Another question<|end_of_text|>\n"
+     "<|start_of_role|>assistant<|end_of_role|>"},
+    {CHAT_STYLE_MISTRAL_V1, "mistralai/Mistral-7B-Instruct-v0.2 (mistralai 'v1' template with a system prompt)",
+     " [INST] You are a helpful assistant\n\nHello [/INST] Hi there</s> [INST] Who are you [/INST]    "
+     "I am an assistant   </s> [INST] Another question [/INST]"},
+    {CHAT_STYLE_MISTRAL_V3, "Mistral-Large-Instruct-2407 (mistralai 'v3' template)",
+     "[INST] You are a helpful assistant\n\nHello[/INST] Hi there</s>[INST] Who are you[/INST] I am an "
+     "assistant</s>[INST] Another question[/INST]"},
+    {CHAT_STYLE_MISTRAL_V3_TEKKEN, "Mistral-Nemo-Instruct-2407 (mistralai 'v3-tekken' template)",
+     "[INST]You are a helpful assistant\n\nHello[/INST]Hi there</s>[INST]Who are you[/INST]   I am an "
+     "assistant   </s>[INST]Another question[/INST]"},
+    {CHAT_STYLE_MISTRAL_V7, "mistralai/Mistral-Large-Instruct-2411 (mistralai 'v7' template)",
+     "[SYSTEM_PROMPT] You are a helpful assistant[/SYSTEM_PROMPT][INST] Hello[/INST] Hi there</s>[INST] "
+     "Who are you[/INST]    I am an assistant   </s>[INST] Another question[/INST]"},
+    {CHAT_STYLE_MISTRAL_V7_TEKKEN, "llama-chat.cpp MISTRAL_V7_TEKKEN branch",
+     "[SYSTEM_PROMPT]You are a helpful assistant[/SYSTEM_PROMPT][INST]Hello[/INST]Hi there</s>[INST]"
+     "Who are you[/INST]   I am an assistant   </s>[INST]Another question[/INST]"},
+    {CHAT_STYLE_PHI4, "phi-4",
+     "<|im_start|>system<|im_sep|>You are a helpful assistant<|im_end|><|im_start|>user<|im_sep|>Hello"
+     "<|im_end|><|im_start|>assistant<|im_sep|>Hi there<|im_end|><|im_start|>user<|im_sep|>Who are you"
+     "<|im_end|><|im_start|>assistant<|im_sep|>   I am an assistant   <|im_end|><|im_start|>user"
+     "<|im_sep|>Another question<|im_end|><|im_start|>assistant<|im_sep|>"},
+    {CHAT_STYLE_TULU, "llama-chat.cpp FALCON_3 branch",
+     "<|system|>\nYou are a helpful assistant\n<|user|>\nHello\n<|assistant|>\nHi there\n<|user|>\n"
+     "Who are you\n<|assistant|>\n   I am an assistant   \n<|user|>\nAnother question\n<|assistant|>\n"},
+};
+
+TEST(chat_render_llamacpp_cases)
+{
+    bool covered[CHAT_STYLE_COUNT] = {false};
+    for (size_t i = 0; i < sizeof tc_cases / sizeof tc_cases[0]; i++) {
+        size_t len = 0;
+        char *got = chat_render_style(tc_cases[i].style, tc_conv, TC_N, true, &len);
+        CHECK_MSG(got && strcmp(got, tc_cases[i].want) == 0, "%s (%s):\n got  \"%s\"\n want \"%s\"",
+                  chat_style_name(tc_cases[i].style), tc_cases[i].source, got ? got : "(null)",
+                  tc_cases[i].want);
+        CHECK(got == NULL || len == strlen(got));
+        covered[tc_cases[i].style] = true;
+        free(got);
+    }
+    for (int s = CHAT_STYLE_CHATML; s < CHAT_STYLE_COUNT; s++)
+        CHECK_MSG(covered[s], "style %s has no test case", chat_style_name((enum chat_style)s));
+    CHECK(chat_render_style(CHAT_STYLE_NONE, tc_conv, TC_N, true, NULL) == NULL);
+}
+
+/* A family renders as its default style (the one llama.cpp gives that name). */
+TEST(chat_render_families)
+{
+    for (int f = CHAT_CHATML; f < CHAT_FAMILY_COUNT; f++) {
+        enum chat_style s = chat_family_default_style((enum chat_family)f);
+        CHECK_INT_EQ(chat_style_family(s), f);
+        char *a = chat_render((enum chat_family)f, tc_conv, TC_N, true, NULL);
+        char *b = chat_render_style(s, tc_conv, TC_N, true, NULL);
+        CHECK(a && b && strcmp(a, b) == 0);
+        free(a);
+        free(b);
+    }
+    CHECK(chat_render(CHAT_NONE, tc_conv, TC_N, true, NULL) == NULL);
+    /* Without the generation prompt ChatML ends after the last message. */
+    char *s = chat_render(CHAT_CHATML, tc_conv + 1, 1, false, NULL);
+    CHECK_STR_EQ(s, "<|im_start|>user\nHello<|im_end|>\n");
+    free(s);
+}
+
+/* The reference's chat prompt (fixtures/models/NAME.chat.json) is ChatML with one user message and
+ * no system message; the fixture model's own template is recognised as ChatML. */
+TEST(chat_fixture_prompt)
+{
+    const char *dir = test_fixtures_dir();
+    if (!dir) {
+        test_skip("no fixtures directory");
+        return;
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/models/qwen2moe-tiny-f32.chat.json", dir);
+    FILE *fp = fopen(path, "rb");
+    CHECK_MSG(fp != NULL, "cannot open %s", path);
+    if (!fp)
+        return;
+    static char buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof buf - 1, fp);
+    fclose(fp);
+    buf[n] = '\0';
+    cJSON *root = cJSON_Parse(buf);
+    cJSON *prompt = cJSON_GetObjectItem(root, "prompt");
+    CHECK(cJSON_IsString(prompt));
+    struct chat_msg msg = {"user", "Why is a mixture of experts fast?"};
+    char *got = chat_render(CHAT_CHATML, &msg, 1, true, NULL);
+    if (cJSON_IsString(prompt))
+        CHECK_STR_EQ(got, prompt->valuestring);
+    free(got);
+    cJSON_Delete(root);
+
+    char err[512];
+    struct gguf_file f;
+    snprintf(path, sizeof path, "%s/models/qwen2moe-tiny-f32.gguf", dir);
+    if (gguf_open(&f, path, err, sizeof err) < 0) {
+        test_fail(__FILE__, __LINE__, "%s", err);
+        return;
+    }
+    static char tmpl[65536];
+    CHECK_INT_EQ(gguf_get_strz(&f, "tokenizer.chat_template", tmpl, sizeof tmpl, err, sizeof err), 0);
+    CHECK_INT_EQ(chat_detect(tmpl), CHAT_CHATML);
+    CHECK_INT_EQ(chat_detect_style(tmpl), CHAT_STYLE_CHATML);
+    gguf_close(&f);
+}
+
+/* Detection from real templates' text (the templates of test-chat-template.cpp and the
+ * models' tokenizer_config.json), including ones we must not take for a supported family. */
+TEST(chat_detect_templates)
+{
+    static const struct {
+        const char *tmpl;
+        enum chat_style want;
+    } cases[] = {
+        {"{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + "
+         "'<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}"
+         "{% endif %}", CHAT_STYLE_CHATML},
+        /* Mixtral-8x7B-Instruct / Mistral-7B-Instruct-v0.2 */
+        {"{{ bos_token }}{% for message in messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 "
+         "== 0) %}{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}"
+         "{% endif %}{% if message['role'] == 'user' %}{{ '[INST] ' + message['content'] + ' [/INST]' }}{% elif "
+         "message['role'] == 'assistant' %}{{ message['content'] + eos_token}}{% else %}{{ raise_exception("
+         "'Only user and assistant roles are supported!') }}{% endif %}{% endfor %}", CHAT_STYLE_LLAMA2},
+        {"{%- for idx in range(0, messages|length) -%}\n{%- if messages[idx]['role'] == 'user' -%}\n{%- if "
+         "idx > 1 -%}\n{{- bos_token + '[INST] ' + messages[idx]['content'] + ' [/INST]' -}}\n{%- else -%}\n"
+         "{{- messages[idx]['content'] + ' [/INST]' -}}\n{%- endif -%}\n{% elif messages[idx]['role'] == "
+         "'system' %}\n{{- '[INST] <<SYS>>\\n' + messages[idx]['content'] + '\\n<</SYS>>\\n\\n' -}}\n",
+         CHAT_STYLE_LLAMA2_SYS_BOS},
+        {"{{ bos_token }}{% for message in messages %}{% if message['role'] == 'user' %}{{ '[INST] ' + "
+         "message['content'] + '[/INST]' }}{% elif message['role'] == 'system' %}{{ '[SYSTEM_PROMPT] ' + "
+         "message['content'] + '[/SYSTEM_PROMPT]' }}{% endif %}{% endfor %}", CHAT_STYLE_MISTRAL_V7},
+        /* Mixtral-8x22B-Instruct-v0.1 (v3, with tools) */
+        {"{%- if message[\"role\"] == \"user\" %}{{- \"[AVAILABLE_TOOLS] [\" }}{{- \"[INST] \" + "
+         "message[\"content\"] + \"[/INST]\" }}", CHAT_STYLE_MISTRAL_V3},
+        {"{% set loop_messages = messages %}{% for message in loop_messages %}{% set content = "
+         "'<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n'+ message['content'] | trim + "
+         "'<|eot_id|>' %}{% if loop.index0 == 0 %}{% set content = bos_token + content %}{% endif %}"
+         "{{ content }}{% endfor %}{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}",
+         CHAT_STYLE_LLAMA3},
+        {"{%- for message in messages %}\n    {%- if message['role'] == 'user' %}\n{{'### Instruction:\\n' + "
+         "message['content'] + '\\n'}}\n    {%- else %}\n{{'### Response:\\n' + message['content'] + "
+         "'\\n<|EOT|>\\n'}}\n", CHAT_STYLE_DEEPSEEK},
+        /* DeepSeek-V2(-Lite)-Chat, deepseek-moe-16b-chat */
+        {"{{ bos_token }}{% for message in messages %}{% if message['role'] == 'user' %}{{ 'User: ' + "
+         "message['content'] + '\\n\\n' }}{% elif message['role'] == 'assistant' %}{{ 'Assistant: ' + "
+         "message['content'] + eos_token }}{% endif %}{% endfor %}", CHAT_STYLE_DEEPSEEK2},
+        /* DeepSeek-V3 */
+        {"{{'<\xef\xbd\x9cUser\xef\xbd\x9c>' + message['content']}}{{'<\xef\xbd\x9c" "Assistant\xef\xbd\x9c>' + "
+         "content + '<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>'}}", CHAT_STYLE_DEEPSEEK3},
+        /* OLMoE-1B-7B-0924-Instruct (Tulu) */
+        {"{{ bos_token }}{% for message in messages %}{% if message['role'] == 'system' %}{{ '<|system|>\\n' + "
+         "message['content'] }}{% elif message['role'] == 'user' %}{{ '<|user|>\\n' + message['content'] }}"
+         "{% elif message['role'] == 'assistant' %}{{ '<|assistant|>\\n'  + message['content'] + eos_token }}"
+         "{% endif %}{% if loop.last and add_generation_prompt %}{{ '<|assistant|>' }}{% endif %}{% endfor %}",
+         CHAT_STYLE_TULU},
+        {"{%- for message in messages %}\n    {%- if message['role'] == 'system' %}\n    {{- "
+         "'<|start_of_role|>system<|end_of_role|>' + message['content'] + '<|end_of_text|>\\n' }}",
+         CHAT_STYLE_GRANITE},
+        {"{% for message in messages %}{% if (message['role'] == 'system') %}{{'<|im_start|>system<|im_sep|>' + "
+         "message['content'] + '<|im_end|>'}}{% endif %}{% endfor %}", CHAT_STYLE_PHI4},
+        /* Phi-3 holds <|assistant|> and <|user|> too, and is not Tulu. */
+        {"{{ bos_token }}{% for message in messages %}{% if (message['role'] == 'user') %}{{'<|user|>' + '\\n' + "
+         "message['content'] + '<|end|>' + '\\n' + '<|assistant|>' + '\\n'}}{% endif %}{% endfor %}",
+         CHAT_STYLE_NONE},
+        /* Gemma, Command-R: not supported */
+        {"{{ '<start_of_turn>' + role + '\\n' + message['content'] | trim + '<end_of_turn>\\n' }}",
+         CHAT_STYLE_NONE},
+        {"{{ '<|START_OF_TURN_TOKEN|><|USER_TOKEN|>' + content.strip() + '<|END_OF_TURN_TOKEN|>' }}",
+         CHAT_STYLE_NONE},
+        /* A name in place of the template, as llama.cpp allows */
+        {"mistral-v3-tekken", CHAT_STYLE_MISTRAL_V3_TEKKEN},
+        {"granite", CHAT_STYLE_GRANITE},
+        {"", CHAT_STYLE_NONE},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        enum chat_style got = chat_detect_style(cases[i].tmpl);
+        CHECK_MSG(got == cases[i].want, "case %zu: detected '%s', want '%s'", i, chat_style_name(got),
+                  chat_style_name(cases[i].want));
+        CHECK_INT_EQ(chat_detect(cases[i].tmpl), chat_style_family(cases[i].want));
+    }
+    CHECK_INT_EQ(chat_detect_style(NULL), CHAT_STYLE_NONE);
+}
+
+TEST(chat_names)
+{
+    for (int f = CHAT_CHATML; f < CHAT_FAMILY_COUNT; f++)
+        CHECK_INT_EQ(chat_family_from_name(chat_family_names[f]), f);
+    CHECK_INT_EQ(chat_family_from_name("chatml2"), CHAT_NONE);
+    enum chat_style s = CHAT_STYLE_NONE;
+    char err[512] = "";
+    CHECK_INT_EQ(chat_style_from_name("mistral", &s, err, sizeof err), 0);
+    CHECK_INT_EQ(s, CHAT_STYLE_LLAMA2);
+    CHECK_INT_EQ(chat_style_from_name("deepseek3", &s, err, sizeof err), 0);
+    CHECK_INT_EQ(s, CHAT_STYLE_DEEPSEEK3);
+    CHECK_INT_EQ(chat_style_from_name("vicuna", &s, err, sizeof err), -1);
+    CHECK(strstr(err, "'vicuna'") != NULL);
+    for (int f = CHAT_CHATML; f < CHAT_FAMILY_COUNT; f++)
+        CHECK_MSG(strstr(err, chat_family_names[f]) != NULL, "message lacks %s: %s",
+                  chat_family_names[f], err);
+}
