@@ -5,7 +5,10 @@
  * size works down to 1x1 (it draws what fits). Views handle an empty log, a dense model
  * (n_experts == 0: "dense model: no routing"), many experts (columns compressed), and model
  * text with control bytes or wide characters (shown escaped / at their true width).
- * Row 0 of every view is its label, e.g. "heatmap · selected token  [h] mode".
+ * Row 0 of every view is its label, e.g. "heatmap · selected token  [h] mode". The labels
+ * name these keys, for the app to bind while the inspector has focus: `[` and `]` the
+ * layer, `h` the heatmap mode, `e` the entropy mode, left/right the selected record, and
+ * view_table[].key ('0'..'7') the view.
  *
  * Colours come from the theme by role (themes/theme.h) through draw_attr() (tui/draw.h);
  * call draw_theme_apply() once after initscr() and again after /theme.
