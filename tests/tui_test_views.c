@@ -681,3 +681,14 @@ TEST(draw_text_widths_and_escapes)
     CHECK_INT_EQ(draw_text(w, -1, 0, 5, "abc", 3, 0, 0, true), 0);
     delwin(w);
 }
+
+TEST(draw_locale_detection)
+{
+    if (!vt_init())
+        return;
+    CHECK(draw_locale_utf8());
+    setlocale(LC_CTYPE, "C");
+    CHECK(!draw_locale_utf8());
+    setlocale(LC_CTYPE, "C.UTF-8");
+    CHECK(draw_locale_utf8());
+}
