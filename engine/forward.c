@@ -10,7 +10,9 @@
 
 #include "quant.h"
 
-enum { N_ACT_SLOTS = 6, MAX_JOBS = 4 * 1024 };
+/* KV_PAD: llama.cpp pads the attended length to 32 cells (no flash attention); the padded
+ * cells get probability 0, and the sums keep llama.cpp's lane layout. */
+enum { N_ACT_SLOTS = 6, MAX_JOBS = 4 * 1024, KV_PAD = 32 };
 
 /* One matrix job: rows of y = W . x for a list of input rows. */
 struct mm_job {
@@ -85,7 +87,9 @@ struct fwd {
     int nth;
 
     /* KV cache, F16 */
-    uint16_t *kc, *vc; /* (n_layer, n_ctx, kvd) */
+    int n_pad;         /* n_ctx rounded up to KV_PAD */
+    uint16_t *kc;      /* (n_layer, n_pad, kvd) K rows by position */
+    uint16_t *vc;      /* (n_layer, kvd, n_pad) V transposed, as llama.cpp stores it */
     uint8_t *touched;  /* (n_layer, nexp) expert used before in this process */
 };
 
@@ -110,25 +114,72 @@ static void fwd_rmsnorm(float *y, const float *x, const float *w, int n, float e
         y[i] = (x[i] * scale) * w[i];
 }
 
+/* The reference build (llama.cpp on AVX-512) computes exp in softmax and SiLU 16 lanes at a
+ * time with ggml_v_expf, an arm-optimized-routines polynomial, and the leftover lanes with
+ * the C library's expf. fwd_vexpf is one lane of ggml_v_expf, step for step. */
+static float fwd_vexpf(float x)
+{
+    const float r = 0x1.8p23f;
+    const float z = fmaf(x, 0x1.715476p+0f, r);
+    const float n = z - r;
+    const float b = fmaf(-n, 0x1.7f7d1cp-20f, fmaf(-n, 0x1.62e4p-1f, x));
+    if (!(fabsf(n) <= 192.0f))
+        return n > 0.0f ? INFINITY : 0.0f;
+    const float u = b * b;
+    const float j = fmaf(fmaf(fmaf(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u,
+                              fmaf(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)),
+                         u, fmaf(0x1.ffffecp-1f, b, 1.0f));
+    return ldexpf(j, (int)n);
+}
+
+/* _mm512_reduce_add_ps as gcc builds it: halves, then quarters, then pairs. */
+static float fwd_reduce16(const float *a)
+{
+    float t[8], u[4];
+    for (int i = 0; i < 8; i++)
+        t[i] = a[i + 8] + a[i];
+    for (int i = 0; i < 4; i++)
+        u[i] = t[i + 4] + t[i];
+    return (u[0] + u[2]) + (u[1] + u[3]);
+}
+
+/* ggml_silu_f32 (the scalar lanes) */
 static float fwd_silu(float x)
 {
     return x / (1.0f + expf(-x));
 }
 
-/* In-place softmax as ggml_compute_forward_soft_max_f32 (no mask, scale 1). */
+/* ggml_vec_swiglu_f32: g = silu(g) * u over n values */
+static void fwd_swiglu(float *g, const float *u, int n)
+{
+    const int nv = n & ~15;
+    for (int i = 0; i < nv; i++)
+        g[i] = (g[i] / (1.0f + fwd_vexpf(0.0f - g[i]))) * u[i];
+    for (int i = nv; i < n; i++)
+        g[i] = fwd_silu(g[i]) * u[i];
+}
+
+/* ggml_vec_soft_max_f32 then the 1/sum scale: p = softmax(x) over n values (p may be x;
+ * x[i] = -inf is a masked cell). */
 static void fwd_softmax(float *p, const float *x, int n)
 {
     float max = -INFINITY;
     for (int i = 0; i < n; i++)
         max = x[i] > max ? x[i] : max;
     double sum = 0.0;
-    for (int i = 0; i < n; i++) {
+    int i = 0;
+    for (; i + 15 < n; i += 16) {
+        for (int k = 0; k < 16; k++)
+            p[i + k] = fwd_vexpf(x[i + k] - max);
+        sum += (double)fwd_reduce16(p + i);
+    }
+    for (; i < n; i++) {
         p[i] = expf(x[i] - max);
         sum += (double)p[i];
     }
     const float inv = (float)(1.0 / sum);
-    for (int i = 0; i < n; i++)
-        p[i] *= inv;
+    for (int k = 0; k < n; k++)
+        p[k] *= inv;
 }
 
 /* Returns rows of x (n, d) in the vec_dot type of weight type wtype, quantizing once per
@@ -179,7 +230,10 @@ static struct mm_job *fwd_job(struct fwd *f, const struct wt *w, int64_t e, cons
     j->nb1 = w->nb1;
     j->ne0 = w->ne[0];
     j->rows = w->ne[1];
-    j->dot = quant_traits(w->type)->vec_dot;
+    /* llama.cpp multiplies 2-D weights with tinyBLAS and expert slices (mul_mat_id) with
+     * the per-row kernels; the two sum f32/f16/bf16 rows in different orders. */
+    const struct quant_traits *qt = quant_traits(w->type);
+    j->dot = w->ne[2] > 1 || e > 0 ? qt->vec_dot : qt->vec_dot_gemm;
     j->xi = xi;
     j->y = y;
     j->y_stride = y_stride;
@@ -254,50 +308,37 @@ static void fwd_attn_worker(void *arg, int ith, int nth)
     struct fwd *f = a->f;
     const struct hparams *hp = &f->m->hp;
     const int hd = hp->head_dim, gq = hp->n_head / hp->n_kv_head;
-    const uint16_t *kc = f->kc + (size_t)a->il * (size_t)f->n_ctx * (size_t)f->kvd;
-    const uint16_t *vc = f->vc + (size_t)a->il * (size_t)f->n_ctx * (size_t)f->kvd;
-    float *sc = f->sc + (size_t)ith * (size_t)f->n_ctx;
-    uint16_t *p16 = f->p16 + (size_t)ith * (size_t)f->n_ctx;
+    const quant_vec_dot_fn dot16 = quant_traits(GGML_TYPE_F16)->vec_dot_gemm;
+    const size_t np = (size_t)f->n_pad;
+    const uint16_t *kc = f->kc + (size_t)a->il * np * (size_t)f->kvd;
+    const uint16_t *vc = f->vc + (size_t)a->il * (size_t)f->kvd * np;
+    float *sc = f->sc + (size_t)ith * np;
+    uint16_t *p16 = f->p16 + (size_t)ith * np;
     uint16_t *q16 = f->q16 + (size_t)ith * (size_t)hd;
     int64_t i0, i1;
     threads_split((int64_t)a->n * hp->n_head, ith, nth, &i0, &i1);
     for (int64_t it = i0; it < i1; it++) {
         const int t = (int)(it / hp->n_head), h = (int)(it % hp->n_head);
         const int g = h / gq, npos = a->pos0 + t + 1;
+        const int nkv = (npos + KV_PAD - 1) / KV_PAD * KV_PAD;
         const float *q = f->q + (size_t)t * (size_t)f->qd + (size_t)h * (size_t)hd;
+        /* KQ: a mul_mat with F16 K, so Q is rounded to F16 first */
         for (int i = 0; i < hd; i++)
             q16[i] = quant_f32_to_f16(q[i]);
-        /* KQ: F16 K times F16-rounded Q, summed in float */
-        float max = -INFINITY;
         for (int j = 0; j < npos; j++) {
             const uint16_t *kr = kc + (size_t)j * (size_t)f->kvd + (size_t)g * (size_t)hd;
-            float s = 0.0f;
-            for (int i = 0; i < hd; i++)
-                s += quant_f16_to_f32(kr[i]) * quant_f16_to_f32(q16[i]);
-            s *= hp->kq_scale;
-            sc[j] = s;
-            max = s > max ? s : max;
+            sc[j] = dot16(hd, kr, q16) * hp->kq_scale;
         }
-        double sum = 0.0;
-        for (int j = 0; j < npos; j++) {
-            sc[j] = expf(sc[j] - max);
-            sum += (double)sc[j];
-        }
-        const float inv = (float)(1.0 / sum);
-        for (int j = 0; j < npos; j++)
-            p16[j] = quant_f32_to_f16(sc[j] * inv);
-        /* KQV: F16 V weighted by F16 probabilities */
+        /* ggml_soft_max_ext over the padded row, the masked cells at -inf */
+        for (int j = npos; j < nkv; j++)
+            sc[j] = -INFINITY;
+        fwd_softmax(sc, sc, nkv);
+        for (int j = 0; j < nkv; j++)
+            p16[j] = quant_f32_to_f16(sc[j]);
+        /* KQV: a mul_mat of transposed F16 V with the probabilities rounded to F16 */
         float *o = f->att + (size_t)t * (size_t)f->qd + (size_t)h * (size_t)hd;
         for (int i = 0; i < hd; i++)
-            o[i] = 0.0f;
-        for (int j = 0; j < npos; j++) {
-            const float p = quant_f16_to_f32(p16[j]);
-            if (p == 0.0f)
-                continue;
-            const uint16_t *vr = vc + (size_t)j * (size_t)f->kvd + (size_t)g * (size_t)hd;
-            for (int i = 0; i < hd; i++)
-                o[i] += p * quant_f16_to_f32(vr[i]);
-        }
+            o[i] = dot16(nkv, vc + ((size_t)g * (size_t)hd + (size_t)i) * np, p16);
     }
 }
 
@@ -341,11 +382,12 @@ static void fwd_attention(struct fwd *f, int il, int n, int pos0)
         for (int h = 0; h < hp->n_kv_head; h++)
             fwd_rope_apply(k + h * hd, f->rope, hp->n_rot, neox);
         /* into the cache as F16 */
-        size_t off = ((size_t)il * (size_t)f->n_ctx + (size_t)(pos0 + t)) * (size_t)f->kvd;
+        const size_t np = (size_t)f->n_pad, p = (size_t)(pos0 + t);
+        const size_t off = ((size_t)il * np + p) * (size_t)f->kvd;
         const float *v = f->vx + (size_t)t * f->kvd;
         for (int i = 0; i < f->kvd; i++) {
             f->kc[off + (size_t)i] = quant_f32_to_f16(k[i]);
-            f->vc[off + (size_t)i] = quant_f32_to_f16(v[i]);
+            f->vc[((size_t)il * (size_t)f->kvd + (size_t)i) * np + p] = quant_f32_to_f16(v[i]);
         }
     }
 
@@ -467,8 +509,7 @@ static void fwd_ffn_units(struct fwd *f, const struct ffn_unit *units, int n_uni
         for (int q = f->unit_off[u]; q < f->unit_off[u + 1]; q++) {
             float *g = f->g + (size_t)f->pair_row[q] * f->ffmax;
             const float *up = f->u + (size_t)f->pair_row[q] * f->ffmax;
-            for (int i = 0; i < units[u].n_ff; i++)
-                g[i] = fwd_silu(g[i]) * up[i];
+            fwd_swiglu(g, up, units[u].n_ff);
         }
     fwd_act_reset(f);
     for (int u = 0; u < n_units; u++) {
@@ -726,10 +767,11 @@ struct fwd *fwd_create(const struct model *m, int n_ctx, struct thread_pool *poo
     for (int i = 0; i < N_ACT_SLOTS; i++)
         if (!(f->act[i].buf = malloc(act_bytes)))
             goto oom;
-    f->sc = malloc((size_t)f->nth * (size_t)n_ctx * sizeof(float));
-    f->p16 = malloc((size_t)f->nth * (size_t)n_ctx * sizeof(uint16_t));
+    f->n_pad = (n_ctx + KV_PAD - 1) / KV_PAD * KV_PAD;
+    f->sc = malloc((size_t)f->nth * (size_t)f->n_pad * sizeof(float));
+    f->p16 = malloc((size_t)f->nth * (size_t)f->n_pad * sizeof(uint16_t));
     f->q16 = malloc((size_t)f->nth * (size_t)hp->head_dim * sizeof(uint16_t));
-    size_t kv = (size_t)hp->n_layer * (size_t)n_ctx * kvd;
+    size_t kv = (size_t)hp->n_layer * (size_t)f->n_pad * kvd;
     f->kc = calloc(kv, sizeof(uint16_t));
     f->vc = calloc(kv, sizeof(uint16_t));
     f->touched = calloc((size_t)hp->n_layer * ne, 1);
