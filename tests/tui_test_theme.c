@@ -202,6 +202,21 @@ TEST(theme_load_user_dir_builtin_and_no_color)
     CHECK_INT_EQ(theme_load(path, &t, msg, sizeof msg), 0);      /* a path to a file */
     CHECK_STR_EQ(t.name, "ocean");
 
+    /* the list for /theme completion: built-ins, then the user's */
+    snprintf(path, sizeof path, "%s/dark.theme", dir); /* shadows a built-in: listed once */
+    f = fopen(path, "w");
+    if (f)
+        fclose(f);
+    char names[16][64];
+    int nn = theme_list(names, 16);
+    CHECK_INT_EQ(nn, 5);
+    if (nn == 5) {
+        CHECK_STR_EQ(names[0], "dark");
+        CHECK_STR_EQ(names[3], "mono");
+        CHECK_STR_EQ(names[4], "ocean");
+    }
+    CHECK_INT_EQ(theme_list(names, 2), 2);
+
     unsetenv("NO_COLOR");
     CHECK_INT_EQ(theme_load(NULL, &t, msg, sizeof msg), 0);
     CHECK_STR_EQ(t.name, "dark");

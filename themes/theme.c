@@ -6,6 +6,7 @@
 #include "theme.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -605,4 +606,40 @@ int theme_load(const char *name, struct theme *out, char *msg, size_t msglen)
         bl -= 6;
     snprintf(out->name, sizeof out->name, "%.*s", (int)(bl < 63 ? bl : 63), base);
     return 0;
+}
+
+static int theme_name_cmp(const void *a, const void *b)
+{
+    return strcmp((const char *)a, (const char *)b);
+}
+
+int theme_list(char (*names)[64], int max)
+{
+    int n = 0;
+    for (size_t i = 0; i < theme_builtin_count && n < max; i++)
+        snprintf(names[n++], 64, "%s", theme_builtins[i].name);
+    int first_user = n;
+    char dir[3500];
+    theme_user_dir(dir, sizeof dir);
+    DIR *d = dir[0] ? opendir(dir) : NULL;
+    if (!d)
+        return n;
+    struct dirent *e;
+    while (n < max && (e = readdir(d)) != NULL) {
+        size_t l = strlen(e->d_name);
+        if (l <= 6 || l - 6 >= 64 || strcmp(e->d_name + l - 6, ".theme") != 0)
+            continue;
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)(l - 6), e->d_name);
+        if (!theme_name_is_plain(name))
+            continue;
+        bool dup = false;
+        for (int i = 0; i < first_user && !dup; i++)
+            dup = strcmp(names[i], name) == 0;
+        if (!dup)
+            memcpy(names[n++], name, sizeof name);
+    }
+    closedir(d);
+    qsort(names + first_user, (size_t)(n - first_user), sizeof names[0], theme_name_cmp);
+    return n;
 }

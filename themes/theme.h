@@ -99,6 +99,10 @@ int theme_parse(struct theme *th, const char *text, size_t len, const char *file
  * cannot be found or read: *out is then the default and msg says why. */
 int theme_load(const char *name, struct theme *out, char *msg, size_t msglen);
 
+/* The names /theme can take: the built-ins, then the user's NAME.theme files (sorted, those
+ * that shadow a built-in once). Fills names[0..max) and returns how many were found. */
+int theme_list(char (*names)[64], int max);
+
 /* Parses a single colour word ("red", "208", "#ff8800", "default"). Returns 0 or -1. */
 int theme_parse_color(const char *word, size_t len, struct theme_color *out);
 
