@@ -333,6 +333,25 @@ static int parse_value(struct gguf_reader *r, struct gguf_kv *kv, const char *ke
     return 0;
 }
 
+/* Makes room for entry i of an array that will hold n entries in all. It grows by doubling,
+ * so memory follows what has really been parsed, not the count the file claims; new
+ * entries are zeroed (gguf_close frees what they point to). */
+static int gguf_grow(void **arr, uint64_t *cap, uint64_t i, uint64_t n, size_t elem)
+{
+    if (i < *cap)
+        return 0;
+    uint64_t nc = *cap ? *cap * 2 : 64;
+    if (nc > n)
+        nc = n;
+    void *p = realloc(*arr, (size_t)nc * elem);
+    if (!p)
+        return -1;
+    memset((char *)p + (size_t)*cap * elem, 0, (size_t)(nc - *cap) * elem);
+    *arr = p;
+    *cap = nc;
+    return 0;
+}
+
 static int parse_kvs(struct gguf_reader *r, struct gguf_file *f)
 {
     char a[32], b[32], c[32];
@@ -343,14 +362,11 @@ static int parse_kvs(struct gguf_reader *r, struct gguf_file *f)
                          "n_kv at byte 16 is %s, more key/value pairs than the %s bytes left "
                          "in the file can hold", gguf_fmt_u64(f->n_kv, a),
                          gguf_fmt_u64(reader_left(r), b));
-    if (f->n_kv) {
-        f->kv = calloc(f->n_kv, sizeof *f->kv);
-        f->kv_sorted = calloc(f->n_kv, sizeof *f->kv_sorted);
-        if (!f->kv || !f->kv_sorted)
+    uint64_t cap = 0;
+    for (uint64_t i = 0; i < f->n_kv; i++) {
+        if (gguf_grow((void **)&f->kv, &cap, i, f->n_kv, sizeof *f->kv))
             return gguf_fail(r->path, r->err, r->errlen, "out of memory for %s keys",
                              gguf_fmt_u64(f->n_kv, a));
-    }
-    for (uint64_t i = 0; i < f->n_kv; i++) {
         struct gguf_kv *kv = &f->kv[i];
         kv->offset = r->pos;
         char what[64];
@@ -372,9 +388,14 @@ static int parse_kvs(struct gguf_reader *r, struct gguf_file *f)
         kv->type = (enum gguf_vtype)t;
         if (parse_value(r, kv, key))
             return -1;
-        f->kv_sorted[i] = (uint32_t)i;
     }
     if (f->n_kv) {
+        f->kv_sorted = malloc(f->n_kv * sizeof *f->kv_sorted);
+        if (!f->kv_sorted)
+            return gguf_fail(r->path, r->err, r->errlen, "out of memory for %s keys",
+                             gguf_fmt_u64(f->n_kv, a));
+        for (uint64_t i = 0; i < f->n_kv; i++)
+            f->kv_sorted[i] = (uint32_t)i;
         sort_file = f;
         qsort(f->kv_sorted, f->n_kv, sizeof *f->kv_sorted, kv_order_cmp);
         for (uint64_t i = 1; i < f->n_kv; i++) {
@@ -493,7 +514,9 @@ static int parse_tensor_info(struct gguf_reader *r, struct gguf_tensor *t, uint6
     return reader_u64(r, &t->offset, what);
 }
 
-static int parse_tensors(struct gguf_reader *r, struct gguf_file *f)
+/* *cap: how many tensor entries are allocated (zeroed past the parsed ones), so that the
+ * caller can free their names when parsing stops early. */
+static int parse_tensors(struct gguf_reader *r, struct gguf_file *f, uint64_t *cap)
 {
     char a[32], b[32], c[32], d[32];
     uint64_t need;
@@ -503,19 +526,20 @@ static int parse_tensors(struct gguf_reader *r, struct gguf_file *f)
                          "n_tensors at byte 8 is %s, more tensors than the %s bytes left after "
                          "the keys can describe", gguf_fmt_u64(f->n_tensors, a),
                          gguf_fmt_u64(reader_left(r), b));
-    if (f->n_tensors) {
-        f->tensors = calloc(f->n_tensors, sizeof *f->tensors);
-        f->tensor_sorted = calloc(f->n_tensors, sizeof *f->tensor_sorted);
-        if (!f->tensors || !f->tensor_sorted)
+    for (uint64_t i = 0; i < f->n_tensors; i++) {
+        if (gguf_grow((void **)&f->tensors, cap, i, f->n_tensors, sizeof *f->tensors))
             return gguf_fail(r->path, r->err, r->errlen, "out of memory for %s tensors",
                              gguf_fmt_u64(f->n_tensors, a));
-    }
-    for (uint64_t i = 0; i < f->n_tensors; i++) {
         if (parse_tensor_info(r, &f->tensors[i], i))
             return -1;
-        f->tensor_sorted[i] = (uint32_t)i;
     }
     if (f->n_tensors) {
+        f->tensor_sorted = malloc(f->n_tensors * sizeof *f->tensor_sorted);
+        if (!f->tensor_sorted)
+            return gguf_fail(r->path, r->err, r->errlen, "out of memory for %s tensors",
+                             gguf_fmt_u64(f->n_tensors, a));
+        for (uint64_t i = 0; i < f->n_tensors; i++)
+            f->tensor_sorted[i] = (uint32_t)i;
         sort_file = f;
         qsort(f->tensor_sorted, f->n_tensors, sizeof *f->tensor_sorted, tensor_order_cmp);
         for (uint64_t i = 1; i < f->n_tensors; i++) {
@@ -627,8 +651,17 @@ static int gguf_parse_into(struct gguf_file *f, char *err, size_t errlen)
     if (reader_u64(&r, &f->n_tensors, "n_tensors") || reader_u64(&r, &f->n_kv, "n_kv"))
         return -1;
     (void)b;
-    if (parse_kvs(&r, f) || parse_tensors(&r, f))
+    if (parse_kvs(&r, f))
         return -1;
+    uint64_t cap = 0;
+    if (parse_tensors(&r, f, &cap)) {
+        /* Fewer entries than n_tensors may exist: free them here, not in gguf_close. */
+        for (uint64_t i = 0; f->tensors && i < cap; i++)
+            free(f->tensors[i].name);
+        free(f->tensors);
+        f->tensors = NULL;
+        return -1;
+    }
     return 0;
 }
 
