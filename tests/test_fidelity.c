@@ -1,0 +1,451 @@
+/* tests/test_fidelity.c: the engine against llama.cpp's recorded runs.
+ *
+ * Fixtures: ../shared/fixtures/models/NAME.{plain,chat}.json (llama.cpp c392e5094, CPU, greedy;
+ * see the fixtures README) and the GGUF files they name. For every JSON in that folder:
+ *  - the prompt tokenizes to the fixture's prompt_tokens (plain: add_special = true,
+ *    parse_special = false; chat: parse_special = true);
+ *  - the prompt goes through the engine as one batch, then every later `input` id one at a
+ *    time (always the reference's ids, so one near-tie cannot derail what follows);
+ *  - at every step and layer the reference computed, our experts equal its experts, in order;
+ *  - where the reference has `top`, our logits at its five ids agree with its values, and our
+ *    greedy choice equals its `next`.
+ * A difference is accepted only at a near-tie: the reference's own two scores (the k-th and
+ * (k+1)-th router probabilities, two adjacent ones for an order swap, or the top-2 logits)
+ * are closer than the rounding bound below, and our choice is the reference's runner-up.
+ * Near-ties are counted apart and printed; they never widen the other checks.
+ *
+ * Rounding bounds. F32/F16 weights: logits within 1e-3 relative (the issue's bound; measured
+ * worst 4e-4, from F16 roundings of Q, P and the cache that sit on a half-ulp boundary and
+ * flip on the last bit of a float sum), router probabilities within 1e-3.
+ * Quantized weights: 5e-2 relative and 5e-2 in probability. Why so much wider: activations
+ * are quantized to 8 bits before every product, so a last-bit difference in a float sum that
+ * moves a value across a rounding boundary of the 8-bit grid changes that activation by a
+ * whole step (1/127 of its block's largest value), and these random-weight models amplify
+ * such a step through the layers. The measured effect of a pure summation-order change
+ * (reversing the Q.K sum in our own engine, no other change) on these same fixtures is 2-5%
+ * in the top logits and up to 0.1 in a router probability, the same size as our distance to
+ * llama.cpp (worst: q8_0 0.8%, q6_k 2%, q4_0 2.1%, q4_K_M 3%).
+ *
+ * Relative error of a logit: |ours - ref| / max(|ref|, 1), so logits near zero are compared
+ * in absolute terms. */
+#include "test.h"
+
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+#include "model.h"
+#include "quant.h"
+#include "tokenizer.h"
+#include "trace.h"
+
+struct tol {
+    const char *why;
+    double logit_rel, prob;
+};
+
+static const struct tol tol_float = { "f32/f16", 1e-3, 1e-3 };
+static const struct tol tol_quant = { "quantized", 5e-2, 5e-2 };
+
+struct fix_counts {
+    int tok_total, tok_match, tok_ties;
+    int exp_total, exp_match, exp_ties;
+    int top_checked;
+    double worst_rel;
+};
+
+static char *fix_slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    rewind(f);
+    char *buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    if (buf)
+        buf[n] = 0;
+    fclose(f);
+    return buf;
+}
+
+static int fix_int(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsNumber(v) ? v->valueint : -1;
+}
+
+/* True when any tensor of the model is a quantized type. */
+static bool fix_is_quantized(const struct model_desc *d)
+{
+    for (int t = 0; t < 64; t++) {
+        const struct quant_traits *q = quant_traits((uint32_t)t);
+        if (d->tensors_per_type[t] && q && q->is_quantized)
+            return true;
+    }
+    return false;
+}
+
+/* The reference's ranking of all experts by probability, best first. */
+static void fix_rank(const double *p, int n, int *rank)
+{
+    for (int i = 0; i < n; i++)
+        rank[i] = i;
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && p[rank[j]] > p[rank[j - 1]]; j--) {
+            int t = rank[j];
+            rank[j] = rank[j - 1];
+            rank[j - 1] = t;
+        }
+}
+
+/* Compares one layer's routing. Returns 0 equal, 1 near-tie, -1 mismatch (message in why). */
+static int fix_cmp_experts(const struct trace_layer *ours, const cJSON *ref, double eps,
+                           char *why, size_t whylen)
+{
+    const cJSON *ex = cJSON_GetObjectItemCaseSensitive(ref, "experts");
+    const cJSON *pr = cJSON_GetObjectItemCaseSensitive(ref, "probs");
+    int k = cJSON_GetArraySize(ex), n = cJSON_GetArraySize(pr);
+    if (k <= 0 || k > TRACE_MAX_K || n < k || n > 4096) {
+        snprintf(why, whylen, "malformed reference layer");
+        return -1;
+    }
+    int e[TRACE_MAX_K];
+    double p[4096];
+    int rank[4096];
+    for (int i = 0; i < k; i++)
+        e[i] = cJSON_GetArrayItem(ex, i)->valueint;
+    for (int i = 0; i < n; i++)
+        p[i] = cJSON_GetArrayItem(pr, i)->valuedouble;
+    if (ours->n != k) {
+        snprintf(why, whylen, "we chose %d experts, the reference %d", ours->n, k);
+        return -1;
+    }
+    bool same = true;
+    for (int i = 0; i < k; i++)
+        same = same && ours->experts[i] == e[i];
+    if (same)
+        return 0;
+    for (int i = 0; i < k; i++)
+        if (ours->experts[i] >= n) {
+            snprintf(why, whylen, "expert id %d out of range", ours->experts[i]);
+            return -1;
+        }
+    fix_rank(p, n, rank);
+    /* which of ours are not in the reference's set, and which of its are not in ours */
+    int extra = -1, n_extra = 0, missing = -1, n_missing = 0;
+    for (int i = 0; i < k; i++) {
+        bool in = false;
+        for (int j = 0; j < k; j++)
+            in = in || ours->experts[i] == e[j];
+        if (!in)
+            extra = ours->experts[i], n_extra++;
+        in = false;
+        for (int j = 0; j < k; j++)
+            in = in || e[i] == ours->experts[j];
+        if (!in)
+            missing = e[i], n_missing++;
+    }
+    size_t o = (size_t)snprintf(why, whylen, "ours [");
+    for (int i = 0; i < k && o < whylen; i++)
+        o += (size_t)snprintf(why + o, whylen - o, "%s%d", i ? " " : "", ours->experts[i]);
+    o += o < whylen ? (size_t)snprintf(why + o, whylen - o, "], reference [") : 0;
+    for (int i = 0; i < k && o < whylen; i++)
+        o += (size_t)snprintf(why + o, whylen - o, "%s%d (%.6g)", i ? " " : "", e[i], p[e[i]]);
+    if (o < whylen)
+        snprintf(why + o, whylen - o, "]");
+    if (n_extra > 1)
+        return -1;
+    if (n_extra == 1) {
+        /* a swap at the boundary: ours took the reference's runner-up instead of its k-th */
+        if (k >= n || extra != rank[k] || missing != rank[k - 1] || n_missing != 1 ||
+            p[rank[k - 1]] - p[rank[k]] > eps)
+            return -1;
+    }
+    /* the order: ours must be the reference's order up to swaps of near-equal probabilities */
+    for (int i = 0; i + 1 < k; i++)
+        for (int j = i + 1; j < k; j++)
+            if (p[ours->experts[j]] - p[ours->experts[i]] > eps)
+                return -1;
+    return 1;
+}
+
+/* Checks the logits of one step against the reference's top-5 and greedy choice. */
+static void fix_cmp_logits(const char *name, int step, const float *lg, int n_vocab,
+                           const cJSON *top, int next, const struct tol *tol,
+                           struct fix_counts *c)
+{
+    int am = 0;
+    for (int i = 1; i < n_vocab; i++)
+        if (lg[i] > lg[am])
+            am = i;
+    int nt = cJSON_GetArraySize(top);
+    CHECK_MSG(nt >= 2, "%s step %d: the reference has %d top entries", name, step, nt);
+    if (nt < 2)
+        return;
+    double l0 = cJSON_GetArrayItem(cJSON_GetArrayItem(top, 0), 1)->valuedouble;
+    double l1 = cJSON_GetArrayItem(cJSON_GetArrayItem(top, 1), 1)->valuedouble;
+    int id1 = cJSON_GetArrayItem(cJSON_GetArrayItem(top, 1), 0)->valueint;
+    c->tok_total++;
+    if (am == next) {
+        c->tok_match++;
+    } else if (am == id1 && l0 - l1 <= tol->logit_rel * (fabs(l0) > 1 ? fabs(l0) : 1)) {
+        c->tok_ties++;
+        printf("    near-tie %s step %d: next %d (ref %.6g) vs runner-up %d (ref %.6g); we chose "
+               "the runner-up\n", name, step, next, l0, id1, l1);
+    } else {
+        CHECK_MSG(false, "%s step %d: greedy token %d (logit %.6g), reference %d (ours %.6g)",
+                  name, step, am, (double)lg[am], next,
+                  next >= 0 && next < n_vocab ? (double)lg[next] : 0.0);
+    }
+    for (int q = 0; q < nt; q++) {
+        const cJSON *it = cJSON_GetArrayItem(top, q);
+        int id = cJSON_GetArrayItem(it, 0)->valueint;
+        double want = cJSON_GetArrayItem(it, 1)->valuedouble;
+        CHECK_MSG(id >= 0 && id < n_vocab, "%s step %d: top id %d out of range", name, step, id);
+        if (id < 0 || id >= n_vocab)
+            continue;
+        double rel = fabs((double)lg[id] - want) / (fabs(want) > 1 ? fabs(want) : 1);
+        if (rel > c->worst_rel)
+            c->worst_rel = rel;
+        c->top_checked++;
+        CHECK_MSG(rel <= tol->logit_rel,
+                  "%s step %d: logit of %d is %.6g, reference %.6g (relative %.3g > %.3g, %s)",
+                  name, step, id, (double)lg[id], want, rel, tol->logit_rel, tol->why);
+    }
+}
+
+static void fix_run_one(const char *dir, const char *json_name)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/models/%s", dir, json_name);
+    char *text = fix_slurp(path);
+    CHECK_MSG(text != NULL, "cannot read %s", path);
+    if (!text)
+        return;
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    CHECK_MSG(root != NULL, "%s: not JSON", path);
+    if (!root)
+        return;
+    const cJSON *jm = cJSON_GetObjectItemCaseSensitive(root, "model");
+    const cJSON *jp = cJSON_GetObjectItemCaseSensitive(root, "prompt");
+    const cJSON *jpt = cJSON_GetObjectItemCaseSensitive(root, "prompt_tokens");
+    const cJSON *steps = cJSON_GetObjectItemCaseSensitive(root, "steps");
+    CHECK(cJSON_IsString(jm) && cJSON_IsString(jp) && cJSON_IsArray(jpt) &&
+          cJSON_IsArray(steps));
+    if (!cJSON_IsString(jm) || !cJSON_IsString(jp) || !cJSON_IsArray(jpt) ||
+        !cJSON_IsArray(steps)) {
+        cJSON_Delete(root);
+        return;
+    }
+    const bool chat = strstr(json_name, ".chat.") != NULL;
+    char mpath[4096], err[512];
+    snprintf(mpath, sizeof mpath, "%s/models/%s", dir, jm->valuestring);
+
+    struct engine_params ep;
+    engine_params_default(&ep);
+    ep.model_path = mpath;
+    ep.n_threads = 2;
+    ep.n_ctx = 256;
+    struct engine *e = engine_open(&ep, err, sizeof err);
+    CHECK_MSG(e != NULL, "%s: %s", json_name, err);
+    if (!e) {
+        cJSON_Delete(root);
+        return;
+    }
+    const struct model_desc *d = engine_desc(e);
+    const struct tol *tol = fix_is_quantized(d) ? &tol_quant : &tol_float;
+
+    /* the prompt's tokens */
+    const int np = cJSON_GetArraySize(jpt), ns = cJSON_GetArraySize(steps);
+    int32_t toks[512];
+    int n = engine_tokenize(e, jp->valuestring, strlen(jp->valuestring), !chat, chat, toks,
+                            512, err, sizeof err);
+    CHECK_MSG(n == np, "%s: the prompt is %d tokens, the reference's %d", json_name, n, np);
+    bool same = n == np;
+    for (int i = 0; i < np && i < n; i++)
+        same = same && toks[i] == cJSON_GetArrayItem(jpt, i)->valueint;
+    CHECK_MSG(same, "%s: the prompt's tokens differ from the reference's", json_name);
+
+    struct trace_log log;
+    CHECK(trace_log_init(&log, d->n_layers, d->n_experts, d->n_experts_used) == 0);
+    struct fix_counts c = { 0 };
+    int pos = 0;
+    while (pos < ns && pos < 256) {
+        const int nb = pos == 0 ? np : 1;
+        for (int i = pos; i < pos + nb; i++) {
+            const cJSON *st = cJSON_GetArrayItem(steps, i);
+            int in = fix_int(st, "input");
+            CHECK_MSG(fix_int(st, "pos") == i, "%s: step %d has pos %d", json_name, i,
+                      fix_int(st, "pos"));
+            if (i < np)
+                CHECK_MSG(in == cJSON_GetArrayItem(jpt, i)->valueint,
+                          "%s: step %d's input is not the prompt's token", json_name, i);
+            trace_log_push(&log, in, "", 0, i < np);
+        }
+        if (engine_eval(e, &log, err, sizeof err) != 0) {
+            CHECK_MSG(false, "%s: %s", json_name, err);
+            break;
+        }
+        for (int i = pos; i < pos + nb; i++) {
+            const cJSON *layers = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(steps, i),
+                                                                   "layers");
+            CHECK(cJSON_GetArraySize(layers) == d->n_layers);
+            for (int il = 0; il < d->n_layers && il < cJSON_GetArraySize(layers); il++) {
+                const cJSON *rl = cJSON_GetArrayItem(layers, il);
+                const struct trace_layer *ol = &trace_layers(&log, (size_t)i)[il];
+                if (cJSON_IsNull(rl)) /* skipped by the reference, or a dense layer */
+                    continue;
+                char why[512];
+                int r = fix_cmp_experts(ol, rl, tol->prob, why, sizeof why);
+                c.exp_total++;
+                if (r == 0) {
+                    c.exp_match++;
+                } else if (r == 1) {
+                    c.exp_ties++;
+                    printf("    near-tie %s step %d layer %d: %s\n", json_name, i, il, why);
+                } else {
+                    CHECK_MSG(false, "%s step %d layer %d: experts differ: %s", json_name, i,
+                              il, why);
+                }
+            }
+        }
+        const cJSON *last = cJSON_GetArrayItem(steps, pos + nb - 1);
+        const cJSON *top = cJSON_GetObjectItemCaseSensitive(last, "top");
+        if (top)
+            fix_cmp_logits(json_name, pos + nb - 1, engine_logits(e), d->n_vocab, top,
+                           fix_int(last, "next"), tol, &c);
+        pos += nb;
+    }
+    printf("  %-32s tokens %d/%d, expert sets %d/%d, near-ties %d (experts %d, tokens %d), "
+           "worst top-5 logit error %.2g (%s bound %.0e)\n",
+           json_name, c.tok_match + c.tok_ties, c.tok_total, c.exp_match + c.exp_ties,
+           c.exp_total, c.exp_ties + c.tok_ties, c.exp_ties, c.tok_ties, c.worst_rel, tol->why,
+           tol->logit_rel);
+    CHECK(c.tok_total > 0);
+    CHECK(c.top_checked >= 5);
+    trace_log_free(&log);
+    engine_close(e);
+    cJSON_Delete(root);
+}
+
+static int fix_cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Every NAME.plain.json and NAME.chat.json in ../shared/fixtures/models. */
+TEST(fidelity_all_fixtures)
+{
+    const char *dir = test_fixtures_dir();
+    if (!dir) {
+        test_skip("../shared/fixtures is absent");
+        return;
+    }
+    char mdir[4096];
+    snprintf(mdir, sizeof mdir, "%s/models", dir);
+    DIR *dh = opendir(mdir);
+    CHECK_MSG(dh != NULL, "cannot open %s", mdir);
+    if (!dh)
+        return;
+    char *names[256];
+    int nn = 0;
+    struct dirent *de;
+    while ((de = readdir(dh)) && nn < 256) {
+        size_t l = strlen(de->d_name);
+        if (l > 5 && !strcmp(de->d_name + l - 5, ".json"))
+            names[nn++] = strdup(de->d_name);
+    }
+    closedir(dh);
+    qsort(names, (size_t)nn, sizeof names[0], fix_cmp_names);
+    CHECK_MSG(nn >= 13, "expected the 13 reference runs, found %d", nn);
+    for (int i = 0; i < nn; i++) {
+        fix_run_one(dir, names[i]);
+        free(names[i]);
+    }
+}
+
+/* stories260K.plain.json: from "Once upon a time" our own greedy generation (tokenizer,
+ * engine_eval, engine_sample at temperature 0, pieces) continues exactly as llama.cpp's. */
+TEST(fidelity_stories_greedy_text)
+{
+    const char *dir = test_fixtures_dir();
+    if (!dir) {
+        test_skip("../shared/fixtures is absent");
+        return;
+    }
+    char path[4096], err[512];
+    snprintf(path, sizeof path, "%s/models/stories260K.plain.json", dir);
+    char *text = fix_slurp(path);
+    CHECK(text != NULL);
+    cJSON *root = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    CHECK(root != NULL);
+    if (!root)
+        return;
+    const cJSON *steps = cJSON_GetObjectItemCaseSensitive(root, "steps");
+    const cJSON *jpt = cJSON_GetObjectItemCaseSensitive(root, "prompt_tokens");
+    const int np = cJSON_GetArraySize(jpt), ns = cJSON_GetArraySize(steps);
+
+    snprintf(path, sizeof path, "%s/models/stories260K.gguf", dir);
+    struct engine_params ep;
+    engine_params_default(&ep);
+    ep.model_path = path;
+    ep.n_threads = 2;
+    ep.sampler.temp = 0.0f;
+    struct engine *e = engine_open(&ep, err, sizeof err);
+    CHECK_MSG(e != NULL, "%s", err);
+    if (!e) {
+        cJSON_Delete(root);
+        return;
+    }
+    int32_t toks[64];
+    const char *prompt = "Once upon a time";
+    int n = engine_tokenize(e, prompt, strlen(prompt), true, false, toks, 64, err, sizeof err);
+    CHECK_INT_EQ(n, np);
+    struct trace_log log;
+    trace_log_init(&log, engine_desc(e)->n_layers, 0, 0);
+    for (int i = 0; i < n; i++) {
+        char piece[64];
+        size_t pl = engine_token_piece(e, toks[i], piece, sizeof piece);
+        trace_log_push(&log, toks[i], piece, pl < sizeof piece ? pl : sizeof piece, true);
+    }
+    char ours[1024] = "", want[1024] = "";
+    size_t ol = 0, wl = 0;
+    for (int s = np - 1; s < ns; s++) {
+        const cJSON *st = cJSON_GetArrayItem(steps, s);
+        const cJSON *hex = cJSON_GetObjectItemCaseSensitive(st, "piece_hex");
+        if (cJSON_IsString(hex))
+            for (const char *h = hex->valuestring; h[0] && h[1] && wl + 1 < sizeof want; h += 2) {
+                unsigned v;
+                sscanf(h, "%2x", &v);
+                want[wl++] = (char)v;
+            }
+        CHECK(engine_eval(e, &log, err, sizeof err) == 0);
+        long idx = engine_sample(e, &log, err, sizeof err);
+        CHECK(idx >= 0);
+        if (idx < 0)
+            break;
+        CHECK_MSG(log.tok[idx].token == fix_int(st, "next"), "step %d: we chose %d, llama.cpp %d",
+                  s, log.tok[idx].token, fix_int(st, "next"));
+        size_t pl = log.tok[idx].piece_len;
+        if (ol + pl < sizeof ours) {
+            memcpy(ours + ol, trace_piece(&log, (size_t)idx), pl);
+            ol += pl;
+        }
+    }
+    ours[ol] = 0;
+    want[wl] = 0;
+    CHECK_STR_EQ(ours, want);
+    printf("  stories260K: \"Once upon a time%s\"\n", ours);
+    trace_log_free(&log);
+    engine_close(e);
+    cJSON_Delete(root);
+}
