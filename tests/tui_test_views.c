@@ -594,6 +594,14 @@ static void vt_check_8(void)
     extended_pair_content(draw_pair(THEME_EXPERT_1), &fg, &bg);
     CHECK_INT_EQ(bg, COLOR_YELLOW);
     CHECK_INT_EQ(fg, COLOR_BLACK);
+    /* Grey #999999 as a background goes to white (distance 3 * 90^2), not to black through
+     * bright black; no expert's text is the colour of its background. */
+    extended_pair_content(draw_pair(THEME_EXPERT_1 + 7), &fg, &bg);
+    CHECK_INT_EQ(bg, COLOR_WHITE);
+    for (int e = 0; e < 8; e++) {
+        extended_pair_content(draw_pair(THEME_EXPERT_1 + e), &fg, &bg);
+        CHECK_MSG(fg != bg, "expert%d: fg %d on bg %d", e + 1, fg, bg);
+    }
     /* bright-white foreground on 8 colours: white and bold */
     extended_pair_content(draw_pair(THEME_EXPERT_1 + 4), &fg, &bg);
     CHECK_INT_EQ(fg, COLOR_WHITE);

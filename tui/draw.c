@@ -127,12 +127,15 @@ static int draw_color_number(const struct theme_color *c, bool fg, bool have_def
     case DRAW_256:
         return draw_nearest(rgb, 256);
     default: {
-        int n = COLORS >= 16 ? 16 : 8;
+        /* A bright background on 8 colours would fall back to its dim twin (grey to
+         * black), so backgrounds pick among the 8 base colours directly; foregrounds may
+         * take a bright one as base + bold. */
+        if (!fg && COLORS < 16)
+            return draw_nearest(rgb, 8);
         int i = draw_nearest(rgb, 16);
-        if (i >= 8 && n == 8) {
+        if (i >= 8 && COLORS < 16) {
             i -= 8;
-            if (fg)
-                *bold = A_BOLD;
+            *bold = A_BOLD;
         }
         return i;
     }
@@ -205,6 +208,12 @@ enum draw_color_mode draw_theme_apply(const struct theme *th)
         attr_t bold = 0, unused = 0;
         int fg = draw_color_number(&th->style[r].fg, true, have_default, &slots, &bold);
         int bg = draw_color_number(&th->style[r].bg, false, have_default, &slots, &unused);
+        if (draw_mode == DRAW_8 && fg == bg && fg >= 0) {
+            /* two colours that merged on 8: keep the text readable */
+            fg = (bg == COLOR_BLACK || bg == COLOR_RED || bg == COLOR_BLUE ||
+                  bg == COLOR_MAGENTA) ? COLOR_WHITE : COLOR_BLACK;
+            bold = 0;
+        }
         if (init_extended_pair(r + 1, fg, bg) == OK) {
             draw_role_pair[r] = (short)(r + 1);
             draw_extra[r] = bold;
