@@ -36,16 +36,18 @@ THEME_SRC := $(wildcard themes/*.c)
 TUI_SRC := $(filter-out tui/main.c,$(wildcard tui/*.c))
 TEST_ENGINE_SRC := $(wildcard tests/test_*.c)
 TEST_TUI_SRC := $(wildcard tests/tui_test_*.c)
+TRAIN_LIB_SRC := tools/train/nn.c tools/train/trainer.c
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 ENGINE_OBJ := $(call obj,$(ENGINE_SRC))
 SESSION_OBJ := $(call obj,$(SESSION_SRC))
 THEME_OBJ := $(call obj,$(THEME_SRC))
 TUI_OBJ := $(call obj,$(TUI_SRC))
+TRAIN_LIB_OBJ := $(call obj,$(TRAIN_LIB_SRC))
 
 DEFAULT_MODEL := $(BUILD)/default.gguf
 TEST_BINS := $(BUILD)/test_engine $(BUILD)/test_tui
-TOOLS := $(BUILD)/synth
+TOOLS := $(BUILD)/synth $(BUILD)/train
 
 .PHONY: all run test check fuzz bench install uninstall clean man-lint layering moescope-san
 
@@ -67,7 +69,10 @@ $(DEFAULT_MODEL): $(BUILD)/synth
 		--experts 8 --experts-used 2 --ff 256 --shared-ff 256 --vocab-bytes --seed 1 \
 		--name "moescope random default" -o $@
 
-$(BUILD)/test_engine: $(call obj,$(TEST_ENGINE_SRC) tests/runner.c) $(ENGINE_OBJ) $(SESSION_OBJ)
+$(BUILD)/train: $(BUILD)/tools/train/main.o $(TRAIN_LIB_OBJ) $(ENGINE_OBJ)
+	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ENGINE) $(LDFLAGS)
+
+$(BUILD)/test_engine: $(call obj,$(TEST_ENGINE_SRC) tests/runner.c) $(TRAIN_LIB_OBJ) $(ENGINE_OBJ) $(SESSION_OBJ)
 	$(CC) $(CFLAGS_ALL) -o $@ $^ $(shell pkg-config --libs libcjson 2>/dev/null || echo -lcjson) $(LDLIBS_ENGINE) $(LDFLAGS)
 
 $(BUILD)/test_tui: $(call obj,$(TEST_TUI_SRC) tests/runner.c) $(TUI_OBJ) $(SESSION_OBJ) $(THEME_OBJ) $(ENGINE_OBJ)
