@@ -34,8 +34,8 @@ const char *default_model_path(void)
         char *slash = strrchr(exe, '/');
         if (slash) {
             *slash = 0;
-            snprintf(path, sizeof path, "%s/build/default.gguf", exe);
-            if (access(path, R_OK) == 0)
+            if (snprintf(path, sizeof path, "%s/build/default.gguf", exe) < (int)sizeof path &&
+                access(path, R_OK) == 0)
                 return path;
         }
     }
@@ -58,6 +58,8 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    if (argc < 2 || argv[1][0] == '-')
+        return cmd_app(argc, argv);
     if (argc >= 2)
         for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
             if (!strcmp(argv[1], commands[i].name))

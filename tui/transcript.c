@@ -1,0 +1,321 @@
+/* tui/transcript.c: the chat as wrapped, scrollable lines.
+ *
+ * The text of each message is kept as it came (raw bytes: model text may hold anything);
+ * what is drawn is computed from it and cached per message: a list of display lines, each a
+ * byte range, for one width. Model text is drawn through draw_text(), so control bytes, bidi
+ * overrides and invalid UTF-8 show as visible escapes and are never sent to the terminal.
+ * Widths are those of draw_text (wcwidth; escapes at their printed width), so wide
+ * characters take their two columns and a line never overflows.
+ *
+ * A streaming reply only grows, so its wrap restarts from its last line, not from the top. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <wchar.h>
+
+#include "app.h"
+#include "draw.h"
+#include "text_escape.h"
+
+enum { GUTTER = 2, TAB_W = 4 };
+
+void transcript_init(struct transcript *t)
+{
+    memset(t, 0, sizeof *t);
+}
+
+static void message_free(struct message *m)
+{
+    free(m->text);
+    free(m->wl);
+    memset(m, 0, sizeof *m);
+}
+
+void transcript_free(struct transcript *t)
+{
+    for (int i = 0; i < t->n; i++)
+        message_free(&t->msg[i]);
+    free(t->msg);
+    memset(t, 0, sizeof *t);
+}
+
+int transcript_add(struct transcript *t, enum msg_role role, const char *text, size_t len)
+{
+    if (t->n == t->cap) {
+        int cap = t->cap ? t->cap * 2 : 16;
+        struct message *m = realloc(t->msg, (size_t)cap * sizeof *m);
+        if (!m)
+            return -1;
+        t->msg = m;
+        t->cap = cap;
+    }
+    struct message *m = &t->msg[t->n];
+    memset(m, 0, sizeof *m);
+    m->role = role;
+    m->in_chat = role == MSG_USER || role == MSG_ASSISTANT;
+    m->text = malloc(len + 1);
+    if (!m->text)
+        return -1;
+    memcpy(m->text, text, len);
+    m->text[len] = 0;
+    m->len = len;
+    return t->n++;
+}
+
+int transcript_addf(struct transcript *t, enum msg_role role, const char *fmt, ...)
+{
+    char buf[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return -1;
+    return transcript_add(t, role, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+}
+
+int transcript_set_text(struct transcript *t, int i, const char *text, size_t len)
+{
+    if (i < 0 || i >= t->n)
+        return -1;
+    struct message *m = &t->msg[i];
+    /* Keep the wrap cache when the old text is a prefix of the new (streaming). */
+    bool grows = len >= m->len && memcmp(m->text, text, m->len) == 0;
+    char *p = realloc(m->text, len + 1);
+    if (!p)
+        return -1;
+    memcpy(p, text, len);
+    p[len] = 0;
+    m->text = p;
+    m->len = len;
+    if (!grows)
+        m->wrap_w = 0;
+    return 0;
+}
+
+void transcript_truncate(struct transcript *t, int i)
+{
+    if (i < 0)
+        i = 0;
+    while (t->n > i)
+        message_free(&t->msg[--t->n]);
+}
+
+void transcript_clear(struct transcript *t)
+{
+    transcript_truncate(t, 0);
+    t->scroll = 0;
+}
+
+void transcript_scroll(struct transcript *t, int delta)
+{
+    t->scroll += delta;
+    if (t->scroll < 0)
+        t->scroll = 0;
+}
+
+/* ---- wrapping ---- */
+
+size_t text_unit(const char *s, size_t n, bool utf8, int *width)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    uint32_t cp;
+    int l = utf8_decode(u, n, &cp);
+    size_t len = l > 0 ? (size_t)l : 1;
+    if (utf8 && l > 0 && cp >= 0x80) {
+        /* Combining marks (and a ZWJ between pictographs) belong to the character before,
+         * as draw_text draws them in one cell group. */
+        while (len < n) {
+            uint32_t c2;
+            int l2 = utf8_decode(u + len, n - len, &c2);
+            if (l2 == 0 || c2 < 0x300 || wcwidth((wchar_t)c2) != 0)
+                break;
+            if (text_cp_is_unsafe(c2) && c2 != 0x200D)
+                break;
+            len += (size_t)l2;
+        }
+    }
+    *width = draw_text_width(s, len, utf8);
+    return len;
+}
+
+static int wrap_push(struct message *m, size_t off, size_t end)
+{
+    if (m->n_wl == m->cap_wl) {
+        int cap = m->cap_wl ? m->cap_wl * 2 : 8;
+        struct wrap_line *l = realloc(m->wl, (size_t)cap * sizeof *l);
+        if (!l)
+            return -1;
+        m->wl = l;
+        m->cap_wl = cap;
+    }
+    m->wl[m->n_wl].off = (uint32_t)off;
+    m->wl[m->n_wl].len = (uint32_t)(end - off);
+    m->n_wl++;
+    return 0;
+}
+
+int transcript_wrap(struct message *m, int w, bool utf8)
+{
+    if (w < 1)
+        w = 1;
+    size_t start = 0;
+    if (m->wrap_w == w && m->wrap_len == m->len)
+        return 0;
+    if (m->wrap_w == w && m->n_wl > 0 && m->len >= m->wrap_len) {
+        /* Grown text: re-wrap from the start of the last line. */
+        start = m->wl[m->n_wl - 1].off;
+        m->n_wl--;
+    } else {
+        m->n_wl = 0;
+    }
+    const char *s = m->text;
+    size_t n = m->len, line = start, i = start;
+    size_t brk = 0;          /* just after the last space on this line, 0 = none */
+    int x = 0, brk_x = 0;    /* columns used, and up to brk */
+    while (i < n) {
+        if (s[i] == '\n') {
+            if (wrap_push(m, line, i) < 0)
+                return -1;
+            line = ++i;
+            brk = 0;
+            x = 0;
+            continue;
+        }
+        int cw;
+        size_t len;
+        if (s[i] == '\t') {
+            len = 1;
+            cw = TAB_W - x % TAB_W;
+        } else {
+            len = text_unit(s + i, n - i, utf8, &cw);
+        }
+        while (x + cw > w && i > line && s[i] != ' ') {
+            /* Break after the last space of the line when there is one (the word moves
+             * down whole), else here. Spaces stay at the end of their line, where they are
+             * invisible, so no byte is lost. */
+            if (brk > line) {
+                if (wrap_push(m, line, brk) < 0)
+                    return -1;
+                line = brk;
+                x -= brk_x;
+            } else {
+                if (wrap_push(m, line, i) < 0)
+                    return -1;
+                line = i;
+                x = 0;
+            }
+            brk = 0;
+        }
+        if (s[i] == ' ') {
+            brk = i + 1;
+            brk_x = x + cw;
+        }
+        x += cw;
+        i += len;
+    }
+    if (wrap_push(m, line, n) < 0)
+        return -1;
+    m->wrap_w = w;
+    m->wrap_len = m->len;
+    return 0;
+}
+
+/* ---- drawing ---- */
+
+/* One display line: text with tabs expanded, escapes in their colour. */
+static void draw_wrapped(WINDOW *w, int y, int x, int maxw, const char *s, size_t len,
+                         attr_t attr, attr_t esc, bool utf8)
+{
+    int col = 0;
+    size_t seg = 0;
+    for (size_t i = 0; i <= len; i++) {
+        if (i < len && s[i] != '\t')
+            continue;
+        if (i > seg)
+            col += draw_text(w, y, x + col, maxw - col, s + seg, i - seg, attr, esc, utf8);
+        if (i < len) {
+            int t = TAB_W - col % TAB_W;
+            draw_blank(w, y, x + col, t < maxw - col ? t : maxw - col, attr);
+            col += t;
+        }
+        seg = i + 1;
+    }
+}
+
+static int message_rows(const struct message *m)
+{
+    return m->n_wl + (m->meta[0] ? 1 : 0) + 1;   /* + the blank line after it */
+}
+
+static void message_draw_row(const struct app *a, const struct message *m, int row, WINDOW *w,
+                             int y, int wd)
+{
+    const struct theme *th = &a->theme;
+    enum theme_role role = m->role == MSG_USER        ? THEME_USER
+                           : m->role == MSG_ASSISTANT ? THEME_ASSISTANT
+                           : m->role == MSG_ERROR     ? THEME_ERROR
+                                                      : THEME_DIM;
+    attr_t attr = draw_attr(th, role);
+    attr_t esc = draw_attr(th, THEME_ESCAPE);
+    if (row < m->n_wl) {
+        if (row == 0) {
+            const char *mark = m->role == MSG_USER        ? DRAW_GLYPH(a->utf8, "\u203a", ">")
+                               : m->role == MSG_ASSISTANT ? DRAW_GLYPH(a->utf8, "\u25cf", "*")
+                               : m->role == MSG_ERROR     ? "!"
+                                                          : DRAW_GLYPH(a->utf8, "\u00b7", "-");
+            attr_t ma = m->role == MSG_ASSISTANT ? draw_attr(th, THEME_TITLE) : attr;
+            draw_printf(w, y, 0, GUTTER, ma, "%s", mark);
+        }
+        const struct wrap_line *l = &m->wl[row];
+        draw_wrapped(w, y, GUTTER, wd - GUTTER, m->text + l->off, l->len, attr, esc, a->utf8);
+        if (m->streaming && row == m->n_wl - 1) {
+            int used = draw_text_width(m->text + l->off, l->len, a->utf8);
+            draw_printf(w, y, GUTTER + used, wd - GUTTER - used, draw_attr(th, THEME_KEY), "%s",
+                        DRAW_GLYPH(a->utf8, "\u258d", "_"));
+        }
+    } else if (row == m->n_wl && m->meta[0]) {
+        draw_printf(w, y, GUTTER, wd - GUTTER, draw_attr(th, THEME_DIM), "%s", m->meta);
+    }
+}
+
+void transcript_draw(const struct app *a, struct transcript *t, WINDOW *w)
+{
+    int h, wd;
+    getmaxyx(w, h, wd);
+    werase(w);
+    t->last_h = h;
+    int total = 0;
+    for (int i = 0; i < t->n; i++) {
+        transcript_wrap(&t->msg[i], wd - GUTTER, a->utf8);
+        total += message_rows(&t->msg[i]);
+    }
+    if (total > 0)
+        total--;   /* no blank line after the last message */
+    int max_scroll = total > h ? total - h : 0;
+    if (t->scroll > max_scroll)
+        t->scroll = max_scroll;
+    int first = total > h ? total - h - t->scroll : 0;   /* first line shown */
+    int line = 0;
+    for (int i = 0; i < t->n && line < first + h; i++) {
+        const struct message *m = &t->msg[i];
+        int rows = message_rows(m);
+        if (line + rows <= first) {
+            line += rows;
+            continue;
+        }
+        for (int r = 0; r < rows && line < first + h; r++, line++)
+            if (line >= first)
+                message_draw_row(a, m, r, w, line - first, wd);
+    }
+    if (t->scroll > 0) {
+        /* Where the reader is, and how to get back down. */
+        attr_t sa = draw_attr(&a->theme, THEME_STATUS);
+        char buf[96];
+        int n = snprintf(buf, sizeof buf, " %s %d more lines  End: back down ",
+                         DRAW_GLYPH(a->utf8, "\u2193", "v"), t->scroll);
+        int x = wd - (n > 0 ? draw_text_width(buf, (size_t)n, a->utf8) : 0);
+        draw_printf(w, h - 1, x > 0 ? x : 0, wd, sa, "%s", buf);
+    }
+}

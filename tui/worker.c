@@ -1,0 +1,633 @@
+/* tui/worker.c: the engine on its own thread, so the UI never waits on it.
+ *
+ * Ownership: the worker thread alone calls the engine and owns `log`, its trace log of the
+ * whole context. Everything the UI may see goes through two locked places:
+ *   - the rec_queue: "your records from index i on are now these" (tail replacement);
+ *   - the status block under `mu`: state, errors, the reply text so far, finished replies.
+ * After each post the worker writes a byte to a pipe the UI polls, so the UI sleeps until
+ * there is news and never spins. Locks are held only for copies.
+ *
+ * A reply job carries the whole rendered conversation. The worker tokenizes it, keeps the
+ * longest prefix the engine has already seen (the KV cache stays valid there), rewinds to
+ * it, feeds the rest and samples until the model ends its turn, Esc, the token limit, or
+ * a full context. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "app.h"
+
+const char *const worker_state_names[WORKER_STATE_COUNT] = {
+    [WORKER_LOADING] = "loading",
+    [WORKER_IDLE] = "ready",
+    [WORKER_PREFILL] = "reading prompt",
+    [WORKER_GENERATING] = "generating",
+    [WORKER_FAILED] = "no model",
+};
+
+bool worker_state_busy(enum worker_state s)
+{
+    return s == WORKER_LOADING || s == WORKER_PREFILL || s == WORKER_GENERATING;
+}
+
+/* ---- the hand-over queue ---- */
+
+int rec_queue_init(struct rec_queue *q, int n_layers, int n_experts, int n_experts_used)
+{
+    memset(q, 0, sizeof *q);
+    if (pthread_mutex_init(&q->mu, NULL) != 0)
+        return -1;
+    return trace_log_init(&q->log, n_layers, n_experts, n_experts_used);
+}
+
+void rec_queue_free(struct rec_queue *q)
+{
+    trace_log_free(&q->log);
+    pthread_mutex_destroy(&q->mu);
+}
+
+void rec_queue_post(struct rec_queue *q, const struct trace_log *src, size_t from)
+{
+    if (from > src->n)
+        from = src->n;
+    pthread_mutex_lock(&q->mu);
+    /* Pending records the UI has not taken are copied again from src, which is the truth:
+     * start at the lower of the two starting points. */
+    if (q->pending && q->from < from)
+        from = q->from;
+    if (from > src->n)
+        from = src->n;
+    trace_log_clear(&q->log);
+    q->from = from;
+    q->pending = true;
+    for (size_t i = from; i < src->n; i++)
+        if (trace_log_copy_from(&q->log, src, i) < 0) {
+            q->failed = true;
+            break;
+        }
+    pthread_mutex_unlock(&q->mu);
+}
+
+bool rec_queue_take(struct rec_queue *q, struct trace_log *dst, size_t *first_changed)
+{
+    bool changed = false;
+    pthread_mutex_lock(&q->mu);
+    if (q->pending) {
+        size_t from = q->from < dst->n ? q->from : dst->n;
+        /* A gap (from beyond dst->n) cannot happen with one producer posting contiguous
+         * tails; if it did, the records before `from` would be missing, so say so. */
+        if (q->from > dst->n)
+            q->failed = true;
+        trace_log_truncate(dst, from);
+        for (size_t i = 0; i < q->log.n; i++)
+            if (trace_log_copy_from(dst, &q->log, i) < 0) {
+                q->failed = true;
+                break;
+            }
+        if (first_changed)
+            *first_changed = from;
+        trace_log_clear(&q->log);
+        q->pending = false;
+        changed = true;
+    }
+    pthread_mutex_unlock(&q->mu);
+    return changed;
+}
+
+/* ---- UTF-8 held back while streaming ---- */
+
+size_t utf8_complete_prefix(const char *s, size_t n)
+{
+    /* Find the start of the last character (at most 3 continuation bytes back). */
+    size_t i = n;
+    int back = 0;
+    while (i > 0 && back < 4 && ((unsigned char)s[i - 1] & 0xC0) == 0x80) {
+        i--;
+        back++;
+    }
+    if (i == 0)
+        return n;
+    unsigned char lead = (unsigned char)s[i - 1];
+    size_t need = lead >= 0xF0 && lead <= 0xF4 ? 4 : lead >= 0xE0 && lead < 0xF0 ? 3
+                  : lead >= 0xC2 && lead < 0xE0 ? 2 : 1;
+    /* A lead byte whose sequence is not complete yet: hold it and its tail back. A byte
+     * that is not a valid lead is shown (escaped) at once: waiting would not mend it. */
+    if (need > 1 && (size_t)back + 1 < need)
+        return i - 1;
+    return n;
+}
+
+/* ---- the worker ---- */
+
+enum job_kind { JOB_NONE, JOB_REPLY, JOB_FEED, JOB_RESET };
+
+struct worker {
+    pthread_t thread;
+    struct engine_params params;  /* a copy; model_path points at path */
+    char path[4096];
+    int wake[2];                  /* pipe: [0] the UI polls, [1] the worker writes */
+    atomic_int stop;              /* Esc: end the reply after the token in flight */
+
+    pthread_mutex_t mu;           /* guards the fields down to `vocab` */
+    pthread_cond_t cv;            /* signalled on a new job, on quit, and on exit */
+    enum job_kind job;            /* the job waiting to be picked up */
+    char *job_text;               /* (job_len) the rendered conversation, owned */
+    size_t job_len;
+    struct sampler_params job_sp;
+    int job_n_predict;
+    bool quit;                    /* the UI wants the thread to end */
+    bool exited;                  /* the thread has ended */
+    bool status_changed;          /* the UI has not taken the latest status */
+    struct worker_status st;      /* published status; st.reply is unused here */
+    char *reply;                  /* (reply_cap) the reply so far, all bytes */
+    size_t reply_len, reply_cap;
+    size_t reply_pub;             /* bytes of reply the UI may show (complete UTF-8) */
+    const struct vocab_table *vocab; /* set once after the model opened */
+
+    struct rec_queue q;           /* records for the UI (its own lock) */
+
+    /* private to the worker thread */
+    struct engine *eng;
+    struct trace_log log;         /* every record of the engine's context */
+    struct vocab_table vt;        /* what vocab points to */
+};
+
+static void worker_wake(struct worker *w)
+{
+    char b = 1;
+    /* The pipe is non-blocking: a full pipe already means "there is news". */
+    if (write(w->wake[1], &b, 1) < 0 && errno != EAGAIN)
+        return;
+}
+
+/* Sets fields of the status under the lock and wakes the UI. */
+static void worker_set_state(struct worker *w, enum worker_state s)
+{
+    pthread_mutex_lock(&w->mu);
+    w->st.state = s;
+    w->status_changed = true;
+    pthread_mutex_unlock(&w->mu);
+    worker_wake(w);
+}
+
+static void worker_post(struct worker *w, size_t from)
+{
+    rec_queue_post(&w->q, &w->log, from);
+    worker_wake(w);
+}
+
+static int vocab_build(struct worker *w, int n)
+{
+    struct vocab_table *v = &w->vt;
+    size_t cap = (size_t)(n > 0 ? n : 1) * 8, len = 0;
+    v->off = malloc(((size_t)n + 1) * sizeof *v->off);
+    v->text = malloc(cap);
+    if (!v->off || !v->text)
+        return -1;
+    char piece[256];
+    for (int id = 0; id < n; id++) {
+        size_t pl = engine_token_piece(w->eng, id, piece, sizeof piece);
+        if (pl > sizeof piece)
+            pl = sizeof piece;
+        if (len + pl > cap || len + pl > UINT32_MAX) {
+            if (len + pl > UINT32_MAX)
+                return -1;
+            cap = cap * 2 + pl;
+            char *t = realloc(v->text, cap);
+            if (!t)
+                return -1;
+            v->text = t;
+        }
+        v->off[id] = (uint32_t)len;
+        memcpy(v->text + len, piece, pl);
+        len += pl;
+    }
+    v->off[n] = (uint32_t)len;
+    v->n = n;
+    return 0;
+}
+
+/* Appends a generated piece to the reply text (worker side). */
+static void worker_reply_append(struct worker *w, const char *p, size_t n)
+{
+    pthread_mutex_lock(&w->mu);
+    if (w->reply_len + n + 1 > w->reply_cap) {
+        size_t cap = (w->reply_len + n + 1) * 2;
+        char *r = realloc(w->reply, cap);
+        if (r) {
+            w->reply = r;
+            w->reply_cap = cap;
+        }
+    }
+    if (w->reply_len + n + 1 <= w->reply_cap) {
+        memcpy(w->reply + w->reply_len, p, n);
+        w->reply_len += n;
+        w->reply[w->reply_len] = 0;
+    }
+    w->reply_pub = utf8_complete_prefix(w->reply, w->reply_len);
+    w->status_changed = true;
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void worker_finish(struct worker *w, enum reply_end why, const char *err)
+{
+    pthread_mutex_lock(&w->mu);
+    w->st.done_why = why;
+    w->st.done_seq++;
+    if (err)
+        snprintf(w->st.err, sizeof w->st.err, "%s", err);
+    w->reply_pub = w->reply_len;   /* the end: show every byte, even a broken tail */
+    w->st.state = WORKER_IDLE;
+    w->status_changed = true;
+    pthread_mutex_unlock(&w->mu);
+    worker_wake(w);
+}
+
+static void worker_do_reply(struct worker *w, const char *text, size_t len,
+                            const struct sampler_params *sp, int n_predict, bool feed_only)
+{
+    char err[512] = "";
+    int n_ctx = engine_n_ctx(w->eng);
+    int32_t *toks = malloc(((size_t)n_ctx + 1) * sizeof *toks);
+    if (!toks) {
+        worker_finish(w, REPLY_ERROR, "out of memory");
+        return;
+    }
+    /* As llama.cpp does with a rendered chat: BOS by the model's rule (templates leave it
+     * out), and the template's special-token text parsed into its ids. */
+    int m = engine_tokenize(w->eng, text, len, true, true, toks, n_ctx + 1, err, sizeof err);
+    if (m < 0 || m >= n_ctx) {
+        if (m >= n_ctx)
+            snprintf(err, sizeof err,
+                     "the conversation needs %d tokens and the context holds %d: /clear "
+                     "starts a new one, -c makes the context larger", m, n_ctx);
+        free(toks);
+        worker_finish(w, REPLY_ERROR, err);
+        return;
+    }
+    if (m == 0) {
+        free(toks);
+        worker_finish(w, REPLY_ERROR, "nothing to send: the rendered prompt is empty");
+        return;
+    }
+    /* Keep what the engine already has: the common prefix of old and new tokens. At least
+     * the last prompt token is fed again, so its logits are fresh. */
+    size_t p = 0, fed = 0;
+    while (p < w->log.n && p < (size_t)m && w->log.tok[p].token == toks[p])
+        p++;
+    if (p >= (size_t)m)
+        p = (size_t)m - 1;
+    while (fed < w->log.n && w->log.tok[fed].fed)
+        fed++;
+    size_t keep = p < fed ? p : fed;
+    engine_rewind(w->eng, (int)keep);
+    trace_log_truncate(&w->log, p);
+    char piece[256];
+    for (int i = (int)p; i < m; i++) {
+        size_t pl = engine_token_piece(w->eng, toks[i], piece, sizeof piece);
+        if (trace_log_push(&w->log, toks[i], piece, pl < sizeof piece ? pl : sizeof piece,
+                           true) < 0) {
+            free(toks);
+            worker_finish(w, REPLY_ERROR, "out of memory for trace records");
+            return;
+        }
+    }
+    free(toks);
+
+    pthread_mutex_lock(&w->mu);
+    w->reply_len = w->reply_pub = 0;
+    w->st.reply_first = -1;
+    w->st.state = WORKER_PREFILL;
+    w->status_changed = true;
+    pthread_mutex_unlock(&w->mu);
+    worker_post(w, keep);
+
+    if (!feed_only)
+        engine_set_sampler(w->eng, sp);
+    if (engine_eval(w->eng, &w->log, err, sizeof err) < 0) {
+        worker_post(w, keep);
+        worker_finish(w, REPLY_ERROR, err);
+        return;
+    }
+    worker_post(w, keep);
+    if (feed_only) {
+        worker_finish(w, REPLY_FED, NULL);
+        return;
+    }
+
+    pthread_mutex_lock(&w->mu);
+    w->st.reply_first = (long)w->log.n;
+    w->st.state = WORKER_GENERATING;
+    w->status_changed = true;
+    pthread_mutex_unlock(&w->mu);
+
+    enum reply_end why = REPLY_EOG;
+    for (int count = 0;; count++) {
+        if (atomic_load(&w->stop)) {
+            why = REPLY_STOPPED;
+            break;
+        }
+        if (w->log.n >= (size_t)n_ctx) {
+            why = REPLY_CTX_FULL;
+            break;
+        }
+        if (n_predict > 0 && count >= n_predict) {
+            why = REPLY_LIMIT;
+            break;
+        }
+        long idx = engine_sample(w->eng, &w->log, err, sizeof err);
+        if (idx < 0) {
+            worker_finish(w, REPLY_ERROR, err);
+            return;
+        }
+        int32_t tok = w->log.tok[idx].token;
+        bool eog = engine_token_is_eog(w->eng, tok);
+        if (!eog)
+            worker_reply_append(w, trace_piece(&w->log, (size_t)idx),
+                                w->log.tok[idx].piece_len);
+        worker_post(w, (size_t)idx);
+        if (eog) {
+            why = REPLY_EOG;
+            break;
+        }
+        if (w->log.n >= (size_t)n_ctx) {
+            why = REPLY_CTX_FULL;
+            break;
+        }
+        if (atomic_load(&w->stop)) {
+            why = REPLY_STOPPED;
+            break;
+        }
+        if (engine_eval(w->eng, &w->log, err, sizeof err) < 0) {
+            worker_finish(w, REPLY_ERROR, err);
+            return;
+        }
+        worker_post(w, (size_t)idx);
+    }
+    worker_finish(w, why, NULL);
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    char err[512] = "";
+    w->eng = engine_open(&w->params, err, sizeof err);
+    if (!w->eng) {
+        pthread_mutex_lock(&w->mu);
+        w->st.state = WORKER_FAILED;
+        snprintf(w->st.err, sizeof w->st.err, "%s", err[0] ? err : "cannot open the model");
+        w->status_changed = true;
+        pthread_mutex_unlock(&w->mu);
+        worker_wake(w);
+    } else {
+        const struct model_desc *d = engine_desc(w->eng);
+        int ok = trace_log_init(&w->log, d->n_layers, d->n_experts, d->n_experts_used) == 0 &&
+                 vocab_build(w, d->n_vocab) == 0;
+        pthread_mutex_lock(&w->q.mu);
+        trace_log_free(&w->q.log);
+        trace_log_init(&w->q.log, d->n_layers, d->n_experts, d->n_experts_used);
+        pthread_mutex_unlock(&w->q.mu);
+        pthread_mutex_lock(&w->mu);
+        w->st.desc = *d;
+        w->st.n_ctx = engine_n_ctx(w->eng);
+        w->st.opened = ok;
+        w->st.state = ok ? WORKER_IDLE : WORKER_FAILED;
+        if (!ok)
+            snprintf(w->st.err, sizeof w->st.err, "out of memory after opening the model");
+        else
+            w->vocab = &w->vt;
+        w->status_changed = true;
+        pthread_mutex_unlock(&w->mu);
+        worker_wake(w);
+    }
+
+    for (;;) {
+        pthread_mutex_lock(&w->mu);
+        while (w->job == JOB_NONE && !w->quit)
+            pthread_cond_wait(&w->cv, &w->mu);
+        if (w->quit) {
+            pthread_mutex_unlock(&w->mu);
+            break;
+        }
+        enum job_kind job = w->job;
+        char *text = w->job_text;
+        size_t len = w->job_len;
+        struct sampler_params sp = w->job_sp;
+        int n_predict = w->job_n_predict;
+        w->job = JOB_NONE;
+        w->job_text = NULL;
+        pthread_mutex_unlock(&w->mu);
+
+        if (!w->eng) {
+            free(text);
+            worker_finish(w, REPLY_ERROR, "no model is open");
+            continue;
+        }
+        atomic_store(&w->stop, 0);
+        if (job == JOB_REPLY || job == JOB_FEED) {
+            worker_do_reply(w, text, len, &sp, n_predict, job == JOB_FEED);
+        } else if (job == JOB_RESET) {
+            engine_rewind(w->eng, 0);
+            trace_log_clear(&w->log);
+            worker_post(w, 0);
+            worker_set_state(w, WORKER_IDLE);
+        }
+        free(text);
+    }
+
+    if (w->eng)
+        engine_close(w->eng);
+    w->eng = NULL;
+    pthread_mutex_lock(&w->mu);
+    w->exited = true;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+struct worker *worker_start(const struct engine_params *params, char *err, size_t errlen)
+{
+    struct worker *w = calloc(1, sizeof *w);
+    if (!w) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    w->params = *params;
+    snprintf(w->path, sizeof w->path, "%s", params->model_path ? params->model_path : "");
+    w->params.model_path = w->path;
+    w->st.state = WORKER_LOADING;
+    w->st.reply_first = -1;
+    w->st.n_threads = params->n_threads;
+    atomic_init(&w->stop, 0);
+    if (pipe(w->wake) != 0) {
+        snprintf(err, errlen, "pipe: %s", strerror(errno));
+        free(w);
+        return NULL;
+    }
+    for (int i = 0; i < 2; i++) {
+        fcntl(w->wake[i], F_SETFL, fcntl(w->wake[i], F_GETFL) | O_NONBLOCK);
+        fcntl(w->wake[i], F_SETFD, FD_CLOEXEC);
+    }
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    rec_queue_init(&w->q, 0, 0, 0);
+    if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+        snprintf(err, errlen, "cannot start the engine thread");
+        close(w->wake[0]);
+        close(w->wake[1]);
+        rec_queue_free(&w->q);
+        free(w);
+        return NULL;
+    }
+    return w;
+}
+
+void worker_quit(struct worker *w, int timeout_ms)
+{
+    if (!w)
+        return;
+    atomic_store(&w->stop, 1);
+    pthread_mutex_lock(&w->mu);
+    w->quit = true;
+    pthread_cond_broadcast(&w->cv);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    while (!w->exited)
+        if (pthread_cond_timedwait(&w->cv, &w->mu, &until) == ETIMEDOUT)
+            break;
+    bool exited = w->exited;
+    pthread_mutex_unlock(&w->mu);
+    if (!exited) {
+        /* Still inside a long engine call: leave it; the process is about to end. */
+        pthread_detach(w->thread);
+        return;
+    }
+    pthread_join(w->thread, NULL);
+    close(w->wake[0]);
+    close(w->wake[1]);
+    rec_queue_free(&w->q);
+    trace_log_free(&w->log);
+    free(w->vt.off);
+    free(w->vt.text);
+    free(w->job_text);
+    free(w->reply);
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+    free(w);
+}
+
+int worker_wake_fd(const struct worker *w)
+{
+    return w->wake[0];
+}
+
+static int worker_submit(struct worker *w, enum job_kind kind, const char *text, size_t len,
+                         const struct sampler_params *sp, int n_predict)
+{
+    char *copy = NULL;
+    if (text) {
+        copy = malloc(len + 1);
+        if (!copy)
+            return -1;
+        memcpy(copy, text, len);
+        copy[len] = 0;
+    }
+    pthread_mutex_lock(&w->mu);
+    if (w->job != JOB_NONE || worker_state_busy(w->st.state) || w->st.state == WORKER_FAILED) {
+        pthread_mutex_unlock(&w->mu);
+        free(copy);
+        return -1;
+    }
+    w->job = kind;
+    w->job_text = copy;
+    w->job_len = len;
+    if (sp)
+        w->job_sp = *sp;
+    w->job_n_predict = n_predict;
+    /* Busy from now on, so a second submit before the thread wakes is refused. */
+    w->st.state = kind == JOB_RESET ? w->st.state : WORKER_PREFILL;
+    w->st.err[0] = 0;
+    w->status_changed = true;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    return 0;
+}
+
+int worker_submit_reply(struct worker *w, const char *text, size_t len,
+                        const struct sampler_params *sp, int n_predict)
+{
+    return worker_submit(w, JOB_REPLY, text, len, sp, n_predict);
+}
+
+int worker_submit_feed(struct worker *w, const char *text, size_t len)
+{
+    return worker_submit(w, JOB_FEED, text, len, NULL, 0);
+}
+
+int worker_submit_reset(struct worker *w)
+{
+    return worker_submit(w, JOB_RESET, NULL, 0, NULL, 0);
+}
+
+void worker_request_stop(struct worker *w)
+{
+    atomic_store(&w->stop, 1);
+}
+
+bool worker_take(struct worker *w, struct trace_log *log, size_t *first_changed,
+                 struct worker_status *st)
+{
+    char drain[64];
+    while (read(w->wake[0], drain, sizeof drain) > 0) {
+    }
+    bool changed = false;
+    pthread_mutex_lock(&w->mu);
+    if (w->status_changed) {
+        /* Everything but the reply buffer, which stays the UI's own. */
+        char *reply = st->reply;
+        size_t cap = st->reply_cap;
+        *st = w->st;
+        st->reply = reply;
+        st->reply_cap = cap;
+        if (w->reply_pub + 1 > st->reply_cap) {
+            size_t ncap = (w->reply_pub + 1) * 2;
+            char *r = realloc(st->reply, ncap);
+            if (r) {
+                st->reply = r;
+                st->reply_cap = ncap;
+            }
+        }
+        st->reply_len = 0;
+        if (st->reply && w->reply_pub + 1 <= st->reply_cap) {
+            memcpy(st->reply, w->reply ? w->reply : "", w->reply_pub);
+            st->reply_len = w->reply_pub;
+            st->reply[st->reply_len] = 0;
+        }
+        w->status_changed = false;
+        changed = true;
+    }
+    pthread_mutex_unlock(&w->mu);
+    if (rec_queue_take(&w->q, log, first_changed))
+        changed = true;
+    return changed;
+}
+
+const struct vocab_table *worker_vocab(const struct worker *w)
+{
+    struct worker *mw = (struct worker *)w;
+    pthread_mutex_lock(&mw->mu);
+    const struct vocab_table *v = mw->vocab;
+    pthread_mutex_unlock(&mw->mu);
+    return v;
+}
