@@ -700,3 +700,90 @@ TEST(draw_locale_detection)
     setlocale(LC_CTYPE, "C.UTF-8");
     CHECK(draw_locale_utf8());
 }
+
+/* ---------------------------------------------------------------- robustness */
+
+static uint32_t vt_rng = 12345;
+static uint32_t vt_rand(void)
+{
+    vt_rng ^= vt_rng << 13;
+    vt_rng ^= vt_rng >> 17;
+    vt_rng ^= vt_rng << 5;
+    return vt_rng;
+}
+
+TEST(views_random_logs_stay_inside)
+{
+    if (!vt_init())
+        return;
+    /* Random shapes, pieces of random bytes, expert ids partly out of range, NaN and huge
+     * floats, random selections and sizes: every view draws inside its window only (and
+     * under ASan, touches no memory it should not). */
+    WINDOW *parent = newwin(40, 100, 0, 0);
+    for (int round = 0; round < 60; round++) {
+        int nl = (int)(vt_rand() % 6), ne = (int)(vt_rand() % 3 == 0 ? 0 : vt_rand() % 140);
+        int k = ne ? 1 + (int)(vt_rand() % 8) : 0;
+        struct trace_log log;
+        trace_log_init(&log, nl, ne, k);
+        int n = (int)(vt_rand() % 80);
+        for (int i = 0; i < n; i++) {
+            char piece[12];
+            size_t len = vt_rand() % sizeof piece;
+            for (size_t j = 0; j < len; j++)
+                piece[j] = (char)vt_rand();
+            long ix = trace_log_push(&log, (int32_t)(vt_rand() % 1000), piece, len, vt_rand() % 4 == 0);
+            if (ix < 0)
+                break;
+            struct trace_token *t = &log.tok[ix];
+            t->fed = vt_rand() % 5 != 0;
+            t->sampled = !t->prompt;
+            t->logprob = vt_rand() % 7 == 0 ? NAN : -(float)(vt_rand() % 1000) / 100;
+            for (int j = 0; j < TRACE_TOP; j++) {
+                t->top_id[j] = (int32_t)(vt_rand() % 2000) - 100;
+                t->top_logprob[j] = -(float)(vt_rand() % 1000) / 100;
+            }
+            t->ns_total = vt_rand() % 50000000;
+            for (int p = 0; p < TRACE_PHASE_COUNT; p++)
+                t->ns[p] = t->ns_total / 4;
+            struct trace_layer *tl = trace_layers(&log, (size_t)ix);
+            for (int l = 0; l < nl; l++) {
+                memset(&tl[l], 0, sizeof tl[l]);
+                tl[l].n = (uint8_t)(vt_rand() % 3 == 0 ? 0 : k);
+                for (int j = 0; j < tl[l].n; j++) {
+                    tl[l].experts[j] = (uint16_t)(vt_rand() % (ne + 3));
+                    tl[l].weights[j] = vt_rand() % 9 == 0 ? 1e30f : (float)(vt_rand() % 100) / 100;
+                }
+                tl[l].entropy = vt_rand() % 9 == 0 ? NAN : (float)(vt_rand() % 500) / 100;
+                tl[l].cold = (uint16_t)vt_rand();
+            }
+        }
+        int h = 1 + (int)(vt_rand() % 30), wd = 1 + (int)(vt_rand() % 80);
+        int y0 = (int)(vt_rand() % (40 - h + 1)), x0 = (int)(vt_rand() % (100 - wd + 1));
+        for (int v = 0; v < VIEW_COUNT; v++) {
+            for (int y = 0; y < 40; y++)
+                mvwhline(parent, y, 0, 'X', 100);
+            WINDOW *w = derwin(parent, h, wd, y0, x0);
+            struct view_ctx ctx = vt_ctx_default;
+            ctx.log = &log;
+            ctx.sel = (long)(vt_rand() % (unsigned)(n + 3)) - 2;
+            ctx.layer = (int)(vt_rand() % 8) - 1;
+            ctx.heat = (enum heat_mode)(vt_rand() % HEAT_MODE_COUNT);
+            ctx.entropy = (enum entropy_mode)(vt_rand() % ENTROPY_MODE_COUNT);
+            ctx.utf8 = vt_rand() % 2;
+            ctx.focused = vt_rand() % 2;
+            ctx.piece = vt_rand() % 2 ? vt_piece : NULL;
+            view_table[v].draw(&ctx, w);
+            int bad = 0;
+            for (int y = 0; y < 40; y++)
+                for (int x = 0; x < 100; x++)
+                    if ((y < y0 || y >= y0 + h || x < x0 || x >= x0 + wd) &&
+                        vt_char(parent, y, x) != L'X')
+                        bad++;
+            CHECK_MSG(bad == 0, "round %d view %s %dx%d: %d cells outside", round,
+                      view_table[v].name, wd, h, bad);
+            delwin(w);
+        }
+        trace_log_free(&log);
+    }
+    delwin(parent);
+}
