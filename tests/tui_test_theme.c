@@ -148,6 +148,11 @@ TEST(theme_bad_lines_name_file_and_line)
     CHECK(memcmp(&t.style[THEME_DIM], &dark.style[THEME_DIM], sizeof t.style[0]) == 0);
     CHECK(memcmp(&t.style[THEME_HEAT_1 + 1], &dark.style[THEME_HEAT_1 + 1], sizeof t.style[0]) == 0);
 
+    /* A byte-order mark at the start is not part of the first role's name. */
+    msg[0] = 0;
+    CHECK_INT_EQ(theme_parse(&t, "\xEF\xBB\xBFtitle = red", 14, "bom.theme", msg, sizeof msg), 0);
+    CHECK_INT_EQ(t.style[THEME_TITLE].fg.index, 1);
+
     /* A tiny message buffer is truncated but terminated. */
     char small[16];
     small[0] = 0;

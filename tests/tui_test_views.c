@@ -135,6 +135,7 @@ TEST(views_strip_colours_by_top1_expert)
     view_strip_draw(&ctx, w);
     /* row 0 label, row 1 legend, row 2 the text "Hi there! ok" */
     CHECK(strstr(vt_row(w, 0), "layer 1/2") != NULL);
+    CHECK(strstr(vt_row(w, 0), "token 3: expert 7") != NULL);
     CHECK(strstr(vt_row(w, 1), "expert mod 8") != NULL);
     CHECK(strncmp(vt_row(w, 2), "Hi there! ok", 12) == 0);
     /* The pair of expert e is the role THEME_EXPERT_1 + e % 8, pair number role + 1. */

@@ -483,6 +483,8 @@ int theme_parse(struct theme *th, const char *text, size_t len, const char *file
     const char *p = text, *end = text + len;
     if (!file)
         file = "(theme)";
+    if (len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
+        p += 3; /* a UTF-8 byte-order mark some editors write */
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         const char *le = nl ? nl : end;

@@ -55,7 +55,14 @@ void view_strip_draw(const struct view_ctx *ctx, WINDOW *w)
     char title[96];
     snprintf(title, sizeof title, "tokens by top-1 expert %s layer %d/%d",
              DRAW_GLYPH(ctx->utf8, "·", "-"), layer < 0 ? 0 : layer, n_layers);
-    draw_label(w, 0, th, title, "[ ] layer");
+    /* The hint names the selected record's top-1 expert here, to match colour and number. */
+    char hint[64] = "[ ] layer";
+    long hs = view_selected(ctx);
+    if (hs >= 0 && log->n_experts > 0 && layer >= 0 && log->tok[hs].fed &&
+        trace_layers(log, (size_t)hs)[layer].n > 0)
+        snprintf(hint, sizeof hint, "token %ld: expert %u  [ ] layer", hs,
+                 (unsigned)trace_layers(log, (size_t)hs)[layer].experts[0]);
+    draw_label(w, 0, th, title, hint);
     if (!log || log->n == 0) {
         draw_printf(w, 1, 0, cols, draw_attr(th, THEME_DIM), "no tokens yet");
         return;
