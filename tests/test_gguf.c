@@ -9,6 +9,7 @@
 
 #include "gguf.h"
 #include "gguf_write.h"
+#include "model.h"
 #include "quant.h"
 
 #include <dirent.h>
@@ -778,4 +779,182 @@ TEST(gguf_open_refuses_non_files)
     /* A newline in a file name does not break the one-line rule. */
     tg_expect_refused("buffer", gguf_parse(&f, "GGUF", 4, "two\nlines.gguf", err, sizeof err),
                       err, "two lines.gguf", "the version");
+}
+
+/* ---------------------------------------------------------------- copies and the loader */
+
+/* Writes src again through gguf_writer, leaving out one key and/or one tensor (NULL: none).
+ * Keys and tensors keep their order, so a full copy of a file laid out like ggml's writer
+ * does is the same bytes. */
+static int tg_copy_without(const struct gguf_file *src, const char *skip_key,
+                           const char *skip_tensor, const char *path, char *err, size_t errlen)
+{
+    struct gguf_writer *w = gguf_writer_new();
+    if (!w)
+        return -1;
+    int rc = -1;
+    for (uint64_t i = 0; i < src->n_kv; i++) {
+        const struct gguf_kv *kv = &src->kv[i];
+        char key[256];
+        snprintf(key, sizeof key, "%.*s", (int)kv->key.len, kv->key.ptr);
+        if (skip_key && !strcmp(key, skip_key))
+            continue;
+        const uint8_t *v = kv->value;
+        uint64_t u64;
+        uint32_t u32;
+        uint16_t u16;
+        double f64;
+        float f32;
+        switch (kv->type) {
+        case GGUF_VT_UINT8: gguf_writer_add_u8(w, key, v[0]); break;
+        case GGUF_VT_INT8: gguf_writer_add_i8(w, key, (int8_t)v[0]); break;
+        case GGUF_VT_BOOL: gguf_writer_add_bool(w, key, v[0] != 0); break;
+        case GGUF_VT_UINT16: memcpy(&u16, v, 2); gguf_writer_add_u16(w, key, u16); break;
+        case GGUF_VT_INT16: memcpy(&u16, v, 2); gguf_writer_add_i16(w, key, (int16_t)u16); break;
+        case GGUF_VT_UINT32:
+            memcpy(&u32, v, 4);
+            if (!strcmp(key, "general.alignment"))
+                gguf_writer_set_alignment(w, u32);
+            else
+                gguf_writer_add_u32(w, key, u32);
+            break;
+        case GGUF_VT_INT32: memcpy(&u32, v, 4); gguf_writer_add_i32(w, key, (int32_t)u32); break;
+        case GGUF_VT_FLOAT32: memcpy(&f32, v, 4); gguf_writer_add_f32(w, key, f32); break;
+        case GGUF_VT_UINT64: memcpy(&u64, v, 8); gguf_writer_add_u64(w, key, u64); break;
+        case GGUF_VT_INT64: memcpy(&u64, v, 8); gguf_writer_add_i64(w, key, (int64_t)u64); break;
+        case GGUF_VT_FLOAT64: memcpy(&f64, v, 8); gguf_writer_add_f64(w, key, f64); break;
+        case GGUF_VT_STRING: {
+            struct gguf_str s;
+            gguf_get_str(src, key, &s, err, errlen);
+            gguf_writer_add_strn(w, key, s.ptr, s.len);
+            break;
+        }
+        case GGUF_VT_ARRAY:
+            if (kv->arr_type == GGUF_VT_STRING) {
+                struct gguf_str *s = malloc(kv->arr_n * sizeof *s + 1);
+                char **z = calloc(kv->arr_n + 1, sizeof *z);
+                bool ok = s && z && gguf_arr_strings(kv, s) == 0;
+                for (uint64_t k = 0; ok && k < kv->arr_n; k++) {
+                    z[k] = malloc(s[k].len + 1);
+                    ok = z[k] != NULL;
+                    if (ok) {
+                        memcpy(z[k], s[k].ptr, s[k].len);
+                        z[k][s[k].len] = '\0';
+                    }
+                }
+                if (ok)
+                    gguf_writer_add_arr_str(w, key, (const char *const *)z, kv->arr_n);
+                for (uint64_t k = 0; z && k < kv->arr_n; k++)
+                    free(z[k]);
+                free(z);
+                free(s);
+                if (!ok)
+                    goto out;
+            } else {
+                gguf_writer_add_arr(w, key, kv->arr_type, kv->value, kv->arr_n);
+            }
+            break;
+        default:
+            goto out;
+        }
+    }
+    for (uint64_t i = 0; i < src->n_tensors; i++) {
+        const struct gguf_tensor *t = &src->tensors[i];
+        if (skip_tensor && !strcmp(t->name, skip_tensor))
+            continue;
+        gguf_writer_add_tensor(w, t->name, t->type, t->n_dims, t->ne, t->data);
+    }
+    rc = gguf_writer_write(w, path, err, errlen);
+out:
+    gguf_writer_free(w);
+    return rc;
+}
+
+/* A copy of each fixture model through our writer is byte for byte the file llama.cpp's
+ * tools wrote: same header encoding, same padding, same tensor offsets. */
+TEST(gguf_writer_copies_fixtures_exactly)
+{
+    const char *fx = test_fixtures_dir();
+    if (!fx) {
+        test_skip("../shared/fixtures is absent");
+        return;
+    }
+    for (size_t i = 0; i < sizeof tg_fixture_shapes / sizeof tg_fixture_shapes[0]; i++) {
+        char src[4096], dst[4096], err[512];
+        snprintf(src, sizeof src, "%s/models/%s", fx, tg_fixture_shapes[i].file);
+        snprintf(dst, sizeof dst, "%s/copy-%s", test_tmp_dir(), tg_fixture_shapes[i].file);
+        struct gguf_file a, b;
+        if (gguf_open(&a, src, err, sizeof err) != 0) {
+            CHECK_MSG(false, "%s", err);
+            continue;
+        }
+        CHECK_MSG(tg_copy_without(&a, NULL, NULL, dst, err, sizeof err) == 0, "%s", err);
+        if (gguf_open(&b, dst, err, sizeof err) == 0) {
+            uint64_t first = 0;
+            while (first < a.size && first < b.size && a.base[first] == b.base[first])
+                first++;
+            CHECK_MSG(a.size == b.size && first == a.size,
+                      "%s: the copy differs from byte %llu (sizes %llu and %llu)",
+                      tg_fixture_shapes[i].file, (unsigned long long)first,
+                      (unsigned long long)a.size, (unsigned long long)b.size);
+            gguf_close(&b);
+        } else {
+            CHECK_MSG(false, "%s", err);
+        }
+        unlink(dst);
+        gguf_close(&a);
+    }
+}
+
+/* The last corpus cases are the loader's: a synth model with one required tensor or key
+ * left out must be refused by model_open with one line naming the file and what is
+ * missing (the reader alone cannot know what an architecture requires). */
+TEST(gguf_corpus_missing_tensor_or_key)
+{
+    char path[4096], err[512];
+    snprintf(path, sizeof path, "%s/whole.gguf", test_tmp_dir());
+    char *argv[] = { "synth", "--arch", "qwen2moe", "--layers", "2", "--d-model", "64",
+                     "--heads", "4", "--kv-heads", "2", "--experts", "4", "--experts-used",
+                     "2", "--ff", "64", "--shared-ff", "64", "--merges", "4", "-o", path, NULL };
+    synth_quiet = true;
+    CHECK_INT_EQ(synth_main((int)(sizeof argv / sizeof argv[0]) - 1, argv), 0);
+    struct gguf_file src;
+    if (gguf_open(&src, path, err, sizeof err) != 0) {
+        CHECK_MSG(false, "%s", err);
+        return;
+    }
+    struct model m;
+    CHECK_MSG(model_open(&m, path, err, sizeof err) == 0, "the whole model: %s", err);
+    if (m.f.base)
+        model_close(&m);
+    static const struct {
+        const char *label, *key, *tensor, *want;
+    } cases[] = {
+        { "missing-tensor-ffn_up_exps", NULL, "blk.1.ffn_up_exps.weight", "blk.1.ffn_up_exps.weight" },
+        { "missing-tensor-token_embd", NULL, "token_embd.weight", "token_embd.weight" },
+        { "missing-tensor-attn_q", NULL, "blk.0.attn_q.weight", "blk.0.attn_q.weight" },
+        { "missing-tensor-shexp-gate", NULL, "blk.0.ffn_gate_inp_shexp.weight", "ffn_gate_inp_shexp" },
+        { "missing-key-architecture", "general.architecture", NULL, "general.architecture" },
+        { "missing-key-block_count", "qwen2moe.block_count", NULL, "block_count" },
+        { "missing-key-embedding_length", "qwen2moe.embedding_length", NULL, "embedding_length" },
+        { "missing-key-head_count", "qwen2moe.attention.head_count", NULL, "head_count" },
+        { "missing-key-expert_count", "qwen2moe.expert_count", NULL, NULL },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char name[128], out[4096];
+        snprintf(name, sizeof name, "synth-qwen2moe-%s.gguf", cases[i].label);
+        snprintf(out, sizeof out, "%s/%s", test_tmp_dir(), name);
+        CHECK_MSG(tg_copy_without(&src, cases[i].key, cases[i].tensor, out, err, sizeof err) == 0,
+                  "%s", err);
+        int rc = model_open(&m, out, err, sizeof err);
+        tg_expect_refused(cases[i].label, rc, err, name, cases[i].want);
+        if (rc == 0)
+            model_close(&m);
+        char l[192];
+        snprintf(l, sizeof l, "synth-qwen2moe %s", cases[i].label);
+        tg_log_case(l, rc == -1 ? err : "(accepted)");
+        unlink(out);
+    }
+    gguf_close(&src);
+    tg_print_log("synth files with a required tensor or key left out (model_open)");
 }
