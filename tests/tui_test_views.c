@@ -127,7 +127,7 @@ TEST(views_strip_colours_by_top1_expert)
     const char *pieces[4] = { "Hi", " there", "!", " ok" };
     for (int i = 0; i < 4; i++)
         vt_push(&log, pieces[i], false, ex[i], NULL, 1, 1.0);
-    WINDOW *w = newwin(6, 40, 0, 0);
+    WINDOW *w = newwin(6, 60, 0, 0);
     struct view_ctx ctx = vt_ctx_default;
     ctx.log = &log;
     ctx.layer = 1;

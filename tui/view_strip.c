@@ -53,7 +53,7 @@ void view_strip_draw(const struct view_ctx *ctx, WINDOW *w)
     int n_layers = log ? log->n_layers : 0;
     int layer = ctx->layer < 0 ? 0 : ctx->layer >= n_layers ? n_layers - 1 : ctx->layer;
     char title[96];
-    snprintf(title, sizeof title, "tokens by top-1 expert %s layer %d/%d",
+    snprintf(title, sizeof title, "top-1 experts %s layer %d/%d",
              DRAW_GLYPH(ctx->utf8, "·", "-"), layer < 0 ? 0 : layer, n_layers);
     /* The hint names the selected record's top-1 expert here, to match colour and number. */
     char hint[64] = "[ ] layer";
