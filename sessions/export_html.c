@@ -315,7 +315,9 @@ int session_export_html(const struct session *s, FILE *out, int layer, char *err
           "  const l=+this.value,s=document.querySelectorAll('#tokens .t');\n"
           "  for(let i=0;i<s.length;i++){const e=T[i*NL+l];\n"
           "    s[i].className='t'+(s[i].classList.contains('p')?' p':'')+(e>=0?' e'+e:'');}\n"
-          "});\n</script>\n</body></html>\n", out);
+          "});\n"
+          "document.body.setAttribute('data-js','ok'); /* tools/check_html.sh looks */\n"
+          "</script>\n</body></html>\n", out);
     free(moe), free(load), free(lat), free(ent);
     if (ferror(out)) {
         snprintf(err, errlen, "write: %s", strerror(errno ? errno : EIO));

@@ -24,20 +24,18 @@
 
 /* ---- encodings (session_format.h) ---- */
 
-static int b64_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
+/* Base64 digit value + 1 by character; 0 for every other byte. */
+static const unsigned char b64_tab[256] = {
+    ['A'] = 1, ['B'] = 2, ['C'] = 3, ['D'] = 4, ['E'] = 5, ['F'] = 6, ['G'] = 7, ['H'] = 8,
+    ['I'] = 9, ['J'] = 10, ['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14, ['O'] = 15,
+    ['P'] = 16, ['Q'] = 17, ['R'] = 18, ['S'] = 19, ['T'] = 20, ['U'] = 21, ['V'] = 22,
+    ['W'] = 23, ['X'] = 24, ['Y'] = 25, ['Z'] = 26, ['a'] = 27, ['b'] = 28, ['c'] = 29,
+    ['d'] = 30, ['e'] = 31, ['f'] = 32, ['g'] = 33, ['h'] = 34, ['i'] = 35, ['j'] = 36,
+    ['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40, ['o'] = 41, ['p'] = 42, ['q'] = 43,
+    ['r'] = 44, ['s'] = 45, ['t'] = 46, ['u'] = 47, ['v'] = 48, ['w'] = 49, ['x'] = 50,
+    ['y'] = 51, ['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56, ['4'] = 57,
+    ['5'] = 58, ['6'] = 59, ['7'] = 60, ['8'] = 61, ['9'] = 62, ['+'] = 63, ['/'] = 64,
+};
 
 long session_b64_decode(const char *src, size_t n, unsigned char *dst)
 {
@@ -49,9 +47,9 @@ long session_b64_decode(const char *src, size_t n, unsigned char *dst)
         int pad = 0;
         if (i + 4 == n) /* padding only in the last quantum */
             pad = (q[3] == '=') + (q[3] == '=' && q[2] == '=');
-        int v[4] = { b64_value(q[0]), b64_value(q[1]), pad == 2 ? 0 : b64_value(q[2]),
-                     pad >= 1 ? 0 : b64_value(q[3]) };
-        if (v[0] < 0 || v[1] < 0 || v[2] < 0 || v[3] < 0)
+        int v[4] = { b64_tab[q[0]] - 1, b64_tab[q[1]] - 1, pad == 2 ? 0 : b64_tab[q[2]] - 1,
+                     pad >= 1 ? 0 : b64_tab[q[3]] - 1 };
+        if ((v[0] | v[1] | v[2] | v[3]) < 0)
             return -1;
         uint32_t x = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 |
                      (uint32_t)v[3];

@@ -300,7 +300,7 @@ TEST(session_kill9_during_saves)
     /* A child saves two versions of one session (same id) in turn, in a loop; it is killed
      * at a random moment, 200 times. After each kill the file must load and be byte for
      * byte one of the two versions. */
-    struct build_spec sp = { 16, 32, 4, 5000, 2, 60, 200, 5 };
+    struct build_spec sp = { 16, 32, 4, 5000, 2, 40, 120, 5 };
     struct session v[2];
     CHECK(build_session(&v[0], &sp) == 0);
     char *json[2];
@@ -317,7 +317,7 @@ TEST(session_kill9_during_saves)
     snprintf(path, sizeof path, "%s/k.json", dir);
     CHECK(session_save(&v[0], path, false, err, sizeof err) == 0);
 
-    /* Kill moments spread over about four saves, so they land in every phase of one
+    /* Kill moments spread over about three saves, so they land in every phase of one
      * (write, fsync, rename, folder fsync) and after both versions. */
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -325,7 +325,7 @@ TEST(session_kill9_during_saves)
         CHECK(session_save(&v[i & 1], path, false, err, sizeof err) == 0);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     long save_ns = ((t1.tv_sec - t0.tv_sec) * 1000000000L + t1.tv_nsec - t0.tv_nsec) / 4;
-    long span_ns = 4 * save_ns + 200000; /* + the fork */
+    long span_ns = 3 * save_ns + 200000; /* + the fork */
     if (span_ns > 900000000L)
         span_ns = 900000000L;
 

@@ -18,6 +18,7 @@ static const struct {
     { "info", cmd_info, "print a model's architecture, shape and size" },
     { "bench", cmd_bench, "measure speed against this machine's bandwidth floor" },
     { "run", cmd_run, "generate from a prompt, streaming text (and a trace)" },
+    { "export", cmd_export, "write a saved session as md, csv, ndjson or html" },
 };
 
 const char *default_model_path(void)
