@@ -788,3 +788,44 @@ TEST(views_random_logs_stay_inside)
     }
     delwin(parent);
 }
+
+TEST(views_entropy_normalised)
+{
+    if (!vt_init())
+        return;
+    struct trace_log tl;
+    trace_log_init(&tl, 2, 4, 1);
+    const int ex[2] = { 0, 1 };
+    /* entropies in nats, per layer: (0, 0), (0.5 ln 4, ln 4), (ln 4, ln 4): normalised by
+     * ln 4, the means over layers are 0, 0.75 and 1. */
+    const double h[3][2] = { { 0, 0 }, { 0.5, 1 }, { 1, 1 } };
+    for (int i = 0; i < 3; i++) {
+        vt_push(&tl, "t", false, ex, NULL, 1, 1.0);
+        for (int l = 0; l < 2; l++)
+            trace_layers(&tl, (size_t)i)[l].entropy = (float)(h[i][l] * log(4.0));
+    }
+    WINDOW *w = newwin(5, 50, 0, 0);
+    struct view_ctx ctx = vt_ctx_default;
+    ctx.log = &tl;
+    ctx.sel = 1;
+    view_entropy_draw(&ctx, w);
+    CHECK_MSG(strstr(vt_row(w, 0), "token 0.75  mean 0.58") != NULL, "row 0: %s", vt_row(w, 0));
+    /* 4 rows = 32 eighths: 0 -> the lowest eighth; 0.75 -> 1 + round(0.75 * 31) = 24 eighths,
+     * three full rows; 1 -> all four rows. */
+    CHECK_INT_EQ(vt_char(w, 4, 0), L'▁');
+    CHECK_INT_EQ(vt_char(w, 3, 0), L' ');
+    CHECK_INT_EQ(vt_char(w, 1, 1), L' ');
+    CHECK_INT_EQ(vt_char(w, 2, 1), L'█');
+    CHECK_INT_EQ(vt_char(w, 4, 1), L'█');
+    CHECK_INT_EQ(vt_char(w, 1, 2), L'█');
+    CHECK_INT_EQ(vt_pair(w, 4, 1), THEME_SELECTION + 1);
+    CHECK_INT_EQ(vt_pair(w, 4, 2), THEME_SPARK_ENTROPY + 1);
+    /* one layer: layer 0 of record 1 is 0.5 */
+    ctx.entropy = ENTROPY_LAYER;
+    ctx.layer = 0;
+    view_entropy_draw(&ctx, w);
+    CHECK_MSG(strstr(vt_row(w, 0), "layer 0  token 0.50  mean 0.50") != NULL, "row 0: %s",
+              vt_row(w, 0));
+    delwin(w);
+    trace_log_free(&tl);
+}

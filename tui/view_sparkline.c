@@ -2,7 +2,8 @@
  *
  * Entropy: the router's entropy over ln(n_experts) (trace_entropy_norm), so 1 is a uniform
  * router and 0 a certain one; the mean over the routed layers, or the chosen layer. Prompt
- * records are drawn in THEME_PROMPT, generated ones in THEME_SPARK_ENTROPY.
+ * records are drawn in THEME_PROMPT, generated ones in THEME_SPARK_ENTROPY. The label gives
+ * the selected record's value and the mean of the records in sight.
  *
  * Latency: ms per generated record (its ns_total: the decode step it was fed in), scaled
  * from the smallest to the largest in sight (the range is printed), so jitter shows. Prefill is kept apart: it is a batched pass, so it is one figure
@@ -67,11 +68,14 @@ void view_entropy_draw(const struct view_ctx *ctx, WINDOW *w)
         return;
     }
     long sel = view_selected(ctx);
+    long from, to;
+    spark_window((long)log->n, sel, cols, &from, &to);
     double vsel = sel >= 0 ? trace_entropy_norm(log, (size_t)sel, layer) : NAN;
+    /* The mean is of the records in sight, so a frame's work does not grow with the log. */
     double sum = 0;
     size_t cnt = 0;
-    for (size_t i = 0; i < log->n; i++) {
-        double v = trace_entropy_norm(log, i, layer);
+    for (long i = from; i < to; i++) {
+        double v = trace_entropy_norm(log, (size_t)i, layer);
         if (v == v) {
             sum += v;
             cnt++;
@@ -88,8 +92,6 @@ void view_entropy_draw(const struct view_ctx *ctx, WINDOW *w)
     if (rows < 2)
         return;
 
-    long from, to;
-    spark_window((long)log->n, sel, cols, &from, &to);
     int h = rows - 1;
     for (long i = from; i < to; i++) {
         double v = trace_entropy_norm(log, (size_t)i, layer);
