@@ -15,6 +15,7 @@
 #include <stdlib.h>
 
 #include "gguf.h"
+#include "pretokenize.h"
 #include "tokenizer.h"
 #include "unicode.h"
 
@@ -408,4 +409,116 @@ TEST(tokenizer_unicode_classes)
     CHECK_INT_EQ(adv, 1);
     CHECK_INT_EQ(unicode_decode((const unsigned char *)"\xe2\x96\x81", 3, &adv), 0x2581);
     CHECK_INT_EQ(adv, 3);
+}
+
+/* Pre-tokenizer splits against an independent implementation: the expected words were
+ * computed with Python's regex module (mrab-regex 2026.5.9) from the original tokenizer.json
+ * patterns that llama-vocab.cpp quotes (gpt-2, llama3, qwen2, deepseek-v3), words joined by
+ * \001. llama3, qwen2 and deepseek-v3 have no fixture vocabulary, so this is their check. */
+static const char *const pt_texts[] = {
+    "Hello World's  it's I'M 'LL  \012\012  x",
+    "3333333 12 \302\275 \331\243\331\244\331\245 x\302\262",
+    " \011\012 \302\240\343\200\200 end",
+    "caf\303\251 na\303\257ve e\314\201 \357\254\201",
+    "\344\270\200\344\272\214\344\270\211 \343\202\242\343\202\244\343\202\246 \343\201\262\343\202\211\343\201\214\343\201\252 \352\260\200\353\202\230\353\213\244",
+    "print('~hi') -> x += 1;\015\012\015\012",
+    "emoji \360\237\230\200\360\237\230\200 \342\206\222 \342\200\234quoted\342\200\235 \342\200\224 dash",
+    "   leading and trailing   ",
+    "'s's'S 'Re'rE'vE'll'D",
+    "a\302\205b\342\200\250c  \012",
+};
+
+static const struct {
+    const char *pre;
+    const char *words[sizeof pt_texts / sizeof pt_texts[0]];
+} pt_expect[] = {
+    {"gpt-2", {
+        "Hello\001 World\001's\001 \001 it\001's\001 I\001'\001M\001 '\001LL\001  \012\012 \001 x",
+        "3333333\001 12\001 \302\275\001 \331\243\331\244\331\245\001 x\001\302\262",
+        " \011\012 \302\240\343\200\200\001 end",
+        "caf\303\251\001 na\303\257ve\001 e\001\314\201\001 \357\254\201",
+        "\344\270\200\344\272\214\344\270\211\001 \343\202\242\343\202\244\343\202\246\001 \343\201\262\343\202\211\343\201\214\343\201\252\001 \352\260\200\353\202\230\353\213\244",
+        "print\001('~\001hi\001')\001 ->\001 x\001 +=\001 1\001;\001\015\012\015\012",
+        "emoji\001 \360\237\230\200\360\237\230\200\001 \342\206\222\001 \342\200\234\001quoted\001\342\200\235\001 \342\200\224\001 dash",
+        "  \001 leading\001 and\001 trailing\001   ",
+        "'s\001's\001'\001S\001 '\001Re\001'\001rE\001'\001vE\001'll\001'\001D",
+        "a\001\302\205\001b\001\342\200\250\001c\001  \012",
+    }},
+    {"llama3", {
+        "Hello\001 World\001's\001 \001 it\001's\001 I\001'M\001 '\001LL\001  \012\012\001 \001 x",
+        "333\001333\0013\001 \00112\001 \001\302\275\001 \001\331\243\331\244\331\245\001 x\001\302\262",
+        " \011\012\001 \302\240\343\200\200\001 end",
+        "caf\303\251\001 na\303\257ve\001 e\001\314\201\001 \357\254\201",
+        "\344\270\200\344\272\214\344\270\211\001 \343\202\242\343\202\244\343\202\246\001 \343\201\262\343\202\211\343\201\214\343\201\252\001 \352\260\200\353\202\230\353\213\244",
+        "print\001('~\001hi\001')\001 ->\001 x\001 +=\001 \0011\001;\015\012\015\012",
+        "emoji\001 \360\237\230\200\360\237\230\200\001 \342\206\222\001 \342\200\234\001quoted\001\342\200\235\001 \342\200\224\001 dash",
+        "  \001 leading\001 and\001 trailing\001   ",
+        "'s\001's\001'S\001 '\001Re\001'rE\001'vE\001'll\001'D",
+        "a\001\302\205b\001\342\200\250c\001  \012",
+    }},
+    {"qwen2", {
+        "Hello\001 World\001's\001 \001 it\001's\001 I\001'M\001 '\001LL\001  \012\012\001 \001 x",
+        "3\0013\0013\0013\0013\0013\0013\001 \0011\0012\001 \001\302\275\001 \001\331\243\001\331\244\001\331\245\001 x\001\302\262",
+        " \011\012\001 \302\240\343\200\200\001 end",
+        "caf\303\251\001 na\303\257ve\001 e\001\314\201\001 \357\254\201",
+        "\344\270\200\344\272\214\344\270\211\001 \343\202\242\343\202\244\343\202\246\001 \343\201\262\343\202\211\343\201\214\343\201\252\001 \352\260\200\353\202\230\353\213\244",
+        "print\001('~\001hi\001')\001 ->\001 x\001 +=\001 \0011\001;\015\012\015\012",
+        "emoji\001 \360\237\230\200\360\237\230\200\001 \342\206\222\001 \342\200\234\001quoted\001\342\200\235\001 \342\200\224\001 dash",
+        "  \001 leading\001 and\001 trailing\001   ",
+        "'s\001's\001'S\001 '\001Re\001'rE\001'vE\001'll\001'D",
+        "a\001\302\205b\001\342\200\250c\001  \012",
+    }},
+    {"deepseek-v3", {
+        "Hello\001 World\001's\001 \001 it\001's\001 I\001'M\001 '\001LL\001  \012\012\001 \001 x",
+        "333\001333\0013\001 \00112\001 \001\302\275\001 \001\331\243\331\244\331\245\001 x\001\302\262",
+        " \011\012\001 \302\240\343\200\200\001 end",
+        "caf\303\251\001 na\303\257ve\001 e\314\201\001 \357\254\201",
+        "\344\270\200\344\272\214\344\270\211\001 \001\343\202\242\343\202\244\343\202\246\001 \001\343\201\262\343\202\211\343\201\214\343\201\252\001 \352\260\200\353\202\230\353\213\244",
+        /* Here llama.cpp and the regex module differ: llama.cpp's collapsed \\p{S} for ASCII is
+         * "$+<=>^`|" (unicode.cpp's k_ucat_map) without '~', so "('" ends before '~', and '~'
+         * then starts "~hi" through [!"#...~][A-Za-z]+. The regex module gives "('~" "hi". */
+        "print\001('\001~hi\001')\001 ->\001 x\001 +=\001 \0011\001;\015\012\015\012",
+        "emoji\001 \360\237\230\200\360\237\230\200\001 \342\206\222\001 \342\200\234\001quoted\001\342\200\235\001 \342\200\224\001 dash",
+        "  \001 leading\001 and\001 trailing\001   ",
+        "'s\001's\001'S\001 '\001Re\001'rE\001'vE\001'll\001'D",
+        "a\001\302\205b\001\342\200\250c\001  \012",
+    }},
+};
+
+TEST(tokenizer_pretok_regex)
+{
+    enum { N_TEXTS = sizeof pt_texts / sizeof pt_texts[0] };
+    for (size_t k = 0; k < sizeof pt_expect / sizeof pt_expect[0]; k++) {
+        const struct pretok_info *pi = pretok_find(pt_expect[k].pre);
+        CHECK(pi != NULL);
+        if (!pi)
+            continue;
+        for (size_t i = 0; i < N_TEXTS; i++) {
+            const char *s = pt_texts[i];
+            size_t len = strlen(s), n = 0;
+            uint32_t cp[256];
+            uint8_t cls[256];
+            size_t lens[256], scratch[256];
+            for (size_t off = 0; off < len && n < 256;) {
+                size_t adv;
+                cp[n] = unicode_decode((const unsigned char *)s + off, len - off, &adv);
+                cls[n] = unicode_class(cp[n]);
+                n++;
+                off += adv;
+            }
+            size_t nw = pretok_split(pi->type, cp, cls, n, lens, scratch);
+            char got[1024];
+            size_t g = 0, at = 0;
+            for (size_t w = 0; w < nw && g < sizeof got - 8; w++) {
+                if (w)
+                    got[g++] = '\001';
+                for (size_t j = at; j < at + lens[w] && g < sizeof got - 8; j++)
+                    g += unicode_encode(cp[j], (unsigned char *)got + g);
+                at += lens[w];
+            }
+            got[g] = '\0';
+            CHECK_MSG(strcmp(got, pt_expect[k].words[i]) == 0, "%s text %zu: got \"%s\" want \"%s\"",
+                      pt_expect[k].pre, i, got, pt_expect[k].words[i]);
+        }
+    }
 }
