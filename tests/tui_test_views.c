@@ -829,3 +829,64 @@ TEST(views_entropy_normalised)
     delwin(w);
     trace_log_free(&tl);
 }
+
+TEST(views_strip_scrolls_the_selection_into_view)
+{
+    if (!vt_init())
+        return;
+    /* ASCII pieces of 1..6 letters and some newlines ("\n" drawn as 2 columns, then a line
+     * break): laid out here independently into whole lines, the strip must show lines
+     * [first, first + 4) with first = max(0, line of the selection - 3). */
+    enum { N = 150, COLS = 20, BODY = 4 };
+    struct trace_log tl;
+    trace_log_init(&tl, 1, 8, 1);
+    const int e0[1] = { 3 };
+    char pieces[N][8];
+    for (int i = 0; i < N; i++) {
+        if (vt_rand() % 9 == 0) {
+            strcpy(pieces[i], "\n");
+        } else {
+            int len = 1 + (int)(vt_rand() % 6);
+            for (int j = 0; j < len; j++)
+                pieces[i][j] = (char)('a' + (i + j) % 26);
+            pieces[i][len] = 0;
+        }
+        vt_push(&tl, pieces[i], false, e0, NULL, 1, 1.0);
+    }
+    static char lines[N + 1][COLS + 1]; /* the reference layout */
+    int line_of[N];
+    int nlines = 1, x = 0;
+    memset(lines, 0, sizeof lines);
+    for (int i = 0; i < N; i++) {
+        const char *shown = strcmp(pieces[i], "\n") == 0 ? "\\n" : pieces[i];
+        int wd = (int)strlen(shown);
+        if (x > 0 && x + wd > COLS) {
+            nlines++;
+            x = 0;
+        }
+        line_of[i] = nlines - 1;
+        memcpy(lines[nlines - 1] + x, shown, (size_t)wd);
+        x += wd;
+        if (strcmp(pieces[i], "\n") == 0 && i + 1 < N) {
+            nlines++;
+            x = 0;
+        }
+    }
+    WINDOW *w = newwin(2 + BODY, COLS, 0, 0);
+    struct view_ctx ctx = vt_ctx_default;
+    ctx.log = &tl;
+    for (int sel = 0; sel < N; sel++) {
+        ctx.sel = sel;
+        view_strip_draw(&ctx, w);
+        int first = line_of[sel] - (BODY - 1) > 0 ? line_of[sel] - (BODY - 1) : 0;
+        for (int r = 0; r < BODY; r++) {
+            char want[COLS + 1];
+            snprintf(want, sizeof want, "%-*s", COLS, first + r < nlines ? lines[first + r] : "");
+            const char *got = vt_row(w, 2 + r);
+            CHECK_MSG(strcmp(got, want) == 0, "sel %d row %d: \"%s\", want \"%s\"", sel, r, got,
+                      want);
+        }
+    }
+    delwin(w);
+    trace_log_free(&tl);
+}

@@ -80,9 +80,14 @@ void view_strip_draw(const struct view_ctx *ctx, WINDOW *w)
         return;
 
     long sel = view_selected(ctx);
-    /* First pass: the line each record starts on, to scroll the selection into view. */
+    /* First pass, up to the selection: where lines start, to scroll the selection into view
+     * near the bottom. starts[line % body]: the record each of the last `body` lines starts
+     * with, so the second pass begins there and not at the first record. */
+    size_t *starts = malloc((size_t)body * sizeof *starts);
     long sel_line = 0, line = 0;
     int x = 0;
+    if (starts)
+        starts[0] = 0;
     for (size_t i = 0; i < log->n; i++) {
         int wd = log->tok[i].piece_len == 0
                      ? 1
@@ -92,23 +97,34 @@ void view_strip_draw(const struct view_ctx *ctx, WINDOW *w)
         if (x > 0 && x + wd > cols) {
             line++;
             x = 0;
+            if (starts)
+                starts[line % body] = i;
         }
-        if ((long)i == sel)
-            sel_line = line;
+        sel_line = line;
         x += wd;
+        if ((long)i == sel)
+            break; /* a line after the selection's would overwrite starts[first % body] */
         if (strip_piece_breaks(log, i) && i + 1 < log->n) {
             line++;
             x = 0;
+            if (starts)
+                starts[line % body] = i + 1;
         }
     }
     long first = sel_line - body + 1;
     if (first < 0)
         first = 0;
+    size_t from = 0;
+    line = 0;
+    if (starts) {
+        from = starts[first % body];
+        line = first;
+        free(starts);
+    }
 
     /* Second pass: draw the lines [first, first + body). */
-    line = 0;
     x = 0;
-    for (size_t i = 0; i < log->n && line < first + body; i++) {
+    for (size_t i = from; i < log->n && line < first + body; i++) {
         const char *p = trace_piece(log, i);
         size_t len = log->tok[i].piece_len;
         if (len == 0) { /* an empty piece (BOS, say) still gets a cell, so it can be selected */
