@@ -90,6 +90,23 @@ static inline AVX2 __m256i scales2(int a, int b)
     return _mm256_set_m128i(_mm_set1_epi16((short)b), _mm_set1_epi16((short)a));
 }
 
+/* From 8 int16 scales held in both 128-bit halves of s: element i in the low half and
+ * element j in the high half, each broadcast over its half. */
+static inline AVX2 __m256i pick2(__m256i s, int i, int j)
+{
+    const __m256i ctrl = _mm256_set_m128i(_mm_set1_epi16((short)((2 * j + 1) << 8 | 2 * j)),
+                                          _mm_set1_epi16((short)((2 * i + 1) << 8 | 2 * i)));
+    return _mm256_shuffle_epi8(s, ctrl);
+}
+
+/* 16 int16 from 16 bytes, split as [low 8 | low 8] and [high 8 | high 8] for pick2. */
+static inline AVX2 void halves16(__m256i s16, __m256i out[2])
+{
+    const __m128i lo = _mm256_castsi256_si128(s16), hi = _mm256_extracti128_si256(s16, 1);
+    out[0] = _mm256_set_m128i(lo, lo);
+    out[1] = _mm256_set_m128i(hi, hi);
+}
+
 /* ------------------------------------------------------------------ 32-value blocks */
 
 static AVX2 float q4_0_dot(int64_t n, const void *vx, const void *vy)
@@ -179,6 +196,8 @@ static AVX2 float q2_K_dot(int64_t n, const void *vx, const void *vy)
                                                                 _mm_set1_epi8(0xF)));
         const __m256i prod = _mm256_madd_epi16(mins, load256(y[b].bsums));
         acc = _mm256_fmadd_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(prod), acc);
+        __m256i sc[2];
+        halves16(_mm256_cvtepu8_epi16(_mm_and_si128(sc8, _mm_set1_epi8(0xF))), sc);
         __m256i sumi = _mm256_setzero_si256();
         for (int h = 0; h < 2; h++) {
             const __m256i bits = load256(x[b].qs + 32 * h);
@@ -187,8 +206,7 @@ static AVX2 float q2_K_dot(int64_t n, const void *vx, const void *vy)
                 const __m256i q = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * j),
                                                    _mm256_set1_epi8(3));
                 const __m256i p = _mm256_maddubs_epi16(q, load256(y[b].qs + 32 * c));
-                const __m256i s = scales2(x[b].scales[2 * c] & 0xF, x[b].scales[2 * c + 1] & 0xF);
-                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, s));
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, pick2(sc[h], 2 * j, 2 * j + 1)));
             }
         }
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
@@ -203,12 +221,18 @@ static AVX2 float q3_K_dot(int64_t n, const void *vx, const void *vy)
     __m256 acc = _mm256_setzero_ps();
     for (int64_t b = 0; b < n / QK_K; b++) {
         const float d = y[b].d * h2f(x[b].d);
-        const uint8_t *s = x[b].scales;
-        int sc[16];
-        for (int j = 0; j < 16; j++) {
-            int low = j < 8 ? s[j] & 0xF : s[j - 8] >> 4;
-            sc[j] = (low | (((s[8 + j % 4] >> (2 * (j / 4))) & 3) << 4)) - 32;
-        }
+        /* the 16 six-bit scales (stored +32): low nibbles from bytes 0..7, top bits from
+         * bytes 8..11, assembled four at a time */
+        uint32_t a[3], v[4];
+        memcpy(a, x[b].scales, 12);
+        const uint32_t low4 = 0x0f0f0f0f, low2 = 0x03030303;
+        v[0] = (a[0] & low4) | ((a[2] & low2) << 4);
+        v[1] = (a[1] & low4) | (((a[2] >> 2) & low2) << 4);
+        v[2] = ((a[0] >> 4) & low4) | (((a[2] >> 4) & low2) << 4);
+        v[3] = ((a[1] >> 4) & low4) | (((a[2] >> 6) & low2) << 4);
+        const __m128i s8 = _mm_sub_epi8(_mm_loadu_si128((const __m128i *)v), _mm_set1_epi8(32));
+        __m256i sc[2];
+        halves16(_mm256_cvtepi8_epi16(s8), sc);
         const __m256i hmask = load256(x[b].hmask);
         __m256i sumi = _mm256_setzero_si256();
         for (int h = 0; h < 2; h++) {
@@ -224,7 +248,7 @@ static AVX2 float q3_K_dot(int64_t n, const void *vx, const void *vy)
                 const __m256i y8 = load256(y[b].qs + 32 * c);
                 const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(low, y8),
                                                    _mm256_maddubs_epi16(four, y8));
-                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, scales2(sc[2 * c], sc[2 * c + 1])));
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, pick2(sc[h], 2 * j, 2 * j + 1)));
             }
         }
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
@@ -232,13 +256,13 @@ static AVX2 float q3_K_dot(int64_t n, const void *vx, const void *vy)
     return hsum8(acc);
 }
 
-/* Group sums of 32 (bsums pairs) times the 8 mins: 4 int32 lanes, lane i = groups 2i, 2i+1. */
-static inline AVX2 __m128i k4_min_prod(const struct block_q8_K *y, const uint8_t mn[8])
+/* Group sums of 32 (bsums pairs) times the 8 mins (int16, in both halves of m):
+ * 4 int32 lanes, lane i = groups 2i, 2i+1. */
+static inline AVX2 __m128i k4_min_prod(const struct block_q8_K *y, __m256i m)
 {
     const __m256i bs = load256(y->bsums);
     const __m128i g = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
-    const __m128i m = _mm_setr_epi16(mn[0], mn[1], mn[2], mn[3], mn[4], mn[5], mn[6], mn[7]);
-    return _mm_madd_epi16(m, g);
+    return _mm_madd_epi16(_mm256_castsi256_si128(m), g);
 }
 
 static AVX2 float q4_K_dot(int64_t n, const void *vx, const void *vy)
@@ -250,10 +274,11 @@ static AVX2 float q4_K_dot(int64_t n, const void *vx, const void *vy)
     for (int64_t b = 0; b < n / QK_K; b++) {
         const float d = y[b].d * h2f(x[b].d);
         const float dmin = -y[b].d * h2f(x[b].dmin);
-        uint8_t sc[8], mn[8];
-        for (int g = 0; g < 8; g++)
-            quant_k4_scale_min(g, x[b].scales, &sc[g], &mn[g]);
-        acc_m = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(k4_min_prod(&y[b], mn)), acc_m);
+        uint32_t u[4];
+        quant_k4_unpack(x[b].scales, u);
+        __m256i sm[2]; /* [scales | scales], [mins | mins] as int16 */
+        halves16(_mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)u)), sm);
+        acc_m = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(k4_min_prod(&y[b], sm[1])), acc_m);
         __m256i sumi = _mm256_setzero_si256();
         for (int p = 0; p < 4; p++) {
             const __m256i bits = load256(x[b].qs + 32 * p);
@@ -262,8 +287,8 @@ static AVX2 float q4_K_dot(int64_t n, const void *vx, const void *vy)
             const __m256i pl = _mm256_maddubs_epi16(lo, load256(y[b].qs + 64 * p));
             const __m256i ph = _mm256_maddubs_epi16(hi, load256(y[b].qs + 64 * p + 32));
             sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(
-                _mm256_madd_epi16(pl, _mm256_set1_epi16(sc[2 * p])),
-                _mm256_madd_epi16(ph, _mm256_set1_epi16(sc[2 * p + 1]))));
+                _mm256_madd_epi16(pl, pick2(sm[0], 2 * p, 2 * p)),
+                _mm256_madd_epi16(ph, pick2(sm[0], 2 * p + 1, 2 * p + 1))));
         }
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
     }
@@ -281,10 +306,11 @@ static AVX2 float q5_K_dot(int64_t n, const void *vx, const void *vy)
     for (int64_t b = 0; b < n / QK_K; b++) {
         const float d = y[b].d * h2f(x[b].d);
         const float dmin = -y[b].d * h2f(x[b].dmin);
-        uint8_t sc[8], mn[8];
-        for (int g = 0; g < 8; g++)
-            quant_k4_scale_min(g, x[b].scales, &sc[g], &mn[g]);
-        const __m128i prod = k4_min_prod(&y[b], mn);
+        uint32_t u[4];
+        quant_k4_unpack(x[b].scales, u);
+        __m256i sm[2]; /* [scales | scales], [mins | mins] as int16 */
+        halves16(_mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)u)), sm);
+        const __m128i prod = k4_min_prod(&y[b], sm[1]);
         const __m128i s2 = _mm_add_epi32(prod, _mm_unpackhi_epi64(prod, prod));
         const int msum = _mm_cvtsi128_si32(_mm_add_epi32(s2, _mm_shuffle_epi32(s2, 1)));
         summs = fmaf(dmin, (float)msum, summs);
@@ -304,8 +330,8 @@ static AVX2 float q5_K_dot(int64_t n, const void *vx, const void *vy)
             const __m256i pl = _mm256_maddubs_epi16(lo, load256(y[b].qs + 64 * p));
             const __m256i ph = _mm256_maddubs_epi16(hi, load256(y[b].qs + 64 * p + 32));
             sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(
-                _mm256_madd_epi16(pl, _mm256_set1_epi16(sc[2 * p])),
-                _mm256_madd_epi16(ph, _mm256_set1_epi16(sc[2 * p + 1]))));
+                _mm256_madd_epi16(pl, pick2(sm[0], 2 * p, 2 * p)),
+                _mm256_madd_epi16(ph, pick2(sm[0], 2 * p + 1, 2 * p + 1))));
         }
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
     }

@@ -9,6 +9,7 @@
 #define MOESCOPE_QUANT_BLOCKS_H
 
 #include <stdint.h>
+#include <string.h>
 
 #include "quant.h"
 
@@ -155,6 +156,19 @@ static inline void quant_k4_scale_min(int j, const uint8_t *q, uint8_t *sc, uint
         *sc = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
         *m = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
     }
+}
+
+/* All 8 scales (bytes 0..7 of out) and mins (bytes 8..15) of a q4_K/q5_K block at once,
+ * with 32-bit masks; equal to quant_k4_scale_min for each group. */
+static inline void quant_k4_unpack(const uint8_t s[K_SCALE_SIZE], uint32_t out[4])
+{
+    uint32_t u[3];
+    memcpy(u, s, 12);
+    const uint32_t low6 = 0x3f3f3f3f, low4 = 0x0f0f0f0f, low2 = 0x03030303;
+    out[0] = u[0] & low6;
+    out[1] = (u[2] & low4) | (((u[0] >> 6) & low2) << 4);
+    out[2] = u[1] & low6;
+    out[3] = ((u[2] >> 4) & low4) | (((u[1] >> 6) & low2) << 4);
 }
 
 #endif

@@ -743,3 +743,45 @@ TEST(quant_simd_matches_reference_order)
     free(xq);
     free(yq);
 }
+
+/* The AVX-512 kernels compute the same float steps as the AVX2 ones (which the test above
+ * ties to the reference order), so every type must agree bit for bit, gemm order too. */
+TEST(quant_avx512_equals_avx2)
+{
+    if (!cpu_supports(CPU_SIMD_AVX512)) {
+        test_skip("no AVX-512 on this CPU");
+        return;
+    }
+    enum { N = 4096 + 256 + 64 + 32 };
+    float *x = malloc(N * sizeof *x), *y = malloc(N * sizeof *y);
+    void *xq = malloc(N * 4), *yq = malloc(N * 4 + 1024);
+    int before = quant_simd();
+    static const int sizes[] = {32, 64, 96, 256, 512, 800, 1024, 4096, 4096 + 256, N};
+    for (int i = 0; i < N_WEIGHT_TYPES; i++) {
+        for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+            const int n = sizes[si];
+            const struct quant_traits *ts = quant_traits_scalar(weight_types[i]);
+            if (n % ts->blck_size)
+                continue;
+            fill_data(x, n, 900 + (uint64_t)n);
+            fill_data(y, n, 1000 + (uint64_t)n);
+            ts->from_float(x, xq, n);
+            quant_traits_scalar(ts->vec_dot_type)->from_float(y, yq, n);
+            float r[2][2];
+            for (int p = 0; p < 2; p++) {
+                quant_set_simd(p ? CPU_SIMD_AVX512 : CPU_SIMD_AVX2);
+                const struct quant_traits *t = quant_traits(weight_types[i]);
+                r[p][0] = t->vec_dot(n, xq, yq);
+                r[p][1] = t->vec_dot_gemm(n, xq, yq);
+            }
+            CHECK_MSG(memcmp(r[0], r[1], sizeof r[0]) == 0,
+                      "%s n=%d: avx2 %.9g/%.9g, avx512 %.9g/%.9g", ts->name, n, r[0][0],
+                      r[0][1], r[1][0], r[1][1]);
+        }
+    }
+    quant_set_simd(before);
+    free(x);
+    free(y);
+    free(xq);
+    free(yq);
+}
