@@ -2,8 +2,8 @@
  * atomically, never over a different session's file.
  *
  * The JSON is written here rather than by cJSON_Print so that every number has a fixed
- * form: integers as integers, floats with %.9g (enough digits for any float to read back to
- * the same float, so load -> save gives the same bytes), and the per-layer columns as
+ * form: integers as integers, floats as the shortest %.Ng that reads back to the same float
+ * (so load -> save gives the same bytes), and the per-layer columns as
  * base64. The loader (session_load.c) reads it with cJSON. */
 #include "session.h"
 
@@ -130,15 +130,26 @@ __attribute__((format(printf, 2, 3))) static void jb_fmt(struct jbuf *b, const c
         jb_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
 }
 
-/* A float that reads back to itself: %.9g, or a string for what JSON cannot hold. */
+/* A float as the shortest %.Ng (N = 6..9) that reads back to the same float the way the
+ * loader reads it (strtod, then to float); 9 digits always do. So 0.7f is "0.7", and a
+ * loaded value is written again as the same text. Non-finite values are strings. */
 static void jb_float(struct jbuf *b, float f)
 {
-    if (isnan(f))
+    if (isnan(f)) {
         jb_str(b, "\"nan\"");
-    else if (isinf(f))
+        return;
+    }
+    if (isinf(f)) {
         jb_str(b, f > 0 ? "\"inf\"" : "\"-inf\"");
-    else
-        jb_fmt(b, "%.9g", (double)f);
+        return;
+    }
+    char tmp[32];
+    for (int digits = 6; digits <= 9; digits++) {
+        snprintf(tmp, sizeof tmp, "%.*g", digits, (double)f);
+        if ((float)strtod(tmp, NULL) == f || digits == 9)
+            break;
+    }
+    jb_str(b, tmp);
 }
 
 /* Whether s[0..n) is well-formed UTF-8 without NUL: then it can be a JSON string as is. */
