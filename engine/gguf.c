@@ -214,7 +214,7 @@ static int kv_order_cmp(const void *a, const void *b)
     const struct gguf_kv *y = &sort_file->kv[*(const uint32_t *)b];
     int c = gguf_str_cmp(x->key.ptr, x->key.len, y->key.ptr, y->key.len);
     /* Ties in file order, so a duplicate is reported at its second appearance. */
-    return c ? c : (x->offset < y->offset ? -1 : 1);
+    return c ? c : (x->offset > y->offset) - (x->offset < y->offset);
 }
 
 static int tensor_order_cmp(const void *a, const void *b)
@@ -222,7 +222,7 @@ static int tensor_order_cmp(const void *a, const void *b)
     const struct gguf_tensor *x = &sort_file->tensors[*(const uint32_t *)a];
     const struct gguf_tensor *y = &sort_file->tensors[*(const uint32_t *)b];
     int c = strcmp(x->name, y->name);
-    return c ? c : (x->info_offset < y->info_offset ? -1 : 1);
+    return c ? c : (x->info_offset > y->info_offset) - (x->info_offset < y->info_offset);
 }
 
 const struct gguf_kv *gguf_find(const struct gguf_file *f, const char *key)
