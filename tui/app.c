@@ -1053,6 +1053,10 @@ static const char *app_piece(void *user, int32_t token, size_t *len)
     return v->text + v->off[token];
 }
 
+static const char *const view_short[VIEW_COUNT] = {
+    "all", "strip", "heat", "ent", "lat", "bal", "split", "tok",
+};
+
 static void app_draw_tabs(const struct app *a, WINDOW *w)
 {
     const struct theme *th = &a->theme;
@@ -1061,25 +1065,33 @@ static void app_draw_tabs(const struct app *a, WINDOW *w)
     attr_t base = draw_attr(th, focus ? THEME_BORDER_FOCUS : THEME_BORDER);
     werase(w);
     draw_blank(w, 0, 0, wd, base);
-    /* Full names when they fit, else numbers and the current name. */
-    int full = 0;
-    for (int v = 0; v < VIEW_COUNT; v++)
-        full += (int)strlen(view_table[v].name) + 4;
+    /* The widest form that fits: a label and full names, full names, short names, or
+     * numbers with the current view's name. */
+    int full = 0, brief = 0;
+    for (int v = 0; v < VIEW_COUNT; v++) {
+        full += (int)strlen(view_table[v].name) + 3;
+        brief += (int)strlen(view_short[v]) + 3;
+    }
+    const char *label = focus ? "INSPECTOR" : "inspector";
+    int level = full + 10 <= wd ? 0 : full <= wd ? 1 : brief <= wd ? 2 : 3;
     int x = 0;
-    x += draw_printf(w, 0, x, wd - x, base | A_BOLD, "%s ", focus ? "INSPECTOR" : "inspector");
+    if (level == 0)
+        x += draw_printf(w, 0, x, wd - x, base | A_BOLD, "%s ", label);
     for (int v = 0; v < VIEW_COUNT && x < wd; v++) {
         bool cur = (int)a->view == v;
         attr_t at = cur ? draw_attr(th, THEME_SELECTION) : draw_attr(th, THEME_DIM);
         attr_t ka = cur ? at : draw_attr(th, THEME_KEY);
-        if (x + full <= wd || cur) {
-            x += draw_printf(w, 0, x, wd - x, ka, " %d", v);
-            x += draw_printf(w, 0, x, wd - x, at, " %s ", view_table[v].name);
-        } else {
-            x += draw_printf(w, 0, x, wd - x, ka, " %d ", v);
-        }
+        const char *name = level <= 1 || (level == 3 && cur) ? view_table[v].name
+                           : level == 2                      ? view_short[v]
+                                                             : NULL;
+        x += draw_printf(w, 0, x, wd - x, ka, " %d", v);
+        if (name)
+            x += draw_printf(w, 0, x, wd - x, at, " %s ", name);
+        else
+            x += draw_printf(w, 0, x, wd - x, at, " ");
     }
     if (!focus && x + 12 < wd)
-        draw_printf(w, 0, wd - 12, 12, draw_attr(th, THEME_DIM), "Tab: focus ");
+        draw_printf(w, 0, wd - 11, 11, draw_attr(th, THEME_DIM), "Tab: focus");
 }
 
 static void app_draw_inspector(struct app *a)
@@ -1126,7 +1138,9 @@ static void app_draw_too_small(const struct app *a)
     snprintf(buf, sizeof buf, "terminal too small (%dx%d, needs %dx%d)", cols, rows,
              LAYOUT_MIN_COLS, LAYOUT_MIN_ROWS);
     if ((int)strlen(buf) > cols)
-        snprintf(buf, sizeof buf, "too small %dx%d", cols, rows);
+        snprintf(buf, sizeof buf, "terminal too small: %dx%d", cols, rows);
+    if ((int)strlen(buf) > cols)
+        snprintf(buf, sizeof buf, "too small");
     int len = (int)strlen(buf);
     int x = cols > len ? (cols - len) / 2 : 0;
     mvwaddnstr(stdscr, rows / 2, x, buf, cols - x);

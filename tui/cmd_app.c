@@ -10,9 +10,39 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include "app.h"
 #include "chat.h"
 #include "commands.h"
+
+#ifndef MOESCOPE_DATADIR
+#define MOESCOPE_DATADIR "/usr/local/share/moescope"
+#endif
+
+/* Here rather than in main.c so the test binary, which has no main.c, links it too. */
+const char *default_model_path(void)
+{
+    static char path[4096];
+    const char *env = getenv("MOESCOPE_MODEL");
+    if (env && *env)
+        return env;
+    /* Next to the binary in a source tree (make run), else the installed copy. */
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = 0;
+            if (snprintf(path, sizeof path, "%s/build/default.gguf", exe) < (int)sizeof path &&
+                access(path, R_OK) == 0)
+                return path;
+        }
+    }
+    snprintf(path, sizeof path, "%s/default.gguf", MOESCOPE_DATADIR);
+    return path;
+}
 
 static void app_usage(FILE *out)
 {

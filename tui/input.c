@@ -454,8 +454,8 @@ void input_draw(const struct input *in, WINDOW *w, const struct app *a)
         const char *ph = !a->model_ready
                              ? (a->ws.state == WORKER_FAILED ? "no model: /load a session, or /quit"
                                                              : "loading the model...")
-                         : focus ? "Type a message, Enter sends, Alt-Enter for a new line, "
-                                   "/help, F1 for keys"
+                         : a->replay ? "replay: read-only, no model is open (/quit leaves)"
+                         : focus ? "Message the model: Enter sends, Alt-Enter new line, F1 keys"
                                  : "Tab comes back here";
         draw_printf(w, 0, PROMPT_W, wd - PROMPT_W, draw_attr(th, THEME_DIM), "%s", ph);
     }

@@ -6,10 +6,6 @@
 
 #include "commands.h"
 
-#ifndef MOESCOPE_DATADIR
-#define MOESCOPE_DATADIR "/usr/local/share/moescope"
-#endif
-
 static const struct {
     const char *name;
     int (*fn)(int, char **);
@@ -20,29 +16,6 @@ static const struct {
     { "run", cmd_run, "generate from a prompt, streaming text (and a trace)" },
     { "export", cmd_export, "write a saved session as md, csv, ndjson or html" },
 };
-
-const char *default_model_path(void)
-{
-    static char path[4096];
-    const char *env = getenv("MOESCOPE_MODEL");
-    if (env && *env)
-        return env;
-    /* Next to the binary in a source tree (make run), else the installed copy. */
-    char exe[4096];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = 0;
-        char *slash = strrchr(exe, '/');
-        if (slash) {
-            *slash = 0;
-            if (snprintf(path, sizeof path, "%s/build/default.gguf", exe) < (int)sizeof path &&
-                access(path, R_OK) == 0)
-                return path;
-        }
-    }
-    snprintf(path, sizeof path, "%s/default.gguf", MOESCOPE_DATADIR);
-    return path;
-}
 
 static void usage(FILE *out)
 {

@@ -327,7 +327,7 @@ static void worker_do_reply(struct worker *w, const char *text, size_t len,
     pthread_mutex_unlock(&w->mu);
 
     enum reply_end why = REPLY_EOG;
-    for (int count = 0;; count++) {
+    for (int count = 0;;) {
         if (atomic_load(&w->stop)) {
             why = REPLY_STOPPED;
             break;
@@ -336,23 +336,25 @@ static void worker_do_reply(struct worker *w, const char *text, size_t len,
             why = REPLY_CTX_FULL;
             break;
         }
-        if (n_predict > 0 && count >= n_predict) {
-            why = REPLY_LIMIT;
-            break;
-        }
         long idx = engine_sample(w->eng, &w->log, err, sizeof err);
         if (idx < 0) {
             worker_finish(w, REPLY_ERROR, err);
             return;
         }
+        count++;
         int32_t tok = w->log.tok[idx].token;
         bool eog = engine_token_is_eog(w->eng, tok);
         if (!eog)
             worker_reply_append(w, trace_piece(&w->log, (size_t)idx),
                                 w->log.tok[idx].piece_len);
         worker_post(w, (size_t)idx);
+        /* The last token of a reply is not fed (trace.h): nothing would use its output. */
         if (eog) {
             why = REPLY_EOG;
+            break;
+        }
+        if (n_predict > 0 && count >= n_predict) {
+            why = REPLY_LIMIT;
             break;
         }
         if (w->log.n >= (size_t)n_ctx) {
