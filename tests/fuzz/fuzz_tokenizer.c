@@ -1,5 +1,8 @@
 /* tests/fuzz/fuzz_tokenizer.c: libFuzzer entry for the tokenizers.
  *
+ * An input that starts with "GGUF" is a whole vocabulary file instead: it is parsed, loaded
+ * (which must fail with a message or succeed), and a fixed text goes through it.
+ *
  * The vocabularies are built in memory once (no files needed): a byte-level BPE vocabulary
  * (the 256 byte tokens, a few merges, control and user-defined tokens) under every
  * pre-tokenizer name, and a small SentencePiece vocabulary with byte fallback. The first
@@ -129,9 +132,43 @@ static bool fz_valid_utf8(const uint8_t *s, size_t n)
     return true;
 }
 
+/* A hostile vocabulary: loading checks every key; encoding and pieces stay in range. */
+static void fz_vocab_file(const uint8_t *data, size_t size)
+{
+    struct gguf_file f;
+    char err[512];
+    if (gguf_parse(&f, data, size, "fuzz.gguf", err, sizeof err) < 0)
+        return;
+    err[0] = '\0';
+    struct tokenizer *t = tokenizer_load(&f, err, sizeof err);
+    if (!t) {
+        if (!err[0] || strchr(err, '\n'))
+            __builtin_trap();
+        gguf_close(&f);
+        return;
+    }
+    static const char text[] = "Hello <|im_start|>world 123 caf\xc3\xa9 \xe4\xb8\x80 \xff!";
+    int32_t ids[256];
+    char buf[64];
+    for (int mode = 0; mode < 4; mode++) {
+        int n = tokenizer_encode(t, text, sizeof text - 1, mode & 1, mode & 2, ids, 256);
+        for (int i = 0; i < n; i++) {
+            if (ids[i] < 0 || ids[i] >= tokenizer_n_vocab(t))
+                __builtin_trap();
+            tokenizer_piece(t, ids[i], buf, sizeof buf);
+        }
+    }
+    tokenizer_free(t);
+    gguf_close(&f);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static bool ready;
+    if (size >= 4 && memcmp(data, "GGUF", 4) == 0) {
+        fz_vocab_file(data, size);
+        return 0;
+    }
     if (!ready) {
         fz_init();
         ready = true;
