@@ -449,3 +449,35 @@ TEST(session_unwritable_folder)
     chmod(dir, 0700);
     session_free(&s);
 }
+
+TEST(session_doc_example_loads)
+{
+    /* docs/session-format.md's example must stay a valid session, written as we write. */
+    size_t len;
+    char *doc = read_all("docs/session-format.md", &len);
+    if (!doc) {
+        test_skip("docs/session-format.md not found from this folder");
+        return;
+    }
+    char *a = strstr(doc, "```json\n"), *b = a ? strstr(a + 8, "\n```") : NULL;
+    CHECK(a && b);
+    if (a && b) {
+        a += 8;
+        b[1] = 0; /* keep the final newline */
+        struct session s;
+        char err[512];
+        int rc = session_load_buffer(&s, a, strlen(a), "docs/session-format.md", err, sizeof err);
+        CHECK_MSG(rc == 0, "%s", err);
+        if (rc == 0) {
+            char *j;
+            size_t n;
+            CHECK(session_to_json(&s, &j, &n, err, sizeof err) == 0);
+            CHECK(n == strlen(a) && !memcmp(j, a, n));
+            CHECK_INT_EQ(s.log.n, 4);
+            CHECK_INT_EQ(s.msg[1].trace_end, 4);
+            free(j);
+            session_free(&s);
+        }
+    }
+    free(doc);
+}
