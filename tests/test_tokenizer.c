@@ -522,3 +522,57 @@ TEST(tokenizer_pretok_regex)
         }
     }
 }
+
+/* SentencePiece with special tokens: llama.cpp splits the text at them, and the text after a
+ * special token gets the leading-space rule again (is_prev_special), so the ids are those of
+ * the parts tokenized alone. A character missing from the vocabulary falls back to its
+ * <0xNN> byte tokens, whose pieces the streaming detokenizer joins back into the character.
+ * Vocabulary: fixtures/models/stories260K.gguf. */
+TEST(tokenizer_spm_special_and_bytes)
+{
+    const char *dir = test_fixtures_dir();
+    if (!dir) {
+        test_skip("no fixtures directory");
+        return;
+    }
+    char path[4096], *mem;
+    struct gguf_file f;
+    snprintf(path, sizeof path, "%s/models/stories260K.gguf", dir);
+    struct tokenizer *t = tt_load(path, &f, &mem);
+    if (!t)
+        return;
+    int32_t all[64], a[32], b[32];
+    int n = tokenizer_encode(t, "Once upon</s>a time", 19, true, true, all, 64);
+    int na = tokenizer_encode(t, "Once upon", 9, false, false, a, 32);
+    int nb = tokenizer_encode(t, "a time", 6, false, false, b, 32);
+    CHECK(n == 1 + na + 1 + nb);
+    if (n == 1 + na + 1 + nb) {
+        CHECK_INT_EQ(all[0], 1);
+        CHECK(memcmp(all + 1, a, (size_t)na * sizeof *a) == 0);
+        CHECK_INT_EQ(all[1 + na], 2);
+        CHECK(memcmp(all + 2 + na, b, (size_t)nb * sizeof *b) == 0);
+    }
+    /* Without parse_special "</s>" is text and no id 2 appears. */
+    n = tokenizer_encode(t, "Once upon</s>a time", 19, false, false, all, 64);
+    for (int i = 0; i < n; i++)
+        CHECK(all[i] != 2);
+
+    /* "\xe2\x9c\x93" (a check mark) is not in this 512-token vocabulary: "\xe2\x96\x81" and
+     * three byte tokens. */
+    n = tokenizer_encode(t, "\xe2\x9c\x93", 3, false, false, all, 64);
+    CHECK_INT_EQ(n, 4);
+    struct detok d = {0};
+    char out[64], text[64];
+    size_t k = 0;
+    for (int i = 0; i < n; i++) {
+        char piece[16];
+        size_t m = tokenizer_piece(t, all[i], piece, sizeof piece);
+        size_t o = detok_push(&d, piece, m, out, sizeof out);
+        CHECK(i == n - 1 || o <= 1); /* nothing of the cut character comes out early */
+        memcpy(text + k, out, o);
+        k += o;
+    }
+    k += detok_flush(&d, text + k, sizeof text - k);
+    CHECK(k == 4 && memcmp(text, " \xe2\x9c\x93", 4) == 0); /* the prefix space, then the mark */
+    tt_unload(t, &f, mem);
+}
