@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "quant.h"
+#include "quant_blocks.h"
 
 /* KV_PAD: llama.cpp pads the attended length to 32 cells (no flash attention); the padded
  * cells get probability 0, and the sums keep llama.cpp's lane layout. */
@@ -182,6 +183,42 @@ static void fwd_softmax(float *p, const float *x, int n)
         p[k] *= inv;
 }
 
+/* llama.cpp's CPU backend repacks q4_0 weights whose row count is a multiple of 8 into
+ * 8-row interleaved blocks (ggml-cpu/repack.cpp) and multiplies them with its own kernels:
+ * each block's whole integer sum is converted to float and fused-multiply-added with the
+ * product of the two scales, block after block, one accumulator per output row. The values
+ * are those of the plain kernel; only this float order differs, and it is what the
+ * reference rounded. (Its q4_K repacking would be the same idea, but the fixtures match
+ * only without it, so the reference build did not use it.) */
+static float fwd_dot_q4_0_repack(int64_t n, const void *vx, const void *vy)
+{
+    const struct block_q4_0 *x = vx;
+    const struct block_q8_0 *y = vy;
+    float acc = 0.0f;
+    for (int64_t b = 0; b < n / QK4_0; b++) {
+        int isum = 0;
+        for (int j = 0; j < QK4_0 / 2; j++) {
+            isum += ((x[b].qs[j] & 15) - 8) * y[b].qs[j];
+            isum += ((x[b].qs[j] >> 4) - 8) * y[b].qs[j + QK4_0 / 2];
+        }
+        const float d = quant_f16_to_f32(x[b].d) * quant_f16_to_f32(y[b].d);
+        acc = fmaf((float)isum, d, acc);
+    }
+    return acc;
+}
+
+/* The kernel llama.cpp uses for a weight multiplied with n_cols activation rows: the
+ * repacked order for q4_0 with rows in multiples of 8; tinyBLAS (llamafile_sgemm) for other
+ * 2-D weights, but only with two rows or more ("only enable sgemm for prompt processing");
+ * the per-row kernels otherwise and for the experts (mul_mat_id). */
+static quant_vec_dot_fn fwd_pick_dot(const struct wt *w, bool expert, int n_cols)
+{
+    const struct quant_traits *qt = quant_traits(w->type);
+    if (w->ne[1] % 8 == 0 && w->type == GGML_TYPE_Q4_0)
+        return fwd_dot_q4_0_repack;
+    return expert || n_cols < 2 ? qt->vec_dot : qt->vec_dot_gemm;
+}
+
 /* Returns rows of x (n, d) in the vec_dot type of weight type wtype, quantizing once per
  * stage per (source, type). */
 static const uint8_t *fwd_act(struct fwd *f, const float *x, int n, int d, uint32_t wtype,
@@ -232,8 +269,7 @@ static struct mm_job *fwd_job(struct fwd *f, const struct wt *w, int64_t e, cons
     j->rows = w->ne[1];
     /* llama.cpp multiplies 2-D weights with tinyBLAS and expert slices (mul_mat_id) with
      * the per-row kernels; the two sum f32/f16/bf16 rows in different orders. */
-    const struct quant_traits *qt = quant_traits(w->type);
-    j->dot = w->ne[2] > 1 || e > 0 ? qt->vec_dot : qt->vec_dot_gemm;
+    j->dot = fwd_pick_dot(w, w->ne[2] > 1 || e > 0, n);
     j->xi = xi;
     j->y = y;
     j->y_stride = y_stride;
@@ -292,8 +328,9 @@ static void fwd_rope_apply(float *v, const float *cache, int n_rot, bool neox)
         const float c = cache[i0], s = cache[i0 + 1];
         int a = neox ? i0 / 2 : i0, b = neox ? i0 / 2 + n_rot / 2 : i0 + 1;
         const float x0 = v[a], x1 = v[b];
-        v[a] = x0 * c - x1 * s;
-        v[b] = x0 * s + x1 * c;
+        /* ggml's rotate_pairs is C++ built with contraction: the first product is fused */
+        v[a] = fmaf(x0, c, -(x1 * s));
+        v[b] = fmaf(x0, s, x1 * c);
     }
 }
 
@@ -308,7 +345,9 @@ static void fwd_attn_worker(void *arg, int ith, int nth)
     struct fwd *f = a->f;
     const struct hparams *hp = &f->m->hp;
     const int hd = hp->head_dim, gq = hp->n_head / hp->n_kv_head;
-    const quant_vec_dot_fn dot16 = quant_traits(GGML_TYPE_F16)->vec_dot_gemm;
+    /* Q.K and P.V are mul_mats too: tinyBLAS with two query rows or more */
+    const struct quant_traits *t16 = quant_traits(GGML_TYPE_F16);
+    const quant_vec_dot_fn dot16 = a->n >= 2 ? t16->vec_dot_gemm : t16->vec_dot;
     const size_t np = (size_t)f->n_pad;
     const uint16_t *kc = f->kc + (size_t)a->il * np * (size_t)f->kvd;
     const uint16_t *vc = f->vc + (size_t)a->il * (size_t)f->kvd * np;
@@ -551,6 +590,7 @@ static void fwd_ffn_units(struct fwd *f, const struct ffn_unit *units, int n_uni
         struct mm_job *j = fwd_job(f, U->down, U->e, NULL, 0, NULL, f->eo, (size_t)f->d, row,
                                    NULL);
         j->x = hx, j->x_stride = stride, j->xi = row, j->n = c;
+        j->dot = fwd_pick_dot(U->down, U->down->ne[2] > 1, n);
     }
     fwd_mm_run(f);
 }
@@ -828,8 +868,10 @@ int fwd_eval(struct fwd *f, const int32_t *tokens, int n, int pos0, struct fwd_o
             return -1;
     if (out)
         memset(out->ns, 0, sizeof out->ns);
-    for (int b = 0; b < n; b += FWD_BATCH) {
-        const int nb = n - b < FWD_BATCH ? n - b : FWD_BATCH;
+    for (int b = 0, nb = 0; b < n; b += nb) {
+        nb = n - b < FWD_BATCH ? n - b : FWD_BATCH;
+        if (n - b - nb == 1)
+            nb--; /* never leave one row alone: llama.cpp runs the prompt as one batch */
         uint64_t t0 = fwd_now_ns();
         fwd_embed(f, tokens + b, nb);
         uint64_t t1 = fwd_now_ns(), t_attn = 0, t_route = 0, t_exp = 0;
@@ -843,7 +885,20 @@ int fwd_eval(struct fwd *f, const int32_t *tokens, int n, int pos0, struct fwd_o
                 for (int t = 0; t < nb; t++)
                     memset(recs + (size_t)t * hp->n_layer, 0, sizeof *recs);
             }
-            uint64_t r = fwd_ffn(f, il, nb, recs, hp->n_layer);
+            uint64_t r;
+            if (il == hp->n_layer - 1 && nb >= 2 && b + nb == n) {
+                /* llama.cpp keeps only the rows whose logits it needs before the last
+                 * layer's FFN, so it multiplies that one row alone (no tinyBLAS): do the
+                 * others, then the last row by itself. */
+                const size_t d = (size_t)f->d;
+                r = fwd_ffn(f, il, nb - 1, recs, hp->n_layer);
+                memcpy(f->x, f->x + (size_t)(nb - 1) * d, d * sizeof(float));
+                r += fwd_ffn(f, il, 1, recs ? recs + (size_t)(nb - 1) * hp->n_layer : NULL,
+                             hp->n_layer);
+                memcpy(f->x + (size_t)(nb - 1) * d, f->x, d * sizeof(float));
+            } else {
+                r = fwd_ffn(f, il, nb, recs, hp->n_layer);
+            }
             uint64_t a2 = fwd_now_ns();
             t_attn += a1 - a0;
             t_route += r;
