@@ -2,6 +2,7 @@
  *
  *   session_bench [TOKENS [LAYERS [EXPERTS [K]]]]   default 10000 48 64 8
  *   session_bench --sample FILE                      writes a small sample session
+ *   session_bench --write FILE [TOKENS ...]          also saves the large session to FILE
  *
  * Builds a hand-made session of that shape (tests/session_build.h: one turn of TOKENS
  * records, layer 0 dense), serialises it, then times session_load_buffer over the JSON
@@ -41,6 +42,12 @@ int main(int argc, char **argv)
         return 0;
     }
     struct build_spec sp = { 48, 64, 8, 150000, 1, 0, 10000, 1 };
+    const char *write_to = NULL;
+    if (argc >= 3 && !strcmp(argv[1], "--write")) {
+        write_to = argv[2];
+        argc -= 2;
+        argv += 2;
+    }
     if (argc > 1)
         sp.gen_len = (size_t)strtoul(argv[1], NULL, 10);
     if (argc > 2)
@@ -90,6 +97,23 @@ int main(int argc, char **argv)
     printf("  build     %.0f ms, serialise %.0f ms\n", (t1 - t0) * 1e3, (t2 - t1) * 1e3);
     printf("  load      %.0f ms wall, %.0f ms CPU (best of 3, from memory)\n", best * 1e3,
            best_cpu * 1e3);
+    if (write_to) {
+        double a = bench_now();
+        if (session_save(&s, write_to, true, err, sizeof err) != 0) {
+            fprintf(stderr, "session_bench: %s\n", err);
+            return 1;
+        }
+        struct session t;
+        double b = bench_now();
+        if (session_load(&t, write_to, err, sizeof err) != 0) {
+            fprintf(stderr, "session_bench: %s\n", err);
+            return 1;
+        }
+        double c = bench_now();
+        session_free(&t);
+        printf("  file      saved in %.0f ms (fsync included), loaded from disk in %.0f ms\n",
+               (b - a) * 1e3, (c - b) * 1e3);
+    }
     free(json);
     session_free(&s);
     return 0;
