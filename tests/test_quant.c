@@ -360,7 +360,7 @@ TEST(quant_known_block_q2_K_q3_K_q5_K)
 /* The activation quantizers on a hand-made block: q8_0/q8_1 scale by 127/amax and round
  * half to even (as ggml's x86 build, which recorded the fixtures, does); q8_K rounds half
  * to even with iscale = -127/max. */
-TEST(quant_known_activation_rounding)
+static void check_activation_rounding(void)
 {
     float x[256] = {0};
     x[0] = 127.0f;
@@ -404,6 +404,18 @@ TEST(quant_known_activation_rounding)
     CHECK_NEAR(qk.d, 1.0, 0);
     CHECK_INT_EQ(qk.qs[0], -127);
     CHECK_INT_EQ(qk.qs[3], 4);
+}
+
+/* ... on every path this machine has (the SIMD quantizers round the same way). */
+TEST(quant_known_activation_rounding)
+{
+    int before = quant_simd();
+    for (int p = 0; p < CPU_SIMD_COUNT; p++) {
+        if (!quant_set_simd(p))
+            continue;
+        check_activation_rounding();
+    }
+    quant_set_simd(before);
 }
 
 TEST(quant_table_sizes)
@@ -784,4 +796,129 @@ TEST(quant_avx512_equals_avx2)
     free(y);
     free(xq);
     free(yq);
+}
+
+/* ---- real llama-quantize tensors from the fixture models ---- */
+
+#include "gguf.h"
+
+/* Value v of block blk, re-derived in double from the block layout (ggml-common.h). */
+static double ref_value(uint32_t type, const uint8_t *blk, int v, double *mag)
+{
+    *mag = 0.0;
+    switch (type) {
+    case GGML_TYPE_Q8_0:
+        return quant_f16_to_f32(*(const uint16_t *)blk) * (double)(int8_t)blk[2 + v];
+    case GGML_TYPE_Q4_0: {
+        const uint8_t q = blk[2 + v % 16];
+        return quant_f16_to_f32(*(const uint16_t *)blk) * ((v < 16 ? q & 15 : q >> 4) - 8);
+    }
+    case GGML_TYPE_Q4_K:
+    case GGML_TYPE_Q5_K: {
+        const double d = quant_f16_to_f32(*(const uint16_t *)blk);
+        const double dmin = quant_f16_to_f32(*(const uint16_t *)(blk + 2));
+        const uint8_t *s = blk + 4;
+        const int g = v / 32;
+        const int sc = g < 4 ? s[g] & 63 : (s[g + 4] & 15) | ((s[g - 4] >> 6) << 4);
+        const int m = g < 4 ? s[g + 4] & 63 : (s[g + 4] >> 4) | ((s[g] >> 6) << 4);
+        const uint8_t *qs = blk + 16 + (type == GGML_TYPE_Q5_K ? 32 : 0);
+        const uint8_t byte = qs[32 * (v / 64) + v % 32];
+        int q = (v % 64) < 32 ? byte & 15 : byte >> 4;
+        if (type == GGML_TYPE_Q5_K)
+            q += ((blk[16 + v % 32] >> g) & 1) * 16;
+        *mag = fabs(d * sc * q) + fabs(dmin * m);
+        return d * sc * q - dmin * m;
+    }
+    case GGML_TYPE_Q6_K: {
+        const uint8_t *ql = blk, *qh = blk + 128;
+        const int8_t *sc = (const int8_t *)(blk + 192);
+        const double d = quant_f16_to_f32(*(const uint16_t *)(blk + 208));
+        const int h = v / 128, c = (v % 128) / 32, l = v % 32;
+        const uint8_t b = ql[64 * h + 32 * (c & 1) + l];
+        const int q = ((c < 2 ? b & 15 : b >> 4) | (((qh[32 * h + l] >> (2 * c)) & 3) << 4)) - 32;
+        return d * sc[v / 16] * q;
+    }
+    case GGML_TYPE_F16:
+        return quant_f16_to_f32(*(const uint16_t *)(blk + 2 * v));
+    }
+    return NAN;
+}
+
+/* Compares with the fixture models' quantized tensors (written by llama-quantize, see
+ * ../shared/fixtures/README.md): to_float of up to 64 rows of every q8_0, q4_0, q4_K, q5_K,
+ * q6_K and f16 tensor against the double re-derivation above, within 4 float roundings of
+ * the terms (float computes d*sc*q - dmin*m in three rounded steps); and vec_dot of those
+ * rows with seeded activations against float64, as in quant_vec_dot_matches_float64. */
+TEST(quant_fixture_tensors)
+{
+    const char *fx = test_fixtures_dir();
+    if (!fx) {
+        test_skip("no fixtures");
+        return;
+    }
+    static const char *models[] = {"mixtral-small-q4_k_m", "mixtral-small-q8_0",
+                                   "qwen2moe-small-q4_0", "qwen2moe-small-q6_k",
+                                   "olmoe-tiny-f16"};
+    static const uint32_t types[] = {GGML_TYPE_Q8_0, GGML_TYPE_Q4_0, GGML_TYPE_Q4_K,
+                                     GGML_TYPE_Q5_K, GGML_TYPE_Q6_K, GGML_TYPE_F16};
+    long values[6] = {0}, dots[6] = {0};
+    for (size_t mi = 0; mi < sizeof models / sizeof models[0]; mi++) {
+        char path[4096], err[512];
+        snprintf(path, sizeof path, "%s/models/%s.gguf", fx, models[mi]);
+        struct gguf_file f;
+        if (gguf_open(&f, path, err, sizeof err) != 0) {
+            CHECK_MSG(false, "%s", err);
+            continue;
+        }
+        for (uint64_t ti = 0; ti < f.n_tensors; ti++) {
+            const struct gguf_tensor *t = &f.tensors[ti];
+            int k = -1;
+            for (int i = 0; i < 6; i++)
+                k = t->type == types[i] ? i : k;
+            if (k < 0)
+                continue;
+            const struct quant_traits *tr = quant_traits(t->type);
+            const int64_t n = t->ne[0];
+            const size_t rs = quant_row_size(t->type, n);
+            const int64_t rows = (int64_t)(t->nbytes / rs) < 64 ? (int64_t)(t->nbytes / rs) : 64;
+            float *row = malloc((size_t)n * sizeof *row), *a = malloc((size_t)n * sizeof *a);
+            void *aq = malloc((size_t)n * 4 + 1024);
+            for (int64_t r = 0; r < rows; r++) {
+                const uint8_t *src = (const uint8_t *)t->data + (size_t)r * rs;
+                tr->to_float(src, row, n);
+                int bad = 0;
+                for (int64_t i = 0; i < n; i++) {
+                    const int64_t b = i / tr->blck_size;
+                    const uint8_t *blk = src + (size_t)b * tr->type_size;
+                    const int v = (int)(i % tr->blck_size);
+                    double mag;
+                    const double want = t->type == GGML_TYPE_F16
+                                            ? ref_value(t->type, src, (int)i, &mag)
+                                            : ref_value(t->type, blk, v, &mag);
+                    if (mag == 0.0)
+                        mag = fabs(want);
+                    bad += !(fabs(row[i] - want) <= 4 * 0x1p-24 * mag);
+                }
+                CHECK_MSG(bad == 0, "%s %s row %lld: %d values off", models[mi], t->name,
+                          (long long)r, bad);
+                values[k] += n;
+                /* the dot product on the real row */
+                fill_data(a, n, 77 + (uint64_t)r);
+                quant_traits(tr->vec_dot_type)->from_float(a, aq, n);
+                double asum, want = dot_reference(tr, src, aq, n, &asum);
+                double got = tr->vec_dot(n, src, aq);
+                CHECK_MSG(fabs(got - want) <= 2e-6 * asum, "%s %s row %lld: dot %.9g vs %.9g",
+                          models[mi], t->name, (long long)r, got, want);
+                dots[k]++;
+            }
+            free(row);
+            free(a);
+            free(aq);
+        }
+        gguf_close(&f);
+    }
+    for (int i = 0; i < 6; i++)
+        printf("  %-5s %8ld values dequantized, %5ld row dots checked\n",
+               quant_traits(types[i])->name, values[i], dots[i]);
+    CHECK(values[2] > 0 && values[4] > 0 && values[0] > 0);
 }
