@@ -116,37 +116,13 @@ static const struct trace_layer *routed_layer(const struct trace_log *log, size_
     return ly->n ? ly : NULL;
 }
 
-void trace_balance_layer(const struct trace_log *log, size_t from, size_t to, int layer,
-                         struct trace_balance *out)
+/* Balance figures from one layer's loads (ne counts) and its locality counts. */
+static void balance_finish(const uint32_t *load, int ne, uint32_t n_tokens, uint32_t n_pairs,
+                           uint32_t same, struct trace_balance *out)
 {
     memset(out, 0, sizeof *out);
-    int ne = log->n_experts;
-    if (layer < 0 || layer >= log->n_layers || ne <= 0)
-        return;
-    to = range_end(log, to);
-    uint32_t stack_load[256];
-    uint32_t *load = ne <= 256 ? stack_load : calloc((size_t)ne, sizeof *load); /* (ne) */
-    if (!load)
-        return;
-    memset(load, 0, (size_t)ne * sizeof *load);
-    const struct trace_layer *prev = NULL;
-    uint32_t same = 0;
-    for (size_t i = from; i < to; i++) {
-        const struct trace_layer *ly = routed_layer(log, i, layer);
-        if (!ly) {
-            prev = NULL;
-            continue;
-        }
-        out->n_tokens++;
-        for (int k = 0; k < ly->n && k < TRACE_MAX_K; k++)
-            if (ly->experts[k] < ne)
-                load[ly->experts[k]]++;
-        if (prev) {
-            out->n_pairs++;
-            same += prev->experts[0] == ly->experts[0];
-        }
-        prev = ly;
-    }
+    out->n_tokens = n_tokens;
+    out->n_pairs = n_pairs;
     double sum = 0, max = 0;
     for (int e = 0; e < ne; e++) {
         sum += load[e];
@@ -163,8 +139,90 @@ void trace_balance_layer(const struct trace_log *log, size_t from, size_t to, in
         out->cv = sqrt(var / ne) / mean;
         out->maxvio = (max - mean) / mean;
     }
-    if (out->n_pairs)
-        out->locality = (double)same / out->n_pairs;
+    if (n_pairs)
+        out->locality = (double)same / n_pairs;
+}
+
+int trace_balance_all(const struct trace_log *log, size_t from, size_t to,
+                      struct trace_balance *out)
+{
+    int nl = log->n_layers, ne = log->n_experts;
+    if (nl <= 0)
+        return 0;
+    memset(out, 0, (size_t)nl * sizeof *out);
+    if (ne <= 0)
+        return 0;
+    to = range_end(log, to);
+    /* One pass over the records in memory order: a token's layers are contiguous, so this
+     * reads the log once instead of once per layer. */
+    uint32_t *load = calloc((size_t)nl * (size_t)ne, sizeof *load); /* (nl, ne) */
+    uint32_t *cnt = calloc((size_t)nl * 3, sizeof *cnt);           /* (nl): tokens, pairs, same */
+    int16_t *prev_top = malloc((size_t)nl * sizeof *prev_top);     /* (nl), -1: no previous */
+    if (!load || !cnt || !prev_top) {
+        free(load), free(cnt), free(prev_top);
+        return -1;
+    }
+    for (int l = 0; l < nl; l++)
+        prev_top[l] = -1;
+    for (size_t i = from; i < to; i++) {
+        const struct trace_layer *lys = trace_layers(log, i);
+        bool fed = log->tok[i].fed;
+        for (int l = 0; l < nl; l++) {
+            const struct trace_layer *ly = &lys[l];
+            if (!fed || !ly->n) {
+                prev_top[l] = -1;
+                continue;
+            }
+            cnt[l * 3]++;
+            for (int k = 0; k < ly->n && k < TRACE_MAX_K; k++)
+                if (ly->experts[k] < ne)
+                    load[(size_t)l * ne + ly->experts[k]]++;
+            if (prev_top[l] >= 0) {
+                cnt[l * 3 + 1]++;
+                cnt[l * 3 + 2] += prev_top[l] == ly->experts[0];
+            }
+            prev_top[l] = (int16_t)ly->experts[0];
+        }
+    }
+    for (int l = 0; l < nl; l++)
+        balance_finish(load + (size_t)l * ne, ne, cnt[l * 3], cnt[l * 3 + 1], cnt[l * 3 + 2],
+                       &out[l]);
+    free(load), free(cnt), free(prev_top);
+    return 0;
+}
+
+void trace_balance_layer(const struct trace_log *log, size_t from, size_t to, int layer,
+                         struct trace_balance *out)
+{
+    memset(out, 0, sizeof *out);
+    int ne = log->n_experts;
+    if (layer < 0 || layer >= log->n_layers || ne <= 0)
+        return;
+    to = range_end(log, to);
+    uint32_t stack_load[256];
+    uint32_t *load = ne <= 256 ? stack_load : calloc((size_t)ne, sizeof *load); /* (ne) */
+    if (!load)
+        return;
+    memset(load, 0, (size_t)ne * sizeof *load);
+    const struct trace_layer *prev = NULL;
+    uint32_t n_tokens = 0, n_pairs = 0, same = 0;
+    for (size_t i = from; i < to; i++) {
+        const struct trace_layer *ly = routed_layer(log, i, layer);
+        if (!ly) {
+            prev = NULL;
+            continue;
+        }
+        n_tokens++;
+        for (int k = 0; k < ly->n && k < TRACE_MAX_K; k++)
+            if (ly->experts[k] < ne)
+                load[ly->experts[k]]++;
+        if (prev) {
+            n_pairs++;
+            same += prev->experts[0] == ly->experts[0];
+        }
+        prev = ly;
+    }
+    balance_finish(load, ne, n_tokens, n_pairs, same, out);
     if (load != stack_load)
         free(load);
 }

@@ -90,6 +90,12 @@ void trace_balance_layer(const struct trace_log *log, size_t from, size_t to, in
  * the model has fewer than 2 experts. */
 double trace_entropy_norm(const struct trace_log *log, size_t i, int layer);
 
+/* Balance of every layer over [from, to) in one pass over the records: out[n_layers].
+ * The same figures as trace_balance_layer for each layer. Returns 0, or -1 when memory
+ * runs out. */
+int trace_balance_all(const struct trace_log *log, size_t from, size_t to,
+                      struct trace_balance *out);
+
 /* Time split of the selected fed records of [from, to). */
 void trace_time_split(const struct trace_log *log, size_t from, size_t to,
                       enum trace_select sel, struct trace_split *out);

@@ -225,3 +225,39 @@ TEST(stats_time_split)
     CHECK_NEAR(s.share[TRACE_ROUTER], 0, 0);
     trace_log_free(&tl);
 }
+
+/* The one-pass balance of every layer equals the per-layer pass, on a random log with dense
+ * layers, unfed records and expert ids spread over the range. */
+TEST(stats_balance_all_equals_per_layer)
+{
+    struct trace_log log;
+    CHECK_INT_EQ(trace_log_init(&log, 5, 16, 4), 0);
+    uint64_t s = 99;
+    for (int i = 0; i < 300; i++) {
+        long at = trace_log_push(&log, i % 50, "x", 1, i < 20);
+        log.tok[at].fed = (i % 37) != 36;
+        struct trace_layer *ly = trace_layers(&log, (size_t)at);
+        for (int l = 0; l < 5; l++) {
+            ly[l].n = l == 2 ? 0 : 4; /* layer 2 is dense */
+            for (int k = 0; k < 4; k++) {
+                s = s * 6364136223846793005ull + 1442695040888963407ull;
+                ly[l].experts[k] = (uint16_t)((s >> 33) % 16);
+            }
+        }
+    }
+    struct trace_balance all[5];
+    CHECK_INT_EQ(trace_balance_all(&log, 10, 290, all), 0);
+    for (int l = 0; l < 5; l++) {
+        struct trace_balance one;
+        trace_balance_layer(&log, 10, 290, l, &one);
+        CHECK_INT_EQ(all[l].n_tokens, one.n_tokens);
+        CHECK_INT_EQ(all[l].n_pairs, one.n_pairs);
+        CHECK_NEAR(all[l].cv, one.cv, 1e-12);
+        CHECK_NEAR(all[l].avg_max, one.avg_max, 1e-12);
+        CHECK_NEAR(all[l].maxvio, one.maxvio, 1e-12);
+        CHECK_NEAR(all[l].locality, one.locality, 1e-12);
+    }
+    CHECK_INT_EQ(all[2].n_tokens, 0);
+    CHECK(all[0].n_tokens > 200);
+    trace_log_free(&log);
+}

@@ -50,9 +50,15 @@ void view_balance_draw(const struct view_ctx *ctx, WINDOW *w)
         first = layer - body + 1;
     double s_avgmax = 0, s_cv = 0, s_vio = 0, s_loc = 0;
     int n_routed = 0;
+    struct trace_balance *all = malloc(sizeof *all * (size_t)nl); /* (nl) */
+    if (!all || trace_balance_all(log, 0, log->n, all) != 0) {
+        free(all);
+        free(load);
+        draw_printf(w, 2, 0, cols, draw_attr(th, THEME_ERROR), "out of memory");
+        return;
+    }
     for (int l = 0; l < nl; l++) {
-        struct trace_balance b;
-        trace_balance_layer(log, 0, log->n, l, &b);
+        struct trace_balance b = all[l];
         if (b.n_tokens > 0) {
             s_avgmax += b.avg_max;
             s_cv += b.cv;
@@ -90,4 +96,5 @@ void view_balance_draw(const struct view_ctx *ctx, WINDOW *w)
                     s_avgmax / n_routed, s_cv / n_routed, s_vio / n_routed,
                     s_loc / n_routed * 100);
     free(load);
+    free(all);
 }
