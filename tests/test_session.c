@@ -14,10 +14,12 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include "engine.h"
 #include "session.h"
 #include "session_build.h"
 #include "session_format.h"
 #include "test.h"
+#include "trace_stats.h"
 
 static const struct build_spec small_spec = { 4, 8, 2, 1000, 3, 5, 7, 1 };
 
@@ -66,7 +68,8 @@ static void check_same_session(const struct session *a, const struct session *b)
     CHECK(b->sampler.seed == a->sampler.seed);
     CHECK(b->sampler.temp == a->sampler.temp);
     CHECK(b->sampler.top_p == a->sampler.top_p);
-    CHECK_STR_EQ(b->system_prompt, a->system_prompt);
+    if (a->system_prompt || b->system_prompt)
+        CHECK_STR_EQ(b->system_prompt, a->system_prompt);
     CHECK_INT_EQ(b->n_msg, a->n_msg);
     for (size_t i = 0; i < a->n_msg && i < b->n_msg; i++) {
         CHECK_INT_EQ(b->msg[i].role, a->msg[i].role);
@@ -480,4 +483,108 @@ TEST(session_doc_example_loads)
         }
     }
     free(doc);
+}
+
+/* FNV-1a 64 of a file's first min(size, 1 MiB) bytes, computed here from the definition
+ * (offset basis 14695981039346656037, prime 1099511628211) over one fread. */
+static uint64_t fnv_reference(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    unsigned char *buf = malloc(1 << 20);
+    size_t n = buf ? fread(buf, 1, 1 << 20, f) : 0;
+    fclose(f);
+    uint64_t h = 14695981039346656037ull;
+    for (size_t i = 0; i < n; i++) {
+        h ^= buf[i];
+        h *= 1099511628211ull;
+    }
+    free(buf);
+    return h;
+}
+
+TEST(session_live_engine_replay)
+{
+    /* A live run of a fixture model (olmoe-tiny-f16.gguf: 4 layers, 16 experts, k = 4) is
+     * saved and loaded back: the replayed records route exactly as the live ones did, so
+     * the layer x expert load (the inspector's heatmap) is the same cell for cell. */
+    const char *dir = test_fixtures_dir();
+    if (!dir) {
+        test_skip("../shared/fixtures is absent");
+        return;
+    }
+    char path[1024], err[512];
+    snprintf(path, sizeof path, "%s/models/olmoe-tiny-f16.gguf", dir);
+    struct engine_params ep;
+    engine_params_default(&ep);
+    ep.model_path = path;
+    ep.n_threads = 2;
+    ep.sampler.temp = 0;
+    struct engine *e = engine_open(&ep, err, sizeof err);
+    CHECK_MSG(e != NULL, "%s", err);
+    if (!e)
+        return;
+    const struct model_desc *d = engine_desc(e);
+    struct session live;
+    CHECK(session_init(&live, d->n_layers, d->n_experts, d->n_experts_used) == 0);
+    CHECK_MSG(session_set_model(&live, d, err, sizeof err) == 0, "%s", err);
+    CHECK(live.model.hash == fnv_reference(path));
+    live.sampler = ep.sampler;
+    const char *q = "Why are experts fast?";
+    int32_t toks[64];
+    int n = engine_tokenize(e, q, strlen(q), true, false, toks, 64, err, sizeof err);
+    CHECK(n > 0);
+    session_add_message(&live, SESSION_USER, q, strlen(q));
+    for (int t = 0; t < n; t++) {
+        char piece[64];
+        size_t pl = engine_token_piece(e, toks[t], piece, sizeof piece);
+        trace_log_push(&live.log, toks[t], piece, pl < sizeof piece ? pl : 0, true);
+    }
+    for (int g = 0; g < 12; g++) {
+        CHECK(engine_eval(e, &live.log, err, sizeof err) == 0);
+        CHECK(engine_sample(e, &live.log, err, sizeof err) >= 0);
+    }
+    char reply[1024] = "";
+    size_t rl = 0;
+    for (size_t i = (size_t)n; i < live.log.n && rl + live.log.tok[i].piece_len < sizeof reply;
+         i++) {
+        memcpy(reply + rl, trace_piece(&live.log, i), live.log.tok[i].piece_len);
+        rl += live.log.tok[i].piece_len;
+    }
+    session_add_message(&live, SESSION_ASSISTANT, reply, rl);
+
+    char file[4096];
+    snprintf(file, sizeof file, "%s/live.json", test_tmp_dir());
+    CHECK_MSG(session_save(&live, file, false, err, sizeof err) == 0, "%s", err);
+    struct session back;
+    int rc = session_load(&back, file, err, sizeof err);
+    CHECK_MSG(rc == 0, "%s", err);
+    if (rc == 0) {
+        check_same_session(&live, &back);
+        size_t cells = (size_t)d->n_layers * (size_t)d->n_experts;
+        uint32_t *a = calloc(cells, 4), *b = calloc(cells, 4);
+        trace_expert_load(&live.log, 0, live.log.n, a);
+        trace_expert_load(&back.log, 0, back.log.n, b);
+        uint32_t total = 0;
+        for (size_t c = 0; c < cells; c++)
+            total += a[c];
+        CHECK(total == (uint32_t)((live.log.n - 1) * (size_t)(d->n_layers * d->n_experts_used)));
+        CHECK(!memcmp(a, b, cells * 4));
+        char why[512];
+        CHECK_INT_EQ(session_model_differs(&back.model, &live.model, why, sizeof why), 0);
+        /* another model is told apart */
+        struct session_model other;
+        char p2[1024];
+        snprintf(p2, sizeof p2, "%s/models/qwen2moe-tiny-f32.gguf", dir);
+        struct model_desc d2;
+        if (model_describe(p2, &d2, err, sizeof err) == 0 &&
+            session_model_from_desc(&other, &d2, err, sizeof err) == 0)
+            CHECK_INT_EQ(session_model_differs(&back.model, &other, why, sizeof why), 1);
+        free(a);
+        free(b);
+        session_free(&back);
+    }
+    session_free(&live);
+    engine_close(e);
 }
