@@ -158,6 +158,11 @@ if wait_for 'EXIT=0' 5; then ok "second Ctrl-C quits with status 0"; else bad "d
 grep -q 'before-the-app' "$TMP/screen" && ok "the shell's own screen is back" ||
     bad "shell screen not restored" "$(cat "$TMP/screen")"
 restored "Ctrl-C Ctrl-C"
+if grep -qx "$PROMPT" "$TMP/state/moescope/history" 2>/dev/null; then
+    ok "the prompt is in \$XDG_STATE_HOME/moescope/history"
+else
+    bad "history not saved" "$(cat "$TMP/state/moescope/history" 2>&1)"
+fi
 
 # ---- 4. signals: the terminal is restored and the signal reported
 for sig in TERM INT HUP SEGV ABRT; do
@@ -191,6 +196,24 @@ for sig in TERM INT HUP SEGV ABRT; do
         bad "SIG$sig: the app did not end" "$(cat "$TMP/screen")"
     fi
 done
+
+# ---- the window closes under the app (tmux kills the pane): it must end, not linger
+new_shell
+T send-keys -t e2e "clear; $BIN -m $MODEL -t 1; echo EXIT=\$?" Enter
+if wait_for 'ready' 10; then
+    pid=$(app_pid)
+    T kill-session -t e2e
+    i=0
+    while kill -0 "$pid" 2>/dev/null && [ "$i" -lt 30 ]; do sleep 0.1; i=$((i + 1)); done
+    if kill -0 "$pid" 2>/dev/null; then
+        bad "the app lingers after its terminal closed (pid $pid)"
+        kill -9 "$pid" 2>/dev/null
+    else
+        ok "the app ends when its terminal closes"
+    fi
+else
+    bad "app did not open" "$(cat "$TMP/screen")"
+fi
 
 # ---- 5. --frames, a missing model
 new_shell

@@ -943,6 +943,7 @@ static void app_keys(struct app *a)
     wint_t c;
     int r;
     while ((r = wget_wch(a->w_keys, &c)) != ERR) {
+        a->idle_wakeups = 0;
         if (a->in && input_in_paste(a->in)) {
             /* Inside a bracketed paste every key is text, until ESC [201~. */
             char mb[8];
@@ -1393,9 +1394,16 @@ int app_run(struct app *a)
             tsp = &ts;
         }
         int pr = ppoll(fds, a->worker ? 2 : 1, tsp, &waitmask);
-        if (pr > 0 && (fds[0].revents & (POLLHUP | POLLERR | POLLNVAL)) &&
-            !(fds[0].revents & POLLIN)) {
-            a->quit_signal = SIGHUP;   /* the terminal went away */
+        /* The terminal went away (its window closed, tmux killed the pane): no key will
+         * ever come, so leave as a hangup would. A readable terminal that yields no key
+         * again and again is the same thing seen differently (EOF). */
+        if (pr > 0 && (fds[0].revents & (POLLHUP | POLLERR | POLLNVAL))) {
+            a->quit_signal = SIGHUP;
+            break;
+        }
+        a->idle_wakeups = pr > 0 && (fds[0].revents & POLLIN) ? a->idle_wakeups + 1 : 0;
+        if (a->idle_wakeups > 1000) {
+            a->quit_signal = SIGHUP;
             break;
         }
     }

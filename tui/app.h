@@ -310,6 +310,7 @@ struct app {
     bool msg_error;            /* shown in the error colour */
     double msg_until;          /* seconds (monotonic) when it goes, 0 = on the next key */
     int ctrl_c;                /* Ctrl-C presses in a row (two quit) */
+    int idle_wakeups;          /* the terminal was readable but gave no key, in a row */
 
     /* timing */
     double last_frame;         /* seconds (monotonic) of the last frame drawn */

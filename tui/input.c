@@ -190,7 +190,8 @@ struct input *input_open(struct app *a)
 
     using_history();
     stifle_history(INPUT_HISTORY_MAX);
-    history_write_timestamps = 1;          /* and so multi-line entries read back whole */
+    history_comment_char = '#';            /* timestamps are written as #SECONDS lines... */
+    history_write_timestamps = 1;          /* ...so multi-line entries read back whole */
     input_history_path(in->hist_path, sizeof in->hist_path);
     if (in->hist_path[0])
         read_history(in->hist_path);
