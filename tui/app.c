@@ -112,6 +112,8 @@ void app_free(struct app *a)
     trace_log_free(&a->log);
     free(a->ws.reply);
     free(a->system);
+    free(a->replay_vocab.off);
+    free(a->replay_vocab.text);
     a->ws.reply = NULL;
     a->system = NULL;
 }
@@ -310,6 +312,63 @@ int app_save(struct app *a, const char *path, bool loud)
     return 0;
 }
 
+/* Replay has no model, so no vocabulary: the texts of the tokens the records hold stand in
+ * for it (alternatives that never occur show as ids). */
+static void app_replay_vocab(struct app *a)
+{
+    struct vocab_table *v = &a->replay_vocab;
+    free(v->off);
+    free(v->text);
+    memset(v, 0, sizeof *v);
+    int n = 0;
+    for (size_t i = 0; i < a->log.n; i++)
+        if (a->log.tok[i].token >= n)
+            n = a->log.tok[i].token + 1;
+    for (size_t i = 0; i < a->log.n; i++)
+        for (int k = 0; k < TRACE_TOP; k++)
+            if (a->log.tok[i].sampled && a->log.tok[i].top_id[k] >= n)
+                n = a->log.tok[i].top_id[k] + 1;
+    if (n <= 0 || n > (1 << 24))
+        return;
+    /* Pieces go in id order; an id seen twice keeps its first piece. */
+    long *first = malloc((size_t)n * sizeof *first);
+    v->off = calloc((size_t)n + 1, sizeof *v->off);
+    if (!first || !v->off)
+        goto fail;
+    for (int t = 0; t < n; t++)
+        first[t] = -1;
+    size_t len = 0;
+    for (size_t i = 0; i < a->log.n; i++) {
+        int32_t t = a->log.tok[i].token;
+        if (t >= 0 && first[t] < 0) {
+            first[t] = (long)i;
+            len += a->log.tok[i].piece_len;
+        }
+    }
+    v->text = malloc(len + 1);
+    if (!v->text || len > UINT32_MAX)
+        goto fail;
+    uint32_t off = 0;
+    for (int t = 0; t < n; t++) {
+        v->off[t] = off;
+        if (first[t] >= 0) {
+            const struct trace_token *r = &a->log.tok[first[t]];
+            memcpy(v->text + off, trace_piece(&a->log, (size_t)first[t]), r->piece_len);
+            off += r->piece_len;
+        }
+    }
+    v->off[n] = off;
+    v->n = n;
+    free(first);
+    a->vocab = v;
+    return;
+fail:
+    free(first);
+    free(v->off);
+    free(v->text);
+    memset(v, 0, sizeof *v);
+}
+
 int app_load(struct app *a, const char *path)
 {
     char err[1024] = "";
@@ -318,7 +377,8 @@ int app_load(struct app *a, const char *path)
         app_message(a, true, "%s", err);
         return -1;
     }
-    if (!a->replay && a->worker) {
+    if (!a->replay && a->worker && a->model_ready) {
+        /* (Before the model is open its context is empty: nothing to forget.) */
         if (app_busy(a) || worker_submit_reset(a->worker) < 0) {
             session_free(&s);
             app_message(a, true, "the model is busy (Esc stops the reply first)");
@@ -328,6 +388,10 @@ int app_load(struct app *a, const char *path)
     transcript_clear(&a->tr);
     a->stream_msg = -1;
     a->sel = -1;
+    if (a->replay)
+        transcript_addf(&a->tr, MSG_NOTE,
+                        "replay of %s: %zu messages, %zu records, read-only (no model is open)",
+                        path, s.n_msg, s.log.n);
     free(a->system);
     a->system = s.system_prompt && s.system_prompt[0] ? strdup(s.system_prompt) : NULL;
     for (size_t i = 0; i < s.n_msg; i++) {
@@ -348,7 +412,6 @@ int app_load(struct app *a, const char *path)
     snprintf(a->session_id, sizeof a->session_id, "%s", s.id);
     snprintf(a->session_created, sizeof a->session_created, "%s", s.created);
     snprintf(a->session_path, sizeof a->session_path, "%s", path);
-    size_t n_rec = s.log.n;
     if (a->replay) {
         /* The records are the inspector's: take them over as they were saved. */
         trace_log_free(&a->log);
@@ -366,9 +429,7 @@ int app_load(struct app *a, const char *path)
                  s.model.name[0] ? s.model.name : s.model.file);
         a->random_weights = strstr(s.model.name, "random") != NULL;
         a->model_ready = true;
-        transcript_addf(&a->tr, MSG_NOTE,
-                        "replay of %s: %zu messages, %zu records, read-only (no model is open)",
-                        path, s.n_msg, n_rec);
+        app_replay_vocab(a);
     } else {
         trace_log_clear(&a->log);
         char why[512] = "";

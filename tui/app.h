@@ -283,6 +283,7 @@ struct app {
     struct session_model loaded_model; /* the model a loaded session names */
     bool have_loaded_model;    /* loaded_model is set */
     const struct vocab_table *vocab; /* token texts for the views, NULL until the model opens */
+    struct vocab_table replay_vocab; /* replay: token texts gathered from the records */
 
     /* what the inspector shows */
     struct trace_log log;      /* the UI's copy of every record of the context */
