@@ -172,10 +172,14 @@ int session_export_html(const struct session *s, FILE *out, int layer, char *err
     html_put_text(out, m->name[0] ? m->name : m->file, strlen(m->name[0] ? m->name : m->file));
     fputs(" (", out);
     html_put_text(out, m->file, strlen(m->file));
-    fprintf(out, ", %s, %d layers, %d experts, k = %d) &middot; %zu messages, %zu tokens "
-                 "&middot; created %s, updated %s</p>\n",
-            m->arch[0] ? m->arch : "?", nl, ne, m->n_experts_used, s->n_msg, log->n,
-            s->created, s->updated);
+    fputs(", ", out);
+    html_put_text(out, m->arch[0] ? m->arch : "?", strlen(m->arch[0] ? m->arch : "?"));
+    fprintf(out, ", %d layers, %d experts, k = %d) &middot; %zu messages, %zu tokens "
+                 "&middot; created ", nl, ne, m->n_experts_used, s->n_msg, log->n);
+    html_put_text(out, s->created, strlen(s->created));
+    fputs(", updated ", out);
+    html_put_text(out, s->updated, strlen(s->updated));
+    fputs("</p>\n", out);
 
     /* 1. The tokens coloured by top-1 expert. */
     fputs("<h2>Tokens by top-1 expert at layer <select id=\"layer\">", out);

@@ -34,8 +34,10 @@ int session_export_md(const struct session *s, FILE *out, char *err, size_t errl
     md_put_text(out, m->name[0] ? m->name : m->file, strlen(m->name[0] ? m->name : m->file));
     fprintf(out, " (`");
     md_put_text(out, m->file, strlen(m->file));
-    fprintf(out, "`, %s, %d layers, %d experts, k = %d)\n", m->arch[0] ? m->arch : "?",
-            m->n_layers, m->n_experts, m->n_experts_used);
+    fprintf(out, "`, ");
+    md_put_text(out, m->arch[0] ? m->arch : "?", strlen(m->arch[0] ? m->arch : "?"));
+    fprintf(out, ", %d layers, %d experts, k = %d)\n", m->n_layers, m->n_experts,
+            m->n_experts_used);
     fprintf(out, "- Created %s, updated %s\n", s->created, s->updated);
     fprintf(out,
             "- Sampler: temperature %g, top-k %d, top-p %g, min-p %g, repeat penalty %g over "

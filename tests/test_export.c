@@ -139,8 +139,10 @@ TEST(export_html_self_contained)
 {
     struct session s;
     CHECK(build_session(&s, &export_spec) == 0);
-    /* a URL in the text must not become one in the page */
+    /* a URL in the text must not become one in the page, nor markup in names a tag */
     session_add_message(&s, SESSION_USER, "see https://example.org", 23);
+    snprintf(s.model.arch, sizeof s.model.arch, "<script>x</script>");
+    snprintf(s.model.name, sizeof s.model.name, "<b>name</b>");
     size_t len;
     char *html = export_to_mem(&s, EXPORT_HTML, &len);
     CHECK(html != NULL);
@@ -163,6 +165,9 @@ TEST(export_html_self_contained)
     CHECK_INT_EQ(count_str(html, "<option value="), (size_t)(L - 1));
     CHECK(strstr(html, "<polyline") != NULL);
     CHECK(strstr(html, "</html>\n") != NULL);
+    CHECK_INT_EQ(count_str(html, "<script>"), 1); /* ours only */
+    CHECK(strstr(html, "<b>") == NULL);
+    CHECK(strstr(html, "&lt;script&gt;x&lt;/script&gt;") != NULL);
     free(html);
     session_free(&s);
 }
