@@ -14,7 +14,7 @@
 struct train_opts {
     const char *corpus, *out, *log_path, *svg_path, *report_path, *name;
     struct train_config c;
-    int steps, batch, warmup, eval_every, eval_windows, threads;
+    int steps, batch, warmup, eval_every, eval_windows, threads, save_every;
     float lr, lr_min, wd, clip;
     uint64_t seed;
 };
@@ -263,7 +263,7 @@ static int usage(void)
             "             [--layers L] [--d-model D] [--heads H] [--kv-heads K] [--experts E]\n"
             "             [--experts-used K] [--ff F] [--lr LR] [--warmup N] [--aux A]\n"
             "             [--eval-every N] [--seed S] [-t THREADS] [--log FILE] [--svg FILE]\n"
-            "             [--report FILE] [--name NAME]\n");
+            "             [--report FILE] [--name NAME] [--save-every N]\n");
     return 2;
 }
 
@@ -321,6 +321,7 @@ int main(int argc, char **argv)
         INT_OPT("--warmup", o.warmup)
         INT_OPT("--eval-every", o.eval_every)
         INT_OPT("-t", o.threads)
+        INT_OPT("--save-every", o.save_every)
         FLT_OPT("--lr", o.lr)
         FLT_OPT("--aux", o.c.aux_alpha)
         else return usage();
@@ -391,6 +392,13 @@ int main(int argc, char **argv)
                             "%.1f min\n", step, run_loss / run_n, ho, aux, gnorm, lr, minutes);
             run_loss = 0;
             run_n = 0;
+        }
+        if (o.save_every && step % o.save_every == 0 && step < o.steps) {
+            /* A snapshot, so a run cut short still leaves a model behind. */
+            if (train_save_gguf(&m, o.out, o.name, err, sizeof err) != 0)
+                fprintf(stderr, "%s\n", err);
+            if (o.log_path)
+                write_curve(o.log_path, pts, n_pts, &o, m.n_params);
         }
     }
     double final = eval_heldout(&m, heldout, n_heldout, 0, o.batch, tok, tgt);
