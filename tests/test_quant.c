@@ -156,9 +156,8 @@ __attribute__((target("f16c"))) static int f16_hardware_mismatches(void)
 /* The reference runs on x86 convert with F16C: ours must agree bit for bit, NaNs included. */
 TEST(quant_f16_matches_f16c)
 {
-    __builtin_cpu_init();
-    if (!__builtin_cpu_supports("f16c")) {
-        test_skip("no F16C on this CPU");
+    if (!cpu_supports(CPU_SIMD_AVX2)) {
+        test_skip("no F16C (AVX2 path) on this CPU");
         return;
     }
     CHECK_INT_EQ(f16_hardware_mismatches(), 0);
@@ -921,4 +920,68 @@ TEST(quant_fixture_tensors)
         printf("  %-5s %8ld values dequantized, %5ld row dots checked\n",
                quant_traits(types[i])->name, values[i], dots[i]);
     CHECK(values[2] > 0 && values[4] > 0 && values[0] > 0);
+}
+
+/* ---- the NEON kernels, run on x86 through SIMDe ---- */
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__has_include)
+#if __has_include(<simde/arm/neon.h>)
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c")
+#define QUANT_NEON_EMULATE
+#include "quant_neon.c"
+#pragma GCC pop_options
+#define HAVE_NEON_EMULATION 1
+#endif
+#endif
+
+/* quant_neon.c computes the float steps of the x86 kernels (so arm64 reproduces the x86
+ * reference): through SIMDe's emulation of the NEON intrinsics (with real FMA) every type
+ * must equal the AVX2 path bit for bit. */
+TEST(quant_neon_equals_avx2)
+{
+#if defined(HAVE_NEON_EMULATION)
+    if (!cpu_supports(CPU_SIMD_AVX2)) {
+        test_skip("no AVX2 to compare with");
+        return;
+    }
+    struct quant_kernels k;
+    memset(&k, 0, sizeof k);
+    quant_neon_fill_emulated(&k);
+    enum { N = 4096 + 256 + 64 + 32 };
+    static const int sizes[] = {64, 256, 512, 800, 1024, 4096, 4096 + 256, N};
+    float *x = malloc(N * sizeof *x), *y = malloc(N * sizeof *y);
+    void *xq = malloc(N * 4), *yq = malloc(N * 4 + 1024);
+    int before = quant_simd(), checked = 0;
+    quant_set_simd(CPU_SIMD_AVX2);
+    for (int t = 0; t < GGML_TYPE_COUNT; t++) {
+        if (!k.vec_dot[t])
+            continue;
+        const struct quant_traits *tr = quant_traits((uint32_t)t);
+        for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+            const int n = sizes[si];
+            if (n % tr->blck_size)
+                continue;
+            fill_data(x, n, 1100 + (uint64_t)n);
+            fill_data(y, n, 1200 + (uint64_t)n);
+            tr->from_float(x, xq, n);
+            quant_traits(tr->vec_dot_type)->from_float(y, yq, n);
+            float a[2] = {tr->vec_dot(n, xq, yq), tr->vec_dot_gemm(n, xq, yq)};
+            float b[2] = {k.vec_dot[t](n, xq, yq),
+                          k.vec_dot_gemm[t] ? k.vec_dot_gemm[t](n, xq, yq) : k.vec_dot[t](n, xq, yq)};
+            CHECK_MSG(memcmp(a, b, sizeof a) == 0, "%s n=%d: avx2 %.9g/%.9g, neon %.9g/%.9g",
+                      tr->name, n, a[0], a[1], b[0], b[1]);
+            checked++;
+        }
+    }
+    printf("  %d NEON results compared\n", checked);
+    CHECK(checked > 40);
+    quant_set_simd(before);
+    free(x);
+    free(y);
+    free(xq);
+    free(yq);
+#else
+    test_skip("needs gcc and libsimde-dev to run the NEON kernels on x86");
+#endif
 }
