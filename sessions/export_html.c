@@ -314,13 +314,17 @@ int session_export_html(const struct session *s, FILE *out, int layer, char *err
                 fprintf(out, w++ ? ",%d" : "%d", e);
             }
         }
+    /* page.html#layer=N opens at layer N (and lets tools/check_html.sh test the recolouring);
+     * body gets data-js="ok" once the script has run to its end. */
     fputs("]);\n"
-          "document.getElementById('layer').addEventListener('change',function(){\n"
-          "  const l=+this.value,s=document.querySelectorAll('#tokens .t');\n"
+          "const sel=document.getElementById('layer');\n"
+          "function colour(l){const s=document.querySelectorAll('#tokens .t');\n"
           "  for(let i=0;i<s.length;i++){const e=T[i*NL+l];\n"
-          "    s[i].className='t'+(s[i].classList.contains('p')?' p':'')+(e>=0?' e'+e:'');}\n"
-          "});\n"
-          "document.body.setAttribute('data-js','ok'); /* tools/check_html.sh looks */\n"
+          "    s[i].className='t'+(s[i].classList.contains('p')?' p':'')+(e>=0?' e'+e:'');}}\n"
+          "sel.addEventListener('change',function(){colour(+this.value);});\n"
+          "const m=/layer=(\\d+)/.exec(location.hash);\n"
+          "if(m&&+m[1]<NL){sel.value=m[1];colour(+m[1]);}\n"
+          "document.body.setAttribute('data-js','ok');\n"
           "</script>\n</body></html>\n", out);
     free(moe), free(load), free(lat), free(ent);
     if (ferror(out)) {

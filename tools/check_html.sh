@@ -53,6 +53,25 @@ if ! grep -q 'data-js="ok"' "$work/dom.html"; then
     exit 1
 fi
 
+# The layer selector: opened at another layer (page.html#layer=N), the tokens' colours must
+# follow that layer's top-1 experts. N is the first routed layer that is not the default.
+other=$(grep -o '<option value="[0-9]*">' "$page" | head -n 1 | tr -dc 0-9)
+if [ -n "$other" ]; then
+    # shellcheck disable=SC2086
+    timeout 120 "$chrome" $flags --dump-dom "file://$abs#layer=$other" >"$work/dom2.html" \
+        2>>"$work/log2" || true
+    python3 - "$work/dom.html" "$work/dom2.html" "$other" <<'EOF2'
+import re, sys
+a, b = (re.findall(r'<span class="(t[^"]*)"', open(f).read()) for f in sys.argv[1:3])
+if not a or len(a) != len(b):
+    sys.exit("check_html: the token spans are missing after the layer change")
+changed = sum(x != y for x, y in zip(a, b))
+print("check_html: layer %s recolours %d of %d tokens" % (sys.argv[3], changed, len(a)))
+if changed == 0:
+    sys.exit("check_html: choosing another layer changed no token's colour")
+EOF2
+fi
+
 # Decode the PNG (8-bit RGB/RGBA, non-interlaced, as Chromium writes it) and count.
 python3 - "$shot" <<'EOF'
 import struct, sys, zlib
