@@ -679,8 +679,13 @@ TEST(app_worker_matches_engine)
         engine_close(e);
     }
 
-    /* A second turn reuses the cached prefix: only the new tokens are fed again. */
+    /* A second turn keeps every record of the first, the sampled reply tokens included
+     * (their text is matched, not re-tokenized), and feeds only what follows. */
     size_t n_before = ui.n;
+    size_t first_reply_len = st.reply_len;
+    int32_t *first_ids = malloc(n_before * sizeof *first_ids);
+    for (size_t i = 0; first_ids && i < n_before; i++)
+        first_ids[i] = ui.tok[i].token;
     char second[1024];
     snprintf(second, sizeof second, "%s%.*s<|im_end|>\n<|im_start|>user\nAnd?<|im_end|>\n"
              "<|im_start|>assistant\n", prompt, (int)st.reply_len, st.reply ? st.reply : "");
@@ -688,7 +693,19 @@ TEST(app_worker_matches_engine)
     want_done = 2;
     CHECK(worker_wait(w, &ui, &st, st_done, 60000));
     CHECK(ui.n > n_before);
-    CHECK(ui.tok[0].fed && ui.tok[n_before - 2].fed);
+    int kept = 0;
+    for (size_t i = 0; first_ids && i < n_before && i < ui.n; i++)
+        kept += ui.tok[i].token == first_ids[i] && ui.tok[i].fed;
+    CHECK_INT_EQ(kept, n_before);
+    free(first_ids);
+
+    /* Regenerate the first reply: the first prompt alone again. Its records are kept, the
+     * rest dropped, and greedy sampling writes the same reply. */
+    CHECK(worker_submit_reply(w, prompt, strlen(prompt), &sp, N_PREDICT) == 0);
+    want_done = 3;
+    CHECK(worker_wait(w, &ui, &st, st_done, 60000));
+    CHECK_INT_EQ(ui.n, n_before);
+    CHECK_INT_EQ(st.reply_len, first_reply_len);
 
     /* Reset: the UI's copy empties too. */
     CHECK(worker_submit_reset(w) == 0);

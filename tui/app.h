@@ -125,6 +125,8 @@ struct worker_status {
     size_t reply_len;
     size_t reply_cap;
     long reply_first;          /* the log index of the reply's first token, -1 = none */
+    size_t prefill_done;       /* prompt tokens fed so far, of prefill_total (PREFILL) */
+    size_t prefill_total;
 };
 
 /* The vocabulary as plain data, built once by the worker after opening the model so the

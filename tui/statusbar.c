@@ -52,9 +52,13 @@ static int statusbar_pieces(const struct app *a, struct piece *p)
     const struct worker_status *ws = &a->ws;
     const char *state = a->worker ? worker_state_names[ws->state] : "replay";
     bool busy = a->worker && worker_state_busy(ws->state);
-    n = piece_add(p, n, 100, busy ? THEME_KEY : THEME_STATUS, "%s %s",
+    char progress[48] = "";
+    if (a->worker && ws->state == WORKER_PREFILL && ws->prefill_total > 0 &&
+        ws->prefill_done > 0)
+        snprintf(progress, sizeof progress, " %zu/%zu", ws->prefill_done, ws->prefill_total);
+    n = piece_add(p, n, 100, busy ? THEME_KEY : THEME_STATUS, "%s %s%s",
                   busy ? DRAW_GLYPH(a->utf8, "\u25cf", "*") : DRAW_GLYPH(a->utf8, "\u25cb", "o"),
-                  state);
+                  state, progress);
     if (a->model_label[0])
         n = piece_add(p, n, 90, THEME_TITLE, "%s", a->model_label);
     if (a->random_weights)

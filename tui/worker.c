@@ -126,6 +126,8 @@ size_t utf8_complete_prefix(const char *s, size_t n)
 
 enum job_kind { JOB_NONE, JOB_REPLY, JOB_FEED, JOB_RESET };
 
+enum { PREFILL_CHUNK = 256 };     /* prompt tokens fed per engine call */
+
 struct worker {
     pthread_t thread;
     struct engine_params params;  /* a copy; model_path points at path */
@@ -153,6 +155,7 @@ struct worker {
 
     /* private to the worker thread */
     struct engine *eng;
+    size_t n_bos;                 /* leading records that are not in the text (a BOS) */
     struct trace_log log;         /* every record of the engine's context */
     struct vocab_table vt;        /* what vocab points to */
 };
@@ -248,6 +251,34 @@ static void worker_finish(struct worker *w, enum reply_end why, const char *err)
     worker_wake(w);
 }
 
+/* Records of the log whose pieces spell a prefix of text, from the first one that is part
+ * of the text (a BOS added by tokenization is not). *off gets the bytes they cover. */
+static size_t worker_text_prefix(const struct worker *w, const char *text, size_t len,
+                                 size_t *off)
+{
+    size_t k = w->log.n < w->n_bos ? w->log.n : w->n_bos, o = 0;
+    while (k < w->log.n) {
+        size_t pl = w->log.tok[k].piece_len;
+        if (o + pl > len || memcmp(text + o, trace_piece(&w->log, k), pl) != 0)
+            break;
+        o += pl;
+        k++;
+    }
+    *off = o;
+    return k;
+}
+
+static void worker_progress(struct worker *w, enum worker_state s, size_t done, size_t total)
+{
+    pthread_mutex_lock(&w->mu);
+    w->st.state = s;
+    w->st.prefill_done = done;
+    w->st.prefill_total = total;
+    w->status_changed = true;
+    pthread_mutex_unlock(&w->mu);
+    worker_wake(w);
+}
+
 static void worker_do_reply(struct worker *w, const char *text, size_t len,
                             const struct sampler_params *sp, int n_predict, bool feed_only)
 {
@@ -258,63 +289,94 @@ static void worker_do_reply(struct worker *w, const char *text, size_t len,
         worker_finish(w, REPLY_ERROR, "out of memory");
         return;
     }
-    /* As llama.cpp does with a rendered chat: BOS by the model's rule (templates leave it
-     * out), and the template's special-token text parsed into its ids. */
-    int m = engine_tokenize(w->eng, text, len, true, true, toks, n_ctx + 1, err, sizeof err);
-    if (m < 0 || m >= n_ctx) {
-        if (m >= n_ctx)
+    /* Keep every record whose text the new conversation still starts with: the previous
+     * replies keep the very tokens that were sampled (as llama.cpp's chat does), and only
+     * the text after them is tokenized. Matching text rather than re-tokenized ids matters:
+     * a reply's text need not tokenize back into the ids it was sampled as. */
+    size_t off = 0, k = worker_text_prefix(w, text, len, &off);
+    int m;
+    if (k == 0) {
+        /* A fresh context: BOS by the model's rule (templates leave it out, as with
+         * llama.cpp), and the template's special-token text parsed into its ids. */
+        m = engine_tokenize(w->eng, text, len, true, true, toks, n_ctx + 1, err, sizeof err);
+        w->n_bos = 0;
+        if (m > 0) {
+            /* Whether a BOS came first: the same text without it is one token shorter. */
+            int32_t *t2 = malloc(((size_t)n_ctx + 1) * sizeof *t2);
+            int m2 = t2 ? engine_tokenize(w->eng, text, len, false, true, t2, n_ctx + 1, err,
+                                          sizeof err)
+                        : -1;
+            w->n_bos = m2 >= 0 && m2 + 1 == m ? 1 : 0;
+            free(t2);
+        }
+    } else {
+        m = engine_tokenize(w->eng, text + off, len - off, false, true, toks, n_ctx + 1, err,
+                            sizeof err);
+    }
+    if (m < 0 || k + (size_t)m >= (size_t)n_ctx) {
+        if (m >= 0)
             snprintf(err, sizeof err,
-                     "the conversation needs %d tokens and the context holds %d: /clear "
-                     "starts a new one, -c makes the context larger", m, n_ctx);
+                     "the conversation needs %zu tokens and the context holds %d: /clear "
+                     "starts a new one, -c makes the context larger", k + (size_t)m, n_ctx);
         free(toks);
         worker_finish(w, REPLY_ERROR, err);
         return;
     }
-    if (m == 0) {
-        free(toks);
-        worker_finish(w, REPLY_ERROR, "nothing to send: the rendered prompt is empty");
-        return;
-    }
-    /* Keep what the engine already has: the common prefix of old and new tokens. At least
-     * the last prompt token is fed again, so its logits are fresh. */
-    size_t p = 0, fed = 0;
-    while (p < w->log.n && p < (size_t)m && w->log.tok[p].token == toks[p])
-        p++;
-    if (p >= (size_t)m)
-        p = (size_t)m - 1;
+    size_t fed = 0;
     while (fed < w->log.n && w->log.tok[fed].fed)
         fed++;
-    size_t keep = p < fed ? p : fed;
-    engine_rewind(w->eng, (int)keep);
-    trace_log_truncate(&w->log, p);
-    char piece[256];
-    for (int i = (int)p; i < m; i++) {
-        size_t pl = engine_token_piece(w->eng, toks[i], piece, sizeof piece);
-        if (trace_log_push(&w->log, toks[i], piece, pl < sizeof piece ? pl : sizeof piece,
-                           true) < 0) {
+    if (m == 0) {
+        /* Nothing new after the kept records (regenerate): feed the last one again so the
+         * logits are its own. */
+        if (k == 0) {
             free(toks);
-            worker_finish(w, REPLY_ERROR, "out of memory for trace records");
+            worker_finish(w, REPLY_ERROR, "nothing to send: the rendered prompt is empty");
             return;
         }
+        k--;
+        toks[m++] = w->log.tok[k].token;
     }
-    free(toks);
+    size_t keep = k < fed ? k : fed;
+    engine_rewind(w->eng, (int)keep);
+    trace_log_truncate(&w->log, k);
 
     pthread_mutex_lock(&w->mu);
     w->reply_len = w->reply_pub = 0;
     w->st.reply_first = -1;
-    w->st.state = WORKER_PREFILL;
-    w->status_changed = true;
     pthread_mutex_unlock(&w->mu);
-    worker_post(w, keep);
-
     if (!feed_only)
         engine_set_sampler(w->eng, sp);
-    if (engine_eval(w->eng, &w->log, err, sizeof err) < 0) {
-        worker_post(w, keep);
-        worker_finish(w, REPLY_ERROR, err);
-        return;
+
+    /* Feed the prompt in chunks: the UI shows the progress, and Esc is heard between them. */
+    char piece[256];
+    size_t post_from = keep;      /* records from here on changed since the last post */
+    for (int c0 = 0; c0 < m; c0 += PREFILL_CHUNK) {
+        int c1 = c0 + PREFILL_CHUNK < m ? c0 + PREFILL_CHUNK : m;
+        for (int i = c0; i < c1; i++) {
+            size_t pl = engine_token_piece(w->eng, toks[i], piece, sizeof piece);
+            if (trace_log_push(&w->log, toks[i], piece, pl < sizeof piece ? pl : sizeof piece,
+                               true) < 0) {
+                free(toks);
+                worker_finish(w, REPLY_ERROR, "out of memory for trace records");
+                return;
+            }
+        }
+        worker_progress(w, WORKER_PREFILL, (size_t)c0, (size_t)m);
+        worker_post(w, post_from);
+        if (engine_eval(w->eng, &w->log, err, sizeof err) < 0) {
+            free(toks);
+            worker_finish(w, REPLY_ERROR, err);
+            return;
+        }
+        worker_post(w, post_from);
+        post_from = w->log.n;
+        if (atomic_load(&w->stop) && c1 < m) {
+            free(toks);
+            worker_finish(w, REPLY_STOPPED, NULL);
+            return;
+        }
     }
-    worker_post(w, keep);
+    free(toks);
     if (feed_only) {
         worker_finish(w, REPLY_FED, NULL);
         return;
