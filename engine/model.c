@@ -505,10 +505,11 @@ void model_fill_desc(const struct model *m, struct model_desc *d)
     const struct hparams *hp = &m->hp;
     char err[8];
     memset(d, 0, sizeof *d);
-    snprintf(d->arch, sizeof d->arch, "%s", m->arch->name);
+    snprintf(d->arch, sizeof d->arch, "%.*s", (int)sizeof d->arch - 1, m->arch->name);
     if (gguf_get_strz(&m->f, "general.name", d->name, sizeof d->name, err, sizeof err) != 0) {
         const char *base = strrchr(m->f.path, '/');
-        snprintf(d->name, sizeof d->name, "%s", base ? base + 1 : m->f.path);
+        snprintf(d->name, sizeof d->name, "%.*s", (int)sizeof d->name - 1,
+                 base ? base + 1 : m->f.path);
     }
     snprintf(d->path, sizeof d->path, "%s", m->f.path);
     d->file_size = m->f.size;
@@ -536,7 +537,7 @@ void model_fill_desc(const struct model *m, struct model_desc *d)
     snprintf(d->router, sizeof d->router, "%s",
              hp->router == ARCH_ROUTER_SIGMOID ? "sigmoid" : "softmax");
     d->router_renorm = hp->router_renorm;
-    char tk[32] = "";
+    char tk[16] = "";
     gguf_get_strz(&m->f, "tokenizer.ggml.model", tk, sizeof tk, err, sizeof err);
     snprintf(d->tokenizer, sizeof d->tokenizer, "%s",
              !strcmp(tk, "llama") ? "spm" : !strcmp(tk, "gpt2") ? "bpe" : tk);
