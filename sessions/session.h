@@ -133,6 +133,15 @@ int session_load_buffer(struct session *s, const char *data, size_t len, const c
  * id when found, 0 when the file is not a moescope session, -1 when it cannot be read. */
 int session_peek_id(const char *path, char id[SESSION_ID_LEN + 1], char *err, size_t errlen);
 
+/* What `moescope run --session FILE` writes: one turn (system prompt or NULL, the user's
+ * text, the reply) with every record of log (prompt and reply, in order), for the model d
+ * and sampler sp. force as in session_save: a second run to the same FILE is refused
+ * without it, since each run is a new session. */
+int session_save_run(const char *path, const struct model_desc *d,
+                     const struct sampler_params *sp, const char *system, const char *user,
+                     size_t user_len, const char *reply, size_t reply_len,
+                     const struct trace_log *log, bool force, char *err, size_t errlen);
+
 /* ---- exports (export_*.c) ---- */
 
 enum session_export_format { EXPORT_MD, EXPORT_CSV, EXPORT_NDJSON, EXPORT_HTML, EXPORT_COUNT };

@@ -531,6 +531,40 @@ int session_save(const struct session *s, const char *path, bool force, char *er
     return rc;
 }
 
+int session_save_run(const char *path, const struct model_desc *d,
+                     const struct sampler_params *sp, const char *system, const char *user,
+                     size_t user_len, const char *reply, size_t reply_len,
+                     const struct trace_log *log, bool force, char *err, size_t errlen)
+{
+    struct session s;
+    if (session_init(&s, log->n_layers, log->n_experts, log->n_experts_used) != 0) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        return -1;
+    }
+    char why[512];
+    int rc = -1;
+    if (session_set_model(&s, d, why, sizeof why) != 0) {
+        snprintf(err, errlen, "%s: %s", path, why);
+        goto out;
+    }
+    s.sampler = *sp;
+    if ((system && session_set_system_prompt(&s, system) != 0) ||
+        session_add_message(&s, SESSION_USER, user, user_len) < 0)
+        goto oom;
+    for (size_t i = 0; i < log->n; i++)
+        if (trace_log_copy_from(&s.log, log, i) < 0)
+            goto oom;
+    if (session_add_message(&s, SESSION_ASSISTANT, reply, reply_len) < 0)
+        goto oom;
+    rc = session_save(&s, path, force, err, errlen);
+    goto out;
+oom:
+    snprintf(err, errlen, "%s: out of memory", path);
+out:
+    session_free(&s);
+    return rc;
+}
+
 /* ---- exports by name ---- */
 
 const char *const session_export_names[EXPORT_COUNT] = {

@@ -585,6 +585,30 @@ TEST(session_live_engine_replay)
         free(b);
         session_free(&back);
     }
+
+    /* `run --session FILE` writes the same turn in one call; a second run is another
+     * session, so it is refused unless forced. */
+    char file2[4096];
+    snprintf(file2, sizeof file2, "%s/run.json", test_tmp_dir());
+    CHECK_MSG(session_save_run(file2, d, &ep.sampler, NULL, q, strlen(q), reply, rl, &live.log,
+                               false, err, sizeof err) == 0, "%s", err);
+    rc = session_load(&back, file2, err, sizeof err);
+    CHECK_MSG(rc == 0, "%s", err);
+    if (rc == 0) {
+        CHECK_INT_EQ(back.n_msg, 2);
+        CHECK_INT_EQ(back.msg[1].trace_begin, 0);
+        CHECK_INT_EQ(back.msg[1].trace_end, live.log.n);
+        memcpy(back.id, live.id, sizeof back.id); /* ids and times differ by design */
+        memcpy(back.created, live.created, sizeof back.created);
+        memcpy(back.updated, live.updated, sizeof back.updated);
+        check_same_session(&live, &back);
+        session_free(&back);
+    }
+    CHECK(session_save_run(file2, d, &ep.sampler, NULL, q, strlen(q), reply, rl, &live.log,
+                           false, err, sizeof err) != 0);
+    CHECK(strstr(err, "different session") != NULL);
+    CHECK(session_save_run(file2, d, &ep.sampler, NULL, q, strlen(q), reply, rl, &live.log,
+                           true, err, sizeof err) == 0);
     session_free(&live);
     engine_close(e);
 }
