@@ -546,6 +546,10 @@ static int load_trace(struct loader *L, const cJSON *tr, const char *tp, long lo
     if (!cJSON_IsObject(tr))
         return lerr(L, tp, "expected an object (one message's records), found %s",
                     json_kind(tr));
+    if (s->n_msg == 0) {
+        path_key(path, sizeof path, tp, "message");
+        return lerr(L, path, "expected the index of a message, but $.messages is empty");
+    }
     if (get_int(L, tr, tp, "message", 0, (long long)s->n_msg - 1, &m) != 0)
         return -1;
     if (m <= *last_msg) {
@@ -856,6 +860,8 @@ int session_load_buffer(struct session *s, const char *data, size_t len, const c
 {
     struct loader L = { name, err, errlen, s };
     memset(s, 0, sizeof *s);
+    if (!data)
+        data = "", len = 0;
     if ((uint64_t)len > SESSION_MAX_FILE) {
         snprintf(err, errlen, "%s: %zu bytes, more than the 1 GiB a session may hold", name, len);
         return -1;
