@@ -1,5 +1,5 @@
 /* sessions/session.h: a conversation plus everything the inspector knows about it, in memory
- * and as a JSON file (format "moescope-session", version 1; the man page's SESSION FORMAT).
+ * and as a JSON file ("moescope-session" version 1, described in docs/session-format.md).
  *
  * Ownership: a struct session owns every string and its trace_log. The app may use s->log
  * directly as the engine's working log (the engine appends to it), so nothing is copied.
