@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chat.h"
 #include "quant.h"
 
 /* ------------------------------------------------------------------ messages */
@@ -472,32 +473,21 @@ static uint64_t wt_bytes(const struct wt *w)
     return w->data ? (uint64_t)w->nb2 * (uint64_t)w->ne[2] : 0;
 }
 
+/* The chat template's family as engine/chat recognises it, or "". */
 static const char *model_chat_family(const struct gguf_file *f)
 {
     struct gguf_str s;
     char err[8];
     if (gguf_get_str(f, "tokenizer.chat_template", &s, err, sizeof err) != 0)
         return "";
-    /* Recognised by a marker each family's template carries (the chat module decides for
-     * real; this is only the label `info` shows). */
-    static const struct {
-        const char *marker, *family;
-    } marks[] = {
-        { "<|im_start|>", "chatml" },
-        { "<|start_header_id|>", "llama3" },
-        { "[INST]", "mistral" },
-        { "<｜User｜>", "deepseek" },
-        { "### Instruction:", "deepseek" },
-        { "<|user|>", "tulu" },
-        { "<|start_of_role|>", "granite" },
-    };
-    for (size_t i = 0; i < sizeof marks / sizeof marks[0]; i++) {
-        size_t n = strlen(marks[i].marker);
-        for (uint64_t j = 0; j + n <= s.len; j++)
-            if (!memcmp(s.ptr + j, marks[i].marker, n))
-                return marks[i].family;
-    }
-    return "";
+    char *text = malloc(s.len + 1);
+    if (!text)
+        return "";
+    memcpy(text, s.ptr, s.len);
+    text[s.len] = 0;
+    enum chat_family fam = chat_detect(text);
+    free(text);
+    return chat_family_names[fam];
 }
 
 void model_fill_desc(const struct model *m, struct model_desc *d)
