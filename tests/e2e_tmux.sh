@@ -13,7 +13,7 @@
 set -u
 cd "$(dirname "$0")/.." || exit 1
 ROOT=$(pwd)
-BIN="$ROOT/moescope"
+BIN=${MOESCOPE_BIN:-"$ROOT/moescope"}   # MOESCOPE_BIN: e.g. a sanitizer build
 FIX=${MOESCOPE_FIXTURES:-../shared/fixtures}
 MODEL="$FIX/models/qwen2moe-tiny-f32.gguf"
 pass=0

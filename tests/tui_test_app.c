@@ -4,6 +4,7 @@
  * pieces, and the worker against the engine driven directly. */
 #include <locale.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -341,7 +342,7 @@ TEST(app_queue_handover)
 struct qthread {
     struct rec_queue *q;
     struct trace_log prod;
-    volatile int done;
+    atomic_int done;              /* set by the producer when it has posted everything */
 };
 
 /* A producer that behaves like the worker: pushes, feeds, sometimes regenerates. */
@@ -362,7 +363,7 @@ static void *queue_producer(void *arg)
         rec_fill(&t->prod, (size_t)i, 1);
         rec_queue_post(t->q, &t->prod, (size_t)i);
     }
-    t->done = 1;
+    atomic_store(&t->done, 1);
     return NULL;
 }
 
@@ -371,6 +372,7 @@ TEST(app_queue_threads)
     struct rec_queue q;
     CHECK(rec_queue_init(&q, QL, QE, QK) == 0);
     struct qthread t = { .q = &q };
+    atomic_init(&t.done, 0);
     trace_log_init(&t.prod, QL, QE, QK);
     struct trace_log ui;
     trace_log_init(&ui, QL, QE, QK);
@@ -379,7 +381,7 @@ TEST(app_queue_threads)
     long takes = 0;
     size_t first;
     /* The consumer takes whenever it likes; it must end with an exact copy. */
-    while (!t.done) {
+    while (!atomic_load(&t.done)) {
         if (rec_queue_take(&q, &ui, &first))
             takes++;
         usleep(50);
