@@ -219,15 +219,17 @@ static quant_vec_dot_fn fwd_pick_dot(const struct wt *w, bool expert, int n_cols
     return expert || n_cols < 2 ? qt->vec_dot : qt->vec_dot_gemm;
 }
 
-/* Returns rows of x (n, d) in the vec_dot type of weight type wtype, quantizing once per
- * stage per (source, type). */
-static const uint8_t *fwd_act(struct fwd *f, const float *x, int n, int d, uint32_t wtype,
-                              size_t *stride)
+static void fwd_mm_run(struct fwd *f);
+
+/* Returns n rows of x (d values each, rows xs floats apart) in the vec_dot type of weight
+ * type wtype, quantizing once per stage per (source, type, width). */
+static const uint8_t *fwd_act(struct fwd *f, const float *x, int n, int d, size_t xs,
+                              uint32_t wtype, size_t *stride)
 {
     const struct quant_traits *wt = quant_traits(wtype);
     uint32_t vt = wt->vec_dot_type;
     if (vt == GGML_TYPE_F32) {
-        *stride = (size_t)d * sizeof(float);
+        *stride = xs * sizeof(float);
         return (const uint8_t *)x;
     }
     for (int i = 0; i < f->n_act; i++) {
@@ -237,14 +239,17 @@ static const uint8_t *fwd_act(struct fwd *f, const float *x, int n, int d, uint3
             return s->buf;
         }
     }
-    /* Stages use few distinct types; a full table recycles the oldest slot. */
-    int i = f->n_act < N_ACT_SLOTS ? f->n_act++ : 0;
-    struct act_slot *s = &f->act[i];
+    if (f->n_act == N_ACT_SLOTS) {
+        /* every slot may still be read by a queued job: run them before reusing any */
+        fwd_mm_run(f);
+        f->n_act = 0;
+    }
+    struct act_slot *s = &f->act[f->n_act++];
     const struct quant_traits *qt = quant_traits(vt);
     s->src = x, s->n = n, s->d = d, s->vt = vt;
     s->stride = quant_row_size(vt, d);
     for (int r = 0; r < n; r++)
-        qt->from_float(x + (size_t)r * (size_t)d, s->buf + (size_t)r * s->stride, d);
+        qt->from_float(x + (size_t)r * xs, s->buf + (size_t)r * s->stride, d);
     *stride = s->stride;
     return s->buf;
 }
@@ -258,10 +263,14 @@ static struct mm_job *fwd_job(struct fwd *f, const struct wt *w, int64_t e, cons
                               int n, const int *xi, float *y, size_t y_stride, const int *yi,
                               const float *bias)
 {
-    struct mm_job *j = &f->jobs[f->n_jobs++];
     size_t stride = 0;
-    /* xi indexes rows of x: quantize every row of the source (n_src) once. */
-    j->x = x ? fwd_act(f, x, n, (int)w->ne[0], w->type, &stride) : NULL;
+    /* first the input (which may run the queued jobs to free a slot), then the job */
+    const uint8_t *xq = x ? fwd_act(f, x, n, (int)w->ne[0], (size_t)w->ne[0], w->type, &stride)
+                          : NULL;
+    if (f->n_jobs == MAX_JOBS)
+        fwd_mm_run(f);
+    struct mm_job *j = &f->jobs[f->n_jobs++];
+    j->x = xq;
     j->x_stride = stride;
     j->w = w->data + (size_t)e * w->nb2;
     j->nb1 = w->nb1;
@@ -557,36 +566,10 @@ static void fwd_ffn_units(struct fwd *f, const struct ffn_unit *units, int n_uni
             continue;
         const int *row = f->pair_row + f->unit_off[u];
         const struct ffn_unit *U = &units[u];
-        /* h rows live at pair rows of g with stride ffmax; quantize them all at once. */
+        /* h rows live at pair rows of g, ffmax apart; quantized once per width and type */
         size_t stride;
-        const uint8_t *hx = NULL;
-        {
-            /* fwd_act needs dense rows of length n_ff: g rows have stride ffmax, so
-             * quantize per unit size through a (n_pairs, ffmax) view when n_ff == ffmax,
-             * else row by row into the slot. */
-            const struct quant_traits *wt = quant_traits(U->down->type);
-            uint32_t vt = wt->vec_dot_type;
-            if (vt == GGML_TYPE_F32) {
-                hx = (const uint8_t *)f->g;
-                stride = (size_t)f->ffmax * sizeof(float);
-            } else {
-                int si = -1;
-                for (int i = 0; i < f->n_act; i++)
-                    if (f->act[i].src == f->g && f->act[i].vt == vt && f->act[i].d == U->n_ff)
-                        si = i;
-                if (si < 0) {
-                    si = f->n_act < N_ACT_SLOTS ? f->n_act++ : 0;
-                    struct act_slot *s = &f->act[si];
-                    s->src = f->g, s->n = n_pairs, s->d = U->n_ff, s->vt = vt;
-                    s->stride = quant_row_size(vt, U->n_ff);
-                    for (int r = 0; r < n_pairs; r++)
-                        quant_traits(vt)->from_float(f->g + (size_t)r * f->ffmax,
-                                                     s->buf + (size_t)r * s->stride, U->n_ff);
-                }
-                hx = f->act[si].buf;
-                stride = f->act[si].stride;
-            }
-        }
+        const uint8_t *hx = fwd_act(f, f->g, n_pairs, U->n_ff, (size_t)f->ffmax,
+                                    U->down->type, &stride);
         struct mm_job *j = fwd_job(f, U->down, U->e, NULL, 0, NULL, f->eo, (size_t)f->d, row,
                                    NULL);
         j->x = hx, j->x_stride = stride, j->xi = row, j->n = c;
