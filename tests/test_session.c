@@ -405,6 +405,7 @@ TEST(session_full_disk_keeps_old_file)
     pid_t pid = fork();
     if (pid == 0) {
         close(fds[0]);
+        alarm(60); /* never leave the parent waiting on a stuck child */
         signal(SIGXFSZ, SIG_IGN);
         struct rlimit rl = { 4096, 4096 };
         setrlimit(RLIMIT_FSIZE, &rl);
