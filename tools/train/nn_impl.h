@@ -19,9 +19,15 @@ static REAL FN(nn_dot)(const REAL *a, const REAL *b, int n)
     return s;
 }
 
-static void FN(nn_axpy)(REAL *y, REAL a, const REAL *x, int n)
+/* Eight lanes at a time, restrict-qualified: at -O2 the compiler vectorizes this without the
+ * run-time alias checks its cheap cost model will not pay for. */
+static void FN(nn_axpy)(REAL *restrict y, REAL a, const REAL *restrict x, int n)
 {
-    for (int i = 0; i < n; i++)
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++)
+            y[i + j] += a * x[i + j];
+    for (; i < n; i++)
         y[i] += a * x[i];
 }
 
