@@ -521,6 +521,8 @@ static void app_pump(struct app *a)
     }
     if (a->stream_msg >= 0 && a->stream_msg < a->tr.n && a->tr.msg[a->stream_msg].streaming) {
         struct message *m = &a->tr.msg[a->stream_msg];
+        if (m->rec_first < 0 && a->ws.reply_first >= 0)
+            m->rec_first = a->ws.reply_first;
         if (m->len != a->ws.reply_len || memcmp(m->text, a->ws.reply, m->len) != 0) {
             transcript_set_text(&a->tr, a->stream_msg, a->ws.reply ? a->ws.reply : "",
                                 a->ws.reply_len);
@@ -579,7 +581,8 @@ static void app_select(struct app *a, long delta)
     if (next >= n - 1 && delta > 0)
         next = -1;   /* past the newest: follow it again */
     a->sel = next;
-    a->dirty |= DIRTY_INSPECTOR;
+    a->tr.reveal = true;
+    a->dirty |= DIRTY_INSPECTOR | DIRTY_TRANSCRIPT;
 }
 
 static void app_layer(struct app *a, int delta)
@@ -961,8 +964,15 @@ static void app_key_code(struct app *a, wint_t k)
         switch (k) {
         case KEY_LEFT: app_select(a, -1); break;
         case KEY_RIGHT: app_select(a, +1); break;
-        case KEY_HOME: a->sel = 0; a->dirty |= DIRTY_INSPECTOR; break;
-        case KEY_END: a->sel = -1; a->dirty |= DIRTY_INSPECTOR; break;
+        case KEY_HOME:
+            a->sel = 0;
+            a->dirty |= DIRTY_INSPECTOR | DIRTY_TRANSCRIPT;
+            break;
+        case KEY_END:
+            a->sel = -1;
+            a->tr.scroll = 0;
+            a->dirty |= DIRTY_INSPECTOR | DIRTY_TRANSCRIPT;
+            break;
         case KEY_UP: app_layer(a, -1); break;
         case KEY_DOWN: app_layer(a, +1); break;
         }

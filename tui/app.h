@@ -189,6 +189,8 @@ struct message {
     bool in_chat;              /* part of the conversation sent to the model */
     char meta[96];             /* a dim line under a reply: "42 tokens · 31.0 tok/s" */
     size_t rec_end;            /* replies: the log's length when it ended (session ranges) */
+    long rec_first;            /* replies: the log index of its first sampled token, -1 =
+                                  unknown (a loaded reply fed back as prompt) */
     /* wrap cache: valid while wrap_w and wrap_len match the window width and text */
     int wrap_w;
     size_t wrap_len;
@@ -201,6 +203,7 @@ struct transcript {
     int n, cap;
     int scroll;                /* lines scrolled up from the bottom; 0 follows new text */
     int last_h;                /* the pane height of the last draw (page size for PgUp) */
+    bool reveal;               /* scroll the selected token into view on the next draw */
 };
 
 void transcript_init(struct transcript *t);

@@ -54,6 +54,7 @@ int transcript_add(struct transcript *t, enum msg_role role, const char *text, s
     memset(m, 0, sizeof *m);
     m->role = role;
     m->in_chat = role == MSG_USER || role == MSG_ASSISTANT;
+    m->rec_first = -1;
     m->text = malloc(len + 1);
     if (!m->text)
         return -1;
@@ -224,24 +225,55 @@ int transcript_wrap(struct message *m, int w, bool utf8)
 
 /* ---- drawing ---- */
 
-/* One display line: text with tabs expanded, escapes in their colour. */
+/* One display line: text with tabs expanded, escapes in their colour, and the bytes
+ * [hs, he) of the line (the selected token) in the selection colour. */
 static void draw_wrapped(WINDOW *w, int y, int x, int maxw, const char *s, size_t len,
-                         attr_t attr, attr_t esc, bool utf8)
+                         attr_t attr, attr_t esc, attr_t hl, size_t hs, size_t he, bool utf8)
 {
     int col = 0;
     size_t seg = 0;
     for (size_t i = 0; i <= len; i++) {
-        if (i < len && s[i] != '\t')
+        bool tab = i < len && s[i] == '\t';
+        if (i < len && !tab && i != hs && i != he)
             continue;
-        if (i > seg)
-            col += draw_text(w, y, x + col, maxw - col, s + seg, i - seg, attr, esc, utf8);
-        if (i < len) {
-            int t = TAB_W - col % TAB_W;
-            draw_blank(w, y, x + col, t < maxw - col ? t : maxw - col, attr);
-            col += t;
+        if (i > seg) {
+            bool in = seg >= hs && seg < he;
+            col += draw_text(w, y, x + col, maxw - col, s + seg, i - seg, in ? hl : attr,
+                             in ? hl : esc, utf8);
         }
-        seg = i + 1;
+        if (tab) {
+            int t = TAB_W - col % TAB_W;
+            bool in = i >= hs && i < he;
+            draw_blank(w, y, x + col, t < maxw - col ? t : maxw - col, in ? hl : attr);
+            col += t;
+            seg = i + 1;
+        } else {
+            seg = i;
+        }
     }
+}
+
+/* Where the selected record's bytes are in a reply's text: [*off, *off + *len), or false
+ * when the selection is not one of its tokens. */
+static bool message_token_range(const struct app *a, const struct message *m, size_t *off,
+                                size_t *len)
+{
+    if (a->sel < 0 || m->role != MSG_ASSISTANT || m->rec_first < 0)
+        return false;
+    const struct trace_log *log = &a->log;
+    size_t sel = (size_t)a->sel, first = (size_t)m->rec_first;
+    size_t end = m->streaming ? log->n : m->rec_end;
+    if (sel >= log->n || sel < first || sel >= end || !log->tok[sel].sampled)
+        return false;
+    size_t o = 0;
+    for (size_t i = first; i < sel; i++)
+        o += log->tok[i].piece_len;
+    size_t l = log->tok[sel].piece_len;
+    if (o + l > m->len || memcmp(m->text + o, trace_piece(log, sel), l) != 0)
+        return false;   /* e.g. the end-of-turn token, which is not in the text */
+    *off = o;
+    *len = l;
+    return true;
 }
 
 static int message_rows(const struct message *m)
@@ -250,7 +282,7 @@ static int message_rows(const struct message *m)
 }
 
 static void message_draw_row(const struct app *a, const struct message *m, int row, WINDOW *w,
-                             int y, int wd)
+                             int y, int wd, size_t hs, size_t he)
 {
     const struct theme *th = &a->theme;
     enum theme_role role = m->role == MSG_USER        ? THEME_USER
@@ -269,7 +301,12 @@ static void message_draw_row(const struct app *a, const struct message *m, int r
             draw_printf(w, y, 0, GUTTER, ma, "%s", mark);
         }
         const struct wrap_line *l = &m->wl[row];
-        draw_wrapped(w, y, GUTTER, wd - GUTTER, m->text + l->off, l->len, attr, esc, a->utf8);
+        /* The selection's bytes relative to this line (empty when it is elsewhere). */
+        size_t ls = hs > l->off ? hs - l->off : 0, le = he > l->off ? he - l->off : 0;
+        if (he <= l->off || hs >= l->off + l->len)
+            ls = le = (size_t)-1;
+        draw_wrapped(w, y, GUTTER, wd - GUTTER, m->text + l->off, l->len, attr, esc,
+                     draw_attr(th, THEME_SELECTION), ls, le, a->utf8);
         if (m->streaming && row == m->n_wl - 1) {
             int used = draw_text_width(m->text + l->off, l->len, a->utf8);
             draw_printf(w, y, GUTTER + used, wd - GUTTER - used, draw_attr(th, THEME_KEY), "%s",
@@ -293,9 +330,35 @@ void transcript_draw(const struct app *a, struct transcript *t, WINDOW *w)
     }
     if (total > 0)
         total--;   /* no blank line after the last message */
+    /* The selected token: which message, which bytes, which line of the whole. */
+    int hl_msg = -1, hl_line = -1;
+    size_t hs = 0, hlen = 0;
+    for (int i = 0, line = 0; i < t->n; line += message_rows(&t->msg[i]), i++) {
+        const struct message *m = &t->msg[i];
+        if (!message_token_range(a, m, &hs, &hlen))
+            continue;
+        hl_msg = i;
+        for (int r = 0; r < m->n_wl; r++)
+            if (hs >= m->wl[r].off && hs < m->wl[r].off + m->wl[r].len) {
+                hl_line = line + r;
+                break;
+            }
+        break;
+    }
     int max_scroll = total > h ? total - h : 0;
+    if (t->reveal && hl_line >= 0) {
+        /* Bring it into view, a few lines from the edge, moving as little as possible. */
+        int first_shown = total > h ? total - h - t->scroll : 0;
+        if (hl_line < first_shown || hl_line >= first_shown + h) {
+            int want_first = hl_line - h / 3;
+            t->scroll = total - h - want_first;
+        }
+    }
+    t->reveal = false;
     if (t->scroll > max_scroll)
         t->scroll = max_scroll;
+    if (t->scroll < 0)
+        t->scroll = 0;
     int first = total > h ? total - h - t->scroll : 0;   /* first line shown */
     int line = 0;
     for (int i = 0; i < t->n && line < first + h; i++) {
@@ -305,9 +368,10 @@ void transcript_draw(const struct app *a, struct transcript *t, WINDOW *w)
             line += rows;
             continue;
         }
+        size_t ms = i == hl_msg ? hs : (size_t)-1, me = i == hl_msg ? hs + hlen : (size_t)-1;
         for (int r = 0; r < rows && line < first + h; r++, line++)
             if (line >= first)
-                message_draw_row(a, m, r, w, line - first, wd);
+                message_draw_row(a, m, r, w, line - first, wd, ms, me);
     }
     if (t->scroll > 0) {
         /* Where the reader is, and how to get back down. */
