@@ -743,3 +743,134 @@ TEST(arch_table_rows)
     CHECK_STR_EQ(arch_tensor_name(AT_FFN_UP_EXPS, 3, name, sizeof name),
                  "blk.3.ffn_up_exps.weight");
 }
+
+/* ------------------------------------------------------------------ sigmoid router */
+
+/* dots1's router, from its table row and keys alone: sigmoid probabilities, the selection
+ * bias exp_probs_b added for the choice only, weights renormalised and scaled by
+ * expert_weights_scale. The attention output is zero (attn_output all 0), so the router's
+ * input is rmsnorm(embedding) and the expected routing is computed here in float64. */
+TEST(model_sigmoid_router_with_selection_bias)
+{
+    enum { D = 32, V = 16, E = 8, K = 2, FE = 16, HD = 16 };
+    static float emb[V * D], wr[E * D], bias[E], ones[D], zeros[D * D], wq[D * D];
+    static float ge[E * FE * D], ue[E * FE * D], de[E * D * FE], gs[FE * D], us[FE * D],
+        ds[D * FE], out[V * D];
+    uint64_t st = 12345;
+    for (size_t i = 0; i < sizeof emb / sizeof emb[0]; i++)
+        emb[i] = (float)((st = st * 6364136223846793005ull + 1442695040888963407ull) >> 40) /
+                     (float)(1 << 24) - 0.5f;
+    for (int i = 0; i < E * D; i++)
+        wr[i] = (float)((st = st * 6364136223846793005ull + 1442695040888963407ull) >> 40) /
+                    (float)(1 << 23) - 1.0f;
+    for (int i = 0; i < D; i++)
+        ones[i] = 1.0f;
+    for (int i = 0; i < D * D; i++)
+        wq[i] = (i % (D + 1)) == 0 ? 1.0f : 0.0f;
+    for (int e = 0; e < E; e++)
+        bias[e] = e == 7 ? 1.0f : (e == 3 ? -1.0f : 0.0f); /* 7 always in, 3 never */
+    for (size_t i = 0; i < sizeof ge / sizeof ge[0]; i++)
+        ge[i] = ue[i] = de[i] = 0.01f;
+    for (size_t i = 0; i < sizeof gs / sizeof gs[0]; i++)
+        gs[i] = us[i] = ds[i] = 0.01f;
+    for (size_t i = 0; i < sizeof out / sizeof out[0]; i++)
+        out[i] = 0.01f * (float)(i % 7);
+
+    char path[512], err[512];
+    snprintf(path, sizeof path, "%s/dots1.gguf", test_tmp_dir());
+    struct gguf_writer *w = gguf_writer_new();
+    gguf_writer_add_str(w, "general.architecture", "dots1");
+    gguf_writer_add_u32(w, "dots1.block_count", 1);
+    gguf_writer_add_u32(w, "dots1.context_length", 64);
+    gguf_writer_add_u32(w, "dots1.embedding_length", D);
+    gguf_writer_add_u32(w, "dots1.feed_forward_length", 64);
+    gguf_writer_add_u32(w, "dots1.attention.head_count", D / HD);
+    gguf_writer_add_u32(w, "dots1.attention.head_count_kv", D / HD);
+    gguf_writer_add_f32(w, "dots1.attention.layer_norm_rms_epsilon", 1e-6f);
+    gguf_writer_add_u32(w, "dots1.expert_count", E);
+    gguf_writer_add_u32(w, "dots1.expert_used_count", K);
+    gguf_writer_add_u32(w, "dots1.expert_feed_forward_length", FE);
+    gguf_writer_add_u32(w, "dots1.expert_shared_count", 1);
+    gguf_writer_add_u32(w, "dots1.leading_dense_block_count", 0);
+    gguf_writer_add_u32(w, "dots1.expert_gating_func", 2);
+    gguf_writer_add_bool(w, "dots1.expert_weights_norm", true);
+    gguf_writer_add_f32(w, "dots1.expert_weights_scale", 2.5f);
+#define T2(name, a, b, data) gguf_writer_add_tensor(w, name, GGML_TYPE_F32, 2, (const int64_t[]){ a, b }, data)
+#define T1(name, a, data) gguf_writer_add_tensor(w, name, GGML_TYPE_F32, 1, (const int64_t[]){ a }, data)
+#define T3(name, a, b, c, data) gguf_writer_add_tensor(w, name, GGML_TYPE_F32, 3, (const int64_t[]){ a, b, c }, data)
+    T2("token_embd.weight", D, V, emb);
+    T1("output_norm.weight", D, ones);
+    T2("output.weight", D, V, out);
+    T1("blk.0.attn_norm.weight", D, ones);
+    T2("blk.0.attn_q.weight", D, D, wq);
+    T2("blk.0.attn_k.weight", D, D, wq);
+    T2("blk.0.attn_v.weight", D, D, wq);
+    T2("blk.0.attn_output.weight", D, D, zeros);
+    T1("blk.0.attn_q_norm.weight", HD, ones);
+    T1("blk.0.attn_k_norm.weight", HD, ones);
+    T1("blk.0.ffn_norm.weight", D, ones);
+    T2("blk.0.ffn_gate_inp.weight", D, E, wr);
+    T1("blk.0.exp_probs_b.bias", E, bias);
+    T3("blk.0.ffn_gate_exps.weight", D, FE, E, ge);
+    T3("blk.0.ffn_up_exps.weight", D, FE, E, ue);
+    T3("blk.0.ffn_down_exps.weight", FE, D, E, de);
+    T2("blk.0.ffn_gate_shexp.weight", D, FE, gs);
+    T2("blk.0.ffn_up_shexp.weight", D, FE, us);
+    T2("blk.0.ffn_down_shexp.weight", FE, D, ds);
+#undef T1
+#undef T2
+#undef T3
+    CHECK_MSG(gguf_writer_write(w, path, err, sizeof err) == 0, "%s", err);
+    gguf_writer_free(w);
+
+    struct model m;
+    CHECK_MSG(model_open(&m, path, err, sizeof err) == 0, "%s", err);
+    if (m.arch == NULL)
+        return;
+    CHECK(m.hp.router == ARCH_ROUTER_SIGMOID);
+    CHECK(m.hp.router_renorm);
+    CHECK_INT_EQ(m.hp.n_ff_shexp, FE);
+    struct thread_pool *pool = threads_create(2);
+    struct fwd *f = fwd_create(&m, 16, pool, err, sizeof err);
+    CHECK(f != NULL);
+    int seen7 = 0;
+    for (int t = 0; t < V; t++) {
+        int32_t tok = t;
+        struct trace_layer tl;
+        struct fwd_out o = { .layers = &tl };
+        CHECK(fwd_eval(f, &tok, 1, t, &o) == 0);
+        /* expected, in float64 */
+        double x[D], ss = 0, p[E], s[E];
+        for (int i = 0; i < D; i++)
+            ss += (double)emb[t * D + i] * emb[t * D + i];
+        for (int i = 0; i < D; i++)
+            x[i] = emb[t * D + i] / sqrt(ss / D + 1e-6);
+        for (int e = 0; e < E; e++) {
+            double l = 0;
+            for (int i = 0; i < D; i++)
+                l += (double)wr[e * D + i] * x[i];
+            p[e] = 1.0 / (1.0 + exp(-l));
+            s[e] = p[e] + bias[e];
+        }
+        int sel[K];
+        for (int j = 0; j < K; j++) {
+            sel[j] = -1;
+            for (int e = 0; e < E; e++)
+                if ((j == 0 || e != sel[0]) && (sel[j] < 0 || s[e] > s[sel[j]]))
+                    sel[j] = e;
+        }
+        double wsum = p[sel[0]] + p[sel[1]];
+        CHECK_INT_EQ(tl.n, K);
+        for (int j = 0; j < K; j++) {
+            CHECK_INT_EQ(tl.experts[j], sel[j]);
+            CHECK_NEAR(tl.weights[j], 2.5 * p[sel[j]] / wsum, 1e-5);
+            CHECK(tl.experts[j] != 3);
+            seen7 += tl.experts[j] == 7;
+        }
+        CHECK_NEAR(tl.top1_prob, p[sel[0]], 1e-5);
+    }
+    CHECK_INT_EQ(seen7, V); /* the bias put expert 7 in every choice */
+    fwd_free(f);
+    threads_free(pool);
+    model_close(&m);
+}
