@@ -47,7 +47,7 @@ TRAIN_LIB_OBJ := $(call obj,$(TRAIN_LIB_SRC))
 
 DEFAULT_MODEL := $(BUILD)/default.gguf
 TEST_BINS := $(BUILD)/test_engine $(BUILD)/test_tui
-TOOLS := $(BUILD)/synth $(BUILD)/train
+TOOLS := $(BUILD)/synth $(BUILD)/train $(BUILD)/session_bench
 
 .PHONY: all run test check fuzz bench install uninstall clean man-lint layering moescope-san
 
@@ -68,6 +68,9 @@ $(DEFAULT_MODEL): $(BUILD)/synth
 	$(BUILD)/synth --arch qwen2moe --layers 4 --d-model 128 --heads 4 --kv-heads 2 \
 		--experts 8 --experts-used 2 --ff 256 --shared-ff 256 --vocab-bytes --seed 1 \
 		--name "moescope random default" -o $@
+
+$(BUILD)/session_bench: $(BUILD)/tools/session_bench.o $(SESSION_OBJ) $(ENGINE_OBJ)
+	$(CC) $(CFLAGS_ALL) -o $@ $^ $(shell pkg-config --libs libcjson 2>/dev/null || echo -lcjson) $(LDLIBS_ENGINE) $(LDFLAGS)
 
 $(BUILD)/train: $(BUILD)/tools/train/main.o $(TRAIN_LIB_OBJ) $(ENGINE_OBJ)
 	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ENGINE) $(LDFLAGS)

@@ -17,7 +17,7 @@
  * Errors: -1 with one line in err, e.g.
  *   `session.json: $.messages[3].content: expected a string, found null`
  *   `session.json: line 12 column 7: JSON syntax error near '}'`
- *   `session.json: not replaced: it holds a different session (id 3f2a...); use force`
+ *   `session.json: not replaced: it holds a different session (id 3f2a...)`
  * The in-memory session is untouched by a failed save. */
 #ifndef MOESCOPE_SESSION_H
 #define MOESCOPE_SESSION_H

@@ -499,13 +499,13 @@ static int session_guard_check(const char *path, void *ctx, char *err, size_t er
         return -1;
     }
     if (rc == 0) {
-        snprintf(err, errlen, "%s: not replaced: it is not a moescope session; use force",
+        snprintf(err, errlen, "%s: not replaced: it is not a moescope session",
                  path);
         return -1;
     }
     if (strcmp(id, g->id) != 0) {
         snprintf(err, errlen,
-                 "%s: not replaced: it holds a different session (id %.8s...); use force",
+                 "%s: not replaced: it holds a different session (id %.8s...)",
                  path, id);
         return -1;
     }

@@ -21,3 +21,6 @@ for t in q8_0 q4_k; do
     ./moescope bench -m "$out/laptop-$t.gguf" -t 1,2 -p 64 -n 64 -r "$reps"
     echo
 done
+
+echo "== a large session: 10 000 tokens, 48 layers, 64 experts, k = 8"
+build/session_bench 10000 48 64 8

@@ -31,6 +31,7 @@
 #include "sampler.h"
 #include "text_escape.h"
 #include "tokenizer.h"
+#include "session.h"
 #include "trace.h"
 #include "trace_stats.h"
 
@@ -47,6 +48,7 @@ struct run_opts {
     const char *system;
     const char *chat_template;
     const char *trace_path;
+    const char *session_path; /* --session: the run saved as a moescope session */
 };
 
 static volatile sig_atomic_t run_interrupted;
@@ -74,6 +76,7 @@ static void run_usage(FILE *out)
             "  --system TEXT        system prompt (with --chat)\n"
             "  --chat-template NAME chatml, llama3, mistral, deepseek, tulu or granite\n"
             "  --trace FILE         write every token's record as JSON lines\n"
+            "  --session FILE       save the run as a moescope session (see moescope(1))\n"
             "  --raw                print model text unescaped even on a terminal\n",
             RUN_DEFAULT_N);
 }
@@ -135,7 +138,8 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
         }
         static const char *const with_value[] = {
             "-m", "-p", "-f", "-n", "--temp", "--top-k", "--top-p", "--min-p",
-            "--repeat-penalty", "--seed", "-t", "-c", "--system", "--chat-template", "--trace",
+            "--repeat-penalty", "--seed", "-t", "-c", "--system", "--chat-template", "--session",
+            "--trace",
         };
         bool known = false;
         for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++)
@@ -179,6 +183,8 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
             o->system = v;
         else if (!strcmp(a, "--chat-template"))
             o->chat_template = v;
+        else if (!strcmp(a, "--session"))
+            o->session_path = v;
         else /* --trace, the last one of with_value */
             o->trace_path = v;
         if (!ok) {
@@ -490,6 +496,36 @@ static int run_generate(struct engine *e, const struct run_opts *o, struct trace
     return status;
 }
 
+/* --session: the prompt as the user message, the generated text as the reply, and every
+ * record, as one moescope session file (sessions/session.h). */
+static int run_write_session(const struct run_opts *o, const struct model_desc *d,
+                             const char *prompt, size_t prompt_len, const struct trace_log *log)
+{
+    size_t len = 0;
+    for (size_t i = 0; i < log->n; i++)
+        if (!log->tok[i].prompt)
+            len += log->tok[i].piece_len;
+    char *reply = malloc(len + 1), err[512];
+    if (!reply) {
+        fprintf(stderr, "moescope run: --session %s: out of memory\n", o->session_path);
+        return -1;
+    }
+    len = 0;
+    for (size_t i = 0; i < log->n; i++)
+        if (!log->tok[i].prompt) {
+            memcpy(reply + len, trace_piece(log, i), log->tok[i].piece_len);
+            len += log->tok[i].piece_len;
+        }
+    reply[len] = 0;
+    int rc = session_save_run(o->session_path, d, &o->sp, o->system, o->prompt ? o->prompt : prompt,
+                              o->prompt ? strlen(o->prompt) : prompt_len, reply, len, log, false,
+                              err, sizeof err);
+    if (rc != 0)
+        fprintf(stderr, "moescope run: --session: %s; remove it or pick another name\n", err);
+    free(reply);
+    return rc;
+}
+
 int cmd_run(int argc, char **argv)
 {
     struct run_opts o;
@@ -556,6 +592,8 @@ int cmd_run(int argc, char **argv)
         rc = run_generate(e, &o, &log, toks, n_toks);
         sigaction(SIGINT, &old, NULL);
         if (o.trace_path && log.n && run_write_trace(&log, o.trace_path) != 0)
+            rc = 1;
+        if (o.session_path && log.n && run_write_session(&o, d, text, text_len, &log) != 0)
             rc = 1;
         trace_log_free(&log);
     }
