@@ -71,7 +71,6 @@ struct fwd {
     float *eo;       /* (B * slots, d) unit outputs */
     int *pair_tok;   /* (B * slots) token of each pair (sorted by unit) */
     int *pair_row;   /* (B * slots) row in g/u/eo of each pair */
-    int *pair_of;    /* (B, slots) row of token t's j-th unit */
     int *unit_cnt;   /* (nexp + 2) */
     int *unit_off;   /* (nexp + 3) */
     float *logits;   /* (n_vocab) */
@@ -82,8 +81,8 @@ struct fwd {
     int n_jobs;
 
     /* per-thread attention scratch */
-    float *sc;       /* (nth, n_ctx) scores */
-    uint16_t *p16;   /* (nth, n_ctx) probabilities in F16 */
+    float *sc;       /* (nth, n_pad) scores, then probabilities */
+    uint16_t *p16;   /* (nth, n_pad) probabilities in F16 */
     uint16_t *q16;   /* (nth, head_dim) */
     int nth;
 
@@ -719,7 +718,6 @@ void fwd_free(struct fwd *f)
     free(f->sel);
     free(f->pair_tok);
     free(f->pair_row);
-    free(f->pair_of);
     free(f->unit_cnt);
     free(f->unit_off);
     for (int i = 0; i < N_ACT_SLOTS; i++)
@@ -778,7 +776,6 @@ struct fwd *fwd_create(const struct model *m, int n_ctx, struct thread_pool *poo
     f->eo = malloc(P * d * sizeof(float));
     f->pair_tok = malloc(P * sizeof(int));
     f->pair_row = malloc(P * sizeof(int));
-    f->pair_of = malloc(P * sizeof(int));
     f->unit_cnt = malloc((ne + 3) * sizeof(int));
     f->unit_off = malloc((ne + 3) * sizeof(int));
     f->logits = malloc((size_t)hp->n_vocab * sizeof(float));
@@ -800,7 +797,7 @@ struct fwd *fwd_create(const struct model *m, int n_ctx, struct thread_pool *poo
     f->touched = calloc((size_t)hp->n_layer * ne, 1);
     if (!f->x || !f->xn || !f->q || !f->kx || !f->vx || !f->att || !f->tmp || !f->acc ||
         !f->rlog || !f->rprob || !f->rsel || !f->sel || !f->selw || !f->sgate || !f->g ||
-        !f->u || !f->eo || !f->pair_tok || !f->pair_row || !f->pair_of || !f->unit_cnt ||
+        !f->u || !f->eo || !f->pair_tok || !f->pair_row || !f->unit_cnt ||
         !f->unit_off || !f->logits || !f->rope || !f->jobs || !f->sc || !f->p16 || !f->q16 ||
         !f->kc || !f->vc || !f->touched)
         goto oom;
