@@ -82,8 +82,41 @@ restored() { # restored LABEL: the alternate screen is left and the shell answer
     fi
 }
 
-# ---- 1. chat: type a prompt, tokens appear
 PROMPT="Why is a mixture of experts fast?"
+
+# ---- 1. tokens stream: a long reply (until the context is full) is seen half-written
+new_shell
+T send-keys -t e2e "clear; $BIN -m $MODEL -t 1; echo EXIT=\$?" Enter
+wait_for 'ready' 10
+# The fixture model writes thousands of tokens a second, so a reply lasts a fraction of a
+# second: poll fast, and ask again (after /clear) if it ended between two looks.
+seen=0
+for attempt in 1 2 3 4 5; do
+    T send-keys -t e2e "Tell me a long story" Enter
+    i=0
+    while [ "$i" -lt 100 ]; do
+        cap > "$TMP/screen"
+        # The status says generating and the reply ends in the streaming cursor.
+        if grep -q 'generating' "$TMP/screen" && grep -q '▍' "$TMP/screen"; then
+            seen=1
+            break
+        fi
+        grep -q '[0-9] tokens ·' "$TMP/screen" && break
+        sleep 0.01
+        i=$((i + 1))
+    done
+    [ "$seen" = 1 ] && break
+    T send-keys -t e2e "/clear" Enter
+    sleep 0.2
+done
+if [ "$seen" = 1 ] && wait_for '[0-9]+ tokens ·' 30; then
+    ok "tokens stream: the reply was seen half-written (try $attempt), then finished"
+else
+    bad "no reply seen while it was being written" "$(cat "$TMP/screen")"
+fi
+T send-keys -t e2e C-c C-c
+
+# ---- 2. chat: type a prompt, the reply appears
 new_shell
 T send-keys -t e2e "clear; echo before-the-app; $BIN -m $MODEL -t 1 --temp 0 -n 24; echo EXIT=\$?" Enter
 if wait_for 'ready' 10; then ok "app opens on the fixture model"; else bad "app did not open" "$(cat "$TMP/screen")"; fi
@@ -91,14 +124,14 @@ T send-keys -t e2e "$PROMPT"
 sleep 0.3
 T send-keys -t e2e Enter
 if wait_for '24 tokens' 20; then
-    ok "reply streamed: 24 tokens with speed figures"
+    ok "the reply ends at -n 24 tokens, with its speed figures"
 else
     bad "no reply in the transcript" "$(cat "$TMP/screen")"
 fi
 grep -q "› $PROMPT" "$TMP/screen" && ok "the user's message is in the transcript" ||
     bad "the user's message is missing" "$(cat "$TMP/screen")"
 
-# ---- 2. the inspector shows the experts `run --trace` records
+# ---- 3. the inspector shows the experts `run --trace` records
 (cd "$TMP" && "$BIN" run -m "$MODEL" --chat -p "$PROMPT" --temp 0 -n 24 -t 1 \
     --trace "$TMP/trace.jsonl" >/dev/null 2>&1)
 T send-keys -t e2e Tab
@@ -130,7 +163,7 @@ cap | sed 's/^.*│//' > "$TMP/insp"
 grep -q 'token 0/' "$TMP/insp" && ok "Home selects the first token" || bad "Home did not select token 0" "$(cat "$TMP/insp")"
 T send-keys -t e2e Tab
 
-# ---- 3. sizes, help, quit
+# ---- 4. sizes, help, quit
 T resize-window -t e2e -x 30 -y 8
 if wait_for 'too small' 5; then ok "30x8: says the terminal is too small"; else bad "30x8 screen" "$(cat "$TMP/screen")"; fi
 T resize-window -t e2e -x 120 -y 40
@@ -164,7 +197,7 @@ else
     bad "history not saved" "$(cat "$TMP/state/moescope/history" 2>&1)"
 fi
 
-# ---- 4. signals: the terminal is restored and the signal reported
+# ---- 5. signals: the terminal is restored and the signal reported
 for sig in TERM INT HUP SEGV ABRT; do
     new_shell
     T send-keys -t e2e "clear; $BIN -m $MODEL -t 1; echo EXIT=\$?" Enter
@@ -215,7 +248,7 @@ else
     bad "app did not open" "$(cat "$TMP/screen")"
 fi
 
-# ---- 5. --frames, a missing model
+# ---- 6. --frames, a missing model
 new_shell
 T send-keys -t e2e "clear; $BIN -m $MODEL -t 1 --frames 5; echo EXIT=\$?" Enter
 if wait_for 'EXIT=0' 10; then ok "--frames 5 draws and exits 0"; else bad "--frames" "$(cat "$TMP/screen")"; fi
