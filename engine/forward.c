@@ -206,16 +206,25 @@ static float fwd_dot_q4_0_repack(int64_t n, const void *vx, const void *vy)
     return acc;
 }
 
+/* Whether llama.cpp's mul_mat hands an (m rows) x (n_cols) product to tinyBLAS
+ * (llamafile_sgemm): only with two activation rows or more ("only enable sgemm for prompt
+ * processing") and only when the weight's row count is a multiple of 4 (tinyBLAS::matmul's
+ * tiles); the row-length condition is the gemm kernel's own (quant.h). */
+static bool fwd_uses_tinyblas(int64_t m, int n_cols)
+{
+    return n_cols >= 2 && m % 4 == 0;
+}
+
 /* The kernel llama.cpp uses for a weight multiplied with n_cols activation rows: the
- * repacked order for q4_0 with rows in multiples of 8; tinyBLAS (llamafile_sgemm) for other
- * 2-D weights, but only with two rows or more ("only enable sgemm for prompt processing");
- * the per-row kernels otherwise and for the experts (mul_mat_id). */
+ * repacked order for q4_0 with rows in multiples of 8; tinyBLAS's order for other 2-D
+ * weights when it takes them; the per-row kernels otherwise and for the experts
+ * (mul_mat_id). */
 static quant_vec_dot_fn fwd_pick_dot(const struct wt *w, bool expert, int n_cols)
 {
     const struct quant_traits *qt = quant_traits(w->type);
     if (w->ne[1] % 8 == 0 && w->type == GGML_TYPE_Q4_0)
         return fwd_dot_q4_0_repack;
-    return expert || n_cols < 2 ? qt->vec_dot : qt->vec_dot_gemm;
+    return !expert && fwd_uses_tinyblas(w->ne[1], n_cols) ? qt->vec_dot_gemm : qt->vec_dot;
 }
 
 static void fwd_mm_run(struct fwd *f);
@@ -353,9 +362,12 @@ static void fwd_attn_worker(void *arg, int ith, int nth)
     struct fwd *f = a->f;
     const struct hparams *hp = &f->m->hp;
     const int hd = hp->head_dim, gq = hp->n_head / hp->n_kv_head;
-    /* Q.K and P.V are mul_mats too: tinyBLAS with two query rows or more */
+    /* Q.K (K rows: the padded length) and P.V (V^T rows: head_dim) are mul_mats too */
     const struct quant_traits *t16 = quant_traits(GGML_TYPE_F16);
-    const quant_vec_dot_fn dot16 = a->n >= 2 ? t16->vec_dot_gemm : t16->vec_dot;
+    const quant_vec_dot_fn dot_qk = fwd_uses_tinyblas(KV_PAD, a->n) ? t16->vec_dot_gemm
+                                                                     : t16->vec_dot;
+    const quant_vec_dot_fn dot_pv = fwd_uses_tinyblas(hd, a->n) ? t16->vec_dot_gemm
+                                                                 : t16->vec_dot;
     const size_t np = (size_t)f->n_pad;
     const uint16_t *kc = f->kc + (size_t)a->il * np * (size_t)f->kvd;
     const uint16_t *vc = f->vc + (size_t)a->il * (size_t)f->kvd * np;
@@ -374,7 +386,7 @@ static void fwd_attn_worker(void *arg, int ith, int nth)
             q16[i] = quant_f32_to_f16(q[i]);
         for (int j = 0; j < npos; j++) {
             const uint16_t *kr = kc + (size_t)j * (size_t)f->kvd + (size_t)g * (size_t)hd;
-            sc[j] = dot16(hd, kr, q16) * hp->kq_scale;
+            sc[j] = dot_qk(hd, kr, q16) * hp->kq_scale;
         }
         /* ggml_soft_max_ext over the padded row, the masked cells at -inf */
         for (int j = npos; j < nkv; j++)
@@ -385,7 +397,7 @@ static void fwd_attn_worker(void *arg, int ith, int nth)
         /* KQV: a mul_mat of transposed F16 V with the probabilities rounded to F16 */
         float *o = f->att + (size_t)t * (size_t)f->qd + (size_t)h * (size_t)hd;
         for (int i = 0; i < hd; i++)
-            o[i] = dot16(nkv, vc + ((size_t)g * (size_t)hd + (size_t)i) * np, p16);
+            o[i] = dot_pv(nkv, vc + ((size_t)g * (size_t)hd + (size_t)i) * np, p16);
     }
 }
 
