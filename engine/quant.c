@@ -1037,6 +1037,7 @@ static const struct quant_traits scalar_table[GGML_TYPE_COUNT] = {
 };
 
 static struct quant_traits table[GGML_TYPE_COUNT];
+static quant_tile_fn tiles[GGML_TYPE_COUNT]; /* the active path's tiles; NULL: loop */
 static enum cpu_simd active_simd = CPU_SIMD_SCALAR;
 static pthread_once_t table_once = PTHREAD_ONCE_INIT;
 
@@ -1056,6 +1057,7 @@ static void table_apply(enum cpu_simd s)
         quant_neon_fill(&k);
 #endif
     memcpy(table, scalar_table, sizeof table);
+    memcpy(tiles, k.tile, sizeof tiles);
     for (int t = 0; t < GGML_TYPE_COUNT; t++) {
         if (k.vec_dot[t] && table[t].vec_dot)
             table[t].vec_dot = k.vec_dot[t];
@@ -1091,6 +1093,20 @@ int quant_simd(void)
 const char *quant_simd_name(void)
 {
     return cpu_simd_name((enum cpu_simd)quant_simd());
+}
+
+void quant_dot_tile(uint32_t type, int64_t n, const void *x, size_t x_stride, int nx,
+                    const void *const *y, int ny, float *out, size_t out_stride)
+{
+    const struct quant_traits *t = quant_traits(type);
+    if (tiles[type]) {
+        tiles[type](n, x, x_stride, nx, y, ny, out, out_stride);
+        return;
+    }
+    for (int i = 0; i < nx; i++)
+        for (int j = 0; j < ny; j++)
+            out[(size_t)i * out_stride + (size_t)j] =
+                t->vec_dot(n, (const uint8_t *)x + (size_t)i * x_stride, y[j]);
 }
 
 const struct quant_traits *quant_traits_scalar(uint32_t type)

@@ -81,6 +81,14 @@ bool quant_computable(uint32_t type);
 /* Bytes a row of n values takes (n must be a multiple of blck_size). */
 size_t quant_row_size(uint32_t type, int64_t n);
 
+/* A tile of dot products computed together, each bit for bit equal to the type's vec_dot:
+ *   out[i * out_stride + j] = vec_dot(n, x + i * x_stride, y[j])   for i < nx, j < ny
+ * x: nx rows of this type, x_stride bytes apart; y: ny rows in vec_dot_type. With one y
+ * (decode) the rows' chains of dependent FMAs overlap; with several y (prefill) a weight
+ * row is decoded once for all of them. Types without a SIMD tile loop over vec_dot. */
+void quant_dot_tile(uint32_t type, int64_t n, const void *x, size_t x_stride, int nx,
+                    const void *const *y, int ny, float *out, size_t out_stride);
+
 /* SIMD paths (enum cpu_simd in cpu.h). The table above holds the kernels of one path,
  * chosen at the first call: the best this CPU has, or the one MOESCOPE_SIMD names
  * (scalar|avx2|avx512|neon). quant_set_simd switches path (for tests and bench; not while

@@ -181,6 +181,56 @@ static AVX2 float q5_1_dot(int64_t n, const void *vx, const void *vy)
     return hsum8(acc) + summs;
 }
 
+/* Tiles of q8_0/q4_0 dots: pairs (row i, y j) four at a time, each pair with its own
+ * accumulator and exactly the steps of q8_0_dot/q4_0_dot, so the four dependent FMA chains
+ * overlap. pair k: x rows xr[k], y rows yr[k] (repeated when fewer than four remain). */
+#define TILE32(NAME, XBLOCK, QX)                                                          \
+    static inline AVX2 __m256 NAME##_step(const XBLOCK *xb, const struct block_q8_0 *yb,  \
+                                          __m256 acc)                                     \
+    {                                                                                     \
+        const __m256 d = _mm256_set1_ps(h2f(xb->d) * h2f(yb->d));                         \
+        const __m256i p = dot_i8(QX, load256(yb->qs));                                    \
+        return _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);                            \
+    }                                                                                     \
+    static AVX2 void NAME##_quad(int64_t nb, const XBLOCK *const xr[4],                   \
+                                 const struct block_q8_0 *const yr[4], float res[4])      \
+    {                                                                                     \
+        const XBLOCK *x0 = xr[0], *x1 = xr[1], *x2 = xr[2], *x3 = xr[3];                  \
+        const struct block_q8_0 *y0 = yr[0], *y1 = yr[1], *y2 = yr[2], *y3 = yr[3];       \
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                       \
+        for (int64_t b = 0; b < nb; b++) {                                                \
+            a0 = NAME##_step(&x0[b], &y0[b], a0);                                         \
+            a1 = NAME##_step(&x1[b], &y1[b], a1);                                         \
+            a2 = NAME##_step(&x2[b], &y2[b], a2);                                         \
+            a3 = NAME##_step(&x3[b], &y3[b], a3);                                         \
+        }                                                                                 \
+        res[0] = hsum8(a0);                                                               \
+        res[1] = hsum8(a1);                                                               \
+        res[2] = hsum8(a2);                                                               \
+        res[3] = hsum8(a3);                                                               \
+    }                                                                                     \
+    static AVX2 void NAME##_tile(int64_t n, const void *x, size_t xs, int nx,              \
+                                 const void *const *y, int ny, float *out, size_t os)     \
+    {                                                                                     \
+        const int total = nx * ny;                                                        \
+        for (int p0 = 0; p0 < total; p0 += 4) {                                           \
+            const XBLOCK *xr[4];                                                          \
+            const struct block_q8_0 *yr[4];                                               \
+            for (int k = 0; k < 4; k++) {                                                 \
+                const int p = p0 + k < total ? p0 + k : total - 1;                        \
+                xr[k] = (const XBLOCK *)((const uint8_t *)x + (size_t)(p / ny) * xs);     \
+                yr[k] = y[p % ny];                                                        \
+            }                                                                             \
+            float res[4];                                                                 \
+            NAME##_quad(n / QK8_0, xr, yr, res);                                          \
+            for (int k = 0; k < 4 && p0 + k < total; k++)                                 \
+                out[(size_t)((p0 + k) / ny) * os + (size_t)((p0 + k) % ny)] = res[k];     \
+        }                                                                                 \
+    }
+
+TILE32(q8_0, struct block_q8_0, load256(xb->qs))
+TILE32(q4_0, struct block_q4_0, _mm256_sub_epi8(nibbles32(xb->qs), _mm256_set1_epi8(8)))
+
 /* ------------------------------------------------------------------ K-quants */
 
 static AVX2 float q2_K_dot(int64_t n, const void *vx, const void *vy)
@@ -626,6 +676,8 @@ static AVX2 void f16_quantize(const float *x, void *vy, int64_t n)
 void quant_avx2_fill(struct quant_kernels *k)
 {
     k->vec_dot[GGML_TYPE_Q4_0] = q4_0_dot;
+    k->tile[GGML_TYPE_Q4_0] = q4_0_tile;
+    k->tile[GGML_TYPE_Q8_0] = q8_0_tile;
     k->vec_dot[GGML_TYPE_Q4_1] = q4_1_dot;
     k->vec_dot[GGML_TYPE_Q5_0] = q5_0_dot;
     k->vec_dot[GGML_TYPE_Q5_1] = q5_1_dot;

@@ -124,6 +124,72 @@ static AVX512 float q4_K_dot(int64_t n, const void *vx, const void *vy)
     return hsum8(acc) + _mm_cvtss_f32(acc_m);
 }
 
+/* One y row's share of a q4_K super-block whose x part (levels q0..q3 of the four chunk
+ * pairs, their scale vectors s0..s3, the unpacked scales u) is decoded already: the same
+ * steps as q4_K_dot. */
+static inline __attribute__((always_inline)) AVX512 void
+q4_K_step(const struct block_q8_K *yb, float dx, float dminx, const uint32_t u[4], __m512i q0,
+          __m512i q1, __m512i q2, __m512i q3, __m512i s0, __m512i s1, __m512i s2, __m512i s3,
+          __m256 *acc, __m128 *acc_m)
+{
+    const float d = yb->d * dx;
+    const float dmin = -yb->d * dminx;
+    *acc_m = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(k4_min_prod(yb, u)), *acc_m);
+    __m512i sumi = _mm512_dpwssd_epi32(_mm512_setzero_si512(),
+                                       _mm512_maddubs_epi16(q0, load512(yb->qs)), s0);
+    sumi = _mm512_dpwssd_epi32(sumi, _mm512_maddubs_epi16(q1, load512(yb->qs + 64)), s1);
+    sumi = _mm512_dpwssd_epi32(sumi, _mm512_maddubs_epi16(q2, load512(yb->qs + 128)), s2);
+    sumi = _mm512_dpwssd_epi32(sumi, _mm512_maddubs_epi16(q3, load512(yb->qs + 192)), s3);
+    *acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(fold16(sumi)), *acc);
+}
+
+static inline AVX512 float k4_finish(__m256 acc, __m128 acc_m)
+{
+    acc_m = _mm_add_ps(acc_m, _mm_movehl_ps(acc_m, acc_m));
+    acc_m = _mm_add_ss(acc_m, _mm_movehdup_ps(acc_m));
+    return hsum8(acc) + _mm_cvtss_f32(acc_m);
+}
+
+/* q4_K tile: each x row's super-block is decoded once for up to four y rows. */
+static AVX512 void q4_K_tile(int64_t n, const void *vx, size_t xs, int nx, const void *const *y,
+                             int ny, float *out, size_t os)
+{
+    for (int i = 0; i < nx; i++) {
+        const struct block_q4_K *x = (const struct block_q4_K *)((const uint8_t *)vx + (size_t)i * xs);
+        if (ny == 1) {
+            out[(size_t)i * os] = q4_K_dot(n, x, y[0]);
+            continue;
+        }
+        for (int j0 = 0; j0 < ny; j0 += 4) {
+            const struct block_q8_K *y0 = y[j0];
+            const struct block_q8_K *y1 = y[j0 + 1 < ny ? j0 + 1 : ny - 1];
+            const struct block_q8_K *y2 = y[j0 + 2 < ny ? j0 + 2 : ny - 1];
+            const struct block_q8_K *y3 = y[j0 + 3 < ny ? j0 + 3 : ny - 1];
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            __m128 m0 = _mm_setzero_ps(), m1 = m0, m2 = m0, m3 = m0;
+            for (int64_t b = 0; b < n / QK_K; b++) {
+                const float dx = h2f(x[b].d), dminx = h2f(x[b].dmin);
+                uint32_t u[4];
+                quant_k4_unpack(x[b].scales, u);
+                const __m512i s16 = k4_scales(u);
+                const __m512i q0 = k4_chunks(x[b].qs), q1 = k4_chunks(x[b].qs + 32);
+                const __m512i q2 = k4_chunks(x[b].qs + 64), q3 = k4_chunks(x[b].qs + 96);
+                const __m512i s0 = pick16(s16, k4_idx[0]), s1 = pick16(s16, k4_idx[1]);
+                const __m512i s2 = pick16(s16, k4_idx[2]), s3 = pick16(s16, k4_idx[3]);
+                q4_K_step(&y0[b], dx, dminx, u, q0, q1, q2, q3, s0, s1, s2, s3, &a0, &m0);
+                q4_K_step(&y1[b], dx, dminx, u, q0, q1, q2, q3, s0, s1, s2, s3, &a1, &m1);
+                q4_K_step(&y2[b], dx, dminx, u, q0, q1, q2, q3, s0, s1, s2, s3, &a2, &m2);
+                q4_K_step(&y3[b], dx, dminx, u, q0, q1, q2, q3, s0, s1, s2, s3, &a3, &m3);
+            }
+            float *o = out + (size_t)i * os + (size_t)j0;
+            const float r[4] = {k4_finish(a0, m0), k4_finish(a1, m1), k4_finish(a2, m2),
+                                k4_finish(a3, m3)};
+            for (int k = 0; k < 4 && j0 + k < ny; k++)
+                o[k] = r[k];
+        }
+    }
+}
+
 static AVX512 float q5_K_dot(int64_t n, const void *vx, const void *vy)
 {
     const struct block_q5_K *x = vx;
@@ -189,6 +255,69 @@ static AVX512 float q6_K_dot(int64_t n, const void *vx, const void *vy)
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(fold16(sumi)), acc);
     }
     return hsum8(acc);
+}
+
+/* q6_K tile: each x row's chunk pairs are decoded once for up to four y rows, in the
+ * order of q6_K_dot. */
+static AVX512 void q6_K_tile(int64_t n, const void *vx, size_t xs, int nx, const void *const *y,
+                             int ny, float *out, size_t os)
+{
+    const __m512i m4 = _mm512_set1_epi8(0xF), m3 = _mm512_set1_epi8(3);
+    const __m512i m32 = _mm512_set1_epi8(32);
+    for (int i = 0; i < nx; i++) {
+        const struct block_q6_K *x = (const struct block_q6_K *)((const uint8_t *)vx + (size_t)i * xs);
+        if (ny == 1) {
+            out[(size_t)i * os] = q6_K_dot(n, x, y[0]);
+            continue;
+        }
+        for (int j0 = 0; j0 < ny; j0 += 4) {
+            const struct block_q8_K *yr[4];
+            for (int k = 0; k < 4; k++)
+                yr[k] = y[j0 + k < ny ? j0 + k : ny - 1];
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            for (int64_t b = 0; b < n / QK_K; b++) {
+                const __m512i s16 = _mm512_castsi256_si512(
+                    _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[b].scales)));
+                __m512i u0 = _mm512_setzero_si512(), u1 = u0, u2 = u0, u3 = u0;
+                for (int h = 0; h < 2; h++) {
+                    const __m512i ql = load512(x[b].ql + 64 * h);
+                    const __m512i qh = _mm512_broadcast_i64x4(load256(x[b].qh + 32 * h));
+                    for (int half = 0; half < 2; half++) {
+                        const __m512i lo = half ? _mm512_and_si512(_mm512_srli_epi16(ql, 4), m4)
+                                                : _mm512_and_si512(ql, m4);
+                        const __m512i sh = _mm512_inserti64x4(
+                            _mm512_set1_epi16((short)(4 * half)),
+                            _mm256_set1_epi16((short)(4 * half + 2)), 1);
+                        const __m512i hi = _mm512_and_si512(_mm512_srlv_epi16(qh, sh), m3);
+                        const __m512i q = _mm512_or_si512(lo, _mm512_slli_epi16(hi, 4));
+                        const __m512i sc = pick16(s16, k6_idx[2 * h + half]);
+                        const size_t off = (size_t)(128 * h + 64 * half);
+#define Q6_Y(U, YB)                                                                          \
+    do {                                                                                     \
+        const __m512i y8 = load512((YB)->qs + off);                                          \
+        const __m512i pr = _mm512_sub_epi16(_mm512_maddubs_epi16(q, y8),                     \
+                                            _mm512_maddubs_epi16(m32, y8));                  \
+        U = _mm512_dpwssd_epi32(U, pr, sc);                                                  \
+    } while (0)
+                        Q6_Y(u0, &yr[0][b]);
+                        Q6_Y(u1, &yr[1][b]);
+                        Q6_Y(u2, &yr[2][b]);
+                        Q6_Y(u3, &yr[3][b]);
+#undef Q6_Y
+                    }
+                }
+                const float dx = h2f(x[b].d);
+                a0 = _mm256_fmadd_ps(_mm256_set1_ps(yr[0][b].d * dx), _mm256_cvtepi32_ps(fold16(u0)), a0);
+                a1 = _mm256_fmadd_ps(_mm256_set1_ps(yr[1][b].d * dx), _mm256_cvtepi32_ps(fold16(u1)), a1);
+                a2 = _mm256_fmadd_ps(_mm256_set1_ps(yr[2][b].d * dx), _mm256_cvtepi32_ps(fold16(u2)), a2);
+                a3 = _mm256_fmadd_ps(_mm256_set1_ps(yr[3][b].d * dx), _mm256_cvtepi32_ps(fold16(u3)), a3);
+            }
+            float *o = out + (size_t)i * os + (size_t)j0;
+            const float r[4] = {hsum8(a0), hsum8(a1), hsum8(a2), hsum8(a3)};
+            for (int k = 0; k < 4 && j0 + k < ny; k++)
+                o[k] = r[k];
+        }
+    }
 }
 
 /* ------------------------------------------------------------------ f32, f16, bf16 */
@@ -305,8 +434,10 @@ static AVX512 float bf16_gemm_dot(int64_t n, const void *vx, const void *vy)
 void quant_avx512_fill(struct quant_kernels *k)
 {
     k->vec_dot[GGML_TYPE_Q4_K] = q4_K_dot;
+    k->tile[GGML_TYPE_Q4_K] = q4_K_tile;
     k->vec_dot[GGML_TYPE_Q5_K] = q5_K_dot;
     k->vec_dot[GGML_TYPE_Q6_K] = q6_K_dot;
+    k->tile[GGML_TYPE_Q6_K] = q6_K_tile;
     k->vec_dot[GGML_TYPE_F32] = f32_dot;
     k->vec_dot[GGML_TYPE_F16] = f16_dot;
     k->vec_dot[GGML_TYPE_BF16] = bf16_dot;

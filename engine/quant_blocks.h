@@ -133,9 +133,14 @@ _Static_assert(sizeof(struct block_q8_K) == 4 + QK_K + QK_K / 16 * 2, "q8_K bloc
 
 /* ---- internal: kernel sets, filled by each SIMD file ---- */
 
+/* quant_dot_tile for one type (see quant.h). */
+typedef void (*quant_tile_fn)(int64_t n, const void *x, size_t x_stride, int nx,
+                              const void *const *y, int ny, float *out, size_t out_stride);
+
 /* The kernels one instruction set provides; NULL entries keep the scalar one. */
 struct quant_kernels {
     quant_vec_dot_fn vec_dot[GGML_TYPE_COUNT];
+    quant_tile_fn tile[GGML_TYPE_COUNT];
     quant_vec_dot_fn vec_dot_gemm[GGML_TYPE_COUNT];
     quant_from_float_fn from_float[GGML_TYPE_COUNT];
 };

@@ -985,3 +985,55 @@ TEST(quant_neon_equals_avx2)
     test_skip("needs gcc and libsimde-dev to run the NEON kernels on x86");
 #endif
 }
+
+/* quant_dot_tile gives, pair for pair, the bits of vec_dot, on every path and for tile
+ * shapes that leave partial groups (decode: one y; prefill: several). */
+TEST(quant_tile_equals_vec_dot)
+{
+    enum { N = 1024 + 256, MAXR = 7, MAXC = 6 };
+    static const int shapes[][2] = {{1, 1}, {5, 1}, {7, 1}, {3, 2}, {2, 5}, {4, 4}, {1, 6}};
+    float *x = malloc(N * sizeof *x);
+    uint8_t *xq = malloc((size_t)MAXR * N * 4);
+    void *yq[MAXC];
+    for (int j = 0; j < MAXC; j++)
+        yq[j] = malloc(N * 4 + 1024);
+    int before = quant_simd(), checked = 0;
+    for (int s = 0; s < CPU_SIMD_COUNT; s++) {
+        if (!quant_set_simd(s))
+            continue;
+        for (int ti = 0; ti < N_WEIGHT_TYPES; ti++) {
+            const struct quant_traits *t = quant_traits(weight_types[ti]);
+            const size_t rs = quant_row_size(weight_types[ti], N);
+            for (int r = 0; r < MAXR; r++) {
+                fill_data(x, N, 1300 + (uint64_t)r);
+                t->from_float(x, xq + (size_t)r * rs, N);
+            }
+            for (int j = 0; j < MAXC; j++) {
+                fill_data(x, N, 1400 + (uint64_t)j);
+                quant_traits(t->vec_dot_type)->from_float(x, yq[j], N);
+            }
+            for (size_t sh = 0; sh < sizeof shapes / sizeof shapes[0]; sh++) {
+                const int nx = shapes[sh][0], ny = shapes[sh][1];
+                float out[MAXR * MAXC];
+                memset(out, 0xFF, sizeof out);
+                quant_dot_tile(weight_types[ti], N, xq, rs, nx, (const void *const *)yq, ny, out,
+                               MAXC);
+                for (int i = 0; i < nx; i++) {
+                    for (int j = 0; j < ny; j++) {
+                        const float want = t->vec_dot(N, xq + (size_t)i * rs, yq[j]);
+                        CHECK_MSG(memcmp(&out[i * MAXC + j], &want, 4) == 0,
+                                  "%s %s %dx%d [%d][%d]: %.9g vs %.9g", quant_simd_name(),
+                                  t->name, nx, ny, i, j, out[i * MAXC + j], want);
+                        checked++;
+                    }
+                }
+            }
+        }
+    }
+    CHECK(checked > 0);
+    quant_set_simd(before);
+    free(x);
+    free(xq);
+    for (int j = 0; j < MAXC; j++)
+        free(yq[j]);
+}
