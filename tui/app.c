@@ -1302,6 +1302,10 @@ static void app_draw(struct app *a)
     a->dirty = 0;
     a->last_frame = now;
     a->frames_drawn++;
+    double ms = (app_now() - now) * 1000.0;
+    a->draw_ms_sum += ms;
+    if (ms > a->draw_ms_max)
+        a->draw_ms_max = ms;
 }
 
 /* ---- the loop ---- */
@@ -1437,7 +1441,7 @@ int app_run(struct app *a)
         }
         bool streaming = app_busy(a);
         if (a->opt.frames > 0)
-            a->dirty |= DIRTY_STATUS;   /* --frames: a frame every tick */
+            a->dirty |= DIRTY_ALL & ~DIRTY_LAYOUT;   /* --frames: a whole frame every tick */
         int timeout = -1;
         if (a->dirty) {
             double wait_ms = (a->last_frame + FRAME_MS / 1000.0 - now) * 1000.0;
@@ -1479,9 +1483,16 @@ int app_run(struct app *a)
         }
     }
 
+    int rows = getmaxy(stdscr), cols = getmaxx(stdscr);
     input_close(a->in);
     a->in = NULL;
     app_terminal_off(a);
+    if (a->opt.frames > 0 && a->frames_drawn > 0)
+        /* What a frame costs (drawing and writing it out): the --frames benchmark. */
+        fprintf(stderr, "moescope: %ld frames at %dx%d, %zu records: %.3f ms a frame on "
+                        "average, %.3f ms at most\n",
+                a->frames_drawn, cols, rows, a->log.n, a->draw_ms_sum / (double)a->frames_drawn,
+                a->draw_ms_max);
     if (a->worker)
         worker_quit(a->worker, WORKER_QUIT_MS);
     a->worker = NULL;

@@ -321,6 +321,7 @@ struct app {
     /* timing */
     double last_frame;         /* seconds (monotonic) of the last frame drawn */
     long frames_drawn;         /* for --frames */
+    double draw_ms_sum, draw_ms_max; /* time spent drawing frames (the --frames report) */
     double rss_at;             /* when rss_mb was read */
     double rss_mb;             /* resident memory of the process */
 };
