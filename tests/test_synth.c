@@ -7,6 +7,7 @@
  * llama.cpp's tools wrote. */
 #include "test.h"
 
+#include "engine.h"
 #include "gguf.h"
 #include "quant.h"
 
@@ -15,6 +16,11 @@
 
 #define SYNTH_NO_MAIN
 #include "../tools/synth.c"
+
+static int ts_cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
 
 /* Runs synth with a NULL-terminated argument list into test_tmp_dir()/file. */
 static int ts_run(const char *file, char *path, size_t pathlen, const char *const *args)
@@ -515,7 +521,7 @@ TEST(synth_refuses_bad_flags)
     char path[4096];
     const char *bad[][12] = {
         { "--arch", "gpt5", NULL },
-        { "--type", "q4_0", NULL },
+        { "--type", "q2_k", NULL },
         { "--type", "q8_0", "--d-model", "48", "--heads", "4", NULL },
         { "--arch", "olmoe", "--kv-heads", "2", NULL },
         { "--arch", "qwen2", "--experts", "4", NULL },
@@ -524,6 +530,9 @@ TEST(synth_refuses_bad_flags)
         { "--d-model", "100", "--heads", "3", NULL },
         { "--heads", "4", "--kv-heads", "3", NULL },
         { "--layers", "0", NULL },
+        { "--vocab", "300", NULL },                       /* fewer than the 315 needed */
+        { "--hostile", "--vocab", "320", NULL },          /* fewer than 315 + the pieces */
+        { "--type", "q4_k", "--pure", "--d-model", "64", "--heads", "4", NULL },
         { "--layers", NULL },
         { "--bogus", "1", NULL },
     };
@@ -534,4 +543,353 @@ TEST(synth_refuses_bad_flags)
     CHECK(fp == NULL); /* nothing was written */
     if (fp)
         fclose(fp);
+}
+
+/* Reads a GGUF's token strings (the caller frees *out). Returns the count, or 0. */
+static uint64_t ts_tokens(const struct gguf_file *f, struct gguf_str **out)
+{
+    const struct gguf_kv *tok = gguf_find(f, "tokenizer.ggml.tokens");
+    *out = NULL;
+    if (!tok || tok->arr_type != GGUF_VT_STRING)
+        return 0;
+    *out = malloc(tok->arr_n * sizeof **out);
+    if (!*out || gguf_arr_strings(tok, *out) != 0)
+        return 0;
+    return tok->arr_n;
+}
+
+/* --vocab N: exactly N tokens, all distinct, the built-in ones first in their places, the
+ * filler of printable ASCII (after GPT-2's visible space), and the engine loads it. */
+TEST(synth_vocab_size)
+{
+    char path[4096], err[512];
+    const char *args[] = { "--arch", "qwen2moe", "--layers", "1", "--d-model", "64",
+                           "--ff", "32", "--vocab", "12000", NULL };
+    CHECK_INT_EQ(ts_run("vocab12k.gguf", path, sizeof path, args), 0);
+    struct gguf_file f;
+    if (gguf_open(&f, path, err, sizeof err) != 0) {
+        CHECK_MSG(false, "%s", err);
+        return;
+    }
+    struct gguf_str *s;
+    uint64_t n = ts_tokens(&f, &s);
+    CHECK_INT_EQ(n, 12000);
+    const struct gguf_tensor *emb = gguf_find_tensor(&f, "token_embd.weight");
+    const struct gguf_tensor *out = gguf_find_tensor(&f, "output.weight");
+    CHECK(emb && emb->ne[1] == 12000 && out && out->ne[1] == 12000);
+    if (n == 12000) {
+        int nm = (int)SYNTH_MAX_MERGES, bad = 0;
+        CHECK(s[256 + nm].len == 13 && memcmp(s[256 + nm].ptr, "<|endoftext|>", 13) == 0);
+        CHECK(s[258 + nm].len == 10 && memcmp(s[258 + nm].ptr, "<|im_end|>", 10) == 0);
+        for (uint64_t i = 259 + (uint64_t)nm; i < n; i++) {
+            size_t k = 0;
+            if (s[i].len >= 2 && memcmp(s[i].ptr, "\xc4\xa0", 2) == 0)
+                k = 2;
+            bad += k == s[i].len;
+            for (; k < s[i].len; k++)
+                bad += !(s[i].ptr[k] >= 'a' && s[i].ptr[k] <= 'z');
+        }
+        CHECK_MSG(bad == 0, "%d filler bytes are not lower-case letters", bad);
+        /* Distinct: sort the strings and compare neighbours. */
+        char **v = malloc(n * sizeof *v);
+        for (uint64_t i = 0; v && i < n; i++) {
+            v[i] = malloc(s[i].len + 1);
+            memcpy(v[i], s[i].ptr, s[i].len);
+            v[i][s[i].len] = '\0';
+        }
+        if (v) {
+            qsort(v, n, sizeof *v, ts_cmp_str);
+            int dup = 0;
+            for (uint64_t i = 1; i < n; i++)
+                dup += strcmp(v[i - 1], v[i]) == 0;
+            CHECK_MSG(dup == 0, "%d repeated tokens", dup);
+            for (uint64_t i = 0; i < n; i++)
+                free(v[i]);
+            free(v);
+        }
+    }
+    free(s);
+    gguf_close(&f);
+    struct engine_params ep;
+    engine_params_default(&ep);
+    ep.model_path = path;
+    ep.n_threads = 1;
+    struct engine *e = engine_open(&ep, err, sizeof err);
+    CHECK_MSG(e != NULL, "%s", err);
+    if (e) {
+        CHECK_INT_EQ(engine_desc(e)->n_vocab, 12000);
+        char piece[64];
+        size_t pl = engine_token_piece(e, 11999, piece, sizeof piece);
+        CHECK(pl > 0 && pl < sizeof piece);
+        engine_close(e);
+    }
+}
+
+/* ggml's get_scale_min_k4: the 6-bit scale and min of sub-block j from the 12 bytes. */
+static void ts_k4_scale_min(int j, const uint8_t *q, int *sc, int *m)
+{
+    if (j < 4) {
+        *sc = q[j] & 63;
+        *m = q[j + 4] & 63;
+    } else {
+        *sc = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
+        *m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+    }
+}
+
+/* One value of a tensor, decoded by hand from the reference block layouts (independent of
+ * quant.c): Q4_K (f16 d, f16 dmin, 12 bytes of scales/mins, 128 bytes of nibbles: 64
+ * values per 32 bytes, low nibbles first), Q4_0 (f16 d, 16 bytes: values j and j + 16 in
+ * the low and high nibble, d * (q - 8)), and Q5_K, Q6_K and Q8_0, which the mixes use. */
+static float ts_decode(const struct gguf_tensor *t, int64_t i)
+{
+    const uint8_t *base = t->data;
+    uint16_t h;
+    switch (t->type) {
+    case GGML_TYPE_F32:
+        return ((const float *)t->data)[i];
+    case GGML_TYPE_Q8_0: {
+        const uint8_t *b = base + (i / 32) * 34;
+        memcpy(&h, b, 2);
+        return quant_f16_to_f32(h) * (float)(int8_t)b[2 + i % 32];
+    }
+    case GGML_TYPE_Q4_0: {
+        const uint8_t *b = base + (i / 32) * 18;
+        int j = (int)(i % 32);
+        memcpy(&h, b, 2);
+        int q = j < 16 ? b[2 + j] & 15 : b[2 + j - 16] >> 4;
+        return quant_f16_to_f32(h) * (float)(q - 8);
+    }
+    case GGML_TYPE_Q4_K: {
+        const uint8_t *b = base + (i / 256) * 144;
+        int j = (int)(i % 256), sub = j / 32, sc, m;
+        uint16_t hm;
+        memcpy(&h, b, 2);
+        memcpy(&hm, b + 2, 2);
+        ts_k4_scale_min(sub, b + 4, &sc, &m);
+        const uint8_t *qs = b + 16 + (j / 64) * 32;
+        int q = (j % 64) < 32 ? qs[j % 32] & 15 : qs[j % 32] >> 4;
+        return quant_f16_to_f32(h) * (float)sc * (float)q - quant_f16_to_f32(hm) * (float)m;
+    }
+    case GGML_TYPE_Q5_K: {
+        /* d, dmin, 12 bytes of scales/mins, qh[32] (bit g: fifth bit of group g), qs[128] */
+        const uint8_t *b = base + (i / 256) * 176;
+        int j = (int)(i % 256), sub = j / 32, sc, m;
+        uint16_t hm;
+        memcpy(&h, b, 2);
+        memcpy(&hm, b + 2, 2);
+        ts_k4_scale_min(sub, b + 4, &sc, &m);
+        const uint8_t *qs = b + 48 + (j / 64) * 32;
+        int q = (j % 64) < 32 ? qs[j % 32] & 15 : qs[j % 32] >> 4;
+        q |= ((b[16 + j % 32] >> sub) & 1) << 4;
+        return quant_f16_to_f32(h) * (float)sc * (float)q - quant_f16_to_f32(hm) * (float)m;
+    }
+    case GGML_TYPE_Q6_K: {
+        /* ql[128], qh[64], scales[16] (int8), d (f16); 128 values per half */
+        const uint8_t *b = base + (i / 256) * 210;
+        int j = (int)(i % 256), half = j / 128, l = j % 32, g = (j % 128) / 32;
+        const uint8_t *ql = b + 64 * half, *qh = b + 128 + 32 * half;
+        const int8_t *scl = (const int8_t *)(b + 192) + 8 * half;
+        memcpy(&h, b + 208, 2);
+        int lo = g == 0 ? ql[l] & 15 : g == 1 ? ql[l + 32] & 15 : g == 2 ? ql[l] >> 4
+                                                                          : ql[l + 32] >> 4;
+        int hi = (qh[l] >> (2 * g)) & 3;
+        int q = (lo | hi << 4) - 32;
+        return quant_f16_to_f32(h) * (float)scl[l / 16 + 2 * g] * (float)q;
+    }
+    default:
+        return NAN;
+    }
+}
+
+/* --type q4_k on the mixtral-small fixture's shape gives llama-quantize's Q4_K_M table
+ * (the fixture mixtral-small-q4_k_m.gguf was written by llama-quantize), and every value
+ * decodes (by hand, above) near the same seed's f32 value; --type q4_0 likewise. */
+TEST(synth_q4_types)
+{
+    char pf[4096], pk[4096], p0[4096], err[512];
+    const char *base[] = { "--arch", "mixtral", "--d-model", "256", "--kv-heads", "2", "--ff",
+                           "256", "--seed", "4", "--type", "f32", NULL };
+    CHECK_INT_EQ(ts_run("q-f32.gguf", pf, sizeof pf, base), 0);
+    base[11] = "q4_k";
+    CHECK_INT_EQ(ts_run("q-q4k.gguf", pk, sizeof pk, base), 0);
+    base[11] = "q4_0";
+    CHECK_INT_EQ(ts_run("q-q40.gguf", p0, sizeof p0, base), 0);
+    struct gguf_file ff, fk, f0;
+    memset(&ff, 0, sizeof ff);
+    memset(&fk, 0, sizeof fk);
+    memset(&f0, 0, sizeof f0);
+    CHECK(gguf_open(&ff, pf, err, sizeof err) == 0);
+    CHECK(gguf_open(&fk, pk, err, sizeof err) == 0);
+    CHECK(gguf_open(&f0, p0, err, sizeof err) == 0);
+    if (!ff.base || !fk.base || !f0.base)
+        goto out;
+    const char *fx = test_fixtures_dir();
+    if (fx) {
+        char path[4096];
+        struct gguf_file fr;
+        snprintf(path, sizeof path, "%s/models/mixtral-small-q4_k_m.gguf", fx);
+        if (gguf_open(&fr, path, err, sizeof err) == 0) {
+            CHECK_INT_EQ(fk.n_tensors, fr.n_tensors);
+            for (uint64_t i = 0; i < fr.n_tensors; i++) {
+                const struct gguf_tensor *a = &fr.tensors[i], *b = gguf_find_tensor(&fk, a->name);
+                CHECK_MSG(b && b->type == a->type, "%s: llama-quantize chose %s, synth %s",
+                          a->name, quant_traits(a->type)->name,
+                          b ? quant_traits(b->type)->name : "nothing");
+            }
+            uint32_t ft = 0, fkt = 0;
+            CHECK(gguf_get_u32(&fr, "general.file_type", &ft, err, sizeof err) == 0);
+            CHECK(gguf_get_u32(&fk, "general.file_type", &fkt, err, sizeof err) == 0);
+            CHECK_INT_EQ(fkt, ft);
+            gguf_close(&fr);
+        } else {
+            CHECK_MSG(false, "%s", err);
+        }
+    }
+    int n_q40 = 0, n_q6 = 0;
+    for (uint64_t i = 0; i < ff.n_tensors; i++) {
+        const struct gguf_tensor *x = &ff.tensors[i];
+        const struct gguf_tensor *qs[2] = { gguf_find_tensor(&fk, x->name),
+                                            gguf_find_tensor(&f0, x->name) };
+        for (int w = 0; w < 2; w++) {
+            const struct gguf_tensor *q = qs[w];
+            CHECK(q != NULL);
+            if (!q)
+                continue;
+            n_q40 += q->type == GGML_TYPE_Q4_0;
+            n_q6 += q->type == GGML_TYPE_Q6_K;
+            int64_t n = x->ne[0] * x->ne[1] * x->ne[2];
+            double se = 0, sx = 0;
+            int nan = 0;
+            for (int64_t j = 0; j < n; j++) {
+                float a = ((const float *)x->data)[j], b = ts_decode(q, j);
+                nan += !isfinite(b);
+                se += (double)(a - b) * (a - b);
+                sx += (double)a * a;
+            }
+            /* 4 bits over a block of ~N(0, s): an rms error near 0.1 s (0 for f32) */
+            double rel = sx > 0 ? sqrt(se / sx) : 0;
+            double bound = q->type == GGML_TYPE_F32 ? 0 : q->type == GGML_TYPE_Q4_0 ||
+                           q->type == GGML_TYPE_Q4_K ? 0.15 : q->type == GGML_TYPE_Q5_K ? 0.08
+                           : 0.03;
+            CHECK_MSG(nan == 0 && rel <= bound, "%s %s: rms error %.4f of rms (bound %.2f), %d "
+                      "undecoded", x->name, quant_traits(q->type)->name, rel, bound, nan);
+        }
+    }
+    CHECK(n_q40 > 0);
+    CHECK(n_q6 > 0);
+out:
+    if (ff.base)
+        gguf_close(&ff);
+    if (fk.base)
+        gguf_close(&fk);
+    if (f0.base)
+        gguf_close(&f0);
+}
+
+/* The use_more_bits layers of llama-quantize's Q4_K_M on 16 layers (the bench shape):
+ * attn_v and ffn_down* Q6_K in layers 0, 1, 4, 7, 10, 13, 14, 15 and Q4_K elsewhere. */
+TEST(synth_q4_k_m_layers)
+{
+    static const int more[16] = { 1, 1, 0, 0, 1, 0, 0, 1, 0, 0, 1, 0, 0, 1, 1, 1 };
+    for (int il = 0; il < 16; il++)
+        CHECK_MSG(synth_more_bits(il, 16) == (bool)more[il], "layer %d", il);
+    struct synth_cfg c = { .arch = &synth_archs[0], .n_layers = 16, .n_experts = 32,
+                           .type = GGML_TYPE_Q4_K };
+    CHECK_INT_EQ(synth_pick_type(&c, SK_MATRIX, "blk.4.ffn_down_exps.weight", 512), GGML_TYPE_Q6_K);
+    CHECK_INT_EQ(synth_pick_type(&c, SK_MATRIX, "blk.4.ffn_down_shexp.weight", 1024), GGML_TYPE_Q6_K);
+    CHECK_INT_EQ(synth_pick_type(&c, SK_MATRIX, "blk.5.ffn_down_exps.weight", 512), GGML_TYPE_Q4_K);
+    CHECK_INT_EQ(synth_pick_type(&c, SK_MATRIX, "blk.15.attn_v.weight", 1024), GGML_TYPE_Q6_K);
+    CHECK_INT_EQ(synth_pick_type(&c, SK_MATRIX, "blk.3.attn_v.weight", 1024), GGML_TYPE_Q4_K);
+    CHECK_INT_EQ(synth_pick_type(&c, SK_MATRIX, "blk.3.ffn_up_exps.weight", 1024), GGML_TYPE_Q4_K);
+    CHECK_INT_EQ(synth_pick_type(&c, SK_EMBED, "token_embd.weight", 1024), GGML_TYPE_Q4_K);
+    CHECK_INT_EQ(synth_pick_type(&c, SK_HEAD, "output.weight", 1024), GGML_TYPE_Q6_K);
+    CHECK_INT_EQ(synth_pick_type(&c, SK_ROUTER, "blk.0.ffn_gate_inp.weight", 1024), GGML_TYPE_F32);
+    CHECK_INT_EQ(synth_pick_type(&c, SK_MATRIX, "blk.3.ffn_up_exps.weight", 96), GGML_TYPE_Q5_0);
+    CHECK_INT_EQ(synth_pick_type(&c, SK_HEAD, "output.weight", 96), GGML_TYPE_Q8_0);
+    c.pure = true;
+    CHECK_INT_EQ(synth_pick_type(&c, SK_HEAD, "output.weight", 1024), GGML_TYPE_Q4_K);
+}
+
+/* Whether bytes are one of the hostile pieces (multi-byte or single). */
+static bool ts_is_hostile(const char *p, size_t n)
+{
+    for (int i = 0; i < SYNTH_N_HOSTILE; i++)
+        if (synth_hostile[i].n == n && memcmp(synth_hostile[i].s, p, n) == 0)
+            return true;
+    for (int i = 0; n == 1 && i < SYNTH_N_HOSTILE_BYTES; i++)
+        if ((unsigned char)p[0] == synth_hostile_bytes[i])
+            return true;
+    return false;
+}
+
+/* --hostile: each piece is a token whose detokenized bytes are the raw piece, and the model
+ * generates them often, both greedy and sampled, with many different ones when sampled. */
+TEST(synth_hostile_model)
+{
+    char path[4096], err[512];
+    const char *args[] = { "--hostile", "--seed", "1", NULL };
+    CHECK_INT_EQ(ts_run("hostile.gguf", path, sizeof path, args), 0);
+    struct engine_params ep;
+    engine_params_default(&ep);
+    ep.model_path = path;
+    ep.n_threads = 1;
+    struct engine *e = engine_open(&ep, err, sizeof err);
+    CHECK_MSG(e != NULL, "%s", err);
+    if (!e)
+        return;
+    const struct model_desc *d = engine_desc(e);
+    CHECK_INT_EQ(d->n_vocab, 256 + SYNTH_MAX_MERGES + 3 + SYNTH_N_HOSTILE);
+    char piece[64];
+    for (int i = 0; i < SYNTH_N_HOSTILE; i++) {
+        size_t n = engine_token_piece(e, 256 + SYNTH_MAX_MERGES + 3 + i, piece, sizeof piece);
+        CHECK_MSG(n == synth_hostile[i].n && memcmp(piece, synth_hostile[i].s, n) == 0,
+                  "hostile piece %d detokenizes to %zu other bytes", i, n);
+    }
+    for (int mode = 0; mode < 2; mode++) {
+        struct sampler_params sp;
+        sampler_params_default(&sp);
+        sp.temp = mode ? 0.8f : 0.0f;
+        sp.seed = 7;
+        engine_set_sampler(e, &sp);
+        engine_rewind(e, 0);
+        int32_t toks[32];
+        int n = engine_tokenize(e, "Hello there", 11, true, false, toks, 32, err, sizeof err);
+        CHECK(n > 0);
+        struct trace_log log;
+        trace_log_init(&log, d->n_layers, d->n_experts, d->n_experts_used);
+        for (int t = 0; t < n; t++)
+            trace_log_push(&log, toks[t], "", 0, true);
+        int hostile = 0, gen = 0;
+        bool seen[SYNTH_N_HOSTILE + 256] = { false };
+        for (int s = 0; s < 64; s++) {
+            if (engine_eval(e, &log, err, sizeof err) != 0) {
+                CHECK_MSG(false, "%s", err);
+                break;
+            }
+            long at = engine_sample(e, &log, err, sizeof err);
+            if (at < 0)
+                break;
+            int32_t id = log.tok[at].token;
+            size_t pl = engine_token_piece(e, id, piece, sizeof piece);
+            gen++;
+            if (ts_is_hostile(piece, pl)) {
+                hostile++;
+                /* seen[]: the pieces first, then the single bytes at SYNTH_N_HOSTILE + byte */
+                int k = id >= 256 ? id - 256 - SYNTH_MAX_MERGES - 3 : SYNTH_N_HOSTILE + id;
+                if (k >= 0 && k < SYNTH_N_HOSTILE + 256)
+                    seen[k] = true;
+            }
+        }
+        int distinct = 0;
+        for (int k = 0; k < SYNTH_N_HOSTILE + 256; k++)
+            distinct += seen[k];
+        CHECK_MSG(gen == 64 && hostile * 4 >= gen, "%s: %d of %d tokens hostile",
+                  mode ? "sampled" : "greedy", hostile, gen);
+        if (mode)
+            CHECK_MSG(distinct >= 10 && hostile < gen, "sampled: %d distinct hostile pieces, "
+                      "%d of %d", distinct, hostile, gen);
+        trace_log_free(&log);
+    }
+    engine_close(e);
 }

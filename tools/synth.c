@@ -16,7 +16,26 @@
  *   qwen2       dense with QKV bias
  * The vocabulary is byte-level BPE ("gpt2" model): 256 byte tokens in GPT-2's byte-to-unicode
  * order, a few built-in merges (--merges N), then <|endoftext|>, <|im_start|>, <|im_end|> as
- * control tokens, and a ChatML chat template.
+ * control tokens, then (--hostile) the hostile pieces below, then (--vocab N) filler tokens
+ * up to N: distinct made-up words of printable ASCII, most with a leading space. A ChatML
+ * chat template.
+ *
+ * Types (--type): f32, f16, q8_0 for every matrix; q4_0 and q4_k follow llama-quantize's
+ * mixes (Q4_0 and Q4_K_M, llama-quant.cpp llama_tensor_get_type): output.weight Q6_K;
+ * for q4_k also attn_v and ffn_down* Q6_K in the layers use_more_bits picks (the first and
+ * last eighth and every third between), and for 8-expert models attn_k/attn_v Q8_0 and
+ * attn_output Q5_K; a row that is not a multiple of 256 falls back as llama.cpp does (Q4_K
+ * to Q5_0, Q5_K to Q5_1, Q6_K to Q8_0). --pure puts every matrix in the one type. Norms,
+ * biases and routers stay f32, token_embd takes the base type. The blocks come from the
+ * engine's quant_traits()->from_float, the reference block layouts.
+ *
+ * --hostile: a model that says what a terminal would obey. Its vocabulary holds ESC
+ * sequences (colours, cursor moves, screen clears, OSC 52 clipboard writes, title changes,
+ * terminal queries), BEL, CR, backspace, C1 controls, zero-width and bidi-override
+ * characters, invalid UTF-8 and overlong encodings (the single bytes among them are byte
+ * tokens already). Every embedding carries a constant in dimension 0, which survives into
+ * the last hidden state, and the output rows of the hostile tokens weigh that dimension
+ * heavily: so generation picks them often, while routing still varies with the text.
  *
  * Weights come from a seeded splitmix64 stream through Box-Muller: matrices ~N(0, 0.02),
  * the router and the output head ~N(0, 1/sqrt(d_model)) so that routing and sampling are not
@@ -70,7 +89,11 @@ struct synth_cfg {
     int d_ff, d_ff_shared;
     int n_ctx;
     int n_merges;
-    uint32_t type;         /* matrices: GGML_TYPE_F32, F16 or Q8_0 */
+    uint32_t type;         /* matrices: GGML_TYPE_F32, F16, Q8_0, Q4_0 or Q4_K (see the top) */
+    bool pure;             /* every matrix in type, no llama-quantize mix */
+    bool hostile;          /* the hostile vocabulary and the bias towards it */
+    int n_vocab_req;       /* --vocab, 0: just what the vocabulary needs */
+    int n_vocab;           /* the vocabulary size written (synth_check sets it) */
     uint64_t seed;
     float rope_base, norm_eps;
     const char *name;
@@ -119,8 +142,70 @@ enum synth_kind {
     SK_BIAS,    /* small random, f32 */
     SK_ROUTER,  /* random with std 1/sqrt(d), f32 (llama-quantize keeps routers f32 too) */
     SK_MATRIX,  /* random std 0.02, in cfg->type */
+    SK_EMBED,   /* token_embd: as SK_MATRIX (and the hostile carrier in dimension 0) */
     SK_HEAD,    /* the output head: std 1/sqrt(d), in cfg->type */
 };
+
+/* ---------------------------------------------------------------- hostile pieces */
+
+/* Multi-byte pieces, as raw bytes (the vocabulary stores them through GPT-2's byte map). */
+static const struct { const char *s; size_t n; } synth_hostile[] = {
+#define HP(lit) { lit, sizeof lit - 1 }
+    HP("\x1b[31m"),                   /* colour: red foreground */
+    HP("\x1b[0m"),                    /* attributes off */
+    HP("\x1b[1;5;7m"),                /* bold, blink, reverse */
+    HP("\x1b[38;2;255;0;0m"),         /* truecolour */
+    HP("\x1b[2J"),                    /* clear the screen */
+    HP("\x1b[H"),                     /* cursor home */
+    HP("\x1b[10;5H"),                 /* cursor to row 10, column 5 */
+    HP("\x1b[5A"),                    /* cursor up 5 */
+    HP("\x1b[2K"),                    /* erase the line */
+    HP("\x1b[?1049l"),                /* leave the alternate screen */
+    HP("\x1b[?25l"),                  /* hide the cursor */
+    HP("\x1b]52;c;cHduZWQ=\x07"),     /* OSC 52: write "pwned" to the clipboard (BEL) */
+    HP("\x1b]52;c;ZXZpbA==\x1b\\"),  /* OSC 52 ended by ST */
+    HP("\x1b]0;pwned\x07"),           /* window and icon title */
+    HP("\x1b]2;title\x1b\\"),         /* window title, ST */
+    HP("\x1b]8;;http://x/\x1b\\"),    /* hyperlink */
+    HP("\x1b[6n"),                    /* cursor position query: the answer comes as input */
+    HP("\x1b[21t"),                   /* title query */
+    HP("\x1bP$q\"p\x1b\\"),           /* DCS request */
+    HP("\x1b" "c"),                   /* RIS: full terminal reset */
+    HP("\r\x1b[K"),                   /* CR and erase: rewrites the line */
+    HP("\xc2\x9b" "31m"),              /* C1 CSI as UTF-8 (U+009B) */
+    HP("\xc2\x85"),                   /* C1 NEL */
+    HP("\xe2\x80\x8b"),               /* ZERO WIDTH SPACE */
+    HP("\xe2\x80\x8d"),               /* ZERO WIDTH JOINER */
+    HP("\xef\xbb\xbf"),               /* ZERO WIDTH NO-BREAK SPACE (BOM) */
+    HP("\xe2\x80\xae"),               /* RIGHT-TO-LEFT OVERRIDE */
+    HP("\xe2\x80\xad"),               /* LEFT-TO-RIGHT OVERRIDE */
+    HP("\xe2\x81\xa6"),               /* LEFT-TO-RIGHT ISOLATE */
+    HP("\xe2\x81\xa9"),               /* POP DIRECTIONAL ISOLATE */
+    HP("\xe2\x80\x8f"),               /* RIGHT-TO-LEFT MARK */
+    HP("\xc0\xaf"),                   /* overlong '/' */
+    HP("\xe0\x80\xaf"),               /* overlong '/' in three bytes */
+    HP("\xf0\x80\x80\xaf"),           /* overlong '/' in four bytes */
+    HP("\xc1\xbf"),                   /* overlong DEL */
+    HP("\xed\xa0\x80"),               /* a UTF-16 surrogate */
+    HP("\xf4\x90\x80\x80"),           /* above U+10FFFF */
+    HP("\xff\xfe"),                   /* never UTF-8 */
+    HP("\xe2\x82"),                   /* truncated */
+    HP("\x80\x80"),                   /* continuation bytes alone */
+#undef HP
+};
+enum { SYNTH_N_HOSTILE = sizeof synth_hostile / sizeof synth_hostile[0] };
+
+/* Single hostile bytes: they are byte tokens (id = byte), and get the same pull. */
+static const unsigned char synth_hostile_bytes[] = { 0x07, 0x08, 0x0d, 0x1b, 0x7f, 0x80,
+                                                     0x9b, 0xc0, 0xff };
+enum { SYNTH_N_HOSTILE_BYTES = sizeof synth_hostile_bytes };
+
+/* The hostile bias: every embedding's dimension 0 is SYNTH_CARRIER (the other values are
+ * ~N(0, 0.02)), so the final RMSNorm leaves a large positive value there; a hostile token's
+ * output row has SYNTH_PULL in dimension 0, so its logit rises by about
+ * SYNTH_PULL * SYNTH_CARRIER / rms. */
+#define SYNTH_CARRIER 0.2f
+#define SYNTH_PULL 0.3f
 
 struct synth_state {
     const struct synth_cfg *cfg;
@@ -167,6 +252,43 @@ static int synth_keep(struct synth_state *st, void *buf)
     return 0;
 }
 
+/* llama-quantize's use_more_bits: the first and last eighth of the layers, and every third
+ * layer between. */
+static bool synth_more_bits(int il, int n)
+{
+    return il < n / 8 || il >= 7 * n / 8 || (il - n / 8) % 3 == 2;
+}
+
+/* The type of a tensor (see the top): its kind, the --type mix, and the row length. */
+static uint32_t synth_pick_type(const struct synth_cfg *c, enum synth_kind kind,
+                                const char *name, int64_t row)
+{
+    if (kind != SK_MATRIX && kind != SK_EMBED && kind != SK_HEAD)
+        return GGML_TYPE_F32;
+    uint32_t t = c->type;
+    if (c->pure || (t != GGML_TYPE_Q4_0 && t != GGML_TYPE_Q4_K))
+        return t;
+    int il = -1;
+    sscanf(name, "blk.%d.", &il);
+    if (kind == SK_HEAD) {
+        t = GGML_TYPE_Q6_K;
+    } else if (t == GGML_TYPE_Q4_K) {
+        bool v = strstr(name, "attn_v.weight") != NULL, k = strstr(name, "attn_k.weight") != NULL;
+        if ((v || k) && c->n_experts == 8)
+            t = GGML_TYPE_Q8_0;
+        else if (v && synth_more_bits(il, c->n_layers))
+            t = GGML_TYPE_Q6_K;
+        else if (strstr(name, "ffn_down") && synth_more_bits(il, c->n_layers))
+            t = GGML_TYPE_Q6_K;
+        else if (strstr(name, "attn_output.weight") && c->n_experts == 8)
+            t = GGML_TYPE_Q5_K;
+    }
+    if (row % 256 != 0) /* llama.cpp's fallbacks for rows the K-quants cannot hold */
+        t = t == GGML_TYPE_Q4_K ? GGML_TYPE_Q5_0 : t == GGML_TYPE_Q5_K ? GGML_TYPE_Q5_1
+            : t == GGML_TYPE_Q6_K ? GGML_TYPE_Q8_0 : t;
+    return t;
+}
+
 /* Makes one tensor of shape ne[0..n_dims) and adds it to the writer. */
 static int synth_tensor(struct synth_state *st, enum synth_kind kind, int n_dims,
                         const int64_t *ne, const char *fmt, ...)
@@ -195,8 +317,22 @@ static int synth_tensor(struct synth_state *st, enum synth_kind kind, int n_dims
         x[i] = kind == SK_NORM ? 1.0f : (float)(std * synth_normal(&st->rng));
     st->n_params += (uint64_t)n;
 
-    uint32_t type = kind == SK_MATRIX || kind == SK_HEAD ? st->cfg->type : GGML_TYPE_F32;
+    const struct synth_cfg *c = st->cfg;
+    if (c->hostile && kind == SK_EMBED) {
+        for (int64_t r = 0; r < ne[1]; r++)
+            x[r * ne[0]] = SYNTH_CARRIER;
+    }
+    if (c->hostile && kind == SK_HEAD) {
+        int first = 256 + c->n_merges + 3;
+        for (int i = 0; i < SYNTH_N_HOSTILE; i++)
+            x[(int64_t)(first + i) * ne[0]] = SYNTH_PULL;
+        for (int i = 0; i < SYNTH_N_HOSTILE_BYTES; i++)
+            x[(int64_t)synth_hostile_bytes[i] * ne[0]] = SYNTH_PULL;
+    }
+
+    uint32_t type = synth_pick_type(c, kind, name, ne[0]);
     void *data = x;
+    const struct quant_traits *qt = quant_traits(type);
     if (type == GGML_TYPE_F16) {
         uint16_t *h = malloc((size_t)n * sizeof *h);
         if (!h) {
@@ -215,11 +351,27 @@ static int synth_tensor(struct synth_state *st, enum synth_kind kind, int n_dims
             snprintf(st->err, sizeof st->err, "out of memory for tensor '%s'", name);
             return -1;
         }
-        const struct quant_traits *qt = quant_traits(GGML_TYPE_Q8_0);
         if (qt && qt->from_float)
             qt->from_float(x, q, n);
         else
             synth_q8_0_pack(x, q, n);
+        free(x);
+        data = q;
+    } else if (type != GGML_TYPE_F32) {
+        /* (n / blck_size blocks of type_size bytes); synth_check made rows whole blocks */
+        if (!qt || !qt->from_float || n % qt->blck_size != 0) {
+            free(x);
+            snprintf(st->err, sizeof st->err, "no %s writer for tensor '%s'",
+                     qt ? qt->name : "such", name);
+            return -1;
+        }
+        uint8_t *q = malloc((size_t)(n / qt->blck_size) * qt->type_size);
+        if (!q) {
+            free(x);
+            snprintf(st->err, sizeof st->err, "out of memory for tensor '%s'", name);
+            return -1;
+        }
+        qt->from_float(x, q, n);
         free(x);
         data = q;
     }
@@ -337,18 +489,57 @@ static void synth_byte_token(int b, char out[4])
     }
 }
 
+/* The GPT-2 byte-map form of raw bytes: what the vocabulary stores for a piece whose
+ * detokenized bytes are raw[0..n). out holds 2 * n + 1 bytes. */
+static void synth_map_bytes(const char *raw, size_t n, char *out)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        char t[4];
+        synth_byte_token((unsigned char)raw[i], t);
+        for (int k = 0; t[k]; k++)
+            out[o++] = t[k];
+    }
+    out[o] = '\0';
+}
+
+/* Filler word k: k + 1 in bijective base 90 over consonant-vowel syllables ("ka", "zu"),
+ * so distinct k give distinct words; two of three take GPT-2's visible space in front. */
+static void synth_filler(int k, char out[32])
+{
+    static const char cons[] = "bcdfghjklmnprstvwz", vow[] = "aeiou";
+    char w[24];
+    int n = 0;
+    for (long v = (long)k + 1; v > 0 && n < 20; v = (v - 1) / 90) {
+        int d = (int)((v - 1) % 90);
+        w[n++] = vow[d % 5];
+        w[n++] = cons[d / 5];
+    }
+    int o = 0;
+    if (k % 3 != 0) {
+        out[o++] = '\xc4';
+        out[o++] = '\xa0';
+    }
+    while (n > 0)
+        out[o++] = w[--n];
+    out[o] = '\0';
+}
+
 static int synth_vocab(struct synth_state *st)
 {
     const struct synth_cfg *c = st->cfg;
-    int n_vocab = 256 + c->n_merges + 3;
+    int n_vocab = c->n_vocab, n_base = 256 + c->n_merges + 3;
+    int n_host = c->hostile ? SYNTH_N_HOSTILE : 0;
     char(*bytes)[4] = malloc(256 * sizeof *bytes);
     char(*merged)[64] = malloc((size_t)(c->n_merges + 1) * sizeof *merged);
     char(*merge_txt)[64] = malloc((size_t)(c->n_merges + 1) * sizeof *merge_txt);
+    char(*host)[64] = malloc((size_t)(n_host + 1) * sizeof *host);
+    char(*fill)[32] = malloc((size_t)(n_vocab - n_base - n_host + 1) * sizeof *fill);
     const char **tokens = malloc((size_t)n_vocab * sizeof *tokens);
     const char **merges = malloc((size_t)(c->n_merges + 1) * sizeof *merges);
     int32_t *types = malloc((size_t)n_vocab * sizeof *types);
     int rc = -1;
-    if (!bytes || !merged || !merge_txt || !tokens || !merges || !types) {
+    if (!bytes || !merged || !merge_txt || !host || !fill || !tokens || !merges || !types) {
         snprintf(st->err, sizeof st->err, "out of memory for the vocabulary");
         goto out;
     }
@@ -369,6 +560,24 @@ static int synth_vocab(struct synth_state *st)
         tokens[256 + c->n_merges + i] = synth_specials[i];
         types[256 + c->n_merges + i] = 3; /* LLAMA_TOKEN_TYPE_CONTROL */
     }
+    for (int i = 0; i < n_host; i++) {
+        synth_map_bytes(synth_hostile[i].s, synth_hostile[i].n, host[i]);
+        tokens[n_base + i] = host[i];
+        types[n_base + i] = 1; /* normal: the model may say it like any other text */
+    }
+    /* Filler words, skipping any that equals an earlier token (a merge such as "Ġre"). */
+    int n_known = n_base + n_host, t = n_known;
+    for (int k = 0; t < n_vocab; k++) {
+        char *f = fill[t - n_known];
+        synth_filler(k, f);
+        bool dup = false;
+        for (int j = 256; j < n_known && !dup; j++)
+            dup = strcmp(tokens[j], f) == 0;
+        if (dup)
+            continue;
+        tokens[t] = f;
+        types[t++] = 1;
+    }
     uint32_t eot = (uint32_t)(256 + c->n_merges), im_end = eot + 2;
     struct gguf_writer *w = st->w;
     gguf_writer_add_str(w, "tokenizer.ggml.model", "gpt2");
@@ -386,6 +595,8 @@ out:
     free(bytes);
     free(merged);
     free(merge_txt);
+    free(host);
+    free(fill);
     free(tokens);
     free(merges);
     free(types);
@@ -404,9 +615,11 @@ static void synth_keys(struct synth_state *st)
     gguf_writer_add_str(w, "general.architecture", a->gguf);
     gguf_writer_add_str(w, "general.name", c->name);
     gguf_writer_set_alignment(w, GGUF_DEFAULT_ALIGNMENT);
-    /* llama_ftype: ALL_F32 = 0, MOSTLY_F16 = 1, MOSTLY_Q8_0 = 7 */
-    gguf_writer_add_u32(w, "general.file_type",
-                        c->type == GGML_TYPE_F16 ? 1 : c->type == GGML_TYPE_Q8_0 ? 7 : 0);
+    /* llama_ftype: ALL_F32 0, MOSTLY_F16 1, MOSTLY_Q4_0 2, MOSTLY_Q8_0 7, Q4_K_S 14, Q4_K_M 15 */
+    uint32_t ftype = c->type == GGML_TYPE_F16 ? 1 : c->type == GGML_TYPE_Q8_0 ? 7
+                   : c->type == GGML_TYPE_Q4_0 ? 2 : c->type == GGML_TYPE_Q4_K ? (c->pure ? 14 : 15)
+                   : 0;
+    gguf_writer_add_u32(w, "general.file_type", ftype);
     gguf_writer_add_u32(w, KEY("context_length"), (uint32_t)c->n_ctx);
     gguf_writer_add_u32(w, KEY("embedding_length"), (uint32_t)c->d_model);
     gguf_writer_add_u32(w, KEY("block_count"), (uint32_t)c->n_layers);
@@ -421,7 +634,7 @@ static void synth_keys(struct synth_state *st)
     gguf_writer_add_f32(w, KEY("rope.freq_base"), c->rope_base);
     if (strcmp(a->gguf, "llama") == 0 || a->granite) {
         gguf_writer_add_u32(w, KEY("rope.dimension_count"), (uint32_t)c->head_dim);
-        gguf_writer_add_u32(w, KEY("vocab_size"), (uint32_t)(256 + c->n_merges + 3));
+        gguf_writer_add_u32(w, KEY("vocab_size"), (uint32_t)c->n_vocab);
     }
     if (c->n_experts > 0) {
         gguf_writer_add_u32(w, KEY("expert_count"), (uint32_t)c->n_experts);
@@ -456,8 +669,8 @@ static int synth_write(const struct synth_cfg *c, uint64_t *n_params, char *err,
         goto out;
     if (c->type != GGML_TYPE_F32)
         gguf_writer_add_u32(st.w, "general.quantization_version", 2);
-    int64_t d = c->d_model, nv = 256 + c->n_merges + 3;
-    if (synth_tensor(&st, SK_MATRIX, 2, NE(d, nv), "token_embd.weight") ||
+    int64_t d = c->d_model, nv = c->n_vocab;
+    if (synth_tensor(&st, SK_EMBED, 2, NE(d, nv), "token_embd.weight") ||
         synth_tensor(&st, SK_NORM, 1, NE(d), "output_norm.weight") ||
         synth_tensor(&st, SK_HEAD, 2, NE(d, nv), "output.weight"))
         goto out;
@@ -511,8 +724,13 @@ static void synth_usage(FILE *fp)
           "  --shared-ff N     shared expert width (qwen2moe: = ff; granitemoe: 0 = none)\n"
           "  --vocab-bytes     byte-level BPE vocabulary (the only kind; the default)\n"
           "  --merges N        built-in merges to include (0 to %d; default all)\n"
+          "  --vocab N         vocabulary size: filler words after the built-in tokens\n"
+          "  --hostile         add terminal escapes, controls, bidi, zero-width and invalid\n"
+          "                    UTF-8 pieces to the vocabulary, and make them likely\n"
           "  --ctx N           context length (512)\n"
-          "  --type T          f32 (default), f16 or q8_0 for matrices; norms stay f32\n"
+          "  --type T          f32 (default), f16, q8_0, q4_0 or q4_k (llama-quantize's\n"
+          "                    Q4_0 and Q4_K_M mixes); norms, biases and routers stay f32\n"
+          "  --pure            every matrix in --type, no mix\n"
           "  --rope-base F     RoPE frequency base (10000)\n"
           "  --seed N          random seed (1)\n"
           "  --name S          general.name\n"
@@ -591,17 +809,31 @@ static int synth_check(struct synth_cfg *c, bool experts_given, bool shared_give
                 a->flag);
         return -1;
     }
-    if (c->type == GGML_TYPE_Q8_0) {
+    if (c->type != GGML_TYPE_F32 && c->type != GGML_TYPE_F16) {
         int q = c->n_heads * c->head_dim;
         int widths[] = { c->d_model, c->d_ff, c->d_ff_shared, q };
         const char *names[] = { "--d-model", "--ff", "--shared-ff", "heads x head size" };
         for (int i = 0; i < 4; i++)
             if (widths[i] % 32 != 0) {
-                synth_say("synth: --type q8_0 needs rows that are multiples of 32, and "
-                                "%s is %d\n", names[i], widths[i]);
+                synth_say("synth: --type %s needs rows that are multiples of 32, and "
+                                "%s is %d\n", quant_traits(c->type)->name, names[i], widths[i]);
                 return -1;
             }
+        if (c->pure && c->type == GGML_TYPE_Q4_K)
+            for (int i = 0; i < 4; i++)
+                if (widths[i] % 256 != 0 && (i != 2 || widths[i] > 0)) {
+                    synth_say("synth: --type q4_k --pure needs rows that are multiples of 256, "
+                              "and %s is %d\n", names[i], widths[i]);
+                    return -1;
+                }
     }
+    int need = 256 + c->n_merges + 3 + (c->hostile ? SYNTH_N_HOSTILE : 0);
+    if (c->n_vocab_req && c->n_vocab_req < need) {
+        synth_say("synth: --vocab %d is smaller than the %d tokens the vocabulary needs\n",
+                  c->n_vocab_req, need);
+        return -1;
+    }
+    c->n_vocab = c->n_vocab_req ? c->n_vocab_req : need;
     return 0;
 }
 
@@ -622,6 +854,14 @@ static int synth_main(int argc, char **argv)
         }
         if (!strcmp(f, "--vocab-bytes"))
             continue;
+        if (!strcmp(f, "--hostile")) {
+            c.hostile = true;
+            continue;
+        }
+        if (!strcmp(f, "--pure")) {
+            c.pure = true;
+            continue;
+        }
         if (i + 1 >= argc) {
             synth_say("synth: %s needs a value (see synth --help)\n", f);
             return 2;
@@ -660,6 +900,8 @@ static int synth_main(int argc, char **argv)
             shared_given = true;
         } else if (!strcmp(f, "--merges")) {
             rc = synth_int(f, v, 0, SYNTH_MAX_MERGES, &c.n_merges);
+        } else if (!strcmp(f, "--vocab")) {
+            rc = synth_int(f, v, 1, 1 << 22, &c.n_vocab_req);
         } else if (!strcmp(f, "--ctx")) {
             rc = synth_int(f, v, 1, 1 << 24, &c.n_ctx);
         } else if (!strcmp(f, "--type")) {
@@ -669,8 +911,12 @@ static int synth_main(int argc, char **argv)
                 c.type = GGML_TYPE_F16;
             else if (!strcmp(v, "q8_0"))
                 c.type = GGML_TYPE_Q8_0;
+            else if (!strcmp(v, "q4_0"))
+                c.type = GGML_TYPE_Q4_0;
+            else if (!strcmp(v, "q4_k") || !strcmp(v, "q4_k_m"))
+                c.type = GGML_TYPE_Q4_K;
             else {
-                synth_say("synth: --type is f32, f16 or q8_0, not '%s'\n", v);
+                synth_say("synth: --type is f32, f16, q8_0, q4_0 or q4_k, not '%s'\n", v);
                 return 2;
             }
         } else if (!strcmp(f, "--rope-base")) {
