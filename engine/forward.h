@@ -4,14 +4,23 @@
  *
  * It follows llama.cpp's CPU graph step for step so that the numbers round the same way:
  * - every matrix-vector product first quantizes the activation row to the weight type's
- *   partner type (quant_traits(type)->vec_dot_type) and uses the type's vec_dot;
- * - K and V are stored as F16; Q is rounded to F16 for Q.K (a mul_mat with F16 K) and the
- *   softmax probabilities are rounded to F16 before they weight V (without flash attention);
+ *   partner type (quant_traits(type)->vec_dot_type), then sums in the order of the kernel
+ *   llama.cpp would pick: tinyBLAS (vec_dot_gemm) for a 2-D weight with a row count that is
+ *   a multiple of 4 and two activation rows or more, the repacked order for q4_0, else the
+ *   per-row vec_dot (always for the experts' mul_mat_id);
+ * - K and V are stored as F16 (V transposed, as llama.cpp's cache without flash attention);
+ *   Q is rounded to F16 for Q.K and the softmax probabilities are rounded to F16 before they
+ *   weight V; the attended length is padded to 32 cells with probability 0;
  * - RMSNorm sums squares in double, then scales by 1/sqrtf(mean + eps), then multiplies by
  *   the weight; RoPE builds its sin/cos table by repeated multiplication by
- *   base^(-2/n_rot), as ggml_rope_cache_init does;
+ *   base^(-2/n_rot), as ggml_rope_cache_init does, and rotates with the first product fused
+ *   (ggml's C++ is built with contraction);
+ * - exp in the softmaxes and SwiGLU is ggml_v_expf (the AVX-512 build's polynomial) for
+ *   whole groups of 16 values and the C library's expf for the rest, as ggml's vector code;
  * - routed expert outputs are scaled by their weights and added in descending-probability
- *   order, then the shared expert, then the residual.
+ *   order, then the shared expert, then the residual;
+ * - in a prompt batch the last layer's FFN runs on the last row alone, as llama.cpp keeps
+ *   only the rows whose logits it returns.
  *
  * Memory: fwd_create() allocates every buffer (sized for FWD_BATCH tokens) and the KV cache
  * once; fwd_eval() allocates nothing. Weights are read in place from the model's map. */
