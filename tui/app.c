@@ -602,7 +602,7 @@ static void app_view(struct app *a, int v)
     a->view = (enum view_id)v;
     if (!a->inspector_on)
         a->inspector_on = true;
-    a->dirty |= DIRTY_INSPECTOR | DIRTY_LAYOUT;
+    a->dirty |= DIRTY_INSPECTOR;
 }
 
 static void app_stop(struct app *a)
@@ -679,7 +679,7 @@ static void app_input_result(struct app *a, enum input_result r)
     const char *note = input_take_note(a->in);
     if (note[0])
         app_message(a, false, "%s", note);
-    a->dirty |= DIRTY_INPUT | DIRTY_LAYOUT;
+    a->dirty |= DIRTY_INPUT;   /* (app_layout notices when the input needs more rows) */
 }
 
 static void app_feed_bytes(struct app *a, const char *b, size_t n)
@@ -1032,7 +1032,7 @@ static void app_keys(struct app *a)
             if (k > 0 && input_paste_bytes(a->in, mb, k) != INPUT_NONE) {
                 if (a->focus != FOCUS_INPUT)
                     app_focus(a, FOCUS_INPUT);
-                a->dirty |= DIRTY_INPUT | DIRTY_LAYOUT;
+                a->dirty |= DIRTY_INPUT;
             }
             continue;
         }
@@ -1261,7 +1261,7 @@ static void app_draw(struct app *a)
         transcript_draw(a, &a->tr, a->w_transcript);
         wnoutrefresh(a->w_transcript);
     }
-    if ((d & (DIRTY_INSPECTOR | DIRTY_LAYOUT)) && (a->w_inspector || a->w_tabs)) {
+    if ((d & DIRTY_INSPECTOR) && (a->w_inspector || a->w_tabs)) {
         app_draw_inspector(a);
         if (a->w_tabs)
             wnoutrefresh(a->w_tabs);
