@@ -431,6 +431,42 @@ static AVX512 float bf16_gemm_dot(int64_t n, const void *vx, const void *vy)
     return _mm512_reduce_add_ps(a);
 }
 
+/* The same two bf16 dots with the VDPBF16PS instruction itself, on CPUs that have it. */
+#define AVX512BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,avx2,fma,f16c")))
+
+static inline AVX512BF16 __m512 dpbf16_hw(__m512 acc, const uint16_t *x, const uint16_t *y)
+{
+    return _mm512_dpbf16_ps(acc, (__m512bh)_mm512_loadu_si512(x), (__m512bh)_mm512_loadu_si512(y));
+}
+
+static AVX512BF16 float bf16_dot_hw(int64_t n, const void *vx, const void *vy)
+{
+    const uint16_t *x = vx, *y = vy;
+    __m512 c1 = _mm512_setzero_ps(), c2 = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        c1 = dpbf16_hw(c1, x + i, y + i);
+        c2 = dpbf16_hw(c2, x + i + 32, y + i + 32);
+    }
+    double sum = 0.0;
+    sum += (double)_mm512_reduce_add_ps(c1);
+    sum += (double)_mm512_reduce_add_ps(c2);
+    for (; i < n; i++)
+        sum += (double)(quant_bf16_to_f32(x[i]) * quant_bf16_to_f32(y[i]));
+    return (float)sum;
+}
+
+static AVX512BF16 float bf16_gemm_dot_hw(int64_t n, const void *vx, const void *vy)
+{
+    if (n % 32)
+        return bf16_dot_hw(n, vx, vy);
+    const uint16_t *x = vx, *y = vy;
+    __m512 a = _mm512_setzero_ps();
+    for (int64_t i = 0; i < n; i += 32)
+        a = dpbf16_hw(a, x + i, y + i);
+    return _mm512_reduce_add_ps(a);
+}
+
 void quant_avx512_fill(struct quant_kernels *k)
 {
     k->vec_dot[GGML_TYPE_Q4_K] = q4_K_dot;
@@ -444,9 +480,49 @@ void quant_avx512_fill(struct quant_kernels *k)
     k->vec_dot_gemm[GGML_TYPE_F32] = f32_gemm_dot;
     k->vec_dot_gemm[GGML_TYPE_F16] = f16_gemm_dot;
     k->vec_dot_gemm[GGML_TYPE_BF16] = bf16_gemm_dot;
+    if (cpu_has_avx512_bf16()) {
+        k->vec_dot[GGML_TYPE_BF16] = bf16_dot_hw;
+        k->vec_dot_gemm[GGML_TYPE_BF16] = bf16_gemm_dot_hw;
+    }
 }
 
 #else
+
+/* The same two bf16 dots with the VDPBF16PS instruction itself, on CPUs that have it. */
+#define AVX512BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,avx2,fma,f16c")))
+
+static inline AVX512BF16 __m512 dpbf16_hw(__m512 acc, const uint16_t *x, const uint16_t *y)
+{
+    return _mm512_dpbf16_ps(acc, (__m512bh)_mm512_loadu_si512(x), (__m512bh)_mm512_loadu_si512(y));
+}
+
+static AVX512BF16 float bf16_dot_hw(int64_t n, const void *vx, const void *vy)
+{
+    const uint16_t *x = vx, *y = vy;
+    __m512 c1 = _mm512_setzero_ps(), c2 = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        c1 = dpbf16_hw(c1, x + i, y + i);
+        c2 = dpbf16_hw(c2, x + i + 32, y + i + 32);
+    }
+    double sum = 0.0;
+    sum += (double)_mm512_reduce_add_ps(c1);
+    sum += (double)_mm512_reduce_add_ps(c2);
+    for (; i < n; i++)
+        sum += (double)(quant_bf16_to_f32(x[i]) * quant_bf16_to_f32(y[i]));
+    return (float)sum;
+}
+
+static AVX512BF16 float bf16_gemm_dot_hw(int64_t n, const void *vx, const void *vy)
+{
+    if (n % 32)
+        return bf16_dot_hw(n, vx, vy);
+    const uint16_t *x = vx, *y = vy;
+    __m512 a = _mm512_setzero_ps();
+    for (int64_t i = 0; i < n; i += 32)
+        a = dpbf16_hw(a, x + i, y + i);
+    return _mm512_reduce_add_ps(a);
+}
 
 void quant_avx512_fill(struct quant_kernels *k)
 {
