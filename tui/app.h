@@ -356,7 +356,7 @@ void transcript_draw(const struct app *a, struct transcript *t, WINDOW *w);
 /* ---- slash commands (commands_slash.c) ---- */
 struct slash_command {
     const char *name;          /* "/set" */
-    const char *args;          /* "temp|top_k|top_p|min_p|seed VALUE" or "" */
+    const char *args;          /* "KEY VALUE", "[FILE]" or "" */
     const char *help;          /* one line */
     bool while_busy;           /* allowed while a reply is being generated */
     int (*run)(struct app *a, const char *args);   /* 0, or -1 after saying why */

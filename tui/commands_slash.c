@@ -26,7 +26,7 @@ static int cmd_help(struct app *a, const char *args)
         const struct slash_command *c = &slash_commands[i];
         char head[64];
         snprintf(head, sizeof head, "%s%s%s", c->name, c->args[0] ? " " : "", c->args);
-        off += (size_t)snprintf(buf + off, sizeof buf - off, "\n  %-34s %s", head, c->help);
+        off += (size_t)snprintf(buf + off, sizeof buf - off, "\n%-15s %s", head, c->help);
     }
     if (off < sizeof buf)
         snprintf(buf + off, sizeof buf - off, "\nF1 (or ? on an empty line) shows every key.");
@@ -227,12 +227,14 @@ const struct slash_command slash_commands[] = {
     { "/help", "", "list the commands", true, cmd_help },
     { "/clear", "", "start a new conversation", false, cmd_clear },
     { "/system", "TEXT", "set the system prompt (empty: none)", true, cmd_system },
-    { "/set", "temp|top_k|top_p|min_p|seed VALUE", "change the sampler (no args: show it)", true,
+    { "/set", "KEY VALUE", "sampler: temp, top_k, top_p, min_p or seed (alone: show)", true,
       cmd_set },
     { "/regen", "", "write the last reply again", false, cmd_regen },
-    { "/save", "[FILE]", "save the session (default: the autosave file)", true, cmd_save },
+    { "/save", "[FILE]", "save the session (Ctrl-S; default: the autosave file)", true,
+      cmd_save },
     { "/load", "FILE", "open a saved session and continue it", false, cmd_load },
-    { "/theme", "NAME", "dark, light, high-contrast, mono, or your own", true, cmd_theme },
+    { "/theme", "NAME", "colours: dark, light, high-contrast, mono, or your own", true,
+      cmd_theme },
     { "/quit", "", "leave (Ctrl-C twice does too)", true, cmd_quit },
 };
 const size_t slash_command_count = sizeof slash_commands / sizeof slash_commands[0];

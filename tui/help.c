@@ -87,8 +87,8 @@ void help_draw(const struct app *a, WINDOW *w)
         if (k < (int)slash_command_count) {
             const struct slash_command *c = &slash_commands[k];
             int x = 2 + draw_printf(w, y, 2, wd - 4, ka, "%s", c->name);
-            draw_printf(w, y, x + 1, 42 - x, da, "%s", c->args);
-            draw_printf(w, y, 44, wd - 46, ta, "%s", c->help);
+            draw_printf(w, y, x + 1, 29 - x, da, "%s", c->args);
+            draw_printf(w, y, 31, wd - 33, ta, "%s", c->help);
         }
     }
 }

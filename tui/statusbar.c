@@ -180,19 +180,19 @@ void statusbar_draw(const struct app *a, WINDOW *w)
 
 struct hint { const char *key, *what; };
 
+/* Most useful first: a narrow terminal shows the first ones. */
 static const struct hint hints_input[] = {
-    { "Enter", "send" }, { "Alt-Enter", "newline" }, { "Tab", "inspector" },
-    { "PgUp/PgDn", "scroll" }, { "F2", "inspector on/off" }, { "F1", "keys" },
-    { "^C^C", "quit" },
+    { "Enter", "send" }, { "Alt-Enter", "newline" }, { "Tab", "inspector" }, { "F1", "keys" },
+    { "^C^C", "quit" }, { "PgUp/PgDn", "scroll" }, { "F2", "inspector on/off" },
 };
 static const struct hint hints_busy[] = {
-    { "Esc", "stop" }, { "Tab", "inspector" }, { "PgUp/PgDn", "scroll" },
-    { "F2", "inspector on/off" }, { "F1", "keys" }, { "^C^C", "quit" },
+    { "Esc", "stop" }, { "Tab", "inspector" }, { "F1", "keys" }, { "^C^C", "quit" },
+    { "PgUp/PgDn", "scroll" }, { "F2", "inspector on/off" },
 };
 static const struct hint hints_inspector[] = {
     { "\u2190\u2192", "token" }, { "\u2191\u2193 [ ]", "layer" }, { "0-7", "view" },
-    { "h", "heatmap mode" }, { "e", "entropy mode" }, { "End", "follow" },
-    { "Tab", "chat" }, { "F1", "keys" },
+    { "Tab", "chat" }, { "F1", "keys" }, { "h", "heatmap mode" }, { "e", "entropy mode" },
+    { "End", "follow" },
 };
 
 void hints_draw(const struct app *a, WINDOW *w)
