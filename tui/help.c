@@ -8,19 +8,19 @@
 const struct help_key help_keys[] = {
     { "Enter", "input", "send the message (or run a /command)" },
     { "Alt-Enter", "input", "new line in the message" },
-    { "Tab", "input", "complete a /command; otherwise move to the inspector" },
-    { "Up / Down", "input", "history (saved in $XDG_STATE_HOME/moescope/history)" },
-    { "Ctrl-R", "input", "search the history (and every readline key: ~/.inputrc)" },
+    { "Tab", "input", "complete a /command, else go to the inspector" },
+    { "Up / Down", "input", "history ($XDG_STATE_HOME/moescope/history)" },
+    { "Ctrl-R", "input", "search history; every ~/.inputrc key works" },
     { "Esc", "anywhere", "stop the reply being generated" },
-    { "Ctrl-C", "anywhere", "stop the reply / clear the line; twice in a row quits" },
+    { "Ctrl-C", "anywhere", "stop the reply / clear the line; twice: quit" },
     { "Ctrl-D", "input", "quit, on an empty line" },
     { "Ctrl-L", "anywhere", "redraw the screen" },
     { "Ctrl-S", "anywhere", "save the session (/save)" },
     { "Ctrl-Z", "anywhere", "suspend to the shell (fg comes back)" },
     { "PgUp / PgDn", "anywhere", "scroll the conversation" },
-    { "End", "input", "(on an empty line) back to the newest text" },
+    { "End", "input", "on an empty line: back to the newest text" },
     { "F1  or  ?", "anywhere", "this screen (? on an empty input line)" },
-    { "F2", "anywhere", "inspector on / off (small terminals: chat or inspector)" },
+    { "F2", "anywhere", "inspector on/off (small screens: swap panes)" },
     { "Tab  Shift-Tab", "inspector", "back to the input line" },
     { "Left / Right", "inspector", "select the previous / next token" },
     { "Home / End", "inspector", "first token / follow the newest" },
@@ -71,9 +71,9 @@ void help_draw(const struct app *a, WINDOW *w)
         int k = line;
         if (k < (int)help_key_count) {
             const struct help_key *hk = &help_keys[k];
-            draw_printf(w, y, 2, 17, ka, "%s", hk->keys);
-            draw_printf(w, y, 20, 10, da, "%s", hk->where);
-            draw_printf(w, y, 31, wd - 33, ta, "%s", hk->what);
+            draw_printf(w, y, 2, 15, ka, "%s", hk->keys);
+            draw_printf(w, y, 18, 10, da, "%s", hk->where);
+            draw_printf(w, y, 29, wd - 31, ta, "%s", hk->what);
             continue;
         }
         k -= (int)help_key_count;
@@ -87,8 +87,8 @@ void help_draw(const struct app *a, WINDOW *w)
         if (k < (int)slash_command_count) {
             const struct slash_command *c = &slash_commands[k];
             int x = 2 + draw_printf(w, y, 2, wd - 4, ka, "%s", c->name);
-            draw_printf(w, y, x + 1, 29 - x, da, "%s", c->args);
-            draw_printf(w, y, 31, wd - 33, ta, "%s", c->help);
+            draw_printf(w, y, x + 1, 27 - x, da, "%s", c->args);
+            draw_printf(w, y, 29, wd - 31, ta, "%s", c->help);
         }
     }
 }
