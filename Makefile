@@ -49,7 +49,7 @@ DEFAULT_MODEL := $(BUILD)/default.gguf
 TEST_BINS := $(BUILD)/test_engine $(BUILD)/test_tui
 TOOLS := $(BUILD)/synth $(BUILD)/train $(BUILD)/session_bench
 
-.PHONY: all run test check fuzz bench install uninstall clean man-lint layering moescope-san
+.PHONY: all run test check fuzz bench train install uninstall clean man-lint layering moescope-san
 
 all: moescope $(TOOLS) $(DEFAULT_MODEL)
 
@@ -63,17 +63,29 @@ moescope: $(BUILD)/tui/main.o $(TUI_OBJ) $(SESSION_OBJ) $(THEME_OBJ) $(ENGINE_OB
 $(BUILD)/synth: $(BUILD)/tools/synth.o $(ENGINE_OBJ)
 	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ENGINE) $(LDFLAGS)
 
-# Until a trained model ships, the default model is a small random-weight MoE.
+# The default model: the small MoE that tools/train trained on Shakespeare (`make train`
+# re-creates it from its seed), or, in a tree without it, a small random-weight synth model.
+TRAINED_MODEL := tools/train/default.gguf
+TRAIN_FLAGS := --steps 4000 --batch 16 --ctx 128 --layers 4 --d-model 128 --heads 4 --kv-heads 4 \
+	--experts 8 --experts-used 2 --ff 256 --lr 0.002 --warmup 100 --aux 0.01 --seed 1 \
+	--eval-every 100 --save-every 200 -t 2 --name "moescope shakespeare moe"
+ifneq ($(wildcard $(TRAINED_MODEL)),)
+$(DEFAULT_MODEL): $(TRAINED_MODEL)
+	@mkdir -p $(BUILD)
+	cp $< $@
+else
 $(DEFAULT_MODEL): $(BUILD)/synth
 	$(BUILD)/synth --arch qwen2moe --layers 4 --d-model 128 --heads 4 --kv-heads 2 \
 		--experts 8 --experts-used 2 --ff 256 --shared-ff 256 --vocab-bytes --seed 1 \
 		--name "moescope random default" -o $@
+endif
 
-$(BUILD)/session_bench: $(BUILD)/tools/session_bench.o $(SESSION_OBJ) $(ENGINE_OBJ)
-	$(CC) $(CFLAGS_ALL) -o $@ $^ $(shell pkg-config --libs libcjson 2>/dev/null || echo -lcjson) $(LDLIBS_ENGINE) $(LDFLAGS)
-
-$(BUILD)/train: $(BUILD)/tools/train/main.o $(TRAIN_LIB_OBJ) $(ENGINE_OBJ)
-	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ENGINE) $(LDFLAGS)
+# Trains the default model (about an hour on 2 cores) and writes its loss curve and expert
+# report into docs/.
+train: $(BUILD)/train
+	@mkdir -p docs
+	$(BUILD)/train $(TRAIN_FLAGS) --corpus ../shared/corpus/tinyshakespeare.txt -o $(TRAINED_MODEL) \
+		--log docs/train-loss.txt --svg docs/train-loss.svg --report docs/train-experts.txt
 
 $(BUILD)/test_engine: $(call obj,$(TEST_ENGINE_SRC) tests/runner.c) $(TRAIN_LIB_OBJ) $(ENGINE_OBJ) $(SESSION_OBJ)
 	$(CC) $(CFLAGS_ALL) -o $@ $^ $(shell pkg-config --libs libcjson 2>/dev/null || echo -lcjson) $(LDLIBS_ENGINE) $(LDFLAGS)
