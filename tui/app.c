@@ -508,9 +508,15 @@ static void app_pump(struct app *a)
         return;
     size_t first = 0;
     enum worker_state before = a->ws.state;
+    size_t n_before = a->log.n;
+    first = n_before + 1;
     if (!worker_take(a->worker, &a->log, &first, &a->ws))
         return;
-    a->dirty |= DIRTY_STATUS | DIRTY_INSPECTOR | DIRTY_HINTS;
+    a->dirty |= DIRTY_STATUS;
+    if (first <= n_before || a->log.n != n_before)
+        a->dirty |= DIRTY_INSPECTOR;   /* records changed */
+    if (a->ws.state != before)
+        a->dirty |= DIRTY_HINTS | DIRTY_INPUT;   /* the keys on offer follow the state */
     if (a->ws.opened && !a->model_ready)
         app_model_ready(a);
     if (a->ws.state == WORKER_FAILED && before != WORKER_FAILED) {
@@ -1460,7 +1466,9 @@ int app_run(struct app *a)
                 timeout = until > 0 ? until : 0;
         }
         struct pollfd fds[2] = { { STDIN_FILENO, POLLIN, 0 }, { -1, POLLIN, 0 } };
-        if (a->worker)
+        /* While a paced frame is pending, the worker's news waits in its queue (merged)
+         * until the frame is due: the UI wakes ~30 times a second, not once per token. */
+        if (a->worker && !(a->dirty && streaming))
             fds[1].fd = worker_wake_fd(a->worker);
         struct timespec ts, *tsp = NULL;
         if (timeout >= 0) {
