@@ -724,6 +724,23 @@ static float q4_0_vec_dot(int64_t n, const void *vx, const void *vy)
     return sumf;
 }
 
+/* q4_0 in the repacked kernels' order (see quant.h): one fused step per block. */
+static float q4_0_vec_dot_repack(int64_t n, const void *vx, const void *vy)
+{
+    const struct block_q4_0 *x = vx;
+    const struct block_q8_0 *y = vy;
+    float acc = 0.0f;
+    for (int64_t b = 0; b < n / QK8_0; b++) {
+        int isum = 0;
+        for (int j = 0; j < QK8_0 / 2; j++) {
+            isum += ((x[b].qs[j] & 0xF) - 8) * y[b].qs[j];
+            isum += ((x[b].qs[j] >> 4) - 8) * y[b].qs[j + QK8_0 / 2];
+        }
+        acc = fmaf((float)isum, H2F(x[b].d) * H2F(y[b].d), acc);
+    }
+    return acc;
+}
+
 static float q4_1_vec_dot(int64_t n, const void *vx, const void *vy)
 {
     const struct block_q4_1 *x = vx;
@@ -989,7 +1006,7 @@ static const struct quant_traits scalar_table[GGML_TYPE_COUNT] = {
     [GGML_TYPE_F16] = { .name = "f16", .blck_size = 1, .type_size = 2, .is_quantized = false,
                         KERNELS(f16, GGML_TYPE_F16) },
     [GGML_TYPE_Q4_0] = { .name = "q4_0", .blck_size = 32, .type_size = 18, .is_quantized = true,
-                         KERNELS(q4_0, GGML_TYPE_Q8_0) },
+                         KERNELS(q4_0, GGML_TYPE_Q8_0), .vec_dot_repack = q4_0_vec_dot_repack },
     [GGML_TYPE_Q4_1] = { .name = "q4_1", .blck_size = 32, .type_size = 20, .is_quantized = true,
                          KERNELS(q4_1, GGML_TYPE_Q8_1) },
     [GGML_TYPE_Q5_0] = { .name = "q5_0", .blck_size = 32, .type_size = 22, .is_quantized = true,
@@ -1064,6 +1081,8 @@ static void table_apply(enum cpu_simd s)
         /* the gemm order defaults to the row kernel's */
         if (table[t].vec_dot_gemm)
             table[t].vec_dot_gemm = k.vec_dot_gemm[t] ? k.vec_dot_gemm[t] : table[t].vec_dot;
+        if (k.vec_dot_repack[t] && table[t].vec_dot_repack)
+            table[t].vec_dot_repack = k.vec_dot_repack[t];
         if (k.from_float[t] && table[t].from_float)
             table[t].from_float = k.from_float[t];
     }

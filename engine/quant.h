@@ -72,6 +72,11 @@ struct quant_traits {
      * order of its per-row kernels, used for the 3-D expert tensors. They differ only for
      * f32, f16 and bf16, and only in the last bits. */
     quant_vec_dot_fn vec_dot_gemm;
+    /* The order of llama.cpp's kernels for repacked weights (q4_0 matrices whose row count
+     * is a multiple of 8, interleaved by 8 rows): each block's whole integer sum is
+     * fused-multiply-added with the scale product, block after block. NULL for the types
+     * it does not repack. */
+    quant_vec_dot_fn vec_dot_repack;
 };
 
 /* The row for a type id, or NULL when the id is not a ggml type at all. */

@@ -122,6 +122,24 @@ static AVX2 float q4_0_dot(int64_t n, const void *vx, const void *vy)
     return hsum8(acc);
 }
 
+/* q4_0 in the repacked kernels' order: the block's integer sum (exact, any order), then
+ * one scalar fused step per block. */
+static AVX2 float q4_0_repack_dot(int64_t n, const void *vx, const void *vy)
+{
+    const struct block_q4_0 *x = vx;
+    const struct block_q8_0 *y = vy;
+    float acc = 0.0f;
+    for (int64_t b = 0; b < n / QK8_0; b++) {
+        const __m256i qx = _mm256_sub_epi8(nibbles32(x[b].qs), _mm256_set1_epi8(8));
+        const __m256i p = dot_i8(qx, load256(y[b].qs));
+        __m128i s = _mm_add_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
+        s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+        const int isum = _mm_cvtsi128_si32(_mm_add_epi32(s, _mm_shuffle_epi32(s, 1)));
+        acc = fmaf((float)isum, h2f(x[b].d) * h2f(y[b].d), acc);
+    }
+    return acc;
+}
+
 static AVX2 float q5_0_dot(int64_t n, const void *vx, const void *vy)
 {
     const struct block_q5_0 *x = vx;
@@ -684,6 +702,7 @@ void quant_avx2_fill(struct quant_kernels *k)
 {
     k->vec_dot[GGML_TYPE_Q4_0] = q4_0_dot;
     k->tile[GGML_TYPE_Q4_0] = q4_0_tile;
+    k->vec_dot_repack[GGML_TYPE_Q4_0] = q4_0_repack_dot;
     k->tile[GGML_TYPE_Q8_0] = q8_0_tile;
     k->vec_dot[GGML_TYPE_Q4_1] = q4_1_dot;
     k->vec_dot[GGML_TYPE_Q5_0] = q5_0_dot;

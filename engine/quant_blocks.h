@@ -142,6 +142,7 @@ struct quant_kernels {
     quant_vec_dot_fn vec_dot[GGML_TYPE_COUNT];
     quant_tile_fn tile[GGML_TYPE_COUNT];
     quant_vec_dot_fn vec_dot_gemm[GGML_TYPE_COUNT];
+    quant_vec_dot_fn vec_dot_repack[GGML_TYPE_COUNT];
     quant_from_float_fn from_float[GGML_TYPE_COUNT];
 };
 

@@ -1037,3 +1037,39 @@ TEST(quant_tile_equals_vec_dot)
     for (int j = 0; j < MAXC; j++)
         free(yq[j]);
 }
+
+/* The repacked order of q4_0: on every path equal to a plain C loop written here (integer
+ * block sums, one fmaf per block), and close to float64 like vec_dot. */
+TEST(quant_q4_0_repack_order)
+{
+    enum { N = 4096 + 96 };
+    float *x = malloc(N * sizeof *x), *y = malloc(N * sizeof *y);
+    struct block_q4_0 *xq = malloc(N / 32 * sizeof *xq);
+    struct block_q8_0 *yq = malloc(N / 32 * sizeof *yq);
+    fill_data(x, N, 1500);
+    fill_data(y, N, 1501);
+    quant_traits_scalar(GGML_TYPE_Q4_0)->from_float(x, xq, N);
+    quant_traits_scalar(GGML_TYPE_Q8_0)->from_float(y, yq, N);
+    float want = 0.0f;
+    for (int b = 0; b < N / 32; b++) {
+        int isum = 0;
+        for (int j = 0; j < 32; j++)
+            isum += ((j < 16 ? xq[b].qs[j] & 15 : xq[b].qs[j - 16] >> 4) - 8) * yq[b].qs[j];
+        want = fmaf((float)isum, quant_f16_to_f32(xq[b].d) * quant_f16_to_f32(yq[b].d), want);
+    }
+    double asum, ref = dot_reference(quant_traits_scalar(GGML_TYPE_Q4_0), xq, yq, N, &asum);
+    CHECK_NEAR(want, ref, 2e-6 * asum);
+    int before = quant_simd();
+    for (int s = 0; s < CPU_SIMD_COUNT; s++) {
+        if (!quant_set_simd(s))
+            continue;
+        const float got = quant_traits(GGML_TYPE_Q4_0)->vec_dot_repack(N, xq, yq);
+        CHECK_MSG(memcmp(&got, &want, 4) == 0, "%s: %.9g vs %.9g", quant_simd_name(), got, want);
+    }
+    CHECK(quant_traits(GGML_TYPE_Q4_K)->vec_dot_repack == NULL);
+    quant_set_simd(before);
+    free(x);
+    free(y);
+    free(xq);
+    free(yq);
+}
