@@ -497,6 +497,7 @@ static void app_model_ready(struct app *a)
     transcript_addf(&a->tr, MSG_NOTE,
                     "Type a message and press Enter. Tab moves to the inspector, F1 lists every "
                     "key, /help the commands.");
+    a->dirty |= DIRTY_ALL;   /* the welcome, the status, the inspector's shape */
     if (a->feed_pending)
         app_feed(a);
 }
