@@ -1,0 +1,523 @@
+/* tests/test_hostile.c: hostile input is refused or shown, never obeyed (issue 7).
+ *
+ * - Every input kept in tests/fuzz/regressions/NAME/ (a crash libFuzzer once found) and every
+ *   seed in tests/fuzz/corpus/NAME/ goes through the fuzz target NAME's own entry point, in a
+ *   child process, so `make test` and `make check` replay them without clang. The entry
+ *   points are included here under other names; each one aborts on a broken contract.
+ * - `moescope run` on the --hostile synth model: a pipe gets the model's raw bytes, exactly
+ *   the pieces the engine generates; a terminal (a pty) gets no byte a terminal would act on
+ *   and no bidi or zero-width character, only visible escapes; --raw turns that off.
+ * - A context far larger than memory is refused with a clear message before any token.
+ *
+ * The moescope binary is the one beside the test binary's build folder: build-san/moescope
+ * for build-san/test_engine (`make check`), ./moescope for build/test_engine. */
+#include "test.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "text_escape.h"
+
+/* The fuzz entry points, each under its own name. */
+#define LLVMFuzzerTestOneInput th_fuzz_gguf
+#include "fuzz/fuzz_gguf.c"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput th_fuzz_tokenizer
+#include "fuzz/fuzz_tokenizer.c"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput th_fuzz_chat
+#include "fuzz/fuzz_chat.c"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput th_fuzz_session
+#include "fuzz/fuzz_session.c"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput th_fuzz_theme
+#include "fuzz/fuzz_theme.c"
+#undef LLVMFuzzerTestOneInput
+/* The theme parser needs no curses; test_engine does not link themes/ otherwise. */
+#include "../themes/theme.c"
+
+#define SYNTH_NO_MAIN
+#include "../tools/synth.c"
+
+typedef int (*th_entry)(const uint8_t *data, size_t size);
+
+static const struct {
+    const char *name;
+    th_entry fn;
+} th_targets[] = {
+    { "fuzz_gguf", th_fuzz_gguf },       { "fuzz_tokenizer", th_fuzz_tokenizer },
+    { "fuzz_chat", th_fuzz_chat },       { "fuzz_session", th_fuzz_session },
+    { "fuzz_theme", th_fuzz_theme },
+};
+enum { TH_N_TARGETS = sizeof th_targets / sizeof th_targets[0] };
+
+/* The repository root: the working directory when it has tests/fuzz, else two folders up
+ * from the test binary (build/test_engine). */
+static const char *th_root(void)
+{
+    static char root[PATH_MAX + 8];
+    struct stat st;
+    if (root[0])
+        return root;
+    if (stat("tests/fuzz", &st) == 0) {
+        snprintf(root, sizeof root, ".");
+        return root;
+    }
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash)
+            *slash = '\0';
+        snprintf(root, sizeof root, "%s/..", exe);
+    }
+    return root;
+}
+
+/* The moescope binary to run (see the top), or NULL when it is not built. */
+static const char *th_moescope(void)
+{
+    static char path[PATH_MAX + 32];
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return NULL;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (!slash)
+        return NULL;
+    *slash = '\0';
+    const char *dir = strrchr(exe, '/') ? strrchr(exe, '/') + 1 : exe;
+    if (!strcmp(dir, "build-san"))
+        snprintf(path, sizeof path, "%s/moescope", exe);
+    else
+        snprintf(path, sizeof path, "%s/../moescope", exe);
+    return access(path, X_OK) == 0 ? path : NULL;
+}
+
+static uint8_t *th_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 4096, n = 0;
+    uint8_t *buf = malloc(cap);
+    while (buf) {
+        if (n == cap) {
+            uint8_t *nb = realloc(buf, cap *= 2);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+        }
+        size_t got = fread(buf + n, 1, cap - n, f);
+        if (got == 0)
+            break;
+        n += got;
+    }
+    fclose(f);
+    *len = n;
+    return buf;
+}
+
+/* Runs fn on the file's bytes in a child. Returns 0, or the signal / exit status. */
+static int th_replay_one(th_entry fn, const char *path)
+{
+    size_t n = 0;
+    uint8_t *data = th_read_file(path, &n);
+    if (!data)
+        return -1;
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        /* A copy of exactly n bytes, so a read past the end shows under ASan. */
+        uint8_t *copy = malloc(n ? n : 1);
+        if (copy) {
+            memcpy(copy, data, n);
+            fn(copy, n);
+        }
+        _exit(0); /* not exit(): the runner's atexit handler owns the temp folder */
+    }
+    free(data);
+    int st = 0;
+    if (pid < 0 || waitpid(pid, &st, 0) < 0)
+        return -1;
+    if (WIFSIGNALED(st))
+        return 128 + WTERMSIG(st);
+    return WEXITSTATUS(st);
+}
+
+/* Every file in root/tests/fuzz/KIND/NAME/ through NAME's entry point. */
+static int th_replay_dir(const char *kind)
+{
+    int total = 0;
+    for (int t = 0; t < TH_N_TARGETS; t++) {
+        char dir[PATH_MAX + 128];
+        snprintf(dir, sizeof dir, "%s/tests/fuzz/%s/%s", th_root(), kind, th_targets[t].name);
+        DIR *d = opendir(dir);
+        if (!d)
+            continue;
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            if (e->d_name[0] == '.')
+                continue;
+            char path[PATH_MAX + 400];
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            struct stat st;
+            if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+                continue;
+            int rc = th_replay_one(th_targets[t].fn, path);
+            CHECK_MSG(rc == 0, "%s on %s: %s %d", th_targets[t].name, path,
+                      rc > 128 ? "killed by signal" : "exit status", rc > 128 ? rc - 128 : rc);
+            total++;
+        }
+        closedir(d);
+    }
+    return total;
+}
+
+/* The inputs that once crashed a fuzz target stay fixed. */
+TEST(hostile_fuzz_regressions_replay)
+{
+    char dir[PATH_MAX + 64];
+    snprintf(dir, sizeof dir, "%s/tests/fuzz/regressions", th_root());
+    struct stat st;
+    if (stat(dir, &st) != 0) {
+        test_skip("no %s", dir);
+        return;
+    }
+    int n = th_replay_dir("regressions");
+    printf("  %d regression inputs replayed\n", n);
+}
+
+/* The seed corpora go through their targets too (under `make check` that is ASan and UBSan
+ * over every seed, without clang). */
+TEST(hostile_fuzz_corpus_replay)
+{
+    int n = th_replay_dir("corpus");
+    CHECK_MSG(n >= TH_N_TARGETS, "only %d seed inputs found under %s/tests/fuzz/corpus", n,
+              th_root());
+}
+
+/* ------------------------------------------------------------------ moescope run */
+
+static const char th_prompt[] = "Hello there";
+enum { TH_TOKENS = 48 };
+
+/* Writes the hostile model into the temp folder once; its path, or NULL. */
+static const char *th_hostile_model(void)
+{
+    static char path[4096];
+    if (path[0])
+        return path;
+    char p[4096];
+    snprintf(p, sizeof p, "%s/hostile.gguf", test_tmp_dir());
+    char *argv[] = { "synth", "--hostile", "--seed", "1", "-o", p, NULL };
+    synth_quiet = true;
+    if (synth_main(6, argv) != 0)
+        return NULL;
+    snprintf(path, sizeof path, "%s", p);
+    return path;
+}
+
+/* The bytes `moescope run -p th_prompt -n TH_TOKENS --temp 0 -t 1` must print raw: the same
+ * greedy generation through the engine API, its pieces concatenated. Caller frees. */
+static char *th_expected_raw(const char *model, size_t *len)
+{
+    char err[512];
+    struct engine_params ep;
+    engine_params_default(&ep);
+    ep.model_path = model;
+    ep.n_threads = 1;
+    ep.sampler.temp = 0;
+    struct engine *e = engine_open(&ep, err, sizeof err);
+    CHECK_MSG(e != NULL, "%s", err);
+    if (!e)
+        return NULL;
+    const struct model_desc *d = engine_desc(e);
+    int32_t toks[64];
+    int n = engine_tokenize(e, th_prompt, strlen(th_prompt), true, false, toks, 64, err,
+                            sizeof err);
+    struct trace_log log;
+    trace_log_init(&log, d->n_layers, d->n_experts, d->n_experts_used);
+    for (int t = 0; t < n; t++)
+        trace_log_push(&log, toks[t], "", 0, true);
+    char *out = malloc(TH_TOKENS * 64 + 1);
+    size_t o = 0;
+    for (int s = 0; out && s < TH_TOKENS; s++) {
+        if (engine_eval(e, &log, err, sizeof err) != 0)
+            break;
+        long at = engine_sample(e, &log, err, sizeof err);
+        if (at < 0 || engine_token_is_eog(e, log.tok[at].token))
+            break;
+        o += engine_token_piece(e, log.tok[at].token, out + o, 64);
+    }
+    trace_log_free(&log);
+    engine_close(e);
+    *len = o;
+    return out;
+}
+
+/* Reads fd to the end (or EIO, which a pty master gives once the child is gone), for at most
+ * 60 s. Caller frees. */
+static char *th_slurp(int fd, size_t *len)
+{
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap + 1);
+    time_t until = time(NULL) + 60;
+    while (buf && time(NULL) < until) {
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        if (poll(&p, 1, 1000) <= 0)
+            continue;
+        if (n == cap) {
+            char *nb = realloc(buf, (cap *= 2) + 1);
+            if (!nb)
+                break;
+            buf = nb;
+        }
+        ssize_t r = read(fd, buf + n, cap - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+    }
+    if (buf)
+        buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+/* Runs moescope run on the model with extra args; stdout goes to a pipe (pty false) or to a
+ * raw-mode pty (pty true), stderr to err_path. Returns stdout's bytes; *status the exit. */
+static char *th_run(const char *model, bool pty, const char *extra, const char *err_path,
+                    const char *env, size_t *len, int *status)
+{
+    const char *bin = th_moescope();
+    char *out = NULL;
+    int fd = -1;
+    pid_t pid;
+    *len = 0;
+    *status = -1;
+    fflush(stdout);
+    fflush(stderr);
+    if (pty) {
+        struct termios tio;
+        memset(&tio, 0, sizeof tio);
+        cfmakeraw(&tio); /* no \n -> \r\n: the bytes the program wrote, as they are */
+        struct winsize ws = { .ws_row = 24, .ws_col = 80 };
+        pid = forkpty(&fd, NULL, &tio, &ws);
+    } else {
+        int p[2];
+        if (pipe(p) != 0)
+            return NULL;
+        pid = fork();
+        if (pid == 0) {
+            dup2(p[1], STDOUT_FILENO);
+            close(p[0]);
+            close(p[1]);
+        } else {
+            close(p[1]);
+            fd = p[0];
+        }
+    }
+    if (pid == 0) {
+        int e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (e >= 0)
+            dup2(e, STDERR_FILENO);
+        if (env)
+            putenv((char *)env);
+        const char *argv[16] = { bin, "run", "-m", model, "-p", th_prompt, "-n", "48",
+                                 "--temp", "0", "-t", "1" };
+        int argc = 12;
+        char extra_copy[256];
+        snprintf(extra_copy, sizeof extra_copy, "%s", extra ? extra : "");
+        for (char *tok = strtok(extra_copy, " "); tok && argc < 15; tok = strtok(NULL, " "))
+            argv[argc++] = tok;
+        argv[argc] = NULL;
+        execv(bin, (char *const *)argv);
+        _exit(127);
+    }
+    if (pid < 0)
+        return NULL;
+    out = th_slurp(fd, len);
+    close(fd);
+    waitpid(pid, status, 0);
+    return out;
+}
+
+/* Counts what a terminal would act on or that reorders/hides text in s[0..n): C0 controls
+ * other than \n and \t, DEL, invalid UTF-8, C1 controls, bidi controls, zero-width
+ * characters. An independent list, not text_escape's table. */
+static int th_count_unsafe(const char *s, size_t n, char *first, size_t firstlen)
+{
+    int bad = 0;
+    first[0] = '\0';
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        uint32_t cp = 0;
+        size_t len = 0;
+        if (c < 0x80) {
+            cp = c;
+            len = 1;
+        } else if ((c & 0xe0) == 0xc0 && i + 1 < n && ((unsigned char)s[i + 1] & 0xc0) == 0x80) {
+            cp = (uint32_t)(c & 0x1f) << 6 | ((unsigned char)s[i + 1] & 0x3f);
+            len = cp >= 0x80 ? 2 : 0;
+        } else if ((c & 0xf0) == 0xe0 && i + 2 < n && ((unsigned char)s[i + 1] & 0xc0) == 0x80 &&
+                   ((unsigned char)s[i + 2] & 0xc0) == 0x80) {
+            cp = (uint32_t)(c & 0x0f) << 12 | (uint32_t)((unsigned char)s[i + 1] & 0x3f) << 6 |
+                 ((unsigned char)s[i + 2] & 0x3f);
+            len = cp >= 0x800 && !(cp >= 0xd800 && cp <= 0xdfff) ? 3 : 0;
+        } else if ((c & 0xf8) == 0xf0 && i + 3 < n && ((unsigned char)s[i + 1] & 0xc0) == 0x80 &&
+                   ((unsigned char)s[i + 2] & 0xc0) == 0x80 &&
+                   ((unsigned char)s[i + 3] & 0xc0) == 0x80) {
+            cp = (uint32_t)(c & 0x07) << 18 | (uint32_t)((unsigned char)s[i + 1] & 0x3f) << 12 |
+                 (uint32_t)((unsigned char)s[i + 2] & 0x3f) << 6 | ((unsigned char)s[i + 3] & 0x3f);
+            len = cp >= 0x10000 && cp <= 0x10ffff ? 4 : 0;
+        }
+        bool unsafe = len == 0 || (cp < 0x20 && cp != '\n' && cp != '\t') || cp == 0x7f ||
+                      (cp >= 0x80 && cp <= 0x9f) || cp == 0x061c || cp == 0x180e ||
+                      (cp >= 0x200b && cp <= 0x200f) || (cp >= 0x2028 && cp <= 0x202e) ||
+                      (cp >= 0x2060 && cp <= 0x2069) || cp == 0xfeff;
+        if (unsafe) {
+            if (!bad)
+                snprintf(first, firstlen, "byte %zu (0x%02x, U+%04X)", i, c, (unsigned)cp);
+            bad++;
+        }
+        i += len ? len : 1;
+    }
+    return bad;
+}
+
+static bool th_contains(const char *s, size_t n, const char *needle)
+{
+    return memmem(s, n, needle, strlen(needle)) != NULL;
+}
+
+/* Not a terminal: stdout is exactly the raw generated bytes. */
+TEST(hostile_run_pipe_is_raw)
+{
+    const char *model = th_hostile_model();
+    CHECK(model != NULL);
+    if (!model)
+        return;
+    if (!th_moescope()) {
+        test_skip("moescope is not built beside the test binary");
+        return;
+    }
+    size_t want_n = 0, got_n = 0;
+    char *want = th_expected_raw(model, &want_n);
+    char errp[4200];
+    snprintf(errp, sizeof errp, "%s/run-pipe.err", test_tmp_dir());
+    int st;
+    char *got = th_run(model, false, NULL, errp, NULL, &got_n, &st);
+    CHECK(got != NULL && want != NULL);
+    if (got && want) {
+        CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "moescope run: status %d", st);
+        char first[64];
+        int unsafe = th_count_unsafe(want, want_n, first, sizeof first);
+        CHECK_MSG(unsafe >= 10, "the hostile model generated only %d unsafe pieces", unsafe);
+        CHECK_MSG(got_n == want_n && memcmp(got, want, got_n) == 0,
+                  "stdout (%zu bytes) is not the %zu raw bytes the engine generated", got_n,
+                  want_n);
+    }
+    free(got);
+    free(want);
+}
+
+/* A terminal: nothing a terminal would act on gets through, the pieces show as visible
+ * escapes (ESC as \e), and --raw passes them through as they are. */
+TEST(hostile_run_terminal_is_escaped)
+{
+    const char *model = th_hostile_model();
+    CHECK(model != NULL);
+    if (!model)
+        return;
+    if (!th_moescope()) {
+        test_skip("moescope is not built beside the test binary");
+        return;
+    }
+    size_t want_n = 0, got_n = 0, raw_n = 0;
+    char *want = th_expected_raw(model, &want_n);
+    char errp[4200];
+    snprintf(errp, sizeof errp, "%s/run-pty.err", test_tmp_dir());
+    int st, st_raw;
+    char *got = th_run(model, true, NULL, errp, NULL, &got_n, &st);
+    char *raw = th_run(model, true, "--raw", errp, NULL, &raw_n, &st_raw);
+    CHECK(got && want && raw);
+    if (got && want && raw) {
+        CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "moescope run: status %d", st);
+        char first[64];
+        int bad = th_count_unsafe(got, got_n, first, sizeof first);
+        CHECK_MSG(bad == 0, "%d unsafe sequences reached the terminal, the first at %s", bad,
+                  first);
+        CHECK_MSG(memchr(got, 0x1b, got_n) == NULL, "an ESC byte reached the terminal");
+        CHECK_MSG(th_contains(got, got_n, "\\e"), "no visible \\e in %zu bytes", got_n);
+        /* The visible form of exactly what the engine generated (a newline may end it). */
+        size_t need = text_escape(want, want_n, NULL, 0);
+        char *vis = malloc(need + 1);
+        if (vis) {
+            text_escape(want, want_n, vis, need + 1);
+            CHECK_MSG(got_n >= need && memcmp(got, vis, need) == 0 &&
+                      (got_n == need || (got_n == need + 1 && got[need] == '\n')),
+                      "the terminal got %zu bytes, not the %zu of the escaped text", got_n, need);
+            free(vis);
+        }
+        CHECK_MSG(WIFEXITED(st_raw) && WEXITSTATUS(st_raw) == 0, "run --raw: status %d", st_raw);
+        CHECK_MSG(raw_n == want_n && memcmp(raw, want, raw_n) == 0,
+                  "--raw on a terminal: %zu bytes, not the %zu raw ones", raw_n, want_n);
+    }
+    free(got);
+    free(raw);
+    free(want);
+}
+
+/* A context that cannot fit in memory (16M positions x 16 KB of KV each, 256 GB) is a clear
+ * one-line message and exit 1 before the first token, never a crash. ASan's allocator is
+ * told to return NULL as libc's does. */
+TEST(hostile_run_context_larger_than_memory)
+{
+    if (!th_moescope()) {
+        test_skip("moescope is not built beside the test binary");
+        return;
+    }
+    char model[4096];
+    snprintf(model, sizeof model, "%s/bigctx.gguf", test_tmp_dir());
+    char *argv[] = { "synth", "--layers", "16", "--d-model", "256", "--heads", "4",
+                     "--experts", "2", "--experts-used", "1", "--ff", "32", "--shared-ff", "32",
+                     "--merges", "0", "--ctx", "16777216", "-o", model, NULL };
+    synth_quiet = true;
+    CHECK_INT_EQ(synth_main((int)(sizeof argv / sizeof argv[0]) - 1, argv), 0);
+    char errp[4200];
+    snprintf(errp, sizeof errp, "%s/bigctx.err", test_tmp_dir());
+    size_t n = 0, en = 0;
+    int st;
+    char *out = th_run(model, false, "-c 16777216", errp,
+                       "ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=0", &n, &st);
+    char *msg = (char *)th_read_file(errp, &en);
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 1, "status %d (want exit 1)", st);
+    CHECK_MSG(n == 0, "%zu bytes of output before the refusal", n);
+    CHECK_MSG(msg && en > 0 && memmem(msg, en, "moescope", 8) && memmem(msg, en, "memory", 6) &&
+              memchr(msg, '\n', en) == msg + en - 1,
+              "stderr is not one line naming the memory: '%.*s'", (int)en, msg ? msg : "");
+    free(out);
+    free(msg);
+}
