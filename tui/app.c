@@ -554,8 +554,10 @@ static void app_pump(struct app *a)
                 transcript_addf(&a->tr, MSG_ERROR, "%s", a->ws.err);
             } else {
                 reply_meta(a, m, a->ws.done_why);
-                if (!a->replay)
-                    app_save(a, NULL, false);   /* autosave after every reply */
+                /* Autosave after every reply; the first one says where. */
+                bool first_save = !a->session_path[0];
+                if (!a->replay && app_save(a, NULL, false) == 0 && first_save)
+                    app_message(a, false, "autosaved to %s", a->session_path);
             }
         }
         a->dirty |= DIRTY_TRANSCRIPT | DIRTY_INPUT;
