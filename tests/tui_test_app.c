@@ -747,3 +747,148 @@ TEST(app_worker_bad_model)
     trace_log_free(&ui);
     free(st.reply);
 }
+
+/* ---------------------------------------------------------------- drawing, read back */
+
+static SCREEN *dt_screen;
+
+/* A dummy xterm-256color screen writing to /dev/null, the same size the views' tests use,
+ * so whichever test file makes its screen first, the other's windows fit. */
+static bool dt_init(void)
+{
+    if (dt_screen)
+        return true;
+    setlocale(LC_ALL, "C.UTF-8");
+    setenv("LINES", "200", 1);
+    setenv("COLUMNS", "300", 1);
+    FILE *out = fopen("/dev/null", "w"), *in = fopen("/dev/null", "r");
+    if (!out || !in || !(dt_screen = newterm("xterm-256color", out, in))) {
+        test_skip("no xterm-256color terminfo: cannot make a dummy terminal");
+        return false;
+    }
+    return true;
+}
+
+static void dt_cell(WINDOW *w, int y, int x, wchar_t *ch, short *pair)
+{
+    cchar_t cc;
+    wchar_t wc[CCHARW_MAX + 1] = { 0 };
+    attr_t at;
+    *pair = -1;
+    *ch = 0;
+    if (mvwin_wch(w, y, x, &cc) == ERR)
+        return;
+    getcchar(&cc, wc, &at, pair, NULL);
+    *ch = wc[0];
+}
+
+static const char *dt_row(WINDOW *w, int y)
+{
+    static char buf[1024];
+    wchar_t wbuf[300];
+    int n = mvwinnwstr(w, y, 0, wbuf, getmaxx(w) < 299 ? getmaxx(w) : 299);
+    wbuf[n > 0 ? n : 0] = 0;
+    size_t m = wcstombs(buf, wbuf, sizeof buf - 1);
+    buf[m == (size_t)-1 ? 0 : m] = 0;
+    return buf;
+}
+
+/* The transcript draws a reply with its escapes in the escape colour and the token the
+ * inspector selected in the selection colour, and scrolls that token into view. */
+TEST(app_transcript_draw_selection)
+{
+    if (!dt_init())
+        return;
+    struct app a;
+    app_for_test(&a);
+    a.utf8 = true;
+    draw_theme_apply(&a.theme);
+    trace_log_free(&a.log);
+    trace_log_init(&a.log, 1, 2, 1);
+    static const char *const pieces[] = { "p", "He", "llo", " wor", "ld\x1b" };
+    for (int i = 0; i < 5; i++) {
+        long k = trace_log_push(&a.log, 10 + i, pieces[i], strlen(pieces[i]), i == 0);
+        a.log.tok[k].sampled = i > 0;
+    }
+    transcript_add(&a.tr, MSG_USER, "hi", 2);
+    /* Many lines before the reply, so it starts out of view. */
+    for (int i = 0; i < 30; i++)
+        transcript_addf(&a.tr, MSG_NOTE, "note %d", i);
+    int r = transcript_add(&a.tr, MSG_ASSISTANT, "Hello world\x1b", 12);
+    a.tr.msg[r].rec_first = 1;
+    a.tr.msg[r].rec_end = 5;
+    for (int i = 0; i < 30; i++)
+        transcript_addf(&a.tr, MSG_NOTE, "after %d", i);
+    a.sel = 2;                      /* "llo" */
+    a.tr.reveal = true;
+    WINDOW *w = newwin(10, 40, 0, 0);
+    transcript_draw(&a, &a.tr, w);
+    int row = -1;
+    for (int y = 0; y < 10; y++)
+        if (strstr(dt_row(w, y), "Hello world"))
+            row = y;
+    CHECK_MSG(row >= 0, "the selected token's reply was not scrolled into view");
+    if (row >= 0) {
+        /* "● Hello world\e": the gutter is 2 columns, "llo" is columns 4..6. */
+        CHECK(strncmp(dt_row(w, row), "\xe2\x97\x8f Hello world\\e", 16) == 0);
+        wchar_t ch;
+        short pair, sel = draw_pair(THEME_SELECTION), esc = draw_pair(THEME_ESCAPE);
+        dt_cell(w, row, 2, &ch, &pair);
+        CHECK(ch == L'H' && pair != sel);
+        for (int x = 4; x <= 6; x++) {
+            dt_cell(w, row, x, &ch, &pair);
+            CHECK_MSG(pair == sel, "column %d: pair %d, selection is %d", x, pair, sel);
+        }
+        dt_cell(w, row, 7, &ch, &pair);
+        CHECK(ch == L' ' && pair != sel);
+        dt_cell(w, row, 13, &ch, &pair);  /* the backslash of \e */
+        CHECK(ch == L'\\' && pair == esc);
+    }
+    /* The end-of-turn style case: a selected record whose bytes are not in the text. */
+    a.sel = 0;                      /* a prompt record: nothing highlighted */
+    transcript_draw(&a, &a.tr, w);
+    short sel = draw_pair(THEME_SELECTION);
+    int highlighted = 0;
+    for (int y = 0; y < 10; y++)
+        for (int x = 0; x < 40; x++) {
+            wchar_t ch;
+            short pair;
+            dt_cell(w, y, x, &ch, &pair);
+            highlighted += pair == sel;
+        }
+    CHECK_INT_EQ(highlighted, 0);
+    delwin(w);
+    app_free(&a);
+}
+
+/* The status bar and the hint line are drawn in one row each, clipped to the width. */
+TEST(app_bars_draw)
+{
+    if (!dt_init())
+        return;
+    struct app a;
+    app_for_test(&a);
+    a.utf8 = true;
+    draw_theme_apply(&a.theme);
+    a.model_ready = true;
+    a.random_weights = true;
+    snprintf(a.model_label, sizeof a.model_label, "tiny");
+    snprintf(a.ws.desc.arch, sizeof a.ws.desc.arch, "qwen2moe");
+    a.ws.desc.n_experts = 8;
+    a.ws.desc.n_experts_used = 2;
+    WINDOW *w = newwin(1, 60, 0, 0);
+    statusbar_draw(&a, w);
+    CHECK(strstr(dt_row(w, 0), "random weights") != NULL);
+    CHECK(strstr(dt_row(w, 0), "2 of 8 experts") != NULL);
+    hints_draw(&a, w);
+    CHECK(strstr(dt_row(w, 0), "Enter send") != NULL);
+    app_message(&a, true, "something\nwent wrong");
+    hints_draw(&a, w);
+    CHECK(strstr(dt_row(w, 0), "something went wrong") != NULL);
+    a.msg[0] = 0;
+    a.focus = FOCUS_INSPECTOR;
+    hints_draw(&a, w);
+    CHECK(strstr(dt_row(w, 0), "token") != NULL);
+    delwin(w);
+    app_free(&a);
+}
