@@ -756,6 +756,8 @@ static void app_key_escape(struct app *a)
             app_stop(a);
         } else if (a->focus == FOCUS_INSPECTOR) {
             app_focus(a, FOCUS_INPUT);
+        } else if (a->in && input_vi_mode(a->in)) {
+            app_feed_bytes(a, "\033", 1);   /* vi users: Esc is command mode */
         }
         return;
     }

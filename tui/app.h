@@ -408,6 +408,8 @@ void input_draw(const struct input *in, WINDOW *w, const struct app *a);
 const char *input_take_note(struct input *in);
 /* The history file path ($XDG_STATE_HOME/moescope/history), made in buf. */
 const char *input_history_path(char *buf, size_t buflen);
+/* `set editing-mode vi` in ~/.inputrc: a lone Esc belongs to readline then. */
+bool input_vi_mode(const struct input *in);
 /* In a bracketed paste: keys are text until the end marker. */
 bool input_in_paste(const struct input *in);
 void input_paste_begin(struct input *in);

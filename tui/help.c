@@ -11,7 +11,7 @@ const struct help_key help_keys[] = {
     { "Tab", "input", "complete a /command, else go to the inspector" },
     { "Up / Down", "input", "history ($XDG_STATE_HOME/moescope/history)" },
     { "Ctrl-R", "input", "search history; every ~/.inputrc key works" },
-    { "Esc", "anywhere", "stop the reply being generated" },
+    { "Esc", "anywhere", "stop the reply (idle, vi mode: command mode)" },
     { "Ctrl-C", "anywhere", "stop the reply / clear the line; twice: quit" },
     { "Ctrl-D", "input", "quit, on an empty line" },
     { "Ctrl-L", "anywhere", "redraw the screen" },

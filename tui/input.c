@@ -319,6 +319,12 @@ const char *input_take_note(struct input *in)
     return note;
 }
 
+bool input_vi_mode(const struct input *in)
+{
+    (void)in;
+    return rl_editing_mode == 0;   /* readline: 0 vi, 1 emacs */
+}
+
 bool input_in_paste(const struct input *in)
 {
     return in->paste;
