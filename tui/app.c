@@ -187,6 +187,7 @@ int app_send(struct app *a)
         return -1;
     }
     a->ws.state = WORKER_PREFILL;
+    a->state_since = app_now();
     a->stream_msg = transcript_add(&a->tr, MSG_ASSISTANT, "", 0);
     if (a->stream_msg >= 0)
         a->tr.msg[a->stream_msg].streaming = true;
@@ -516,8 +517,10 @@ static void app_pump(struct app *a)
     a->dirty |= DIRTY_STATUS;
     if (first <= n_before || a->log.n != n_before)
         a->dirty |= DIRTY_INSPECTOR;   /* records changed */
-    if (a->ws.state != before)
+    if (a->ws.state != before) {
         a->dirty |= DIRTY_HINTS | DIRTY_INPUT;   /* the keys on offer follow the state */
+        a->state_since = app_now();
+    }
     if (a->ws.opened && !a->model_ready)
         app_model_ready(a);
     if (a->ws.state == WORKER_FAILED && before != WORKER_FAILED) {
@@ -552,6 +555,10 @@ static void app_pump(struct app *a)
                 if (m->len == 0)
                     transcript_truncate(&a->tr, k);
                 transcript_addf(&a->tr, MSG_ERROR, "%s", a->ws.err);
+            } else if (a->ws.done_why == REPLY_STOPPED && m->len == 0) {
+                /* Stopped while reading the prompt: no reply to keep. */
+                transcript_truncate(&a->tr, k);
+                app_message(a, false, "stopped before the reply began (/regen asks again)");
             } else {
                 reply_meta(a, m, a->ws.done_why);
                 /* Autosave after every reply; the first one says where. */
@@ -1454,6 +1461,10 @@ int app_run(struct app *a)
         if (a->opt.frames > 0)
             a->dirty |= DIRTY_ALL & ~DIRTY_LAYOUT;   /* --frames: a whole frame every tick */
         int timeout = -1;
+        /* A long prompt or a slow model: the status bar's clock moves four times a second
+         * even when no token arrives. */
+        if (streaming && !a->dirty && now - a->last_frame >= 0.25)
+            a->dirty |= DIRTY_STATUS;
         if (a->dirty) {
             double wait_ms = (a->last_frame + FRAME_MS / 1000.0 - now) * 1000.0;
             if (!streaming || wait_ms <= 0 || (a->dirty & (DIRTY_INPUT | DIRTY_LAYOUT)))
@@ -1465,6 +1476,8 @@ int app_run(struct app *a)
             break;
         if (a->opt.frames > 0 && timeout < 0)
             timeout = FRAME_MS;
+        if (streaming && timeout < 0)
+            timeout = 250;
         if (a->msg[0] && a->msg_until > 0) {
             int until = (int)((a->msg_until - now) * 1000.0) + 1;
             if (timeout < 0 || until < timeout)

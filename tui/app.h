@@ -273,6 +273,7 @@ struct app {
     bool random_weights;       /* the model says its weights are random: shown in the bar */
     char model_label[160];     /* what the status bar calls the model */
     unsigned long done_seen;   /* ws.done_seq already turned into a message */
+    double state_since;        /* when the worker entered its current state (seconds) */
     int stream_msg;            /* transcript index of the reply being streamed, or -1 */
     struct sampler_params sampler;   /* /set changes this; sent with each reply */
     int n_predict;             /* tokens a reply may have, <= 0 = until the context is full */

@@ -52,10 +52,16 @@ static int statusbar_pieces(const struct app *a, struct piece *p)
     const struct worker_status *ws = &a->ws;
     const char *state = a->worker ? worker_state_names[ws->state] : "replay";
     bool busy = a->worker && worker_state_busy(ws->state);
-    char progress[48] = "";
+    char progress[64] = "";
+    size_t pl = 0;
     if (a->worker && ws->state == WORKER_PREFILL && ws->prefill_total > 0 &&
         ws->prefill_done > 0)
-        snprintf(progress, sizeof progress, " %zu/%zu", ws->prefill_done, ws->prefill_total);
+        pl = (size_t)snprintf(progress, sizeof progress, " %zu/%zu", ws->prefill_done,
+                              ws->prefill_total);
+    /* How long this has been going, once it is long enough to wonder. */
+    double secs = busy && a->state_since > 0 ? app_now() - a->state_since : 0;
+    if (secs >= 1.0 && pl < sizeof progress)
+        snprintf(progress + pl, sizeof progress - pl, " %.0fs", secs);
     n = piece_add(p, n, 100, busy ? THEME_KEY : THEME_STATUS, "%s %s%s",
                   busy ? DRAW_GLYPH(a->utf8, "\u25cf", "*") : DRAW_GLYPH(a->utf8, "\u25cb", "o"),
                   state, progress);

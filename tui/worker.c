@@ -126,7 +126,11 @@ size_t utf8_complete_prefix(const char *s, size_t n)
 
 enum job_kind { JOB_NONE, JOB_REPLY, JOB_FEED, JOB_RESET };
 
-enum { PREFILL_CHUNK = 256 };     /* prompt tokens fed per engine call */
+/* Prompt tokens fed per engine call: the first chunk is PREFILL_FIRST, later ones are sized
+ * to take about PREFILL_SECONDS each, so Esc is heard within about that long and a fast
+ * model still gets large batches. */
+enum { PREFILL_FIRST = 64, PREFILL_MIN = 16, PREFILL_MAX = 512 };
+#define PREFILL_SECONDS 0.4
 
 struct worker {
     pthread_t thread;
@@ -350,8 +354,9 @@ static void worker_do_reply(struct worker *w, const char *text, size_t len,
     /* Feed the prompt in chunks: the UI shows the progress, and Esc is heard between them. */
     char piece[256];
     size_t post_from = keep;      /* records from here on changed since the last post */
-    for (int c0 = 0; c0 < m; c0 += PREFILL_CHUNK) {
-        int c1 = c0 + PREFILL_CHUNK < m ? c0 + PREFILL_CHUNK : m;
+    int chunk = PREFILL_FIRST;
+    for (int c0 = 0, c1; c0 < m; c0 = c1) {
+        c1 = c0 + chunk < m ? c0 + chunk : m;
         for (int i = c0; i < c1; i++) {
             size_t pl = engine_token_piece(w->eng, toks[i], piece, sizeof piece);
             if (trace_log_push(&w->log, toks[i], piece, pl < sizeof piece ? pl : sizeof piece,
@@ -363,10 +368,18 @@ static void worker_do_reply(struct worker *w, const char *text, size_t len,
         }
         worker_progress(w, WORKER_PREFILL, (size_t)c0, (size_t)m);
         worker_post(w, post_from);
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         if (engine_eval(w->eng, &w->log, err, sizeof err) < 0) {
             free(toks);
             worker_finish(w, REPLY_ERROR, err);
             return;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+        if (secs > 0) {
+            double next = (double)(c1 - c0) / secs * PREFILL_SECONDS;
+            chunk = next < PREFILL_MIN ? PREFILL_MIN : next > PREFILL_MAX ? PREFILL_MAX : (int)next;
         }
         worker_post(w, post_from);
         post_from = w->log.n;
