@@ -152,9 +152,10 @@ if wait_for 'ready' 10; then
         fi
     done
     T resize-window -t sig -x 100 -y 30
-    streaming=$(cap | grep -c 'generating')
     secs=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
-    sleep 1
+    sleep 0.5
+    streaming=$(cap | grep -c -e 'generating' -e 'Esc stop')
+    sleep 0.5
     if [ "$i" = 1000 ] && kill -0 "$pid" 2>/dev/null; then
         [ "$streaming" -gt 0 ] && during="still streaming after them" || during="the reply ended during them"
         ok "1000 SIGWINCH and 9 resizes while streaming: no crash ($during; $secs s)"
