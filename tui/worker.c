@@ -128,7 +128,9 @@ enum job_kind { JOB_NONE, JOB_REPLY, JOB_FEED, JOB_RESET };
 
 /* Prompt tokens fed per engine call: the first chunk is PREFILL_FIRST, later ones are sized
  * to take about PREFILL_SECONDS each, so Esc is heard within about that long and a fast
- * model still gets large batches. */
+ * model still gets large batches. The records are those of one whole-prompt eval except
+ * at the last layer of a chunk's last row, computed there in a smaller batch, whose weights
+ * may differ in the last float bits (as llama.cpp's own ubatch boundaries do). */
 enum { PREFILL_FIRST = 64, PREFILL_MIN = 16, PREFILL_MAX = 512 };
 #define PREFILL_SECONDS 0.4
 
