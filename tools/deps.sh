@@ -2,7 +2,7 @@
 # tools/deps.sh [build|test]: makes sure what moescope needs is installed.
 # As root on Debian/Ubuntu it installs what is missing with apt-get; otherwise it prints the
 # exact command and fails. `build` needs the libraries; `test` also needs tmux, clang and its
-# sanitizer/fuzzer runtimes, and man (for the man-page lint).
+# sanitizer/fuzzer runtimes, man (for the man-page lint) and valgrind (tools/valgrind_run.sh).
 set -u
 what=${1:-build}
 
@@ -28,6 +28,7 @@ if [ "$what" = test ]; then
     need_cmd tmux tmux
     need_cmd clang clang
     need_cmd man man-db
+    need_cmd valgrind valgrind
     # clang's ASan/UBSan and libFuzzer runtimes.
     ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 ||
         ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-aarch64.a >/dev/null 2>&1 ||
@@ -51,7 +52,7 @@ cat >&2 <<MSG
 moescope needs packages that are not installed:$missing
 Install them with:
   Debian/Ubuntu: sudo apt-get install$missing
-  Fedora:        sudo dnf install ncurses-devel readline-devel cjson-devel pkgconf-pkg-config gcc make tmux clang compiler-rt man-db
-  Homebrew:      brew install ncurses readline cjson pkg-config tmux llvm
+  Fedora:        sudo dnf install ncurses-devel readline-devel cjson-devel pkgconf-pkg-config gcc make tmux clang compiler-rt man-db valgrind
+  Homebrew:      brew install ncurses readline cjson pkg-config tmux llvm (valgrind: Linux only)
 MSG
 exit 1
