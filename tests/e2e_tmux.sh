@@ -265,5 +265,12 @@ else
     bad "missing model" "$(cat "$TMP/screen")"
 fi
 restored "missing model"
+T send-keys -t e2e "clear; TERM=dumb $BIN -m $MODEL; echo EXIT=\$?" Enter
+if wait_for 'EXIT=1' 5 && grep -q "cannot move the cursor" "$TMP/screen"; then
+    ok "TERM=dumb: refused with a message, exit 1"
+else
+    bad "TERM=dumb" "$(cat "$TMP/screen")"
+fi
+restored "TERM=dumb"
 
 finish

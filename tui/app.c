@@ -20,6 +20,8 @@
 #include <unistd.h>
 #include <wchar.h>
 
+#include <term.h>
+
 #include "app.h"
 #include "chat.h"
 #include "commands.h"
@@ -1335,6 +1337,21 @@ static int app_terminal_on(struct app *a)
         return -1;
     }
     signals_capture_modes(STDIN_FILENO);
+    /* A terminal that cannot move its cursor (TERM=dumb, an editor's shell buffer) would
+     * get garbage: say so before taking it over. */
+    int terr = 0;
+    if (setupterm(NULL, STDOUT_FILENO, &terr) == OK) {
+        const char *cup = tigetstr("cup");
+        bool usable = cup && cup != (const char *)-1;
+        del_curterm(cur_term);
+        if (!usable) {
+            const char *t = getenv("TERM");
+            fprintf(stderr, "moescope: terminal type '%s' cannot move the cursor; the app "
+                            "needs a full-screen terminal (for plain output: moescope run)\n",
+                    t ? t : "(unset)");
+            return -1;
+        }
+    }
     if (!newterm(NULL, stdout, stdin)) {
         const char *t = getenv("TERM");
         fprintf(stderr, "moescope: cannot use terminal type '%s'\n", t ? t : "(unset)");
