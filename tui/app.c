@@ -406,8 +406,17 @@ int app_load(struct app *a, const char *path)
         }
         int k = transcript_add(&a->tr, m->role == SESSION_USER ? MSG_USER : MSG_ASSISTANT,
                                m->content, m->content_len);
-        if (k >= 0)
-            a->tr.msg[k].rec_end = m->trace_end;
+        if (k < 0)
+            continue;
+        a->tr.msg[k].rec_end = m->trace_end;
+        /* In replay the records are the saved ones: a reply's tokens are the sampled
+         * records of its range, so the inspector's selection can be shown in its text. */
+        if (a->replay && m->role == SESSION_ASSISTANT)
+            for (size_t r = m->trace_begin; r < m->trace_end && r < s.log.n; r++)
+                if (!s.log.tok[r].prompt) {
+                    a->tr.msg[k].rec_first = (long)r;
+                    break;
+                }
     }
     a->sampler = s.sampler;
     a->loaded_model = s.model;
