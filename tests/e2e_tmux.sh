@@ -184,6 +184,12 @@ else
     bad "80x24 screen" "$(cat "$TMP/screen")"
 fi
 T resize-window -t e2e -x 120 -y 40
+T send-keys -t e2e "/save $TMP/saved.json" Enter
+if wait_for "saved $TMP/saved.json" 5 && [ -s "$TMP/saved.json" ]; then
+    ok "/save writes the session"
+else
+    bad "/save" "$(cat "$TMP/screen")"
+fi
 T send-keys -t e2e F1
 if wait_for 'moescope keys' 5; then ok "F1 shows the keys"; else bad "F1 help" "$(cat "$TMP/screen")"; fi
 T send-keys -t e2e Escape
@@ -252,6 +258,18 @@ if wait_for 'ready' 10; then
 else
     bad "app did not open" "$(cat "$TMP/screen")"
 fi
+
+# ---- replay: the saved session, no model
+new_shell
+T send-keys -t e2e "clear; $BIN --replay $TMP/saved.json; echo EXIT=\$?" Enter
+if wait_for 'replay' 10 && grep -q 'read-only' "$TMP/screen" && grep -q "› $PROMPT" "$TMP/screen" &&
+    grep -q 'token [0-9]*/54' "$TMP/screen"; then
+    ok "--replay shows the saved conversation and its 54 records, read-only"
+else
+    bad "--replay" "$(cat "$TMP/screen")"
+fi
+T send-keys -t e2e C-c C-c
+wait_for 'EXIT=0' 5 || bad "replay did not quit" "$(cat "$TMP/screen")"
 
 # ---- 6. --frames, a missing model
 new_shell
