@@ -1073,3 +1073,32 @@ TEST(quant_q4_0_repack_order)
     free(xq);
     free(yq);
 }
+
+/* MOESCOPE_SIMD picks the path (when the CPU has it); an unknown name, or a path this
+ * machine lacks, falls back to the best one. */
+TEST(quant_simd_env_override)
+{
+    const char *old = getenv("MOESCOPE_SIMD");
+    char saved[64] = "";
+    if (old)
+        snprintf(saved, sizeof saved, "%s", old);
+    setenv("MOESCOPE_SIMD", "scalar", 1);
+    CHECK_INT_EQ(cpu_default_simd(), CPU_SIMD_SCALAR);
+    setenv("MOESCOPE_SIMD", "avx3000", 1);
+    CHECK_INT_EQ(cpu_default_simd(), cpu_best_simd());
+    for (int s = 0; s < CPU_SIMD_COUNT; s++) {
+        setenv("MOESCOPE_SIMD", cpu_simd_name((enum cpu_simd)s), 1);
+        CHECK_INT_EQ(cpu_default_simd(), cpu_supports((enum cpu_simd)s) ? s : (int)cpu_best_simd());
+        CHECK_INT_EQ(cpu_simd_from_name(cpu_simd_name((enum cpu_simd)s)), s);
+    }
+    if (old)
+        setenv("MOESCOPE_SIMD", saved, 1);
+    else
+        unsetenv("MOESCOPE_SIMD");
+    int before = quant_simd();
+    CHECK(quant_set_simd(CPU_SIMD_SCALAR));
+    CHECK_STR_EQ(quant_simd_name(), "scalar");
+    CHECK(quant_traits(GGML_TYPE_Q8_0)->vec_dot == quant_traits_scalar(GGML_TYPE_Q8_0)->vec_dot);
+    CHECK(!quant_set_simd(CPU_SIMD_COUNT));
+    CHECK(quant_set_simd(before));
+}
