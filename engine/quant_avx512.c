@@ -111,13 +111,15 @@ static AVX512 float q4_K_dot(int64_t n, const void *vx, const void *vy)
         quant_k4_unpack(x[b].scales, u);
         acc_m = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(k4_min_prod(&y[b], u)), acc_m);
         const __m512i s16 = k4_scales(u);
-        __m512i sumi = _mm512_setzero_si512();
-        for (int p = 0; p < 4; p++) {
-            const __m512i prod = _mm512_maddubs_epi16(k4_chunks(x[b].qs + 32 * p),
-                                                      load512(y[b].qs + 64 * p));
-            sumi = _mm512_dpwssd_epi32(sumi, prod, pick16(s16, k4_idx[p]));
-        }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(fold16(sumi)), acc);
+        /* two integer accumulators so the VNNI steps do not wait on each other */
+#define K4_PAIR(P) _mm512_maddubs_epi16(k4_chunks(x[b].qs + 32 * (P)), load512(y[b].qs + 64 * (P)))
+        __m512i s0 = _mm512_dpwssd_epi32(_mm512_setzero_si512(), K4_PAIR(0), pick16(s16, k4_idx[0]));
+        __m512i s1 = _mm512_dpwssd_epi32(_mm512_setzero_si512(), K4_PAIR(1), pick16(s16, k4_idx[1]));
+        s0 = _mm512_dpwssd_epi32(s0, K4_PAIR(2), pick16(s16, k4_idx[2]));
+        s1 = _mm512_dpwssd_epi32(s1, K4_PAIR(3), pick16(s16, k4_idx[3]));
+#undef K4_PAIR
+        const __m512i si = _mm512_add_epi32(s0, s1);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(fold16(si)), acc);
     }
     acc_m = _mm_add_ps(acc_m, _mm_movehl_ps(acc_m, acc_m));
     acc_m = _mm_add_ss(acc_m, _mm_movehdup_ps(acc_m));
