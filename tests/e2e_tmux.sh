@@ -262,7 +262,7 @@ fi
 # ---- replay: the saved session, no model
 new_shell
 T send-keys -t e2e "clear; $BIN --replay $TMP/saved.json; echo EXIT=\$?" Enter
-if wait_for 'replay' 10 && grep -q 'read-only' "$TMP/screen" && grep -q "› $PROMPT" "$TMP/screen" &&
+if wait_for 'replay: read-only' 10 && grep -q "› $PROMPT" "$TMP/screen" &&
     grep -q 'token [0-9]*/54' "$TMP/screen"; then
     ok "--replay shows the saved conversation and its 54 records, read-only"
 else
