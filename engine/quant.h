@@ -99,7 +99,8 @@ void quant_dot_tile(uint32_t type, int64_t n, const void *x, size_t x_stride, in
  * (scalar|avx2|avx512|neon). quant_set_simd switches path (for tests and bench; not while
  * other threads use the table) and returns false when the CPU cannot run it.
  * The SIMD paths give one result, bit for bit, whichever runs: the float order of
- * llama.cpp's x86 build, which recorded the fixtures. The scalar path is ggml's plain C
+ * llama.cpp's x86 build, which recorded the fixtures (except bf16: NEON keeps the scalar
+ * kernel, and VDPBF16PS flushes subnormal inputs). The scalar path is ggml's plain C
  * order; it agrees with them within 2e-6 of sum |x_i * y_i| (tests/test_quant.c). */
 bool quant_set_simd(int simd);
 int quant_simd(void);
