@@ -372,6 +372,60 @@ static AVX2 float q4_K_dot(int64_t n, const void *vx, const void *vy)
     return hsum8(acc) + _mm_cvtss_f32(acc_m);
 }
 
+/* q4_K tile: each x super-block's nibbles and scale vectors are made once for two y rows
+ * (the steps per pair are those of q4_K_dot). */
+static AVX2 void q4_K_tile(int64_t n, const void *vx, size_t xs, int nx, const void *const *y,
+                           int ny, float *out, size_t os)
+{
+    const __m256i m4 = _mm256_set1_epi8(0xF);
+    for (int i = 0; i < nx; i++) {
+        const struct block_q4_K *x = (const struct block_q4_K *)((const uint8_t *)vx + (size_t)i * xs);
+        if (ny == 1) {
+            out[(size_t)i * os] = q4_K_dot(n, x, y[0]);
+            continue;
+        }
+        for (int j0 = 0; j0 < ny; j0 += 2) {
+            const struct block_q8_K *ya = y[j0], *yb = y[j0 + 1 < ny ? j0 + 1 : j0];
+            __m256 acc_a = _mm256_setzero_ps(), acc_b = acc_a;
+            __m128 m_a = _mm_setzero_ps(), m_b = m_a;
+            for (int64_t b = 0; b < n / QK_K; b++) {
+                const float dx = h2f(x[b].d), dminx = h2f(x[b].dmin);
+                uint32_t u[4];
+                quant_k4_unpack(x[b].scales, u);
+                __m256i sm[2];
+                halves16(_mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)u)), sm);
+                m_a = _mm_fmadd_ps(_mm_set1_ps(-ya[b].d * dminx),
+                                   _mm_cvtepi32_ps(k4_min_prod(&ya[b], sm[1])), m_a);
+                m_b = _mm_fmadd_ps(_mm_set1_ps(-yb[b].d * dminx),
+                                   _mm_cvtepi32_ps(k4_min_prod(&yb[b], sm[1])), m_b);
+                __m256i sa = _mm256_setzero_si256(), sb = sa;
+                for (int p = 0; p < 4; p++) {
+                    const __m256i bits = load256(x[b].qs + 32 * p);
+                    const __m256i lo = _mm256_and_si256(bits, m4);
+                    const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
+                    const __m256i sl = pick2(sm[0], 2 * p, 2 * p);
+                    const __m256i sh = pick2(sm[0], 2 * p + 1, 2 * p + 1);
+                    sa = _mm256_add_epi32(sa, _mm256_add_epi32(
+                        _mm256_madd_epi16(_mm256_maddubs_epi16(lo, load256(ya[b].qs + 64 * p)), sl),
+                        _mm256_madd_epi16(_mm256_maddubs_epi16(hi, load256(ya[b].qs + 64 * p + 32)), sh)));
+                    sb = _mm256_add_epi32(sb, _mm256_add_epi32(
+                        _mm256_madd_epi16(_mm256_maddubs_epi16(lo, load256(yb[b].qs + 64 * p)), sl),
+                        _mm256_madd_epi16(_mm256_maddubs_epi16(hi, load256(yb[b].qs + 64 * p + 32)), sh)));
+                }
+                acc_a = _mm256_fmadd_ps(_mm256_set1_ps(ya[b].d * dx), _mm256_cvtepi32_ps(sa), acc_a);
+                acc_b = _mm256_fmadd_ps(_mm256_set1_ps(yb[b].d * dx), _mm256_cvtepi32_ps(sb), acc_b);
+            }
+            m_a = _mm_add_ps(m_a, _mm_movehl_ps(m_a, m_a));
+            m_a = _mm_add_ss(m_a, _mm_movehdup_ps(m_a));
+            m_b = _mm_add_ps(m_b, _mm_movehl_ps(m_b, m_b));
+            m_b = _mm_add_ss(m_b, _mm_movehdup_ps(m_b));
+            out[(size_t)i * os + (size_t)j0] = hsum8(acc_a) + _mm_cvtss_f32(m_a);
+            if (j0 + 1 < ny)
+                out[(size_t)i * os + (size_t)j0 + 1] = hsum8(acc_b) + _mm_cvtss_f32(m_b);
+        }
+    }
+}
+
 static AVX2 float q5_K_dot(int64_t n, const void *vx, const void *vy)
 {
     const struct block_q5_K *x = vx;
@@ -711,6 +765,7 @@ void quant_avx2_fill(struct quant_kernels *k)
     k->vec_dot[GGML_TYPE_Q2_K] = q2_K_dot;
     k->vec_dot[GGML_TYPE_Q3_K] = q3_K_dot;
     k->vec_dot[GGML_TYPE_Q4_K] = q4_K_dot;
+    k->tile[GGML_TYPE_Q4_K] = q4_K_tile;
     k->vec_dot[GGML_TYPE_Q5_K] = q5_K_dot;
     k->vec_dot[GGML_TYPE_Q6_K] = q6_K_dot;
     k->vec_dot[GGML_TYPE_F32] = f32_dot;
