@@ -89,8 +89,8 @@ size_t quant_row_size(uint32_t type, int64_t n);
 /* A tile of dot products computed together, each bit for bit equal to the type's vec_dot:
  *   out[i * out_stride + j] = vec_dot(n, x + i * x_stride, y[j])   for i < nx, j < ny
  * x: nx rows of a computable type, x_stride bytes apart; y: ny rows in its vec_dot_type.
- * With several y (prefill) a weight row is decoded once for up to four of them (q4_K and
- * q6_K on AVX-512: 1.3 to 1.6 times faster); otherwise it loops over vec_dot. */
+ * With several y (prefill) a weight row is decoded once for several of them (q4_K on AVX2
+ * and AVX-512, q6_K on AVX-512: 1.3 to 1.6 times faster); otherwise it loops over vec_dot. */
 void quant_dot_tile(uint32_t type, int64_t n, const void *x, size_t x_stride, int nx,
                     const void *const *y, int ny, float *out, size_t out_stride);
 
