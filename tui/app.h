@@ -282,7 +282,8 @@ struct app {
     bool feed_pending;         /* a loaded conversation waits for the model to be fed */
 
     /* the session file (sessions/) */
-    char session_id[SESSION_ID_LEN + 1];       /* kept across saves so a save replaces only its own file */
+    char session_id[SESSION_ID_LEN + 1]; /* kept across saves: a save replaces only its own
+                                          * file */
     char session_created[24];  /* when this conversation began */
     char session_path[4096];   /* where it is saved, "" = not yet (autosave picks a name) */
     bool replay;               /* --replay: records from a file, no model, read-only */

@@ -114,7 +114,8 @@ static char **in_complete(const char *text, int start, int end)
     if (rl_line_buffer[0] != '/')
         return NULL;
     /* /save and /load take a file: readline's own file-name completion. */
-    if (start > 0 && (!strncmp(rl_line_buffer, "/save ", 6) || !strncmp(rl_line_buffer, "/load ", 6)))
+    bool file_arg = !strncmp(rl_line_buffer, "/save ", 6) || !strncmp(rl_line_buffer, "/load ", 6);
+    if (start > 0 && file_arg)
         return rl_completion_matches(text, rl_filename_completion_function);
     return rl_completion_matches(text, in_complete_gen);
 }
