@@ -1,8 +1,9 @@
 /* engine/threads.h: a small persistent pthread pool.
  *
  * threads_run() calls fn(arg, ith, nth) once on each of the pool's nth threads (the caller
- * is thread 0) and returns when every call has returned. The workers sleep on a condition
- * variable between runs (the machine is shared: no spinning). The usual job splits the
+ * is thread 0) and returns when every call has returned. Between runs the workers spin for
+ * a fraction of a millisecond (a decode step makes ~100 runs), then sleep on a condition
+ * variable (the machine is shared: an idle pool costs nothing). The usual job splits the
  * rows of a matrix: threads_split() gives thread ith its share [*r0, *r1). One thread
  * drives a pool; runs do not nest. */
 #ifndef MOESCOPE_THREADS_H
