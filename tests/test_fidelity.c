@@ -384,10 +384,22 @@ TEST(fidelity_all_fixtures)
     closedir(dh);
     qsort(names, (size_t)nn, sizeof names[0], fix_cmp_names);
     CHECK_MSG(nn >= 13, "expected the 13 reference runs, found %d", nn);
-    for (int i = 0; i < nn; i++) {
-        fix_run_one(dir, names[i]);
-        free(names[i]);
+    /* Through every kernel path this machine has (issue 4: each can be forced, and each
+     * must keep the engine llama.cpp's), then back to the one that was in use. */
+    const int was = quant_simd();
+    int paths = 0;
+    for (int s = 0; s < CPU_SIMD_COUNT; s++) {
+        if (!quant_set_simd(s))
+            continue;
+        paths++;
+        printf("  -- kernel path %s\n", quant_simd_name());
+        for (int i = 0; i < nn; i++)
+            fix_run_one(dir, names[i]);
     }
+    quant_set_simd(was);
+    CHECK_MSG(paths >= 1, "no kernel path could be selected");
+    for (int i = 0; i < nn; i++)
+        free(names[i]);
 }
 
 /* stories260K.plain.json: from "Once upon a time" our own greedy generation (tokenizer,
