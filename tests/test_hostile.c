@@ -29,7 +29,9 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "gguf_write.h"
 #include "text_escape.h"
+#include "tokenizer.h"
 
 /* The fuzz entry points, each under its own name. */
 #define LLVMFuzzerTestOneInput th_fuzz_gguf
@@ -520,4 +522,120 @@ TEST(hostile_run_context_larger_than_memory)
               "stderr is not one line naming the memory: '%.*s'", (int)en, msg ? msg : "");
     free(out);
     free(msg);
+}
+
+/* ------------------------------------------------------------------ metadata */
+
+static const char th_evil[] = "\x1b]0;pwned\x07\x1b[2J\xe2\x80\xae";
+
+/* A message made safe for the test's own output (a failure must not obey what it reports). */
+static const char *th_vis(const char *s)
+{
+    static char buf[2048];
+    text_escape(s, strlen(s), buf, sizeof buf);
+    return buf;
+}
+
+/* A file's strings quoted in an error message reach a terminal (moescope prints the
+ * message): they must come out as visible escapes, as gguf.c already does for key and tensor
+ * names. Checked for an unknown architecture (model_describe), an unknown tokenizer model and
+ * an unknown pre-tokenizer (tokenizer_load). */
+TEST(hostile_metadata_in_error_messages)
+{
+    char path[4096], err[1024], first[64];
+    snprintf(path, sizeof path, "%s/evil-arch.gguf", test_tmp_dir());
+    struct gguf_writer *w = gguf_writer_new();
+    CHECK(w != NULL);
+    if (!w)
+        return;
+    gguf_writer_add_str(w, "general.architecture", th_evil);
+    CHECK(gguf_writer_write(w, path, err, sizeof err) == 0);
+    gguf_writer_free(w);
+    struct model_desc d;
+    err[0] = '\0';
+    CHECK(model_describe(path, &d, err, sizeof err) != 0);
+    CHECK_MSG(th_count_unsafe(err, strlen(err), first, sizeof first) == 0,
+              "unknown architecture: the message carries the file's raw bytes (%s): %s", first,
+              th_vis(err));
+
+    static const char *const tok_names[] = { "bpe-model", "bpe-pre" };
+    for (int k = 0; k < 2; k++) {
+        w = gguf_writer_new();
+        if (!w)
+            return;
+        const char *tokens[] = { "a", "b" };
+        int32_t types[] = { 1, 1 };
+        gguf_writer_add_str(w, "tokenizer.ggml.model", k == 0 ? th_evil : "gpt2");
+        if (k == 1)
+            gguf_writer_add_str(w, "tokenizer.ggml.pre", th_evil);
+        gguf_writer_add_arr_str(w, "tokenizer.ggml.tokens", tokens, 2);
+        gguf_writer_add_arr(w, "tokenizer.ggml.token_type", GGUF_VT_INT32, types, 2);
+        gguf_writer_add_arr_str(w, "tokenizer.ggml.merges", tokens, 0);
+        uint8_t *mem = NULL;
+        uint64_t n = 0;
+        struct gguf_file f;
+        if (gguf_writer_to_mem(w, &mem, &n, err, sizeof err) == 0 &&
+            gguf_parse(&f, mem, n, "evil-vocab.gguf", err, sizeof err) == 0) {
+            err[0] = '\0';
+            struct tokenizer *t = tokenizer_load(&f, err, sizeof err);
+            CHECK_MSG(t == NULL, "%s: a hostile name was accepted", tok_names[k]);
+            if (t)
+                tokenizer_free(t);
+            CHECK_MSG(th_count_unsafe(err, strlen(err), first, sizeof first) == 0,
+                      "%s: the message carries the file's raw bytes (%s): %s", tok_names[k],
+                      first, th_vis(err));
+            gguf_close(&f);
+        } else {
+            CHECK_MSG(false, "%s", th_vis(err));
+        }
+        free(mem);
+        gguf_writer_free(w);
+    }
+}
+
+/* `moescope info` on a terminal: a model's name from a stranger shows as visible escapes,
+ * as the app's status bar already shows it. */
+TEST(hostile_info_on_terminal)
+{
+    const char *bin = th_moescope();
+    if (!bin) {
+        test_skip("moescope is not built beside the test binary");
+        return;
+    }
+    char model[4096];
+    snprintf(model, sizeof model, "%s/evil-name.gguf", test_tmp_dir());
+    char name[64];
+    snprintf(name, sizeof name, "evil%s", th_evil);
+    char *argv[] = { "synth", "--layers", "1", "--d-model", "16", "--heads", "2", "--experts",
+                     "2", "--experts-used", "1", "--ff", "8", "--shared-ff", "8", "--merges",
+                     "0", "--name", name, "-o", model, NULL };
+    synth_quiet = true;
+    CHECK_INT_EQ(synth_main((int)(sizeof argv / sizeof argv[0]) - 1, argv), 0);
+    struct termios tio;
+    memset(&tio, 0, sizeof tio);
+    cfmakeraw(&tio);
+    struct winsize ws = { .ws_row = 24, .ws_col = 80 };
+    int fd = -1;
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = forkpty(&fd, NULL, &tio, &ws);
+    if (pid == 0) {
+        execl(bin, bin, "info", model, (char *)NULL);
+        _exit(127);
+    }
+    CHECK(pid > 0);
+    if (pid < 0)
+        return;
+    size_t n = 0;
+    char *out = th_slurp(fd, &n);
+    close(fd);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    char first[64];
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "moescope info: status %d", st);
+    CHECK_MSG(out && memmem(out, n, "evil", 4), "the name is not shown");
+    int bad = out ? th_count_unsafe(out, n, first, sizeof first) : 0;
+    CHECK_MSG(bad == 0, "moescope info wrote %d unsafe sequences to the terminal, the first at %s",
+              bad, first);
+    free(out);
 }
