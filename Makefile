@@ -80,6 +80,12 @@ $(DEFAULT_MODEL): $(BUILD)/synth
 		--name "moescope random default" -o $@
 endif
 
+$(BUILD)/session_bench: $(BUILD)/tools/session_bench.o $(SESSION_OBJ) $(ENGINE_OBJ)
+	$(CC) $(CFLAGS_ALL) -o $@ $^ $(shell pkg-config --libs libcjson 2>/dev/null || echo -lcjson) $(LDLIBS_ENGINE) $(LDFLAGS)
+
+$(BUILD)/train: $(BUILD)/tools/train/main.o $(TRAIN_LIB_OBJ) $(ENGINE_OBJ)
+	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ENGINE) $(LDFLAGS)
+
 # Trains the default model (about an hour on 2 cores) and writes its loss curve and expert
 # report into docs/.
 train: $(BUILD)/train
