@@ -557,6 +557,8 @@ static void app_pump(struct app *a)
         if (a->ws.done_why == REPLY_FED) {
             app_message(a, false, "the conversation is in the model's context: %zu tokens",
                         a->log.n);
+        } else if (k < 0 && a->ws.done_why == REPLY_ERROR) {
+            transcript_addf(&a->tr, MSG_ERROR, "%s", a->ws.err);   /* a feed failed */
         } else if (k >= 0 && k < a->tr.n) {
             struct message *m = &a->tr.msg[k];
             m->streaming = false;

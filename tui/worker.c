@@ -13,6 +13,7 @@
  * a full context. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -290,7 +291,11 @@ static void worker_do_reply(struct worker *w, const char *text, size_t len,
 {
     char err[512] = "";
     int n_ctx = engine_n_ctx(w->eng);
-    int32_t *toks = malloc(((size_t)n_ctx + 1) * sizeof *toks);
+    /* Room for every token the text can make (each covers a byte at least, plus BOS and
+     * EOS), so a conversation too long for the context is counted and said so plainly. */
+    size_t capz = len + 2 < (size_t)INT_MAX ? len + 2 : (size_t)INT_MAX;
+    int cap = (int)capz;
+    int32_t *toks = malloc(capz * sizeof *toks);
     if (!toks) {
         worker_finish(w, REPLY_ERROR, "out of memory");
         return;
@@ -304,19 +309,19 @@ static void worker_do_reply(struct worker *w, const char *text, size_t len,
     if (k == 0) {
         /* A fresh context: BOS by the model's rule (templates leave it out, as with
          * llama.cpp), and the template's special-token text parsed into its ids. */
-        m = engine_tokenize(w->eng, text, len, true, true, toks, n_ctx + 1, err, sizeof err);
+        m = engine_tokenize(w->eng, text, len, true, true, toks, cap, err, sizeof err);
         w->n_bos = 0;
         if (m > 0) {
             /* Whether a BOS came first: the same text without it is one token shorter. */
-            int32_t *t2 = malloc(((size_t)n_ctx + 1) * sizeof *t2);
-            int m2 = t2 ? engine_tokenize(w->eng, text, len, false, true, t2, n_ctx + 1, err,
+            int32_t *t2 = malloc(capz * sizeof *t2);
+            int m2 = t2 ? engine_tokenize(w->eng, text, len, false, true, t2, cap, err,
                                           sizeof err)
                         : -1;
             w->n_bos = m2 >= 0 && m2 + 1 == m ? 1 : 0;
             free(t2);
         }
     } else {
-        m = engine_tokenize(w->eng, text + off, len - off, false, true, toks, n_ctx + 1, err,
+        m = engine_tokenize(w->eng, text + off, len - off, false, true, toks, cap, err,
                             sizeof err);
     }
     if (m < 0 || k + (size_t)m >= (size_t)n_ctx) {
