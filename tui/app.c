@@ -8,7 +8,18 @@
  *
  * The loop never blocks on the engine: the worker thread runs it, and the UI takes what
  * the worker has posted whenever it looks. Keys are read through a 1x1 window that is never
- * drawn, so reading a key never refreshes anything by accident. */
+ * drawn, so reading a key never refreshes anything by accident.
+ *
+ * Choices where the design is silent:
+ * - Tab completes a line that starts with '/', and otherwise moves focus: a chat prompt
+ *   rarely needs a literal tab, and both uses stay on the key people try first.
+ * - `?` opens the keys only on an empty input line (or in the inspector), so a question
+ *   mark can still begin a message. F1 always works.
+ * - The mouse is not captured: the terminal's own selection keeps working for copying text.
+ * - Conversations are re-rendered whole through the chat template each turn; the worker
+ *   keeps every record whose text still matches (so earlier replies keep their sampled
+ *   tokens and their routing) and feeds only the rest, in chunks, so Esc works in prefill.
+ * - A reply is autosaved when it ends (sessions/); the first autosave says where. */
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
