@@ -83,7 +83,7 @@ static void in_on_line(char *line)
         in->eof = true;
         return;
     }
-    if (line[0]) {
+    if (line[strspn(line, " \t\n")]) {   /* blank lines are not history */
         HIST_ENTRY *last = history_length > 0 ? history_get(history_base + history_length - 1)
                                               : NULL;
         if (!last || strcmp(last->line, line) != 0) {
