@@ -639,3 +639,116 @@ TEST(hostile_info_on_terminal)
               bad, first);
     free(out);
 }
+
+/* ------------------------------------------------------------------ hostile hyper-parameters */
+
+/* In a child: describe, open, and run two tokens through path. The child exits 0 when
+ * everything either worked or was refused with one line naming the file, 3 when a message
+ * broke that contract; a crash or a hang (alarm) shows as a signal. */
+static int th_try_model(const char *path)
+{
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        alarm(30);
+        char err[1024];
+        struct model_desc d;
+        err[0] = '\0';
+        if (model_describe(path, &d, err, sizeof err) != 0 &&
+            (!strstr(err, "patched.gguf") || strchr(err, '\n')))
+            _exit(3);
+        struct engine_params ep;
+        engine_params_default(&ep);
+        ep.model_path = path;
+        ep.n_threads = 1;
+        err[0] = '\0';
+        struct engine *e = engine_open(&ep, err, sizeof err);
+        if (!e)
+            _exit(strstr(err, "patched.gguf") && !strchr(err, '\n') ? 0 : 3);
+        const struct model_desc *md = engine_desc(e);
+        int32_t toks[8];
+        int n = engine_tokenize(e, "Hi", 2, true, false, toks, 8, err, sizeof err);
+        struct trace_log log;
+        if (n > 0 && trace_log_init(&log, md->n_layers, md->n_experts, md->n_experts_used) == 0) {
+            for (int t = 0; t < n; t++)
+                trace_log_push(&log, toks[t], "", 0, true);
+            if (engine_eval(e, &log, err, sizeof err) == 0)
+                engine_sample(e, &log, err, sizeof err);
+            trace_log_free(&log);
+        }
+        engine_close(e);
+        _exit(0);
+    }
+    int st = 0;
+    if (pid < 0 || waitpid(pid, &st, 0) < 0)
+        return -1;
+    return WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
+}
+
+/* Every number in a small model's metadata set, one at a time, to values a hostile file could
+ * hold (0, 1, -1, the type's extremes, NaN, infinities): the loader and the engine refuse
+ * with one line or work, and never crash or hang. The numbers are patched in place, so the
+ * rest of the file stays valid. */
+TEST(hostile_model_metadata_extremes)
+{
+    char base[4096], path[4200], err[512];
+    snprintf(base, sizeof base, "%s/extremes.gguf", test_tmp_dir());
+    snprintf(path, sizeof path, "%s/patched.gguf", test_tmp_dir());
+    char *argv[] = { "synth", "--layers", "2", "--d-model", "32", "--heads", "4", "--kv-heads",
+                     "2", "--experts", "4", "--experts-used", "2", "--ff", "32", "--shared-ff",
+                     "32", "--merges", "8", "--ctx", "64", "-o", base, NULL };
+    synth_quiet = true;
+    CHECK_INT_EQ(synth_main((int)(sizeof argv / sizeof argv[0]) - 1, argv), 0);
+    size_t n = 0;
+    uint8_t *orig = th_read_file(base, &n);
+    struct gguf_file f;
+    if (!orig || gguf_parse(&f, orig, n, "extremes.gguf", err, sizeof err) != 0) {
+        CHECK_MSG(false, "%s", err);
+        free(orig);
+        return;
+    }
+    static const uint32_t u32v[] = { 0, 1, 2, 3, 0x7fffffffu, 0x80000000u, 0xffffffffu, 65 };
+    static const float f32v[] = { 0.0f, -1.0f, 1e30f, -1e30f, 1e-30f, INFINITY, -INFINITY, NAN };
+    int cases = 0, bad = 0;
+    uint8_t *copy = malloc(n);
+    for (uint64_t k = 0; copy && k < f.n_kv; k++) {
+        const struct gguf_kv *kv = &f.kv[k];
+        size_t at = (size_t)(kv->value - orig);
+        int width = kv->type == GGUF_VT_UINT32 || kv->type == GGUF_VT_INT32 ||
+                    kv->type == GGUF_VT_FLOAT32 ? 4 : kv->type == GGUF_VT_BOOL ? 1 : 0;
+        if (!width)
+            continue;
+        for (int v = 0; v < 8; v++) {
+            memcpy(copy, orig, n);
+            if (kv->type == GGUF_VT_FLOAT32)
+                memcpy(copy + at, &f32v[v], 4);
+            else if (kv->type == GGUF_VT_BOOL)
+                copy[at] = (uint8_t)(v * 37);
+            else
+                memcpy(copy + at, &u32v[v], 4);
+            FILE *fp = fopen(path, "wb");
+            if (!fp || fwrite(copy, 1, n, fp) != n) {
+                CHECK_MSG(false, "cannot write %s", path);
+                if (fp)
+                    fclose(fp);
+                break;
+            }
+            fclose(fp);
+            int rc = th_try_model(path);
+            cases++;
+            if (rc != 0) {
+                bad++;
+                CHECK_MSG(false, "%.*s = case %d: %s %d", (int)kv->key.len, kv->key.ptr, v,
+                          rc > 128 ? "killed by signal" : rc == 3 ? "bad message, exit" : "exit",
+                          rc > 128 ? rc - 128 : rc);
+            }
+            if (kv->type == GGUF_VT_BOOL && v == 2)
+                break;
+        }
+    }
+    printf("  %d patched models, %d crashed or broke the message contract\n", cases, bad);
+    free(copy);
+    gguf_close(&f);
+    free(orig);
+}
