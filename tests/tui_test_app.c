@@ -71,6 +71,11 @@ TEST(app_layout_sizes)
     CHECK_INT_EQ(l.mode, LAYOUT_STACKED);
     CHECK_INT_EQ(l.inspector.h, 9);
     CHECK_INT_EQ(l.transcript.h, 12);
+    /* With focus the inspector takes 65% of those 21 rows: 13. */
+    layout_compute(24, 80, true, true, 1, &l);
+    CHECK_INT_EQ(l.mode, LAYOUT_STACKED);
+    CHECK_INT_EQ(l.inspector.h, 13);
+    CHECK_INT_EQ(l.transcript.h, 8);
     /* 200x60: beside, inspector at 90 columns. */
     layout_compute(60, 200, true, false, 1, &l);
     CHECK_INT_EQ(l.mode, LAYOUT_SIDE);

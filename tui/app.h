@@ -64,8 +64,9 @@ struct layout {
 };
 
 /* Decides the panes for a terminal of rows x cols. inspector_on is the user's F2 choice;
- * inspector_alone asks for the inspector in place of the chat when there is no room to
- * stack them; input_rows the lines the input wants (clamped to a third of the screen). */
+ * inspector_alone (the inspector has focus) asks for it in place of the chat when there is
+ * no room to stack them, and for a larger share when stacked; input_rows the lines the
+ * input wants (clamped to a third of the screen). */
 void layout_compute(int rows, int cols, bool inspector_on, bool inspector_alone, int input_rows,
                     struct layout *out);
 /* True when the size cannot hold chat and inspector together (F2 swaps them). */

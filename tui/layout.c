@@ -50,9 +50,9 @@ void layout_compute(int rows, int cols, bool inspector_on, bool inspector_alone,
         l.inspector = rect_make(1, cw + 1, body, iw);
     } else if (inspector_on && body - in_rows >= LAYOUT_STACK_ROWS) {
         /* Stacked: the inspector on top takes 45% of the room (at least 7 rows, so the
-         * overview's sparklines fit), the chat keeps the rest. */
+         * overview's sparklines fit), or 65% while it has focus; the chat keeps the rest. */
         int room = body - in_rows;
-        int ih = clampi(room * 45 / 100, 7, room - 4);
+        int ih = clampi(room * (inspector_alone ? 65 : 45) / 100, 7, room - 4);
         l.mode = LAYOUT_STACKED;
         l.inspector = rect_make(1, 0, ih, cols);
         l.transcript = rect_make(1 + ih, 0, room - ih, cols);
