@@ -8,12 +8,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "kernels.h"
 #include "quant.h"
 #include "quant_blocks.h"
 
 /* KV_PAD: llama.cpp pads the attended length to 32 cells (no flash attention); the padded
  * cells get probability 0, and the sums keep llama.cpp's lane layout. */
-enum { N_ACT_SLOTS = 6, MAX_JOBS = 4 * 1024, KV_PAD = 32 };
+enum { N_ACT_SLOTS = 6, MAX_JOBS = 4 * 1024, KV_PAD = 32, FWD_TILE_ROWS = 64 };
 
 /* One matrix job: rows of y = W . x for a list of input rows. */
 struct mm_job {
@@ -29,6 +30,7 @@ struct mm_job {
     const int *yi;             /* y row of item j (NULL: j) */
     int n;                     /* items */
     const float *bias;         /* (rows) added to every output, or NULL */
+    uint32_t type;             /* the weight's type */
 };
 
 /* A quantized copy of an activation matrix, reused within one stage. */
@@ -78,6 +80,7 @@ struct fwd {
     struct act_slot act[N_ACT_SLOTS];
     int n_act;
     struct mm_job *jobs; /* (MAX_JOBS) */
+    float *tile;     /* (nth, FWD_TILE_ROWS, KERN_MAX_Y) per-thread kernel outputs */
     int n_jobs;
 
     /* per-thread attention scratch */
@@ -153,7 +156,7 @@ static float fwd_silu(float x)
 static void fwd_swiglu(float *g, const float *u, int n)
 {
     const int nv = n & ~15;
-    for (int i = 0; i < nv; i++)
+    for (int i = kern_swiglu16(g, u, n); i < nv; i++)
         g[i] = (g[i] / (1.0f + fwd_vexpf(0.0f - g[i]))) * u[i];
     for (int i = nv; i < n; i++)
         g[i] = fwd_silu(g[i]) * u[i];
@@ -287,6 +290,7 @@ static struct mm_job *fwd_job(struct fwd *f, const struct wt *w, int64_t e, cons
     /* llama.cpp multiplies 2-D weights with tinyBLAS and expert slices (mul_mat_id) with
      * the per-row kernels; the two sum f32/f16/bf16 rows in different orders. */
     j->dot = fwd_pick_dot(w, w->ne[2] > 1 || e > 0, n);
+    j->type = w->type;
     j->xi = xi;
     j->y = y;
     j->y_stride = y_stride;
@@ -296,13 +300,55 @@ static struct mm_job *fwd_job(struct fwd *f, const struct wt *w, int64_t e, cons
     return j;
 }
 
+/* Rows [r0, r1) of job j through kernels.h: every item's y pointer, then the rows,
+ * straight into y when the outputs are evenly spaced, else through tile and scattered. */
+static void fwd_mm_rows(const struct mm_job *j, int64_t r0, int64_t r1, float *tile)
+{
+    const void *yp[KERN_MAX_Y];
+    for (int i0 = 0; i0 < j->n; i0 += KERN_MAX_Y) {
+        const int c = j->n - i0 < KERN_MAX_Y ? j->n - i0 : KERN_MAX_Y;
+        for (int i = 0; i < c; i++)
+            yp[i] = j->x + (size_t)(j->xi ? j->xi[i0 + i] : i0 + i) * j->x_stride;
+        if (!j->yi || c == 1) {
+            const size_t yrow = (size_t)(j->yi ? j->yi[i0] : i0);
+            float *out = j->y + yrow * j->y_stride;
+            kern_dot_rows(j->type, j->ne0, j->w + (size_t)r0 * j->nb1, j->nb1, (int)(r1 - r0),
+                          yp, c, out + r0, 1, j->y_stride);
+            if (j->bias)
+                for (int i = 0; i < c; i++)
+                    for (int64_t r = r0; r < r1; r++)
+                        out[(size_t)i * j->y_stride + (size_t)r] += j->bias[r];
+            continue;
+        }
+        for (int64_t s0 = r0; s0 < r1; s0 += FWD_TILE_ROWS) {
+            const int m = (int)(r1 - s0 < FWD_TILE_ROWS ? r1 - s0 : FWD_TILE_ROWS);
+            kern_dot_rows(j->type, j->ne0, j->w + (size_t)s0 * j->nb1, j->nb1, m, yp, c,
+                          tile, (size_t)c, 1);
+            for (int i = 0; i < c; i++) {
+                float *out = j->y + (size_t)j->yi[i0 + i] * j->y_stride;
+                for (int r = 0; r < m; r++)
+                    out[(size_t)s0 + (size_t)r] =
+                        tile[r * c + i] + (j->bias ? j->bias[s0 + r] : 0.0f);
+            }
+        }
+    }
+}
+
 static void fwd_mm_worker(void *arg, int ith, int nth)
 {
     struct fwd *f = arg;
+    float *tile = f->tile + (size_t)ith * FWD_TILE_ROWS * KERN_MAX_Y;
     for (int k = 0; k < f->n_jobs; k++) {
         const struct mm_job *j = &f->jobs[k];
         int64_t r0, r1;
         threads_split(j->rows, ith, nth, &r0, &r1);
+        if (r0 >= r1)
+            continue;
+        /* the kernels reproduce the type's vec_dot: use them where that is the order */
+        if (j->dot == quant_traits(j->type)->vec_dot) {
+            fwd_mm_rows(j, r0, r1, tile);
+            continue;
+        }
         for (int64_t r = r0; r < r1; r++) {
             const uint8_t *wr = j->w + (size_t)r * j->nb1;
             const float b = j->bias ? j->bias[r] : 0.0f;
@@ -735,6 +781,7 @@ void fwd_free(struct fwd *f)
     for (int i = 0; i < N_ACT_SLOTS; i++)
         free(f->act[i].buf);
     free(f->jobs);
+    free(f->tile);
     free(f->p16);
     free(f->q16);
     free(f->kc);
@@ -801,6 +848,7 @@ struct fwd *fwd_create(const struct model *m, int n_ctx, struct thread_pool *poo
             goto oom;
     f->n_pad = (n_ctx + KV_PAD - 1) / KV_PAD * KV_PAD;
     f->sc = malloc((size_t)f->nth * (size_t)f->n_pad * sizeof(float));
+    f->tile = malloc((size_t)f->nth * FWD_TILE_ROWS * KERN_MAX_Y * sizeof(float));
     f->p16 = malloc((size_t)f->nth * (size_t)f->n_pad * sizeof(uint16_t));
     f->q16 = malloc((size_t)f->nth * (size_t)hp->head_dim * sizeof(uint16_t));
     size_t kv = (size_t)hp->n_layer * (size_t)f->n_pad * kvd;
@@ -810,7 +858,7 @@ struct fwd *fwd_create(const struct model *m, int n_ctx, struct thread_pool *poo
     if (!f->x || !f->xn || !f->q || !f->kx || !f->vx || !f->att || !f->tmp || !f->acc ||
         !f->rlog || !f->rprob || !f->rsel || !f->sel || !f->selw || !f->sgate || !f->g ||
         !f->u || !f->eo || !f->pair_tok || !f->pair_row || !f->unit_cnt ||
-        !f->unit_off || !f->logits || !f->rope || !f->jobs || !f->sc || !f->p16 || !f->q16 ||
+        !f->unit_off || !f->logits || !f->rope || !f->jobs || !f->tile || !f->sc || !f->p16 || !f->q16 ||
         !f->kc || !f->vc || !f->touched)
         goto oom;
     return f;

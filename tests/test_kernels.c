@@ -1,0 +1,141 @@
+/* tests/test_kernels.c: engine/kernels.h against the kernels whose order it must keep.
+ *
+ * kern_dot_rows() must give, on every SIMD path this machine has, exactly (bit for bit) the
+ * active path's vec_dot for every (row, y) pair, whatever the count of rows and of y rows
+ * and whatever the output strides: the forward pass relies on it to keep llama.cpp's
+ * rounding (test_fidelity). kern_swiglu16() must equal an independent scalar statement
+ * of ggml_vec_swiglu_f32's vector lanes (ggml_v_expf, written out below from its
+ * definition), over values that reach its overflow and underflow lanes. */
+#include "test.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "cpu.h"
+#include "kernels.h"
+#include "quant.h"
+
+static float tk_uniform(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return (float)((*s >> 40) & 0xFFFFFF) / (float)0x1000000 * 2.0f - 1.0f;
+}
+
+static void tk_one_type(uint32_t type, int simd)
+{
+    enum { NE0 = 512, MAXR = 13, MAXY = 9 };
+    const struct quant_traits *qt = quant_traits(type), *vt = quant_traits(qt->vec_dot_type);
+    const size_t rs = quant_row_size(type, NE0), ys = quant_row_size(qt->vec_dot_type, NE0);
+    uint8_t *w = malloc(rs * MAXR), *y = malloc(ys * MAXY);
+    float *src = malloc(sizeof(float) * NE0), *out = malloc(sizeof(float) * MAXR * MAXY * 3);
+    uint64_t seed = 42 + type;
+    for (int i = 0; i < MAXR; i++) {
+        for (int k = 0; k < NE0; k++)
+            src[k] = tk_uniform(&seed) * (1.0f + (float)(i % 3));
+        qt->from_float(src, w + (size_t)i * rs, NE0);
+    }
+    const void *yp[MAXY];
+    for (int j = 0; j < MAXY; j++) {
+        for (int k = 0; k < NE0; k++)
+            src[k] = tk_uniform(&seed) * 3.0f;
+        vt->from_float(src, y + (size_t)j * ys, NE0);
+        yp[j] = y + (size_t)j * ys;
+    }
+    int bad = 0, total = 0;
+    const int nys[] = { 1, 2, 3, 4, 5, 9 };
+    for (int nx = 1; nx <= MAXR; nx++)
+        for (size_t q = 0; q < sizeof nys / sizeof nys[0]; q++) {
+            const int ny = nys[q];
+            for (int layout = 0; layout < 2; layout++) {
+                /* layout 0: out[i * ny + j]; layout 1: out[j * 3 * nx + i] (y-major, gapped) */
+                const size_t orow = layout ? 1 : (size_t)ny, ocol = layout ? 3 * (size_t)nx : 1;
+                kern_dot_rows(type, NE0, w, rs, nx, yp, ny, out, orow, ocol);
+                for (int i = 0; i < nx; i++)
+                    for (int j = 0; j < ny; j++) {
+                        const float want = qt->vec_dot(NE0, w + (size_t)i * rs, yp[j]);
+                        const float got = out[(size_t)i * orow + (size_t)j * ocol];
+                        total++;
+                        if (memcmp(&want, &got, sizeof want) != 0 && bad++ < 3)
+                            CHECK_MSG(false, "%s on %s: row %d of %d, y %d of %d: %.9g, "
+                                      "vec_dot %.9g", qt->name, cpu_simd_name(simd), i, nx, j,
+                                      ny, got, want);
+                    }
+            }
+        }
+    CHECK_MSG(bad == 0, "%s on %s: %d of %d products differ from vec_dot", qt->name,
+              cpu_simd_name(simd), bad, total);
+    free(w);
+    free(y);
+    free(src);
+    free(out);
+}
+
+TEST(kernels_dot_rows_equal_vec_dot_on_every_path)
+{
+    const int before = quant_simd();
+    const uint32_t types[] = { GGML_TYPE_Q8_0, GGML_TYPE_Q4_0, GGML_TYPE_Q4_K, GGML_TYPE_Q6_K,
+                               GGML_TYPE_F16, GGML_TYPE_F32 };
+    for (int s = 0; s < CPU_SIMD_COUNT; s++) {
+        if (!quant_set_simd(s))
+            continue;
+        for (size_t t = 0; t < sizeof types / sizeof types[0]; t++)
+            tk_one_type(types[t], s);
+    }
+    quant_set_simd(before);
+}
+
+/* ggml_v_expf, one lane, from its definition (ggml-cpu vec.h): the same constants and
+ * fused steps, the lanes whose |n| exceeds 192 replaced by n > 0 ? inf : 0. */
+static float tk_vexpf(float x)
+{
+    const float r = 0x1.8p23f;
+    const float z = fmaf(x, 0x1.715476p+0f, r);
+    const float n = z - r;
+    const float b = fmaf(-n, 0x1.7f7d1cp-20f, fmaf(-n, 0x1.62e4p-1f, x));
+    if (!(fabsf(n) <= 192.0f))
+        return n > 0.0f ? INFINITY : 0.0f;
+    const float u = b * b;
+    const float j = fmaf(fmaf(fmaf(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u,
+                              fmaf(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)),
+                         u, fmaf(0x1.ffffecp-1f, b, 1.0f));
+    return ldexpf(j, (int)n);
+}
+
+TEST(kernels_swiglu16_equals_ggml_lanes)
+{
+    enum { N = 4096 + 7 };
+    float *g = malloc(sizeof(float) * N), *g0 = malloc(sizeof(float) * N);
+    float *u = malloc(sizeof(float) * N);
+    uint64_t seed = 7;
+    for (int i = 0; i < N; i++) {
+        /* mostly ordinary activations, some reaching exp's overflow and subnormal range */
+        const float scale = i % 64 == 0 ? 200.0f : i % 16 == 0 ? 90.0f : 8.0f;
+        g0[i] = tk_uniform(&seed) * scale;
+        u[i] = tk_uniform(&seed) * 4.0f;
+    }
+    const int before = quant_simd();
+    int paths = 0;
+    for (int s = 0; s < CPU_SIMD_COUNT; s++) {
+        if (!quant_set_simd(s))
+            continue;
+        memcpy(g, g0, sizeof(float) * N);
+        const int done = kern_swiglu16(g, u, N);
+        CHECK(done % 16 == 0 && done <= N);
+        int bad = 0;
+        for (int i = 0; i < done; i++) {
+            const float want = (g0[i] / (1.0f + tk_vexpf(0.0f - g0[i]))) * u[i];
+            if (memcmp(&want, &g[i], sizeof want) != 0 && bad++ < 3)
+                CHECK_MSG(false, "%s: swiglu(%.9g, %.9g) = %.9g, ggml's lanes %.9g",
+                          cpu_simd_name(s), g0[i], u[i], g[i], want);
+        }
+        for (int i = done; i < N; i++)
+            CHECK(memcmp(&g[i], &g0[i], sizeof g[i]) == 0); /* the rest left to the caller */
+        paths += done > 0;
+    }
+    quant_set_simd(before);
+    if (cpu_supports(CPU_SIMD_AVX512))
+        CHECK(paths > 0);
+    free(g);
+    free(g0);
+    free(u);
+}
