@@ -1441,6 +1441,7 @@ int app_run(struct app *a)
         char err[512];
         /* Started with the signals blocked, so they all come to this thread. */
         a->worker = worker_start(&ep, err, sizeof err);
+        a->state_since = app_now();   /* loading: the status bar counts the seconds */
         if (!a->worker) {
             fprintf(stderr, "moescope: %s\n", err);
             pthread_sigmask(SIG_SETMASK, &waitmask, NULL);
