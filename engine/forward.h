@@ -34,7 +34,7 @@
 #include "threads.h"
 #include "trace.h"
 
-enum { FWD_BATCH = 32 }; /* prompt tokens run through each weight matrix together */
+enum { FWD_BATCH = 64 }; /* prompt tokens run through each weight matrix together */
 
 struct fwd;
 
