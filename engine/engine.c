@@ -105,8 +105,10 @@ struct engine *engine_open(const struct engine_params *p, char *err, size_t errl
                  p->model_path, (unsigned long long)e->m.f.size);
         goto fail;
     }
-    if (p->prewarm)
+    if (p->prewarm) {
         engine_prewarm(&e->m);
+        fwd_mark_warm(e->fwd); /* no expert's first use will fault its pages in */
+    }
     return e;
 fail:
     engine_close(e);
@@ -252,6 +254,11 @@ void engine_rewind(struct engine *e, int n)
 void engine_set_sampler(struct engine *e, const struct sampler_params *p)
 {
     sampler_set_params(e->smp, p);
+}
+
+void engine_set_trace(struct engine *e, bool on)
+{
+    e->trace = on;
 }
 
 const float *engine_logits(const struct engine *e)

@@ -96,6 +96,9 @@ long engine_sample(struct engine *e, struct trace_log *log, char *err, size_t er
 void engine_rewind(struct engine *e, int n);
 /* Updates the sampler between replies. */
 void engine_set_sampler(struct engine *e, const struct sampler_params *p);
+/* Turns the trace's routing and timing on or off between evals (what engine_params.trace
+ * sets at open; bench alternates the two on one engine to measure the trace's cost). */
+void engine_set_trace(struct engine *e, bool on);
 
 /* The logits of the last evaluated position (n_vocab floats), valid until the next eval. */
 const float *engine_logits(const struct engine *e);

@@ -764,6 +764,11 @@ const float *fwd_logits(const struct fwd *f)
     return f->logits;
 }
 
+void fwd_mark_warm(struct fwd *f)
+{
+    memset(f->touched, 1, (size_t)f->m->hp.n_layer * (size_t)(f->nexp > 0 ? f->nexp : 1));
+}
+
 void fwd_free(struct fwd *f)
 {
     if (!f)

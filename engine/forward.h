@@ -55,5 +55,8 @@ int fwd_n_ctx(const struct fwd *f);
  * argument (token out of range). */
 int fwd_eval(struct fwd *f, const int32_t *tokens, int n, int pos0, struct fwd_out *out);
 const float *fwd_logits(const struct fwd *f);
+/* Marks every expert as used before, so that no trace record calls one cold (after the
+ * engine has read the whole model in, --prewarm). */
+void fwd_mark_warm(struct fwd *f);
 
 #endif

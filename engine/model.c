@@ -9,6 +9,7 @@
 
 #include "chat.h"
 #include "quant.h"
+#include "text_escape.h"
 
 /* ------------------------------------------------------------------ messages */
 
@@ -420,8 +421,11 @@ static int model_open_mode(struct model *m, const char *path, bool compute, char
         for (int i = 0; i < arch_count() && o < sizeof list; i++)
             o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", i ? ", " : "",
                                   arch_at(i)->name);
+        /* the name is the file's: shown escaped, so a terminal never obeys it */
+        char shown[4 * sizeof arch + 8];
+        text_escape(arch, strlen(arch), shown, sizeof shown);
         model_fail(m, err, errlen, "architecture '%s' is not supported (moescope runs: %s)",
-                   arch, list);
+                   shown, list);
         gguf_close(&m->f);
         return -1;
     }

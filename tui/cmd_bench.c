@@ -5,10 +5,12 @@
  * Method, per thread count: the read bandwidth over 1 GiB of random data (engine/membw.c);
  * then R repeats of: rewind the context, prefill P prompt tokens in one batch, then decode
  * N tokens greedily, one at a time. Times are wall-clock around the engine calls (a decode
- * step = feed the last token + sample the next one). Repeats alternate between an engine
- * with the trace on and one with it off, so the trace's cost is measured under the same
- * conditions. The floor is bandwidth / the bytes one decode step must read (info's active
- * bytes): no engine can decode faster than reading its active weights once per token. */
+ * step = feed the last token + sample the next one). Repeats alternate between the trace
+ * on and off on the same engine (engine_set_trace), so the trace's cost is measured under
+ * the same conditions and the model is mapped once. The floor is bandwidth / the bytes one
+ * decode step must read (info's active bytes): no engine can decode faster than reading
+ * its active weights once per token. RSS is the peak from the engine's opening on (the
+ * bandwidth buffer's peak is reset first, through /proc/self/clear_refs). */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -31,7 +33,7 @@ struct bench_opts {
     int n_threads;
     int n_prompt, n_gen, repeats, ctx;
     size_t bw_bytes;
-    bool json;
+    bool json, prewarm, mlock;
 };
 
 /* One thread count's figures. */
@@ -69,6 +71,16 @@ static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
+}
+
+/* Starts VmHWM afresh from the current RSS (Linux 4.0 on; elsewhere the peak stays). */
+static void bench_reset_peak(void)
+{
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    if (!f)
+        return;
+    fputs("5", f);
+    fclose(f);
 }
 
 /* VmRSS and VmHWM of this process, in KiB (0 when /proc is not there). */
@@ -163,6 +175,8 @@ static struct engine *bench_open(const struct bench_opts *o, int threads, bool t
     p.n_threads = threads;
     p.n_ctx = o->ctx;
     p.trace = trace;
+    p.prewarm = o->prewarm;
+    p.mlock = o->mlock;
     p.sampler.temp = 0; /* greedy: every repeat does the same work */
     return engine_open(&p, err, errlen);
 }
@@ -174,6 +188,7 @@ static int bench_threads(const struct bench_opts *o, int threads, struct bench_r
     r->threads = threads;
     if (membw_measure(o->bw_bytes, threads, 3, &r->bw, err, errlen) != 0)
         return -1;
+    bench_reset_peak();
 
     /* Start-up: from opening the model to the first token of a 16-token prompt (the file
      * is in the page cache by now: the caller described it, and a warm-up follows). */
@@ -204,11 +219,7 @@ static int bench_threads(const struct bench_opts *o, int threads, struct bench_r
     struct engine *on = bench_open(o, threads, true, err, errlen);
     if (!on)
         return -1;
-    struct engine *off = bench_open(o, threads, false, err, errlen);
-    if (!off) {
-        engine_close(on);
-        return -1;
-    }
+    struct engine *off = on; /* the same engine with the trace turned off */
     const struct model_desc *d = engine_desc(on);
     int n_ctx = engine_n_ctx(on);
     int rc = -1;
@@ -235,17 +246,25 @@ static int bench_threads(const struct bench_opts *o, int threads, struct bench_r
         goto out;
     /* A warm-up repeat on each engine: first touches of pages are start-up, not speed. */
     double w0, w1, w2;
-    if (bench_once(on, &log, prompt, o, &w0, &w1, itl, &w2, err, errlen) != 0 ||
-        bench_once(off, &log_off, prompt, o, &w0, &w1, itl_off, &w2, err, errlen) != 0)
+    engine_set_trace(off, false);
+    int warm_off = bench_once(off, &log_off, prompt, o, &w0, &w1, itl_off, &w2, err, errlen);
+    engine_set_trace(on, true);
+    if (warm_off != 0 || bench_once(on, &log, prompt, o, &w0, &w1, itl, &w2, err, errlen) != 0)
         goto out;
     struct trace_split total = { 0 };
     for (int rep = 0; rep < o->repeats; rep++) {
         double *slot = itl + (size_t)rep * (size_t)(o->n_gen > 1 ? o->n_gen - 1 : 1);
-        if (bench_once(on, &log, prompt, o, &pp[rep], &ttft[rep], slot, &tg[rep], err,
-                       errlen) != 0 ||
-            bench_once(off, &log_off, prompt, o, &w0, &w1, itl_off, &tg_off[rep], err,
-                       errlen) != 0)
-            goto out;
+        /* on then off in even repeats, off then on in odd ones: neither always goes first */
+        for (int k = 0; k < 2; k++) {
+            const bool tr = (k == 0) == (rep % 2 == 0);
+            engine_set_trace(on, tr);
+            if (tr ? bench_once(on, &log, prompt, o, &pp[rep], &ttft[rep], slot, &tg[rep],
+                                err, errlen) != 0
+                   : bench_once(off, &log_off, prompt, o, &w0, &w1, itl_off, &tg_off[rep],
+                                err, errlen) != 0)
+                goto out;
+        }
+        engine_set_trace(on, true);
         struct trace_split s;
         trace_time_split(&log, 0, log.n, TRACE_SEL_GEN, &s);
         total.n_tokens += s.n_tokens;
@@ -290,7 +309,6 @@ out:
     trace_log_free(&log);
     trace_log_free(&log_off);
     engine_close(on);
-    engine_close(off);
     return rc;
 }
 
@@ -348,7 +366,7 @@ static void bench_print_details(const struct bench_result *r)
 static int bench_usage(void)
 {
     fprintf(stderr, "usage: moescope bench [-m MODEL] [-t N[,N...]] [-p 64] [-n 64] [-r 5] "
-                    "[-c CTX] [--json]\n");
+                    "[-c CTX] [--prewarm] [--mlock] [--json]\n");
     return 2;
 }
 
@@ -371,6 +389,10 @@ int cmd_bench(int argc, char **argv)
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--json")) {
             o.json = true;
+            continue;
+        }
+        if (!strcmp(a, "--prewarm") || !strcmp(a, "--mlock")) {
+            *(a[2] == 'p' ? &o.prewarm : &o.mlock) = true;
             continue;
         }
         if (!v)

@@ -45,6 +45,7 @@ struct run_opts {
     int n_threads, n_ctx;
     struct sampler_params sp;
     bool chat, raw;
+    bool prewarm, mlock;      /* --prewarm, --mlock (engine_params) */
     const char *system;
     const char *chat_template;
     const char *trace_path;
@@ -77,7 +78,9 @@ static void run_usage(FILE *out)
             "  --chat-template NAME chatml, llama3, mistral, deepseek, tulu or granite\n"
             "  --trace FILE         write every token's record as JSON lines\n"
             "  --session FILE       save the run as a moescope session (see moescope(1))\n"
-            "  --raw                print model text unescaped even on a terminal\n",
+            "  --raw                print model text unescaped even on a terminal\n"
+            "  --prewarm            read every expert once before the first token\n"
+            "  --mlock              pin the model in memory (needs ulimit -l)\n",
             RUN_DEFAULT_N);
 }
 
@@ -134,6 +137,14 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
         }
         if (!strcmp(a, "--raw")) {
             o->raw = true;
+            continue;
+        }
+        if (!strcmp(a, "--prewarm")) {
+            o->prewarm = true;
+            continue;
+        }
+        if (!strcmp(a, "--mlock")) {
+            o->mlock = true;
             continue;
         }
         static const char *const with_value[] = {
@@ -561,6 +572,8 @@ int cmd_run(int argc, char **argv)
     ep.n_ctx = o.n_ctx;
     ep.sampler = o.sp;
     ep.trace = true; /* the closing figures come from the records' times */
+    ep.prewarm = o.prewarm;
+    ep.mlock = o.mlock;
     struct engine *e = engine_open(&ep, err, sizeof err);
     if (!e) {
         fprintf(stderr, "moescope run: %s\n", err[0] ? err : o.model);
