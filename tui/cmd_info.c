@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "engine.h"
 #include "quant.h"
+#include "text_escape.h"
 
 static void info_usage(FILE *out)
 {
@@ -114,7 +115,9 @@ static void info_print_text(const struct model_desc *d)
     char a[32], b[32], c[32];
     const char *base = strrchr(d->path, '/');
     printf("%s\n", base ? base + 1 : d->path);
-    printf("  name           %s\n", d->name);
+    char name[4 * sizeof d->name + 8]; /* the file's words: shown, never obeyed */
+    text_escape(d->name, strlen(d->name), name, sizeof name);
+    printf("  name           %s\n", name);
     printf("  architecture   %s%s\n", d->arch,
            !strcmp(d->arch, "llama") && d->n_experts ? " (mixtral-style experts)" : "");
     printf("  file           %s bytes (%s), GGUF v%u\n", info_num(d->file_size, a),
