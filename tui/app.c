@@ -326,6 +326,28 @@ int app_save(struct app *a, const char *path, bool loud)
     return 0;
 }
 
+int app_export(struct app *a, const char *format, const char *path)
+{
+    char err[1024] = "";
+    struct session s;
+    bool any = false;
+    for (int i = 0; i < a->tr.n; i++)
+        any |= a->tr.msg[i].in_chat && !a->tr.msg[i].streaming;
+    if (!any) {
+        app_message(a, true, "nothing to export yet");
+        return -1;
+    }
+    if (app_session_build(a, &s, err, sizeof err) < 0 ||
+        session_export_file(&s, format, path, err, sizeof err) < 0) {
+        session_free(&s);
+        app_message(a, true, "export: %s", err);
+        return -1;
+    }
+    session_free(&s);
+    app_message(a, false, "exported %s to %s", format, path);
+    return 0;
+}
+
 /* Replay has no model, so no vocabulary: the texts of the tokens the records hold stand in
  * for it (alternatives that never occur show as ids). */
 static void app_replay_vocab(struct app *a)

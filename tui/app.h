@@ -342,6 +342,8 @@ int app_send(struct app *a);
 /* Saves the session to path (NULL: the session's file, else the autosave name). loud: say
  * where in the hint line. Returns 0, or -1 with a message. */
 int app_save(struct app *a, const char *path, bool loud);
+/* /export FORMAT FILE: the conversation so far as md, csv, ndjson or html. */
+int app_export(struct app *a, const char *format, const char *path);
 /* Opens a saved session: its conversation replaces this one and is fed to the model (or,
  * in replay, its records are shown as they were). Returns 0, or -1 with a message. */
 int app_load(struct app *a, const char *path);

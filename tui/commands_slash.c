@@ -176,6 +176,17 @@ static int cmd_save(struct app *a, const char *args)
     return app_save(a, args && *args ? args : NULL, true);
 }
 
+static int cmd_export(struct app *a, const char *args)
+{
+    char format[16];
+    int used = 0;
+    if (!args || sscanf(args, "%15s %n", format, &used) != 1 || !args[used]) {
+        app_message(a, true, "/export needs a format and a file: /export md|csv|ndjson|html FILE");
+        return -1;
+    }
+    return app_export(a, format, args + used);
+}
+
 static int cmd_load(struct app *a, const char *args)
 {
     if (!args || !*args) {
@@ -233,6 +244,8 @@ const struct slash_command slash_commands[] = {
     { "/save", "[FILE]", "save the session (Ctrl-S); default: autosave", true,
       cmd_save },
     { "/load", "FILE", "open a saved session and continue it", false, cmd_load },
+    { "/export", "FORMAT FILE", "md, csv, ndjson or html of the conversation", true,
+      cmd_export },
     { "/theme", "NAME", "dark, light, high-contrast, mono, or a file", true,
       cmd_theme },
     { "/quit", "", "leave (Ctrl-C twice does too)", true, cmd_quit },
