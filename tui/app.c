@@ -138,8 +138,10 @@ static bool app_busy(const struct app *a)
 
 /* ---- the conversation ---- */
 
-/* The style a chat is rendered in: --chat-template, else the model's, else ChatML (which is
- * what llama.cpp falls back to). */
+/* The style a chat is rendered in: --chat-template, else the model's. A file with no chat
+ * template is a base model: like llama-cli, which turns chat mode on only when the model
+ * has a template, the conversation is then plain text the model continues
+ * (CHAT_STYLE_NONE). */
 static enum chat_style app_chat_style(const struct app *a)
 {
     enum chat_style st = CHAT_STYLE_NONE;
@@ -149,7 +151,26 @@ static enum chat_style app_chat_style(const struct app *a)
     if (a->ws.desc.chat_family[0] &&
         chat_style_from_name(a->ws.desc.chat_family, &st, err, sizeof err) == 0)
         return st;
-    return CHAT_STYLE_CHATML;
+    return CHAT_STYLE_NONE;
+}
+
+/* Completion: the system prompt and every message, one after the other, as one text. */
+static char *app_render_plain(const struct chat_msg *msgs, int n, size_t *len)
+{
+    size_t total = 1;
+    for (int i = 0; i < n; i++)
+        total += strlen(msgs[i].content);
+    char *text = malloc(total), *p = text;
+    if (!text)
+        return NULL;
+    for (int i = 0; i < n; i++) {
+        size_t l = strlen(msgs[i].content);
+        memcpy(p, msgs[i].content, l);
+        p += l;
+    }
+    *p = 0;
+    *len = (size_t)(p - text);
+    return text;
 }
 
 /* The whole conversation as the model's template renders it (malloc'd). */
@@ -167,7 +188,9 @@ static char *app_render(const struct app *a, bool generation_prompt, size_t *len
             continue;
         msgs[n++] = (struct chat_msg){ m->role == MSG_USER ? "user" : "assistant", m->text };
     }
-    char *text = chat_render_style(app_chat_style(a), msgs, n, generation_prompt, len);
+    enum chat_style st = app_chat_style(a);
+    char *text = st == CHAT_STYLE_NONE ? app_render_plain(msgs, n, len)
+                                       : chat_render_style(st, msgs, n, generation_prompt, len);
     free(msgs);
     return text;
 }
@@ -533,7 +556,9 @@ static void app_model_ready(struct app *a)
         snprintf(experts, sizeof experts, "%d of %d experts", d->n_experts_used, d->n_experts);
     else
         snprintf(experts, sizeof experts, "dense");
-    const char *tmpl = d->chat_family[0] ? "" : ", no chat template in the file: using chatml";
+    const char *tmpl = d->chat_family[0] ? ""
+                                         : ".\nThe file has no chat template: it is a base "
+                                           "model, and continues your text as it is";
     transcript_addf(&a->tr, MSG_NOTE, "%s: %s, %d layers, %s, context %d%s%s", a->model_label,
                     d->arch, d->n_layers, experts, a->ws.n_ctx, a->chat_template[0] ? "" : tmpl,
                     a->random_weights ? ".\nIts weights are random: the words are noise, but the "
