@@ -2,6 +2,7 @@
 #include "forward.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +15,8 @@
 
 /* KV_PAD: llama.cpp pads the attended length to 32 cells (no flash attention); the padded
  * cells get probability 0, and the sums keep llama.cpp's lane layout. */
-enum { N_ACT_SLOTS = 6, MAX_JOBS = 4 * 1024, KV_PAD = 32, FWD_TILE_ROWS = 64 };
+enum { N_ACT_SLOTS = 6, MAX_JOBS = 4 * 1024, KV_PAD = 32, FWD_TILE_ROWS = 64,
+       FWD_CHUNK_BYTES = 64 * 1024 };
 
 /* One matrix job: rows of y = W . x for a list of input rows. */
 struct mm_job {
@@ -31,6 +33,7 @@ struct mm_job {
     int n;                     /* items */
     const float *bias;         /* (rows) added to every output, or NULL */
     uint32_t type;             /* the weight's type */
+    int chunk_rows, chunk0, n_chunks; /* rows per chunk, first chunk's number, chunks */
 };
 
 /* A quantized copy of an activation matrix, reused within one stage. */
@@ -80,6 +83,8 @@ struct fwd {
     struct act_slot act[N_ACT_SLOTS];
     int n_act;
     struct mm_job *jobs; /* (MAX_JOBS) */
+    int n_chunks;        /* chunks of rows in the queued jobs */
+    _Atomic int next_chunk; /* the next chunk a thread takes */
     float *tile;     /* (nth, FWD_TILE_ROWS, KERN_MAX_Y) per-thread kernel outputs */
     int n_jobs;
 
@@ -334,16 +339,22 @@ static void fwd_mm_rows(const struct mm_job *j, int64_t r0, int64_t r1, float *t
     }
 }
 
+/* Threads take chunks of rows from the queued jobs in order, as they come (threads_run_any):
+ * a thread the machine has descheduled leaves its share to the others. */
 static void fwd_mm_worker(void *arg, int ith, int nth)
 {
     struct fwd *f = arg;
+    (void)nth;
     float *tile = f->tile + (size_t)ith * FWD_TILE_ROWS * KERN_MAX_Y;
-    for (int k = 0; k < f->n_jobs; k++) {
+    for (int k = 0;;) {
+        const int c = atomic_fetch_add_explicit(&f->next_chunk, 1, memory_order_relaxed);
+        if (c >= f->n_chunks)
+            break;
+        while (c >= f->jobs[k].chunk0 + f->jobs[k].n_chunks)
+            k++;
         const struct mm_job *j = &f->jobs[k];
-        int64_t r0, r1;
-        threads_split(j->rows, ith, nth, &r0, &r1);
-        if (r0 >= r1)
-            continue;
+        const int64_t r0 = (int64_t)(c - j->chunk0) * j->chunk_rows;
+        const int64_t r1 = r0 + j->chunk_rows < j->rows ? r0 + j->chunk_rows : j->rows;
         /* the kernels reproduce the type's vec_dot: use them where that is the order */
         if (j->dot == quant_traits(j->type)->vec_dot) {
             fwd_mm_rows(j, r0, r1, tile);
@@ -363,10 +374,30 @@ static void fwd_mm_worker(void *arg, int ith, int nth)
     }
 }
 
+/* Rows per chunk of a job: about FWD_CHUNK_BYTES of weights times the items each row
+ * meets, in multiples of 4 rows (the decode kernel's four streams). */
+static int fwd_chunk_rows(const struct mm_job *j)
+{
+    const int64_t per = (int64_t)FWD_CHUNK_BYTES / ((int64_t)j->nb1 * ((j->n + 3) / 4));
+    const int64_t r = per < 8 ? 8 : per > 1024 ? 1024 : per & ~(int64_t)3;
+    return (int)r;
+}
+
 static void fwd_mm_run(struct fwd *f)
 {
-    if (f->n_jobs)
-        threads_run(f->pool, fwd_mm_worker, f);
+    if (!f->n_jobs)
+        return;
+    int total = 0;
+    for (int k = 0; k < f->n_jobs; k++) {
+        struct mm_job *j = &f->jobs[k];
+        j->chunk_rows = fwd_chunk_rows(j);
+        j->chunk0 = total;
+        j->n_chunks = (int)((j->rows + j->chunk_rows - 1) / j->chunk_rows);
+        total += j->n_chunks;
+    }
+    f->n_chunks = total;
+    atomic_store_explicit(&f->next_chunk, 0, memory_order_relaxed);
+    threads_run_any(f->pool, fwd_mm_worker, f);
     f->n_jobs = 0;
 }
 
@@ -420,9 +451,12 @@ static void fwd_attn_worker(void *arg, int ith, int nth)
     float *sc = f->sc + (size_t)ith * np;
     uint16_t *p16 = f->p16 + (size_t)ith * np;
     uint16_t *q16 = f->q16 + (size_t)ith * (size_t)hd;
-    int64_t i0, i1;
-    threads_split((int64_t)a->n * hp->n_head, ith, nth, &i0, &i1);
-    for (int64_t it = i0; it < i1; it++) {
+    (void)nth;
+    const int n_items = a->n * hp->n_head;
+    for (;;) {
+        const int it = atomic_fetch_add_explicit(&f->next_chunk, 1, memory_order_relaxed);
+        if (it >= n_items)
+            break;
         const int t = (int)(it / hp->n_head), h = (int)(it % hp->n_head);
         const int g = h / gq, npos = a->pos0 + t + 1;
         const int nkv = (npos + KV_PAD - 1) / KV_PAD * KV_PAD;
@@ -497,7 +531,8 @@ static void fwd_attention(struct fwd *f, int il, int n, int pos0)
     }
 
     struct attn_ctx a = { .f = f, .il = il, .n = n, .pos0 = pos0 };
-    threads_run(f->pool, fwd_attn_worker, &a);
+    atomic_store_explicit(&f->next_chunk, 0, memory_order_relaxed);
+    threads_run_any(f->pool, fwd_attn_worker, &a);
 
     fwd_act_reset(f);
     fwd_job(f, &L->t[AT_ATTN_OUT], 0, f->att, n, NULL, f->tmp, (size_t)d, NULL,

@@ -20,6 +20,11 @@ struct thread_pool *threads_create(int n);
 void threads_free(struct thread_pool *p);
 int threads_count(const struct thread_pool *p);
 void threads_run(struct thread_pool *p, threads_fn fn, void *arg);
+/* Like threads_run, but fn runs on the caller and on whichever workers arrive while the
+ * caller is still in its own call: a worker that comes late (descheduled on a busy
+ * machine) is not waited for. So fn must share its work out dynamically (threads_claim),
+ * and must not count on every ith being called; ith is still distinct per thread. */
+void threads_run_any(struct thread_pool *p, threads_fn fn, void *arg);
 /* Rows [r0, r1) of n for thread ith of nth, in contiguous blocks. */
 void threads_split(int64_t n, int ith, int nth, int64_t *r0, int64_t *r1);
 /* The number of online cores (at least 1). */
