@@ -47,6 +47,8 @@ TRAIN_LIB_OBJ := $(call obj,$(TRAIN_LIB_SRC))
 
 DEFAULT_MODEL := $(BUILD)/default.gguf
 TEST_BINS := $(BUILD)/test_engine $(BUILD)/test_tui
+# The real binary driven in tmux: typing, streaming, resizing, signals, hostile output.
+E2E_TESTS := tests/e2e_tmux.sh tests/e2e_signals.sh
 TOOLS := $(BUILD)/synth $(BUILD)/train $(BUILD)/session_bench
 
 .PHONY: all run test check fuzz bench train install uninstall clean man-lint layering moescope-san
@@ -103,7 +105,7 @@ run: all
 	./moescope
 
 test: all $(TEST_BINS) man-lint layering
-	@tests/run.sh $(TEST_BINS)
+	@tests/run.sh $(TEST_BINS) $(E2E_TESTS)
 
 # The whole suite again under AddressSanitizer and UndefinedBehaviorSanitizer.
 check:
