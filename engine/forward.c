@@ -176,9 +176,11 @@ static void fwd_softmax(float *p, const float *x, int n)
         max = x[i] > max ? x[i] : max;
     double sum = 0.0;
     int i = 0;
+    const int nv = kern_vexpf16(p, x, max, n);
     for (; i + 15 < n; i += 16) {
-        for (int k = 0; k < 16; k++)
-            p[i + k] = fwd_vexpf(x[i + k] - max);
+        if (i >= nv)
+            for (int k = 0; k < 16; k++)
+                p[i + k] = fwd_vexpf(x[i + k] - max);
         sum += (double)fwd_reduce16(p + i);
     }
     for (; i < n; i++) {

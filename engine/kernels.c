@@ -33,6 +33,16 @@ void kern_dot_rows(uint32_t type, int64_t n, const void *x, size_t x_stride, int
     }
 }
 
+int kern_vexpf16(float *p, const float *x, float sub, int n)
+{
+#if defined(__x86_64__)
+    if (quant_simd() == CPU_SIMD_AVX512)
+        return kern_x86_vexpf16(p, x, sub, n);
+#endif
+    (void)p, (void)x, (void)sub, (void)n;
+    return 0;
+}
+
 int kern_swiglu16(float *g, const float *u, int n)
 {
 #if defined(__x86_64__)

@@ -189,6 +189,15 @@ KX int kern_x86_swiglu16(float *g, const float *u, int n)
     return nv;
 }
 
+KX int kern_x86_vexpf16(float *p, const float *x, float sub, int n)
+{
+    const int nv = n & ~15;
+    const __m512 s = _mm512_set1_ps(sub);
+    for (int i = 0; i < nv; i += 16)
+        _mm512_storeu_ps(p + i, kx_vexpf(_mm512_sub_ps(_mm512_loadu_ps(x + i), s)));
+    return nv;
+}
+
 #else
 
 typedef int kernels_x86_unused; /* an empty translation unit is not ISO C */

@@ -139,3 +139,36 @@ TEST(kernels_swiglu16_equals_ggml_lanes)
     free(g0);
     free(u);
 }
+
+/* softmax's exponentials: kern_vexpf16 against the same lanes, with the -inf of masked
+ * cells and the max subtracted */
+TEST(kernels_vexpf16_equals_ggml_lanes)
+{
+    enum { N = 1024 + 5 };
+    float *x = malloc(sizeof(float) * N), *p = malloc(sizeof(float) * N);
+    uint64_t seed = 11;
+    for (int i = 0; i < N; i++)
+        x[i] = i % 37 == 0 ? -INFINITY : tk_uniform(&seed) * (i % 8 == 0 ? 150.0f : 20.0f);
+    const float sub = 3.25f;
+    const int before = quant_simd();
+    int paths = 0;
+    for (int s = 0; s < CPU_SIMD_COUNT; s++) {
+        if (!quant_set_simd(s))
+            continue;
+        const int done = kern_vexpf16(p, x, sub, N);
+        CHECK(done % 16 == 0 && done <= N);
+        int bad = 0;
+        for (int i = 0; i < done; i++) {
+            const float want = tk_vexpf(x[i] - sub);
+            if (memcmp(&want, &p[i], sizeof want) != 0 && bad++ < 3)
+                CHECK_MSG(false, "%s: exp(%.9g - %g) = %.9g, ggml's lane %.9g",
+                          cpu_simd_name(s), x[i], sub, p[i], want);
+        }
+        paths += done > 0;
+    }
+    quant_set_simd(before);
+    if (cpu_supports(CPU_SIMD_AVX512))
+        CHECK(paths > 0);
+    free(x);
+    free(p);
+}
