@@ -197,24 +197,8 @@ static void fwd_softmax(float *p, const float *x, int n)
  * each block's whole integer sum is converted to float and fused-multiply-added with the
  * product of the two scales, block after block, one accumulator per output row. The values
  * are those of the plain kernel; only this float order differs, and it is what the
- * reference rounded. (Its q4_K repacking would be the same idea, but the fixtures match
- * only without it, so the reference build did not use it.) */
-static float fwd_dot_q4_0_repack(int64_t n, const void *vx, const void *vy)
-{
-    const struct block_q4_0 *x = vx;
-    const struct block_q8_0 *y = vy;
-    float acc = 0.0f;
-    for (int64_t b = 0; b < n / QK4_0; b++) {
-        int isum = 0;
-        for (int j = 0; j < QK4_0 / 2; j++) {
-            isum += ((x[b].qs[j] & 15) - 8) * y[b].qs[j];
-            isum += ((x[b].qs[j] >> 4) - 8) * y[b].qs[j + QK4_0 / 2];
-        }
-        const float d = quant_f16_to_f32(x[b].d) * quant_f16_to_f32(y[b].d);
-        acc = fmaf((float)isum, d, acc);
-    }
-    return acc;
-}
+ * reference rounded: quant.h's vec_dot_repack. (Its q4_K repacking would be the same idea,
+ * but the fixtures match only without it, so the reference build did not use it.) */
 
 /* Whether llama.cpp's mul_mat hands an (m rows) x (n_cols) product to tinyBLAS
  * (llamafile_sgemm): only with two activation rows or more ("only enable sgemm for prompt
@@ -233,7 +217,7 @@ static quant_vec_dot_fn fwd_pick_dot(const struct wt *w, bool expert, int n_cols
 {
     const struct quant_traits *qt = quant_traits(w->type);
     if (w->ne[1] % 8 == 0 && w->type == GGML_TYPE_Q4_0)
-        return fwd_dot_q4_0_repack;
+        return qt->vec_dot_repack;
     return !expert && fwd_uses_tinyblas(w->ne[1], n_cols) ? qt->vec_dot_gemm : qt->vec_dot;
 }
 
