@@ -16,7 +16,7 @@
 /* KV_PAD: llama.cpp pads the attended length to 32 cells (no flash attention); the padded
  * cells get probability 0, and the sums keep llama.cpp's lane layout. */
 enum { N_ACT_SLOTS = 6, MAX_JOBS = 4 * 1024, KV_PAD = 32, FWD_TILE_ROWS = 64,
-       FWD_CHUNK_BYTES = 64 * 1024 };
+       FWD_CHUNK_BYTES = 256 * 1024 };
 
 /* One matrix job: rows of y = W . x for a list of input rows. */
 struct mm_job {
@@ -360,13 +360,17 @@ static void fwd_mm_worker(void *arg, int ith, int nth)
     }
 }
 
-/* Rows per chunk of a job: about FWD_CHUNK_BYTES of weights times the items each row
- * meets, in multiples of 4 rows (the decode kernel's four streams). */
+/* Rows per chunk of a job: the job split evenly into pieces of about FWD_CHUNK_BYTES of
+ * weights times the items each row meets, in multiples of 4 rows (the decode kernel's four
+ * streams). Chunks of 64 KB measured 20-25% slower in decode than 256 KB: the streams get
+ * too short for the prefetchers. */
 static int fwd_chunk_rows(const struct mm_job *j)
 {
-    const int64_t per = (int64_t)FWD_CHUNK_BYTES / ((int64_t)j->nb1 * ((j->n + 3) / 4));
-    const int64_t r = per < 8 ? 8 : per > 1024 ? 1024 : per & ~(int64_t)3;
-    return (int)r;
+    const int64_t work = j->rows * (int64_t)j->nb1 * ((j->n + 3) / 4);
+    const int64_t pieces =
+        work > FWD_CHUNK_BYTES ? (work + FWD_CHUNK_BYTES - 1) / FWD_CHUNK_BYTES : 1;
+    const int64_t per = (j->rows + pieces - 1) / pieces;
+    return (int)((per + 3) & ~(int64_t)3);
 }
 
 static void fwd_mm_run(struct fwd *f)
