@@ -27,7 +27,9 @@ const char *default_model_path(void)
     const char *env = getenv("MOESCOPE_MODEL");
     if (env && *env)
         return env;
-    /* Next to the binary in a source tree (make run), else the installed copy. */
+    /* Next to the binary in a source tree (make run); then the installed copy relative to
+     * the binary (PREFIX/bin -> PREFIX/share/moescope, so a relocated install works); then
+     * the data folder compiled in. */
     char exe[4096];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (n > 0) {
@@ -35,9 +37,12 @@ const char *default_model_path(void)
         char *slash = strrchr(exe, '/');
         if (slash) {
             *slash = 0;
-            if (snprintf(path, sizeof path, "%s/build/default.gguf", exe) < (int)sizeof path &&
-                access(path, R_OK) == 0)
-                return path;
+            static const char *const rel[] = { "build/default.gguf",
+                                               "../share/moescope/default.gguf" };
+            for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++)
+                if (snprintf(path, sizeof path, "%s/%s", exe, rel[i]) < (int)sizeof path &&
+                    access(path, R_OK) == 0)
+                    return path;
         }
     }
     snprintf(path, sizeof path, "%s/default.gguf", MOESCOPE_DATADIR);
