@@ -24,3 +24,20 @@ done
 
 echo "== a large session: 10 000 tokens, 48 layers, 64 experts, k = 8"
 build/session_bench 10000 48 64 8
+
+echo "== drawing: a 200x60 frame of a 4000-token session (48 layers, 64 experts, k = 8), replayed in tmux"
+if command -v tmux >/dev/null 2>&1; then
+    build/session_bench --write "$out/frames.json" 4000 48 64 8 >/dev/null
+    sock="moescope-bench-$$"
+    rm -f "$out/frames.txt"
+    tmux -L "$sock" new-session -d -x 200 -y 60 \
+        "./moescope --replay '$out/frames.json' --frames 300 2>'$out/frames.txt'"
+    for _ in $(seq 1 120); do
+        [ -s "$out/frames.txt" ] && break
+        sleep 0.5
+    done
+    tmux -L "$sock" kill-server 2>/dev/null || true
+    cat "$out/frames.txt"
+else
+    echo "tmux is not installed: skipped (make test installs it)"
+fi
