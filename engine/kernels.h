@@ -8,7 +8,8 @@
  * are the row kernel's; only the work around them changes. With one y (decode) several
  * rows' chains of dependent FMAs overlap and their weights stream with prefetches; with
  * several y (prefill) a weight block is loaded once for all of them. Types without a kernel
- * here go through quant_dot_tile(). */
+ * here go through quant_dot_tile(). The y rows must be as quant's from_float writes them
+ * (for q8_0: values in -127..127, never -128). */
 #ifndef MOESCOPE_KERNELS_H
 #define MOESCOPE_KERNELS_H
 

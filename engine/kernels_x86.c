@@ -42,10 +42,15 @@ KX_INLINE __m256 kx_scale8(const struct block_q8_0 *b)
     return _mm256_cvtph_ps(_mm_set1_epi16((short)b->d));
 }
 
-/* R rows x C activation rows over nb blocks: acc[r][c] as q8_0_dot(x_r, y_c). */
+/* R rows x C activation rows over nb blocks: acc[r][c] as q8_0_dot(x_r, y_c).
+ * With several y rows (C > 1) the integer lanes come from x + 128 (unsigned) times y,
+ * started at yc = -128 * (the lane's 4 y values): one VPDPBUSD per pair instead of a sign
+ * step and one. Both give the exact lane sum while y has no -128 (the sign step wraps
+ * -(-128) to -128; quant's from_float never writes -128: it rounds into -127..127). */
 KX_INLINE void kx_q8_0_tile(int R, int C, int64_t nb, const struct block_q8_0 *const *xr,
                             const struct block_q8_0 *const *yr, const float (*yd)[KX_MAX_NB],
-                            float *out, size_t out_row, size_t out_col)
+                            const __m256i (*yc)[KX_MAX_NB], float *out, size_t out_row,
+                            size_t out_col)
 {
     __m256 acc[4][4];
 #pragma GCC unroll 4
@@ -60,7 +65,8 @@ KX_INLINE void kx_q8_0_tile(int R, int C, int64_t nb, const struct block_q8_0 *c
         for (int r = 0; r < R; r++) {
             _mm_prefetch((const char *)&xr[r][b] + KX_PREFETCH, _MM_HINT_T0);
             xq[r] = _mm256_loadu_si256((const __m256i *)xr[r][b].qs);
-            ax[r] = _mm256_sign_epi8(xq[r], xq[r]);
+            ax[r] = C > 1 ? _mm256_xor_si256(xq[r], _mm256_set1_epi8((char)0x80))
+                          : _mm256_sign_epi8(xq[r], xq[r]);
             dx[r] = kx_scale8(&xr[r][b]);
         }
 #pragma GCC unroll 4
@@ -69,8 +75,10 @@ KX_INLINE void kx_q8_0_tile(int R, int C, int64_t nb, const struct block_q8_0 *c
             const __m256 dy = _mm256_set1_ps(yd[c][b]);
 #pragma GCC unroll 4
             for (int r = 0; r < R; r++) {
-                const __m256i p = _mm256_dpbusd_epi32(_mm256_setzero_si256(), ax[r],
-                                                      _mm256_sign_epi8(yq, xq[r]));
+                const __m256i p =
+                    C > 1 ? _mm256_dpbusd_epi32(yc[c][b], ax[r], yq)
+                          : _mm256_dpbusd_epi32(_mm256_setzero_si256(), ax[r],
+                                                _mm256_sign_epi8(yq, xq[r]));
                 acc[r][c] = _mm256_fmadd_ps(_mm256_mul_ps(dx[r], dy), _mm256_cvtepi32_ps(p),
                                             acc[r][c]);
             }
@@ -86,10 +94,11 @@ KX_INLINE void kx_q8_0_tile(int R, int C, int64_t nb, const struct block_q8_0 *c
 #define KX_TILE(R, C)                                                                     \
     static KX void kx_q8_0_tile_##R##x##C(int64_t nb, const struct block_q8_0 *const *xr, \
                                           const struct block_q8_0 *const *yr,             \
-                                          const float (*yd)[KX_MAX_NB], float *out,       \
+                                          const float (*yd)[KX_MAX_NB],                   \
+                                          const __m256i (*yc)[KX_MAX_NB], float *out,     \
                                           size_t out_row, size_t out_col)                 \
     {                                                                                     \
-        kx_q8_0_tile(R, C, nb, xr, yr, yd, out, out_row, out_col);                        \
+        kx_q8_0_tile(R, C, nb, xr, yr, yd, yc, out, out_row, out_col);                    \
     }
 KX_TILE(4, 1)
 KX_TILE(1, 1)
@@ -100,7 +109,7 @@ KX_TILE(1, 2)
 
 typedef void (*kx_tile_fn)(int64_t, const struct block_q8_0 *const *,
                            const struct block_q8_0 *const *, const float (*)[KX_MAX_NB],
-                           float *, size_t, size_t);
+                           const __m256i (*)[KX_MAX_NB], float *, size_t, size_t);
 
 /* Returns 0 when done, -1 when the shape is not one this kernel takes. */
 KX int kern_x86_q8_0_rows(int64_t n, const void *x, size_t x_stride, int nx,
@@ -110,15 +119,22 @@ KX int kern_x86_q8_0_rows(int64_t n, const void *x, size_t x_stride, int nx,
     const int64_t nb = n / QK8_0;
     if (n % QK8_0 || nb > KX_MAX_NB)
         return -1;
-    float yd[4][KX_MAX_NB]; /* (4 y rows, nb) y block scales as floats */
+    float yd[4][KX_MAX_NB];   /* (4 y rows, nb) y block scales as floats */
+    __m256i yc[4][KX_MAX_NB]; /* (4 y rows, nb) -128 x each lane's 4 y values (C > 1) */
     for (int c0 = 0; c0 < ny;) {
         /* y rows in groups of 4, then 2, then 1; x rows by 2 (with several y) or 4 */
         const int C = ny - c0 >= 4 ? 4 : ny - c0 >= 2 ? 2 : 1;
         const struct block_q8_0 *yr[4];
         for (int c = 0; c < C; c++) {
             yr[c] = y[c0 + c];
-            for (int64_t b = 0; b < nb; b++)
+            for (int64_t b = 0; b < nb; b++) {
                 yd[c][b] = _cvtsh_ss(yr[c][b].d);
+                if (C > 1)
+                    yc[c][b] = _mm256_sub_epi32(
+                        _mm256_setzero_si256(),
+                        _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8((char)0x80),
+                                            _mm256_loadu_si256((const __m256i *)yr[c][b].qs)));
+            }
         }
         const int R = C == 1 ? 4 : 2;
         const kx_tile_fn big = C == 4 ? kx_q8_0_tile_2x4 : C == 2 ? kx_q8_0_tile_2x2
@@ -135,14 +151,16 @@ KX int kern_x86_q8_0_rows(int64_t n, const void *x, size_t x_stride, int nx,
             for (int r = 0; r < R; r++)
                 xr[r] = (const struct block_q8_0 *)((const uint8_t *)x +
                                                     (size_t)(i + r * q) * x_stride);
-            big(nb, xr, yr, (const float (*)[KX_MAX_NB])yd, o + (size_t)i * out_row,
+            big(nb, xr, yr, (const float (*)[KX_MAX_NB])yd, (const __m256i (*)[KX_MAX_NB])yc,
+                o + (size_t)i * out_row,
                 (size_t)q * out_row, out_col);
         }
         for (int i = q * R; i < nx; i++) {
             const struct block_q8_0 *xr[1] = {
                 (const struct block_q8_0 *)((const uint8_t *)x + (size_t)i * x_stride)
             };
-            one(nb, xr, yr, (const float (*)[KX_MAX_NB])yd, o + (size_t)i * out_row,
+            one(nb, xr, yr, (const float (*)[KX_MAX_NB])yd, (const __m256i (*)[KX_MAX_NB])yc,
+                o + (size_t)i * out_row,
                 out_row, out_col);
         }
         c0 += C;
