@@ -51,7 +51,7 @@ TEST_BINS := $(BUILD)/test_engine $(BUILD)/test_tui
 E2E_TESTS := tests/e2e_tmux.sh tests/e2e_signals.sh
 TOOLS := $(BUILD)/synth $(BUILD)/train $(BUILD)/session_bench
 
-.PHONY: all run test check fuzz bench train install uninstall clean man-lint layering moescope-san
+.PHONY: all run test check check-html fuzz bench train install uninstall clean man-lint layering moescope-san
 
 all: moescope $(TOOLS) $(DEFAULT_MODEL)
 
@@ -115,6 +115,11 @@ check:
 
 moescope-san: $(BUILD)/tui/main.o $(TUI_OBJ) $(SESSION_OBJ) $(THEME_OBJ) $(ENGINE_OBJ)
 	$(CC) $(CFLAGS_ALL) -o $(BUILD)/moescope $^ $(PKG_LIBS) $(LDLIBS_ENGINE) $(LDFLAGS)
+
+# The HTML export opened in headless Chromium: a screenshot that shows a drawn page.
+check-html: all
+	$(BUILD)/session_bench --sample $(BUILD)/sample-session.json
+	MOESCOPE=./moescope tools/check_html.sh $(BUILD)/sample-session.json $(BUILD)/sample-session.png
 
 man-lint:
 	@out=$$(LC_ALL=C.UTF-8 MANROFFSEQ='' MANWIDTH=80 man --warnings -E UTF-8 -l man/moescope.1 2>&1 >/dev/null); \
