@@ -9,6 +9,8 @@
 #include <wchar.h>
 
 #include "draw.h"
+#include "engine.h"
+#include "session.h"
 #include "test.h"
 #include "trace.h"
 #include "views.h"
@@ -889,4 +891,91 @@ TEST(views_strip_scrolls_the_selection_into_view)
     }
     delwin(w);
     trace_log_free(&tl);
+}
+
+/* Issue 6: a saved session, replayed with no model, shows the same heatmap cells as the
+ * live run that made it. The live run is the fixture olmoe-tiny-f16.gguf
+ * (../shared/fixtures/models), greedy, through the real engine; the replay is the same
+ * records after session_save_run and session_load. Every cell's character and colour pair
+ * must be equal, in each heatmap mode. */
+TEST(views_replay_heatmap_equals_live_run)
+{
+    if (!vt_init())
+        return;
+    const char *dir = test_fixtures_dir();
+    if (!dir) {
+        test_skip("../shared/fixtures is absent");
+        return;
+    }
+    char model[4096], path[4096], err[512];
+    snprintf(model, sizeof model, "%s/models/olmoe-tiny-f16.gguf", dir);
+    struct engine_params ep;
+    engine_params_default(&ep);
+    ep.model_path = model;
+    ep.n_threads = 1;
+    ep.sampler.temp = 0;
+    struct engine *e = engine_open(&ep, err, sizeof err);
+    CHECK_MSG(e != NULL, "%s", err);
+    if (!e)
+        return;
+    const struct model_desc *d = engine_desc(e);
+    struct trace_log live;
+    CHECK_INT_EQ(trace_log_init(&live, d->n_layers, d->n_experts, d->n_experts_used), 0);
+    const char *prompt = "The router picks experts for every token";
+    int32_t ids[64];
+    int n = engine_tokenize(e, prompt, strlen(prompt), true, false, ids, 64, err, sizeof err);
+    CHECK(n > 0);
+    char piece[64], reply[256] = "";
+    for (int i = 0; i < n; i++) {
+        size_t l = engine_token_piece(e, ids[i], piece, sizeof piece);
+        trace_log_push(&live, ids[i], piece, l < sizeof piece ? l : 0, true);
+    }
+    size_t reply_len = 0;
+    for (int step = 0; step < 12; step++) {
+        CHECK_INT_EQ(engine_eval(e, &live, err, sizeof err), 0);
+        long at = engine_sample(e, &live, err, sizeof err);
+        CHECK(at >= 0);
+        if (at < 0)
+            break;
+        size_t l = live.tok[at].piece_len;
+        if (reply_len + l < sizeof reply) {
+            memcpy(reply + reply_len, trace_piece(&live, (size_t)at), l);
+            reply_len += l;
+        }
+    }
+    snprintf(path, sizeof path, "%s/replay-heatmap.json", test_tmp_dir());
+    CHECK_INT_EQ(session_save_run(path, d, &ep.sampler, NULL, prompt, strlen(prompt), reply,
+                                  reply_len, &live, false, err, sizeof err), 0);
+    struct session s;
+    int loaded = session_load(&s, path, err, sizeof err);
+    CHECK_MSG(loaded == 0, "%s", err);
+    if (loaded == 0) {
+        CHECK_INT_EQ(s.log.n, live.n);
+        WINDOW *a = newwin(12, 80, 0, 0), *b = newwin(12, 80, 0, 0);
+        for (int mode = 0; mode < HEAT_MODE_COUNT; mode++) {
+            struct view_ctx ca = vt_ctx_default, cb = vt_ctx_default;
+            ca.log = &live;
+            cb.log = &s.log;
+            ca.heat = cb.heat = (enum heat_mode)mode;
+            ca.sel = cb.sel = (long)n + 3; /* a generated token that went through the model */
+            view_heatmap_draw(&ca, a);
+            view_heatmap_draw(&cb, b);
+            int differ = 0, marked = 0;
+            for (int y = 0; y < 12; y++)
+                for (int x = 0; x < 80; x++) {
+                    differ += vt_char(a, y, x) != vt_char(b, y, x) ||
+                              vt_pair(a, y, x) != vt_pair(b, y, x);
+                    marked += y > 1 && vt_char(a, y, x) != L' ' && vt_char(a, y, x) != 0;
+                }
+            CHECK_MSG(differ == 0, "heatmap mode %s: %d cells differ between live and replay",
+                      heat_mode_names[mode], differ);
+            CHECK_MSG(marked > 20, "heatmap mode %s drew only %d cells", heat_mode_names[mode],
+                      marked);
+        }
+        delwin(a);
+        delwin(b);
+        session_free(&s);
+    }
+    trace_log_free(&live);
+    engine_close(e);
 }
