@@ -167,9 +167,12 @@ static int model_read_hparams(struct model *m, char *err, size_t errlen)
     if (gguf_get_strz(&m->f, model_key(m, "rope.scaling.type", key, sizeof key), stype,
                       sizeof stype, err, errlen) < 0)
         return -1;
-    if (stype[0] && strcmp(stype, "none") && strcmp(stype, "linear"))
+    if (stype[0] && strcmp(stype, "none") && strcmp(stype, "linear")) {
+        char shown[4 * sizeof stype + 8]; /* the file's words: shown, never obeyed */
+        text_escape(stype, strlen(stype), shown, sizeof shown);
         return model_fail(m, err, errlen, "RoPE scaling '%s' is not supported (none, linear)",
-                          stype);
+                          shown);
+    }
     hp->rope_freq_scale = factor > 0.0f && strcmp(stype, "none") ? 1.0f / factor : 1.0f;
 
     hp->router = m->arch->router;

@@ -1485,6 +1485,8 @@ int app_run(struct app *a)
         ep.n_ctx = a->opt.n_ctx;
         ep.sampler = a->sampler;
         ep.trace = true;
+        ep.prewarm = a->opt.prewarm;
+        ep.mlock = a->opt.mlock;
         char err[512];
         /* Started with the signals blocked, so they all come to this thread. */
         a->worker = worker_start(&ep, err, sizeof err);

@@ -255,6 +255,8 @@ struct app_options {
     const char *replay;        /* --replay FILE: a saved session, no model */
     const char *session;       /* --session FILE: continue a saved conversation */
     long frames;               /* --frames N: draw N frames then exit (0 = run) */
+    bool prewarm;              /* --prewarm: read every expert before the first token */
+    bool mlock;                /* --mlock: pin the model in memory */
 };
 void app_options_default(struct app_options *o);
 

@@ -54,7 +54,7 @@ static void app_usage(FILE *out)
     fprintf(out,
             "usage: moescope [-m MODEL] [options]\n"
             "Chat with a Mixture-of-Experts model and watch its routing live.\n"
-            "  -m, --model FILE       GGUF model (default: the built-in random-weight model)\n"
+            "  -m, --model FILE       GGUF model (default: the built-in Shakespeare MoE)\n"
             "  -t, --threads N        threads (default: every core)\n"
             "  -c, --ctx N            context size (default: the model's, at most 4096)\n"
             "  -n, --n-predict N      at most N tokens a reply (default 2048, 0: no limit)\n"
@@ -64,6 +64,8 @@ static void app_usage(FILE *out)
             "      --temp F --top-k N --top-p F --min-p F --seed N   sampler settings\n"
             "      --session FILE     continue a saved session\n"
             "      --replay FILE      inspect a saved session without a model\n"
+            "      --prewarm          read every expert once before the first token\n"
+            "      --mlock            pin the model in memory\n"
             "      --frames N         draw N frames and exit (for tests)\n"
             "Inside: F1 lists every key, /help the commands. See moescope(1).\n");
 }
@@ -104,6 +106,10 @@ static int app_parse(int argc, char **argv, struct app_options *o)
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             app_usage(stdout);
             return 1;
+        }
+        if (!strcmp(a, "--prewarm") || !strcmp(a, "--mlock")) {
+            *(a[2] == 'p' ? &o->prewarm : &o->mlock) = true;
+            continue;
         }
         static const char *const with_value[] = {
             "-m", "--model", "-t", "--threads", "-c", "--ctx", "-n", "--n-predict", "--theme",

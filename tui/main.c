@@ -30,7 +30,8 @@ int main(int argc, char **argv)
 {
     if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
         usage(stdout);
-        return 0;
+        fputc('\n', stdout);
+        return cmd_app(argc, argv); /* and the app's own options */
     }
     if (argc < 2 || argv[1][0] == '-')
         return cmd_app(argc, argv);
