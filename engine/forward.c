@@ -91,7 +91,7 @@ struct fwd {
     /* per-thread attention scratch */
     float *sc;       /* (nth, n_pad) scores, then probabilities */
     uint16_t *p16;   /* (nth, n_pad) probabilities in F16 */
-    uint16_t *q16;   /* (nth, head_dim) */
+    uint16_t *q16;   /* (nth, head_dim), at least kvd */
     int nth;
 
     /* KV cache, F16 */
@@ -443,6 +443,8 @@ static void fwd_attn_worker(void *arg, int ith, int nth)
     uint16_t *q16 = f->q16 + (size_t)ith * (size_t)hd;
     (void)nth;
     const int n_items = a->n * hp->n_head;
+    /* one token (decode): the rows go through kern_dot_rows, which keeps vec_dot's order */
+    const bool rows = dot_qk == t16->vec_dot && dot_pv == t16->vec_dot;
     for (;;) {
         const int it = atomic_fetch_add_explicit(&f->next_chunk, 1, memory_order_relaxed);
         if (it >= n_items)
@@ -451,23 +453,29 @@ static void fwd_attn_worker(void *arg, int ith, int nth)
         const int g = h / gq, npos = a->pos0 + t + 1;
         const int nkv = (npos + KV_PAD - 1) / KV_PAD * KV_PAD;
         const float *q = f->q + (size_t)t * (size_t)f->qd + (size_t)h * (size_t)hd;
+        const uint16_t *kg = kc + (size_t)g * (size_t)hd, *vg = vc + (size_t)g * (size_t)hd * np;
+        const void *yq = q16, *yp = p16;
         /* KQ: a mul_mat with F16 K, so Q is rounded to F16 first */
-        for (int i = 0; i < hd; i++)
-            q16[i] = quant_f32_to_f16(q[i]);
-        for (int j = 0; j < npos; j++) {
-            const uint16_t *kr = kc + (size_t)j * (size_t)f->kvd + (size_t)g * (size_t)hd;
-            sc[j] = dot_qk(hd, kr, q16) * hp->kq_scale;
-        }
+        t16->from_float(q, q16, hd);
+        if (rows)
+            kern_dot_rows(GGML_TYPE_F16, hd, kg, (size_t)f->kvd * 2, npos, &yq, 1, sc, 1, 1);
+        else
+            for (int j = 0; j < npos; j++)
+                sc[j] = dot_qk(hd, kg + (size_t)j * (size_t)f->kvd, q16);
+        for (int j = 0; j < npos; j++)
+            sc[j] *= hp->kq_scale;
         /* ggml_soft_max_ext over the padded row, the masked cells at -inf */
         for (int j = npos; j < nkv; j++)
             sc[j] = -INFINITY;
         fwd_softmax(sc, sc, nkv);
-        for (int j = 0; j < nkv; j++)
-            p16[j] = quant_f32_to_f16(sc[j]);
+        t16->from_float(sc, p16, nkv);
         /* KQV: a mul_mat of transposed F16 V with the probabilities rounded to F16 */
         float *o = f->att + (size_t)t * (size_t)f->qd + (size_t)h * (size_t)hd;
-        for (int i = 0; i < hd; i++)
-            o[i] = dot_pv(nkv, vc + ((size_t)g * (size_t)hd + (size_t)i) * np, p16);
+        if (rows)
+            kern_dot_rows(GGML_TYPE_F16, nkv, vg, np * 2, hd, &yp, 1, o, 1, 1);
+        else
+            for (int i = 0; i < hd; i++)
+                o[i] = dot_pv(nkv, vg + (size_t)i * np, p16);
     }
 }
 
@@ -491,6 +499,7 @@ static void fwd_attention(struct fwd *f, int il, int n, int pos0)
     fwd_mm_run(f);
 
     const bool neox = m->arch->rope == ARCH_ROPE_NEOX;
+    const struct quant_traits *t16 = quant_traits(GGML_TYPE_F16);
     for (int t = 0; t < n; t++) {
         float *q = f->q + (size_t)t * f->qd, *k = f->kx + (size_t)t * f->kvd;
         if (m->arch->qk_norm == ARCH_QK_NORM_FULL) {
@@ -514,10 +523,12 @@ static void fwd_attention(struct fwd *f, int il, int n, int pos0)
         const size_t np = (size_t)f->n_pad, p = (size_t)(pos0 + t);
         const size_t off = ((size_t)il * np + p) * (size_t)f->kvd;
         const float *v = f->vx + (size_t)t * f->kvd;
-        for (int i = 0; i < f->kvd; i++) {
-            f->kc[off + (size_t)i] = quant_f32_to_f16(k[i]);
-            f->vc[((size_t)il * (size_t)f->kvd + (size_t)i) * np + p] = quant_f32_to_f16(v[i]);
-        }
+        t16->from_float(k, f->kc + off, f->kvd);
+        /* V goes in transposed: converted as a row, then spread a column */
+        uint16_t *v16 = f->q16;
+        t16->from_float(v, v16, f->kvd);
+        for (int i = 0; i < f->kvd; i++)
+            f->vc[((size_t)il * (size_t)f->kvd + (size_t)i) * np + p] = v16[i];
     }
 
     struct attn_ctx a = { .f = f, .il = il, .n = n, .pos0 = pos0 };
@@ -880,7 +891,8 @@ struct fwd *fwd_create(const struct model *m, int n_ctx, struct thread_pool *poo
     f->sc = malloc((size_t)f->nth * (size_t)f->n_pad * sizeof(float));
     f->tile = malloc((size_t)f->nth * FWD_TILE_ROWS * KERN_MAX_Y * sizeof(float));
     f->p16 = malloc((size_t)f->nth * (size_t)f->n_pad * sizeof(uint16_t));
-    f->q16 = malloc((size_t)f->nth * (size_t)hp->head_dim * sizeof(uint16_t));
+    /* q16: a head's query per thread, and (thread 0's) a V row before it goes in a column */
+    f->q16 = malloc((size_t)imax(f->nth * hp->head_dim, kvd) * sizeof(uint16_t));
     size_t kv = (size_t)hp->n_layer * (size_t)f->n_pad * kvd;
     f->kc = calloc(kv, sizeof(uint16_t));
     f->vc = calloc(kv, sizeof(uint16_t));

@@ -557,6 +557,63 @@ static AVX2 float f16_dot(int64_t n, const void *vx, const void *vy)
     return (float)sum;
 }
 
+/* f16_dot for nx rows against each y, for the AVX-512 path too (this f16_dot is its order).
+ * The chunks of 64 as f16_dot; the tail's products (float, as f16_dot rounds them) go
+ * through a buffer so that 4 rows' double sums advance in the lanes of one register, each
+ * still in f16_dot's order: the attention's P.V rows have a tail of 32 every other 32
+ * positions, and summing it row by row was most of the decode step's attention time. The
+ * KV cache's rows are short and far apart (V^T rows n_ctx cells apart): no prefetcher
+ * follows them, so the rows F16_AHEAD ahead are asked for. Measured on the laptop shape,
+ * Q8_0, 2 threads: decode 99 -> 110 tok/s (median of 6 runs). */
+enum { F16_AHEAD = 16 };
+static AVX2 void f16_tile(int64_t n, const void *vx, size_t xs, int nx, const void *const *vy,
+                          int ny, float *out, size_t out_stride)
+{
+    const int64_t np = n & ~(int64_t)63;
+    const int tail = (int)(n - np);
+    float red[4], prod[4][64];
+    const __m128i lane = _mm_setr_epi32(0, 64, 128, 192);
+    for (int r = 0; r < F16_AHEAD && r < nx; r++)
+        for (int64_t b = 0; b < n * 2; b += 64)
+            _mm_prefetch((const char *)vx + (size_t)r * xs + b, _MM_HINT_T0);
+    for (int j = 0; j < ny; j++) {
+        const uint16_t *y = vy[j];
+        for (int r0 = 0; r0 < nx; r0 += 4) {
+            const int R = nx - r0 < 4 ? nx - r0 : 4;
+            for (int r = 0; r < R; r++) {
+                const uint16_t *x = (const uint16_t *)((const uint8_t *)vx + (size_t)(r0 + r) * xs);
+                if (r0 + r + F16_AHEAD < nx)
+                    for (int64_t b = 0; b < n * 2; b += 64)
+                        _mm_prefetch((const char *)x + F16_AHEAD * xs + b, _MM_HINT_T0);
+                VEC_DOT_64(load_f16, x, y, n, np, red[r]);
+                int i = 0;
+                for (; i + 8 <= tail; i += 8)
+                    _mm256_storeu_ps(prod[r] + i, _mm256_mul_ps(load_f16(x + np + i),
+                                                                load_f16(y + np + i)));
+                for (; i < tail; i++)
+                    prod[r][i] = h2f(x[np + i]) * h2f(y[np + i]);
+            }
+            if (tail == 0) {
+                for (int r = 0; r < R; r++)
+                    out[(size_t)(r0 + r) * out_stride + (size_t)j] = red[r];
+                continue;
+            }
+            for (int r = R; r < 4; r++) { /* lanes nobody reads, but defined */
+                red[r] = 0.0f;
+                for (int i = 0; i < tail; i++)
+                    prod[r][i] = 0.0f;
+            }
+            __m256d sum = _mm256_cvtps_pd(_mm_loadu_ps(red));
+            for (int i = 0; i < tail; i++)
+                sum = _mm256_add_pd(sum, _mm256_cvtps_pd(_mm_i32gather_ps(&prod[0][i], lane, 4)));
+            float res[4];
+            _mm_storeu_ps(res, _mm256_cvtpd_ps(sum));
+            for (int r = 0; r < R; r++)
+                out[(size_t)(r0 + r) * out_stride + (size_t)j] = res[r];
+        }
+    }
+}
+
 /* tinyBLAS (llama.cpp's dense f32/f16 matrix product on AVX-512): one 16-lane accumulator
  * over the whole row, then _mm512_reduce_add_ps; rows not a multiple of 16 fall back. */
 static AVX2 float f32_gemm_dot(int64_t n, const void *vx, const void *vy)
@@ -770,6 +827,7 @@ void quant_avx2_fill(struct quant_kernels *k)
     k->vec_dot[GGML_TYPE_Q6_K] = q6_K_dot;
     k->vec_dot[GGML_TYPE_F32] = f32_dot;
     k->vec_dot[GGML_TYPE_F16] = f16_dot;
+    k->tile[GGML_TYPE_F16] = f16_tile;
     k->vec_dot[GGML_TYPE_BF16] = bf16_dot;
     k->vec_dot_gemm[GGML_TYPE_F32] = f32_gemm_dot;
     k->vec_dot_gemm[GGML_TYPE_F16] = f16_gemm_dot;

@@ -478,6 +478,8 @@ void quant_avx512_fill(struct quant_kernels *k)
     k->tile[GGML_TYPE_Q6_K] = q6_K_tile;
     k->vec_dot[GGML_TYPE_F32] = f32_dot;
     k->vec_dot[GGML_TYPE_F16] = f16_dot;
+    /* f16 keeps quant_avx2.c's tile: its sums are this f16_dot's, bit for bit
+     * (test_kernels checks the pair on this path) */
     k->vec_dot[GGML_TYPE_BF16] = bf16_dot;
     k->vec_dot_gemm[GGML_TYPE_F32] = f32_gemm_dot;
     k->vec_dot_gemm[GGML_TYPE_F16] = f16_gemm_dot;

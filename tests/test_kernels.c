@@ -21,24 +21,24 @@ static float tk_uniform(uint64_t *s)
     return (float)((*s >> 40) & 0xFFFFFF) / (float)0x1000000 * 2.0f - 1.0f;
 }
 
-static void tk_one_type(uint32_t type, int simd)
+static void tk_one_type(uint32_t type, int simd, int ne0)
 {
-    enum { NE0 = 512, MAXR = 13, MAXY = 9 };
+    enum { MAXR = 13, MAXY = 9 };
     const struct quant_traits *qt = quant_traits(type), *vt = quant_traits(qt->vec_dot_type);
-    const size_t rs = quant_row_size(type, NE0), ys = quant_row_size(qt->vec_dot_type, NE0);
+    const size_t rs = quant_row_size(type, ne0), ys = quant_row_size(qt->vec_dot_type, ne0);
     uint8_t *w = malloc(rs * MAXR), *y = malloc(ys * MAXY);
-    float *src = malloc(sizeof(float) * NE0), *out = malloc(sizeof(float) * MAXR * MAXY * 3);
+    float *src = malloc(sizeof(float) * ne0), *out = malloc(sizeof(float) * MAXR * MAXY * 3);
     uint64_t seed = 42 + type;
     for (int i = 0; i < MAXR; i++) {
-        for (int k = 0; k < NE0; k++)
+        for (int k = 0; k < ne0; k++)
             src[k] = tk_uniform(&seed) * (1.0f + (float)(i % 3));
-        qt->from_float(src, w + (size_t)i * rs, NE0);
+        qt->from_float(src, w + (size_t)i * rs, ne0);
     }
     const void *yp[MAXY];
     for (int j = 0; j < MAXY; j++) {
-        for (int k = 0; k < NE0; k++)
+        for (int k = 0; k < ne0; k++)
             src[k] = tk_uniform(&seed) * 3.0f;
-        vt->from_float(src, y + (size_t)j * ys, NE0);
+        vt->from_float(src, y + (size_t)j * ys, ne0);
         yp[j] = y + (size_t)j * ys;
     }
     int bad = 0, total = 0;
@@ -49,21 +49,21 @@ static void tk_one_type(uint32_t type, int simd)
             for (int layout = 0; layout < 2; layout++) {
                 /* layout 0: out[i * ny + j]; layout 1: out[j * 3 * nx + i] (y-major, gapped) */
                 const size_t orow = layout ? 1 : (size_t)ny, ocol = layout ? 3 * (size_t)nx : 1;
-                kern_dot_rows(type, NE0, w, rs, nx, yp, ny, out, orow, ocol);
+                kern_dot_rows(type, ne0, w, rs, nx, yp, ny, out, orow, ocol);
                 for (int i = 0; i < nx; i++)
                     for (int j = 0; j < ny; j++) {
-                        const float want = qt->vec_dot(NE0, w + (size_t)i * rs, yp[j]);
+                        const float want = qt->vec_dot(ne0, w + (size_t)i * rs, yp[j]);
                         const float got = out[(size_t)i * orow + (size_t)j * ocol];
                         total++;
                         if (memcmp(&want, &got, sizeof want) != 0 && bad++ < 3)
-                            CHECK_MSG(false, "%s on %s: row %d of %d, y %d of %d: %.9g, "
-                                      "vec_dot %.9g", qt->name, cpu_simd_name(simd), i, nx, j,
-                                      ny, got, want);
+                            CHECK_MSG(false, "%s on %s, n %d: row %d of %d, y %d of %d: %.9g, "
+                                      "vec_dot %.9g", qt->name, cpu_simd_name(simd), ne0, i,
+                                      nx, j, ny, got, want);
                     }
             }
         }
-    CHECK_MSG(bad == 0, "%s on %s: %d of %d products differ from vec_dot", qt->name,
-              cpu_simd_name(simd), bad, total);
+    CHECK_MSG(bad == 0, "%s on %s, n %d: %d of %d products differ from vec_dot", qt->name,
+              cpu_simd_name(simd), ne0, bad, total);
     free(w);
     free(y);
     free(src);
@@ -79,7 +79,12 @@ TEST(kernels_dot_rows_equal_vec_dot_on_every_path)
         if (!quant_set_simd(s))
             continue;
         for (size_t t = 0; t < sizeof types / sizeof types[0]; t++)
-            tk_one_type(types[t], s);
+            tk_one_type(types[t], s, 512);
+        /* the attention's F16 rows: head_dim long (64, 128) and KV lengths in steps of 32,
+         * whose tails (n % 64) take a path of their own; and odd lengths */
+        const int f16_lens[] = { 32, 64, 96, 128, 160, 17, 47, 113 };
+        for (size_t q = 0; q < sizeof f16_lens / sizeof f16_lens[0]; q++)
+            tk_one_type(GGML_TYPE_F16, s, f16_lens[q]);
     }
     quant_set_simd(before);
 }
