@@ -4,13 +4,15 @@
 
 #include <cjson/cJSON.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "commands.h"
 
-/* Runs cmd_run(argv) with stdout into out_path and stderr into err_path; its exit status. */
-static int run_captured(char **argv, int argc, const char *out_path, const char *err_path)
+/* Runs cmd(argv) with stdout into out_path and stderr into err_path; its exit status. */
+static int cmd_captured(int (*cmd)(int, char **), char **argv, int argc, const char *out_path,
+                        const char *err_path)
 {
     fflush(stdout);
     fflush(stderr);
@@ -21,7 +23,7 @@ static int run_captured(char **argv, int argc, const char *out_path, const char 
     dup2(fe, STDERR_FILENO);
     close(fo);
     close(fe);
-    int rc = cmd_run(argc, argv);
+    int rc = cmd(argc, argv);
     fflush(stdout);
     fflush(stderr);
     dup2(saved_out, STDOUT_FILENO);
@@ -29,6 +31,11 @@ static int run_captured(char **argv, int argc, const char *out_path, const char 
     close(saved_out);
     close(saved_err);
     return rc;
+}
+
+static int run_captured(char **argv, int argc, const char *out_path, const char *err_path)
+{
+    return cmd_captured(cmd_run, argv, argc, out_path, err_path);
 }
 
 static char *slurp(const char *path, size_t *len)
@@ -186,4 +193,74 @@ TEST(run_bad_usage_and_bad_model)
     free(e);
     char *missing_file[] = { "run", "-m", notgguf, "-f", "/nonexistent/prompt.txt", NULL };
     CHECK_INT_EQ(run_captured(missing_file, 5, out, err), 1);
+}
+
+static double json_num(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : -1.0;
+}
+
+/* `moescope bench --json` on models/qwen2moe-tiny-f32.gguf at 2 threads: one object with
+ * every key issue 4 names, measured (positive), and the derived ones consistent with the
+ * measured ones: floor = bandwidth / active bytes, ratio = decode / floor, the split sums
+ * to 1, the percentiles in order. */
+TEST(bench_json_has_every_key_and_consistent_figures)
+{
+    const char *fx = test_fixtures_dir();
+    if (!fx) {
+        test_skip("no fixtures");
+        return;
+    }
+    char model[1024];
+    snprintf(model, sizeof model, "%s/models/qwen2moe-tiny-f32.gguf", fx);
+    char *argv[] = { "bench", "-m", model, "-t", "2", "-p", "8", "-n", "8", "-r", "2",
+                     "--json", NULL };
+    struct stat st;
+    CHECK(stat(model, &st) == 0);
+    const char *out = "build/test-bench.out", *err = "build/test-bench.err";
+    CHECK_INT_EQ(cmd_captured(cmd_bench, argv, 12, out, err), 0);
+    char *text = slurp(out, NULL);
+    CHECK(text != NULL);
+    int objects = 0;
+    for (char *line = text, *nl; line && *line; line = nl + 1) {
+        nl = strchr(line, '\n');
+        if (nl)
+            *nl = 0;
+        cJSON *j = cJSON_Parse(line);
+        CHECK_MSG(j != NULL, "bench --json printed a line that is not JSON: %.80s", line);
+        if (!j)
+            break;
+        objects++;
+        static const char *const keys[] = { "pp_tps", "tg_tps", "ttft_ms", "itl_p50_ms",
+                                            "itl_p95_ms", "itl_p99_ms", "bandwidth_gbps",
+                                            "active_bytes", "floor_tps", "floor_ratio" };
+        for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
+            CHECK_MSG(json_num(j, keys[k]) > 0, "%s: %g", keys[k], json_num(j, keys[k]));
+        CHECK(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(j, "trace_overhead")));
+        CHECK(json_num(j, "itl_p50_ms") <= json_num(j, "itl_p95_ms"));
+        CHECK(json_num(j, "itl_p95_ms") <= json_num(j, "itl_p99_ms"));
+        const double floor = json_num(j, "bandwidth_gbps") * 1e9 / json_num(j, "active_bytes");
+        CHECK_NEAR(json_num(j, "floor_tps") / floor, 1.0, 0.01);
+        CHECK_NEAR(json_num(j, "floor_ratio"), json_num(j, "tg_tps") / json_num(j, "floor_tps"),
+                   0.001);
+        /* the file holds every expert; a token reads 2 of 8 (and the rest of the layer) */
+        CHECK(json_num(j, "active_bytes") < 0.75 * (double)st.st_size);
+        const cJSON *split = cJSON_GetObjectItemCaseSensitive(j, "split");
+        double sum = 0;
+        static const char *const parts[] = { "attn", "router", "experts", "other" };
+        for (size_t k = 0; k < 4; k++) {
+            const double v = json_num(split, parts[k]);
+            CHECK_MSG(v >= 0 && v <= 1, "split.%s: %g", parts[k], v);
+            sum += v;
+        }
+        CHECK_NEAR(sum, 1.0, 0.01);
+        cJSON_Delete(j);
+        if (!nl)
+            break;
+    }
+    CHECK_INT_EQ(objects, 1);
+    free(text);
+    unlink(out);
+    unlink(err);
 }
