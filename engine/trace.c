@@ -17,6 +17,7 @@
 
 #include <math.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,9 +31,16 @@ const char *const trace_phase_names[TRACE_PHASE_COUNT] = {
     [TRACE_OTHER] = "other",
 };
 
+void trace_log_touch(struct trace_log *log)
+{
+    static _Atomic uint64_t last_rev;
+    log->rev = atomic_fetch_add_explicit(&last_rev, 1, memory_order_relaxed) + 1;
+}
+
 int trace_log_init(struct trace_log *log, int n_layers, int n_experts, int n_experts_used)
 {
     memset(log, 0, sizeof *log);
+    trace_log_touch(log);
     if (n_layers < 0 || n_experts < 0 || n_experts_used < 0 || n_experts_used > TRACE_MAX_K)
         return -1;
     log->n_layers = n_layers;
@@ -57,6 +65,7 @@ void trace_log_clear(struct trace_log *log)
 {
     log->n = 0;
     log->text_len = 0;
+    trace_log_touch(log);
 }
 
 /* Room for one more record and piece_len more text bytes; doubles what it grows. */
@@ -112,6 +121,7 @@ long trace_log_push(struct trace_log *log, int32_t token, const char *piece, siz
     log->text[log->text_len] = 0; /* so the last piece also reads as a C string */
     memset(trace_layers(log, i), 0, (size_t)log->n_layers * sizeof(struct trace_layer));
     log->n++;
+    trace_log_touch(log);
     return (long)i;
 }
 
@@ -129,6 +139,7 @@ long trace_log_copy_from(struct trace_log *dst, const struct trace_log *src, siz
     d->piece_off = off;
     memcpy(trace_layers(dst, (size_t)j), trace_layers(src, i),
            (size_t)src->n_layers * sizeof(struct trace_layer));
+    trace_log_touch(dst);
     return j;
 }
 
@@ -139,6 +150,7 @@ void trace_log_truncate(struct trace_log *log, size_t n)
     log->n = n;
     /* Pieces are appended in record order, so the text ends where record n began. */
     log->text_len = n ? log->tok[n - 1].piece_off + log->tok[n - 1].piece_len : 0;
+    trace_log_touch(log);
 }
 
 /* ---- JSON ---- */

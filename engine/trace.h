@@ -52,6 +52,7 @@ struct trace_log {
     struct trace_layer *layer;         /* (cap * n_layers) */
     char *text;                        /* piece bytes of all records */
     size_t text_len, text_cap;
+    uint64_t rev;                      /* the state's number: see trace_log_touch */
 };
 
 int trace_log_init(struct trace_log *log, int n_layers, int n_experts, int n_experts_used);
@@ -66,6 +67,11 @@ long trace_log_push(struct trace_log *log, int32_t token, const char *piece, siz
 long trace_log_copy_from(struct trace_log *dst, const struct trace_log *src, size_t i);
 /* Drops records from index n on (regenerate, stop). */
 void trace_log_truncate(struct trace_log *log, size_t n);
+/* Gives log a new rev, a number no log of this process had before; every function above that
+ * changes a log calls it, and code that writes records directly calls it when done. So
+ * (log, rev) names one content, and an aggregate computed for it (trace_stats.h's
+ * trace_speed_cache) stays valid while both are the same. */
+void trace_log_touch(struct trace_log *log);
 
 static inline struct trace_layer *trace_layers(const struct trace_log *log, size_t i)
 {

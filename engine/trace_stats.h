@@ -67,6 +67,19 @@ struct trace_split {
     double total_ms_per_token;
 };
 
+/* trace_speed of the last turn ([trace_last_turn, n)) and of the whole log, kept for one
+ * (log, rev) (trace.h's trace_log_touch): the views ask on every frame, and recomputing them
+ * made the frame time grow with the session. Start it zeroed. */
+struct trace_speed_cache {
+    const struct trace_log *log;
+    uint64_t rev;
+    struct trace_speed turn, all;
+};
+
+/* Brings c up to date with log (recomputing only when it changed): 0, or -1 when out of
+ * memory (c then holds nothing). */
+int trace_speed_cache_get(struct trace_speed_cache *c, const struct trace_log *log);
+
 /* Index where the last turn starts: the first record of the last run of prompt records
  * (0 when the log has none). The closing figures of a reply use [that, log->n). */
 size_t trace_last_turn(const struct trace_log *log);
@@ -95,6 +108,21 @@ double trace_entropy_norm(const struct trace_log *log, size_t i, int layer);
  * runs out. */
 int trace_balance_all(const struct trace_log *log, size_t from, size_t to,
                       struct trace_balance *out);
+
+/* The whole log's expert load and per-layer balance, kept for one (log, rev) as
+ * trace_speed_cache is: the heatmap's session mode and the balance view draw them on every
+ * frame. Start it zeroed; trace_load_cache_free releases it. */
+struct trace_load_cache {
+    const struct trace_log *log;
+    uint64_t rev;
+    int n_layers, n_experts;
+    uint32_t *load;                /* (n_layers * n_experts): trace_expert_load of [0, n) */
+    struct trace_balance *balance; /* (n_layers): trace_balance_all of [0, n) */
+};
+
+/* Brings c up to date with log: 0, or -1 when out of memory (c then holds nothing). */
+int trace_load_cache_get(struct trace_load_cache *c, const struct trace_log *log);
+void trace_load_cache_free(struct trace_load_cache *c);
 
 /* Time split of the selected fed records of [from, to). */
 void trace_time_split(const struct trace_log *log, size_t from, size_t to,

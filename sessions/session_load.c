@@ -924,6 +924,7 @@ int session_load_buffer(struct session *s, const char *data, size_t len, const c
     /* session_add_message stamped `updated`: put the file's back. */
     const cJSON *up = cJSON_GetObjectItemCaseSensitive(root, "updated");
     memcpy(s->updated, up->valuestring, 21);
+    trace_log_touch(&s->log); /* the records were filled in after their push */
     rc = 0;
 done:
     cJSON_Delete(root);

@@ -2,6 +2,8 @@
  * in the comments. */
 #include "test.h"
 
+#include <stdlib.h>
+
 #include "trace_stats.h"
 
 enum { MS = 1000000 };
@@ -99,6 +101,109 @@ TEST(stats_speed)
     CHECK_NEAR(s.itl_p50_ms, 8, 1e-9);
     CHECK_INT_EQ(trace_speed(&tl, 9, 9, &s), 0);
     CHECK_INT_EQ(s.n_gen, 0);
+    trace_log_free(&tl);
+}
+
+static int tts_double_cmp(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/* trace_speed's percentiles (found without sorting) against trace_percentile over the
+ * sorted samples, for logs of 1 to 400 generated records whose times repeat a lot (whole
+ * microseconds from a few values) or not at all, in random and in sorted order. */
+TEST(stats_speed_percentiles_equal_sorted_ranks)
+{
+    uint64_t seed = 12345;
+    int bad = 0;
+    for (int n = 1; n <= 400; n += n < 20 ? 1 : 37) {
+        for (int kind = 0; kind < 3; kind++) {
+            struct trace_log tl;
+            trace_log_init(&tl, 1, 2, 1);
+            double *want = malloc(sizeof(double) * (size_t)n);
+            for (int i = 0; i < n; i++) {
+                seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+                const uint64_t us = kind == 0   ? 1000 + (seed >> 61) * 250 /* 8 values */
+                                    : kind == 1 ? 1000 + (seed >> 40) % 100000
+                                                : 1000 + (uint64_t)i * 10; /* ascending */
+                trace_log_push(&tl, 1, "x", 1, false);
+                tl.tok[i].fed = true;
+                tl.tok[i].ns_total = us * 1000;
+                want[i] = (double)tl.tok[i].ns_total / 1e6;
+            }
+            qsort(want, (size_t)n, sizeof *want, tts_double_cmp);
+            struct trace_speed s;
+            CHECK_INT_EQ(trace_speed(&tl, 0, tl.n, &s), 0);
+            const double got[3] = { s.itl_p50_ms, s.itl_p95_ms, s.itl_p99_ms };
+            const double p[3] = { 50, 95, 99 };
+            for (int q = 0; q < 3; q++)
+                if (got[q] != trace_percentile(want, (size_t)n, p[q]) && bad++ < 3)
+                    CHECK_MSG(false, "n %d kind %d p%g: %.6f, sorted rank gives %.6f", n, kind,
+                              p[q], got[q], trace_percentile(want, (size_t)n, p[q]));
+            free(want);
+            trace_log_free(&tl);
+        }
+    }
+    CHECK_INT_EQ(bad, 0);
+}
+
+/* Pushes a fed record of ms milliseconds (written after the push, as the engine does). */
+static void tts_push_fed(struct trace_log *tl, bool prompt, int ms)
+{
+    long i = trace_log_push(tl, 1, "y", 1, prompt);
+    if (i < 0)
+        return;
+    tl->tok[i].fed = true;
+    tl->tok[i].ns_total = (uint64_t)ms * MS;
+}
+
+/* The cache gives trace_speed's figures, and new ones as soon as the log changes through
+ * trace.h (push, truncate, clear, copy) or is touched after a direct write; a second log
+ * never gets the first one's figures. */
+TEST(stats_speed_cache_follows_the_log)
+{
+    struct trace_log tl, other;
+    build_log(&tl);
+    trace_log_touch(&tl); /* build_log wrote the records directly */
+    struct trace_speed_cache c = { 0 };
+    struct trace_speed want;
+    CHECK_INT_EQ(trace_speed_cache_get(&c, &tl), 0);
+    CHECK_INT_EQ(trace_speed(&tl, 0, tl.n, &want), 0);
+    CHECK_NEAR(c.all.itl_p95_ms, want.itl_p95_ms, 0);
+    CHECK_INT_EQ(c.all.n_itl, 5);
+    CHECK_INT_EQ(c.turn.n_itl, 5); /* one turn: the whole log */
+
+    trace_log_truncate(&tl, 6);    /* generated 5, 7, 6 ms remain */
+    CHECK_INT_EQ(trace_speed_cache_get(&c, &tl), 0);
+    CHECK_INT_EQ(c.all.n_itl, 3);
+    CHECK_NEAR(c.all.itl_p99_ms, 7, 1e-9);
+
+    tts_push_fed(&tl, false, 50);
+    trace_log_touch(&tl);
+    CHECK_INT_EQ(trace_speed_cache_get(&c, &tl), 0);
+    CHECK_INT_EQ(c.all.n_itl, 4);
+    CHECK_NEAR(c.all.itl_p99_ms, 50, 1e-9);
+
+    /* a new turn: its own figures, the whole log's still counted in all */
+    tts_push_fed(&tl, true, 2);
+    tts_push_fed(&tl, false, 9);
+    trace_log_touch(&tl);
+    CHECK_INT_EQ(trace_speed_cache_get(&c, &tl), 0);
+    CHECK_INT_EQ(c.turn.n_itl, 1);
+    CHECK_NEAR(c.turn.ttft_ms, 2, 1e-9);
+    CHECK_INT_EQ(c.all.n_itl, 5);
+
+    trace_log_init(&other, 2, 4, 2);
+    CHECK_INT_EQ(trace_speed_cache_get(&c, &other), 0);
+    CHECK_INT_EQ(c.all.n_itl, 0);
+    CHECK(trace_log_copy_from(&other, &tl, 4) >= 0); /* the 7 ms record */
+    CHECK_INT_EQ(trace_speed_cache_get(&c, &other), 0);
+    CHECK_NEAR(c.all.itl_p50_ms, 7, 1e-9);
+    trace_log_clear(&other);
+    CHECK_INT_EQ(trace_speed_cache_get(&c, &other), 0);
+    CHECK_INT_EQ(c.all.n_itl, 0);
+    trace_log_free(&other);
     trace_log_free(&tl);
 }
 

@@ -979,3 +979,60 @@ TEST(views_replay_heatmap_equals_live_run)
     trace_log_free(&live);
     engine_close(e);
 }
+
+/* Copies window w's text into buf (rows joined by newlines). */
+static void vt_text(WINDOW *w, char *buf, size_t len)
+{
+    size_t n = 0;
+    buf[0] = 0;
+    for (int y = 0; y < getmaxy(w) && n + 1 < len; y++)
+        n += (size_t)snprintf(buf + n, len - n, "%s\n", vt_row(w, y));
+}
+
+/* Every view drawn through a view_cache shows what it shows without one, frame after frame
+ * while the log grows, is truncated, is replaced by another log at the same address, and
+ * while the selection and the size change: the cache must never show a past state. */
+TEST(views_cache_draws_as_without)
+{
+    if (!vt_init())
+        return;
+    struct view_cache cache = { 0 };
+    static char with[64 * 1024], without[64 * 1024];
+    int bad = 0;
+    for (int round = 0; round < 3; round++) {
+        struct trace_log log;
+        trace_log_init(&log, 3, 6, 2);
+        for (int step = 0; step < 40; step++) {
+            int ex[3 * 2];
+            for (int j = 0; j < 6; j++)
+                ex[j] = (int)(vt_rand() % 6);
+            if (step == 25)
+                trace_log_truncate(&log, 10);
+            else
+                vt_push(&log, step % 7 == 0 ? "\n" : "word ", step % 9 == 0, ex, NULL, 2,
+                        1.0 + (double)(vt_rand() % 200) / 10);
+            trace_log_touch(&log); /* vt_push writes the record after its push */
+            const int h = 8 + step % 5, wd = 30 + (step * 7) % 40;
+            for (int v = 0; v < VIEW_COUNT; v++) {
+                WINDOW *w = newwin(h, wd, 0, 0);
+                struct view_ctx ctx = vt_ctx_default;
+                ctx.log = &log;
+                ctx.sel = step % 3 == 0 ? -1 : (long)(vt_rand() % log.n);
+                ctx.heat = (enum heat_mode)(step % HEAT_MODE_COUNT);
+                view_table[v].draw(&ctx, w);
+                vt_text(w, without, sizeof without);
+                ctx.cache = &cache;
+                view_table[v].draw(&ctx, w); /* fills the cache if it is stale */
+                view_table[v].draw(&ctx, w); /* draws from it */
+                vt_text(w, with, sizeof with);
+                if (strcmp(with, without) != 0 && bad++ < 3)
+                    CHECK_MSG(false, "round %d step %d view %s: with the cache\n%s\nwithout\n%s",
+                              round, step, view_table[v].name, with, without);
+                delwin(w);
+            }
+        }
+        trace_log_free(&log);
+    }
+    view_cache_free(&cache);
+    CHECK_INT_EQ(bad, 0);
+}

@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 #include <wchar.h>
@@ -91,6 +92,11 @@ int app_init(struct app *a, const struct app_options *o, char *err, size_t errle
     a->vctx.entropy = ENTROPY_MEAN;
     transcript_init(&a->tr);
     trace_log_init(&a->log, 0, 0, 0);
+    a->cache = calloc(1, sizeof *a->cache);
+    if (!a->cache) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     if (o->system && *o->system) {
         a->system = strdup(o->system);
         if (!a->system) {
@@ -125,10 +131,14 @@ void app_free(struct app *a)
     trace_log_free(&a->log);
     free(a->ws.reply);
     free(a->system);
+    if (a->cache)
+        view_cache_free(a->cache);
+    free(a->cache);
     free(a->replay_vocab.off);
     free(a->replay_vocab.text);
     a->ws.reply = NULL;
     a->system = NULL;
+    a->cache = NULL;
 }
 
 static bool app_busy(const struct app *a)
@@ -524,7 +534,8 @@ static void reply_meta(const struct app *a, struct message *m, enum reply_end wh
 {
     struct trace_speed sp;
     memset(&sp, 0, sizeof sp);
-    trace_speed(&a->log, trace_last_turn(&a->log), a->log.n, &sp);
+    if (trace_speed_cache_get(&a->cache->speed, &a->log) == 0)
+        sp = a->cache->speed.turn;
     const char *dot = a->utf8 ? " \u00b7 " : " - ";
     const char *end = why == REPLY_STOPPED    ? "stopped"
                       : why == REPLY_LIMIT    ? "token limit"
@@ -1259,6 +1270,7 @@ static void app_draw_inspector(struct app *a)
 {
     struct view_ctx ctx = a->vctx;
     ctx.log = &a->log;
+    ctx.cache = a->cache;
     ctx.sel = a->sel;
     ctx.theme = &a->theme;
     ctx.utf8 = a->utf8;
@@ -1602,12 +1614,16 @@ int app_run(struct app *a)
     input_close(a->in);
     a->in = NULL;
     app_terminal_off(a);
-    if (a->opt.frames > 0 && a->frames_drawn > 0)
-        /* What a frame costs (drawing and writing it out): the --frames benchmark. */
+    if (a->opt.frames > 0 && a->frames_drawn > 0) {
+        /* What a frame costs (drawing and writing it out), and the memory the session
+         * took (peak RSS): the --frames benchmark. */
+        struct rusage ru;
+        const long peak_kib = getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : 0;
         fprintf(stderr, "moescope: %ld frames at %dx%d, %zu records: %.3f ms a frame on "
-                        "average, %.3f ms at most\n",
+                        "average, %.3f ms at most; peak RSS %.1f MiB\n",
                 a->frames_drawn, cols, rows, a->log.n, a->draw_ms_sum / (double)a->frames_drawn,
-                a->draw_ms_max);
+                a->draw_ms_max, (double)peak_kib / 1024.0);
+    }
     if (a->worker)
         worker_quit(a->worker, WORKER_QUIT_MS);
     a->worker = NULL;

@@ -298,6 +298,9 @@ struct app {
     /* what the inspector shows */
     struct trace_log log;      /* the UI's copy of every record of the context */
     struct view_ctx vctx;      /* layer, heat and entropy modes; log/sel/theme set per draw */
+    /* aggregates of a->log kept across frames (a pointer: the status bar and the reply's
+     * closing line read the app as const) */
+    struct view_cache *cache;
     enum view_id view;         /* the view in the inspector */
     long sel;                  /* selected record, -1 = follow the newest */
 

@@ -85,8 +85,8 @@ static int statusbar_pieces(const struct app *a, struct piece *p)
     }
     struct trace_speed sp;
     memset(&sp, 0, sizeof sp);
-    if (a->log.n > 0)
-        trace_speed(&a->log, trace_last_turn(&a->log), a->log.n, &sp);
+    if (a->log.n > 0 && trace_speed_cache_get(&a->cache->speed, &a->log) == 0)
+        sp = a->cache->speed.turn;
     char ms[32];
     if (sp.n_itl > 0)
         n = piece_add(p, n, 80, THEME_STATUS, "%.1f tok/s", sp.decode_tps);

@@ -31,13 +31,14 @@ void view_balance_draw(const struct view_ctx *ctx, WINDOW *w)
         draw_printf(w, 1, 0, cols, draw_attr(th, THEME_WARNING), "dense model: no routing");
         return;
     }
-    /* load[l * ne + e]: (n_layers * n_experts) */
-    uint32_t *load = calloc((size_t)nl * (size_t)ne, sizeof *load);
-    if (!load) {
+    /* the session's load[l * ne + e] and balance[l], kept across frames in ctx->cache */
+    struct trace_load_cache own = { 0 }, *lc = ctx->cache ? &ctx->cache->load : &own;
+    if (trace_load_cache_get(lc, log) != 0) {
+        trace_load_cache_free(&own);
         draw_printf(w, 1, 0, cols, draw_attr(th, THEME_ERROR), "out of memory");
         return;
     }
-    trace_expert_load(log, 0, log->n, load);
+    const uint32_t *load = lc->load;
 
     static const char head[] = "layer avg/max    CV MaxVio locality";
     enum { TABLE_W = sizeof head - 1 };
@@ -50,13 +51,7 @@ void view_balance_draw(const struct view_ctx *ctx, WINDOW *w)
         first = layer - body + 1;
     double s_avgmax = 0, s_cv = 0, s_vio = 0, s_loc = 0;
     int n_routed = 0;
-    struct trace_balance *all = malloc(sizeof *all * (size_t)nl); /* (nl) */
-    if (!all || trace_balance_all(log, 0, log->n, all) != 0) {
-        free(all);
-        free(load);
-        draw_printf(w, 2, 0, cols, draw_attr(th, THEME_ERROR), "out of memory");
-        return;
-    }
+    const struct trace_balance *all = lc->balance;
     for (int l = 0; l < nl; l++) {
         struct trace_balance b = all[l];
         if (b.n_tokens > 0) {
@@ -95,6 +90,5 @@ void view_balance_draw(const struct view_ctx *ctx, WINDOW *w)
         draw_printf(w, ys, 0, cols, draw_attr(th, THEME_TITLE), "mean  %7.2f %5.2f %6.2f %7.0f%%",
                     s_avgmax / n_routed, s_cv / n_routed, s_vio / n_routed,
                     s_loc / n_routed * 100);
-    free(load);
-    free(all);
+    trace_load_cache_free(&own);
 }

@@ -81,13 +81,19 @@ void view_heatmap_draw(const struct view_ctx *ctx, WINDOW *w)
                     if (tl[l].experts[k] < ne)
                         val[(size_t)l * ne + tl[l].experts[k]] += tl[l].weights[k];
         }
-    } else {
+    } else if (mode == HEAT_RECENT || !ctx->cache ||
+               trace_load_cache_get(&ctx->cache->load, log) != 0) {
+        /* the last 64 tokens (cheap), or the session without the cache */
         size_t from = 0;
         if (mode == HEAT_RECENT && log->n > VIEW_RECENT_TOKENS)
             from = log->n - VIEW_RECENT_TOKENS;
         trace_expert_load(log, from, log->n, load);
         for (size_t i = 0; i < (size_t)nl * (size_t)ne; i++)
             val[i] = load[i];
+    } else {
+        /* the session: kept across frames */
+        for (size_t i = 0; i < (size_t)nl * (size_t)ne; i++)
+            val[i] = ctx->cache->load.load[i];
     }
     free(load);
 

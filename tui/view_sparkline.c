@@ -116,12 +116,12 @@ void view_latency_draw(const struct view_ctx *ctx, WINDOW *w)
                     "%sno tokens yet", rows > 1 ? "" : "  ");
         return;
     }
-    struct trace_speed turn, all;
-    if (trace_speed(log, trace_last_turn(log), log->n, &turn) < 0 ||
-        trace_speed(log, 0, log->n, &all) < 0) {
+    struct trace_speed_cache own = { 0 }, *sc = ctx->cache ? &ctx->cache->speed : &own;
+    if (trace_speed_cache_get(sc, log) < 0) {
         draw_printf(w, 0, x, cols - x, draw_attr(th, THEME_ERROR), "  out of memory");
         return;
     }
+    const struct trace_speed turn = sc->turn, all = sc->all;
     /* Row 0 carries what matters most (TTFT, p95); row 1 the rest when there is room. */
     char a[128], b[160];
     snprintf(a, sizeof a, "  TTFT %.0f ms  p95 %.1f ms", turn.ttft_ms, all.itl_p95_ms);

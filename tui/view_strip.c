@@ -42,6 +42,58 @@ static void strip_legend(const struct view_ctx *ctx, WINDOW *w, int y)
     }
 }
 
+/* First pass, up to the selection: where lines start, to scroll the selection into view
+ * near the bottom; sets sc->first (the first line shown) and sc->from (its first record).
+ * Kept in ctx->cache while the log, the selection and the size stay (it walks the whole
+ * session: 0.9 ms a frame at 8 000 tokens). */
+static void strip_find_first(const struct view_ctx *ctx, int cols, int body, long sel,
+                             struct strip_scroll *sc)
+{
+    const struct trace_log *log = ctx->log;
+    /* starts[line % body]: the record each of the last `body` lines starts with, so the
+     * second pass begins there and not at the first record. */
+    size_t *starts = malloc((size_t)body * sizeof *starts);
+    long sel_line = 0, line = 0;
+    int x = 0;
+    if (starts)
+        starts[0] = 0;
+    for (size_t i = 0; i < log->n; i++) {
+        int wd = log->tok[i].piece_len == 0
+                     ? 1
+                     : draw_text_width(trace_piece(log, i), log->tok[i].piece_len, ctx->utf8);
+        if (wd > cols)
+            wd = cols;
+        if (x > 0 && x + wd > cols) {
+            line++;
+            x = 0;
+            if (starts)
+                starts[line % body] = i;
+        }
+        sel_line = line;
+        x += wd;
+        if ((long)i == sel)
+            break; /* a line after the selection's would overwrite starts[first % body] */
+        if (strip_piece_breaks(log, i) && i + 1 < log->n) {
+            line++;
+            x = 0;
+            if (starts)
+                starts[line % body] = i + 1;
+        }
+    }
+    long first = sel_line - body + 1;
+    if (first < 0)
+        first = 0;
+    sc->from = 0;
+    sc->first = 0;
+    if (!starts)
+        sc->log = NULL; /* drawn from the top this time; try again next frame */
+    else {
+        sc->from = starts[first % body];
+        sc->first = first;
+        free(starts);
+    }
+}
+
 void view_strip_draw(const struct view_ctx *ctx, WINDOW *w)
 {
     werase(w);
@@ -80,50 +132,18 @@ void view_strip_draw(const struct view_ctx *ctx, WINDOW *w)
         return;
 
     long sel = view_selected(ctx);
-    /* First pass, up to the selection: where lines start, to scroll the selection into view
-     * near the bottom. starts[line % body]: the record each of the last `body` lines starts
-     * with, so the second pass begins there and not at the first record. */
-    size_t *starts = malloc((size_t)body * sizeof *starts);
-    long sel_line = 0, line = 0;
-    int x = 0;
-    if (starts)
-        starts[0] = 0;
-    for (size_t i = 0; i < log->n; i++) {
-        int wd = log->tok[i].piece_len == 0
-                     ? 1
-                     : draw_text_width(trace_piece(log, i), log->tok[i].piece_len, ctx->utf8);
-        if (wd > cols)
-            wd = cols;
-        if (x > 0 && x + wd > cols) {
-            line++;
-            x = 0;
-            if (starts)
-                starts[line % body] = i;
-        }
-        sel_line = line;
-        x += wd;
-        if ((long)i == sel)
-            break; /* a line after the selection's would overwrite starts[first % body] */
-        if (strip_piece_breaks(log, i) && i + 1 < log->n) {
-            line++;
-            x = 0;
-            if (starts)
-                starts[line % body] = i + 1;
-        }
+    struct strip_scroll own = { 0 }, *sc = ctx->cache ? &ctx->cache->strip : &own;
+    if (!(sc->log == log && sc->rev == log->rev && log->rev != 0 && sc->sel == sel &&
+          sc->cols == cols && sc->body == body && sc->utf8 == ctx->utf8)) {
+        *sc = (struct strip_scroll){ .log = log, .rev = log->rev, .sel = sel, .cols = cols,
+                                     .body = body, .utf8 = ctx->utf8 };
+        strip_find_first(ctx, cols, body, sel, sc);
     }
-    long first = sel_line - body + 1;
-    if (first < 0)
-        first = 0;
-    size_t from = 0;
-    line = 0;
-    if (starts) {
-        from = starts[first % body];
-        line = first;
-        free(starts);
-    }
+    size_t from = sc->from;
+    long first = sc->first, line = first;
 
     /* Second pass: draw the lines [first, first + body). */
-    x = 0;
+    int x = 0;
     for (size_t i = from; i < log->n && line < first + body; i++) {
         const char *p = trace_piece(log, i);
         size_t len = log->tok[i].piece_len;

@@ -25,6 +25,7 @@
 
 #include "theme.h"
 #include "trace.h"
+#include "trace_stats.h"
 
 enum { VIEW_RECENT_TOKENS = 64 }; /* the heatmap's "last N tokens" window */
 
@@ -47,6 +48,28 @@ extern const char *const entropy_mode_names[ENTROPY_MODE_COUNT];
  * Returns NULL when unknown; the view then shows the id only. */
 typedef const char *(*view_piece_fn)(void *user, int32_t token, size_t *len);
 
+/* What the views compute over the whole log, kept across frames while the log is the same
+ * (trace.h's rev): without it the frame time grew with the session (balance view at 8 000
+ * tokens: 8 ms a frame, 1.3 at 1 000). Owned by the app; zeroed to start. */
+/* The token strip's scroll position for one (log, rev, selection, size). */
+struct strip_scroll {
+    const struct trace_log *log;
+    uint64_t rev;
+    long sel;
+    int cols, body;
+    bool utf8;
+    size_t from;                  /* the first record of the first line shown */
+    long first;                   /* that line's number */
+};
+
+struct view_cache {
+    struct trace_speed_cache speed;
+    struct trace_load_cache load;
+    struct strip_scroll strip;
+};
+
+void view_cache_free(struct view_cache *c);
+
 struct view_ctx {
     const struct trace_log *log;  /* the session's records; may be empty or NULL */
     long sel;                     /* selected record index, or -1: follow the newest */
@@ -58,6 +81,7 @@ struct view_ctx {
     bool focused;                 /* the inspector has focus: selection drawn stronger */
     view_piece_fn piece;          /* may be NULL */
     void *piece_user;
+    struct view_cache *cache;     /* aggregates of the log kept across frames, or NULL */
 };
 
 /* The views, in the order of their number keys 1..7. VIEW_OVERVIEW is the default screen:
