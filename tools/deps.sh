@@ -2,7 +2,8 @@
 # tools/deps.sh [build|test]: makes sure what moescope needs is installed.
 # As root on Debian/Ubuntu it installs what is missing with apt-get; otherwise it prints the
 # exact command and fails. `build` needs the libraries; `test` also needs tmux, clang and its
-# sanitizer/fuzzer runtimes, man (for the man-page lint) and valgrind (tools/valgrind_run.sh).
+# sanitizer/fuzzer runtimes, man (for the man-page lint), valgrind (tools/valgrind_run.sh) and,
+# on x86, SIMDe's headers (test_quant runs the NEON kernels through them).
 set -u
 what=${1:-build}
 
@@ -33,6 +34,9 @@ if [ "$what" = test ]; then
     ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 ||
         ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-aarch64.a >/dev/null 2>&1 ||
         missing="$missing libclang-rt-dev"
+    case "$(uname -m)" in
+    x86_64 | i?86) [ -f /usr/include/simde/arm/neon.h ] || missing="$missing libsimde-dev" ;;
+    esac
 fi
 
 [ -z "$missing" ] && exit 0
@@ -52,7 +56,7 @@ cat >&2 <<MSG
 moescope needs packages that are not installed:$missing
 Install them with:
   Debian/Ubuntu: sudo apt-get install$missing
-  Fedora:        sudo dnf install ncurses-devel readline-devel cjson-devel pkgconf-pkg-config gcc make tmux clang compiler-rt man-db valgrind
-  Homebrew:      brew install ncurses readline cjson pkg-config tmux llvm (valgrind: Linux only)
+  Fedora:        sudo dnf install ncurses-devel readline-devel cjson-devel pkgconf-pkg-config gcc make tmux clang compiler-rt man-db valgrind simde-devel
+  Homebrew:      brew install ncurses readline cjson pkg-config tmux llvm simde (valgrind: Linux only)
 MSG
 exit 1
