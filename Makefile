@@ -147,15 +147,27 @@ FUZZ_LIB_OBJ := $(patsubst %.c,build-fuzz/obj/%.o,$(ENGINE_SRC) $(SESSION_SRC) $
 build-fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_COMMON) -fsanitize=fuzzer-no-link,address,undefined -MMD -MP $(PKG_CFLAGS) -c $< -o $@
+# fuzz_tokenizer also reads the fixtures' vocabularies (MOESCOPE_FIXTURES at run time wins).
 $(FUZZ_BINS): build-fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_OBJ)
 	@mkdir -p build-fuzz
-	$(FUZZ_CC) $(FUZZ_FLAGS) $(PKG_CFLAGS) -o $@ $^ $(shell pkg-config --libs libcjson 2>/dev/null || echo -lcjson) -lm
+	$(FUZZ_CC) $(FUZZ_FLAGS) -DMOESCOPE_FIXTURES='"$(abspath ../shared/fixtures)"' $(PKG_CFLAGS) \
+		-o $@ $^ $(shell pkg-config --libs libcjson 2>/dev/null || echo -lcjson) -lm
+
+# The longest input per target, for what its format needs: every execution pays for every
+# byte, and libFuzzer's default is the largest seed. Themes are short; sessions, chat turns
+# and texts a few KB; a GGUF's header (keys, arrays, tensor table) fits in 8 KB.
+FUZZ_MAX_LEN_fuzz_theme := 2048
+FUZZ_MAX_LEN_fuzz_session := 4096
+FUZZ_MAX_LEN_fuzz_chat := 4096
+FUZZ_MAX_LEN_fuzz_tokenizer := 4096
+FUZZ_MAX_LEN_fuzz_gguf := 8192
 
 fuzz: $(FUZZ_BINS)
 	@for t in $(FUZZ_TARGETS); do \
 		mkdir -p build-fuzz/corpus/$$t tests/fuzz/corpus/$$t tests/fuzz/crashes; \
+		ml=$$(echo "$(foreach t,$(FUZZ_TARGETS),$(t)=$(FUZZ_MAX_LEN_$(t)))" | tr ' ' '\n' | sed -n "s/^$$t=//p"); \
 		echo "== $$t for $(FUZZ_SECONDS) s"; \
-		build-fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=4096 \
+		build-fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=$${ml:-4096} -timeout=10 -rss_limit_mb=4096 \
 			-artifact_prefix=tests/fuzz/crashes/$$t- -print_final_stats=1 \
 			build-fuzz/corpus/$$t tests/fuzz/corpus/$$t 2>build-fuzz/$$t.log; rc=$$?; \
 		grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb)' build-fuzz/$$t.log; \

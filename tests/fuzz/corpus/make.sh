@@ -9,92 +9,40 @@ fx=${MOESCOPE_FIXTURES:-../shared/fixtures}
 c=tests/fuzz/corpus
 mkdir -p $c/fuzz_gguf $c/fuzz_tokenizer $c/fuzz_chat $c/fuzz_session $c/fuzz_theme
 
-# fuzz_gguf: tiny synth models of every family and type, and cut fixture headers.
+# fuzz_gguf: small whole GGUFs (every value and array type, tensors of many types), and the
+# headers of tiny synth models of every family and of fixtures, cut at the target's -max_len
+# (their tensor data would be cut there anyway).
+py=tests/fuzz/corpus/seeds.py
+python3 $py gguf $c/fuzz_gguf
+cut=8192
 tiny=(--layers 1 --merges 0 --ctx 64 --seed 3)
 s() { build/synth "${tiny[@]}" "$@" 2>/dev/null; }
-s --arch qwen2moe --d-model 16 --heads 2 --kv-heads 1 --experts 2 --experts-used 1 --ff 8 --shared-ff 8 -o $c/fuzz_gguf/qwen2moe-f32.gguf
-s --arch qwen3moe --d-model 32 --heads 2 --kv-heads 1 --experts 2 --experts-used 1 --ff 32 --type q8_0 -o $c/fuzz_gguf/qwen3moe-q8_0.gguf
-s --arch olmoe --d-model 16 --heads 2 --experts 4 --experts-used 2 --ff 8 --type f16 -o $c/fuzz_gguf/olmoe-f16.gguf
-s --arch mixtral --d-model 32 --heads 2 --kv-heads 1 --experts 2 --experts-used 1 --ff 32 --type q4_0 -o $c/fuzz_gguf/mixtral-q4_0.gguf
-s --arch granitemoe --d-model 16 --heads 2 --experts 2 --experts-used 1 --ff 8 -o $c/fuzz_gguf/granitemoe-f32.gguf
-s --arch llama --d-model 16 --heads 2 --kv-heads 1 --ff 8 --type f16 -o $c/fuzz_gguf/llama-dense-f16.gguf
-s --arch qwen2 --d-model 16 --heads 2 --kv-heads 1 --ff 8 -o $c/fuzz_gguf/qwen2-dense-f32.gguf
+synth_cut() { local out=$1; shift; s "$@" -o /tmp/moescope-corpus-$$.gguf && head -c $cut /tmp/moescope-corpus-$$.gguf >$out; }
+synth_cut $c/fuzz_gguf/qwen2moe-f32.gguf --arch qwen2moe --d-model 16 --heads 2 --kv-heads 1 --experts 2 --experts-used 1 --ff 8 --shared-ff 8
+synth_cut $c/fuzz_gguf/qwen3moe-q8_0.gguf --arch qwen3moe --d-model 32 --heads 2 --kv-heads 1 --experts 2 --experts-used 1 --ff 32 --type q8_0
+synth_cut $c/fuzz_gguf/olmoe-f16.gguf --arch olmoe --d-model 16 --heads 2 --experts 4 --experts-used 2 --ff 8 --type f16
+synth_cut $c/fuzz_gguf/mixtral-q4_0.gguf --arch mixtral --d-model 32 --heads 2 --kv-heads 1 --experts 2 --experts-used 1 --ff 32 --type q4_0
+synth_cut $c/fuzz_gguf/granitemoe-f32.gguf --arch granitemoe --d-model 16 --heads 2 --experts 2 --experts-used 1 --ff 8
+synth_cut $c/fuzz_gguf/llama-dense-f16.gguf --arch llama --d-model 16 --heads 2 --kv-heads 1 --ff 8 --type f16
+synth_cut $c/fuzz_gguf/qwen2-dense-f32.gguf --arch qwen2 --d-model 16 --heads 2 --kv-heads 1 --ff 8
+rm -f /tmp/moescope-corpus-$$.gguf
 for f in stories260K mixtral-small-q4_k_m qwen2moe-small-q6_k; do
-    [ -f "$fx/models/$f.gguf" ] && head -c 40000 "$fx/models/$f.gguf" >$c/fuzz_gguf/cut-$f.gguf
+    [ -f "$fx/models/$f.gguf" ] && head -c $cut "$fx/models/$f.gguf" >$c/fuzz_gguf/cut-$f.gguf
 done
 [ -f "$fx/tokenizer/ggml-vocab-llama-spm.gguf" ] &&
-    head -c 30000 "$fx/tokenizer/ggml-vocab-llama-spm.gguf" >$c/fuzz_gguf/cut-vocab-llama-spm.gguf
+    head -c $cut "$fx/tokenizer/ggml-vocab-llama-spm.gguf" >$c/fuzz_gguf/cut-vocab-llama-spm.gguf
 
-# fuzz_tokenizer: the first byte picks the vocabulary and flags, the rest is text; the texts
-# are llama.cpp's tokenizer test texts (the fixtures' .inp files) and a few of our own. An
-# input that starts with "GGUF" is a whole vocabulary: the small synth ones.
-python3 - "$fx" "$c/fuzz_tokenizer" <<'PY'
-import glob, os, sys
-fx, out = sys.argv[1], sys.argv[2]
-texts = ["Hello world", " the router picks experts", "\u00e9t\u00e9 \u4e2d\u6587 \U0001f600\u200d\U0001f4bb",
-         "<|im_start|>user\nhi<|im_end|>\n", "   \n\n\t  x", "3333 12.5e-3 don't I'M", "\xff\xfe"]
-seen = set()
-for p in sorted(glob.glob(os.path.join(fx, "tokenizer", "*.inp"))):
-    for t in open(p, encoding="utf-8", errors="surrogateescape").read().split("\n__ggml_vocab_test__\n"):
-        if t and t not in seen and len(t.encode("utf-8", "surrogateescape")) < 400:
-            seen.add(t)
-            texts.append(t)
-for i, t in enumerate(texts):
-    b = t.encode("utf-8", "surrogateescape")
-    with open(os.path.join(out, "text-%03d" % i), "wb") as f:
-        f.write(bytes([(i * 37) & 0xff]) + b)
-PY
-s --arch qwen2moe --d-model 16 --heads 2 --kv-heads 1 --experts 2 --experts-used 1 --ff 8 --shared-ff 8 --merges 56 -o $c/fuzz_tokenizer/vocab-bpe.gguf
-s --arch qwen2moe --d-model 16 --heads 2 --kv-heads 1 --experts 2 --experts-used 1 --ff 8 --shared-ff 8 --hostile -o $c/fuzz_tokenizer/vocab-hostile.gguf
+# fuzz_tokenizer: small vocabulary-only GGUFs (each pre-tokenizer, SPM, hostile pieces, broken
+# keys), and texts for every vocabulary the target has, the fixtures' included.
+python3 $py tokenizer "$fx" $c/fuzz_tokenizer
 
 # fuzz_chat: the first byte picks the style; the template, then NUL-separated role and
 # content pairs. Templates: every distinct tokenizer.chat_template in the fixtures.
-python3 - "$fx" "$c/fuzz_chat" <<'PY'
-import glob, os, struct, sys
-fx, out = sys.argv[1], sys.argv[2]
-def template(path):
-    f = open(path, "rb").read()
-    o = 24
-    nkv = struct.unpack_from("<Q", f, 16)[0]
-    size = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
-    def s():
-        nonlocal o
-        n = struct.unpack_from("<Q", f, o)[0]; o += 8 + n
-        return f[o - n:o]
-    def v(t):
-        nonlocal o
-        if t == 8: return s()
-        if t == 9:
-            at, n = struct.unpack_from("<IQ", f, o); o += 12
-            if at == 8:
-                for _ in range(n): s()
-            else:
-                o += size[at] * n
-            return None
-        o += size[t]
-    for _ in range(nkv):
-        k = s(); t = struct.unpack_from("<I", f, o)[0]; o += 4
-        x = v(t)
-        if k == b"tokenizer.chat_template": return x
-tmpls = []
-for p in sorted(glob.glob(os.path.join(fx, "*", "*.gguf"))):
-    t = template(p)
-    if t and t not in tmpls: tmpls.append(t)
-# Short texts holding each family's markers, so every branch of the detector has a seed.
-tmpls += [m.encode() for m in [
-    "{{'<|im_start|>' + role}}<|im_sep|>", "{{ bos_token + '[INST] ' + content.strip() + ' [/INST]' }}",
-    "[SYSTEM_PROMPT] [INST]", "' [INST] ' + system_message [AVAILABLE_TOOLS]", "<<SYS>> [INST]",
-    "<|user|>{{c}}<|assistant|>", "<|start_header_id|>{{ r }}<|end_header_id|>\n\n<|eot_id|>",
-    "### Instruction:\n{{c}}\n### Response:\n<|EOT|>", "'Assistant: ' + message['content'] + eos_token",
-    "<\uff5cUser\uff5c><\uff5cAssistant\uff5c><\uff5cend\u2581of\u2581sentence\uff5c>",
-    "<|start_of_role|>user<|end_of_role|>{{c}}<|end_of_text|>", "chatml", "llama3", "granite"]]
-msgs = b"s\0You are terse.\0u\0Why is a mixture of experts fast?\0a\0It reads k of n experts.\0u\0\xe2\x80\xae\x1b[31m\0"
-for i, t in enumerate(tmpls):
-    for style in range(8):
-        open(os.path.join(out, "fixture-%d-%d" % (i, style)), "wb").write(bytes([style]) + t + b"\0" + msgs)
-PY
+python3 $py chat "$fx" $c/fuzz_chat
 
-# fuzz_session: a session written by `moescope run --session` on a tiny model.
+# fuzz_session: a session written by `moescope run --session` on a tiny model (run refuses
+# to replace another session's file, so the old seed goes first).
+rm -f $c/fuzz_session/run-4-tokens.json
 s --arch qwen2moe --d-model 16 --heads 2 --kv-heads 1 --experts 4 --experts-used 2 --ff 8 --shared-ff 8 -o /tmp/moescope-corpus-$$.gguf
 ./moescope run -m /tmp/moescope-corpus-$$.gguf -p "Hi there" -n 4 --temp 0 -t 1 \
     --session $c/fuzz_session/run-4-tokens.json >/dev/null 2>&1
