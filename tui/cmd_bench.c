@@ -6,8 +6,8 @@
  * then R repeats of: rewind the context, prefill P prompt tokens in one batch, then decode
  * N tokens greedily, one at a time. Times are wall-clock around the engine calls (a decode
  * step = feed the last token + sample the next one). Repeats alternate between the trace
- * on and off on the same engine (engine_set_trace), so the trace's cost is measured under
- * the same conditions and the model is mapped once. The floor is bandwidth / the bytes one
+ * on and off on the same engine (engine_set_trace), and the trace's cost comes from further
+ * repeats whose decode steps alternate (bench_trace_cost); the model is mapped once. The floor is bandwidth / the bytes one
  * decode step must read (info's active bytes): no engine can decode faster than reading
  * its active weights once per token. RSS is the peak from the engine's opening on (the
  * bandwidth buffer's peak is reset first, through /proc/self/clear_refs). */
@@ -180,6 +180,66 @@ static int bench_once(struct engine *e, struct trace_log *log, const int32_t *pr
     return 0;
 }
 
+/* The trace's cost: R repeats of prefill then decode where the steps alternate between the
+ * trace on and off (which goes first alternates too), so both halves see the same machine
+ * from one 10 ms step to the next; separate runs with and without the trace differed by
+ * +-6% on this host's drifting bandwidth, far more than the trace costs. Returns the
+ * median on-step over the median off-step, minus 1, in *overhead; 0, or -1. */
+static int bench_trace_cost(struct engine *e, struct trace_log *log, const int32_t *prompt,
+                            const struct bench_opts *o, double *overhead, char *err,
+                            size_t errlen)
+{
+    *overhead = 0;
+    const int steps = o->n_gen - 1;
+    if (steps < 2)
+        return 0;
+    double *on = malloc(sizeof(double) * (size_t)(steps * o->repeats));
+    double *off = malloc(sizeof(double) * (size_t)(steps * o->repeats));
+    size_t n_on = 0, n_off = 0;
+    int rc = -1;
+    if (!on || !off) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    char piece[256];
+    for (int rep = 0; rep < o->repeats; rep++) {
+        engine_set_trace(e, true);
+        engine_rewind(e, 0);
+        trace_log_clear(log);
+        for (int i = 0; i < o->n_prompt; i++) {
+            size_t len = engine_token_piece(e, prompt[i], piece, sizeof piece);
+            if (trace_log_push(log, prompt[i], piece, len < sizeof piece ? len : 0, true) < 0) {
+                snprintf(err, errlen, "out of memory");
+                goto out;
+            }
+        }
+        if (engine_eval(e, log, err, errlen) != 0 || engine_sample(e, log, err, errlen) < 0)
+            goto out;
+        for (int i = 0; i < steps; i++) {
+            const bool tr = (i + rep) % 2 == 0;
+            engine_set_trace(e, tr);
+            const double t0 = now_ms();
+            if (engine_eval(e, log, err, errlen) != 0 || engine_sample(e, log, err, errlen) < 0)
+                goto out;
+            const double dt = now_ms() - t0;
+            if (tr)
+                on[n_on++] = dt;
+            else
+                off[n_off++] = dt;
+        }
+    }
+    qsort(on, n_on, sizeof *on, cmp_double);
+    qsort(off, n_off, sizeof *off, cmp_double);
+    const double off_p50 = trace_percentile(off, n_off, 50);
+    *overhead = off_p50 > 0 ? trace_percentile(on, n_on, 50) / off_p50 - 1 : 0;
+    rc = 0;
+out:
+    engine_set_trace(e, true);
+    free(on);
+    free(off);
+    return rc;
+}
+
 static struct engine *bench_open(const struct bench_opts *o, int threads, bool trace,
                                  char *err, size_t errlen)
 {
@@ -317,14 +377,9 @@ static int bench_threads(const struct bench_opts *o, int threads, struct bench_r
                   (uint64_t)d->head_dim * 2u /* K and V */ * 2u /* F16 */;
     r->floor_tps = d->active_bytes ? r->bw.gbps * 1e9 / (double)d->active_bytes : 0;
     r->floor_ratio = r->floor_tps > 0 ? r->tg_tps / r->floor_tps : 0;
-    /* The trace's cost: how much longer the median decode step takes with it on. Medians
-     * over every step of every repeat, as a shared machine's hiccups move means by more
-     * than the trace costs. */
-    if (o->n_gen > 1) {
-        qsort(itl_off, n_itl, sizeof *itl_off, cmp_double);
-        const double off_p50 = trace_percentile(itl_off, n_itl, 50);
-        r->trace_overhead = off_p50 > 0 ? r->itl_p50 / off_p50 - 1 : 0;
-    }
+    /* The trace's cost: how much longer the median decode step takes with it on. */
+    if (bench_trace_cost(on, &log, prompt, o, &r->trace_overhead, err, errlen) != 0)
+        goto out;
     bench_rss(&r->rss_kb, &r->hwm_kb);
     rc = 0;
 out:
@@ -490,8 +545,8 @@ int cmd_bench(int argc, char **argv)
             bench_print_details(&res[i]);
         printf("    GB/s = read bandwidth, best of 10 passes over 1 GiB of random data\n"
                "    floor = read bandwidth / bytes read per token; x floor = decode / floor;\n"
-               "    trace = extra median decode step with the trace on; start = open to first "
-               "token of a 16-token prompt\n");
+               "    trace = extra median decode step with the trace on (steps alternating on and off);\n"
+               "    start = open to first token of a 16-token prompt\n");
     }
     return 0;
 }
