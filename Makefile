@@ -155,12 +155,13 @@ $(FUZZ_BINS): build-fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_OBJ)
 
 # The longest input per target, for what its format needs: every execution pays for every
 # byte, and libFuzzer's default is the largest seed. Themes are short; sessions, chat turns
-# and texts a few KB; a GGUF's header (keys, arrays, tensor table) fits in 8 KB.
+# and texts a few KB; a GGUF's header (keys, arrays, tensor table) fits in 8 KB, and the
+# smallest whole models (fuzz_gguf also loads the model) in 16-20 KB.
 FUZZ_MAX_LEN_fuzz_theme := 2048
 FUZZ_MAX_LEN_fuzz_session := 4096
 FUZZ_MAX_LEN_fuzz_chat := 4096
 FUZZ_MAX_LEN_fuzz_tokenizer := 4096
-FUZZ_MAX_LEN_fuzz_gguf := 8192
+FUZZ_MAX_LEN_fuzz_gguf := 20480
 
 fuzz: $(FUZZ_BINS)
 	@for t in $(FUZZ_TARGETS); do \

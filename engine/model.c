@@ -403,12 +403,9 @@ static int model_bind_all(struct model *m, bool compute, char *err, size_t errle
     return 0;
 }
 
-static int model_open_mode(struct model *m, const char *path, bool compute, char *err,
-                           size_t errlen)
+/* Binds m to the GGUF in m->f (already read; m takes it over, closing it on failure). */
+static int model_bind_file(struct model *m, bool compute, char *err, size_t errlen)
 {
-    memset(m, 0, sizeof *m);
-    if (gguf_open(&m->f, path, err, errlen))
-        return -1;
     char arch[64];
     int rc = gguf_get_strz(&m->f, "general.architecture", arch, sizeof arch, err, errlen);
     if (rc != 0) {
@@ -452,6 +449,24 @@ static int model_open_mode(struct model *m, const char *path, bool compute, char
 fail:
     model_close(m);
     return -1;
+}
+
+static int model_open_mode(struct model *m, const char *path, bool compute, char *err,
+                           size_t errlen)
+{
+    memset(m, 0, sizeof *m);
+    if (gguf_open(&m->f, path, err, errlen))
+        return -1;
+    return model_bind_file(m, compute, err, errlen);
+}
+
+int model_from_memory(struct model *m, const void *data, uint64_t size, const char *name,
+                      char *err, size_t errlen)
+{
+    memset(m, 0, sizeof *m);
+    if (gguf_parse(&m->f, data, size, name, err, errlen))
+        return -1;
+    return model_bind_file(m, true, err, errlen);
 }
 
 int model_open(struct model *m, const char *path, char *err, size_t errlen)

@@ -59,6 +59,10 @@ struct model {
 };
 
 int model_open(struct model *m, const char *path, char *err, size_t errlen);
+/* The same over a GGUF already in memory (data must outlive m; name is for messages): the
+ * fuzzer's way in to everything model_open checks after the file is read. */
+int model_from_memory(struct model *m, const void *data, uint64_t size, const char *name,
+                      char *err, size_t errlen);
 void model_close(struct model *m);
 /* Fills d from an open model (engine_desc and model_describe share it). */
 void model_fill_desc(const struct model *m, struct model_desc *d);

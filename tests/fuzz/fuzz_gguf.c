@@ -1,9 +1,13 @@
-/* tests/fuzz/fuzz_gguf.c: libFuzzer entry for the GGUF reader.
+/* tests/fuzz/fuzz_gguf.c: libFuzzer entry for the GGUF reader and the model loader on it.
  *
  * gguf_parse must refuse any input it cannot vouch for with -1 and one line, and every
- * accessor must stay inside the buffer on anything it accepts. Seeds: small synth outputs
+ * accessor must stay inside the buffer on anything it accepts. What it accepts then goes
+ * through model_from_memory (architecture, hyper-parameters, every tensor's role, type and
+ * shape): it too refuses with one line naming the file, or binds weights that lie inside
+ * the buffer. Seeds: small synth outputs
  * and cut fixtures in tests/fuzz/corpus/fuzz_gguf/ (any GGUF file will do). */
 #include "gguf.h"
+#include "model.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -65,6 +69,42 @@ static void fuzz_walk(const struct gguf_file *f)
     (void)sink;
 }
 
+/* The contract of a refusal: one line that names the file. */
+static void fuzz_check_message(const char *err)
+{
+    if (!strstr(err, "fuzz.gguf") || strchr(err, '\n'))
+        __builtin_trap();
+}
+
+/* Touches the first and last byte of a bound weight (every expert's slice together). */
+static uint64_t fuzz_touch(const struct wt *w)
+{
+    if (!w->data)
+        return 0;
+    const uint64_t bytes = (uint64_t)w->nb2 * (uint64_t)(w->ne[2] > 0 ? w->ne[2] : 1);
+    return bytes ? (uint64_t)w->data[0] + w->data[bytes - 1] : 0;
+}
+
+static void fuzz_model(const uint8_t *data, size_t size)
+{
+    struct model m;
+    char err[512] = "";
+    if (model_from_memory(&m, data, size, "fuzz.gguf", err, sizeof err) != 0) {
+        fuzz_check_message(err);
+        return;
+    }
+    volatile uint64_t sink = fuzz_touch(&m.tok_embd) + fuzz_touch(&m.output_norm) +
+                             fuzz_touch(&m.output);
+    for (int l = 0; l < m.hp.n_layer; l++)
+        for (int r = 0; r < AT_COUNT; r++)
+            sink += fuzz_touch(&m.layers[l].t[r]);
+    struct model_desc d;
+    model_fill_desc(&m, &d);
+    sink += d.active_bytes;
+    (void)sink;
+    model_close(&m);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct gguf_file f;
@@ -73,10 +113,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (gguf_parse(&f, data, size, "fuzz.gguf", err, sizeof err) == 0) {
         fuzz_walk(&f);
         gguf_close(&f);
+        fuzz_model(data, size);
         return 0;
     }
-    /* The contract: one line that names the file. */
-    if (!strstr(err, "fuzz.gguf") || strchr(err, '\n'))
-        __builtin_trap();
+    fuzz_check_message(err);
     return 0;
 }

@@ -25,6 +25,14 @@ synth_cut $c/fuzz_gguf/mixtral-q4_0.gguf --arch mixtral --d-model 32 --heads 2 -
 synth_cut $c/fuzz_gguf/granitemoe-f32.gguf --arch granitemoe --d-model 16 --heads 2 --experts 2 --experts-used 1 --ff 8
 synth_cut $c/fuzz_gguf/llama-dense-f16.gguf --arch llama --d-model 16 --heads 2 --kv-heads 1 --ff 8 --type f16
 synth_cut $c/fuzz_gguf/qwen2-dense-f32.gguf --arch qwen2 --d-model 16 --heads 2 --kv-heads 1 --ff 8
+# and whole models of every family, as small as synth makes them (about 16 KB: the 256-byte
+# vocabulary dominates), so that the model loader sees complete files too
+for a in qwen2moe qwen3moe olmoe mixtral granitemoe llama qwen2; do
+    ex=(--experts 2 --experts-used 1)
+    case $a in llama | qwen2) ex=() ;; esac
+    build/synth --arch $a --layers 1 --d-model 8 --heads 2 --ff 8 --merges 0 --type f16 --ctx 16 \
+        "${ex[@]}" -o $c/fuzz_gguf/tiny-model-$a.gguf >/dev/null 2>&1
+done
 rm -f /tmp/moescope-corpus-$$.gguf
 for f in stories260K mixtral-small-q4_k_m qwen2moe-small-q6_k; do
     [ -f "$fx/models/$f.gguf" ] && head -c $cut "$fx/models/$f.gguf" >$c/fuzz_gguf/cut-$f.gguf
