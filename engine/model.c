@@ -169,7 +169,7 @@ static int model_read_hparams(struct model *m, char *err, size_t errlen)
         return -1;
     if (stype[0] && strcmp(stype, "none") && strcmp(stype, "linear")) {
         char shown[4 * sizeof stype + 8]; /* the file's words: shown, never obeyed */
-        text_escape(stype, strlen(stype), shown, sizeof shown);
+        text_escape_line(stype, strlen(stype), shown, sizeof shown);
         return model_fail(m, err, errlen, "RoPE scaling '%s' is not supported (none, linear)",
                           shown);
     }
@@ -423,7 +423,7 @@ static int model_bind_file(struct model *m, bool compute, char *err, size_t errl
                                   arch_at(i)->name);
         /* the name is the file's: shown escaped, so a terminal never obeys it */
         char shown[4 * sizeof arch + 8];
-        text_escape(arch, strlen(arch), shown, sizeof shown);
+        text_escape_line(arch, strlen(arch), shown, sizeof shown);
         model_fail(m, err, errlen, "architecture '%s' is not supported (moescope runs: %s)",
                    shown, list);
         gguf_close(&m->f);

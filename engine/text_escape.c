@@ -78,7 +78,7 @@ static void esc_put(struct esc_out *o, const char *s, size_t n)
     o->len += n;
 }
 
-size_t text_escape(const char *src, size_t n, char *dst, size_t dstlen)
+static size_t escape(const char *src, size_t n, char *dst, size_t dstlen, bool one_line)
 {
     const unsigned char *s = (const unsigned char *)src;
     struct esc_out o = { dst, dstlen, 0, 0, false };
@@ -95,7 +95,7 @@ size_t text_escape(const char *src, size_t n, char *dst, size_t dstlen)
             i++;
             continue;
         }
-        bool unsafe = text_cp_is_unsafe(cp);
+        bool unsafe = text_cp_is_unsafe(cp) || (one_line && (cp == '\n' || cp == '\t'));
         if (unsafe && cp == 0x200D && cp_is_pictograph(prev)) {
             uint32_t next;
             if (utf8_decode(s + i + len, n - i - len, &next) && cp_is_pictograph(next))
@@ -115,4 +115,14 @@ size_t text_escape(const char *src, size_t n, char *dst, size_t dstlen)
     if (dstlen > 0)
         dst[o.written] = 0;
     return o.len;
+}
+
+size_t text_escape(const char *src, size_t n, char *dst, size_t dstlen)
+{
+    return escape(src, n, dst, dstlen, false);
+}
+
+size_t text_escape_line(const char *src, size_t n, char *dst, size_t dstlen)
+{
+    return escape(src, n, dst, dstlen, true);
 }

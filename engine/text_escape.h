@@ -38,5 +38,8 @@ bool text_cp_is_unsafe(uint32_t cp);
  * splitting an escape or a character. Returns the length the whole output needs (without
  * the NUL), like snprintf: the output was complete when the result is < dstlen. */
 size_t text_escape(const char *src, size_t n, char *dst, size_t dstlen);
+/* The same for words a file supplies inside a one-line message (a model name, a key's
+ * value in an error): newline and tab become \x0A and \x09 too. */
+size_t text_escape_line(const char *src, size_t n, char *dst, size_t dstlen);
 
 #endif

@@ -420,7 +420,7 @@ struct tokenizer *tokenizer_load(const struct gguf_file *f, char *err, size_t er
         t->pre = pretok_find(rc == 1 ? "" : t->pre_name);
         if (!t->pre) {
             char shown[4 * sizeof t->pre_name + 8]; /* the file's words, never obeyed */
-            text_escape(t->pre_name, strlen(t->pre_name), shown, sizeof shown);
+            text_escape_line(t->pre_name, strlen(t->pre_name), shown, sizeof shown);
             tok_err(err, errlen, "%s: key 'tokenizer.ggml.pre' names the unsupported pre-tokenizer "
                     "'%s' (supported: %s)", f->path, shown, pretok_names());
             goto fail;
@@ -431,7 +431,7 @@ struct tokenizer *tokenizer_load(const struct gguf_file *f, char *err, size_t er
         t->ignore_merges = t->pre->ignore_merges;
     } else {
         char shown[4 * sizeof model + 8]; /* the file's words, never obeyed */
-        text_escape(model, strlen(model), shown, sizeof shown);
+        text_escape_line(model, strlen(model), shown, sizeof shown);
         tok_err(err, errlen, "%s: key 'tokenizer.ggml.model' is '%s'; supported: llama (SentencePiece), "
                 "gpt2 (byte-level BPE)", f->path, shown);
         goto fail;

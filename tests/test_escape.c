@@ -104,3 +104,14 @@ TEST(escape_output_never_cut_mid_escape)
     CHECK_STR_EQ(out, "abcdef");
     CHECK_INT_EQ(text_escape("abc", 3, NULL, 0), 3);
 }
+
+/* Words from a file inside a one-line message: newline and tab are escaped too (the
+ * tokenizer fuzzer found a model name whose newline split the error message in two). */
+TEST(escape_line_escapes_newline_and_tab)
+{
+    char out[128];
+    CHECK_INT_EQ(text_escape_line("a\nb\tc\x1b", 6, out, sizeof out), 13);
+    CHECK_STR_EQ(out, "a\\x0Ab\\x09c\\e");
+    CHECK_INT_EQ(text_escape_line("caf\xc3\xa9", 5, out, sizeof out), 5);
+    CHECK_STR_EQ(out, "caf\xc3\xa9");
+}

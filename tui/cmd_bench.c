@@ -412,7 +412,7 @@ static void bench_print_json(const struct bench_result *r)
 static void bench_print_header(const struct bench_opts *o, const struct model_desc *d)
 {
     char name[4 * sizeof d->name + 8]; /* the file's words: shown, never obeyed */
-    text_escape(d->name, strlen(d->name), name, sizeof name);
+    text_escape_line(d->name, strlen(d->name), name, sizeof name);
     printf("model   %s (%s, %s)\n", name, d->arch, o->model);
     printf("shape   %d layers, d_model %d, %d of %d experts, %.1f MB file, %.1f MB read per "
            "token\n", d->n_layers, d->d_model, d->n_experts_used, d->n_experts,

@@ -116,7 +116,7 @@ static void info_print_text(const struct model_desc *d)
     const char *base = strrchr(d->path, '/');
     printf("%s\n", base ? base + 1 : d->path);
     char name[4 * sizeof d->name + 8]; /* the file's words: shown, never obeyed */
-    text_escape(d->name, strlen(d->name), name, sizeof name);
+    text_escape_line(d->name, strlen(d->name), name, sizeof name);
     printf("  name           %s\n", name);
     printf("  architecture   %s%s\n", d->arch,
            !strcmp(d->arch, "llama") && d->n_experts ? " (mixtral-style experts)" : "");
