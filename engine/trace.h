@@ -73,6 +73,21 @@ void trace_log_truncate(struct trace_log *log, size_t n);
  * trace_speed_cache) stays valid while both are the same. */
 void trace_log_touch(struct trace_log *log);
 
+/* Which content of which log something was computed for: a cache keeps one and is fresh
+ * while trace_stamp_fresh says so. A zeroed stamp is never fresh. */
+struct trace_stamp {
+    const struct trace_log *log;
+    uint64_t rev;
+};
+static inline struct trace_stamp trace_stamp_of(const struct trace_log *log)
+{
+    return (struct trace_stamp){ log, log->rev };
+}
+static inline bool trace_stamp_fresh(struct trace_stamp s, const struct trace_log *log)
+{
+    return s.log == log && s.rev == log->rev && log->rev != 0;
+}
+
 static inline struct trace_layer *trace_layers(const struct trace_log *log, size_t i)
 {
     return log->layer + i * (size_t)log->n_layers;

@@ -122,14 +122,13 @@ int trace_speed(const struct trace_log *log, size_t from, size_t to, struct trac
 
 int trace_speed_cache_get(struct trace_speed_cache *c, const struct trace_log *log)
 {
-    if (c->log == log && c->rev == log->rev && log->rev != 0)
+    if (trace_stamp_fresh(c->at, log))
         return 0;
-    c->log = NULL;
+    c->at = (struct trace_stamp){ 0 };
     if (trace_speed(log, trace_last_turn(log), log->n, &c->turn) != 0 ||
         trace_speed(log, 0, log->n, &c->all) != 0)
         return -1;
-    c->log = log;
-    c->rev = log->rev;
+    c->at = trace_stamp_of(log);
     return 0;
 }
 
@@ -330,23 +329,23 @@ void trace_load_cache_free(struct trace_load_cache *c)
 
 int trace_load_cache_get(struct trace_load_cache *c, const struct trace_log *log)
 {
-    if (c->log == log && c->rev == log->rev && log->rev != 0)
+    if (trace_stamp_fresh(c->at, log))
         return 0;
-    const int nl = log->n_layers > 0 ? log->n_layers : 0, ne = log->n_experts > 0 ? log->n_experts : 0;
-    if (!c->log || nl != c->n_layers || ne != c->n_experts) {
+    const int nl = log->n_layers > 0 ? log->n_layers : 0;
+    const int ne = log->n_experts > 0 ? log->n_experts : 0;
+    if (!c->load || !c->balance || nl != c->n_layers || ne != c->n_experts) {
         trace_load_cache_free(c);
         c->load = calloc((size_t)nl * (size_t)ne + 1, sizeof *c->load);
         c->balance = calloc((size_t)nl + 1, sizeof *c->balance);
         c->n_layers = nl;
         c->n_experts = ne;
     }
-    c->log = NULL;
+    c->at = (struct trace_stamp){ 0 };
     if (!c->load || !c->balance)
         return -1;
     trace_expert_load(log, 0, log->n, c->load);
     if (trace_balance_all(log, 0, log->n, c->balance) != 0)
         return -1;
-    c->log = log;
-    c->rev = log->rev;
+    c->at = trace_stamp_of(log);
     return 0;
 }

@@ -71,8 +71,7 @@ struct trace_split {
  * (log, rev) (trace.h's trace_log_touch): the views ask on every frame, and recomputing them
  * made the frame time grow with the session. Start it zeroed. */
 struct trace_speed_cache {
-    const struct trace_log *log;
-    uint64_t rev;
+    struct trace_stamp at;        /* what turn and all were computed for */
     struct trace_speed turn, all;
 };
 
@@ -113,9 +112,8 @@ int trace_balance_all(const struct trace_log *log, size_t from, size_t to,
  * trace_speed_cache is: the heatmap's session mode and the balance view draw them on every
  * frame. Start it zeroed; trace_load_cache_free releases it. */
 struct trace_load_cache {
-    const struct trace_log *log;
-    uint64_t rev;
-    int n_layers, n_experts;
+    struct trace_stamp at;        /* what load and balance were computed for */
+    int n_layers, n_experts;      /* the shape the buffers were made for */
     uint32_t *load;                /* (n_layers * n_experts): trace_expert_load of [0, n) */
     struct trace_balance *balance; /* (n_layers): trace_balance_all of [0, n) */
 };

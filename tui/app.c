@@ -320,14 +320,20 @@ oom:
     return -1;
 }
 
+/* Whether the conversation holds a finished message to save or export. */
+static bool app_has_finished_message(const struct app *a)
+{
+    for (int i = 0; i < a->tr.n; i++)
+        if (a->tr.msg[i].in_chat && !a->tr.msg[i].streaming)
+            return true;
+    return false;
+}
+
 int app_save(struct app *a, const char *path, bool loud)
 {
     char err[1024] = "";
     struct session s;
-    bool any = false;
-    for (int i = 0; i < a->tr.n; i++)
-        any |= a->tr.msg[i].in_chat && !a->tr.msg[i].streaming;
-    if (!any) {
+    if (!app_has_finished_message(a)) {
         if (loud)
             app_message(a, true, "nothing to save yet");
         return loud ? -1 : 0;
@@ -363,10 +369,7 @@ int app_export(struct app *a, const char *format, const char *path)
 {
     char err[1024] = "";
     struct session s;
-    bool any = false;
-    for (int i = 0; i < a->tr.n; i++)
-        any |= a->tr.msg[i].in_chat && !a->tr.msg[i].streaming;
-    if (!any) {
+    if (!app_has_finished_message(a)) {
         app_message(a, true, "nothing to export yet");
         return -1;
     }

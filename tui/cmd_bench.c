@@ -5,9 +5,9 @@
  * Method, per thread count: the read bandwidth over 1 GiB of random data (engine/membw.c);
  * then R repeats of: rewind the context, prefill P prompt tokens in one batch, then decode
  * N tokens greedily, one at a time. Times are wall-clock around the engine calls (a decode
- * step = feed the last token + sample the next one). Repeats alternate between the trace
- * on and off on the same engine (engine_set_trace), and the trace's cost comes from further
- * repeats whose decode steps alternate (bench_trace_cost); the model is mapped once. The floor is bandwidth / the bytes one
+ * step = feed the last token + sample the next one), with the trace on, as the app runs;
+ * the trace's cost comes from further repeats whose decode steps alternate between the
+ * trace on and off on the same engine (bench_trace_cost); the model is mapped once. The floor is bandwidth / the bytes one
  * decode step must read (info's active bytes): no engine can decode faster than reading
  * its active weights once per token. RSS is the peak from the engine's opening on (the
  * bandwidth buffer's peak is reset first, through /proc/self/clear_refs). */
@@ -40,7 +40,7 @@ struct bench_opts {
 /* One thread count's figures. */
 struct bench_result {
     int threads;
-    double pp_tps, pp_sd, tg_tps, tg_sd, tg_notrace_tps;
+    double pp_tps, pp_sd, tg_tps, tg_sd;
     double ttft_ms, startup_ms;
     double itl_p50, itl_p95, itl_p99, jitter;
     struct trace_split split;
@@ -142,11 +142,9 @@ static int bench_prompt(struct engine *e, int n, int32_t *out, char *err, size_t
     return 0;
 }
 
-/* One repeat: prefill, then decode. Fills the prefill rate, TTFT and the decode steps'
- * wall times (itl, n_gen - 1 of them) and returns the decode rate, or -1. */
-static int bench_once(struct engine *e, struct trace_log *log, const int32_t *prompt,
-                      const struct bench_opts *o, double *pp_tps, double *ttft_ms,
-                      double *itl, double *tg_tps, char *err, size_t errlen)
+/* Rewinds the context and queues the prompt's records in log. */
+static int bench_rewind(struct engine *e, struct trace_log *log, const int32_t *prompt,
+                        const struct bench_opts *o, char *err, size_t errlen)
 {
     engine_rewind(e, 0);
     trace_log_clear(log);
@@ -158,6 +156,17 @@ static int bench_once(struct engine *e, struct trace_log *log, const int32_t *pr
             return -1;
         }
     }
+    return 0;
+}
+
+/* One repeat: prefill, then decode. Fills the prefill rate, TTFT and the decode steps'
+ * wall times (itl, n_gen - 1 of them) and returns the decode rate, or -1. */
+static int bench_once(struct engine *e, struct trace_log *log, const int32_t *prompt,
+                      const struct bench_opts *o, double *pp_tps, double *ttft_ms,
+                      double *itl, double *tg_tps, char *err, size_t errlen)
+{
+    if (bench_rewind(e, log, prompt, o, err, errlen) != 0)
+        return -1;
     double t0 = now_ms();
     if (engine_eval(e, log, err, errlen) != 0)
         return -1;
@@ -201,18 +210,10 @@ static int bench_trace_cost(struct engine *e, struct trace_log *log, const int32
         snprintf(err, errlen, "out of memory");
         goto out;
     }
-    char piece[256];
     for (int rep = 0; rep < o->repeats; rep++) {
         engine_set_trace(e, true);
-        engine_rewind(e, 0);
-        trace_log_clear(log);
-        for (int i = 0; i < o->n_prompt; i++) {
-            size_t len = engine_token_piece(e, prompt[i], piece, sizeof piece);
-            if (trace_log_push(log, prompt[i], piece, len < sizeof piece ? len : 0, true) < 0) {
-                snprintf(err, errlen, "out of memory");
-                goto out;
-            }
-        }
+        if (bench_rewind(e, log, prompt, o, err, errlen) != 0)
+            goto out;
         if (engine_eval(e, log, err, errlen) != 0 || engine_sample(e, log, err, errlen) < 0)
             goto out;
         for (int i = 0; i < steps; i++) {
@@ -294,23 +295,19 @@ static int bench_threads(const struct bench_opts *o, int threads, struct bench_r
             return -1;
     }
 
-    struct engine *on = bench_open(o, threads, true, err, errlen);
-    if (!on)
+    struct engine *e = bench_open(o, threads, true, err, errlen);
+    if (!e)
         return -1;
-    struct engine *off = on; /* the same engine with the trace turned off */
-    const struct model_desc *d = engine_desc(on);
-    int n_ctx = engine_n_ctx(on);
+    const struct model_desc *d = engine_desc(e);
+    int n_ctx = engine_n_ctx(e);
     int rc = -1;
-    struct trace_log log = { 0 }, log_off = { 0 };
+    struct trace_log log = { 0 };
     int32_t *prompt = malloc(sizeof(int32_t) * (size_t)(o->n_prompt > 16 ? o->n_prompt : 16));
     size_t n_itl = (size_t)o->repeats * (size_t)(o->n_gen > 1 ? o->n_gen - 1 : 1);
     double *itl = malloc(sizeof(double) * n_itl);
-    double *itl_off = malloc(sizeof(double) * n_itl); /* the same steps, trace off */
-    double pp[BENCH_MAX_REPEATS], tg[BENCH_MAX_REPEATS], tg_off[BENCH_MAX_REPEATS],
-        ttft[BENCH_MAX_REPEATS];
-    if (!prompt || !itl || !itl_off ||
-        trace_log_init(&log, d->n_layers, d->n_experts, d->n_experts_used) != 0 ||
-        trace_log_init(&log_off, d->n_layers, d->n_experts, d->n_experts_used) != 0) {
+    double pp[BENCH_MAX_REPEATS], tg[BENCH_MAX_REPEATS], ttft[BENCH_MAX_REPEATS];
+    if (!prompt || !itl ||
+        trace_log_init(&log, d->n_layers, d->n_experts, d->n_experts_used) != 0) {
         snprintf(err, errlen, "out of memory");
         goto out;
     }
@@ -320,30 +317,18 @@ static int bench_threads(const struct bench_opts *o, int threads, struct bench_r
         goto out;
     }
 
-    if (bench_prompt(on, o->n_prompt, prompt, err, errlen) != 0)
+    if (bench_prompt(e, o->n_prompt, prompt, err, errlen) != 0)
         goto out;
-    /* A warm-up repeat on each engine: first touches of pages are start-up, not speed. */
+    /* A warm-up repeat: first touches of pages are start-up, not speed. */
     double w0, w1, w2;
-    engine_set_trace(off, false);
-    int warm_off = bench_once(off, &log_off, prompt, o, &w0, &w1, itl_off, &w2, err, errlen);
-    engine_set_trace(on, true);
-    if (warm_off != 0 || bench_once(on, &log, prompt, o, &w0, &w1, itl, &w2, err, errlen) != 0)
+    if (bench_once(e, &log, prompt, o, &w0, &w1, itl, &w2, err, errlen) != 0)
         goto out;
     struct trace_split total = { 0 };
     for (int rep = 0; rep < o->repeats; rep++) {
         double *slot = itl + (size_t)rep * (size_t)(o->n_gen > 1 ? o->n_gen - 1 : 1);
-        /* on then off in even repeats, off then on in odd ones: neither always goes first */
-        for (int k = 0; k < 2; k++) {
-            const bool tr = (k == 0) == (rep % 2 == 0);
-            engine_set_trace(on, tr);
-            if (tr ? bench_once(on, &log, prompt, o, &pp[rep], &ttft[rep], slot, &tg[rep],
-                                err, errlen) != 0
-                   : bench_once(off, &log_off, prompt, o, &w0, &w1,
-                                itl_off + (slot - itl), &tg_off[rep],
-                                err, errlen) != 0)
-                goto out;
-        }
-        engine_set_trace(on, true);
+        if (bench_once(e, &log, prompt, o, &pp[rep], &ttft[rep], slot, &tg[rep], err,
+                       errlen) != 0)
+            goto out;
         struct trace_split s;
         trace_time_split(&log, 0, log.n, TRACE_SEL_GEN, &s);
         total.n_tokens += s.n_tokens;
@@ -361,7 +346,6 @@ static int bench_threads(const struct bench_opts *o, int threads, struct bench_r
     double sd;
     mean_sd(pp, o->repeats, &r->pp_tps, &r->pp_sd);
     mean_sd(tg, o->repeats, &r->tg_tps, &r->tg_sd);
-    mean_sd(tg_off, o->repeats, &r->tg_notrace_tps, &sd);
     mean_sd(ttft, o->repeats, &r->ttft_ms, &sd);
     if (o->n_gen > 1) {
         qsort(itl, n_itl, sizeof *itl, cmp_double);
@@ -378,17 +362,15 @@ static int bench_threads(const struct bench_opts *o, int threads, struct bench_r
     r->floor_tps = d->active_bytes ? r->bw.gbps * 1e9 / (double)d->active_bytes : 0;
     r->floor_ratio = r->floor_tps > 0 ? r->tg_tps / r->floor_tps : 0;
     /* The trace's cost: how much longer the median decode step takes with it on. */
-    if (bench_trace_cost(on, &log, prompt, o, &r->trace_overhead, err, errlen) != 0)
+    if (bench_trace_cost(e, &log, prompt, o, &r->trace_overhead, err, errlen) != 0)
         goto out;
     bench_rss(&r->rss_kb, &r->hwm_kb);
     rc = 0;
 out:
     free(prompt);
     free(itl);
-    free(itl_off);
     trace_log_free(&log);
-    trace_log_free(&log_off);
-    engine_close(on);
+    engine_close(e);
     return rc;
 }
 

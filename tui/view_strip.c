@@ -86,7 +86,7 @@ static void strip_find_first(const struct view_ctx *ctx, int cols, int body, lon
     sc->from = 0;
     sc->first = 0;
     if (!starts)
-        sc->log = NULL; /* drawn from the top this time; try again next frame */
+        sc->at = (struct trace_stamp){ 0 }; /* drawn from the top now; again next frame */
     else {
         sc->from = starts[first % body];
         sc->first = first;
@@ -133,9 +133,9 @@ void view_strip_draw(const struct view_ctx *ctx, WINDOW *w)
 
     long sel = view_selected(ctx);
     struct strip_scroll own = { 0 }, *sc = ctx->cache ? &ctx->cache->strip : &own;
-    if (!(sc->log == log && sc->rev == log->rev && log->rev != 0 && sc->sel == sel &&
-          sc->cols == cols && sc->body == body && sc->utf8 == ctx->utf8)) {
-        *sc = (struct strip_scroll){ .log = log, .rev = log->rev, .sel = sel, .cols = cols,
+    if (!(trace_stamp_fresh(sc->at, log) && sc->sel == sel && sc->cols == cols &&
+          sc->body == body && sc->utf8 == ctx->utf8)) {
+        *sc = (struct strip_scroll){ .at = trace_stamp_of(log), .sel = sel, .cols = cols,
                                      .body = body, .utf8 = ctx->utf8 };
         strip_find_first(ctx, cols, body, sel, sc);
     }

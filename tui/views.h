@@ -53,8 +53,7 @@ typedef const char *(*view_piece_fn)(void *user, int32_t token, size_t *len);
  * tokens: 8 ms a frame, 1.3 at 1 000). Owned by the app; zeroed to start. */
 /* The token strip's scroll position for one (log, rev, selection, size). */
 struct strip_scroll {
-    const struct trace_log *log;
-    uint64_t rev;
+    struct trace_stamp at;        /* the log it was found for */
     long sel;
     int cols, body;
     bool utf8;
