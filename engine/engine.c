@@ -11,6 +11,7 @@
 
 #include "forward.h"
 #include "model.h"
+#include "quant.h"
 #include "sampler.h"
 #include "threads.h"
 #include "tokenizer.h"
@@ -177,9 +178,9 @@ int engine_eval(struct engine *e, struct trace_log *log, char *err, size_t errle
         snprintf(err, errlen, "the context is full (%d tokens)", e->n_ctx);
         return -1;
     }
-    if (log->n_layers != e->m.hp.n_layer) {
+    if (log->n_layers != e->m.hp.n_layers) {
         snprintf(err, errlen, "the log has %d layers, the model %d", log->n_layers,
-                 e->m.hp.n_layer);
+                 e->m.hp.n_layers);
         return -1;
     }
     for (int i = 0; i < n; i++) {
@@ -264,4 +265,10 @@ void engine_set_trace(struct engine *e, bool on)
 const float *engine_logits(const struct engine *e)
 {
     return e->has_logits ? fwd_logits(e->fwd) : NULL;
+}
+
+const char *engine_type_name(uint32_t type)
+{
+    const struct quant_traits *q = quant_traits(type);
+    return q && q->name ? q->name : "?";
 }

@@ -100,6 +100,9 @@ void engine_set_sampler(struct engine *e, const struct sampler_params *p);
  * sets at open; bench alternates the two on one engine to measure the trace's cost). */
 void engine_set_trace(struct engine *e, bool on);
 
+/* A ggml tensor type's name as ggml spells it ("q4_K"), or "?" for an unknown id. */
+const char *engine_type_name(uint32_t type);
+
 /* The logits of the last evaluated position (n_vocab floats), valid until the next eval. */
 const float *engine_logits(const struct engine *e);
 

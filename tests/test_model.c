@@ -4,7 +4,7 @@
  *
  * The forward pass is checked against an independent float64 forward written below from
  * llama.cpp's graph builders (src/models/<arch>.cpp, build_moe_ffn): family quirks are
- * spelled out by architecture name here, not read from engine/arch.c, so a wrong table row
+ * spelled out by architecture name here, not read from engine/model/arch.c, so a wrong table row
  * shows up as a difference. That covers the distinctive step of each family without a
  * fixture: qwen3moe's per-head QK-norm, granitemoe's four scales, dense qwen2's QKV bias
  * (and the others' too). The engine rounds Q, K, V and the attention weights to F16 as
@@ -82,10 +82,10 @@ static const char *const *tm_args(const char *arch)
 struct ref_model {
     const struct gguf_file *f;
     const char *arch;
-    int n_layer, d, n_head, n_kv, hd, n_exp, k, n_vocab;
+    int n_layers, d, n_head, n_kv, hd, n_exp, k, n_vocab;
     double eps, rope_base, kq_scale, emb_scale, res_scale, logit_scale;
     bool neox, qk_head, qk_full, renorm, shared_gated;
-    double *kc, *vc; /* (n_layer, n_pos, n_kv * hd) */
+    double *kc, *vc; /* (n_layers, n_pos, n_kv * hd) */
 };
 
 /* A weight as doubles (F32 files only), or NULL when absent. */
@@ -177,7 +177,7 @@ static void ref_token(struct ref_model *r, int tok, int pos, double *logits,
     for (int i = 0; i < d; i++)
         x[i] = emb[(size_t)tok * d + i] * (r->emb_scale != 0 ? r->emb_scale : 1.0);
     free(emb);
-    for (int il = 0; il < r->n_layer; il++) {
+    for (int il = 0; il < r->n_layers; il++) {
         double *an = ref_w(r, "blk.%d.attn_norm.weight", il);
         double *wq = ref_w(r, "blk.%d.attn_q.weight", il), *wk = ref_w(r, "blk.%d.attn_k.weight", il);
         double *wv = ref_w(r, "blk.%d.attn_v.weight", il);
@@ -344,7 +344,7 @@ static void tm_compare_arch(const char *arch)
     char gname[32];
     gguf_get_strz(&m.f, "general.architecture", gname, sizeof gname, err, sizeof err);
     r.arch = gname;
-    r.n_layer = ref_key_i(&m.f, gname, "block_count", 0);
+    r.n_layers = ref_key_i(&m.f, gname, "block_count", 0);
     r.d = ref_key_i(&m.f, gname, "embedding_length", 0);
     r.n_head = ref_key_i(&m.f, gname, "attention.head_count", 0);
     r.n_kv = ref_key_i(&m.f, gname, "attention.head_count_kv", r.n_head);
@@ -366,8 +366,8 @@ static void tm_compare_arch(const char *arch)
     r.renorm = !strcmp(arch, "mixtral") || !strcmp(arch, "qwen3moe") ||
                !strcmp(arch, "granitemoe");
     r.shared_gated = !strcmp(arch, "qwen2moe");
-    r.kc = calloc((size_t)r.n_layer * 512 * (size_t)(r.n_kv * r.hd), sizeof(double));
-    r.vc = calloc((size_t)r.n_layer * 512 * (size_t)(r.n_kv * r.hd), sizeof(double));
+    r.kc = calloc((size_t)r.n_layers * 512 * (size_t)(r.n_kv * r.hd), sizeof(double));
+    r.vc = calloc((size_t)r.n_layers * 512 * (size_t)(r.n_kv * r.hd), sizeof(double));
 
     struct thread_pool *pool = threads_create(2);
     struct fwd *f = fwd_create(&m, 64, pool, err, sizeof err);
@@ -391,7 +391,7 @@ static void tm_compare_arch(const char *arch)
             double e = fabs((double)ours[i] - lg[i]) / scale;
             worst = e > worst ? e : worst;
         }
-        for (int il = 0; il < r.n_layer && r.n_exp; il++) {
+        for (int il = 0; il < r.n_layers && r.n_exp; il++) {
             CHECK_INT_EQ(tl[il].n, r.k);
             for (int j = 0; j < r.k; j++) {
                 int a = tl[il].experts[j], b = rr[il].experts[j];

@@ -95,7 +95,7 @@ static void fuzz_model(const uint8_t *data, size_t size)
     }
     volatile uint64_t sink = fuzz_touch(&m.tok_embd) + fuzz_touch(&m.output_norm) +
                              fuzz_touch(&m.output);
-    for (int l = 0; l < m.hp.n_layer; l++)
+    for (int l = 0; l < m.hp.n_layers; l++)
         for (int r = 0; r < AT_COUNT; r++)
             sink += fuzz_touch(&m.layers[l].t[r]);
     struct model_desc d;

@@ -1,0 +1,204 @@
+/* cli/cmd_info.c: `moescope info [MODEL] [--json]`: a model's architecture, shape, tokenizer,
+ * tensor types, size, and the parameters and bytes one decode step reads. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "engine.h"
+#include "text_escape.h"
+
+static void info_usage(FILE *out)
+{
+    fprintf(out, "usage: moescope info [MODEL] [--json]\n"
+                 "Prints a GGUF model's architecture, shape, tokenizer and size.\n"
+                 "MODEL defaults to the built-in default model.\n");
+}
+
+/* "1 234 567", as the engine's messages group digits. */
+static const char *info_num(uint64_t n, char buf[32])
+{
+    char tmp[32];
+    int len = snprintf(tmp, sizeof tmp, "%llu", (unsigned long long)n);
+    int o = 0;
+    for (int i = 0; i < len; i++) {
+        if (i > 0 && (len - i) % 3 == 0)
+            buf[o++] = ' ';
+        buf[o++] = tmp[i];
+    }
+    buf[o] = 0;
+    return buf;
+}
+
+static const char *info_bytes(uint64_t n, char buf[32])
+{
+    if (n >= 1000000000ull)
+        snprintf(buf, 32, "%.2f GB", (double)n / 1e9);
+    else if (n >= 1000000ull)
+        snprintf(buf, 32, "%.2f MB", (double)n / 1e6);
+    else if (n >= 1000ull)
+        snprintf(buf, 32, "%.1f kB", (double)n / 1e3);
+    else
+        snprintf(buf, 32, "%llu B", (unsigned long long)n);
+    return buf;
+}
+
+static void info_json_str(const char *s)
+{
+    putchar('"');
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            printf("\\%c", *p);
+        else if (*p < 0x20)
+            printf("\\u%04x", *p);
+        else
+            putchar(*p);
+    }
+    putchar('"');
+}
+
+static const char *info_type_name(int t)
+{
+    return engine_type_name((uint32_t)t);
+}
+
+static void info_print_json(const struct model_desc *d)
+{
+    printf("{\"path\": ");
+    info_json_str(d->path);
+    printf(", \"name\": ");
+    info_json_str(d->name);
+    printf(", \"arch\": ");
+    info_json_str(d->arch);
+    printf(", \"gguf_version\": %u, \"file_size\": %llu", d->gguf_version,
+           (unsigned long long)d->file_size);
+    printf(", \"n_layers\": %d, \"d_model\": %d, \"n_heads\": %d, \"n_kv_heads\": %d"
+           ", \"head_dim\": %d, \"n_ctx_train\": %d",
+           d->n_layers, d->d_model, d->n_heads, d->n_kv_heads, d->head_dim, d->n_ctx_train);
+    printf(", \"n_experts\": %d, \"n_experts_used\": %d, \"d_ff\": %d, \"d_ff_expert\": %d"
+           ", \"n_shared_experts\": %d, \"d_ff_shared\": %d, \"n_dense_lead\": %d",
+           d->n_experts, d->n_experts_used, d->d_ff, d->d_ff_expert, d->n_shared_experts,
+           d->d_ff_shared, d->n_dense_lead);
+    printf(", \"rope\": {\"style\": \"%s\", \"base\": %g, \"freq_scale\": %g}",
+           d->rope_neox ? "neox" : "normal", (double)d->rope_base, (double)d->rope_scale);
+    printf(", \"norm\": {\"kind\": \"rms\", \"eps\": %g, \"qk_norm\": %s}", (double)d->norm_eps,
+           d->qk_norm ? "true" : "false");
+    printf(", \"qkv_bias\": %s", d->qkv_bias ? "true" : "false");
+    printf(", \"router\": {\"gating\": ");
+    info_json_str(d->router);
+    printf(", \"renormalize\": %s}", d->router_renorm ? "true" : "false");
+    printf(", \"tokenizer\": {\"kind\": ");
+    info_json_str(d->tokenizer);
+    printf(", \"pre\": ");
+    info_json_str(d->pretokenizer);
+    printf(", \"n_vocab\": %d}, \"chat_template\": ", d->n_vocab);
+    if (d->chat_family[0])
+        info_json_str(d->chat_family);
+    else
+        printf("null");
+    printf(", \"tensors\": {");
+    bool first = true;
+    for (int t = 0; t < 64; t++)
+        if (d->tensors_per_type[t]) {
+            printf("%s\"%s\": %u", first ? "" : ", ", info_type_name(t), d->tensors_per_type[t]);
+            first = false;
+        }
+    printf("}, \"n_params\": %llu, \"n_active_params\": %llu, \"active_bytes\": %llu}\n",
+           (unsigned long long)d->n_params, (unsigned long long)d->n_active_params,
+           (unsigned long long)d->active_bytes);
+}
+
+static void info_print_text(const struct model_desc *d)
+{
+    char a[32], b[32], c[32];
+    const char *base = strrchr(d->path, '/');
+    printf("%s\n", base ? base + 1 : d->path);
+    char name[4 * sizeof d->name + 8]; /* the file's words: shown, never obeyed */
+    text_escape_line(d->name, strlen(d->name), name, sizeof name);
+    printf("  name           %s\n", name);
+    printf("  architecture   %s%s\n", d->arch,
+           !strcmp(d->arch, "llama") && d->n_experts ? " (mixtral-style experts)" : "");
+    printf("  file           %s bytes (%s), GGUF v%u\n", info_num(d->file_size, a),
+           info_bytes(d->file_size, b), d->gguf_version);
+    printf("  layers         %d\n", d->n_layers);
+    printf("  d_model        %d\n", d->d_model);
+    printf("  heads          %d, kv heads %d, head size %d\n", d->n_heads, d->n_kv_heads,
+           d->head_dim);
+    printf("  context        %d (trained)\n", d->n_ctx_train);
+    if (d->n_experts) {
+        printf("  experts        %d of %d, expert FFN %d\n", d->n_experts_used, d->n_experts,
+               d->d_ff_expert);
+        printf("  router         %s, top-k weights %srenormalised\n", d->router,
+               d->router_renorm ? "" : "not ");
+        if (d->n_shared_experts)
+            printf("  shared experts %d, FFN %d\n", d->n_shared_experts, d->d_ff_shared);
+        else
+            printf("  shared experts none\n");
+        if (d->n_dense_lead)
+            printf("  dense layers   the first %d, FFN %d\n", d->n_dense_lead, d->d_ff);
+    } else {
+        printf("  experts        none (dense), FFN %d\n", d->d_ff);
+    }
+    printf("  RoPE           %s, base %g, frequency scale %g\n",
+           d->rope_neox ? "neox (halves)" : "normal (pairs)", (double)d->rope_base,
+           (double)d->rope_scale);
+    printf("  norms          RMSNorm, eps %g%s%s\n", (double)d->norm_eps,
+           d->qk_norm ? ", QK-norm" : "", d->qkv_bias ? ", QKV bias" : "");
+    printf("  tokenizer      %s%s%s%s, %d tokens\n", d->tokenizer, d->pretokenizer[0] ? " (" : "",
+           d->pretokenizer, d->pretokenizer[0] ? ")" : "", d->n_vocab);
+    printf("  chat template  %s\n", d->chat_family[0] ? d->chat_family : "none recognised");
+    printf("  tensors       ");
+    for (int t = 0; t < 64; t++)
+        if (d->tensors_per_type[t])
+            printf(" %s %u", info_type_name(t), d->tensors_per_type[t]);
+    printf("\n");
+    printf("  parameters     %s\n", info_num(d->n_params, a));
+    printf("  active/token   %s parameters, %s (%s bytes) read per decode step\n",
+           info_num(d->n_active_params, b), info_bytes(d->active_bytes, c),
+           info_num(d->active_bytes, a));
+}
+
+int cmd_info(int argc, char **argv)
+{
+    const char *path = NULL;
+    bool json = false;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--json")) {
+            json = true;
+        } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            info_usage(stdout);
+            return 0;
+        } else if ((!strcmp(argv[i], "-m") || !strcmp(argv[i], "--model")) && i + 1 < argc) {
+            path = argv[++i];
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            fprintf(stderr, "moescope info: unknown option '%s'\n", argv[i]);
+            info_usage(stderr);
+            return 2;
+        } else if (!path) {
+            path = argv[i];
+        } else {
+            fprintf(stderr, "moescope info: more than one model given ('%s', '%s')\n", path,
+                    argv[i]);
+            return 2;
+        }
+    }
+    if (!path)
+        path = default_model_path();
+    struct model_desc *d = calloc(1, sizeof *d);
+    if (!d) {
+        fprintf(stderr, "moescope info: out of memory\n");
+        return 1;
+    }
+    char err[1024];
+    if (model_describe(path, d, err, sizeof err)) {
+        fprintf(stderr, "moescope: %s\n", err);
+        free(d);
+        return 1;
+    }
+    if (json)
+        info_print_json(d);
+    else
+        info_print_text(d);
+    free(d);
+    return 0;
+}

@@ -1,0 +1,44 @@
+/* cli/main.c: dispatches `moescope COMMAND ...` to the command's own file. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "commands.h"
+
+static const struct {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *what;
+} commands[] = {
+    { "info", cmd_info, "print a model's architecture, shape and size" },
+    { "bench", cmd_bench, "measure speed against this machine's bandwidth floor" },
+    { "run", cmd_run, "generate from a prompt, streaming text (and a trace)" },
+    { "export", cmd_export, "write a saved session as md, csv, ndjson or html" },
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: moescope [-m MODEL] [options]   open the full-screen app\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "       moescope %-6s ...                %s\n", commands[i].name,
+                commands[i].what);
+    fprintf(out, "See moescope(1) for every option.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+        usage(stdout);
+        fputc('\n', stdout);
+        return cmd_app(argc, argv); /* and the app's own options */
+    }
+    if (argc < 2 || argv[1][0] == '-')
+        return cmd_app(argc, argv);
+    if (argc >= 2)
+        for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+            if (!strcmp(argv[1], commands[i].name))
+                return commands[i].fn(argc - 1, argv + 1);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,115 @@
+/* engine/gguf/gguf.h: a strict GGUF v2/v3 reader over an mmap, and the key/value accessors.
+ *
+ * Contract: gguf_parse() checks every count, string length, array length, dimension, tensor
+ * type, offset and the alignment against the buffer size, with overflow-safe arithmetic,
+ * before anything is used. On failure it returns -1 and writes one line into err that names
+ * the file, the field and the byte offset, e.g.
+ *   model.gguf: tensor 'blk.3.ffn_up_exps.weight' data ends at byte 9 437 184, past the end
+ *   of the file (8 388 608)
+ * It never prints and never exits. All pointers in a parsed file (names, strings, tensor
+ * data) point into the caller's buffer or the mmap and stay valid until gguf_close(). */
+#ifndef MOESCOPE_GGUF_H
+#define MOESCOPE_GGUF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum gguf_vtype {
+    GGUF_VT_UINT8 = 0,
+    GGUF_VT_INT8 = 1,
+    GGUF_VT_UINT16 = 2,
+    GGUF_VT_INT16 = 3,
+    GGUF_VT_UINT32 = 4,
+    GGUF_VT_INT32 = 5,
+    GGUF_VT_FLOAT32 = 6,
+    GGUF_VT_BOOL = 7,
+    GGUF_VT_STRING = 8,
+    GGUF_VT_ARRAY = 9,
+    GGUF_VT_UINT64 = 10,
+    GGUF_VT_INT64 = 11,
+    GGUF_VT_FLOAT64 = 12,
+    GGUF_VT_COUNT
+};
+
+enum { GGUF_MAX_DIMS = 4, GGUF_DEFAULT_ALIGNMENT = 32 };
+
+struct gguf_str {
+    const char *ptr; /* into the file; not NUL-terminated */
+    uint64_t len;
+};
+
+struct gguf_kv {
+    struct gguf_str key;
+    enum gguf_vtype type;
+    enum gguf_vtype arr_type; /* for GGUF_VT_ARRAY: the element type */
+    uint64_t arr_n;           /* for GGUF_VT_ARRAY: the element count */
+    const uint8_t *value;     /* the raw value bytes (for arrays: the first element) */
+    uint64_t offset;          /* byte offset of the key in the file, for messages */
+};
+
+struct gguf_tensor {
+    char *name;               /* NUL-terminated copy (owned by the gguf_file) */
+    uint32_t n_dims;
+    int64_t ne[GGUF_MAX_DIMS]; /* ne[0] is the row length; unused dims are 1 */
+    uint32_t type;            /* a ggml type id (quant.h), checked to be known */
+    uint64_t offset;          /* relative to the data section, checked aligned */
+    uint64_t nbytes;          /* checked to fit in the file */
+    const void *data;         /* into the map */
+    uint64_t info_offset;     /* byte offset of the tensor's entry, for messages */
+};
+
+struct gguf_file {
+    char path[1024];          /* the name used in messages */
+    const uint8_t *base;      /* the whole file */
+    uint64_t size;
+    bool mapped;              /* base came from gguf_open's mmap */
+    uint32_t version;
+    uint64_t n_kv;
+    struct gguf_kv *kv;       /* (n_kv) */
+    uint64_t n_tensors;
+    struct gguf_tensor *tensors; /* (n_tensors) */
+    uint32_t alignment;
+    uint64_t data_offset;     /* start of the tensor data section */
+    uint64_t data_end;        /* end of the last tensor's data (<= size) */
+    uint32_t *kv_sorted;      /* (n_kv) kv indices sorted by key, for gguf_find */
+    uint32_t *tensor_sorted;  /* (n_tensors) tensor indices sorted by name */
+};
+
+/* mmaps path read-only and parses it. On error returns -1 with err set and *f cleared. */
+int gguf_open(struct gguf_file *f, const char *path, char *err, size_t errlen);
+/* Parses a buffer the caller keeps alive (the fuzz entry point). name is for messages. */
+int gguf_parse(struct gguf_file *f, const void *data, uint64_t size, const char *name,
+               char *err, size_t errlen);
+void gguf_close(struct gguf_file *f);
+
+const struct gguf_kv *gguf_find(const struct gguf_file *f, const char *key);
+const struct gguf_tensor *gguf_find_tensor(const struct gguf_file *f, const char *name);
+
+/* Typed getters. Each returns 0 and sets *out when the key exists and its value fits the
+ * type (any integer type is accepted for an integer when it is in range), 1 when the key is
+ * absent (out untouched), and -1 with err set (naming file, key and offset) when the key
+ * exists with the wrong type or out of range. */
+int gguf_get_u32(const struct gguf_file *f, const char *key, uint32_t *out, char *err, size_t errlen);
+int gguf_get_u64(const struct gguf_file *f, const char *key, uint64_t *out, char *err, size_t errlen);
+int gguf_get_i32(const struct gguf_file *f, const char *key, int32_t *out, char *err, size_t errlen);
+int gguf_get_f32(const struct gguf_file *f, const char *key, float *out, char *err, size_t errlen);
+int gguf_get_bool(const struct gguf_file *f, const char *key, bool *out, char *err, size_t errlen);
+int gguf_get_str(const struct gguf_file *f, const char *key, struct gguf_str *out, char *err, size_t errlen);
+/* Copies a string value into buf (NUL-terminated, truncated to fit). Same returns. */
+int gguf_get_strz(const struct gguf_file *f, const char *key, char *buf, size_t buflen, char *err, size_t errlen);
+
+/* Arrays. gguf_arr_strings fills out[0..kv->arr_n) (caller allocates arr_n entries);
+ * gguf_arr_get_f32 / _i32 read element i of a numeric array, converting from its stored
+ * type. They return -1 when the kv is not an array of a fitting type. */
+int gguf_arr_strings(const struct gguf_kv *kv, struct gguf_str *out);
+int gguf_arr_get_f32(const struct gguf_kv *kv, uint64_t i, float *out);
+int gguf_arr_get_i32(const struct gguf_kv *kv, uint64_t i, int32_t *out);
+
+/* Names: "uint32", "array", ... */
+const char *gguf_vtype_name(enum gguf_vtype t);
+
+/* Formats n with thin groups of three, as the messages do: 9437184 -> "9 437 184". */
+const char *gguf_fmt_u64(uint64_t n, char buf[32]);
+
+#endif

@@ -1,0 +1,103 @@
+/* engine/model/arch.h: architectures as data.
+ *
+ * One row per GGUF `general.architecture` says how that family differs from the common
+ * pre-norm decoder that engine/model/forward.c runs: attention features (QKV bias, QK-norm and
+ * its width, RoPE pairing), the router (softmax or sigmoid, renormalised top-k, a
+ * selection bias), the shared expert and its sigmoid gate, the granite scales, and which
+ * tensors the family has. A dense model is the same row with no experts: the loader picks,
+ * layer by layer, the dense FFN or the MoE tensors (mixtral is GGUF arch `llama` with
+ * `ffn_*_exps`), and forward.c runs both through one SwiGLU routine.
+ *
+ * Everything here was checked against llama.cpp's graph builders (src/models/ and
+ * llm_graph_context::build_moe_ffn) and llama_model_rope_type(); the row comments say
+ * what each family does. Adding a family that only differs in these knobs is one row. */
+#ifndef MOESCOPE_ARCH_H
+#define MOESCOPE_ARCH_H
+
+#include <stdbool.h>
+
+enum arch_rope {
+    ARCH_ROPE_NORM, /* adjacent pairs (x[2i], x[2i+1]): llama, granite */
+    ARCH_ROPE_NEOX, /* halves (x[i], x[i + n_rot/2]): qwen2, qwen2moe, qwen3moe, olmoe */
+};
+
+enum arch_qk_norm {
+    ARCH_QK_NORM_NONE,
+    ARCH_QK_NORM_HEAD, /* RMSNorm over each head, weight (head_dim): qwen3moe */
+    ARCH_QK_NORM_FULL, /* RMSNorm over all heads at once, weight (n_head*head_dim): olmoe */
+};
+
+enum arch_router {
+    ARCH_ROUTER_SOFTMAX, /* probs = softmax(logits) over all experts */
+    ARCH_ROUTER_SIGMOID, /* probs = sigmoid(logits) per expert */
+};
+
+/* The tensors a layer (or the model) may have, by role. Names are llama.cpp's. */
+enum arch_tensor {
+    AT_TOKEN_EMBD,
+    AT_OUTPUT_NORM,
+    AT_OUTPUT,
+    /* per layer from here on ("blk.%d."): */
+    AT_ATTN_NORM,
+    AT_ATTN_Q,
+    AT_ATTN_K,
+    AT_ATTN_V,
+    AT_ATTN_OUT,
+    AT_ATTN_Q_B,
+    AT_ATTN_K_B,
+    AT_ATTN_V_B,
+    AT_ATTN_OUT_B,
+    AT_ATTN_Q_NORM,
+    AT_ATTN_K_NORM,
+    AT_FFN_NORM,
+    AT_FFN_GATE,        /* dense FFN */
+    AT_FFN_UP,
+    AT_FFN_DOWN,
+    AT_FFN_GATE_INP,    /* router */
+    AT_FFN_EXP_PROBS_B, /* selection bias added to probs before top-k only */
+    AT_FFN_GATE_EXPS,
+    AT_FFN_UP_EXPS,
+    AT_FFN_DOWN_EXPS,
+    AT_FFN_GATE_INP_SHEXP, /* the shared expert's sigmoid gate, one row */
+    AT_FFN_GATE_SHEXP,
+    AT_FFN_UP_SHEXP,
+    AT_FFN_DOWN_SHEXP,
+    AT_COUNT
+};
+#define AT_FIRST_LAYER_TENSOR AT_ATTN_NORM
+
+/* How much a family wants a tensor. Dense-FFN roles apply to dense layers only and
+ * expert roles to MoE layers only; the loader decides which a layer is. */
+enum arch_need {
+    AN_NO = 0,  /* never looked up */
+    AN_OPT,     /* used when present */
+    AN_REQ,     /* missing is an error naming the file and the tensor */
+};
+
+struct arch_info {
+    const char *name;            /* general.architecture */
+    enum arch_rope rope;
+    enum arch_qk_norm qk_norm;
+    enum arch_router router;     /* default; "%s.expert_gating_func" overrides */
+    bool router_renorm;          /* default; "%s.expert_weights_norm" overrides */
+    bool ff_exp_div_k;           /* no expert_feed_forward_length: n_ff / k (qwen), else n_ff */
+    bool shared_gate;            /* shared expert output times sigmoid(gate_inp_shexp . x) */
+    bool granite_scales;         /* embedding, residual, attention and logit scales */
+    bool output_tied_ok;         /* no output.weight: reuse token_embd */
+    unsigned char need[AT_COUNT]; /* enum arch_need per role */
+};
+
+/* The row for an architecture name, or NULL when unknown. */
+const struct arch_info *arch_find(const char *name);
+/* Every row, for messages that list them ("qwen2moe, qwen3moe, ..."). */
+int arch_count(void);
+const struct arch_info *arch_at(int i);
+/* The GGUF tensor name of a role: "blk.3.ffn_up_exps.weight". layer is ignored for the
+ * model-wide roles. Returns buf. */
+const char *arch_tensor_name(enum arch_tensor t, int layer, char *buf, unsigned buflen);
+/* True for roles used only in MoE layers / only in dense layers. */
+bool arch_tensor_is_moe(enum arch_tensor t);
+bool arch_tensor_is_dense_ffn(enum arch_tensor t);
+const char *arch_rope_name(enum arch_rope r);
+
+#endif

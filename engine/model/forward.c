@@ -1,0 +1,1001 @@
+/* engine/model/forward.c: the forward pass (see forward.h for the rounding contract). */
+#include "forward.h"
+
+#include <math.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kernels.h"
+#include "quant.h"
+#include "quant_blocks.h"
+
+/* KV_PAD: llama.cpp pads the attended length to 32 cells (no flash attention); the padded
+ * cells get probability 0, and the sums keep llama.cpp's lane layout. */
+enum { N_ACT_SLOTS = 6, MAX_JOBS = 4 * 1024, KV_PAD = 32, FWD_TILE_ROWS = 64,
+       FWD_CHUNK_BYTES = 256 * 1024 };
+
+/* One matrix job: rows of y = W . x for a list of input rows. */
+struct mm_job {
+    const uint8_t *w;          /* the (expert's) matrix: ne1 rows of nb1 bytes */
+    size_t nb1;
+    int64_t ne0, rows;
+    quant_vec_dot_fn dot;
+    const uint8_t *x;          /* input rows, already in the weight's vec_dot_type */
+    size_t x_stride;
+    const int *xi;             /* x row of item j (NULL: j) */
+    float *y;                  /* output rows */
+    size_t y_stride;           /* in floats */
+    const int *yi;             /* y row of item j (NULL: j) */
+    int n;                     /* items */
+    const float *bias;         /* (rows) added to every output, or NULL */
+    uint32_t type;             /* the weight's type */
+    int chunk_rows, chunk0, n_chunks; /* rows per chunk, first chunk's number, chunks */
+};
+
+/* A quantized copy of an activation matrix, reused within one stage. */
+struct act_slot {
+    const float *src;
+    int n, d;
+    uint32_t vt;               /* vec_dot type */
+    uint8_t *buf;
+    size_t stride;
+};
+
+/* An FFN the tokens of a batch go through: an expert, the shared expert, or the dense FFN. */
+struct ffn_unit {
+    const struct wt *gate, *up, *down;
+    int64_t e;                 /* slice of 3-D expert tensors (0 for 2-D) */
+    int n_ff;
+};
+
+struct fwd {
+    const struct model *m;
+    struct thread_pool *pool;
+    int n_ctx;
+    int d, qd, kvd, ffmax, n_experts, k, slots; /* slots: FFN outputs per token (k [+1]) */
+
+    /* activations, B = FWD_BATCH tokens */
+    float *x;        /* (B, d) residual stream */
+    float *xn;       /* (B, d) normed input of a block */
+    float *q;        /* (B, qd) */
+    float *kx, *vx;  /* (B, kvd) */
+    float *att;      /* (B, qd) attention output before wo */
+    float *tmp;      /* (B, d) */
+    float *acc;      /* (B, d) FFN sum */
+    float *rlog;     /* (B, n_experts) router logits */
+    float *rprob;    /* (B, n_experts) router probabilities */
+    float *rsel;     /* (B, n_experts) selection scores (probs + bias) */
+    int *sel;        /* (B, k) chosen experts, best first */
+    float *selw;     /* (B, k) their weights as applied */
+    float *sgate;    /* (B) shared expert gate logit */
+    float *g, *u;    /* (B * slots, ffmax) gate and up outputs; g becomes h */
+    float *eo;       /* (B * slots, d) unit outputs */
+    int *pair_tok;   /* (B * slots) token of each pair (sorted by unit) */
+    int *pair_row;   /* (B * slots) row in g/u/eo of each pair */
+    int *unit_cnt;   /* (n_experts + 2) */
+    int *unit_off;   /* (n_experts + 3) */
+    float *logits;   /* (n_vocab) */
+    float *rope;     /* (head_dim) cos/sin table */
+    struct act_slot act[N_ACT_SLOTS];
+    int n_act;
+    struct mm_job *jobs; /* (MAX_JOBS) */
+    int n_chunks;        /* chunks of rows in the queued jobs */
+    _Atomic int next_chunk; /* the next chunk a thread takes */
+    float *tile;     /* (nth, FWD_TILE_ROWS, KERN_MAX_Y) per-thread kernel outputs */
+    int n_jobs;
+
+    /* per-thread attention scratch */
+    float *sc;       /* (nth, n_pad) scores, then probabilities */
+    uint16_t *p16;   /* (nth, n_pad) probabilities in F16 */
+    uint16_t *q16;   /* (nth, head_dim), at least kvd */
+    int nth;
+
+    /* KV cache, F16 */
+    int n_pad;         /* n_ctx rounded up to KV_PAD */
+    uint16_t *kc;      /* (n_layers, n_pad, kvd) K rows by position */
+    uint16_t *vc;      /* (n_layers, kvd, n_pad) V transposed, as llama.cpp stores it */
+    uint8_t *touched;  /* (n_layers, n_experts) expert used before in this process */
+};
+
+/* ------------------------------------------------------------------ helpers */
+
+static uint64_t fwd_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ggml_compute_forward_rms_norm_f32 followed by ggml_mul with the weight. */
+static void fwd_rmsnorm(float *y, const float *x, const float *w, int n, float eps)
+{
+    double sum = 0.0;
+    for (int i = 0; i < n; i++)
+        sum += (double)(x[i] * x[i]);
+    const float mean = (float)(sum / n);
+    const float scale = 1.0f / sqrtf(mean + eps);
+    for (int i = 0; i < n; i++)
+        y[i] = (x[i] * scale) * w[i];
+}
+
+/* The reference build (llama.cpp on AVX-512) computes exp in softmax and SiLU 16 lanes at a
+ * time with ggml_v_expf, an arm-optimized-routines polynomial, and the leftover lanes with
+ * the C library's expf. fwd_vexpf is one lane of ggml_v_expf, step for step. */
+static float fwd_vexpf(float x)
+{
+    const float r = 0x1.8p23f;
+    const float z = fmaf(x, 0x1.715476p+0f, r);
+    const float n = z - r;
+    const float b = fmaf(-n, 0x1.7f7d1cp-20f, fmaf(-n, 0x1.62e4p-1f, x));
+    if (!(fabsf(n) <= 192.0f))
+        return n > 0.0f ? INFINITY : 0.0f;
+    const float u = b * b;
+    const float j = fmaf(fmaf(fmaf(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u,
+                              fmaf(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)),
+                         u, fmaf(0x1.ffffecp-1f, b, 1.0f));
+    return ldexpf(j, (int)n);
+}
+
+/* _mm512_reduce_add_ps as gcc builds it: halves, then quarters, then pairs. */
+static float fwd_reduce16(const float *a)
+{
+    float t[8], u[4];
+    for (int i = 0; i < 8; i++)
+        t[i] = a[i + 8] + a[i];
+    for (int i = 0; i < 4; i++)
+        u[i] = t[i + 4] + t[i];
+    return (u[0] + u[2]) + (u[1] + u[3]);
+}
+
+/* ggml_silu_f32 (the scalar lanes) */
+static float fwd_silu(float x)
+{
+    return x / (1.0f + expf(-x));
+}
+
+/* ggml_vec_swiglu_f32: g = silu(g) * u over n values */
+static void fwd_swiglu(float *g, const float *u, int n)
+{
+    const int nv = n & ~15;
+    for (int i = kern_swiglu16(g, u, n); i < nv; i++)
+        g[i] = (g[i] / (1.0f + fwd_vexpf(0.0f - g[i]))) * u[i];
+    for (int i = nv; i < n; i++)
+        g[i] = fwd_silu(g[i]) * u[i];
+}
+
+/* ggml_vec_soft_max_f32 then the 1/sum scale: p = softmax(x) over n values (p may be x;
+ * x[i] = -inf is a masked cell). */
+static void fwd_softmax(float *p, const float *x, int n)
+{
+    float max = -INFINITY;
+    for (int i = 0; i < n; i++)
+        max = x[i] > max ? x[i] : max;
+    double sum = 0.0;
+    int i = 0;
+    const int nv = kern_vexpf16(p, x, max, n);
+    for (; i + 15 < n; i += 16) {
+        if (i >= nv)
+            for (int k = 0; k < 16; k++)
+                p[i + k] = fwd_vexpf(x[i + k] - max);
+        sum += (double)fwd_reduce16(p + i);
+    }
+    for (; i < n; i++) {
+        p[i] = expf(x[i] - max);
+        sum += (double)p[i];
+    }
+    const float inv = (float)(1.0 / sum);
+    for (int k = 0; k < n; k++)
+        p[k] *= inv;
+}
+
+/* llama.cpp's CPU backend repacks q4_0 weights whose row count is a multiple of 8 into
+ * 8-row interleaved blocks (ggml-cpu/repack.cpp) and multiplies them with its own kernels:
+ * each block's whole integer sum is converted to float and fused-multiply-added with the
+ * product of the two scales, block after block, one accumulator per output row. The values
+ * are those of the plain kernel; only this float order differs, and it is what the
+ * reference rounded: quant.h's vec_dot_repack. (Its q4_K repacking would be the same idea,
+ * but the fixtures match only without it, so the reference build did not use it.) */
+
+/* Whether llama.cpp's mul_mat hands an (m rows) x (n_cols) product to tinyBLAS
+ * (llamafile_sgemm): only with two activation rows or more ("only enable sgemm for prompt
+ * processing") and only when the weight's row count is a multiple of 4 (tinyBLAS::matmul's
+ * tiles); the row-length condition is the gemm kernel's own (quant.h). */
+static bool fwd_uses_tinyblas(int64_t m, int n_cols)
+{
+    return n_cols >= 2 && m % 4 == 0;
+}
+
+/* The kernel llama.cpp uses for a weight multiplied with n_cols activation rows: the
+ * repacked order for q4_0 with rows in multiples of 8; tinyBLAS's order for other 2-D
+ * weights when it takes them; the per-row kernels otherwise and for the experts
+ * (mul_mat_id). */
+static quant_vec_dot_fn fwd_pick_dot(const struct wt *w, bool expert, int n_cols)
+{
+    const struct quant_traits *qt = quant_traits(w->type);
+    if (w->ne[1] % 8 == 0 && w->type == GGML_TYPE_Q4_0)
+        return qt->vec_dot_repack;
+    return !expert && fwd_uses_tinyblas(w->ne[1], n_cols) ? qt->vec_dot_gemm : qt->vec_dot;
+}
+
+static void fwd_mm_run(struct fwd *f);
+
+/* Returns n rows of x (d values each, rows xs floats apart) in the vec_dot type of weight
+ * type wtype, quantizing once per stage per (source, type, width). */
+static const uint8_t *fwd_act(struct fwd *f, const float *x, int n, int d, size_t xs,
+                              uint32_t wtype, size_t *stride)
+{
+    const struct quant_traits *wt = quant_traits(wtype);
+    uint32_t vt = wt->vec_dot_type;
+    if (vt == GGML_TYPE_F32) {
+        *stride = xs * sizeof(float);
+        return (const uint8_t *)x;
+    }
+    for (int i = 0; i < f->n_act; i++) {
+        struct act_slot *s = &f->act[i];
+        if (s->src == x && s->n == n && s->d == d && s->vt == vt) {
+            *stride = s->stride;
+            return s->buf;
+        }
+    }
+    if (f->n_act == N_ACT_SLOTS) {
+        /* every slot may still be read by a queued job: run them before reusing any */
+        fwd_mm_run(f);
+        f->n_act = 0;
+    }
+    struct act_slot *s = &f->act[f->n_act++];
+    const struct quant_traits *qt = quant_traits(vt);
+    s->src = x, s->n = n, s->d = d, s->vt = vt;
+    s->stride = quant_row_size(vt, d);
+    for (int r = 0; r < n; r++)
+        qt->from_float(x + (size_t)r * xs, s->buf + (size_t)r * s->stride, d);
+    *stride = s->stride;
+    return s->buf;
+}
+
+static void fwd_act_reset(struct fwd *f)
+{
+    f->n_act = 0;
+}
+
+static struct mm_job *fwd_job(struct fwd *f, const struct wt *w, int64_t e, const float *x,
+                              int n, const int *xi, float *y, size_t y_stride, const int *yi,
+                              const float *bias)
+{
+    size_t stride = 0;
+    /* first the input (which may run the queued jobs to free a slot), then the job */
+    const uint8_t *xq = x ? fwd_act(f, x, n, (int)w->ne[0], (size_t)w->ne[0], w->type, &stride)
+                          : NULL;
+    if (f->n_jobs == MAX_JOBS)
+        fwd_mm_run(f);
+    struct mm_job *j = &f->jobs[f->n_jobs++];
+    j->x = xq;
+    j->x_stride = stride;
+    j->w = w->data + (size_t)e * w->nb2;
+    j->nb1 = w->nb1;
+    j->ne0 = w->ne[0];
+    j->rows = w->ne[1];
+    /* llama.cpp multiplies 2-D weights with tinyBLAS and expert slices (mul_mat_id) with
+     * the per-row kernels; the two sum f32/f16/bf16 rows in different orders. */
+    j->dot = fwd_pick_dot(w, w->ne[2] > 1 || e > 0, n);
+    j->type = w->type;
+    j->xi = xi;
+    j->y = y;
+    j->y_stride = y_stride;
+    j->yi = yi;
+    j->n = n;
+    j->bias = bias;
+    return j;
+}
+
+/* Rows [r0, r1) of job j through kernels.h: every item's y pointer, then the rows,
+ * straight into y when the outputs are evenly spaced, else through tile and scattered. */
+static void fwd_mm_rows(const struct mm_job *j, int64_t r0, int64_t r1, float *tile)
+{
+    const void *yp[KERN_MAX_Y];
+    for (int i0 = 0; i0 < j->n; i0 += KERN_MAX_Y) {
+        const int c = j->n - i0 < KERN_MAX_Y ? j->n - i0 : KERN_MAX_Y;
+        for (int i = 0; i < c; i++)
+            yp[i] = j->x + (size_t)(j->xi ? j->xi[i0 + i] : i0 + i) * j->x_stride;
+        if (!j->yi || c == 1) {
+            const size_t yrow = (size_t)(j->yi ? j->yi[i0] : i0);
+            float *out = j->y + yrow * j->y_stride;
+            kern_dot_rows(j->type, j->ne0, j->w + (size_t)r0 * j->nb1, j->nb1, (int)(r1 - r0),
+                          yp, c, out + r0, 1, j->y_stride);
+            if (j->bias)
+                for (int i = 0; i < c; i++)
+                    for (int64_t r = r0; r < r1; r++)
+                        out[(size_t)i * j->y_stride + (size_t)r] += j->bias[r];
+            continue;
+        }
+        for (int64_t s0 = r0; s0 < r1; s0 += FWD_TILE_ROWS) {
+            const int m = (int)(r1 - s0 < FWD_TILE_ROWS ? r1 - s0 : FWD_TILE_ROWS);
+            kern_dot_rows(j->type, j->ne0, j->w + (size_t)s0 * j->nb1, j->nb1, m, yp, c,
+                          tile, (size_t)c, 1);
+            for (int i = 0; i < c; i++) {
+                float *out = j->y + (size_t)j->yi[i0 + i] * j->y_stride;
+                for (int r = 0; r < m; r++)
+                    out[(size_t)s0 + (size_t)r] =
+                        tile[r * c + i] + (j->bias ? j->bias[s0 + r] : 0.0f);
+            }
+        }
+    }
+}
+
+/* Threads take chunks of rows from the queued jobs in order, as they come (threads_run_any):
+ * a thread the machine has descheduled leaves its share to the others. */
+static void fwd_mm_worker(void *arg, int ith, int nth)
+{
+    struct fwd *f = arg;
+    (void)nth;
+    float *tile = f->tile + (size_t)ith * FWD_TILE_ROWS * KERN_MAX_Y;
+    for (int k = 0;;) {
+        const int c = atomic_fetch_add_explicit(&f->next_chunk, 1, memory_order_relaxed);
+        if (c >= f->n_chunks)
+            break;
+        while (c >= f->jobs[k].chunk0 + f->jobs[k].n_chunks)
+            k++;
+        const struct mm_job *j = &f->jobs[k];
+        const int64_t r0 = (int64_t)(c - j->chunk0) * j->chunk_rows;
+        const int64_t r1 = r0 + j->chunk_rows < j->rows ? r0 + j->chunk_rows : j->rows;
+        /* the kernels reproduce the type's vec_dot: use them where that is the order */
+        if (j->dot == quant_traits(j->type)->vec_dot) {
+            fwd_mm_rows(j, r0, r1, tile);
+            continue;
+        }
+        for (int64_t r = r0; r < r1; r++) {
+            const uint8_t *wr = j->w + (size_t)r * j->nb1;
+            const float b = j->bias ? j->bias[r] : 0.0f;
+            for (int i = 0; i < j->n; i++) {
+                const uint8_t *xr = j->x + (size_t)(j->xi ? j->xi[i] : i) * j->x_stride;
+                float v = j->dot(j->ne0, wr, xr);
+                if (j->bias)
+                    v += b;
+                j->y[(size_t)(j->yi ? j->yi[i] : i) * j->y_stride + (size_t)r] = v;
+            }
+        }
+    }
+}
+
+/* Rows per chunk of a job: the job split evenly into pieces of about FWD_CHUNK_BYTES of
+ * weights times the items each row meets, in multiples of 4 rows (the decode kernel's four
+ * streams). Chunks of 64 KB measured 20-25% slower in decode than 256 KB: the streams get
+ * too short for the prefetchers. */
+static int fwd_chunk_rows(const struct mm_job *j)
+{
+    const int64_t work = j->rows * (int64_t)j->nb1 * ((j->n + 3) / 4);
+    const int64_t pieces =
+        work > FWD_CHUNK_BYTES ? (work + FWD_CHUNK_BYTES - 1) / FWD_CHUNK_BYTES : 1;
+    const int64_t per = (j->rows + pieces - 1) / pieces;
+    return (int)((per + 3) & ~(int64_t)3);
+}
+
+static void fwd_mm_run(struct fwd *f)
+{
+    if (!f->n_jobs)
+        return;
+    int total = 0;
+    for (int k = 0; k < f->n_jobs; k++) {
+        struct mm_job *j = &f->jobs[k];
+        j->chunk_rows = fwd_chunk_rows(j);
+        j->chunk0 = total;
+        j->n_chunks = (int)((j->rows + j->chunk_rows - 1) / j->chunk_rows);
+        total += j->n_chunks;
+    }
+    f->n_chunks = total;
+    atomic_store_explicit(&f->next_chunk, 0, memory_order_relaxed);
+    threads_run_any(f->pool, fwd_mm_worker, f);
+    f->n_jobs = 0;
+}
+
+/* ------------------------------------------------------------------ attention */
+
+/* RoPE of one head vector at position pos, as ggml_rope (ext_factor 0, attn_factor 1). */
+static void fwd_rope_table(float *cache, int n_rot, float pos, float base, float freq_scale)
+{
+    const float theta_scale = powf(base, -2.0f / (float)n_rot);
+    float theta = pos;
+    for (int i0 = 0; i0 < n_rot; i0 += 2) {
+        const float t = freq_scale * theta;
+        cache[i0] = cosf(t);
+        cache[i0 + 1] = sinf(t);
+        theta *= theta_scale;
+    }
+}
+
+static void fwd_rope_apply(float *v, const float *cache, int n_rot, bool neox)
+{
+    for (int i0 = 0; i0 < n_rot; i0 += 2) {
+        const float c = cache[i0], s = cache[i0 + 1];
+        int a = neox ? i0 / 2 : i0, b = neox ? i0 / 2 + n_rot / 2 : i0 + 1;
+        const float x0 = v[a], x1 = v[b];
+        /* ggml's rotate_pairs is C++ built with contraction: the first product is fused */
+        v[a] = fmaf(x0, c, -(x1 * s));
+        v[b] = fmaf(x0, s, x1 * c);
+    }
+}
+
+struct attn_ctx {
+    struct fwd *f;
+    int il, n, pos0;
+};
+
+static void fwd_attn_worker(void *arg, int ith, int nth)
+{
+    const struct attn_ctx *a = arg;
+    struct fwd *f = a->f;
+    const struct hparams *hp = &f->m->hp;
+    const int hd = hp->head_dim, gq = hp->n_head / hp->n_kv_head;
+    /* Q.K (K rows: the padded length) and P.V (V^T rows: head_dim) are mul_mats too */
+    const struct quant_traits *t16 = quant_traits(GGML_TYPE_F16);
+    const quant_vec_dot_fn dot_qk = fwd_uses_tinyblas(KV_PAD, a->n) ? t16->vec_dot_gemm
+                                                                     : t16->vec_dot;
+    const quant_vec_dot_fn dot_pv = fwd_uses_tinyblas(hd, a->n) ? t16->vec_dot_gemm
+                                                                 : t16->vec_dot;
+    const size_t np = (size_t)f->n_pad;
+    const uint16_t *kc = f->kc + (size_t)a->il * np * (size_t)f->kvd;
+    const uint16_t *vc = f->vc + (size_t)a->il * (size_t)f->kvd * np;
+    float *sc = f->sc + (size_t)ith * np;
+    uint16_t *p16 = f->p16 + (size_t)ith * np;
+    uint16_t *q16 = f->q16 + (size_t)ith * (size_t)hd;
+    (void)nth;
+    const int n_items = a->n * hp->n_head;
+    /* one token (decode): the rows go through kern_dot_rows, which keeps vec_dot's order */
+    const bool rows = dot_qk == t16->vec_dot && dot_pv == t16->vec_dot;
+    for (;;) {
+        const int it = atomic_fetch_add_explicit(&f->next_chunk, 1, memory_order_relaxed);
+        if (it >= n_items)
+            break;
+        const int t = (int)(it / hp->n_head), h = (int)(it % hp->n_head);
+        const int g = h / gq, npos = a->pos0 + t + 1;
+        const int nkv = (npos + KV_PAD - 1) / KV_PAD * KV_PAD;
+        const float *q = f->q + (size_t)t * (size_t)f->qd + (size_t)h * (size_t)hd;
+        const uint16_t *kg = kc + (size_t)g * (size_t)hd, *vg = vc + (size_t)g * (size_t)hd * np;
+        const void *yq = q16, *yp = p16;
+        /* KQ: a mul_mat with F16 K, so Q is rounded to F16 first */
+        t16->from_float(q, q16, hd);
+        if (rows)
+            kern_dot_rows(GGML_TYPE_F16, hd, kg, (size_t)f->kvd * 2, npos, &yq, 1, sc, 1, 1);
+        else
+            for (int j = 0; j < npos; j++)
+                sc[j] = dot_qk(hd, kg + (size_t)j * (size_t)f->kvd, q16);
+        for (int j = 0; j < npos; j++)
+            sc[j] *= hp->kq_scale;
+        /* ggml_soft_max_ext over the padded row, the masked cells at -inf */
+        for (int j = npos; j < nkv; j++)
+            sc[j] = -INFINITY;
+        fwd_softmax(sc, sc, nkv);
+        t16->from_float(sc, p16, nkv);
+        /* KQV: a mul_mat of transposed F16 V with the probabilities rounded to F16 */
+        float *o = f->att + (size_t)t * (size_t)f->qd + (size_t)h * (size_t)hd;
+        if (rows)
+            kern_dot_rows(GGML_TYPE_F16, nkv, vg, np * 2, hd, &yp, 1, o, 1, 1);
+        else
+            for (int i = 0; i < hd; i++)
+                o[i] = dot_pv(nkv, vg + (size_t)i * np, p16);
+    }
+}
+
+static void fwd_attention(struct fwd *f, int il, int n, int pos0)
+{
+    const struct model *m = f->m;
+    const struct hparams *hp = &m->hp;
+    const struct layer *L = &m->layers[il];
+    const int d = f->d, hd = hp->head_dim;
+
+    for (int t = 0; t < n; t++)
+        fwd_rmsnorm(f->xn + (size_t)t * d, f->x + (size_t)t * d,
+                    (const float *)L->t[AT_ATTN_NORM].data, d, hp->norm_eps);
+    fwd_act_reset(f);
+    fwd_job(f, &L->t[AT_ATTN_Q], 0, f->xn, n, NULL, f->q, (size_t)f->qd, NULL,
+            (const float *)L->t[AT_ATTN_Q_B].data);
+    fwd_job(f, &L->t[AT_ATTN_K], 0, f->xn, n, NULL, f->kx, (size_t)f->kvd, NULL,
+            (const float *)L->t[AT_ATTN_K_B].data);
+    fwd_job(f, &L->t[AT_ATTN_V], 0, f->xn, n, NULL, f->vx, (size_t)f->kvd, NULL,
+            (const float *)L->t[AT_ATTN_V_B].data);
+    fwd_mm_run(f);
+
+    const bool neox = m->arch->rope == ARCH_ROPE_NEOX;
+    const struct quant_traits *t16 = quant_traits(GGML_TYPE_F16);
+    for (int t = 0; t < n; t++) {
+        float *q = f->q + (size_t)t * f->qd, *k = f->kx + (size_t)t * f->kvd;
+        if (m->arch->qk_norm == ARCH_QK_NORM_FULL) {
+            fwd_rmsnorm(q, q, (const float *)L->t[AT_ATTN_Q_NORM].data, f->qd, hp->norm_eps);
+            fwd_rmsnorm(k, k, (const float *)L->t[AT_ATTN_K_NORM].data, f->kvd, hp->norm_eps);
+        } else if (m->arch->qk_norm == ARCH_QK_NORM_HEAD) {
+            for (int h = 0; h < hp->n_head; h++)
+                fwd_rmsnorm(q + h * hd, q + h * hd, (const float *)L->t[AT_ATTN_Q_NORM].data,
+                            hd, hp->norm_eps);
+            for (int h = 0; h < hp->n_kv_head; h++)
+                fwd_rmsnorm(k + h * hd, k + h * hd, (const float *)L->t[AT_ATTN_K_NORM].data,
+                            hd, hp->norm_eps);
+        }
+        fwd_rope_table(f->rope, hp->n_rot, (float)(pos0 + t), hp->rope_base,
+                       hp->rope_freq_scale);
+        for (int h = 0; h < hp->n_head; h++)
+            fwd_rope_apply(q + h * hd, f->rope, hp->n_rot, neox);
+        for (int h = 0; h < hp->n_kv_head; h++)
+            fwd_rope_apply(k + h * hd, f->rope, hp->n_rot, neox);
+        /* into the cache as F16 */
+        const size_t np = (size_t)f->n_pad, p = (size_t)(pos0 + t);
+        const size_t off = ((size_t)il * np + p) * (size_t)f->kvd;
+        const float *v = f->vx + (size_t)t * f->kvd;
+        t16->from_float(k, f->kc + off, f->kvd);
+        /* V goes in transposed: converted as a row, then spread a column */
+        uint16_t *v16 = f->q16;
+        t16->from_float(v, v16, f->kvd);
+        for (int i = 0; i < f->kvd; i++)
+            f->vc[((size_t)il * (size_t)f->kvd + (size_t)i) * np + p] = v16[i];
+    }
+
+    struct attn_ctx a = { .f = f, .il = il, .n = n, .pos0 = pos0 };
+    atomic_store_explicit(&f->next_chunk, 0, memory_order_relaxed);
+    threads_run_any(f->pool, fwd_attn_worker, &a);
+
+    fwd_act_reset(f);
+    fwd_job(f, &L->t[AT_ATTN_OUT], 0, f->att, n, NULL, f->tmp, (size_t)d, NULL,
+            (const float *)L->t[AT_ATTN_OUT_B].data);
+    fwd_mm_run(f);
+    for (int t = 0; t < n; t++) {
+        float *x = f->x + (size_t)t * d;
+        const float *o = f->tmp + (size_t)t * d;
+        if (hp->residual_scale != 0.0f)
+            for (int i = 0; i < d; i++)
+                x[i] = o[i] * hp->residual_scale + x[i];
+        else
+            for (int i = 0; i < d; i++)
+                x[i] = o[i] + x[i];
+    }
+}
+
+/* ------------------------------------------------------------------ router */
+
+/* Routes token t of the batch: probabilities, top-k, weights; fills rec when not NULL. */
+static void fwd_route(struct fwd *f, const struct layer *L, int il, int t,
+                      struct trace_layer *rec)
+{
+    const struct hparams *hp = &f->m->hp;
+    const int ne = f->n_experts, k = hp->n_experts_used;
+    const float *lg = f->rlog + (size_t)t * ne;
+    float *p = f->rprob + (size_t)t * ne, *s = f->rsel + (size_t)t * ne;
+    if (hp->router == ARCH_ROUTER_SIGMOID)
+        for (int i = 0; i < ne; i++)
+            p[i] = 1.0f / (1.0f + expf(-lg[i]));
+    else
+        fwd_softmax(p, lg, ne);
+    const float *bias = (const float *)L->t[AT_FFN_EXP_PROBS_B].data;
+    for (int i = 0; i < ne; i++)
+        s[i] = bias ? p[i] + bias[i] : p[i];
+
+    int *sel = f->sel + (size_t)t * f->k;
+    float *w = f->selw + (size_t)t * f->k;
+    /* top-k by selection score, best first (lowest id on a tie) */
+    for (int j = 0; j < k; j++) {
+        int best = -1;
+        for (int i = 0; i < ne; i++) {
+            bool used = false;
+            for (int q = 0; q < j; q++)
+                used = used || sel[q] == i;
+            if (!used && (best < 0 || s[i] > s[best]))
+                best = i;
+        }
+        sel[j] = best;
+        w[j] = p[best];
+    }
+    if (hp->router_renorm) {
+        double sum = 0.0;
+        for (int j = 0; j < k; j++)
+            sum += (double)w[j];
+        float fs = (float)sum;
+        if (fs < 6.103515625e-5f)
+            fs = 6.103515625e-5f;
+        for (int j = 0; j < k; j++)
+            w[j] = w[j] / fs;
+    }
+    if (hp->expert_weights_scale != 0.0f && hp->expert_weights_scale != 1.0f)
+        for (int j = 0; j < k; j++)
+            w[j] *= hp->expert_weights_scale;
+
+    if (!rec)
+        return;
+    double tot = 0.0, h = 0.0;
+    for (int i = 0; i < ne; i++)
+        tot += (double)p[i];
+    for (int i = 0; i < ne; i++) {
+        double q = tot > 0.0 ? (double)p[i] / tot : 0.0;
+        if (q > 0.0)
+            h -= q * log(q);
+    }
+    rec->n = (uint8_t)k;
+    rec->entropy = (float)h;
+    rec->top1_prob = p[sel[0]];
+    rec->cold = 0;
+    uint8_t *touched = f->touched + (size_t)il * (size_t)ne;
+    for (int j = 0; j < k; j++) {
+        rec->experts[j] = (uint16_t)sel[j];
+        rec->weights[j] = w[j];
+        if (!touched[sel[j]]) {
+            touched[sel[j]] = 1;
+            rec->cold |= (uint16_t)(1u << j);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ FFN */
+
+/* Runs every (token, unit) pair of the batch through its SwiGLU FFN: gate and up, then
+ * silu(gate) * up, then down. units[u] are the FFNs; pairs come sorted by unit in
+ * pair_tok / pair_row with unit_off bounds. */
+static void fwd_ffn_units(struct fwd *f, const struct ffn_unit *units, int n_units, int n)
+{
+    fwd_act_reset(f);
+    for (int u = 0; u < n_units; u++) {
+        int c = f->unit_off[u + 1] - f->unit_off[u];
+        if (!c)
+            continue;
+        const int *tok = f->pair_tok + f->unit_off[u], *row = f->pair_row + f->unit_off[u];
+        const struct ffn_unit *U = &units[u];
+        struct mm_job *j = fwd_job(f, U->gate, U->e, f->xn, n, NULL, f->g, (size_t)f->ffmax,
+                                   row, NULL);
+        j->xi = tok, j->n = c;
+        j = fwd_job(f, U->up, U->e, f->xn, n, NULL, f->u, (size_t)f->ffmax, row, NULL);
+        j->xi = tok, j->n = c;
+    }
+    fwd_mm_run(f);
+    int n_pairs = f->unit_off[n_units];
+    for (int u = 0; u < n_units; u++)
+        for (int q = f->unit_off[u]; q < f->unit_off[u + 1]; q++) {
+            float *g = f->g + (size_t)f->pair_row[q] * f->ffmax;
+            const float *up = f->u + (size_t)f->pair_row[q] * f->ffmax;
+            fwd_swiglu(g, up, units[u].n_ff);
+        }
+    fwd_act_reset(f);
+    for (int u = 0; u < n_units; u++) {
+        int c = f->unit_off[u + 1] - f->unit_off[u];
+        if (!c)
+            continue;
+        const int *row = f->pair_row + f->unit_off[u];
+        const struct ffn_unit *U = &units[u];
+        /* h rows live at pair rows of g, ffmax apart; quantized once per width and type */
+        size_t stride;
+        const uint8_t *hx = fwd_act(f, f->g, n_pairs, U->n_ff, (size_t)f->ffmax,
+                                    U->down->type, &stride);
+        struct mm_job *j = fwd_job(f, U->down, U->e, NULL, 0, NULL, f->eo, (size_t)f->d, row,
+                                   NULL);
+        j->x = hx, j->x_stride = stride, j->xi = row, j->n = c;
+        j->dot = fwd_pick_dot(U->down, U->down->ne[2] > 1, n);
+    }
+    fwd_mm_run(f);
+}
+
+/* Returns the nanoseconds spent routing (the rest of the call is the experts). */
+static uint64_t fwd_ffn(struct fwd *f, int il, int n, struct trace_layer *recs, int rec_stride)
+{
+    const struct model *m = f->m;
+    const struct hparams *hp = &m->hp;
+    const struct layer *L = &m->layers[il];
+    const int d = f->d;
+    uint64_t t0 = fwd_now_ns();
+
+    for (int t = 0; t < n; t++)
+        fwd_rmsnorm(f->xn + (size_t)t * d, f->x + (size_t)t * d,
+                    (const float *)L->t[AT_FFN_NORM].data, d, hp->norm_eps);
+
+    /* units: experts 0..n_experts-1, then the shared expert; or the dense FFN alone */
+    struct ffn_unit dense;
+    const struct ffn_unit *U = &dense;
+    int n_units, per_tok;
+    const bool has_shared = L->moe && L->t[AT_FFN_GATE_SHEXP].data;
+    uint64_t t_router = 0;
+    if (L->moe) {
+        fwd_act_reset(f);
+        fwd_job(f, &L->t[AT_FFN_GATE_INP], 0, f->xn, n, NULL, f->rlog, (size_t)f->n_experts, NULL,
+                NULL);
+        if (L->t[AT_FFN_GATE_INP_SHEXP].data) {
+            /* a one-row matrix: the shared gate's logit per token */
+            struct wt gw = L->t[AT_FFN_GATE_INP_SHEXP];
+            gw.ne[1] = 1;
+            fwd_job(f, &gw, 0, f->xn, n, NULL, f->sgate, 1, NULL, NULL);
+        }
+        fwd_mm_run(f);
+        for (int t = 0; t < n; t++)
+            fwd_route(f, L, il, t, recs ? recs + (size_t)t * rec_stride : NULL);
+        t_router = fwd_now_ns() - t0;
+
+        n_units = f->n_experts + (has_shared ? 1 : 0);
+        per_tok = hp->n_experts_used + (has_shared ? 1 : 0);
+    } else {
+        dense = (struct ffn_unit){ &L->t[AT_FFN_GATE], &L->t[AT_FFN_UP], &L->t[AT_FFN_DOWN],
+                                      0, hp->n_ff };
+        n_units = 1;
+        per_tok = 1;
+    }
+
+    /* counting sort of (token, unit) pairs by unit; pair rows are t * per_tok + j */
+    for (int u = 0; u <= n_units; u++)
+        f->unit_cnt[u] = 0;
+    for (int t = 0; t < n; t++)
+        for (int j = 0; j < per_tok; j++) {
+            int u = !L->moe ? 0 : j < hp->n_experts_used ? f->sel[(size_t)t * f->k + j] : f->n_experts;
+            f->unit_cnt[u]++;
+        }
+    f->unit_off[0] = 0;
+    for (int u = 0; u < n_units; u++)
+        f->unit_off[u + 1] = f->unit_off[u] + f->unit_cnt[u];
+    for (int u = 0; u < n_units; u++)
+        f->unit_cnt[u] = f->unit_off[u];
+    for (int t = 0; t < n; t++)
+        for (int j = 0; j < per_tok; j++) {
+            int u = !L->moe ? 0 : j < hp->n_experts_used ? f->sel[(size_t)t * f->k + j] : f->n_experts;
+            int q = f->unit_cnt[u]++;
+            f->pair_tok[q] = t;
+            f->pair_row[q] = t * per_tok + j;
+        }
+
+    if (L->moe) {
+        /* Build the unit table in the scratch that follows the jobs (sized at create). */
+        struct ffn_unit *tab = (struct ffn_unit *)(f->jobs + MAX_JOBS);
+        for (int e = 0; e < f->n_experts; e++)
+            tab[e] = (struct ffn_unit){ &L->t[AT_FFN_GATE_EXPS], &L->t[AT_FFN_UP_EXPS],
+                                        &L->t[AT_FFN_DOWN_EXPS], e, hp->n_ff_exp };
+        if (has_shared)
+            tab[f->n_experts] = (struct ffn_unit){ &L->t[AT_FFN_GATE_SHEXP], &L->t[AT_FFN_UP_SHEXP],
+                                              &L->t[AT_FFN_DOWN_SHEXP], 0, hp->n_ff_shexp };
+        U = tab;
+    }
+    fwd_ffn_units(f, U, n_units, n);
+
+    /* combine: routed experts in selection order, then the shared expert, then residual */
+    for (int t = 0; t < n; t++) {
+        float *acc = f->acc + (size_t)t * d;
+        const float *e0 = f->eo + (size_t)(t * per_tok) * d;
+        if (!L->moe) {
+            memcpy(acc, e0, (size_t)d * sizeof(float));
+        } else {
+            const float *w = f->selw + (size_t)t * f->k;
+            for (int i = 0; i < d; i++)
+                acc[i] = e0[i] * w[0];
+            for (int j = 1; j < hp->n_experts_used; j++) {
+                const float *ej = f->eo + (size_t)(t * per_tok + j) * d;
+                for (int i = 0; i < d; i++)
+                    acc[i] = acc[i] + ej[i] * w[j];
+            }
+            if (has_shared) {
+                const float *es = f->eo + (size_t)(t * per_tok + hp->n_experts_used) * d;
+                if (L->t[AT_FFN_GATE_INP_SHEXP].data) {
+                    /* llama.cpp's sigmoid: silu(x) / x */
+                    const float gl = f->sgate[t];
+                    const float gate = fwd_silu(gl) / gl;
+                    for (int i = 0; i < d; i++)
+                        acc[i] = acc[i] + es[i] * gate;
+                } else {
+                    for (int i = 0; i < d; i++)
+                        acc[i] = acc[i] + es[i];
+                }
+            }
+        }
+        float *x = f->x + (size_t)t * d;
+        if (hp->residual_scale != 0.0f)
+            for (int i = 0; i < d; i++)
+                x[i] = acc[i] * hp->residual_scale + x[i];
+        else
+            for (int i = 0; i < d; i++)
+                x[i] = acc[i] + x[i];
+    }
+    return t_router;
+}
+
+/* ------------------------------------------------------------------ create / eval */
+
+int fwd_n_ctx(const struct fwd *f)
+{
+    return f->n_ctx;
+}
+
+const float *fwd_logits(const struct fwd *f)
+{
+    return f->logits;
+}
+
+void fwd_mark_warm(struct fwd *f)
+{
+    memset(f->touched, 1, (size_t)f->m->hp.n_layers * (size_t)(f->n_experts > 0 ? f->n_experts : 1));
+}
+
+void fwd_free(struct fwd *f)
+{
+    if (!f)
+        return;
+    float **fl[] = { &f->x, &f->xn, &f->q, &f->kx, &f->vx, &f->att, &f->tmp, &f->acc,
+                     &f->rlog, &f->rprob, &f->rsel, &f->selw, &f->sgate, &f->g, &f->u,
+                     &f->eo, &f->logits, &f->rope, &f->sc };
+    for (size_t i = 0; i < sizeof fl / sizeof fl[0]; i++)
+        free(*fl[i]);
+    free(f->sel);
+    free(f->pair_tok);
+    free(f->pair_row);
+    free(f->unit_cnt);
+    free(f->unit_off);
+    for (int i = 0; i < N_ACT_SLOTS; i++)
+        free(f->act[i].buf);
+    free(f->jobs);
+    free(f->tile);
+    free(f->p16);
+    free(f->q16);
+    free(f->kc);
+    free(f->vc);
+    free(f->touched);
+    free(f);
+}
+
+static int imax(int a, int b)
+{
+    return a > b ? a : b;
+}
+
+struct fwd *fwd_create(const struct model *m, int n_ctx, struct thread_pool *pool, char *err,
+                       size_t errlen)
+{
+    const struct hparams *hp = &m->hp;
+    struct fwd *f = calloc(1, sizeof *f);
+    if (!f)
+        goto oom;
+    f->m = m;
+    f->pool = pool;
+    f->n_ctx = n_ctx;
+    f->nth = threads_count(pool);
+    f->d = hp->d_model;
+    f->qd = hp->n_head * hp->head_dim;
+    f->kvd = hp->n_kv_head * hp->head_dim;
+    f->ffmax = imax(imax(hp->n_ff, hp->n_ff_exp), hp->n_ff_shexp);
+    f->n_experts = hp->n_experts;
+    f->k = imax(1, hp->n_experts_used);
+    f->slots = f->k + 1;
+    const size_t B = FWD_BATCH, P = B * (size_t)f->slots;
+    const size_t d = (size_t)f->d, qd = (size_t)f->qd, kvd = (size_t)f->kvd;
+    const size_t ne = (size_t)imax(1, f->n_experts);
+    f->x = malloc(B * d * sizeof(float));
+    f->xn = malloc(B * d * sizeof(float));
+    f->q = malloc(B * qd * sizeof(float));
+    f->kx = malloc(B * kvd * sizeof(float));
+    f->vx = malloc(B * kvd * sizeof(float));
+    f->att = malloc(B * qd * sizeof(float));
+    f->tmp = malloc(B * d * sizeof(float));
+    f->acc = malloc(B * d * sizeof(float));
+    f->rlog = malloc(B * ne * sizeof(float));
+    f->rprob = malloc(B * ne * sizeof(float));
+    f->rsel = malloc(B * ne * sizeof(float));
+    f->sel = malloc(B * (size_t)f->k * sizeof(int));
+    f->selw = malloc(B * (size_t)f->k * sizeof(float));
+    f->sgate = malloc(B * sizeof(float));
+    f->g = malloc(P * (size_t)f->ffmax * sizeof(float));
+    f->u = malloc(P * (size_t)f->ffmax * sizeof(float));
+    f->eo = malloc(P * d * sizeof(float));
+    f->pair_tok = malloc(P * sizeof(int));
+    f->pair_row = malloc(P * sizeof(int));
+    f->unit_cnt = malloc((ne + 3) * sizeof(int));
+    f->unit_off = malloc((ne + 3) * sizeof(int));
+    f->logits = malloc((size_t)hp->n_vocab * sizeof(float));
+    f->rope = malloc((size_t)hp->head_dim * sizeof(float));
+    /* jobs, then the unit table of a MoE layer */
+    f->jobs = malloc(MAX_JOBS * sizeof(struct mm_job) + (ne + 2) * sizeof(struct ffn_unit));
+    size_t maxdim = (size_t)imax(imax(f->d, f->qd), f->ffmax);
+    size_t act_bytes = P * (2 * maxdim + 64);
+    for (int i = 0; i < N_ACT_SLOTS; i++)
+        if (!(f->act[i].buf = malloc(act_bytes)))
+            goto oom;
+    f->n_pad = (n_ctx + KV_PAD - 1) / KV_PAD * KV_PAD;
+    f->sc = malloc((size_t)f->nth * (size_t)f->n_pad * sizeof(float));
+    f->tile = malloc((size_t)f->nth * FWD_TILE_ROWS * KERN_MAX_Y * sizeof(float));
+    f->p16 = malloc((size_t)f->nth * (size_t)f->n_pad * sizeof(uint16_t));
+    /* q16: a head's query per thread, and (thread 0's) a V row before it goes in a column */
+    f->q16 = malloc((size_t)imax(f->nth * hp->head_dim, kvd) * sizeof(uint16_t));
+    size_t kv = (size_t)hp->n_layers * (size_t)f->n_pad * kvd;
+    f->kc = calloc(kv, sizeof(uint16_t));
+    f->vc = calloc(kv, sizeof(uint16_t));
+    f->touched = calloc((size_t)hp->n_layers * ne, 1);
+    if (!f->x || !f->xn || !f->q || !f->kx || !f->vx || !f->att || !f->tmp || !f->acc ||
+        !f->rlog || !f->rprob || !f->rsel || !f->sel || !f->selw || !f->sgate || !f->g ||
+        !f->u || !f->eo || !f->pair_tok || !f->pair_row || !f->unit_cnt ||
+        !f->unit_off || !f->logits || !f->rope || !f->jobs || !f->tile || !f->sc || !f->p16 || !f->q16 ||
+        !f->kc || !f->vc || !f->touched)
+        goto oom;
+    return f;
+oom:
+    if (err && errlen)
+        snprintf(err, errlen, "%s: out of memory for the KV cache and buffers (context %d)",
+                 m->f.path, n_ctx);
+    fwd_free(f);
+    return NULL;
+}
+
+static void fwd_embed(struct fwd *f, const int32_t *tokens, int n)
+{
+    const struct model *m = f->m;
+    const struct quant_traits *qt = quant_traits(m->tok_embd.type);
+    for (int t = 0; t < n; t++) {
+        float *x = f->x + (size_t)t * f->d;
+        qt->to_float(m->tok_embd.data + (size_t)tokens[t] * m->tok_embd.nb1, x, f->d);
+        if (m->hp.embedding_scale != 0.0f)
+            for (int i = 0; i < f->d; i++)
+                x[i] *= m->hp.embedding_scale;
+    }
+}
+
+static void fwd_output(struct fwd *f, int t)
+{
+    const struct model *m = f->m;
+    fwd_rmsnorm(f->xn, f->x + (size_t)t * f->d, (const float *)m->output_norm.data, f->d,
+                m->hp.norm_eps);
+    fwd_act_reset(f);
+    fwd_job(f, &m->output, 0, f->xn, 1, NULL, f->logits, (size_t)m->hp.n_vocab, NULL, NULL);
+    fwd_mm_run(f);
+    if (m->hp.logit_scale != 0.0f) {
+        const float s = 1.0f / m->hp.logit_scale;
+        for (int i = 0; i < m->hp.n_vocab; i++)
+            f->logits[i] *= s;
+    }
+}
+
+int fwd_eval(struct fwd *f, const int32_t *tokens, int n, int pos0, struct fwd_out *out)
+{
+    const struct hparams *hp = &f->m->hp;
+    if (n < 0 || pos0 < 0 || pos0 + n > f->n_ctx)
+        return -1;
+    for (int t = 0; t < n; t++)
+        if (tokens[t] < 0 || tokens[t] >= hp->n_vocab)
+            return -1;
+    if (out)
+        memset(out->ns, 0, sizeof out->ns);
+    for (int b = 0, nb = 0; b < n; b += nb) {
+        nb = n - b < FWD_BATCH ? n - b : FWD_BATCH;
+        if (n - b - nb == 1)
+            nb--; /* never leave one row alone: llama.cpp runs the prompt as one batch */
+        uint64_t t0 = fwd_now_ns();
+        fwd_embed(f, tokens + b, nb);
+        uint64_t t1 = fwd_now_ns(), t_attn = 0, t_route = 0, t_exp = 0;
+        for (int il = 0; il < hp->n_layers; il++) {
+            uint64_t a0 = fwd_now_ns();
+            fwd_attention(f, il, nb, pos0 + b);
+            uint64_t a1 = fwd_now_ns();
+            struct trace_layer *recs = NULL;
+            if (out && out->layers) {
+                recs = out->layers + (size_t)b * hp->n_layers + il;
+                for (int t = 0; t < nb; t++)
+                    memset(recs + (size_t)t * hp->n_layers, 0, sizeof *recs);
+            }
+            uint64_t r;
+            if (il == hp->n_layers - 1 && nb >= 2 && b + nb == n) {
+                /* llama.cpp keeps only the rows whose logits it needs before the last
+                 * layer's FFN, so it multiplies that one row alone (no tinyBLAS): do the
+                 * others, then the last row by itself. */
+                const size_t d = (size_t)f->d;
+                r = fwd_ffn(f, il, nb - 1, recs, hp->n_layers);
+                memcpy(f->x, f->x + (size_t)(nb - 1) * d, d * sizeof(float));
+                r += fwd_ffn(f, il, 1, recs ? recs + (size_t)(nb - 1) * hp->n_layers : NULL,
+                             hp->n_layers);
+                memcpy(f->x + (size_t)(nb - 1) * d, f->x, d * sizeof(float));
+            } else {
+                r = fwd_ffn(f, il, nb, recs, hp->n_layers);
+            }
+            uint64_t a2 = fwd_now_ns();
+            t_attn += a1 - a0;
+            t_route += r;
+            t_exp += a2 - a1 - r;
+        }
+        uint64_t t2 = fwd_now_ns();
+        if (b + nb == n)
+            fwd_output(f, nb - 1);
+        uint64_t t3 = fwd_now_ns();
+        if (out) {
+            out->ns[TRACE_ATTN] += t_attn;
+            out->ns[TRACE_ROUTER] += t_route;
+            out->ns[TRACE_EXPERTS] += t_exp;
+            out->ns[TRACE_OTHER] += (t1 - t0) + (t3 - t2);
+        }
+    }
+    return 0;
+}

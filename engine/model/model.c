@@ -1,0 +1,603 @@
+/* engine/model/model.c: hyper-parameters and weight binding (see model.h). */
+#include "model.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chat.h"
+#include "quant.h"
+#include "text_escape.h"
+
+/* ------------------------------------------------------------------ messages */
+
+static int model_fail(const struct model *m, char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int model_fail(const struct model *m, char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err && errlen) {
+        int n = snprintf(err, errlen, "%s: ", m->f.path);
+        if (n < 0)
+            n = 0;
+        if ((size_t)n < errlen) {
+            va_list ap;
+            va_start(ap, fmt);
+            vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+            va_end(ap);
+        }
+    }
+    return -1;
+}
+
+/* ------------------------------------------------------------------ keys */
+
+/* "<arch>.<suffix>" */
+static const char *model_key(const struct model *m, const char *suffix, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s.%s", m->arch->name, suffix);
+    return buf;
+}
+
+/* Reads an integer key into *out. required: absence is an error. Returns 0 or -1. */
+static int model_get_int(const struct model *m, const char *suffix, int *out, bool required,
+                         int lo, int hi, char *err, size_t errlen)
+{
+    char key[128];
+    uint32_t v;
+    int rc = gguf_get_u32(&m->f, model_key(m, suffix, key, sizeof key), &v, err, errlen);
+    if (rc < 0) {
+        /* Some files store per-layer arrays (e.g. feed_forward_length); use layer 0's. */
+        const struct gguf_kv *kv = gguf_find(&m->f, key);
+        int32_t x;
+        if (kv && kv->type == GGUF_VT_ARRAY && kv->arr_n > 0 && gguf_arr_get_i32(kv, 0, &x) == 0
+            && x >= 0) {
+            v = (uint32_t)x;
+            rc = 0;
+        } else {
+            return -1;
+        }
+    }
+    if (rc == 1) {
+        if (required)
+            return model_fail(m, err, errlen, "the key '%s' is missing", key);
+        return 0;
+    }
+    if ((int64_t)v < lo || (int64_t)v > hi)
+        return model_fail(m, err, errlen, "the key '%s' is %u, outside [%d, %d]", key, v, lo,
+                          hi);
+    *out = (int)v;
+    return 0;
+}
+
+static int model_get_float(const struct model *m, const char *suffix, float *out, char *err,
+                           size_t errlen)
+{
+    char key[128];
+    int rc = gguf_get_f32(&m->f, model_key(m, suffix, key, sizeof key), out, err, errlen);
+    if (rc < 0)
+        return -1;
+    if (rc == 0 && !isfinite(*out))
+        return model_fail(m, err, errlen, "the key '%s' is not a finite number", key);
+    return 0;
+}
+
+static int model_read_hparams(struct model *m, char *err, size_t errlen)
+{
+    struct hparams *hp = &m->hp;
+    const int big = 1 << 24;
+    memset(hp, 0, sizeof *hp);
+    if (model_get_int(m, "block_count", &hp->n_layers, true, 1, 4096, err, errlen) ||
+        model_get_int(m, "embedding_length", &hp->d_model, true, 1, big, err, errlen) ||
+        model_get_int(m, "attention.head_count", &hp->n_head, true, 1, 65536, err, errlen))
+        return -1;
+    hp->n_kv_head = hp->n_head;
+    hp->n_ctx_train = 2048;
+    if (model_get_int(m, "attention.head_count_kv", &hp->n_kv_head, false, 1, 65536, err,
+                      errlen) ||
+        model_get_int(m, "context_length", &hp->n_ctx_train, false, 1, 1 << 30, err, errlen) ||
+        model_get_int(m, "feed_forward_length", &hp->n_ff, false, 0, big, err, errlen) ||
+        model_get_int(m, "expert_count", &hp->n_experts, false, 0, 65536, err, errlen) ||
+        model_get_int(m, "expert_used_count", &hp->n_experts_used, false, 0, 65536, err, errlen))
+        return -1;
+    if (hp->n_head % hp->n_kv_head)
+        return model_fail(m, err, errlen,
+                          "attention.head_count (%d) is not a multiple of head_count_kv (%d)",
+                          hp->n_head, hp->n_kv_head);
+    hp->head_dim = hp->d_model / hp->n_head;
+    if (model_get_int(m, "attention.key_length", &hp->head_dim, false, 1, 65536, err, errlen))
+        return -1;
+    int vlen = hp->head_dim;
+    if (model_get_int(m, "attention.value_length", &vlen, false, 1, 65536, err, errlen))
+        return -1;
+    if (vlen != hp->head_dim)
+        return model_fail(m, err, errlen,
+                          "attention.value_length (%d) differs from key_length (%d): "
+                          "not supported",
+                          vlen, hp->head_dim);
+    hp->n_rot = hp->head_dim;
+    if (model_get_int(m, "rope.dimension_count", &hp->n_rot, false, 0, hp->head_dim, err, errlen))
+        return -1;
+    if (hp->n_rot % 2)
+        return model_fail(m, err, errlen, "rope.dimension_count %d is odd", hp->n_rot);
+
+    if (hp->n_experts > 0) {
+        if (hp->n_experts_used < 1 || hp->n_experts_used > hp->n_experts)
+            return model_fail(m, err, errlen, "expert_used_count %d is outside [1, %d]",
+                              hp->n_experts_used, hp->n_experts);
+        if (hp->n_experts_used > TRACE_MAX_K)
+            return model_fail(m, err, errlen,
+                              "expert_used_count %d is more than moescope traces (%d)",
+                              hp->n_experts_used, TRACE_MAX_K);
+        if (hp->n_experts > 65535)
+            return model_fail(m, err, errlen, "expert_count %d is too large", hp->n_experts);
+        hp->n_ff_exp = m->arch->ff_exp_div_k ? hp->n_ff / hp->n_experts_used : hp->n_ff;
+        if (model_get_int(m, "expert_feed_forward_length", &hp->n_ff_exp, false, 1, big, err,
+                          errlen) ||
+            model_get_int(m, "leading_dense_block_count", &hp->n_dense_lead, false, 0,
+                          hp->n_layers, err, errlen) ||
+            model_get_int(m, "expert_shared_count", &hp->n_shared_experts, false, 0, 65536, err,
+                          errlen) ||
+            model_get_int(m, "expert_shared_feed_forward_length", &hp->n_ff_shexp, false, 0, big,
+                          err, errlen))
+            return -1;
+        if (m->arch->need[AT_FFN_GATE_SHEXP] == AN_REQ && hp->n_ff_shexp == 0)
+            hp->n_ff_shexp = hp->n_shared_experts > 0 && !m->arch->shared_gate
+                                 ? hp->n_ff_exp * hp->n_shared_experts
+                                 : hp->n_ff;
+        if (hp->n_ff_shexp > 0 && hp->n_shared_experts == 0)
+            hp->n_shared_experts = 1;
+    } else {
+        hp->n_experts_used = 0;
+    }
+    if (hp->n_ff <= 0 && (hp->n_experts == 0 || hp->n_dense_lead > 0))
+        return model_fail(m, err, errlen, "the key '%s.feed_forward_length' is missing",
+                          m->arch->name);
+
+    hp->rope_base = 10000.0f;
+    hp->norm_eps = 1e-5f;
+    float factor = 0.0f;
+    if (model_get_float(m, "rope.freq_base", &hp->rope_base, err, errlen) ||
+        model_get_float(m, "attention.layer_norm_rms_epsilon", &hp->norm_eps, err, errlen) ||
+        model_get_float(m, "rope.scaling.factor", &factor, err, errlen))
+        return -1;
+    char key[128], stype[32] = "";
+    if (gguf_get_strz(&m->f, model_key(m, "rope.scaling.type", key, sizeof key), stype,
+                      sizeof stype, err, errlen) < 0)
+        return -1;
+    if (stype[0] && strcmp(stype, "none") && strcmp(stype, "linear")) {
+        char shown[4 * sizeof stype + 8]; /* the file's words: shown, never obeyed */
+        text_escape_line(stype, strlen(stype), shown, sizeof shown);
+        return model_fail(m, err, errlen, "RoPE scaling '%s' is not supported (none, linear)",
+                          shown);
+    }
+    hp->rope_freq_scale = factor > 0.0f && strcmp(stype, "none") ? 1.0f / factor : 1.0f;
+
+    hp->router = m->arch->router;
+    hp->router_renorm = m->arch->router_renorm;
+    int gating = 0;
+    if (model_get_int(m, "expert_gating_func", &gating, false, 0, 2, err, errlen))
+        return -1;
+    if (gating == 1)
+        hp->router = ARCH_ROUTER_SOFTMAX;
+    else if (gating == 2)
+        hp->router = ARCH_ROUTER_SIGMOID;
+    bool norm;
+    int rc = gguf_get_bool(&m->f, model_key(m, "expert_weights_norm", key, sizeof key), &norm,
+                           err, errlen);
+    if (rc < 0)
+        return -1;
+    if (rc == 0)
+        hp->router_renorm = norm;
+    if (model_get_float(m, "expert_weights_scale", &hp->expert_weights_scale, err, errlen))
+        return -1;
+
+    hp->kq_scale = 1.0f / sqrtf((float)hp->head_dim);
+    if (m->arch->granite_scales) {
+        float attn_scale = 0.0f;
+        if (model_get_float(m, "embedding_scale", &hp->embedding_scale, err, errlen) ||
+            model_get_float(m, "residual_scale", &hp->residual_scale, err, errlen) ||
+            model_get_float(m, "attention.scale", &attn_scale, err, errlen) ||
+            model_get_float(m, "logit_scale", &hp->logit_scale, err, errlen))
+            return -1;
+        if (attn_scale != 0.0f)
+            hp->kq_scale = attn_scale;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ tensors */
+
+/* Expected shape of a role, from the hyper-parameters. Returns the number of dims. */
+static int model_expected_shape(const struct model *m, enum arch_tensor t, int64_t ne[3],
+                                const char **what)
+{
+    const struct hparams *hp = &m->hp;
+    int64_t d = hp->d_model, q = (int64_t)hp->n_head * hp->head_dim,
+            kv = (int64_t)hp->n_kv_head * hp->head_dim;
+    ne[0] = ne[1] = ne[2] = 1;
+    switch (t) {
+    case AT_TOKEN_EMBD:
+    case AT_OUTPUT:
+        ne[0] = d, ne[1] = hp->n_vocab, *what = "d_model x n_vocab";
+        return 2;
+    case AT_OUTPUT_NORM:
+    case AT_ATTN_NORM:
+    case AT_FFN_NORM:
+    case AT_ATTN_OUT_B:
+    case AT_FFN_GATE_INP_SHEXP:
+        ne[0] = d, *what = "d_model";
+        return 1;
+    case AT_ATTN_Q:
+        ne[0] = d, ne[1] = q, *what = "d_model x n_head*head_dim";
+        return 2;
+    case AT_ATTN_K:
+    case AT_ATTN_V:
+        ne[0] = d, ne[1] = kv, *what = "d_model x n_kv_head*head_dim";
+        return 2;
+    case AT_ATTN_OUT:
+        ne[0] = q, ne[1] = d, *what = "n_head*head_dim x d_model";
+        return 2;
+    case AT_ATTN_Q_B:
+        ne[0] = q, *what = "n_head*head_dim";
+        return 1;
+    case AT_ATTN_K_B:
+    case AT_ATTN_V_B:
+        ne[0] = kv, *what = "n_kv_head*head_dim";
+        return 1;
+    case AT_ATTN_Q_NORM:
+        if (m->arch->qk_norm == ARCH_QK_NORM_HEAD)
+            ne[0] = hp->head_dim, *what = "head_dim";
+        else
+            ne[0] = q, *what = "n_head*head_dim";
+        return 1;
+    case AT_ATTN_K_NORM:
+        if (m->arch->qk_norm == ARCH_QK_NORM_HEAD)
+            ne[0] = hp->head_dim, *what = "head_dim";
+        else
+            ne[0] = kv, *what = "n_kv_head*head_dim";
+        return 1;
+    case AT_FFN_GATE:
+    case AT_FFN_UP:
+        ne[0] = d, ne[1] = hp->n_ff, *what = "d_model x feed_forward_length";
+        return 2;
+    case AT_FFN_DOWN:
+        ne[0] = hp->n_ff, ne[1] = d, *what = "feed_forward_length x d_model";
+        return 2;
+    case AT_FFN_GATE_INP:
+        ne[0] = d, ne[1] = hp->n_experts, *what = "d_model x n_experts";
+        return 2;
+    case AT_FFN_EXP_PROBS_B:
+        ne[0] = hp->n_experts, *what = "n_experts";
+        return 1;
+    case AT_FFN_GATE_EXPS:
+    case AT_FFN_UP_EXPS:
+        ne[0] = d, ne[1] = hp->n_ff_exp, ne[2] = hp->n_experts,
+        *what = "d_model x n_ff_exp x n_experts";
+        return 3;
+    case AT_FFN_DOWN_EXPS:
+        ne[0] = hp->n_ff_exp, ne[1] = d, ne[2] = hp->n_experts,
+        *what = "n_ff_exp x d_model x n_experts";
+        return 3;
+    case AT_FFN_GATE_SHEXP:
+    case AT_FFN_UP_SHEXP:
+        ne[0] = d, ne[1] = hp->n_ff_shexp, *what = "d_model x n_ff_shexp";
+        return 2;
+    case AT_FFN_DOWN_SHEXP:
+        ne[0] = hp->n_ff_shexp, ne[1] = d, *what = "n_ff_shexp x d_model";
+        return 2;
+    case AT_COUNT:
+        break;
+    }
+    *what = "?";
+    return 0;
+}
+
+static void model_fmt_shape(const int64_t *ne, int n, char *buf, size_t len)
+{
+    size_t o = 0;
+    o += (size_t)snprintf(buf + o, len - o, "[");
+    for (int i = 0; i < n && o < len; i++)
+        o += (size_t)snprintf(buf + o, len - o, "%s%lld", i ? ", " : "", (long long)ne[i]);
+    if (o < len)
+        snprintf(buf + o, len - o, "]");
+}
+
+/* Binds one tensor. need: how much the model wants it. compute: types must be usable by
+ * the forward pass (model_describe only needs the shapes). */
+static int model_bind(struct model *m, enum arch_tensor t, int layer, enum arch_need need,
+                      bool compute, struct wt *w, char *err, size_t errlen)
+{
+    char name[96];
+    memset(w, 0, sizeof *w);
+    if (need == AN_NO)
+        return 0;
+    arch_tensor_name(t, layer, name, sizeof name);
+    const struct gguf_tensor *g = gguf_find_tensor(&m->f, name);
+    if (!g) {
+        if (need == AN_REQ)
+            return model_fail(m, err, errlen, "tensor '%s' is missing (%s needs it)", name,
+                              m->arch->name);
+        return 0;
+    }
+    int64_t ne[3];
+    const char *what = "";
+    int nd = model_expected_shape(m, t, ne, &what);
+    int64_t got[GGUF_MAX_DIMS];
+    for (int i = 0; i < GGUF_MAX_DIMS; i++)
+        got[i] = i < (int)g->n_dims ? g->ne[i] : 1;
+    bool ok = got[3] == 1;
+    for (int i = 0; i < 3; i++)
+        ok = ok && got[i] == ne[i];
+    if (!ok) {
+        char a[96], b[96];
+        int gn = (int)g->n_dims < 1 ? 1 : (int)g->n_dims;
+        model_fmt_shape(got, gn > 4 ? 4 : gn, a, sizeof a);
+        model_fmt_shape(ne, nd, b, sizeof b);
+        return model_fail(m, err, errlen, "tensor '%s' has shape %s, expected %s (%s)", name, a,
+                          b, what);
+    }
+    const struct quant_traits *qt = quant_traits(g->type);
+    if (!qt || !qt->name)
+        return model_fail(m, err, errlen, "tensor '%s' has unknown type %u", name, g->type);
+    if (got[0] % qt->blck_size)
+        return model_fail(m, err, errlen,
+                          "tensor '%s': row length %lld is not a multiple of %s's block of %lld",
+                          name, (long long)got[0], qt->name, (long long)qt->blck_size);
+    if (compute) {
+        /* Norm weights, biases and other vectors are added or multiplied as floats. */
+        if (nd == 1 && g->type != GGML_TYPE_F32)
+            return model_fail(m, err, errlen, "tensor '%s' is %s; moescope needs f32 here",
+                              name, qt->name);
+        if (!quant_computable(g->type))
+            return model_fail(m, err, errlen,
+                              "tensor '%s' has type %s, which moescope cannot compute", name,
+                              qt->name);
+    }
+    size_t nb1 = quant_row_size(g->type, got[0]);
+    if (nb1 == 0 || (uint64_t)nb1 * (uint64_t)got[1] * (uint64_t)got[2] > g->nbytes)
+        return model_fail(m, err, errlen, "tensor '%s' is smaller than its shape says", name);
+    w->data = g->data;
+    w->type = g->type;
+    w->ne[0] = got[0], w->ne[1] = got[1], w->ne[2] = got[2];
+    w->nb1 = nb1;
+    w->nb2 = nb1 * (size_t)got[1];
+    return 0;
+}
+
+static int model_bind_all(struct model *m, bool compute, char *err, size_t errlen)
+{
+    const struct arch_info *a = m->arch;
+    const struct hparams *hp = &m->hp;
+    if (model_bind(m, AT_TOKEN_EMBD, 0, AN_REQ, compute, &m->tok_embd, err, errlen) ||
+        model_bind(m, AT_OUTPUT_NORM, 0, AN_REQ, compute, &m->output_norm, err, errlen) ||
+        model_bind(m, AT_OUTPUT, 0, a->output_tied_ok ? AN_OPT : AN_REQ, compute, &m->output,
+                   err, errlen))
+        return -1;
+    if (!m->output.data)
+        m->output = m->tok_embd;
+    m->layers = calloc((size_t)hp->n_layers, sizeof *m->layers);
+    if (!m->layers)
+        return model_fail(m, err, errlen, "out of memory");
+    for (int il = 0; il < hp->n_layers; il++) {
+        struct layer *L = &m->layers[il];
+        L->moe = hp->n_experts > 0 && il >= hp->n_dense_lead;
+        for (int t = AT_FIRST_LAYER_TENSOR; t < AT_COUNT; t++) {
+            enum arch_need need = (enum arch_need)a->need[t];
+            if (arch_tensor_is_moe((enum arch_tensor)t) && !L->moe)
+                need = AN_NO;
+            if (arch_tensor_is_dense_ffn((enum arch_tensor)t) && L->moe)
+                need = AN_NO;
+            /* the shared expert: required where the file says it has one */
+            if ((t == AT_FFN_GATE_SHEXP || t == AT_FFN_UP_SHEXP || t == AT_FFN_DOWN_SHEXP) &&
+                need != AN_NO)
+                need = hp->n_ff_shexp > 0 ? AN_REQ : AN_NO;
+            if (t == AT_FFN_GATE_INP_SHEXP && need != AN_NO && hp->n_ff_shexp == 0)
+                need = AN_NO;
+            if (model_bind(m, (enum arch_tensor)t, il, need, compute, &L->t[t], err, errlen))
+                return -1;
+        }
+    }
+    return 0;
+}
+
+/* Binds m to the GGUF in m->f (already read; m takes it over, closing it on failure). */
+static int model_bind_file(struct model *m, bool compute, char *err, size_t errlen)
+{
+    char arch[64];
+    int rc = gguf_get_strz(&m->f, "general.architecture", arch, sizeof arch, err, errlen);
+    if (rc != 0) {
+        if (rc == 1)
+            model_fail(m, err, errlen, "the key 'general.architecture' is missing");
+        gguf_close(&m->f);
+        return -1;
+    }
+    m->arch = arch_find(arch);
+    if (!m->arch) {
+        char list[512];
+        size_t o = 0;
+        for (int i = 0; i < arch_count() && o < sizeof list; i++)
+            o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", i ? ", " : "",
+                                  arch_at(i)->name);
+        /* the name is the file's: shown escaped, so a terminal never obeys it */
+        char shown[4 * sizeof arch + 8];
+        text_escape_line(arch, strlen(arch), shown, sizeof shown);
+        model_fail(m, err, errlen, "architecture '%s' is not supported (moescope runs: %s)",
+                   shown, list);
+        gguf_close(&m->f);
+        return -1;
+    }
+    if (model_read_hparams(m, err, errlen))
+        goto fail;
+    /* The vocabulary size is the embedding's row count (the token list says the same). */
+    const struct gguf_tensor *emb = gguf_find_tensor(&m->f, "token_embd.weight");
+    if (!emb || emb->n_dims < 2) {
+        model_fail(m, err, errlen, "tensor 'token_embd.weight' is missing");
+        goto fail;
+    }
+    if (emb->ne[1] < 1 || emb->ne[1] > INT32_MAX) {
+        model_fail(m, err, errlen, "tensor 'token_embd.weight' has %lld rows",
+                   (long long)emb->ne[1]);
+        goto fail;
+    }
+    m->hp.n_vocab = (int)emb->ne[1];
+    if (model_bind_all(m, compute, err, errlen))
+        goto fail;
+    return 0;
+fail:
+    model_close(m);
+    return -1;
+}
+
+static int model_open_mode(struct model *m, const char *path, bool compute, char *err,
+                           size_t errlen)
+{
+    memset(m, 0, sizeof *m);
+    if (gguf_open(&m->f, path, err, errlen))
+        return -1;
+    return model_bind_file(m, compute, err, errlen);
+}
+
+int model_from_memory(struct model *m, const void *data, uint64_t size, const char *name,
+                      char *err, size_t errlen)
+{
+    memset(m, 0, sizeof *m);
+    if (gguf_parse(&m->f, data, size, name, err, errlen))
+        return -1;
+    return model_bind_file(m, true, err, errlen);
+}
+
+int model_open(struct model *m, const char *path, char *err, size_t errlen)
+{
+    return model_open_mode(m, path, true, err, errlen);
+}
+
+void model_close(struct model *m)
+{
+    if (!m)
+        return;
+    free(m->layers);
+    gguf_close(&m->f);
+    memset(m, 0, sizeof *m);
+}
+
+/* ------------------------------------------------------------------ description */
+
+static uint64_t wt_elems(const struct wt *w)
+{
+    return w->data ? (uint64_t)w->ne[0] * (uint64_t)w->ne[1] * (uint64_t)w->ne[2] : 0;
+}
+
+static uint64_t wt_bytes(const struct wt *w)
+{
+    return w->data ? (uint64_t)w->nb2 * (uint64_t)w->ne[2] : 0;
+}
+
+/* The chat template's family as engine/chat recognises it, or "". */
+static const char *model_chat_family(const struct gguf_file *f)
+{
+    struct gguf_str s;
+    char err[8];
+    if (gguf_get_str(f, "tokenizer.chat_template", &s, err, sizeof err) != 0)
+        return "";
+    char *text = malloc(s.len + 1);
+    if (!text)
+        return "";
+    memcpy(text, s.ptr, s.len);
+    text[s.len] = 0;
+    enum chat_family fam = chat_detect(text);
+    free(text);
+    return chat_family_names[fam];
+}
+
+void model_fill_desc(const struct model *m, struct model_desc *d)
+{
+    const struct hparams *hp = &m->hp;
+    char err[8];
+    memset(d, 0, sizeof *d);
+    snprintf(d->arch, sizeof d->arch, "%.*s", (int)sizeof d->arch - 1, m->arch->name);
+    if (gguf_get_strz(&m->f, "general.name", d->name, sizeof d->name, err, sizeof err) != 0) {
+        const char *base = strrchr(m->f.path, '/');
+        snprintf(d->name, sizeof d->name, "%.*s", (int)sizeof d->name - 1,
+                 base ? base + 1 : m->f.path);
+    }
+    snprintf(d->path, sizeof d->path, "%s", m->f.path);
+    d->file_size = m->f.size;
+    d->gguf_version = m->f.version;
+    d->n_layers = hp->n_layers;
+    d->d_model = hp->d_model;
+    d->n_heads = hp->n_head;
+    d->n_kv_heads = hp->n_kv_head;
+    d->head_dim = hp->head_dim;
+    d->n_ctx_train = hp->n_ctx_train;
+    d->n_experts = hp->n_experts;
+    d->n_experts_used = hp->n_experts_used;
+    d->d_ff = (hp->n_experts == 0 || hp->n_dense_lead > 0) ? hp->n_ff : 0;
+    d->d_ff_expert = hp->n_experts ? hp->n_ff_exp : 0;
+    d->n_shared_experts = hp->n_shared_experts;
+    d->d_ff_shared = hp->n_ff_shexp;
+    d->n_dense_lead = hp->n_experts ? hp->n_dense_lead : 0;
+    d->n_vocab = hp->n_vocab;
+    d->rope_base = hp->rope_base;
+    d->rope_scale = hp->rope_freq_scale;
+    d->rope_neox = m->arch->rope == ARCH_ROPE_NEOX;
+    d->norm_eps = hp->norm_eps;
+    d->qk_norm = m->arch->qk_norm != ARCH_QK_NORM_NONE;
+    d->qkv_bias = m->layers && m->layers[0].t[AT_ATTN_Q_B].data != NULL;
+    snprintf(d->router, sizeof d->router, "%s",
+             hp->router == ARCH_ROUTER_SIGMOID ? "sigmoid" : "softmax");
+    d->router_renorm = hp->router_renorm;
+    char tk[16] = "";
+    gguf_get_strz(&m->f, "tokenizer.ggml.model", tk, sizeof tk, err, sizeof err);
+    snprintf(d->tokenizer, sizeof d->tokenizer, "%s",
+             !strcmp(tk, "llama") ? "spm" : !strcmp(tk, "gpt2") ? "bpe" : tk);
+    gguf_get_strz(&m->f, "tokenizer.ggml.pre", d->pretokenizer, sizeof d->pretokenizer, err,
+                  sizeof err);
+    snprintf(d->chat_family, sizeof d->chat_family, "%s", model_chat_family(&m->f));
+
+    for (uint64_t i = 0; i < m->f.n_tensors; i++) {
+        const struct gguf_tensor *t = &m->f.tensors[i];
+        if (t->type < 64)
+            d->tensors_per_type[t->type]++;
+        uint64_t n = 1;
+        for (uint32_t k = 0; k < t->n_dims; k++)
+            n *= (uint64_t)t->ne[k];
+        d->n_params += n;
+    }
+
+    /* One decode step: one embedding row, every non-expert weight of every layer, k of the
+     * n experts' matrices, the final norm and the output matrix. (The KV cache reads grow
+     * with the context and are not counted.) */
+    uint64_t ap = (uint64_t)hp->d_model, ab = m->tok_embd.nb1;
+    ap += wt_elems(&m->output_norm) + wt_elems(&m->output);
+    ab += wt_bytes(&m->output_norm) + wt_bytes(&m->output);
+    for (int il = 0; il < hp->n_layers; il++) {
+        const struct layer *L = &m->layers[il];
+        for (int t = AT_FIRST_LAYER_TENSOR; t < AT_COUNT; t++) {
+            const struct wt *w = &L->t[t];
+            if (!w->data)
+                continue;
+            if (t == AT_FFN_GATE_EXPS || t == AT_FFN_UP_EXPS || t == AT_FFN_DOWN_EXPS) {
+                ap += (uint64_t)w->ne[0] * (uint64_t)w->ne[1] * (uint64_t)hp->n_experts_used;
+                ab += (uint64_t)w->nb2 * (uint64_t)hp->n_experts_used;
+            } else {
+                ap += wt_elems(w);
+                ab += wt_bytes(w);
+            }
+        }
+    }
+    d->n_active_params = ap;
+    d->active_bytes = ab;
+}
+
+int model_describe(const char *path, struct model_desc *d, char *err, size_t errlen)
+{
+    struct model m;
+    if (model_open_mode(&m, path, false, err, errlen))
+        return -1;
+    model_fill_desc(&m, d);
+    model_close(&m);
+    return 0;
+}

@@ -1,0 +1,54 @@
+/* engine/simd/kernels.c: picks the kernel of kernels.h for the active SIMD path (quant.h). */
+#include "kernels.h"
+
+#include "cpu.h"
+#include "quant.h"
+
+void kern_dot_rows(uint32_t type, int64_t n, const void *x, size_t x_stride, int nx,
+                   const void *const *y, int ny, float *out, size_t out_row, size_t out_col)
+{
+#if defined(__x86_64__)
+    if (type == GGML_TYPE_Q8_0 && quant_simd() == CPU_SIMD_AVX512 &&
+        kern_x86_q8_0_rows(n, x, x_stride, nx, y, ny, out, out_row, out_col) == 0)
+        return;
+#endif
+    if (out_col == 1 || ny == 1) {
+        quant_dot_tile(type, n, x, x_stride, nx, y, ny, out, out_row);
+        return;
+    }
+    /* quant_dot_tile writes y's side by side: go through a small tile and scatter */
+    enum { ROWS = 16 };
+    float tile[ROWS * KERN_MAX_Y]; /* (ROWS, ny) */
+    for (int i0 = 0; i0 < nx; i0 += ROWS) {
+        const int m = nx - i0 < ROWS ? nx - i0 : ROWS;
+        for (int j0 = 0; j0 < ny; j0 += KERN_MAX_Y) {
+            const int c = ny - j0 < KERN_MAX_Y ? ny - j0 : KERN_MAX_Y;
+            quant_dot_tile(type, n, (const uint8_t *)x + (size_t)i0 * x_stride, x_stride, m,
+                           y + j0, c, tile, (size_t)c);
+            for (int i = 0; i < m; i++)
+                for (int j = 0; j < c; j++)
+                    out[(size_t)(i0 + i) * out_row + (size_t)(j0 + j) * out_col] =
+                        tile[i * c + j];
+        }
+    }
+}
+
+int kern_vexpf16(float *p, const float *x, float sub, int n)
+{
+#if defined(__x86_64__)
+    if (quant_simd() == CPU_SIMD_AVX512)
+        return kern_x86_vexpf16(p, x, sub, n);
+#endif
+    (void)p, (void)x, (void)sub, (void)n;
+    return 0;
+}
+
+int kern_swiglu16(float *g, const float *u, int n)
+{
+#if defined(__x86_64__)
+    if (quant_simd() == CPU_SIMD_AVX512)
+        return kern_x86_swiglu16(g, u, n);
+#endif
+    (void)g, (void)u, (void)n;
+    return 0;
+}

@@ -1,0 +1,848 @@
+/* engine/simd/quant_avx2.c: AVX2/FMA/F16C kernels.
+ *
+ * The integer part of each dot product is exact, so only the float steps decide the
+ * rounding. These kernels reproduce the float steps of llama.cpp's x86 build, which
+ * recorded the fixtures:
+ *  - 32-value types (q4_0, q4_1, q5_0, q5_1, q8_0): per block, 8 int32 lanes (lane k sums
+ *    values 4k..4k+3), converted to float and FMA'd with the block scale into one 8-lane
+ *    accumulator, then summed as ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)); q4_1/q5_1 add
+ *    m * s in a separate float (fused multiply-add, as gcc contracts ggml's `+=`);
+ *  - K-quants: lane k sums the values v with (v % 32) / 4 == k over the super-block, times
+ *    their group scales, then the same FMA and sum; the mins as ggml's AVX2 code does;
+ *  - f32/f16/bf16: ggml's AVX-512 build (4 accumulators of 16 lanes for f32/f16, the bf16
+ *    dot pairs) emulated with 8-lane registers, and the "gemm" order of llamafile's tinyBLAS
+ *    (one 16-lane accumulator) that llama.cpp uses for dense 2-D weights.
+ * Compiled with function target attributes: the caller checks cpu.h first. */
+#include "quant_blocks.h"
+
+#if defined(__x86_64__)
+
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+#define AVX2 __attribute__((target("avx2,fma,f16c")))
+
+static inline AVX2 float h2f(quant_half h)
+{
+    return _cvtsh_ss(h);
+}
+
+/* ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)), as ggml's hsum_float_8 and tinyBLAS's hsum. */
+static inline AVX2 float hsum8(__m256 x)
+{
+    __m128 r = _mm_add_ps(_mm256_extractf128_ps(x, 1), _mm256_castps256_ps128(x));
+    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
+    r = _mm_add_ss(r, _mm_movehdup_ps(r));
+    return _mm_cvtss_f32(r);
+}
+
+/* _mm512_reduce_add_ps (gcc's tree) of the 16 lanes lo:hi. */
+static inline AVX2 float hsum16(__m256 lo, __m256 hi)
+{
+    __m256 t = _mm256_add_ps(hi, lo);
+    __m128 u = _mm_add_ps(_mm256_extractf128_ps(t, 1), _mm256_castps256_ps128(t));
+    __m128 v = _mm_add_ps(u, _mm_shuffle_ps(u, u, _MM_SHUFFLE(1, 0, 3, 2)));
+    return _mm_cvtss_f32(_mm_add_ss(v, _mm_movehdup_ps(v)));
+}
+
+/* Signed x times signed y: 8 int32 lanes, lane k = sum of bytes 4k..4k+3. */
+static inline AVX2 __m256i dot_i8(__m256i x, __m256i y)
+{
+    const __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
+    return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+}
+
+/* Unsigned x (< 128) times signed y, same lanes. */
+static inline AVX2 __m256i dot_u8(__m256i x, __m256i y)
+{
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(x, y), _mm256_set1_epi16(1));
+}
+
+/* 16 bytes of nibbles -> 32 bytes: low nibbles first, then high ones (q4 value order). */
+static inline AVX2 __m256i nibbles32(const uint8_t *p)
+{
+    const __m128i t = _mm_loadu_si128((const __m128i *)p);
+    const __m256i b = _mm256_set_m128i(_mm_srli_epi16(t, 4), t);
+    return _mm256_and_si256(b, _mm256_set1_epi8(0xF));
+}
+
+/* Byte k = 0xFF when bit k of the little-endian uint32 at p is set, else 0. */
+static inline AVX2 __m256i bits32(const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    const __m256i spread = _mm256_shuffle_epi8(
+        _mm256_set1_epi32((int)v),
+        _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
+    const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ull);
+    return _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
+}
+
+static inline AVX2 __m256i load256(const void *p)
+{
+    return _mm256_loadu_si256((const __m256i *)p);
+}
+
+/* int16 scale vector: elements 0..7 = a, 8..15 = b (two groups of 16 values). */
+static inline AVX2 __m256i scales2(int a, int b)
+{
+    return _mm256_set_m128i(_mm_set1_epi16((short)b), _mm_set1_epi16((short)a));
+}
+
+/* From 8 int16 scales held in both 128-bit halves of s: element i in the low half and
+ * element j in the high half, each broadcast over its half. */
+static inline AVX2 __m256i pick2(__m256i s, int i, int j)
+{
+    const __m256i ctrl = _mm256_set_m128i(_mm_set1_epi16((short)((2 * j + 1) << 8 | 2 * j)),
+                                          _mm_set1_epi16((short)((2 * i + 1) << 8 | 2 * i)));
+    return _mm256_shuffle_epi8(s, ctrl);
+}
+
+/* 16 int16 from 16 bytes, split as [low 8 | low 8] and [high 8 | high 8] for pick2. */
+static inline AVX2 void halves16(__m256i s16, __m256i out[2])
+{
+    const __m128i lo = _mm256_castsi256_si128(s16), hi = _mm256_extracti128_si256(s16, 1);
+    out[0] = _mm256_set_m128i(lo, lo);
+    out[1] = _mm256_set_m128i(hi, hi);
+}
+
+/* ------------------------------------------------------------------ 32-value blocks */
+
+static AVX2 float q4_0_dot(int64_t n, const void *vx, const void *vy)
+{
+    const struct block_q4_0 *x = vx;
+    const struct block_q8_0 *y = vy;
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / QK8_0; b++) {
+        const __m256 d = _mm256_set1_ps(h2f(x[b].d) * h2f(y[b].d));
+        const __m256i qx = _mm256_sub_epi8(nibbles32(x[b].qs), _mm256_set1_epi8(8));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8(qx, load256(y[b].qs))), acc);
+    }
+    return hsum8(acc);
+}
+
+/* q4_0 in the repacked kernels' order: the block's integer sum (exact, any order), then
+ * one scalar fused step per block. */
+static AVX2 float q4_0_repack_dot(int64_t n, const void *vx, const void *vy)
+{
+    const struct block_q4_0 *x = vx;
+    const struct block_q8_0 *y = vy;
+    float acc = 0.0f;
+    for (int64_t b = 0; b < n / QK8_0; b++) {
+        const __m256i qx = _mm256_sub_epi8(nibbles32(x[b].qs), _mm256_set1_epi8(8));
+        const __m256i p = dot_i8(qx, load256(y[b].qs));
+        __m128i s = _mm_add_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
+        s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+        const int isum = _mm_cvtsi128_si32(_mm_add_epi32(s, _mm_shuffle_epi32(s, 1)));
+        acc = fmaf((float)isum, h2f(x[b].d) * h2f(y[b].d), acc);
+    }
+    return acc;
+}
+
+static AVX2 float q5_0_dot(int64_t n, const void *vx, const void *vy)
+{
+    const struct block_q5_0 *x = vx;
+    const struct block_q8_0 *y = vy;
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / QK8_0; b++) {
+        const __m256 d = _mm256_set1_ps(h2f(x[b].d) * h2f(y[b].d));
+        /* without the fifth bit the byte becomes nibble - 16 (0xF0 | nibble) */
+        const __m256i hi = _mm256_andnot_si256(bits32(x[b].qh), _mm256_set1_epi8((char)0xF0));
+        const __m256i qx = _mm256_or_si256(nibbles32(x[b].qs), hi);
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8(qx, load256(y[b].qs))), acc);
+    }
+    return hsum8(acc);
+}
+
+static AVX2 float q8_0_dot(int64_t n, const void *vx, const void *vy)
+{
+    const struct block_q8_0 *x = vx;
+    const struct block_q8_0 *y = vy;
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / QK8_0; b++) {
+        const __m256 d = _mm256_set1_ps(h2f(x[b].d) * h2f(y[b].d));
+        const __m256i p = dot_i8(load256(x[b].qs), load256(y[b].qs));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
+    }
+    return hsum8(acc);
+}
+
+static AVX2 float q4_1_dot(int64_t n, const void *vx, const void *vy)
+{
+    const struct block_q4_1 *x = vx;
+    const struct block_q8_1 *y = vy;
+    __m256 acc = _mm256_setzero_ps();
+    float summs = 0.0f;
+    for (int64_t b = 0; b < n / QK8_1; b++) {
+        summs = fmaf(h2f(x[b].m), h2f(y[b].s), summs);
+        const __m256 d = _mm256_set1_ps(h2f(x[b].d) * h2f(y[b].d));
+        const __m256i p = dot_u8(nibbles32(x[b].qs), load256(y[b].qs));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
+    }
+    return hsum8(acc) + summs;
+}
+
+static AVX2 float q5_1_dot(int64_t n, const void *vx, const void *vy)
+{
+    const struct block_q5_1 *x = vx;
+    const struct block_q8_1 *y = vy;
+    __m256 acc = _mm256_setzero_ps();
+    float summs = 0.0f;
+    for (int64_t b = 0; b < n / QK8_1; b++) {
+        summs = fmaf(h2f(x[b].m), h2f(y[b].s), summs);
+        const __m256i hi = _mm256_and_si256(bits32(x[b].qh), _mm256_set1_epi8(0x10));
+        const __m256i qx = _mm256_or_si256(nibbles32(x[b].qs), hi);
+        const __m256 d = _mm256_set1_ps(h2f(x[b].d) * h2f(y[b].d));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_u8(qx, load256(y[b].qs))), acc);
+    }
+    return hsum8(acc) + summs;
+}
+
+/* Tiles of q8_0/q4_0 dots: pairs (row i, y j) four at a time, row-major so that pairs share
+ * a weight row, each with its own accumulator and exactly the steps of q8_0_dot/q4_0_dot.
+ * pair k: x rows xr[k], y rows yr[k] (repeated when fewer than four remain). In cache this
+ * gains about 5% with four y rows; with one y row, four streamed rows measured 2.5 times
+ * slower from memory than one, so a single y goes row by row. */
+#define TILE32(NAME, XBLOCK, QX)                                                          \
+    static inline AVX2 __m256 NAME##_step(const XBLOCK *xb, const struct block_q8_0 *yb,  \
+                                          __m256 acc)                                     \
+    {                                                                                     \
+        const __m256 d = _mm256_set1_ps(h2f(xb->d) * h2f(yb->d));                         \
+        const __m256i p = dot_i8(QX, load256(yb->qs));                                    \
+        return _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);                            \
+    }                                                                                     \
+    static AVX2 void NAME##_quad(int64_t nb, const XBLOCK *const xr[4],                   \
+                                 const struct block_q8_0 *const yr[4], float res[4])      \
+    {                                                                                     \
+        const XBLOCK *x0 = xr[0], *x1 = xr[1], *x2 = xr[2], *x3 = xr[3];                  \
+        const struct block_q8_0 *y0 = yr[0], *y1 = yr[1], *y2 = yr[2], *y3 = yr[3];       \
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                       \
+        for (int64_t b = 0; b < nb; b++) {                                                \
+            a0 = NAME##_step(&x0[b], &y0[b], a0);                                         \
+            a1 = NAME##_step(&x1[b], &y1[b], a1);                                         \
+            a2 = NAME##_step(&x2[b], &y2[b], a2);                                         \
+            a3 = NAME##_step(&x3[b], &y3[b], a3);                                         \
+        }                                                                                 \
+        res[0] = hsum8(a0);                                                               \
+        res[1] = hsum8(a1);                                                               \
+        res[2] = hsum8(a2);                                                               \
+        res[3] = hsum8(a3);                                                               \
+    }                                                                                     \
+    static AVX2 void NAME##_tile(int64_t n, const void *x, size_t xs, int nx,              \
+                                 const void *const *y, int ny, float *out, size_t os)     \
+    {                                                                                     \
+        const int total = nx * ny;                                                        \
+        if (ny == 1) { /* four rows at once measured slower from memory: one at a time */ \
+            for (int i = 0; i < nx; i++)                                                  \
+                out[(size_t)i * os] = NAME##_dot(n, (const uint8_t *)x + (size_t)i * xs, y[0]); \
+            return;                                                                       \
+        }                                                                                 \
+        for (int p0 = 0; p0 < total; p0 += 4) {                                           \
+            const XBLOCK *xr[4];                                                          \
+            const struct block_q8_0 *yr[4];                                               \
+            for (int k = 0; k < 4; k++) {                                                 \
+                const int p = p0 + k < total ? p0 + k : total - 1;                        \
+                xr[k] = (const XBLOCK *)((const uint8_t *)x + (size_t)(p / ny) * xs);     \
+                yr[k] = y[p % ny];                                                        \
+            }                                                                             \
+            float res[4];                                                                 \
+            NAME##_quad(n / QK8_0, xr, yr, res);                                          \
+            for (int k = 0; k < 4 && p0 + k < total; k++)                                 \
+                out[(size_t)((p0 + k) / ny) * os + (size_t)((p0 + k) % ny)] = res[k];     \
+        }                                                                                 \
+    }
+
+TILE32(q8_0, struct block_q8_0, load256(xb->qs))
+TILE32(q4_0, struct block_q4_0, _mm256_sub_epi8(nibbles32(xb->qs), _mm256_set1_epi8(8)))
+
+/* ------------------------------------------------------------------ K-quants */
+
+static AVX2 float q2_K_dot(int64_t n, const void *vx, const void *vy)
+{
+    const struct block_q2_K *x = vx;
+    const struct block_q8_K *y = vy;
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / QK_K; b++) {
+        const float d = y[b].d * h2f(x[b].d);
+        const float dmin = -y[b].d * h2f(x[b].dmin);
+        const __m128i sc8 = _mm_loadu_si128((const __m128i *)x[b].scales);
+        const __m256i mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sc8, 4),
+                                                                _mm_set1_epi8(0xF)));
+        const __m256i prod = _mm256_madd_epi16(mins, load256(y[b].bsums));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(prod), acc);
+        __m256i sc[2];
+        halves16(_mm256_cvtepu8_epi16(_mm_and_si128(sc8, _mm_set1_epi8(0xF))), sc);
+        __m256i sumi = _mm256_setzero_si256();
+        for (int h = 0; h < 2; h++) {
+            const __m256i bits = load256(x[b].qs + 32 * h);
+            for (int j = 0; j < 4; j++) {
+                const int c = 4 * h + j; /* values 32c .. 32c + 31 */
+                const __m256i q = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * j),
+                                                   _mm256_set1_epi8(3));
+                const __m256i p = _mm256_maddubs_epi16(q, load256(y[b].qs + 32 * c));
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, pick2(sc[h], 2 * j, 2 * j + 1)));
+            }
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    return hsum8(acc);
+}
+
+static AVX2 float q3_K_dot(int64_t n, const void *vx, const void *vy)
+{
+    const struct block_q3_K *x = vx;
+    const struct block_q8_K *y = vy;
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / QK_K; b++) {
+        const float d = y[b].d * h2f(x[b].d);
+        /* the 16 six-bit scales (stored +32): low nibbles from bytes 0..7, top bits from
+         * bytes 8..11, assembled four at a time */
+        uint32_t a[3], v[4];
+        memcpy(a, x[b].scales, 12);
+        const uint32_t low4 = 0x0f0f0f0f, low2 = 0x03030303;
+        v[0] = (a[0] & low4) | ((a[2] & low2) << 4);
+        v[1] = (a[1] & low4) | (((a[2] >> 2) & low2) << 4);
+        v[2] = ((a[0] >> 4) & low4) | (((a[2] >> 4) & low2) << 4);
+        v[3] = ((a[1] >> 4) & low4) | (((a[2] >> 6) & low2) << 4);
+        const __m128i s8 = _mm_sub_epi8(_mm_loadu_si128((const __m128i *)v), _mm_set1_epi8(32));
+        __m256i sc[2];
+        halves16(_mm256_cvtepi8_epi16(s8), sc);
+        const __m256i hmask = load256(x[b].hmask);
+        __m256i sumi = _mm256_setzero_si256();
+        for (int h = 0; h < 2; h++) {
+            const __m256i bits = load256(x[b].qs + 32 * h);
+            for (int j = 0; j < 4; j++) {
+                const int c = 4 * h + j;
+                const __m256i low = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * j),
+                                                     _mm256_set1_epi8(3));
+                const __m256i m = _mm256_set1_epi8((char)(1 << c));
+                const __m256i unset = _mm256_cmpeq_epi8(_mm256_and_si256(hmask, m),
+                                                        _mm256_setzero_si256());
+                const __m256i four = _mm256_and_si256(unset, _mm256_set1_epi8(4));
+                const __m256i y8 = load256(y[b].qs + 32 * c);
+                const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(low, y8),
+                                                   _mm256_maddubs_epi16(four, y8));
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, pick2(sc[h], 2 * j, 2 * j + 1)));
+            }
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    return hsum8(acc);
+}
+
+/* Group sums of 32 (bsums pairs) times the 8 mins (int16, in both halves of m):
+ * 4 int32 lanes, lane i = groups 2i, 2i+1. */
+static inline AVX2 __m128i k4_min_prod(const struct block_q8_K *y, __m256i m)
+{
+    const __m256i bs = load256(y->bsums);
+    const __m128i g = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
+    return _mm_madd_epi16(_mm256_castsi256_si128(m), g);
+}
+
+static AVX2 float q4_K_dot(int64_t n, const void *vx, const void *vy)
+{
+    const struct block_q4_K *x = vx;
+    const struct block_q8_K *y = vy;
+    __m256 acc = _mm256_setzero_ps();
+    __m128 acc_m = _mm_setzero_ps();
+    for (int64_t b = 0; b < n / QK_K; b++) {
+        const float d = y[b].d * h2f(x[b].d);
+        const float dmin = -y[b].d * h2f(x[b].dmin);
+        uint32_t u[4];
+        quant_k4_unpack(x[b].scales, u);
+        __m256i sm[2]; /* [scales | scales], [mins | mins] as int16 */
+        halves16(_mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)u)), sm);
+        acc_m = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(k4_min_prod(&y[b], sm[1])), acc_m);
+        __m256i sumi = _mm256_setzero_si256();
+        for (int p = 0; p < 4; p++) {
+            const __m256i bits = load256(x[b].qs + 32 * p);
+            const __m256i lo = _mm256_and_si256(bits, _mm256_set1_epi8(0xF));
+            const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), _mm256_set1_epi8(0xF));
+            const __m256i pl = _mm256_maddubs_epi16(lo, load256(y[b].qs + 64 * p));
+            const __m256i ph = _mm256_maddubs_epi16(hi, load256(y[b].qs + 64 * p + 32));
+            sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(
+                _mm256_madd_epi16(pl, pick2(sm[0], 2 * p, 2 * p)),
+                _mm256_madd_epi16(ph, pick2(sm[0], 2 * p + 1, 2 * p + 1))));
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    acc_m = _mm_add_ps(acc_m, _mm_movehl_ps(acc_m, acc_m));
+    acc_m = _mm_add_ss(acc_m, _mm_movehdup_ps(acc_m));
+    return hsum8(acc) + _mm_cvtss_f32(acc_m);
+}
+
+/* q4_K tile: each x super-block's nibbles and scale vectors are made once for two y rows
+ * (the steps per pair are those of q4_K_dot). */
+static AVX2 void q4_K_tile(int64_t n, const void *vx, size_t xs, int nx, const void *const *y,
+                           int ny, float *out, size_t os)
+{
+    const __m256i m4 = _mm256_set1_epi8(0xF);
+    for (int i = 0; i < nx; i++) {
+        const struct block_q4_K *x = (const struct block_q4_K *)((const uint8_t *)vx + (size_t)i * xs);
+        if (ny == 1) {
+            out[(size_t)i * os] = q4_K_dot(n, x, y[0]);
+            continue;
+        }
+        for (int j0 = 0; j0 < ny; j0 += 2) {
+            const struct block_q8_K *ya = y[j0], *yb = y[j0 + 1 < ny ? j0 + 1 : j0];
+            __m256 acc_a = _mm256_setzero_ps(), acc_b = acc_a;
+            __m128 m_a = _mm_setzero_ps(), m_b = m_a;
+            for (int64_t b = 0; b < n / QK_K; b++) {
+                const float dx = h2f(x[b].d), dminx = h2f(x[b].dmin);
+                uint32_t u[4];
+                quant_k4_unpack(x[b].scales, u);
+                __m256i sm[2];
+                halves16(_mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)u)), sm);
+                m_a = _mm_fmadd_ps(_mm_set1_ps(-ya[b].d * dminx),
+                                   _mm_cvtepi32_ps(k4_min_prod(&ya[b], sm[1])), m_a);
+                m_b = _mm_fmadd_ps(_mm_set1_ps(-yb[b].d * dminx),
+                                   _mm_cvtepi32_ps(k4_min_prod(&yb[b], sm[1])), m_b);
+                __m256i sa = _mm256_setzero_si256(), sb = sa;
+                for (int p = 0; p < 4; p++) {
+                    const __m256i bits = load256(x[b].qs + 32 * p);
+                    const __m256i lo = _mm256_and_si256(bits, m4);
+                    const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
+                    const __m256i sl = pick2(sm[0], 2 * p, 2 * p);
+                    const __m256i sh = pick2(sm[0], 2 * p + 1, 2 * p + 1);
+                    sa = _mm256_add_epi32(sa, _mm256_add_epi32(
+                        _mm256_madd_epi16(_mm256_maddubs_epi16(lo, load256(ya[b].qs + 64 * p)), sl),
+                        _mm256_madd_epi16(_mm256_maddubs_epi16(hi, load256(ya[b].qs + 64 * p + 32)), sh)));
+                    sb = _mm256_add_epi32(sb, _mm256_add_epi32(
+                        _mm256_madd_epi16(_mm256_maddubs_epi16(lo, load256(yb[b].qs + 64 * p)), sl),
+                        _mm256_madd_epi16(_mm256_maddubs_epi16(hi, load256(yb[b].qs + 64 * p + 32)), sh)));
+                }
+                acc_a = _mm256_fmadd_ps(_mm256_set1_ps(ya[b].d * dx), _mm256_cvtepi32_ps(sa), acc_a);
+                acc_b = _mm256_fmadd_ps(_mm256_set1_ps(yb[b].d * dx), _mm256_cvtepi32_ps(sb), acc_b);
+            }
+            m_a = _mm_add_ps(m_a, _mm_movehl_ps(m_a, m_a));
+            m_a = _mm_add_ss(m_a, _mm_movehdup_ps(m_a));
+            m_b = _mm_add_ps(m_b, _mm_movehl_ps(m_b, m_b));
+            m_b = _mm_add_ss(m_b, _mm_movehdup_ps(m_b));
+            out[(size_t)i * os + (size_t)j0] = hsum8(acc_a) + _mm_cvtss_f32(m_a);
+            if (j0 + 1 < ny)
+                out[(size_t)i * os + (size_t)j0 + 1] = hsum8(acc_b) + _mm_cvtss_f32(m_b);
+        }
+    }
+}
+
+static AVX2 float q5_K_dot(int64_t n, const void *vx, const void *vy)
+{
+    const struct block_q5_K *x = vx;
+    const struct block_q8_K *y = vy;
+    __m256 acc = _mm256_setzero_ps();
+    float summs = 0.0f;
+    for (int64_t b = 0; b < n / QK_K; b++) {
+        const float d = y[b].d * h2f(x[b].d);
+        const float dmin = -y[b].d * h2f(x[b].dmin);
+        uint32_t u[4];
+        quant_k4_unpack(x[b].scales, u);
+        __m256i sm[2]; /* [scales | scales], [mins | mins] as int16 */
+        halves16(_mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)u)), sm);
+        const __m128i prod = k4_min_prod(&y[b], sm[1]);
+        const __m128i s2 = _mm_add_epi32(prod, _mm_unpackhi_epi64(prod, prod));
+        const int msum = _mm_cvtsi128_si32(_mm_add_epi32(s2, _mm_shuffle_epi32(s2, 1)));
+        summs = fmaf(dmin, (float)msum, summs);
+        const __m256i qh = load256(x[b].qh);
+        __m256i sumi = _mm256_setzero_si256();
+        for (int p = 0; p < 4; p++) {
+            const __m256i bits = load256(x[b].qs + 32 * p);
+            const __m256i m0 = _mm256_set1_epi8((char)(1 << (2 * p)));
+            const __m256i m1 = _mm256_set1_epi8((char)(2 << (2 * p)));
+            const __m256i h0 = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, m0), m0),
+                                                _mm256_set1_epi8(16));
+            const __m256i h1 = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, m1), m1),
+                                                _mm256_set1_epi8(16));
+            const __m256i lo = _mm256_or_si256(_mm256_and_si256(bits, _mm256_set1_epi8(0xF)), h0);
+            const __m256i hi = _mm256_or_si256(
+                _mm256_and_si256(_mm256_srli_epi16(bits, 4), _mm256_set1_epi8(0xF)), h1);
+            const __m256i pl = _mm256_maddubs_epi16(lo, load256(y[b].qs + 64 * p));
+            const __m256i ph = _mm256_maddubs_epi16(hi, load256(y[b].qs + 64 * p + 32));
+            sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(
+                _mm256_madd_epi16(pl, pick2(sm[0], 2 * p, 2 * p)),
+                _mm256_madd_epi16(ph, pick2(sm[0], 2 * p + 1, 2 * p + 1))));
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    return hsum8(acc) + summs;
+}
+
+static AVX2 float q6_K_dot(int64_t n, const void *vx, const void *vy)
+{
+    const struct block_q6_K *x = vx;
+    const struct block_q8_K *y = vy;
+    const __m256i m4 = _mm256_set1_epi8(0xF), m3 = _mm256_set1_epi8(3);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / QK_K; b++) {
+        const float d = y[b].d * h2f(x[b].d);
+        __m256i sumi = _mm256_setzero_si256();
+        for (int h = 0; h < 2; h++) {
+            const __m256i l1 = load256(x[b].ql + 64 * h), l2 = load256(x[b].ql + 64 * h + 32);
+            const __m256i hb = load256(x[b].qh + 32 * h);
+            __m256i q[4];
+            q[0] = _mm256_or_si256(_mm256_and_si256(l1, m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(hb, m3), 4));
+            q[1] = _mm256_or_si256(_mm256_and_si256(l2, m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m3), 4));
+            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m3), 4));
+            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l2, 4), m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m3), 4));
+            for (int m = 0; m < 4; m++) {
+                const int c = 4 * h + m;
+                const __m256i y8 = load256(y[b].qs + 32 * c);
+                /* (q - 32) * y as q * y - 32 * y, both within int16 */
+                const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q[m], y8),
+                                                   _mm256_maddubs_epi16(_mm256_set1_epi8(32), y8));
+                const __m256i s = scales2(x[b].scales[2 * c], x[b].scales[2 * c + 1]);
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, s));
+            }
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    return hsum8(acc);
+}
+
+/* ------------------------------------------------------------------ f32, f16, bf16 */
+
+static inline AVX2 __m256 load_f32(const float *p)
+{
+    return _mm256_loadu_ps(p);
+}
+
+static inline AVX2 __m256 load_f16(const uint16_t *p)
+{
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+}
+
+/* ggml_vec_dot_f32/_f16 as built for AVX-512: 4 accumulators of 16 lanes over chunks of 64,
+ * reduced (0+2, 1+3, then 0+1) and summed with _mm512_reduce_add_ps. a[2j], a[2j+1] are
+ * the low and high halves of accumulator j. */
+#define VEC_DOT_64(LOAD, x, y, n, np, out)                                               \
+    do {                                                                                 \
+        __m256 a[8];                                                                     \
+        for (int k_ = 0; k_ < 8; k_++)                                                   \
+            a[k_] = _mm256_setzero_ps();                                                 \
+        for (int64_t i_ = 0; i_ < (np); i_ += 64)                                        \
+            for (int k_ = 0; k_ < 8; k_++)                                               \
+                a[k_] = _mm256_fmadd_ps(LOAD((x) + i_ + 8 * k_), LOAD((y) + i_ + 8 * k_), \
+                                        a[k_]);                                          \
+        for (int k_ = 0; k_ < 4; k_++)                                                   \
+            a[k_] = _mm256_add_ps(a[k_], a[k_ + 4]);                                     \
+        a[0] = _mm256_add_ps(a[0], a[2]);                                                \
+        a[1] = _mm256_add_ps(a[1], a[3]);                                                \
+        (out) = hsum16(a[0], a[1]);                                                      \
+    } while (0)
+
+static AVX2 float f32_dot(int64_t n, const void *vx, const void *vy)
+{
+    const float *x = vx, *y = vy;
+    const int64_t np = n & ~(int64_t)63;
+    float sum;
+    VEC_DOT_64(load_f32, x, y, n, np, sum);
+    for (int64_t i = np; i < n; i++)
+        sum = fmaf(x[i], y[i], sum);
+    return sum;
+}
+
+static AVX2 float f16_dot(int64_t n, const void *vx, const void *vy)
+{
+    const uint16_t *x = vx, *y = vy;
+    const int64_t np = n & ~(int64_t)63;
+    float red;
+    VEC_DOT_64(load_f16, x, y, n, np, red);
+    double sum = red;
+    for (int64_t i = np; i < n; i++)
+        sum += (double)(h2f(x[i]) * h2f(y[i]));
+    return (float)sum;
+}
+
+/* f16_dot for nx rows against each y, for the AVX-512 path too (this f16_dot is its order).
+ * The chunks of 64 as f16_dot; the tail's products (float, as f16_dot rounds them) go
+ * through a buffer so that 4 rows' double sums advance in the lanes of one register, each
+ * still in f16_dot's order: the attention's P.V rows have a tail of 32 every other 32
+ * positions, and summing it row by row was most of the decode step's attention time. The
+ * KV cache's rows are short and far apart (V^T rows n_ctx cells apart): no prefetcher
+ * follows them, so the rows F16_AHEAD ahead are asked for. Measured on the laptop shape,
+ * Q8_0, 2 threads: decode 99 -> 110 tok/s (median of 6 runs). */
+enum { F16_AHEAD = 16 };
+static AVX2 void f16_tile(int64_t n, const void *vx, size_t xs, int nx, const void *const *vy,
+                          int ny, float *out, size_t out_stride)
+{
+    const int64_t np = n & ~(int64_t)63;
+    const int tail = (int)(n - np);
+    float red[4], prod[4][64];
+    const __m128i lane = _mm_setr_epi32(0, 64, 128, 192);
+    for (int r = 0; r < F16_AHEAD && r < nx; r++)
+        for (int64_t b = 0; b < n * 2; b += 64)
+            _mm_prefetch((const char *)vx + (size_t)r * xs + b, _MM_HINT_T0);
+    for (int j = 0; j < ny; j++) {
+        const uint16_t *y = vy[j];
+        for (int r0 = 0; r0 < nx; r0 += 4) {
+            const int R = nx - r0 < 4 ? nx - r0 : 4;
+            for (int r = 0; r < R; r++) {
+                const uint16_t *x = (const uint16_t *)((const uint8_t *)vx + (size_t)(r0 + r) * xs);
+                if (r0 + r + F16_AHEAD < nx)
+                    for (int64_t b = 0; b < n * 2; b += 64)
+                        _mm_prefetch((const char *)x + F16_AHEAD * xs + b, _MM_HINT_T0);
+                VEC_DOT_64(load_f16, x, y, n, np, red[r]);
+                int i = 0;
+                for (; i + 8 <= tail; i += 8)
+                    _mm256_storeu_ps(prod[r] + i, _mm256_mul_ps(load_f16(x + np + i),
+                                                                load_f16(y + np + i)));
+                for (; i < tail; i++)
+                    prod[r][i] = h2f(x[np + i]) * h2f(y[np + i]);
+            }
+            if (tail == 0) {
+                for (int r = 0; r < R; r++)
+                    out[(size_t)(r0 + r) * out_stride + (size_t)j] = red[r];
+                continue;
+            }
+            for (int r = R; r < 4; r++) { /* lanes nobody reads, but defined */
+                red[r] = 0.0f;
+                for (int i = 0; i < tail; i++)
+                    prod[r][i] = 0.0f;
+            }
+            __m256d sum = _mm256_cvtps_pd(_mm_loadu_ps(red));
+            for (int i = 0; i < tail; i++)
+                sum = _mm256_add_pd(sum, _mm256_cvtps_pd(_mm_i32gather_ps(&prod[0][i], lane, 4)));
+            float res[4];
+            _mm_storeu_ps(res, _mm256_cvtpd_ps(sum));
+            for (int r = 0; r < R; r++)
+                out[(size_t)(r0 + r) * out_stride + (size_t)j] = res[r];
+        }
+    }
+}
+
+/* tinyBLAS (llama.cpp's dense f32/f16 matrix product on AVX-512): one 16-lane accumulator
+ * over the whole row, then _mm512_reduce_add_ps; rows not a multiple of 16 fall back. */
+static AVX2 float f32_gemm_dot(int64_t n, const void *vx, const void *vy)
+{
+    if (n % 16)
+        return f32_dot(n, vx, vy);
+    const float *x = vx, *y = vy;
+    __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n; i += 16) {
+        lo = _mm256_fmadd_ps(load_f32(x + i), load_f32(y + i), lo);
+        hi = _mm256_fmadd_ps(load_f32(x + i + 8), load_f32(y + i + 8), hi);
+    }
+    return hsum16(lo, hi);
+}
+
+static AVX2 float f16_gemm_dot(int64_t n, const void *vx, const void *vy)
+{
+    if (n % 16)
+        return f16_dot(n, vx, vy);
+    const uint16_t *x = vx, *y = vy;
+    __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n; i += 16) {
+        lo = _mm256_fmadd_ps(load_f16(x + i), load_f16(y + i), lo);
+        hi = _mm256_fmadd_ps(load_f16(x + i + 8), load_f16(y + i + 8), hi);
+    }
+    return hsum16(lo, hi);
+}
+
+/* One VDPBF16PS step on 8 lanes: 16 bf16 of x and y (pairs per lane), acc += odd products
+ * then even products, each rounded (the products are exact in float). */
+static inline AVX2 __m256 dpbf16_8(__m256 acc, const uint16_t *x, const uint16_t *y)
+{
+    const __m256i wx = load256(x), wy = load256(y);
+    const __m256i hi_mask = _mm256_set1_epi32((int)0xFFFF0000u);
+    const __m256 ox = _mm256_castsi256_ps(_mm256_and_si256(wx, hi_mask));
+    const __m256 oy = _mm256_castsi256_ps(_mm256_and_si256(wy, hi_mask));
+    const __m256 ex = _mm256_castsi256_ps(_mm256_slli_epi32(wx, 16));
+    const __m256 ey = _mm256_castsi256_ps(_mm256_slli_epi32(wy, 16));
+    acc = _mm256_add_ps(acc, _mm256_mul_ps(ox, oy));
+    return _mm256_add_ps(acc, _mm256_mul_ps(ex, ey));
+}
+
+/* ggml_vec_dot_bf16 as built with AVX512_BF16: two dot-pair accumulators over chunks of 64,
+ * each reduced and added in double, the tail in double. */
+static AVX2 float bf16_dot(int64_t n, const void *vx, const void *vy)
+{
+    const uint16_t *x = vx, *y = vy;
+    __m256 c[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                   _mm256_setzero_ps()};
+    int64_t i = 0;
+    for (; i + 64 <= n; i += 64)
+        for (int k = 0; k < 4; k++)
+            c[k] = dpbf16_8(c[k], x + i + 16 * k, y + i + 16 * k);
+    double sum = 0.0;
+    sum += (double)hsum16(c[0], c[1]);
+    sum += (double)hsum16(c[2], c[3]);
+    for (; i < n; i++)
+        sum += (double)(quant_bf16_to_f32(x[i]) * quant_bf16_to_f32(y[i]));
+    return (float)sum;
+}
+
+/* tinyBLAS bf16 (32 values a step into 16 lanes); rows not a multiple of 32 fall back. */
+static AVX2 float bf16_gemm_dot(int64_t n, const void *vx, const void *vy)
+{
+    if (n % 32)
+        return bf16_dot(n, vx, vy);
+    const uint16_t *x = vx, *y = vy;
+    __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n; i += 32) {
+        lo = dpbf16_8(lo, x + i, y + i);
+        hi = dpbf16_8(hi, x + i + 16, y + i + 16);
+    }
+    return hsum16(lo, hi);
+}
+
+/* ------------------------------------------------------------------ activation quantizers */
+
+/* Max |x| of 32 floats, as ggml's AVX2 quantize_row_q8_0 computes it. */
+static inline AVX2 float absmax32(const float *x, __m256 v[4])
+{
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 m = _mm256_setzero_ps();
+    for (int k = 0; k < 4; k++) {
+        v[k] = _mm256_loadu_ps(x + 8 * k);
+        m = _mm256_max_ps(m, _mm256_andnot_ps(sign, v[k]));
+    }
+    __m128 r = _mm_max_ps(_mm256_extractf128_ps(m, 1), _mm256_castps256_ps128(m));
+    r = _mm_max_ps(r, _mm_movehl_ps(r, r));
+    r = _mm_max_ss(r, _mm_movehdup_ps(r));
+    return _mm_cvtss_f32(r);
+}
+
+/* Rounds v[k] * id half to even and packs the 32 results into bytes in order. */
+static inline AVX2 __m256i round_pack32(const __m256 v[4], float id, __m256i *sum)
+{
+    const __m256 mul = _mm256_set1_ps(id);
+    __m256i q[4];
+    for (int k = 0; k < 4; k++)
+        q[k] = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v[k], mul),
+                                                  _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    if (sum)
+        *sum = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
+    const __m256i a = _mm256_packs_epi32(q[0], q[1]), b = _mm256_packs_epi32(q[2], q[3]);
+    return _mm256_permutevar8x32_epi32(_mm256_packs_epi16(a, b),
+                                       _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+static inline AVX2 int hsum_i32_8(__m256i a)
+{
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
+    s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+    return _mm_cvtsi128_si32(_mm_add_epi32(s, _mm_shuffle_epi32(s, 1)));
+}
+
+static AVX2 void q8_0_quantize(const float *x, void *vy, int64_t n)
+{
+    struct block_q8_0 *y = vy;
+    for (int64_t b = 0; b < n / QK8_0; b++, x += QK8_0) {
+        __m256 v[4];
+        const float amax = absmax32(x, v);
+        y[b].d = _cvtss_sh(amax / 127.0f, 0);
+        const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+        _mm256_storeu_si256((__m256i *)y[b].qs, round_pack32(v, id, NULL));
+    }
+}
+
+static AVX2 void q8_1_quantize(const float *x, void *vy, int64_t n)
+{
+    struct block_q8_1 *y = vy;
+    for (int64_t b = 0; b < n / QK8_1; b++, x += QK8_1) {
+        __m256 v[4];
+        __m256i sum;
+        const float amax = absmax32(x, v);
+        const float d = amax / 127.0f;
+        const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+        _mm256_storeu_si256((__m256i *)y[b].qs, round_pack32(v, id, &sum));
+        y[b].d = _cvtss_sh(d, 0);
+        y[b].s = _cvtss_sh(d * (float)hsum_i32_8(sum), 0);
+    }
+}
+
+static AVX2 void q8_K_quantize(const float *x, void *vy, int64_t n)
+{
+    struct block_q8_K *y = vy;
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (int64_t b = 0; b < n / QK_K; b++, x += QK_K) {
+        __m256 m = _mm256_setzero_ps();
+        for (int k = 0; k < QK_K; k += 8)
+            m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + k)));
+        __m128 r = _mm_max_ps(_mm256_extractf128_ps(m, 1), _mm256_castps256_ps128(m));
+        r = _mm_max_ps(r, _mm_movehl_ps(r, r));
+        r = _mm_max_ss(r, _mm_movehdup_ps(r));
+        const float amax = _mm_cvtss_f32(r);
+        if (amax == 0.0f) {
+            memset(&y[b], 0, sizeof y[b]);
+            continue;
+        }
+        float max = 0.0f; /* the signed value of the first element with |x| == amax */
+        for (int j = 0; j < QK_K; j++) {
+            if (fabsf(x[j]) == amax) {
+                max = x[j];
+                break;
+            }
+        }
+        const float iscale = -127.0f / max;
+        for (int k = 0; k < QK_K; k += 32) {
+            __m256 v[4];
+            for (int t = 0; t < 4; t++)
+                v[t] = _mm256_loadu_ps(x + k + 8 * t);
+            __m256i q = round_pack32(v, iscale, NULL);
+            q = _mm256_min_epi8(q, _mm256_set1_epi8(127));
+            _mm256_storeu_si256((__m256i *)(y[b].qs + k), q);
+            /* bsums: sums of 16 bytes, via pairs (int16) then a horizontal add */
+            const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), q),
+                                                _mm256_set1_epi16(1));
+            __m128i s = _mm_hadd_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
+            s = _mm_hadd_epi32(s, s);
+            y[b].bsums[k / 16] = (int16_t)_mm_cvtsi128_si32(s);
+            y[b].bsums[k / 16 + 1] = (int16_t)_mm_extract_epi32(s, 1);
+        }
+        y[b].d = 1.0f / iscale;
+    }
+}
+
+static AVX2 void f16_quantize(const float *x, void *vy, int64_t n)
+{
+    uint16_t *y = vy;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(y + i),
+                         _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; i++)
+        y[i] = _cvtss_sh(x[i], 0);
+}
+
+void quant_avx2_fill(struct quant_kernels *k)
+{
+    k->vec_dot[GGML_TYPE_Q4_0] = q4_0_dot;
+    k->tile[GGML_TYPE_Q4_0] = q4_0_tile;
+    k->vec_dot_repack[GGML_TYPE_Q4_0] = q4_0_repack_dot;
+    k->tile[GGML_TYPE_Q8_0] = q8_0_tile;
+    k->vec_dot[GGML_TYPE_Q4_1] = q4_1_dot;
+    k->vec_dot[GGML_TYPE_Q5_0] = q5_0_dot;
+    k->vec_dot[GGML_TYPE_Q5_1] = q5_1_dot;
+    k->vec_dot[GGML_TYPE_Q8_0] = q8_0_dot;
+    k->vec_dot[GGML_TYPE_Q2_K] = q2_K_dot;
+    k->vec_dot[GGML_TYPE_Q3_K] = q3_K_dot;
+    k->vec_dot[GGML_TYPE_Q4_K] = q4_K_dot;
+    k->tile[GGML_TYPE_Q4_K] = q4_K_tile;
+    k->vec_dot[GGML_TYPE_Q5_K] = q5_K_dot;
+    k->vec_dot[GGML_TYPE_Q6_K] = q6_K_dot;
+    k->vec_dot[GGML_TYPE_F32] = f32_dot;
+    k->vec_dot[GGML_TYPE_F16] = f16_dot;
+    k->tile[GGML_TYPE_F16] = f16_tile;
+    k->vec_dot[GGML_TYPE_BF16] = bf16_dot;
+    k->vec_dot_gemm[GGML_TYPE_F32] = f32_gemm_dot;
+    k->vec_dot_gemm[GGML_TYPE_F16] = f16_gemm_dot;
+    k->vec_dot_gemm[GGML_TYPE_BF16] = bf16_gemm_dot;
+    k->from_float[GGML_TYPE_Q8_0] = q8_0_quantize;
+    k->from_float[GGML_TYPE_Q8_1] = q8_1_quantize;
+    k->from_float[GGML_TYPE_Q8_K] = q8_K_quantize;
+    k->from_float[GGML_TYPE_F16] = f16_quantize;
+}
+
+#else
+
+void quant_avx2_fill(struct quant_kernels *k)
+{
+    (void)k;
+}
+
+#endif

@@ -1,0 +1,536 @@
+/* engine/simd/quant_avx512.c: AVX-512 (F, BW, VL, DQ, VNNI) kernels.
+ *
+ * Same results, bit for bit, as quant_avx2.c (which reproduces llama.cpp's x86 order, see
+ * there): the integer work runs two 32-value chunks per 512-bit register with VNNI, and its
+ * exact int32 lane sums are folded back to the 8 lanes the float steps expect; the float
+ * steps are unchanged. The f32/f16 dot is the AVX-512 build of ggml itself.
+ *
+ * Types and activation quantizers not listed in quant_avx512_fill keep their AVX2 kernels.
+ * That includes q8_0 and q4_0 on purpose: their cost is the chain of one dependent FMA per
+ * 32 values that the reference's order imposes (about 4 cycles a block), which the AVX2
+ * kernel already reaches; wider integer work measured slower (2 blocks per register: 27
+ * against 30 GB/s in cache for q8_0). */
+#include "quant_blocks.h"
+
+#if defined(__x86_64__)
+
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+#include "cpu.h"
+
+#define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")))
+
+static inline AVX512 float h2f(quant_half h)
+{
+    return _cvtsh_ss(h);
+}
+
+static inline AVX512 float hsum8(__m256 x)
+{
+    __m128 r = _mm_add_ps(_mm256_extractf128_ps(x, 1), _mm256_castps256_ps128(x));
+    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
+    r = _mm_add_ss(r, _mm_movehdup_ps(r));
+    return _mm_cvtss_f32(r);
+}
+
+static inline AVX512 __m512i load512(const void *p)
+{
+    return _mm512_loadu_si512(p);
+}
+
+static inline AVX512 __m256i load256(const void *p)
+{
+    return _mm256_loadu_si256((const __m256i *)p);
+}
+
+/* Folds 16 int32 lanes (two chunks) onto 8: lane k + lane k+8, exact. */
+static inline AVX512 __m256i fold16(__m512i v)
+{
+    return _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));
+}
+
+/* ------------------------------------------------------------------ K-quants */
+
+/* int16 scale vectors: element e of the result is s16[idx[e]]. */
+static inline AVX512 __m512i pick16(__m512i s16, const uint16_t idx[32])
+{
+    return _mm512_permutexvar_epi16(_mm512_loadu_si512(idx), s16);
+}
+
+/* For chunk pair p of a q4_K/q5_K block: 16 x scale 2p then 16 x scale 2p+1. */
+static const uint16_t k4_idx[4][32] = {
+    {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+    {2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3},
+    {4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5},
+    {6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7},
+};
+
+/* For chunk pair q of a q6_K block (chunks 2q, 2q+1 = groups 4q..4q+3): 8 x each scale. */
+static const uint16_t k6_idx[4][32] = {
+    {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3},
+    {4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7},
+    {8, 8, 8, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9, 9, 9, 9, 10, 10, 10, 10, 10, 10, 10, 10, 11, 11, 11, 11, 11, 11, 11, 11},
+    {12, 12, 12, 12, 12, 12, 12, 12, 13, 13, 13, 13, 13, 13, 13, 13, 14, 14, 14, 14, 14, 14, 14, 14, 15, 15, 15, 15, 15, 15, 15, 15},
+};
+
+/* 32 bytes of packed q4 in both halves, shifted by 0 (low half) or 4 (high): the low
+ * nibbles of chunk 2p then the high nibbles (chunk 2p+1). */
+static inline AVX512 __m512i k4_chunks(const uint8_t *qs)
+{
+    const __m512i v = _mm512_broadcast_i64x4(load256(qs));
+    const __m512i sh = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(4), 1);
+    return _mm512_and_si512(_mm512_srlv_epi16(v, sh), _mm512_set1_epi8(0xF));
+}
+
+/* mins times the group sums of 32 (from bsums): 4 int32 lanes, as in quant_avx2.c. */
+static inline AVX512 __m128i k4_min_prod(const struct block_q8_K *y, const uint32_t u[4])
+{
+    const __m256i bs = load256(y->bsums);
+    const __m128i g = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
+    const __m128i m = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)u[3], (int)u[2]));
+    return _mm_madd_epi16(m, g);
+}
+
+static inline AVX512 __m512i k4_scales(const uint32_t u[4])
+{
+    return _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)u[1], (int)u[0])));
+}
+
+static AVX512 float q4_K_dot(int64_t n, const void *vx, const void *vy)
+{
+    const struct block_q4_K *x = vx;
+    const struct block_q8_K *y = vy;
+    __m256 acc = _mm256_setzero_ps();
+    __m128 acc_m = _mm_setzero_ps();
+    for (int64_t b = 0; b < n / QK_K; b++) {
+        const float d = y[b].d * h2f(x[b].d);
+        const float dmin = -y[b].d * h2f(x[b].dmin);
+        uint32_t u[4];
+        quant_k4_unpack(x[b].scales, u);
+        acc_m = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(k4_min_prod(&y[b], u)), acc_m);
+        const __m512i s16 = k4_scales(u);
+        /* two integer accumulators so the VNNI steps do not wait on each other */
+#define K4_PAIR(P) _mm512_maddubs_epi16(k4_chunks(x[b].qs + 32 * (P)), load512(y[b].qs + 64 * (P)))
+        __m512i s0 = _mm512_dpwssd_epi32(_mm512_setzero_si512(), K4_PAIR(0), pick16(s16, k4_idx[0]));
+        __m512i s1 = _mm512_dpwssd_epi32(_mm512_setzero_si512(), K4_PAIR(1), pick16(s16, k4_idx[1]));
+        s0 = _mm512_dpwssd_epi32(s0, K4_PAIR(2), pick16(s16, k4_idx[2]));
+        s1 = _mm512_dpwssd_epi32(s1, K4_PAIR(3), pick16(s16, k4_idx[3]));
+#undef K4_PAIR
+        const __m512i si = _mm512_add_epi32(s0, s1);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(fold16(si)), acc);
+    }
+    acc_m = _mm_add_ps(acc_m, _mm_movehl_ps(acc_m, acc_m));
+    acc_m = _mm_add_ss(acc_m, _mm_movehdup_ps(acc_m));
+    return hsum8(acc) + _mm_cvtss_f32(acc_m);
+}
+
+/* One y row's share of a q4_K super-block whose x part (levels q0..q3 of the four chunk
+ * pairs, their scale vectors s0..s3, the unpacked scales u) is decoded already: the same
+ * steps as q4_K_dot. */
+static inline __attribute__((always_inline)) AVX512 void
+q4_K_step(const struct block_q8_K *yb, float dx, float dminx, const uint32_t u[4], __m512i q0,
+          __m512i q1, __m512i q2, __m512i q3, __m512i s0, __m512i s1, __m512i s2, __m512i s3,
+          __m256 *acc, __m128 *acc_m)
+{
+    const float d = yb->d * dx;
+    const float dmin = -yb->d * dminx;
+    *acc_m = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(k4_min_prod(yb, u)), *acc_m);
+    __m512i sumi = _mm512_dpwssd_epi32(_mm512_setzero_si512(),
+                                       _mm512_maddubs_epi16(q0, load512(yb->qs)), s0);
+    sumi = _mm512_dpwssd_epi32(sumi, _mm512_maddubs_epi16(q1, load512(yb->qs + 64)), s1);
+    sumi = _mm512_dpwssd_epi32(sumi, _mm512_maddubs_epi16(q2, load512(yb->qs + 128)), s2);
+    sumi = _mm512_dpwssd_epi32(sumi, _mm512_maddubs_epi16(q3, load512(yb->qs + 192)), s3);
+    *acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(fold16(sumi)), *acc);
+}
+
+static inline AVX512 float k4_finish(__m256 acc, __m128 acc_m)
+{
+    acc_m = _mm_add_ps(acc_m, _mm_movehl_ps(acc_m, acc_m));
+    acc_m = _mm_add_ss(acc_m, _mm_movehdup_ps(acc_m));
+    return hsum8(acc) + _mm_cvtss_f32(acc_m);
+}
+
+/* q4_K tile: each x row's super-block is decoded once for up to four y rows. */
+static AVX512 void q4_K_tile(int64_t n, const void *vx, size_t xs, int nx, const void *const *y,
+                             int ny, float *out, size_t os)
+{
+    for (int i = 0; i < nx; i++) {
+        const struct block_q4_K *x = (const struct block_q4_K *)((const uint8_t *)vx + (size_t)i * xs);
+        if (ny == 1) {
+            out[(size_t)i * os] = q4_K_dot(n, x, y[0]);
+            continue;
+        }
+        for (int j0 = 0; j0 < ny; j0 += 4) {
+            const struct block_q8_K *y0 = y[j0];
+            const struct block_q8_K *y1 = y[j0 + 1 < ny ? j0 + 1 : ny - 1];
+            const struct block_q8_K *y2 = y[j0 + 2 < ny ? j0 + 2 : ny - 1];
+            const struct block_q8_K *y3 = y[j0 + 3 < ny ? j0 + 3 : ny - 1];
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            __m128 m0 = _mm_setzero_ps(), m1 = m0, m2 = m0, m3 = m0;
+            for (int64_t b = 0; b < n / QK_K; b++) {
+                const float dx = h2f(x[b].d), dminx = h2f(x[b].dmin);
+                uint32_t u[4];
+                quant_k4_unpack(x[b].scales, u);
+                const __m512i s16 = k4_scales(u);
+                const __m512i q0 = k4_chunks(x[b].qs), q1 = k4_chunks(x[b].qs + 32);
+                const __m512i q2 = k4_chunks(x[b].qs + 64), q3 = k4_chunks(x[b].qs + 96);
+                const __m512i s0 = pick16(s16, k4_idx[0]), s1 = pick16(s16, k4_idx[1]);
+                const __m512i s2 = pick16(s16, k4_idx[2]), s3 = pick16(s16, k4_idx[3]);
+                q4_K_step(&y0[b], dx, dminx, u, q0, q1, q2, q3, s0, s1, s2, s3, &a0, &m0);
+                q4_K_step(&y1[b], dx, dminx, u, q0, q1, q2, q3, s0, s1, s2, s3, &a1, &m1);
+                q4_K_step(&y2[b], dx, dminx, u, q0, q1, q2, q3, s0, s1, s2, s3, &a2, &m2);
+                q4_K_step(&y3[b], dx, dminx, u, q0, q1, q2, q3, s0, s1, s2, s3, &a3, &m3);
+            }
+            float *o = out + (size_t)i * os + (size_t)j0;
+            const float r[4] = {k4_finish(a0, m0), k4_finish(a1, m1), k4_finish(a2, m2),
+                                k4_finish(a3, m3)};
+            for (int k = 0; k < 4 && j0 + k < ny; k++)
+                o[k] = r[k];
+        }
+    }
+}
+
+static AVX512 float q5_K_dot(int64_t n, const void *vx, const void *vy)
+{
+    const struct block_q5_K *x = vx;
+    const struct block_q8_K *y = vy;
+    __m256 acc = _mm256_setzero_ps();
+    float summs = 0.0f;
+    for (int64_t b = 0; b < n / QK_K; b++) {
+        const float d = y[b].d * h2f(x[b].d);
+        const float dmin = -y[b].d * h2f(x[b].dmin);
+        uint32_t u[4];
+        quant_k4_unpack(x[b].scales, u);
+        const __m128i prod = k4_min_prod(&y[b], u);
+        const __m128i s2 = _mm_add_epi32(prod, _mm_unpackhi_epi64(prod, prod));
+        const int msum = _mm_cvtsi128_si32(_mm_add_epi32(s2, _mm_shuffle_epi32(s2, 1)));
+        summs = fmaf(dmin, (float)msum, summs);
+        const __m512i s16 = k4_scales(u);
+        const __m512i qh = _mm512_broadcast_i64x4(load256(x[b].qh));
+        __m512i sumi = _mm512_setzero_si512();
+        for (int p = 0; p < 4; p++) {
+            /* fifth bit: bit 2p of qh (low half), bit 2p+1 (high half) */
+            const __m512i sh = _mm512_inserti64x4(_mm512_set1_epi16((short)(2 * p)),
+                                                  _mm256_set1_epi16((short)(2 * p + 1)), 1);
+            const __m512i hb = _mm512_and_si512(_mm512_srlv_epi16(qh, sh), _mm512_set1_epi8(1));
+            const __m512i q = _mm512_or_si512(k4_chunks(x[b].qs + 32 * p), _mm512_slli_epi16(hb, 4));
+            const __m512i pr = _mm512_maddubs_epi16(q, load512(y[b].qs + 64 * p));
+            sumi = _mm512_dpwssd_epi32(sumi, pr, pick16(s16, k4_idx[p]));
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(fold16(sumi)), acc);
+    }
+    return hsum8(acc) + summs;
+}
+
+static AVX512 float q6_K_dot(int64_t n, const void *vx, const void *vy)
+{
+    const struct block_q6_K *x = vx;
+    const struct block_q8_K *y = vy;
+    const __m512i m4 = _mm512_set1_epi8(0xF), m3 = _mm512_set1_epi8(3);
+    const __m512i m32 = _mm512_set1_epi8(32);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / QK_K; b++) {
+        const float d = y[b].d * h2f(x[b].d);
+        const __m512i s16 = _mm512_castsi256_si512(
+            _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[b].scales)));
+        __m512i sumi = _mm512_setzero_si512();
+        for (int h = 0; h < 2; h++) {
+            const __m512i ql = load512(x[b].ql + 64 * h); /* [l1 | l2] */
+            const __m512i qh = _mm512_broadcast_i64x4(load256(x[b].qh + 32 * h));
+            for (int half = 0; half < 2; half++) {
+                /* chunks 4h + 2*half and 4h + 2*half + 1: low nibbles for half 0, high for 1;
+                 * high bits at shift 4*half (first) and 4*half + 2 (second) */
+                const __m512i lo = half ? _mm512_and_si512(_mm512_srli_epi16(ql, 4), m4)
+                                        : _mm512_and_si512(ql, m4);
+                const __m512i sh = _mm512_inserti64x4(_mm512_set1_epi16((short)(4 * half)),
+                                                      _mm256_set1_epi16((short)(4 * half + 2)), 1);
+                const __m512i hi = _mm512_and_si512(_mm512_srlv_epi16(qh, sh), m3);
+                const __m512i q = _mm512_or_si512(lo, _mm512_slli_epi16(hi, 4));
+                const __m512i y8 = load512(y[b].qs + 128 * h + 64 * half);
+                const __m512i pr = _mm512_sub_epi16(_mm512_maddubs_epi16(q, y8),
+                                                    _mm512_maddubs_epi16(m32, y8));
+                sumi = _mm512_dpwssd_epi32(sumi, pr, pick16(s16, k6_idx[2 * h + half]));
+            }
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(fold16(sumi)), acc);
+    }
+    return hsum8(acc);
+}
+
+/* q6_K tile: each x row's chunk pairs are decoded once for up to four y rows, in the
+ * order of q6_K_dot. */
+static AVX512 void q6_K_tile(int64_t n, const void *vx, size_t xs, int nx, const void *const *y,
+                             int ny, float *out, size_t os)
+{
+    const __m512i m4 = _mm512_set1_epi8(0xF), m3 = _mm512_set1_epi8(3);
+    const __m512i m32 = _mm512_set1_epi8(32);
+    for (int i = 0; i < nx; i++) {
+        const struct block_q6_K *x = (const struct block_q6_K *)((const uint8_t *)vx + (size_t)i * xs);
+        if (ny == 1) {
+            out[(size_t)i * os] = q6_K_dot(n, x, y[0]);
+            continue;
+        }
+        for (int j0 = 0; j0 < ny; j0 += 4) {
+            const struct block_q8_K *yr[4];
+            for (int k = 0; k < 4; k++)
+                yr[k] = y[j0 + k < ny ? j0 + k : ny - 1];
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            for (int64_t b = 0; b < n / QK_K; b++) {
+                const __m512i s16 = _mm512_castsi256_si512(
+                    _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[b].scales)));
+                __m512i u0 = _mm512_setzero_si512(), u1 = u0, u2 = u0, u3 = u0;
+                for (int h = 0; h < 2; h++) {
+                    const __m512i ql = load512(x[b].ql + 64 * h);
+                    const __m512i qh = _mm512_broadcast_i64x4(load256(x[b].qh + 32 * h));
+                    for (int half = 0; half < 2; half++) {
+                        const __m512i lo = half ? _mm512_and_si512(_mm512_srli_epi16(ql, 4), m4)
+                                                : _mm512_and_si512(ql, m4);
+                        const __m512i sh = _mm512_inserti64x4(
+                            _mm512_set1_epi16((short)(4 * half)),
+                            _mm256_set1_epi16((short)(4 * half + 2)), 1);
+                        const __m512i hi = _mm512_and_si512(_mm512_srlv_epi16(qh, sh), m3);
+                        const __m512i q = _mm512_or_si512(lo, _mm512_slli_epi16(hi, 4));
+                        const __m512i sc = pick16(s16, k6_idx[2 * h + half]);
+                        const size_t off = (size_t)(128 * h + 64 * half);
+#define Q6_Y(U, YB)                                                                          \
+    do {                                                                                     \
+        const __m512i y8 = load512((YB)->qs + off);                                          \
+        const __m512i pr = _mm512_sub_epi16(_mm512_maddubs_epi16(q, y8),                     \
+                                            _mm512_maddubs_epi16(m32, y8));                  \
+        U = _mm512_dpwssd_epi32(U, pr, sc);                                                  \
+    } while (0)
+                        Q6_Y(u0, &yr[0][b]);
+                        Q6_Y(u1, &yr[1][b]);
+                        Q6_Y(u2, &yr[2][b]);
+                        Q6_Y(u3, &yr[3][b]);
+#undef Q6_Y
+                    }
+                }
+                const float dx = h2f(x[b].d);
+                a0 = _mm256_fmadd_ps(_mm256_set1_ps(yr[0][b].d * dx), _mm256_cvtepi32_ps(fold16(u0)), a0);
+                a1 = _mm256_fmadd_ps(_mm256_set1_ps(yr[1][b].d * dx), _mm256_cvtepi32_ps(fold16(u1)), a1);
+                a2 = _mm256_fmadd_ps(_mm256_set1_ps(yr[2][b].d * dx), _mm256_cvtepi32_ps(fold16(u2)), a2);
+                a3 = _mm256_fmadd_ps(_mm256_set1_ps(yr[3][b].d * dx), _mm256_cvtepi32_ps(fold16(u3)), a3);
+            }
+            float *o = out + (size_t)i * os + (size_t)j0;
+            const float r[4] = {hsum8(a0), hsum8(a1), hsum8(a2), hsum8(a3)};
+            for (int k = 0; k < 4 && j0 + k < ny; k++)
+                o[k] = r[k];
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ f32, f16, bf16 */
+
+static inline AVX512 __m512 ld_f32(const float *p)
+{
+    return _mm512_loadu_ps(p);
+}
+
+static inline AVX512 __m512 ld_f16(const uint16_t *p)
+{
+    return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
+}
+
+/* ggml_vec_dot_f32/_f16 of an AVX-512 build: 4 x 16 lanes over chunks of 64. */
+#define VEC_DOT_64(LOAD, x, y, np, out)                                                  \
+    do {                                                                                 \
+        __m512 a_[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),  \
+                        _mm512_setzero_ps()};                                            \
+        for (int64_t i_ = 0; i_ < (np); i_ += 64)                                        \
+            for (int j_ = 0; j_ < 4; j_++)                                               \
+                a_[j_] = _mm512_fmadd_ps(LOAD((x) + i_ + 16 * j_), LOAD((y) + i_ + 16 * j_), \
+                                         a_[j_]);                                        \
+        a_[0] = _mm512_add_ps(a_[0], a_[2]);                                             \
+        a_[1] = _mm512_add_ps(a_[1], a_[3]);                                             \
+        a_[0] = _mm512_add_ps(a_[0], a_[1]);                                             \
+        (out) = _mm512_reduce_add_ps(a_[0]);                                             \
+    } while (0)
+
+static AVX512 float f32_dot(int64_t n, const void *vx, const void *vy)
+{
+    const float *x = vx, *y = vy;
+    const int64_t np = n & ~(int64_t)63;
+    float sum;
+    VEC_DOT_64(ld_f32, x, y, np, sum);
+    for (int64_t i = np; i < n; i++)
+        sum = fmaf(x[i], y[i], sum);
+    return sum;
+}
+
+static AVX512 float f16_dot(int64_t n, const void *vx, const void *vy)
+{
+    const uint16_t *x = vx, *y = vy;
+    const int64_t np = n & ~(int64_t)63;
+    float red;
+    VEC_DOT_64(ld_f16, x, y, np, red);
+    double sum = red;
+    for (int64_t i = np; i < n; i++)
+        sum += (double)(h2f(x[i]) * h2f(y[i]));
+    return (float)sum;
+}
+
+static AVX512 float f32_gemm_dot(int64_t n, const void *vx, const void *vy)
+{
+    if (n % 16)
+        return f32_dot(n, vx, vy);
+    const float *x = vx, *y = vy;
+    __m512 a = _mm512_setzero_ps();
+    for (int64_t i = 0; i < n; i += 16)
+        a = _mm512_fmadd_ps(ld_f32(x + i), ld_f32(y + i), a);
+    return _mm512_reduce_add_ps(a);
+}
+
+static AVX512 float f16_gemm_dot(int64_t n, const void *vx, const void *vy)
+{
+    if (n % 16)
+        return f16_dot(n, vx, vy);
+    const uint16_t *x = vx, *y = vy;
+    __m512 a = _mm512_setzero_ps();
+    for (int64_t i = 0; i < n; i += 16)
+        a = _mm512_fmadd_ps(ld_f16(x + i), ld_f16(y + i), a);
+    return _mm512_reduce_add_ps(a);
+}
+
+/* VDPBF16PS on 16 lanes without the instruction: acc += odd products, then even ones. */
+static inline AVX512 __m512 dpbf16(__m512 acc, const uint16_t *x, const uint16_t *y)
+{
+    const __m512i wx = load512(x), wy = load512(y);
+    const __m512i hi = _mm512_set1_epi32((int)0xFFFF0000u);
+    acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_castsi512_ps(_mm512_and_si512(wx, hi)),
+                                           _mm512_castsi512_ps(_mm512_and_si512(wy, hi))));
+    return _mm512_add_ps(acc, _mm512_mul_ps(_mm512_castsi512_ps(_mm512_slli_epi32(wx, 16)),
+                                            _mm512_castsi512_ps(_mm512_slli_epi32(wy, 16))));
+}
+
+static AVX512 float bf16_dot(int64_t n, const void *vx, const void *vy)
+{
+    const uint16_t *x = vx, *y = vy;
+    __m512 c1 = _mm512_setzero_ps(), c2 = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        c1 = dpbf16(c1, x + i, y + i);
+        c2 = dpbf16(c2, x + i + 32, y + i + 32);
+    }
+    double sum = 0.0;
+    sum += (double)_mm512_reduce_add_ps(c1);
+    sum += (double)_mm512_reduce_add_ps(c2);
+    for (; i < n; i++)
+        sum += (double)(quant_bf16_to_f32(x[i]) * quant_bf16_to_f32(y[i]));
+    return (float)sum;
+}
+
+static AVX512 float bf16_gemm_dot(int64_t n, const void *vx, const void *vy)
+{
+    if (n % 32)
+        return bf16_dot(n, vx, vy);
+    const uint16_t *x = vx, *y = vy;
+    __m512 a = _mm512_setzero_ps();
+    for (int64_t i = 0; i < n; i += 32)
+        a = dpbf16(a, x + i, y + i);
+    return _mm512_reduce_add_ps(a);
+}
+
+/* The same two bf16 dots with the VDPBF16PS instruction itself, on CPUs that have it. */
+#define AVX512BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,avx2,fma,f16c")))
+
+static inline AVX512BF16 __m512 dpbf16_hw(__m512 acc, const uint16_t *x, const uint16_t *y)
+{
+    return _mm512_dpbf16_ps(acc, (__m512bh)_mm512_loadu_si512(x), (__m512bh)_mm512_loadu_si512(y));
+}
+
+static AVX512BF16 float bf16_dot_hw(int64_t n, const void *vx, const void *vy)
+{
+    const uint16_t *x = vx, *y = vy;
+    __m512 c1 = _mm512_setzero_ps(), c2 = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        c1 = dpbf16_hw(c1, x + i, y + i);
+        c2 = dpbf16_hw(c2, x + i + 32, y + i + 32);
+    }
+    double sum = 0.0;
+    sum += (double)_mm512_reduce_add_ps(c1);
+    sum += (double)_mm512_reduce_add_ps(c2);
+    for (; i < n; i++)
+        sum += (double)(quant_bf16_to_f32(x[i]) * quant_bf16_to_f32(y[i]));
+    return (float)sum;
+}
+
+static AVX512BF16 float bf16_gemm_dot_hw(int64_t n, const void *vx, const void *vy)
+{
+    if (n % 32)
+        return bf16_dot_hw(n, vx, vy);
+    const uint16_t *x = vx, *y = vy;
+    __m512 a = _mm512_setzero_ps();
+    for (int64_t i = 0; i < n; i += 32)
+        a = dpbf16_hw(a, x + i, y + i);
+    return _mm512_reduce_add_ps(a);
+}
+
+void quant_avx512_fill(struct quant_kernels *k)
+{
+    k->vec_dot[GGML_TYPE_Q4_K] = q4_K_dot;
+    k->tile[GGML_TYPE_Q4_K] = q4_K_tile;
+    k->vec_dot[GGML_TYPE_Q5_K] = q5_K_dot;
+    k->vec_dot[GGML_TYPE_Q6_K] = q6_K_dot;
+    k->tile[GGML_TYPE_Q6_K] = q6_K_tile;
+    k->vec_dot[GGML_TYPE_F32] = f32_dot;
+    k->vec_dot[GGML_TYPE_F16] = f16_dot;
+    /* f16 keeps quant_avx2.c's tile: its sums are this f16_dot's, bit for bit
+     * (test_kernels checks the pair on this path) */
+    k->vec_dot[GGML_TYPE_BF16] = bf16_dot;
+    k->vec_dot_gemm[GGML_TYPE_F32] = f32_gemm_dot;
+    k->vec_dot_gemm[GGML_TYPE_F16] = f16_gemm_dot;
+    k->vec_dot_gemm[GGML_TYPE_BF16] = bf16_gemm_dot;
+    if (cpu_has_avx512_bf16()) {
+        k->vec_dot[GGML_TYPE_BF16] = bf16_dot_hw;
+        k->vec_dot_gemm[GGML_TYPE_BF16] = bf16_gemm_dot_hw;
+    }
+}
+
+#else
+
+/* The same two bf16 dots with the VDPBF16PS instruction itself, on CPUs that have it. */
+#define AVX512BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,avx2,fma,f16c")))
+
+static inline AVX512BF16 __m512 dpbf16_hw(__m512 acc, const uint16_t *x, const uint16_t *y)
+{
+    return _mm512_dpbf16_ps(acc, (__m512bh)_mm512_loadu_si512(x), (__m512bh)_mm512_loadu_si512(y));
+}
+
+static AVX512BF16 float bf16_dot_hw(int64_t n, const void *vx, const void *vy)
+{
+    const uint16_t *x = vx, *y = vy;
+    __m512 c1 = _mm512_setzero_ps(), c2 = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        c1 = dpbf16_hw(c1, x + i, y + i);
+        c2 = dpbf16_hw(c2, x + i + 32, y + i + 32);
+    }
+    double sum = 0.0;
+    sum += (double)_mm512_reduce_add_ps(c1);
+    sum += (double)_mm512_reduce_add_ps(c2);
+    for (; i < n; i++)
+        sum += (double)(quant_bf16_to_f32(x[i]) * quant_bf16_to_f32(y[i]));
+    return (float)sum;
+}
+
+static AVX512BF16 float bf16_gemm_dot_hw(int64_t n, const void *vx, const void *vy)
+{
+    if (n % 32)
+        return bf16_dot_hw(n, vx, vy);
+    const uint16_t *x = vx, *y = vy;
+    __m512 a = _mm512_setzero_ps();
+    for (int64_t i = 0; i < n; i += 32)
+        a = dpbf16_hw(a, x + i, y + i);
+    return _mm512_reduce_add_ps(a);
+}
+
+void quant_avx512_fill(struct quant_kernels *k)
+{
+    (void)k;
+}
+
+#endif
