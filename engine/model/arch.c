@@ -4,35 +4,55 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Tensor names, as llama.cpp's LLM_TENSOR_NAMES spell them ("%d" is the layer). */
-static const char *const tensor_names[AT_COUNT] = {
-    [AT_TOKEN_EMBD] = "token_embd.weight",
-    [AT_OUTPUT_NORM] = "output_norm.weight",
-    [AT_OUTPUT] = "output.weight",
-    [AT_ATTN_NORM] = "blk.%d.attn_norm.weight",
-    [AT_ATTN_Q] = "blk.%d.attn_q.weight",
-    [AT_ATTN_K] = "blk.%d.attn_k.weight",
-    [AT_ATTN_V] = "blk.%d.attn_v.weight",
-    [AT_ATTN_OUT] = "blk.%d.attn_output.weight",
-    [AT_ATTN_Q_B] = "blk.%d.attn_q.bias",
-    [AT_ATTN_K_B] = "blk.%d.attn_k.bias",
-    [AT_ATTN_V_B] = "blk.%d.attn_v.bias",
-    [AT_ATTN_OUT_B] = "blk.%d.attn_output.bias",
-    [AT_ATTN_Q_NORM] = "blk.%d.attn_q_norm.weight",
-    [AT_ATTN_K_NORM] = "blk.%d.attn_k_norm.weight",
-    [AT_FFN_NORM] = "blk.%d.ffn_norm.weight",
-    [AT_FFN_GATE] = "blk.%d.ffn_gate.weight",
-    [AT_FFN_UP] = "blk.%d.ffn_up.weight",
-    [AT_FFN_DOWN] = "blk.%d.ffn_down.weight",
-    [AT_FFN_GATE_INP] = "blk.%d.ffn_gate_inp.weight",
-    [AT_FFN_EXP_PROBS_B] = "blk.%d.exp_probs_b.bias",
-    [AT_FFN_GATE_EXPS] = "blk.%d.ffn_gate_exps.weight",
-    [AT_FFN_UP_EXPS] = "blk.%d.ffn_up_exps.weight",
-    [AT_FFN_DOWN_EXPS] = "blk.%d.ffn_down_exps.weight",
-    [AT_FFN_GATE_INP_SHEXP] = "blk.%d.ffn_gate_inp_shexp.weight",
-    [AT_FFN_GATE_SHEXP] = "blk.%d.ffn_gate_shexp.weight",
-    [AT_FFN_UP_SHEXP] = "blk.%d.ffn_up_shexp.weight",
-    [AT_FFN_DOWN_SHEXP] = "blk.%d.ffn_down_shexp.weight",
+/* The roles: names as llama.cpp's LLM_TENSOR_NAMES spell them, where each lives and its
+ * shape, as llama.cpp's loader creates it. Adding a role is one row here (and its need in
+ * the families that have it). */
+#define R(kind, d0, d1, d2) AK_##kind, { AD_##d0, AD_##d1, AD_##d2 }
+static const struct arch_role roles[AT_COUNT] = {
+    [AT_TOKEN_EMBD] = { "token_embd.weight", R(MODEL, D_MODEL, VOCAB, NONE) },
+    [AT_OUTPUT_NORM] = { "output_norm.weight", R(MODEL, D_MODEL, NONE, NONE) },
+    [AT_OUTPUT] = { "output.weight", R(MODEL, D_MODEL, VOCAB, NONE) },
+    [AT_ATTN_NORM] = { "blk.%d.attn_norm.weight", R(LAYER, D_MODEL, NONE, NONE) },
+    [AT_ATTN_Q] = { "blk.%d.attn_q.weight", R(LAYER, D_MODEL, Q, NONE) },
+    [AT_ATTN_K] = { "blk.%d.attn_k.weight", R(LAYER, D_MODEL, KV, NONE) },
+    [AT_ATTN_V] = { "blk.%d.attn_v.weight", R(LAYER, D_MODEL, KV, NONE) },
+    [AT_ATTN_OUT] = { "blk.%d.attn_output.weight", R(LAYER, Q, D_MODEL, NONE) },
+    [AT_ATTN_Q_B] = { "blk.%d.attn_q.bias", R(LAYER, Q, NONE, NONE) },
+    [AT_ATTN_K_B] = { "blk.%d.attn_k.bias", R(LAYER, KV, NONE, NONE) },
+    [AT_ATTN_V_B] = { "blk.%d.attn_v.bias", R(LAYER, KV, NONE, NONE) },
+    [AT_ATTN_OUT_B] = { "blk.%d.attn_output.bias", R(LAYER, D_MODEL, NONE, NONE) },
+    [AT_ATTN_Q_NORM] = { "blk.%d.attn_q_norm.weight", R(LAYER, Q_NORM, NONE, NONE) },
+    [AT_ATTN_K_NORM] = { "blk.%d.attn_k_norm.weight", R(LAYER, K_NORM, NONE, NONE) },
+    [AT_FFN_NORM] = { "blk.%d.ffn_norm.weight", R(LAYER, D_MODEL, NONE, NONE) },
+    [AT_FFN_GATE] = { "blk.%d.ffn_gate.weight", R(DENSE_FFN, D_MODEL, FF, NONE) },
+    [AT_FFN_UP] = { "blk.%d.ffn_up.weight", R(DENSE_FFN, D_MODEL, FF, NONE) },
+    [AT_FFN_DOWN] = { "blk.%d.ffn_down.weight", R(DENSE_FFN, FF, D_MODEL, NONE) },
+    [AT_FFN_GATE_INP] = { "blk.%d.ffn_gate_inp.weight", R(MOE, D_MODEL, EXPERTS, NONE) },
+    [AT_FFN_EXP_PROBS_B] = { "blk.%d.exp_probs_b.bias", R(MOE, EXPERTS, NONE, NONE) },
+    [AT_FFN_GATE_EXPS] = { "blk.%d.ffn_gate_exps.weight", R(EXPERTS, D_MODEL, FF_EXP, EXPERTS) },
+    [AT_FFN_UP_EXPS] = { "blk.%d.ffn_up_exps.weight", R(EXPERTS, D_MODEL, FF_EXP, EXPERTS) },
+    [AT_FFN_DOWN_EXPS] = { "blk.%d.ffn_down_exps.weight", R(EXPERTS, FF_EXP, D_MODEL, EXPERTS) },
+    [AT_FFN_GATE_INP_SHEXP] = { "blk.%d.ffn_gate_inp_shexp.weight",
+                                R(SHARED_GATE, D_MODEL, NONE, NONE) },
+    [AT_FFN_GATE_SHEXP] = { "blk.%d.ffn_gate_shexp.weight", R(SHARED, D_MODEL, FF_SHEXP, NONE) },
+    [AT_FFN_UP_SHEXP] = { "blk.%d.ffn_up_shexp.weight", R(SHARED, D_MODEL, FF_SHEXP, NONE) },
+    [AT_FFN_DOWN_SHEXP] = { "blk.%d.ffn_down_shexp.weight", R(SHARED, FF_SHEXP, D_MODEL, NONE) },
+};
+#undef R
+
+static const char *const dim_names[AD_COUNT] = {
+    [AD_NONE] = "?",
+    [AD_D_MODEL] = "d_model",
+    [AD_VOCAB] = "n_vocab",
+    [AD_HEAD_DIM] = "head_dim",
+    [AD_Q] = "n_head*head_dim",
+    [AD_KV] = "n_kv_head*head_dim",
+    [AD_Q_NORM] = "n_head*head_dim",
+    [AD_K_NORM] = "n_kv_head*head_dim",
+    [AD_FF] = "feed_forward_length",
+    [AD_EXPERTS] = "n_experts",
+    [AD_FF_EXP] = "n_ff_exp",
+    [AD_FF_SHEXP] = "n_ff_shexp",
 };
 
 /* What every family in the table has: the pre-norm block, Q/K/V/O, a dense FFN in dense
@@ -142,27 +162,42 @@ const struct arch_info *arch_at(int i)
     return i >= 0 && i < N_ARCH ? &table[i] : NULL;
 }
 
+const struct arch_role *arch_role(enum arch_tensor t)
+{
+    return &roles[t];
+}
+
 const char *arch_tensor_name(enum arch_tensor t, int layer, char *buf, unsigned buflen)
 {
     if ((int)t < 0 || t >= AT_COUNT) {
         snprintf(buf, buflen, "?");
         return buf;
     }
-    if (t < AT_FIRST_LAYER_TENSOR)
-        snprintf(buf, buflen, "%s", tensor_names[t]);
+    if (roles[t].kind == AK_MODEL)
+        snprintf(buf, buflen, "%s", roles[t].name);
     else
-        snprintf(buf, buflen, tensor_names[t], layer);
+        snprintf(buf, buflen, roles[t].name, layer);
     return buf;
 }
 
-bool arch_tensor_is_moe(enum arch_tensor t)
+int arch_role_shape(const struct arch_info *a, enum arch_tensor t, enum arch_dim dims[3])
 {
-    return t >= AT_FFN_GATE_INP && t <= AT_FFN_DOWN_SHEXP;
+    int n = 0;
+    for (int i = 0; i < 3; i++) {
+        enum arch_dim d = (enum arch_dim)roles[t].shape[i];
+        /* a per-head norm is one head wide; a full one spans all heads */
+        if ((d == AD_Q_NORM || d == AD_K_NORM) && a->qk_norm == ARCH_QK_NORM_HEAD)
+            d = AD_HEAD_DIM;
+        dims[i] = d;
+        if (d != AD_NONE)
+            n = i + 1;
+    }
+    return n;
 }
 
-bool arch_tensor_is_dense_ffn(enum arch_tensor t)
+const char *arch_dim_name(enum arch_dim d)
 {
-    return t == AT_FFN_GATE || t == AT_FFN_UP || t == AT_FFN_DOWN;
+    return (int)d >= 0 && d < AD_COUNT ? dim_names[d] : "?";
 }
 
 const char *arch_rope_name(enum arch_rope r)

@@ -66,6 +66,43 @@ enum arch_tensor {
 };
 #define AT_FIRST_LAYER_TENSOR AT_ATTN_NORM
 
+/* A tensor's dimensions, by what sets them. The loader turns each into a number from the
+ * hyper-parameters and names them in messages ("d_model x n_ff_exp x n_experts"). */
+enum arch_dim {
+    AD_NONE = 0,  /* past the last dimension */
+    AD_D_MODEL,
+    AD_VOCAB,
+    AD_HEAD_DIM,
+    AD_Q,         /* n_head*head_dim */
+    AD_KV,        /* n_kv_head*head_dim */
+    AD_Q_NORM,    /* the Q norm's width: head_dim or n_head*head_dim, by arch_qk_norm */
+    AD_K_NORM,    /* the K norm's width: head_dim or n_kv_head*head_dim */
+    AD_FF,        /* feed_forward_length */
+    AD_EXPERTS,
+    AD_FF_EXP,
+    AD_FF_SHEXP,
+    AD_COUNT
+};
+
+/* Where a role lives, which says when a layer looks it up. */
+enum arch_kind {
+    AK_MODEL,       /* once per model, not per layer */
+    AK_LAYER,       /* every layer */
+    AK_DENSE_FFN,   /* dense layers only */
+    AK_MOE,         /* MoE layers only */
+    AK_EXPERTS,     /* MoE layers only, one slice per expert: a decode step reads k of them */
+    AK_SHARED,      /* MoE layers of a family that has the shared expert: required exactly
+                     * when the file gives it a width (n_ff_shexp > 0) */
+    AK_SHARED_GATE, /* the shared expert's gate: looked up only when there is one */
+};
+
+/* One row per role: its GGUF name ("%d" is the layer), kind and shape (innermost first). */
+struct arch_role {
+    const char *name;
+    enum arch_kind kind;
+    unsigned char shape[3]; /* enum arch_dim; AD_NONE past the last */
+};
+
 /* How much a family wants a tensor. Dense-FFN roles apply to dense layers only and
  * expert roles to MoE layers only; the loader decides which a layer is. */
 enum arch_need {
@@ -92,12 +129,16 @@ const struct arch_info *arch_find(const char *name);
 /* Every row, for messages that list them ("qwen2moe, qwen3moe, ..."). */
 int arch_count(void);
 const struct arch_info *arch_at(int i);
+/* The row of a role (t < AT_COUNT). */
+const struct arch_role *arch_role(enum arch_tensor t);
 /* The GGUF tensor name of a role: "blk.3.ffn_up_exps.weight". layer is ignored for the
  * model-wide roles. Returns buf. */
 const char *arch_tensor_name(enum arch_tensor t, int layer, char *buf, unsigned buflen);
-/* True for roles used only in MoE layers / only in dense layers. */
-bool arch_tensor_is_moe(enum arch_tensor t);
-bool arch_tensor_is_dense_ffn(enum arch_tensor t);
+/* A role's shape in family a, the QK-norm widths resolved: fills dims[3] (AD_NONE past the
+ * last) and returns the number of dimensions. */
+int arch_role_shape(const struct arch_info *a, enum arch_tensor t, enum arch_dim dims[3]);
+/* "d_model", "n_ff_exp", ... */
+const char *arch_dim_name(enum arch_dim d);
 const char *arch_rope_name(enum arch_rope r);
 
 #endif

@@ -210,89 +210,45 @@ static int model_read_hparams(struct model *m, char *err, size_t errlen)
 
 /* ------------------------------------------------------------------ tensors */
 
-/* Expected shape of a role, from the hyper-parameters. Returns the number of dims. */
-static int model_expected_shape(const struct model *m, enum arch_tensor t, int64_t ne[3],
-                                const char **what)
+/* The number each arch_dim stands for in this model. */
+static int64_t model_dim(const struct model *m, enum arch_dim d)
 {
     const struct hparams *hp = &m->hp;
-    int64_t d = hp->d_model, q = (int64_t)hp->n_head * hp->head_dim,
-            kv = (int64_t)hp->n_kv_head * hp->head_dim;
-    ne[0] = ne[1] = ne[2] = 1;
-    switch (t) {
-    case AT_TOKEN_EMBD:
-    case AT_OUTPUT:
-        ne[0] = d, ne[1] = hp->n_vocab, *what = "d_model x n_vocab";
-        return 2;
-    case AT_OUTPUT_NORM:
-    case AT_ATTN_NORM:
-    case AT_FFN_NORM:
-    case AT_ATTN_OUT_B:
-    case AT_FFN_GATE_INP_SHEXP:
-        ne[0] = d, *what = "d_model";
-        return 1;
-    case AT_ATTN_Q:
-        ne[0] = d, ne[1] = q, *what = "d_model x n_head*head_dim";
-        return 2;
-    case AT_ATTN_K:
-    case AT_ATTN_V:
-        ne[0] = d, ne[1] = kv, *what = "d_model x n_kv_head*head_dim";
-        return 2;
-    case AT_ATTN_OUT:
-        ne[0] = q, ne[1] = d, *what = "n_head*head_dim x d_model";
-        return 2;
-    case AT_ATTN_Q_B:
-        ne[0] = q, *what = "n_head*head_dim";
-        return 1;
-    case AT_ATTN_K_B:
-    case AT_ATTN_V_B:
-        ne[0] = kv, *what = "n_kv_head*head_dim";
-        return 1;
-    case AT_ATTN_Q_NORM:
-        if (m->arch->qk_norm == ARCH_QK_NORM_HEAD)
-            ne[0] = hp->head_dim, *what = "head_dim";
-        else
-            ne[0] = q, *what = "n_head*head_dim";
-        return 1;
-    case AT_ATTN_K_NORM:
-        if (m->arch->qk_norm == ARCH_QK_NORM_HEAD)
-            ne[0] = hp->head_dim, *what = "head_dim";
-        else
-            ne[0] = kv, *what = "n_kv_head*head_dim";
-        return 1;
-    case AT_FFN_GATE:
-    case AT_FFN_UP:
-        ne[0] = d, ne[1] = hp->n_ff, *what = "d_model x feed_forward_length";
-        return 2;
-    case AT_FFN_DOWN:
-        ne[0] = hp->n_ff, ne[1] = d, *what = "feed_forward_length x d_model";
-        return 2;
-    case AT_FFN_GATE_INP:
-        ne[0] = d, ne[1] = hp->n_experts, *what = "d_model x n_experts";
-        return 2;
-    case AT_FFN_EXP_PROBS_B:
-        ne[0] = hp->n_experts, *what = "n_experts";
-        return 1;
-    case AT_FFN_GATE_EXPS:
-    case AT_FFN_UP_EXPS:
-        ne[0] = d, ne[1] = hp->n_ff_exp, ne[2] = hp->n_experts,
-        *what = "d_model x n_ff_exp x n_experts";
-        return 3;
-    case AT_FFN_DOWN_EXPS:
-        ne[0] = hp->n_ff_exp, ne[1] = d, ne[2] = hp->n_experts,
-        *what = "n_ff_exp x d_model x n_experts";
-        return 3;
-    case AT_FFN_GATE_SHEXP:
-    case AT_FFN_UP_SHEXP:
-        ne[0] = d, ne[1] = hp->n_ff_shexp, *what = "d_model x n_ff_shexp";
-        return 2;
-    case AT_FFN_DOWN_SHEXP:
-        ne[0] = hp->n_ff_shexp, ne[1] = d, *what = "n_ff_shexp x d_model";
-        return 2;
-    case AT_COUNT:
-        break;
+    const int64_t q = (int64_t)hp->n_head * hp->head_dim;
+    const int64_t kv = (int64_t)hp->n_kv_head * hp->head_dim;
+    const int64_t v[AD_COUNT] = {
+        [AD_NONE] = 1,
+        [AD_D_MODEL] = hp->d_model,
+        [AD_VOCAB] = hp->n_vocab,
+        [AD_HEAD_DIM] = hp->head_dim,
+        [AD_Q] = q,
+        [AD_KV] = kv,
+        [AD_Q_NORM] = q,
+        [AD_K_NORM] = kv,
+        [AD_FF] = hp->n_ff,
+        [AD_EXPERTS] = hp->n_experts,
+        [AD_FF_EXP] = hp->n_ff_exp,
+        [AD_FF_SHEXP] = hp->n_ff_shexp,
+    };
+    return (int)d >= 0 && d < AD_COUNT ? v[d] : 1;
+}
+
+/* Expected shape of a role, from the role table and the hyper-parameters; what names the
+ * dimensions ("d_model x n_vocab"). Returns the number of dims. */
+static int model_expected_shape(const struct model *m, enum arch_tensor t, int64_t ne[3],
+                                char *what, size_t whatlen)
+{
+    enum arch_dim dims[3];
+    int nd = arch_role_shape(m->arch, t, dims);
+    size_t o = 0;
+    what[0] = 0;
+    for (int i = 0; i < 3; i++) {
+        ne[i] = model_dim(m, dims[i]);
+        if (i < nd && o < whatlen)
+            o += (size_t)snprintf(what + o, whatlen - o, "%s%s", i ? " x " : "",
+                                  arch_dim_name(dims[i]));
     }
-    *what = "?";
-    return 0;
+    return nd;
 }
 
 static void model_fmt_shape(const int64_t *ne, int n, char *buf, size_t len)
@@ -323,8 +279,8 @@ static int model_bind(struct model *m, enum arch_tensor t, int layer, enum arch_
         return 0;
     }
     int64_t ne[3];
-    const char *what = "";
-    int nd = model_expected_shape(m, t, ne, &what);
+    char what[96];
+    int nd = model_expected_shape(m, t, ne, what, sizeof what);
     int64_t got[GGUF_MAX_DIMS];
     for (int i = 0; i < GGUF_MAX_DIMS; i++)
         got[i] = i < (int)g->n_dims ? g->ne[i] : 1;
@@ -367,6 +323,29 @@ static int model_bind(struct model *m, enum arch_tensor t, int layer, enum arch_
     return 0;
 }
 
+/* How much layer L wants role t: the family's need, narrowed by the role's kind. */
+static enum arch_need model_layer_need(const struct model *m, const struct layer *L, int t)
+{
+    enum arch_need need = (enum arch_need)m->arch->need[t];
+    bool shared = m->hp.n_ff_shexp > 0;
+    switch (arch_role((enum arch_tensor)t)->kind) {
+    case AK_LAYER:
+        return need;
+    case AK_DENSE_FFN:
+        return L->moe ? AN_NO : need;
+    case AK_MOE:
+    case AK_EXPERTS:
+        return L->moe ? need : AN_NO;
+    case AK_SHARED: /* required where the file says it has a shared expert */
+        return L->moe && need != AN_NO && shared ? AN_REQ : AN_NO;
+    case AK_SHARED_GATE:
+        return L->moe && shared ? need : AN_NO;
+    case AK_MODEL:
+        break;
+    }
+    return AN_NO;
+}
+
 static int model_bind_all(struct model *m, bool compute, char *err, size_t errlen)
 {
     const struct arch_info *a = m->arch;
@@ -384,21 +363,10 @@ static int model_bind_all(struct model *m, bool compute, char *err, size_t errle
     for (int il = 0; il < hp->n_layers; il++) {
         struct layer *L = &m->layers[il];
         L->moe = hp->n_experts > 0 && il >= hp->n_dense_lead;
-        for (int t = AT_FIRST_LAYER_TENSOR; t < AT_COUNT; t++) {
-            enum arch_need need = (enum arch_need)a->need[t];
-            if (arch_tensor_is_moe((enum arch_tensor)t) && !L->moe)
-                need = AN_NO;
-            if (arch_tensor_is_dense_ffn((enum arch_tensor)t) && L->moe)
-                need = AN_NO;
-            /* the shared expert: required where the file says it has one */
-            if ((t == AT_FFN_GATE_SHEXP || t == AT_FFN_UP_SHEXP || t == AT_FFN_DOWN_SHEXP) &&
-                need != AN_NO)
-                need = hp->n_ff_shexp > 0 ? AN_REQ : AN_NO;
-            if (t == AT_FFN_GATE_INP_SHEXP && need != AN_NO && hp->n_ff_shexp == 0)
-                need = AN_NO;
-            if (model_bind(m, (enum arch_tensor)t, il, need, compute, &L->t[t], err, errlen))
+        for (int t = AT_FIRST_LAYER_TENSOR; t < AT_COUNT; t++)
+            if (model_bind(m, (enum arch_tensor)t, il, model_layer_need(m, L, t), compute,
+                           &L->t[t], err, errlen))
                 return -1;
-        }
     }
     return 0;
 }
@@ -579,9 +547,10 @@ void model_fill_desc(const struct model *m, struct model_desc *d)
             const struct wt *w = &L->t[t];
             if (!w->data)
                 continue;
-            if (t == AT_FFN_GATE_EXPS || t == AT_FFN_UP_EXPS || t == AT_FFN_DOWN_EXPS) {
-                ap += (uint64_t)w->ne[0] * (uint64_t)w->ne[1] * (uint64_t)hp->n_experts_used;
-                ab += (uint64_t)w->nb2 * (uint64_t)hp->n_experts_used;
+            if (arch_role((enum arch_tensor)t)->kind == AK_EXPERTS) {
+                /* one slice per expert; a step reads k of the n */
+                ap += wt_elems(w) / (uint64_t)hp->n_experts * (uint64_t)hp->n_experts_used;
+                ab += wt_bytes(w) / (uint64_t)hp->n_experts * (uint64_t)hp->n_experts_used;
             } else {
                 ap += wt_elems(w);
                 ab += wt_bytes(w);
