@@ -12,7 +12,10 @@
 #include <unistd.h>
 
 #include "app.h"
+#include "commands_slash.h"
 #include "draw.h"
+#include "rec_queue.h"
+#include "statusbar.h"
 #include "test.h"
 
 /* ---------------------------------------------------------------- layout */
@@ -537,7 +540,7 @@ TEST(app_statusbar_pieces)
     snprintf(a.ws.desc.arch, sizeof a.ws.desc.arch, "qwen2moe");
     a.ws.desc.n_experts = 8;
     a.ws.desc.n_experts_used = 2;
-    a.rss_mb = 123;
+    a.frame.rss_mb = 123;
     char buf[512];
     statusbar_format(&a, 300, buf, sizeof buf);
     CHECK(strstr(buf, "random weights") != NULL);

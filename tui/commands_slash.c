@@ -10,11 +10,9 @@
 #include <string.h>
 
 #include "app.h"
-
-static bool app_busy(const struct app *a)
-{
-    return a->worker && worker_state_busy(a->ws.state);
-}
+#include "app_session.h"
+#include "commands_slash.h"
+#include "conversation.h"
 
 static int cmd_help(struct app *a, const char *args)
 {
@@ -30,44 +28,28 @@ static int cmd_help(struct app *a, const char *args)
     }
     if (off < sizeof buf)
         snprintf(buf + off, sizeof buf - off, "\nF1 (or ? on an empty line) shows every key.");
-    transcript_add(&a->tr, MSG_NOTE, buf, strlen(buf));
-    a->tr.scroll = 0;
-    a->dirty |= DIRTY_TRANSCRIPT;
+    conversation_note(a, MSG_NOTE, "%s", buf);
     return 0;
 }
 
 static int cmd_clear(struct app *a, const char *args)
 {
     (void)args;
-    if (a->worker && worker_submit_reset(a->worker) < 0) {
-        app_message(a, true, "the model is busy; Esc stops the reply first");
+    if (conversation_reset(a) < 0)
         return -1;
-    }
-    transcript_clear(&a->tr);
-    trace_log_clear(&a->log);
-    a->sel = -1;
-    a->stream_msg = -1;
     app_session_forget(a);
     app_message(a, false, "conversation cleared%s", a->system ? " (the system prompt stays)" : "");
-    a->dirty |= DIRTY_ALL;
     return 0;
 }
 
 static int cmd_system(struct app *a, const char *args)
 {
-    free(a->system);
-    a->system = NULL;
-    if (args && *args) {
-        a->system = strdup(args);
-        if (!a->system) {
-            app_message(a, true, "out of memory");
-            return -1;
-        }
-        transcript_addf(&a->tr, MSG_NOTE, "system prompt: %s", a->system);
-    } else {
-        transcript_addf(&a->tr, MSG_NOTE, "system prompt removed");
-    }
-    a->dirty |= DIRTY_TRANSCRIPT;
+    if (conversation_set_system(a, args) < 0)
+        return -1;
+    if (a->system)
+        conversation_note(a, MSG_NOTE, "system prompt: %s", a->system);
+    else
+        conversation_note(a, MSG_NOTE, "system prompt removed");
     return 0;
 }
 
@@ -105,8 +87,7 @@ static int cmd_set(struct app *a, const char *args)
     char cur[160];
     if (n <= 0) {
         sampler_describe(a, cur, sizeof cur);
-        transcript_addf(&a->tr, MSG_NOTE, "sampler: %s", cur);
-        a->dirty |= DIRTY_TRANSCRIPT;
+        conversation_note(a, MSG_NOTE, "sampler: %s", cur);
         return 0;
     }
     const struct set_key *k = NULL;
@@ -156,24 +137,12 @@ static int cmd_set(struct app *a, const char *args)
 static int cmd_regen(struct app *a, const char *args)
 {
     (void)args;
-    int last = -1;
-    for (int i = a->tr.n - 1; i >= 0; i--)
-        if (a->tr.msg[i].in_chat) {
-            last = i;
-            break;
-        }
-    if (last < 0) {
-        app_message(a, true, "/regen: nothing to regenerate yet");
-        return -1;
-    }
-    if (a->tr.msg[last].role == MSG_ASSISTANT)
-        transcript_truncate(&a->tr, last);
-    return app_send(a);
+    return conversation_regen(a);
 }
 
 static int cmd_save(struct app *a, const char *args)
 {
-    return app_save(a, args && *args ? args : NULL, true);
+    return app_session_save(a, args && *args ? args : NULL, true);
 }
 
 static int cmd_export(struct app *a, const char *args)
@@ -184,7 +153,7 @@ static int cmd_export(struct app *a, const char *args)
         app_message(a, true, "/export needs a format and a file: /export md|csv|ndjson|html FILE");
         return -1;
     }
-    return app_export(a, format, args + used);
+    return app_session_export(a, format, args + used);
 }
 
 static int cmd_load(struct app *a, const char *args)
@@ -193,7 +162,7 @@ static int cmd_load(struct app *a, const char *args)
         app_message(a, true, "/load needs a file: /load FILE");
         return -1;
     }
-    return app_load(a, args);
+    return app_session_load(a, args);
 }
 
 static int cmd_theme(struct app *a, const char *args)
@@ -212,9 +181,7 @@ static int cmd_theme(struct app *a, const char *args)
         app_message(a, true, "/theme: %s", msg[0] ? msg : "no such theme");
         return -1;
     }
-    a->theme = th;
-    a->theme_dirty = true;
-    a->dirty |= DIRTY_ALL;
+    frame_theme_set(a, &th);
     if (msg[0]) {
         /* Bad lines: the theme is used, the first complaint shown (file:line: what). */
         char *nl = strchr(msg, '\n');

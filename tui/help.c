@@ -3,7 +3,9 @@
 #include <string.h>
 
 #include "app.h"
+#include "commands_slash.h"
 #include "draw.h"
+#include "help.h"
 
 const struct help_key help_keys[] = {
     { "Enter", "input", "send the message (or run a /command)" },
@@ -59,7 +61,7 @@ void help_draw(const struct app *a, WINDOW *w)
     draw_printf(w, h - 1, wd - cw - 2 > 2 ? wd - cw - 2 : 2, wd - 4, draw_attr(th, THEME_DIM),
                 "%s", close);
     int inner = h - 2, total = help_lines();
-    int top = a->help_scroll;
+    int top = a->help.scroll;
     if (top > total - inner)
         top = total - inner;
     if (top < 0)

@@ -30,7 +30,9 @@
 #include <readline/readline.h>
 
 #include "app.h"
+#include "commands_slash.h"
 #include "draw.h"
+#include "input.h"
 
 enum { INPUT_HISTORY_MAX = 2000 };
 
@@ -435,7 +437,7 @@ void input_draw(const struct input *in, WINDOW *w, const struct app *a)
     int h, wd;
     getmaxyx(w, h, wd);
     const struct theme *th = &a->theme;
-    bool focus = a->focus == FOCUS_INPUT && !a->help_open;
+    bool focus = a->focus == FOCUS_INPUT && !a->help.open;
     attr_t text = draw_attr(th, focus ? THEME_INPUT : THEME_DIM);
     attr_t esc = draw_attr(th, THEME_ESCAPE);
     werase(w);

@@ -9,7 +9,7 @@
  *   +----- hints ----------------+   +---- hints -----------+   +---- hints ----------+
  *
  * Pure: tests call it for sizes without a terminal. */
-#include "app.h"
+#include "layout.h"
 
 static int clampi(int v, int lo, int hi)
 {

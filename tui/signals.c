@@ -22,7 +22,7 @@
 #include <curses.h>
 #include <term.h>
 
-#include "app.h"
+#include "signals.h"
 
 volatile sig_atomic_t signal_quit;
 volatile sig_atomic_t signal_cont;

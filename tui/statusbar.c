@@ -10,6 +10,7 @@
 
 #include "app.h"
 #include "draw.h"
+#include "statusbar.h"
 #include "trace_stats.h"
 
 enum { PIECE_MAX = 14 };
@@ -98,8 +99,8 @@ static int statusbar_pieces(const struct app *a, struct piece *p)
         fmt_ms(ms, sizeof ms, sp.itl_p95_ms);
         n = piece_add(p, n, 50, THEME_STATUS, "p95 %s", ms);
     }
-    if (a->rss_mb > 0)
-        n = piece_add(p, n, 30, THEME_STATUS, "RSS %.0f MB", a->rss_mb);
+    if (a->frame.rss_mb > 0)
+        n = piece_add(p, n, 30, THEME_STATUS, "RSS %.0f MB", a->frame.rss_mb);
     return n;
 }
 

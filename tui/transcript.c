@@ -16,6 +16,7 @@
 
 #include "app.h"
 #include "draw.h"
+#include "transcript.h"
 #include "text_escape.h"
 
 enum { GUTTER = 2, TAB_W = 4 };

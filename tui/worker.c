@@ -21,7 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "app.h"
+#include "rec_queue.h"
+#include "worker.h"
 
 const char *const worker_state_names[WORKER_STATE_COUNT] = {
     [WORKER_LOADING] = "loading",
@@ -34,70 +35,6 @@ const char *const worker_state_names[WORKER_STATE_COUNT] = {
 bool worker_state_busy(enum worker_state s)
 {
     return s == WORKER_LOADING || s == WORKER_PREFILL || s == WORKER_GENERATING;
-}
-
-/* ---- the hand-over queue ---- */
-
-int rec_queue_init(struct rec_queue *q, int n_layers, int n_experts, int n_experts_used)
-{
-    memset(q, 0, sizeof *q);
-    if (pthread_mutex_init(&q->mu, NULL) != 0)
-        return -1;
-    return trace_log_init(&q->log, n_layers, n_experts, n_experts_used);
-}
-
-void rec_queue_free(struct rec_queue *q)
-{
-    trace_log_free(&q->log);
-    pthread_mutex_destroy(&q->mu);
-}
-
-void rec_queue_post(struct rec_queue *q, const struct trace_log *src, size_t from)
-{
-    if (from > src->n)
-        from = src->n;
-    pthread_mutex_lock(&q->mu);
-    /* Pending records the UI has not taken are copied again from src, which is the truth:
-     * start at the lower of the two starting points. */
-    if (q->pending && q->from < from)
-        from = q->from;
-    if (from > src->n)
-        from = src->n;
-    trace_log_clear(&q->log);
-    q->from = from;
-    q->pending = true;
-    for (size_t i = from; i < src->n; i++)
-        if (trace_log_copy_from(&q->log, src, i) < 0) {
-            q->failed = true;
-            break;
-        }
-    pthread_mutex_unlock(&q->mu);
-}
-
-bool rec_queue_take(struct rec_queue *q, struct trace_log *dst, size_t *first_changed)
-{
-    bool changed = false;
-    pthread_mutex_lock(&q->mu);
-    if (q->pending) {
-        size_t from = q->from < dst->n ? q->from : dst->n;
-        /* A gap (from beyond dst->n) cannot happen with one producer posting contiguous
-         * tails; if it did, the records before `from` would be missing, so say so. */
-        if (q->from > dst->n)
-            q->failed = true;
-        trace_log_truncate(dst, from);
-        for (size_t i = 0; i < q->log.n; i++)
-            if (trace_log_copy_from(dst, &q->log, i) < 0) {
-                q->failed = true;
-                break;
-            }
-        if (first_changed)
-            *first_changed = from;
-        trace_log_clear(&q->log);
-        q->pending = false;
-        changed = true;
-    }
-    pthread_mutex_unlock(&q->mu);
-    return changed;
 }
 
 /* ---- UTF-8 held back while streaming ---- */

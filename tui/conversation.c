@@ -1,0 +1,280 @@
+/* tui/conversation.c: the conversation: the messages the model sees, rendered through its
+ * chat template; a reply streamed into the transcript as the worker writes it; and the one
+ * reset that /clear and /load share.
+ *
+ * Conversations are re-rendered whole through the chat template each turn; the worker
+ * keeps every record whose text still matches (so earlier replies keep their sampled
+ * tokens and their routing) and feeds only the rest, in chunks, so Esc works in prefill. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app.h"
+#include "chat.h"
+#include "conversation.h"
+#include "trace_stats.h"
+
+
+/* The style a chat is rendered in: --chat-template, else the model's. A file with no chat
+ * template is a base model: like llama-cli, which turns chat mode on only when the model
+ * has a template, the conversation is then plain text the model continues
+ * (CHAT_STYLE_NONE). */
+static enum chat_style conversation_style(const struct app *a)
+{
+    enum chat_style st = CHAT_STYLE_NONE;
+    char err[256];
+    if (a->chat_template[0] && chat_style_from_name(a->chat_template, &st, err, sizeof err) == 0)
+        return st;
+    if (a->ws.desc.chat_family[0] &&
+        chat_style_from_name(a->ws.desc.chat_family, &st, err, sizeof err) == 0)
+        return st;
+    return CHAT_STYLE_NONE;
+}
+
+/* Completion: the system prompt and every message, one after the other, as one text. */
+static char *conversation_render_plain(const struct chat_msg *msgs, int n, size_t *len)
+{
+    size_t total = 1;
+    for (int i = 0; i < n; i++)
+        total += strlen(msgs[i].content);
+    char *text = malloc(total), *p = text;
+    if (!text)
+        return NULL;
+    for (int i = 0; i < n; i++) {
+        size_t l = strlen(msgs[i].content);
+        memcpy(p, msgs[i].content, l);
+        p += l;
+    }
+    *p = 0;
+    *len = (size_t)(p - text);
+    return text;
+}
+
+/* The whole conversation as the model's template renders it (malloc'd). */
+static char *conversation_render(const struct app *a, bool generation_prompt, size_t *len)
+{
+    int n = 0;
+    struct chat_msg *msgs = malloc(((size_t)a->tr.n + 1) * sizeof *msgs);
+    if (!msgs)
+        return NULL;
+    if (a->system)
+        msgs[n++] = (struct chat_msg){ "system", a->system };
+    for (int i = 0; i < a->tr.n; i++) {
+        const struct message *m = &a->tr.msg[i];
+        if (!m->in_chat || m->streaming)
+            continue;
+        msgs[n++] = (struct chat_msg){ m->role == MSG_USER ? "user" : "assistant", m->text };
+    }
+    enum chat_style st = conversation_style(a);
+    char *text = st == CHAT_STYLE_NONE ? conversation_render_plain(msgs, n, len)
+                                       : chat_render_style(st, msgs, n, generation_prompt, len);
+    free(msgs);
+    return text;
+}
+
+int conversation_send(struct app *a)
+{
+    if (a->replay) {
+        app_message(a, true, "replay is read-only: there is no model to answer");
+        return -1;
+    }
+    if (!a->worker || !a->model_ready) {
+        app_message(a, true, a->ws.state == WORKER_FAILED ? "no model is open"
+                                                          : "the model is still loading");
+        return -1;
+    }
+    if (app_busy(a)) {
+        app_message(a, true, "a reply is still being written (Esc stops it)");
+        return -1;
+    }
+    size_t len = 0;
+    char *text = conversation_render(a, true, &len);
+    if (!text) {
+        app_message(a, true, "cannot render the chat template");
+        return -1;
+    }
+    int r = worker_submit_reply(a->worker, text, len, &a->sampler, a->n_predict);
+    free(text);
+    if (r < 0) {
+        app_message(a, true, "the model is busy");
+        return -1;
+    }
+    a->ws.state = WORKER_PREFILL;
+    a->state_since = app_now();
+    a->stream_msg = transcript_add(&a->tr, MSG_ASSISTANT, "", 0);
+    if (a->stream_msg >= 0)
+        a->tr.msg[a->stream_msg].streaming = true;
+    a->tr.scroll = 0;
+    a->sel = -1;
+    a->dirty |= DIRTY_ALL & ~DIRTY_LAYOUT;
+    return 0;
+}
+
+/* Feeds a loaded conversation so the cache and the inspector hold it. */
+void conversation_feed(struct app *a)
+{
+    a->feed_pending = false;
+    bool any = false;
+    for (int i = 0; i < a->tr.n; i++)
+        any |= a->tr.msg[i].in_chat;
+    if (!any || !a->worker || !a->model_ready)
+        return;
+    size_t len = 0;
+    char *text = conversation_render(a, false, &len);
+    if (text && worker_submit_feed(a->worker, text, len) == 0)
+        a->ws.state = WORKER_PREFILL;
+    free(text);
+}
+
+int conversation_reset(struct app *a)
+{
+    /* (Before the model is open its context is empty: nothing to forget.) */
+    if (a->worker && a->model_ready &&
+        (app_busy(a) || worker_submit_reset(a->worker) < 0)) {
+        app_message(a, true, "the model is busy (Esc stops the reply first)");
+        return -1;
+    }
+    transcript_clear(&a->tr);
+    trace_log_clear(&a->log);
+    a->stream_msg = -1;
+    a->sel = -1;
+    a->feed_pending = false;
+    a->tr.scroll = 0;
+    a->dirty |= DIRTY_ALL;
+    return 0;
+}
+
+int conversation_note(struct app *a, enum msg_role role, const char *fmt, ...)
+{
+    char buf[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    int k = transcript_add(&a->tr, role, buf, strlen(buf));
+    a->tr.scroll = 0;   /* what the user asked for is shown */
+    a->dirty |= DIRTY_TRANSCRIPT;
+    return k;
+}
+
+int conversation_add_loaded(struct app *a, enum msg_role role, const char *text, size_t len,
+                            size_t rec_end, long rec_first)
+{
+    int k = transcript_add(&a->tr, role, text, len);
+    if (k < 0)
+        return -1;
+    a->tr.msg[k].rec_end = rec_end;
+    a->tr.msg[k].rec_first = rec_first;
+    a->dirty |= DIRTY_TRANSCRIPT;
+    return k;
+}
+
+int conversation_set_system(struct app *a, const char *text)
+{
+    free(a->system);
+    a->system = NULL;
+    if (text && *text) {
+        a->system = strdup(text);
+        if (!a->system) {
+            app_message(a, true, "out of memory");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int conversation_regen(struct app *a)
+{
+    int last = -1;
+    for (int i = a->tr.n - 1; i >= 0; i--)
+        if (a->tr.msg[i].in_chat) {
+            last = i;
+            break;
+        }
+    if (last < 0) {
+        app_message(a, true, "/regen: nothing to regenerate yet");
+        return -1;
+    }
+    if (a->tr.msg[last].role == MSG_ASSISTANT)
+        transcript_truncate(&a->tr, last);
+    return conversation_send(a);
+}
+
+void conversation_say(struct app *a, const char *line)
+{
+    if (a->replay) {
+        app_message(a, true, "replay is read-only: there is no model to answer");
+        return;
+    }
+    transcript_add(&a->tr, MSG_USER, line, strlen(line));
+    if (conversation_send(a) < 0)
+        transcript_truncate(&a->tr, a->tr.n - 1);
+    a->dirty |= DIRTY_TRANSCRIPT;
+}
+
+/* ---- the reply streamed in ---- */
+
+static void conversation_reply_meta(const struct app *a, struct message *m, enum reply_end why)
+{
+    struct trace_speed sp;
+    memset(&sp, 0, sizeof sp);
+    if (trace_speed_cache_get(&a->cache->speed, &a->log) == 0)
+        sp = a->cache->speed.turn;
+    const char *dot = a->utf8 ? " \u00b7 " : " - ";
+    const char *end = why == REPLY_STOPPED    ? "stopped"
+                      : why == REPLY_LIMIT    ? "token limit"
+                      : why == REPLY_CTX_FULL ? "context full"
+                                              : "";
+    char ttft[48] = "";
+    if (sp.n_prompt_fed > 0)
+        snprintf(ttft, sizeof ttft, "%sTTFT %.0f ms", dot, sp.ttft_ms);
+    snprintf(m->meta, sizeof m->meta, "%zu tokens%s%.1f tok/s%s%s%s", sp.n_gen, dot,
+             sp.decode_tps, ttft, *end ? dot : "", end);
+}
+
+void conversation_stream_follow(struct app *a)
+{
+    if (a->stream_msg < 0 || a->stream_msg >= a->tr.n || !a->tr.msg[a->stream_msg].streaming)
+        return;
+    struct message *m = &a->tr.msg[a->stream_msg];
+    if (m->rec_first < 0 && a->ws.reply_first >= 0)
+        m->rec_first = a->ws.reply_first;
+    if (m->len != a->ws.reply_len || memcmp(m->text, a->ws.reply, m->len) != 0) {
+        transcript_set_text(&a->tr, a->stream_msg, a->ws.reply ? a->ws.reply : "",
+                            a->ws.reply_len);
+        a->dirty |= DIRTY_TRANSCRIPT;
+    }
+}
+
+bool conversation_stream_end(struct app *a)
+{
+    int k = a->stream_msg;
+    bool kept = false;
+    a->stream_msg = -1;
+    a->dirty |= DIRTY_TRANSCRIPT | DIRTY_INPUT;
+    if (a->ws.done_why == REPLY_FED) {
+        app_message(a, false, "the conversation is in the model's context: %zu tokens",
+                    a->log.n);
+    } else if (k < 0 && a->ws.done_why == REPLY_ERROR) {
+        transcript_addf(&a->tr, MSG_ERROR, "%s", a->ws.err);   /* a feed failed */
+    } else if (k >= 0 && k < a->tr.n) {
+        struct message *m = &a->tr.msg[k];
+        m->streaming = false;
+        transcript_set_text(&a->tr, k, a->ws.reply ? a->ws.reply : "", a->ws.reply_len);
+        m->rec_end = a->log.n;
+        if (a->ws.done_why == REPLY_ERROR) {
+            if (m->len == 0)
+                transcript_truncate(&a->tr, k);
+            transcript_addf(&a->tr, MSG_ERROR, "%s", a->ws.err);
+        } else if (a->ws.done_why == REPLY_STOPPED && m->len == 0) {
+            /* Stopped while reading the prompt: no reply to keep. */
+            transcript_truncate(&a->tr, k);
+            app_message(a, false, "stopped before the reply began (/regen asks again)");
+        } else {
+            conversation_reply_meta(a, m, a->ws.done_why);
+            kept = true;
+        }
+    }
+    return kept;
+}

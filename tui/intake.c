@@ -1,0 +1,81 @@
+/* tui/intake.c: what the worker posted, taken in on the UI thread: records into the
+ * inspector's log, the status into the bars, the reply's text into the conversation, and
+ * the first news of an opened model turned into its welcome. */
+#include <stdio.h>
+#include <string.h>
+
+#include "app.h"
+#include "app_session.h"
+#include "conversation.h"
+#include "intake.h"
+
+static void intake_model_ready(struct app *a)
+{
+    const struct model_desc *d = &a->ws.desc;
+    trace_log_free(&a->log);
+    trace_log_init(&a->log, d->n_layers, d->n_experts, d->n_experts_used);
+    a->model_ready = true;
+    a->vocab = worker_vocab(a->worker);
+    snprintf(a->model_label, sizeof a->model_label, "%.150s", d->name[0] ? d->name : d->path);
+    char lower[sizeof d->name];
+    for (size_t i = 0; i < sizeof lower; i++)
+        lower[i] = (char)((d->name[i] >= 'A' && d->name[i] <= 'Z') ? d->name[i] + 32 : d->name[i]);
+    a->random_weights = strstr(lower, "random") != NULL;
+    /* The middle layer is the most telling one for the strip. */
+    a->vctx.layer = d->n_layers / 2;
+    char experts[64];
+    if (d->n_experts > 0)
+        snprintf(experts, sizeof experts, "%d of %d experts", d->n_experts_used, d->n_experts);
+    else
+        snprintf(experts, sizeof experts, "dense");
+    const char *tmpl = d->chat_family[0] ? ""
+                                         : ".\nThe file has no chat template: it is a base "
+                                           "model, and continues your text as it is";
+    conversation_note(a, MSG_NOTE, "%s: %s, %d layers, %s, context %d%s%s", a->model_label,
+                      d->arch, d->n_layers, experts, a->ws.n_ctx, a->chat_template[0] ? "" : tmpl,
+                      a->random_weights ? ".\nIts weights are random: the words are noise, but "
+                                          "the routing and the timings are real."
+                                        : ".");
+    conversation_note(a, MSG_NOTE,
+                      "Type a message and press Enter. Tab moves to the inspector, F1 lists "
+                      "every key, /help the commands.");
+    a->dirty |= DIRTY_ALL;   /* the welcome, the status, the inspector's shape */
+    if (a->feed_pending)
+        conversation_feed(a);
+}
+
+/* Takes what the worker posted and turns it into transcript and inspector changes. */
+void intake_pump(struct app *a)
+{
+    if (!a->worker)
+        return;
+    size_t first = 0;
+    enum worker_state before = a->ws.state;
+    size_t n_before = a->log.n;
+    first = n_before + 1;
+    if (!worker_take(a->worker, &a->log, &first, &a->ws))
+        return;
+    a->dirty |= DIRTY_STATUS;
+    if (first <= n_before || a->log.n != n_before)
+        a->dirty |= DIRTY_INSPECTOR;   /* records changed */
+    if (a->ws.state != before) {
+        a->dirty |= DIRTY_HINTS | DIRTY_INPUT;   /* the keys on offer follow the state */
+        a->state_since = app_now();
+    }
+    if (a->ws.opened && !a->model_ready)
+        intake_model_ready(a);
+    if (a->ws.state == WORKER_FAILED && before != WORKER_FAILED) {
+        conversation_note(a, MSG_ERROR, "%s", a->ws.err);
+        conversation_note(a, MSG_NOTE, "moescope -m FILE opens another model; "
+                                       "/load FILE a saved session; /quit leaves.");
+        a->dirty |= DIRTY_TRANSCRIPT | DIRTY_INPUT;
+    }
+    conversation_stream_follow(a);
+    if (a->ws.done_seq != a->done_seen) {
+        a->done_seen = a->ws.done_seq;
+        if (conversation_stream_end(a))
+            app_session_autosave(a);   /* after every reply; the first one says where */
+    }
+    if (a->feed_pending && a->model_ready && !app_busy(a))
+        conversation_feed(a);
+}
