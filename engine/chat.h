@@ -5,7 +5,9 @@
  * because llama.cpp tells some families' variants apart (Mixtral-8x7B's [INST] template is
  * its "llama2", Mistral Large's its "mistral-v7"). Styles carry llama.cpp's own template
  * names, so either kind of name works on the command line. Detection looks for distinctive
- * substrings, in llama.cpp's order (llm_chat_detect_template). */
+ * substrings, in llama.cpp's order (llm_chat_detect_template). A new style is a value of
+ * enum chat_style, a row of engine/text/chat.c's chat_styles (its strings: begin, role
+ * prefixes and suffixes, the generation prompt) and, when files carry it, a detection rule. */
 #ifndef MOESCOPE_CHAT_H
 #define MOESCOPE_CHAT_H
 

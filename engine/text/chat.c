@@ -1,5 +1,6 @@
 /* engine/text/chat.c: see chat.h. The formats follow llama.cpp's src/llama-chat.cpp
- * (llm_chat_apply_template and llm_chat_detect_template), one function per style. */
+ * (llm_chat_apply_template and llm_chat_detect_template): one row per style in chat_styles,
+ * rendered by one loop. */
 #include "chat.h"
 
 #include <stdarg.h>
@@ -17,29 +18,140 @@ const char *const chat_family_names[CHAT_FAMILY_COUNT] = {
     [CHAT_GRANITE] = "granite",
 };
 
-static const struct {
-    const char *name; /* llama.cpp's template name (ours for tulu) */
-    enum chat_family family;
-} chat_styles[CHAT_STYLE_COUNT] = {
-    [CHAT_STYLE_NONE] = {"", CHAT_NONE},
-    [CHAT_STYLE_CHATML] = {"chatml", CHAT_CHATML},
-    [CHAT_STYLE_PHI4] = {"phi4", CHAT_CHATML},
-    [CHAT_STYLE_LLAMA3] = {"llama3", CHAT_LLAMA3},
-    [CHAT_STYLE_LLAMA2] = {"llama2", CHAT_MISTRAL},
-    [CHAT_STYLE_LLAMA2_SYS] = {"llama2-sys", CHAT_MISTRAL},
-    [CHAT_STYLE_LLAMA2_SYS_BOS] = {"llama2-sys-bos", CHAT_MISTRAL},
-    [CHAT_STYLE_LLAMA2_SYS_STRIP] = {"llama2-sys-strip", CHAT_MISTRAL},
-    [CHAT_STYLE_MISTRAL_V1] = {"mistral-v1", CHAT_MISTRAL},
-    [CHAT_STYLE_MISTRAL_V3] = {"mistral-v3", CHAT_MISTRAL},
-    [CHAT_STYLE_MISTRAL_V3_TEKKEN] = {"mistral-v3-tekken", CHAT_MISTRAL},
-    [CHAT_STYLE_MISTRAL_V7] = {"mistral-v7", CHAT_MISTRAL},
-    [CHAT_STYLE_MISTRAL_V7_TEKKEN] = {"mistral-v7-tekken", CHAT_MISTRAL},
-    [CHAT_STYLE_DEEPSEEK] = {"deepseek", CHAT_DEEPSEEK},
-    [CHAT_STYLE_DEEPSEEK2] = {"deepseek2", CHAT_DEEPSEEK},
-    [CHAT_STYLE_DEEPSEEK3] = {"deepseek3", CHAT_DEEPSEEK},
-    [CHAT_STYLE_TULU] = {"tulu", CHAT_TULU},
-    [CHAT_STYLE_GRANITE] = {"granite", CHAT_GRANITE},
+/* The roles a style can give a turn of its own. */
+enum chat_role {
+    CR_SYSTEM,
+    CR_USER,
+    CR_ASSISTANT,
+    CR_TOOL_CALL, /* "assistant_tool_call" */
+    CR_ANY,       /* every role without a turn of its own; none: such messages are dropped */
+    CR_COUNT
 };
+
+/* How one message is written: pre + content + post. */
+struct chat_turn {
+    const char *pre, *post; /* pre NULL: the style has no such turn */
+    bool trim;              /* the content trimmed, as llama.cpp's trim() does */
+    bool closes;            /* ends the open [INST] block, so the next message opens one */
+};
+
+/* A style: a conversation is begin, then each message's turn (after open where no block is
+ * open, after role_pre + its role's name + role_post where the style names roles), then the
+ * generation prompt when asked. */
+struct chat_style_row {
+    const char *name;            /* llama.cpp's template name (ours for tulu) */
+    enum chat_family family;
+    const char *begin;           /* once, first (a template's leading text or BOS) */
+    bool begin_opens;            /* begin leaves an [INST] block open (llama2) */
+    const char *open;            /* starts a block before a message when none is open */
+    const char *role_pre, *role_post; /* NULL: the role's name is not written */
+    struct chat_turn turn[CR_COUNT];
+    const char *gen;             /* the generation prompt; NULL: the style never adds one */
+};
+
+#define U_END_OF_SENTENCE "<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>"
+#define U_USER "<\xef\xbd\x9cUser\xef\xbd\x9c>"
+#define U_ASSISTANT "<\xef\xbd\x9c" "Assistant\xef\xbd\x9c>"
+
+/* Styles that write every message alike: role_pre, the role's name, role_post, the content
+ * and end (ChatML and its kin). */
+#define NAMED_ROLES(name_, family_, role_pre_, role_post_, end, gen_)                          \
+    {                                                                                          \
+        .name = name_, .family = family_, .role_pre = role_pre_, .role_post = role_post_,      \
+        .turn = { [CR_ANY] = { "", end, false, false } }, .gen = gen_,                         \
+    }
+
+/* llama2 and its variants: "[INST] " opens at once; a system prompt leads the first user
+ * turn, in <<SYS>> or not; each reply closes the block, and open starts the next. */
+#define LLAMA2(name_, open_, sys_pre, sys_post, trim_all)                                      \
+    {                                                                                          \
+        .name = name_, .family = CHAT_MISTRAL, .begin = "[INST] ", .begin_opens = true,        \
+        .open = open_,                                                                         \
+        .turn = {                                                                              \
+            [CR_SYSTEM] = { sys_pre, sys_post, trim_all, false },                              \
+            [CR_USER] = { "", " [/INST]", trim_all, false },                                   \
+            [CR_ANY] = { "", "</s>", trim_all, true },                                         \
+        },                                                                                     \
+    }
+#define SYS_OPEN "<<SYS>>\n"
+#define SYS_CLOSE "\n<</SYS>>\n\n"
+
+static const struct chat_style_row chat_styles[CHAT_STYLE_COUNT] = {
+    [CHAT_STYLE_NONE] = { .name = "", .family = CHAT_NONE },
+    [CHAT_STYLE_CHATML] = NAMED_ROLES("chatml", CHAT_CHATML, "<|im_start|>", "\n",
+                                      "<|im_end|>\n", "<|im_start|>assistant\n"),
+    [CHAT_STYLE_PHI4] = NAMED_ROLES("phi4", CHAT_CHATML, "<|im_start|>", "<|im_sep|>",
+                                    "<|im_end|>", "<|im_start|>assistant<|im_sep|>"),
+    [CHAT_STYLE_LLAMA3] = {
+        .name = "llama3", .family = CHAT_LLAMA3,
+        .role_pre = "<|start_header_id|>", .role_post = "<|end_header_id|>\n\n",
+        .turn = { [CR_ANY] = { "", "<|eot_id|>", .trim = true } },
+        .gen = "<|start_header_id|>assistant<|end_header_id|>\n\n",
+    },
+    [CHAT_STYLE_LLAMA2] = LLAMA2("llama2", "[INST] ", "", "\n", false),
+    [CHAT_STYLE_LLAMA2_SYS] = LLAMA2("llama2-sys", "[INST] ", SYS_OPEN, SYS_CLOSE, false),
+    [CHAT_STYLE_LLAMA2_SYS_BOS] =
+        LLAMA2("llama2-sys-bos", "<s>[INST] ", SYS_OPEN, SYS_CLOSE, false),
+    [CHAT_STYLE_LLAMA2_SYS_STRIP] =
+        LLAMA2("llama2-sys-strip", "[INST] ", SYS_OPEN, SYS_CLOSE, true),
+    [CHAT_STYLE_MISTRAL_V1] = {
+        .name = "mistral-v1", .family = CHAT_MISTRAL, .open = " [INST] ",
+        .turn = { [CR_SYSTEM] = { "", "\n\n" }, [CR_USER] = { "", " [/INST]" },
+                  [CR_ANY] = { " ", "</s>", .closes = true } },
+    },
+    [CHAT_STYLE_MISTRAL_V3] = {
+        .name = "mistral-v3", .family = CHAT_MISTRAL, .open = "[INST] ",
+        .turn = { [CR_SYSTEM] = { "", "\n\n" }, [CR_USER] = { "", "[/INST]" },
+                  [CR_ANY] = { " ", "</s>", .trim = true, .closes = true } },
+    },
+    [CHAT_STYLE_MISTRAL_V3_TEKKEN] = {
+        .name = "mistral-v3-tekken", .family = CHAT_MISTRAL, .open = "[INST]",
+        .turn = { [CR_SYSTEM] = { "", "\n\n" }, [CR_USER] = { "", "[/INST]" },
+                  [CR_ANY] = { "", "</s>", .closes = true } },
+    },
+    [CHAT_STYLE_MISTRAL_V7] = {
+        .name = "mistral-v7", .family = CHAT_MISTRAL,
+        .turn = { [CR_SYSTEM] = { "[SYSTEM_PROMPT] ", "[/SYSTEM_PROMPT]" },
+                  [CR_USER] = { "[INST] ", "[/INST]" }, [CR_ANY] = { " ", "</s>" } },
+    },
+    [CHAT_STYLE_MISTRAL_V7_TEKKEN] = {
+        .name = "mistral-v7-tekken", .family = CHAT_MISTRAL,
+        .turn = { [CR_SYSTEM] = { "[SYSTEM_PROMPT]", "[/SYSTEM_PROMPT]" },
+                  [CR_USER] = { "[INST]", "[/INST]" }, [CR_ANY] = { "", "</s>" } },
+    },
+    [CHAT_STYLE_DEEPSEEK] = {
+        .name = "deepseek", .family = CHAT_DEEPSEEK,
+        .turn = { [CR_SYSTEM] = { "", "" }, [CR_USER] = { "### Instruction:\n", "\n" },
+                  [CR_ASSISTANT] = { "### Response:\n", "\n<|EOT|>\n" } },
+        .gen = "### Response:\n",
+    },
+    [CHAT_STYLE_DEEPSEEK2] = {
+        .name = "deepseek2", .family = CHAT_DEEPSEEK,
+        .turn = { [CR_SYSTEM] = { "", "\n\n" }, [CR_USER] = { "User: ", "\n\n" },
+                  [CR_ASSISTANT] = { "Assistant: ", U_END_OF_SENTENCE } },
+        .gen = "Assistant:",
+    },
+    [CHAT_STYLE_DEEPSEEK3] = {
+        .name = "deepseek3", .family = CHAT_DEEPSEEK,
+        .turn = { [CR_SYSTEM] = { "", "\n\n" }, [CR_USER] = { U_USER, "" },
+                  [CR_ASSISTANT] = { U_ASSISTANT, U_END_OF_SENTENCE } },
+        .gen = U_ASSISTANT,
+    },
+    [CHAT_STYLE_TULU] = NAMED_ROLES("tulu", CHAT_TULU, "<|", "|>\n", "\n", "<|assistant|>\n"),
+    /* Current llama.cpp (its granite-3.x/4.0 split) adds no newline after the prompt. */
+    [CHAT_STYLE_GRANITE] = {
+        .name = "granite", .family = CHAT_GRANITE,
+        .role_pre = "<|start_of_role|>", .role_post = "<|end_of_role|>",
+        .turn = { [CR_TOOL_CALL] = { "<|tool_call|>", "<|end_of_text|>\n" },
+                  [CR_ANY] = { "", "<|end_of_text|>\n" } },
+        .gen = "<|start_of_role|>assistant<|end_of_role|>",
+    },
+};
+#undef NAMED_ROLES
+#undef LLAMA2
+#undef SYS_OPEN
+#undef SYS_CLOSE
+
 
 enum chat_family chat_style_family(enum chat_style s)
 {
@@ -229,227 +341,54 @@ static void cb_trimmed(struct chat_buf *b, const char *s)
     cb_put(b, s + i, n - i);
 }
 
-static bool role_is(const struct chat_msg *m, const char *r)
+/* The turn a style writes a message with, or NULL to drop the message. */
+static const struct chat_turn *chat_turn_of(const struct chat_style_row *st,
+                                            const struct chat_msg *m)
 {
-    return strcmp(m->role, r) == 0;
+    static const char *const role_names[CR_ANY] = {
+        [CR_SYSTEM] = "system",
+        [CR_USER] = "user",
+        [CR_ASSISTANT] = "assistant",
+        [CR_TOOL_CALL] = "assistant_tool_call",
+    };
+    for (int r = 0; r < CR_ANY; r++)
+        if (st->turn[r].pre && strcmp(m->role, role_names[r]) == 0)
+            return &st->turn[r];
+    return st->turn[CR_ANY].pre ? &st->turn[CR_ANY] : NULL;
 }
 
-#define U_END_OF_SENTENCE "<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>"
-#define U_USER "<\xef\xbd\x9cUser\xef\xbd\x9c>"
-#define U_ASSISTANT "<\xef\xbd\x9c" "Assistant\xef\xbd\x9c>"
-
-static void render_mistral(struct chat_buf *b, enum chat_style s, const struct chat_msg *m, int n)
+static void cb_opt(struct chat_buf *b, const char *s)
 {
-    if (s == CHAT_STYLE_MISTRAL_V7 || s == CHAT_STYLE_MISTRAL_V7_TEKKEN) {
-        const char *sp = s == CHAT_STYLE_MISTRAL_V7 ? " " : "";
-        for (int i = 0; i < n; i++) {
-            if (role_is(&m[i], "system")) {
-                cb_str(b, "[SYSTEM_PROMPT]");
-                cb_str(b, sp);
-                cb_str(b, m[i].content);
-                cb_str(b, "[/SYSTEM_PROMPT]");
-            } else if (role_is(&m[i], "user")) {
-                cb_str(b, "[INST]");
-                cb_str(b, sp);
-                cb_str(b, m[i].content);
-                cb_str(b, "[/INST]");
-            } else {
-                cb_str(b, sp);
-                cb_str(b, m[i].content);
-                cb_str(b, "</s>");
-            }
-        }
-        return;
-    }
-    if (s == CHAT_STYLE_MISTRAL_V1 || s == CHAT_STYLE_MISTRAL_V3 || s == CHAT_STYLE_MISTRAL_V3_TEKKEN) {
-        const char *lead = s == CHAT_STYLE_MISTRAL_V1 ? " " : "";
-        const char *trail = s == CHAT_STYLE_MISTRAL_V3_TEKKEN ? "" : " ";
-        bool trim_assistant = s == CHAT_STYLE_MISTRAL_V3, inside = false;
-        for (int i = 0; i < n; i++) {
-            if (!inside) {
-                cb_str(b, lead);
-                cb_str(b, "[INST]");
-                cb_str(b, trail);
-                inside = true;
-            }
-            if (role_is(&m[i], "system")) {
-                cb_str(b, m[i].content);
-                cb_str(b, "\n\n");
-            } else if (role_is(&m[i], "user")) {
-                cb_str(b, m[i].content);
-                cb_str(b, lead);
-                cb_str(b, "[/INST]");
-            } else {
-                cb_str(b, trail);
-                if (trim_assistant)
-                    cb_trimmed(b, m[i].content);
-                else
-                    cb_str(b, m[i].content);
-                cb_str(b, "</s>");
-                inside = false;
-            }
-        }
-        return;
-    }
-    /* llama2 and its variants */
-    bool sys = s != CHAT_STYLE_LLAMA2, bos_inside = s == CHAT_STYLE_LLAMA2_SYS_BOS;
-    bool strip = s == CHAT_STYLE_LLAMA2_SYS_STRIP, inside = true;
-    cb_str(b, "[INST] ");
+    if (s)
+        cb_str(b, s);
+}
+
+static void render(struct chat_buf *b, const struct chat_style_row *st,
+                   const struct chat_msg *m, int n, bool add_ass)
+{
+    cb_opt(b, st->begin);
+    bool open = st->begin_opens;
     for (int i = 0; i < n; i++) {
-        if (!inside) {
-            inside = true;
-            cb_str(b, bos_inside ? "<s>[INST] " : "[INST] ");
-        }
-        if (role_is(&m[i], "system")) {
-            if (sys)
-                cb_str(b, "<<SYS>>\n");
-            if (strip)
-                cb_trimmed(b, m[i].content);
-            else
-                cb_str(b, m[i].content);
-            cb_str(b, sys ? "\n<</SYS>>\n\n" : "\n");
-        } else {
-            if (strip)
-                cb_trimmed(b, m[i].content);
-            else
-                cb_str(b, m[i].content);
-            if (role_is(&m[i], "user")) {
-                cb_str(b, " [/INST]");
-            } else {
-                cb_str(b, "</s>");
-                inside = false;
-            }
-        }
-    }
-}
-
-static void render(struct chat_buf *b, enum chat_style s, const struct chat_msg *m, int n, bool add_ass)
-{
-    switch (s) {
-    case CHAT_STYLE_CHATML:
-        for (int i = 0; i < n; i++) {
-            cb_str(b, "<|im_start|>");
+        const struct chat_turn *t = chat_turn_of(st, &m[i]);
+        if (!t)
+            continue;
+        if (!open)
+            cb_opt(b, st->open);
+        open = !t->closes;
+        if (st->role_pre) {
+            cb_str(b, st->role_pre);
             cb_str(b, m[i].role);
-            cb_str(b, "\n");
-            cb_str(b, m[i].content);
-            cb_str(b, "<|im_end|>\n");
+            cb_str(b, st->role_post);
         }
-        if (add_ass)
-            cb_str(b, "<|im_start|>assistant\n");
-        break;
-    case CHAT_STYLE_PHI4:
-        for (int i = 0; i < n; i++) {
-            cb_str(b, "<|im_start|>");
-            cb_str(b, m[i].role);
-            cb_str(b, "<|im_sep|>");
-            cb_str(b, m[i].content);
-            cb_str(b, "<|im_end|>");
-        }
-        if (add_ass)
-            cb_str(b, "<|im_start|>assistant<|im_sep|>");
-        break;
-    case CHAT_STYLE_LLAMA3:
-        for (int i = 0; i < n; i++) {
-            cb_str(b, "<|start_header_id|>");
-            cb_str(b, m[i].role);
-            cb_str(b, "<|end_header_id|>\n\n");
+        cb_str(b, t->pre);
+        if (t->trim)
             cb_trimmed(b, m[i].content);
-            cb_str(b, "<|eot_id|>");
-        }
-        if (add_ass)
-            cb_str(b, "<|start_header_id|>assistant<|end_header_id|>\n\n");
-        break;
-    case CHAT_STYLE_LLAMA2:
-    case CHAT_STYLE_LLAMA2_SYS:
-    case CHAT_STYLE_LLAMA2_SYS_BOS:
-    case CHAT_STYLE_LLAMA2_SYS_STRIP:
-    case CHAT_STYLE_MISTRAL_V1:
-    case CHAT_STYLE_MISTRAL_V3:
-    case CHAT_STYLE_MISTRAL_V3_TEKKEN:
-    case CHAT_STYLE_MISTRAL_V7:
-    case CHAT_STYLE_MISTRAL_V7_TEKKEN:
-        render_mistral(b, s, m, n); /* these never add a generation prompt */
-        break;
-    case CHAT_STYLE_DEEPSEEK:
-        for (int i = 0; i < n; i++) {
-            if (role_is(&m[i], "system")) {
-                cb_str(b, m[i].content);
-            } else if (role_is(&m[i], "user")) {
-                cb_str(b, "### Instruction:\n");
-                cb_str(b, m[i].content);
-                cb_str(b, "\n");
-            } else if (role_is(&m[i], "assistant")) {
-                cb_str(b, "### Response:\n");
-                cb_str(b, m[i].content);
-                cb_str(b, "\n<|EOT|>\n");
-            }
-        }
-        if (add_ass)
-            cb_str(b, "### Response:\n");
-        break;
-    case CHAT_STYLE_DEEPSEEK2:
-        for (int i = 0; i < n; i++) {
-            if (role_is(&m[i], "system")) {
-                cb_str(b, m[i].content);
-                cb_str(b, "\n\n");
-            } else if (role_is(&m[i], "user")) {
-                cb_str(b, "User: ");
-                cb_str(b, m[i].content);
-                cb_str(b, "\n\n");
-            } else if (role_is(&m[i], "assistant")) {
-                cb_str(b, "Assistant: ");
-                cb_str(b, m[i].content);
-                cb_str(b, U_END_OF_SENTENCE);
-            }
-        }
-        if (add_ass)
-            cb_str(b, "Assistant:");
-        break;
-    case CHAT_STYLE_DEEPSEEK3:
-        for (int i = 0; i < n; i++) {
-            if (role_is(&m[i], "system")) {
-                cb_str(b, m[i].content);
-                cb_str(b, "\n\n");
-            } else if (role_is(&m[i], "user")) {
-                cb_str(b, U_USER);
-                cb_str(b, m[i].content);
-            } else if (role_is(&m[i], "assistant")) {
-                cb_str(b, U_ASSISTANT);
-                cb_str(b, m[i].content);
-                cb_str(b, U_END_OF_SENTENCE);
-            }
-        }
-        if (add_ass)
-            cb_str(b, U_ASSISTANT);
-        break;
-    case CHAT_STYLE_TULU:
-        for (int i = 0; i < n; i++) {
-            cb_str(b, "<|");
-            cb_str(b, m[i].role);
-            cb_str(b, "|>\n");
+        else
             cb_str(b, m[i].content);
-            cb_str(b, "\n");
-        }
-        if (add_ass)
-            cb_str(b, "<|assistant|>\n");
-        break;
-    case CHAT_STYLE_GRANITE:
-        for (int i = 0; i < n; i++) {
-            cb_str(b, "<|start_of_role|>");
-            cb_str(b, m[i].role);
-            cb_str(b, "<|end_of_role|>");
-            if (role_is(&m[i], "assistant_tool_call"))
-                cb_str(b, "<|tool_call|>");
-            cb_str(b, m[i].content);
-            cb_str(b, "<|end_of_text|>\n");
-        }
-        /* Current llama.cpp (its granite-3.x/4.0 split) adds no newline here. */
-        if (add_ass)
-            cb_str(b, "<|start_of_role|>assistant<|end_of_role|>");
-        break;
-    default:
-        break;
+        cb_str(b, t->post);
     }
+    if (add_ass)
+        cb_opt(b, st->gen);
 }
 
 char *chat_render_style(enum chat_style s, const struct chat_msg *msgs, int n,
@@ -459,7 +398,7 @@ char *chat_render_style(enum chat_style s, const struct chat_msg *msgs, int n,
         return NULL;
     struct chat_buf b = {0};
     cb_put(&b, "", 0); /* an empty conversation is "" */
-    render(&b, s, msgs, n < 0 ? 0 : n, add_generation_prompt);
+    render(&b, &chat_styles[s], msgs, n < 0 ? 0 : n, add_generation_prompt);
     if (b.oom) {
         free(b.s);
         return NULL;
