@@ -994,63 +994,68 @@ static float bf16_vec_dot(int64_t n, const void *vx, const void *vy)
 
 /* ------------------------------------------------------------------ the table */
 
-#define ROW(id, nm, bs, ts, q) [id] = { .name = nm, .blck_size = bs, .type_size = ts, .is_quantized = q }
+/* Sizes as ggml derives them: a computed type's block is sizeof its struct (quant_blocks.h);
+ * a type moescope only reads is described by ggml-common.h's layout of its block. */
+#define BLOCK(qk, type) .blck_size = qk, .type_size = sizeof(type)
+#define ROW(id, nm, qk, ts, q) \
+    [id] = { .name = nm, .blck_size = qk, .type_size = ts, .is_quantized = q }
 #define KERNELS(fname, vdt) \
     .to_float = fname##_to_float, .from_float = fname##_from_float, \
     .vec_dot = fname##_vec_dot, .vec_dot_type = vdt, .vec_dot_gemm = fname##_vec_dot
 
 /* The scalar reference; `table` starts as a copy and takes the chosen SIMD kernels. */
 static const struct quant_traits scalar_table[GGML_TYPE_COUNT] = {
-    [GGML_TYPE_F32] = { .name = "f32", .blck_size = 1, .type_size = 4, .is_quantized = false,
+    [GGML_TYPE_F32] = { .name = "f32", BLOCK(1, float), .is_quantized = false,
                         KERNELS(f32, GGML_TYPE_F32) },
-    [GGML_TYPE_F16] = { .name = "f16", .blck_size = 1, .type_size = 2, .is_quantized = false,
+    [GGML_TYPE_F16] = { .name = "f16", BLOCK(1, quant_half), .is_quantized = false,
                         KERNELS(f16, GGML_TYPE_F16) },
-    [GGML_TYPE_Q4_0] = { .name = "q4_0", .blck_size = 32, .type_size = 18, .is_quantized = true,
+    [GGML_TYPE_Q4_0] = { .name = "q4_0", BLOCK(QK4_0, struct block_q4_0), .is_quantized = true,
                          KERNELS(q4_0, GGML_TYPE_Q8_0), .vec_dot_repack = q4_0_vec_dot_repack },
-    [GGML_TYPE_Q4_1] = { .name = "q4_1", .blck_size = 32, .type_size = 20, .is_quantized = true,
+    [GGML_TYPE_Q4_1] = { .name = "q4_1", BLOCK(QK4_1, struct block_q4_1), .is_quantized = true,
                          KERNELS(q4_1, GGML_TYPE_Q8_1) },
-    [GGML_TYPE_Q5_0] = { .name = "q5_0", .blck_size = 32, .type_size = 22, .is_quantized = true,
+    [GGML_TYPE_Q5_0] = { .name = "q5_0", BLOCK(QK5_0, struct block_q5_0), .is_quantized = true,
                          KERNELS(q5_0, GGML_TYPE_Q8_0) },
-    [GGML_TYPE_Q5_1] = { .name = "q5_1", .blck_size = 32, .type_size = 24, .is_quantized = true,
+    [GGML_TYPE_Q5_1] = { .name = "q5_1", BLOCK(QK5_1, struct block_q5_1), .is_quantized = true,
                          KERNELS(q5_1, GGML_TYPE_Q8_1) },
-    [GGML_TYPE_Q8_0] = { .name = "q8_0", .blck_size = 32, .type_size = 34, .is_quantized = true,
+    [GGML_TYPE_Q8_0] = { .name = "q8_0", BLOCK(QK8_0, struct block_q8_0), .is_quantized = true,
                          KERNELS(q8_0, GGML_TYPE_Q8_0) },
     /* q8_1 and q8_K are activation types only: no weight dot product */
-    [GGML_TYPE_Q8_1] = { .name = "q8_1", .blck_size = 32, .type_size = 36, .is_quantized = true,
+    [GGML_TYPE_Q8_1] = { .name = "q8_1", BLOCK(QK8_1, struct block_q8_1), .is_quantized = true,
                          .to_float = q8_1_to_float, .from_float = q8_1_from_float,
                          .vec_dot_type = GGML_TYPE_Q8_1 },
-    [GGML_TYPE_Q2_K] = { .name = "q2_K", .blck_size = 256, .type_size = 84, .is_quantized = true,
+    [GGML_TYPE_Q2_K] = { .name = "q2_K", BLOCK(QK_K, struct block_q2_K), .is_quantized = true,
                          KERNELS(q2_K, GGML_TYPE_Q8_K) },
-    [GGML_TYPE_Q3_K] = { .name = "q3_K", .blck_size = 256, .type_size = 110, .is_quantized = true,
+    [GGML_TYPE_Q3_K] = { .name = "q3_K", BLOCK(QK_K, struct block_q3_K), .is_quantized = true,
                          KERNELS(q3_K, GGML_TYPE_Q8_K) },
-    [GGML_TYPE_Q4_K] = { .name = "q4_K", .blck_size = 256, .type_size = 144, .is_quantized = true,
+    [GGML_TYPE_Q4_K] = { .name = "q4_K", BLOCK(QK_K, struct block_q4_K), .is_quantized = true,
                          KERNELS(q4_K, GGML_TYPE_Q8_K) },
-    [GGML_TYPE_Q5_K] = { .name = "q5_K", .blck_size = 256, .type_size = 176, .is_quantized = true,
+    [GGML_TYPE_Q5_K] = { .name = "q5_K", BLOCK(QK_K, struct block_q5_K), .is_quantized = true,
                          KERNELS(q5_K, GGML_TYPE_Q8_K) },
-    [GGML_TYPE_Q6_K] = { .name = "q6_K", .blck_size = 256, .type_size = 210, .is_quantized = true,
+    [GGML_TYPE_Q6_K] = { .name = "q6_K", BLOCK(QK_K, struct block_q6_K), .is_quantized = true,
                          KERNELS(q6_K, GGML_TYPE_Q8_K) },
-    [GGML_TYPE_Q8_K] = { .name = "q8_K", .blck_size = 256, .type_size = 292, .is_quantized = true,
+    [GGML_TYPE_Q8_K] = { .name = "q8_K", BLOCK(QK_K, struct block_q8_K), .is_quantized = true,
                          .to_float = q8_K_to_float, .from_float = q8_K_from_float,
                          .vec_dot_type = GGML_TYPE_Q8_K },
-    ROW(GGML_TYPE_IQ2_XXS, "iq2_xxs", 256, 66, true),
-    ROW(GGML_TYPE_IQ2_XS, "iq2_xs", 256, 74, true),
-    ROW(GGML_TYPE_IQ3_XXS, "iq3_xxs", 256, 98, true),
-    ROW(GGML_TYPE_IQ1_S, "iq1_s", 256, 50, true),
-    ROW(GGML_TYPE_IQ4_NL, "iq4_nl", 32, 18, true),
-    ROW(GGML_TYPE_IQ3_S, "iq3_s", 256, 110, true),
-    ROW(GGML_TYPE_IQ2_S, "iq2_s", 256, 82, true),
-    ROW(GGML_TYPE_IQ4_XS, "iq4_xs", 256, 136, true),
-    ROW(GGML_TYPE_I8, "i8", 1, 1, false),
-    ROW(GGML_TYPE_I16, "i16", 1, 2, false),
-    ROW(GGML_TYPE_I32, "i32", 1, 4, false),
-    ROW(GGML_TYPE_I64, "i64", 1, 8, false),
-    ROW(GGML_TYPE_F64, "f64", 1, 8, false),
-    ROW(GGML_TYPE_IQ1_M, "iq1_m", 256, 56, true),
-    [GGML_TYPE_BF16] = { .name = "bf16", .blck_size = 1, .type_size = 2, .is_quantized = false,
+    /* d (f16) + the fields of each block, in ggml-common.h's order */
+    ROW(GGML_TYPE_IQ2_XXS, "iq2_xxs", QK_K, 2 + QK_K / 8 * 2, true),
+    ROW(GGML_TYPE_IQ2_XS, "iq2_xs", QK_K, 2 + QK_K / 8 * 2 + QK_K / 32, true),
+    ROW(GGML_TYPE_IQ3_XXS, "iq3_xxs", QK_K, 2 + 3 * (QK_K / 8), true),
+    ROW(GGML_TYPE_IQ1_S, "iq1_s", QK_K, 2 + QK_K / 8 + QK_K / 16, true),
+    ROW(GGML_TYPE_IQ4_NL, "iq4_nl", 32, 2 + 32 / 2, true),
+    ROW(GGML_TYPE_IQ3_S, "iq3_s", QK_K, 2 + 13 * (QK_K / 32) + QK_K / 64, true),
+    ROW(GGML_TYPE_IQ2_S, "iq2_s", QK_K, 2 + QK_K / 4 + QK_K / 16, true),
+    ROW(GGML_TYPE_IQ4_XS, "iq4_xs", QK_K, 2 + 2 + QK_K / 64 + QK_K / 2, true),
+    ROW(GGML_TYPE_I8, "i8", 1, sizeof(int8_t), false),
+    ROW(GGML_TYPE_I16, "i16", 1, sizeof(int16_t), false),
+    ROW(GGML_TYPE_I32, "i32", 1, sizeof(int32_t), false),
+    ROW(GGML_TYPE_I64, "i64", 1, sizeof(int64_t), false),
+    ROW(GGML_TYPE_F64, "f64", 1, sizeof(double), false),
+    ROW(GGML_TYPE_IQ1_M, "iq1_m", QK_K, QK_K / 8 + QK_K / 16 + QK_K / 32, true),
+    [GGML_TYPE_BF16] = { .name = "bf16", BLOCK(1, uint16_t), .is_quantized = false,
                          KERNELS(bf16, GGML_TYPE_BF16) },
-    ROW(GGML_TYPE_TQ1_0, "tq1_0", 256, 54, true),
-    ROW(GGML_TYPE_TQ2_0, "tq2_0", 256, 66, true),
-    ROW(GGML_TYPE_MXFP4, "mxfp4", 32, 17, true),
+    ROW(GGML_TYPE_TQ1_0, "tq1_0", QK_K, (QK_K - 4 * QK_K / 64) / 5 + QK_K / 64 + 2, true),
+    ROW(GGML_TYPE_TQ2_0, "tq2_0", QK_K, QK_K / 4 + 2, true),
+    ROW(GGML_TYPE_MXFP4, "mxfp4", 32, 1 + 32 / 2, true), /* e8m0 scale + 32 e2m1 nibbles */
 };
 
 static struct quant_traits table[GGML_TYPE_COUNT];
