@@ -133,8 +133,9 @@ bool app_busy(const struct app *a)
     return a->worker && worker_state_busy(a->ws.state);
 }
 
-/* Suspends to the shell (Ctrl-Z): the terminal is given back, then taken again. */
-void app_suspend(struct app *a)
+/* Suspends to the shell (Ctrl-Z): the terminal is given back, then taken again (the
+ * caller draws everything anew). */
+void app_suspend(void)
 {
     fputs("\033[?2004l", stdout);
     fflush(stdout);
@@ -145,7 +146,6 @@ void app_suspend(struct app *a)
     fputs("\033[?2004h", stdout);
     fflush(stdout);
     clearok(curscr, TRUE);
-    a->dirty |= DIRTY_ALL;
 }
 
 /* ---- the loop ---- */

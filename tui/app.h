@@ -103,7 +103,7 @@ void app_message(struct app *a, bool error, const char *fmt, ...)
 /* A reply or a feed is in progress (or the model is loading). */
 bool app_busy(const struct app *a);
 /* Ctrl-Z: the terminal given back to the shell until fg. */
-void app_suspend(struct app *a);
+void app_suspend(void);
 double app_now(void);
 
 #endif

@@ -97,10 +97,6 @@ static const char *frame_piece(void *user, int32_t token, size_t *len)
     return v->text + v->off[token];
 }
 
-static const char *const view_short[VIEW_COUNT] = {
-    "all", "strip", "heat", "ent", "lat", "bal", "split", "tok",
-};
-
 static void frame_draw_tabs(const struct app *a, WINDOW *w)
 {
     const struct theme *th = &a->theme;
@@ -114,7 +110,7 @@ static void frame_draw_tabs(const struct app *a, WINDOW *w)
     int full = 0, brief = 0;
     for (int v = 0; v < VIEW_COUNT; v++) {
         full += (int)strlen(view_table[v].name) + 3;
-        brief += (int)strlen(view_short[v]) + 3;
+        brief += (int)strlen(view_table[v].brief) + 3;
     }
     const char *label = focus ? "INSPECTOR" : "inspector";
     int level = full + 10 <= wd ? 0 : full <= wd ? 1 : brief <= wd ? 2 : 3;
@@ -126,7 +122,7 @@ static void frame_draw_tabs(const struct app *a, WINDOW *w)
         attr_t at = cur ? draw_attr(th, THEME_SELECTION) : draw_attr(th, THEME_DIM);
         attr_t ka = cur ? at : draw_attr(th, THEME_KEY);
         const char *name = level <= 1 || (level == 3 && cur) ? view_table[v].name
-                           : level == 2                      ? view_short[v]
+                           : level == 2                      ? view_table[v].brief
                                                              : NULL;
         x += draw_printf(w, 0, x, wd - x, ka, " %d", v);
         if (name)

@@ -15,10 +15,11 @@ struct help_state {
     int scroll;                /* the first line shown */
 };
 
-struct help_key { const char *keys, *where, *what; };
-extern const struct help_key help_keys[];
-extern const size_t help_key_count;
+/* A key while the screen is open: scrolls, closes, or is swallowed. Returns dirty bits,
+ * with KEYS_PASS for the keys that work over it too (Ctrl-C, Ctrl-L, Tab, ...). */
+unsigned help_key(struct app *a, int key);
 void help_draw(const struct app *a, WINDOW *w);
+/* Lines the screen has (keys, then commands). */
 int help_lines(void);
 
 #endif

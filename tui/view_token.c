@@ -3,7 +3,7 @@
  * guessing?); and for each layer the experts chosen, their gate weights, the router's
  * normalised entropy, and which experts were cold (touched for the first time) then.
  *
- * Also here: the table of views, the overview (the default screen) and view_selected(). */
+ * Also here: the overview (the default screen). */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,32 +11,6 @@
 #include "draw.h"
 #include "trace_stats.h"
 #include "views.h"
-
-const struct view_info view_table[VIEW_COUNT] = {
-    [VIEW_OVERVIEW] = { "overview", '0', view_overview_draw },
-    [VIEW_STRIP] = { "strip", '1', view_strip_draw },
-    [VIEW_HEATMAP] = { "heatmap", '2', view_heatmap_draw },
-    [VIEW_ENTROPY] = { "entropy", '3', view_entropy_draw },
-    [VIEW_LATENCY] = { "latency", '4', view_latency_draw },
-    [VIEW_BALANCE] = { "balance", '5', view_balance_draw },
-    [VIEW_SPLIT] = { "split", '6', view_split_draw },
-    [VIEW_TOKEN] = { "token", '7', view_token_draw },
-};
-
-long view_selected(const struct view_ctx *ctx)
-{
-    const struct trace_log *log = ctx->log;
-    if (!log || log->n == 0)
-        return -1;
-    if (ctx->sel >= 0 && (size_t)ctx->sel < log->n)
-        return ctx->sel;
-    /* Following the newest: the newest fed record, since the record sampled last is only
-     * fed (routed, timed) at the next step. */
-    for (size_t i = log->n; i > 0; i--)
-        if (log->tok[i - 1].fed)
-            return (long)i - 1;
-    return (long)log->n - 1;
-}
 
 /* 'text' quoted and escaped; returns the columns used. */
 static int token_quoted(const struct view_ctx *ctx, WINDOW *w, int y, int x, int maxw,

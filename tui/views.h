@@ -99,9 +99,13 @@ enum view_id {
 
 typedef void (*view_draw_fn)(const struct view_ctx *ctx, WINDOW *w);
 
+/* The one registry of views (views.c): the tab row, the keys screen and the man page's
+ * KEYS section read their names and words from here. */
 struct view_info {
-    const char *name;   /* short label: "overview", "strip", "heatmap", ... */
-    int key;            /* suggested key: '0'..'7' */
+    const char *name;   /* the tab's label: "overview", "strip", "heatmap", ... */
+    const char *brief;  /* the tab's label when the row is narrow: "all", "strip", ... */
+    int key;            /* its key: '0'..'7' (Alt-0..7 from anywhere) */
+    const char *help;   /* one line for the keys screen */
     view_draw_fn draw;
 };
 extern const struct view_info view_table[VIEW_COUNT];
