@@ -10,6 +10,7 @@
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cpu.h"
 #include "kernels.h"
@@ -89,21 +90,32 @@ TEST(kernels_dot_rows_equal_vec_dot_on_every_path)
     quant_set_simd(before);
 }
 
-/* ggml_v_expf, one lane, from its definition (ggml-cpu vec.h): the same constants and
- * fused steps, the lanes whose |n| exceeds 192 replaced by n > 0 ? inf : 0. */
+/* ggml_v_expf of the AVX2 build, one lane, from its definition (ggml-cpu vec.h): the same
+ * constants and fused steps, k = 2^n from the bits of z and k + j * k; the lanes whose |n|
+ * exceeds 126 scaled in two factors, and past 192 s1 * s1. */
 static float tk_vexpf(float x)
 {
     const float r = 0x1.8p23f;
     const float z = fmaf(x, 0x1.715476p+0f, r);
     const float n = z - r;
     const float b = fmaf(-n, 0x1.7f7d1cp-20f, fmaf(-n, 0x1.62e4p-1f, x));
-    if (!(fabsf(n) <= 192.0f))
-        return n > 0.0f ? INFINITY : 0.0f;
+    uint32_t zb, e, g;
+    memcpy(&zb, &z, 4);
+    e = zb << 23;
     const float u = b * b;
     const float j = fmaf(fmaf(fmaf(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u,
                               fmaf(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)),
-                         u, fmaf(0x1.ffffecp-1f, b, 1.0f));
-    return ldexpf(j, (int)n);
+                         u, 0x1.ffffecp-1f * b);
+    float k, s1, s2;
+    const uint32_t kb = e + 0x3f800000u;
+    memcpy(&k, &kb, 4);
+    if (!(fabsf(n) > 126.0f))
+        return fmaf(j, k, k);
+    g = n <= 0.0f ? 0x82000000u : 0u;
+    const uint32_t b1 = g + 0x7f000000u, b2 = e - g;
+    memcpy(&s1, &b1, 4);
+    memcpy(&s2, &b2, 4);
+    return fabsf(n) > 192.0f ? s1 * s1 : fmaf(s2, j, s2) * s1;
 }
 
 TEST(kernels_swiglu16_equals_ggml_lanes)

@@ -606,16 +606,6 @@ static float emu_hsum8(const float l[8])
     return ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]));
 }
 
-static float emu_hsum16(const float l[16])
-{
-    float t[8], u[4];
-    for (int i = 0; i < 8; i++)
-        t[i] = l[i + 8] + l[i];
-    for (int i = 0; i < 4; i++)
-        u[i] = t[i + 4] + t[i];
-    return (u[0] + u[2]) + (u[1] + u[3]);
-}
-
 /* Levels of value v of a block, as the dot product sees them (weights of the q8 value). */
 static int emu_level(uint32_t type, const void *blk, int v)
 {
@@ -639,7 +629,8 @@ static int emu_level(uint32_t type, const void *blk, int v)
         const uint8_t ql = b->ql[64 * h + 32 * (c & 1) + l];
         const int lo = c < 2 ? ql & 15 : ql >> 4;
         const int hi = (b->qh[32 * h + l] >> (2 * c)) & 3;
-        return b->scales[v / 16] * ((lo | (hi << 4)) - 32);
+        /* the unsigned level: emu_dot takes the -32 from the bsums, as the kernel does */
+        return b->scales[v / 16] * (lo | (hi << 4));
     }
     }
     return 0;
@@ -665,6 +656,12 @@ static float emu_dot(uint32_t type, int64_t n, const void *x, const void *y)
             uint16_t xd;
             memcpy(&xd, type == GGML_TYPE_Q6_K ? (const uint8_t *)xb + 208 : xb, 2);
             d = yb->d * quant_f16_to_f32(xd);
+            if (type == GGML_TYPE_Q6_K) {
+                const struct block_q6_K *x6 = xb;
+                for (int k = 0; k < 8; k++)
+                    lane[k] -= 32 * (yb->bsums[2 * k] * x6->scales[2 * k] +
+                                     yb->bsums[2 * k + 1] * x6->scales[2 * k + 1]);
+            }
             if (type == GGML_TYPE_Q4_K) {
                 const struct block_q4_K *xk = xb;
                 const float dmin = -yb->d * quant_f16_to_f32(xk->dmin);
@@ -688,28 +685,34 @@ static float emu_dot(uint32_t type, int64_t n, const void *x, const void *y)
     return s;
 }
 
-/* ggml_vec_dot_f32 of an AVX-512 build (4 x 16 lanes over chunks of 64), and tinyBLAS's
- * dense order (1 x 16 lanes). */
+/* ggml_vec_dot_f32 of the AVX2 reference build (4 x 8 lanes over chunks of 32, reduced
+ * 0+2, 1+3, 0+1, then the halves added and (t0 + t1) + (t2 + t3), the tail fused), and
+ * tinyBLAS's dense order (1 x 8 lanes, then hsum8). */
 static float emu_f32_dot(int64_t n, const float *x, const float *y, bool gemm)
 {
-    float a[4][16] = {{0}};
-    const int64_t step = gemm ? 16 : 64, np = n / step * step;
+    float a[4][8] = {{0}};
+    const int64_t step = gemm ? 8 : 32, np = n / step * step;
     for (int64_t i = 0; i < np; i += step)
-        for (int j = 0; j < step / 16; j++)
-            for (int l = 0; l < 16; l++)
-                a[j][l] = fmaf(x[i + 16 * j + l], y[i + 16 * j + l], a[j][l]);
-    for (int l = 0; l < 16; l++) {
+        for (int j = 0; j < step / 8; j++)
+            for (int l = 0; l < 8; l++)
+                a[j][l] = fmaf(x[i + 8 * j + l], y[i + 8 * j + l], a[j][l]);
+    if (gemm)
+        return emu_hsum8(a[0]);
+    float t[4];
+    for (int l = 0; l < 8; l++) {
         a[0][l] = a[0][l] + a[2][l];
         a[1][l] = a[1][l] + a[3][l];
         a[0][l] = a[0][l] + a[1][l];
     }
-    float s = emu_hsum16(a[0]);
+    for (int l = 0; l < 4; l++)
+        t[l] = a[0][l] + a[0][l + 4];
+    float s = (t[0] + t[1]) + (t[2] + t[3]);
     for (int64_t i = np; i < n; i++)
         s = fmaf(x[i], y[i], s);
     return s;
 }
 
-/* Each SIMD path gives exactly (bit for bit) the order llama.cpp's x86 build uses. */
+/* Each SIMD path gives exactly (bit for bit) the order llama.cpp's x86 (AVX2) build uses. */
 TEST(quant_simd_matches_reference_order)
 {
     enum { N = 4096 + 256 + 64 + 32 };
@@ -1038,8 +1041,8 @@ TEST(quant_tile_equals_vec_dot)
         free(yq[j]);
 }
 
-/* The repacked order of q4_0: on every path equal to a plain C loop written here (integer
- * block sums, one fmaf per block), and close to float64 like vec_dot. */
+/* The repacked order of q4_0 (gemv and gemm alike): on every path equal to a plain C loop
+ * written here (integer block sums, one fmaf per block), and close to float64 like vec_dot. */
 TEST(quant_q4_0_repack_order)
 {
     enum { N = 4096 + 96 };
@@ -1065,8 +1068,68 @@ TEST(quant_q4_0_repack_order)
             continue;
         const float got = quant_traits(GGML_TYPE_Q4_0)->vec_dot_repack(N, xq, yq);
         CHECK_MSG(memcmp(&got, &want, 4) == 0, "%s: %.9g vs %.9g", quant_simd_name(), got, want);
+        const float got4 = quant_traits(GGML_TYPE_Q4_0)->vec_dot_repack4(N, xq, yq);
+        CHECK_MSG(memcmp(&got4, &want, 4) == 0, "%s gemm: %.9g vs %.9g", quant_simd_name(), got4,
+                  want);
     }
-    CHECK(quant_traits(GGML_TYPE_Q4_K)->vec_dot_repack == NULL);
+    quant_set_simd(before);
+    free(x);
+    free(y);
+    free(xq);
+    free(yq);
+}
+
+/* The repacked orders of q4_K (ggml's q4_K_8x8 gemv and gemm on x86): on every path equal
+ * to a plain C loop written here from the kernels' description (integer sums per step, one
+ * fmaf for the scales and one for the mins, subtracted at the end), and close to float64. */
+TEST(quant_q4_K_repack_orders)
+{
+    enum { N = 4096 + 256 };
+    float *x = malloc(N * sizeof *x), *y = malloc(N * sizeof *y);
+    struct block_q4_K *xq = malloc(N / 256 * sizeof *xq);
+    struct block_q8_K *yq = malloc(N / 256 * sizeof *yq);
+    fill_data(x, N, 1600);
+    fill_data(y, N, 1601);
+    quant_traits_scalar(GGML_TYPE_Q4_K)->from_float(x, xq, N);
+    quant_traits_scalar(GGML_TYPE_Q8_K)->from_float(y, yq, N);
+    float want[2];
+    for (int w = 0; w < 2; w++) {
+        const int groups = w == 0 ? 8 : 2; /* groups of 32 per step: gemv, gemm */
+        float acc = 0.0f, acc_min = 0.0f;
+        for (int b = 0; b < N / 256; b++) {
+            const float d = quant_f16_to_f32(xq[b].d) * yq[b].d;
+            const float dmin = quant_f16_to_f32(xq[b].dmin) * yq[b].d;
+            for (int g0 = 0; g0 < 8; g0 += groups) {
+                int isum = 0, imin = 0;
+                for (int g = g0; g < g0 + groups; g++) {
+                    uint8_t sc, m;
+                    quant_k4_scale_min(g, xq[b].scales, &sc, &m);
+                    for (int v = 32 * g; v < 32 * g + 32; v++)
+                        isum += emu_level(GGML_TYPE_Q4_K, &xq[b], v) * yq[b].qs[v];
+                    imin += m * (yq[b].bsums[2 * g] + yq[b].bsums[2 * g + 1]);
+                    (void)sc; /* emu_level has the scale in it */
+                }
+                acc = fmaf((float)isum, d, acc);
+                acc_min = fmaf((float)imin, dmin, acc_min);
+            }
+        }
+        want[w] = acc - acc_min;
+    }
+    double asum, ref = dot_reference(quant_traits_scalar(GGML_TYPE_Q4_K), xq, yq, N, &asum);
+    CHECK_NEAR(want[0], ref, 2e-6 * asum);
+    CHECK_NEAR(want[1], ref, 2e-6 * asum);
+    int before = quant_simd();
+    for (int s = 0; s < CPU_SIMD_COUNT; s++) {
+        if (!quant_set_simd(s))
+            continue;
+        const struct quant_traits *t = quant_traits(GGML_TYPE_Q4_K);
+        const float gv = t->vec_dot_repack(N, xq, yq), gm = t->vec_dot_repack4(N, xq, yq);
+        CHECK_MSG(memcmp(&gv, &want[0], 4) == 0, "%s gemv: %.9g vs %.9g", quant_simd_name(), gv,
+                  want[0]);
+        CHECK_MSG(memcmp(&gm, &want[1], 4) == 0, "%s gemm: %.9g vs %.9g", quant_simd_name(), gm,
+                  want[1]);
+    }
+    CHECK(quant_traits(GGML_TYPE_Q6_K)->vec_dot_repack == NULL);
     quant_set_simd(before);
     free(x);
     free(y);

@@ -24,6 +24,7 @@ struct mm_job {
     size_t nb1;
     int64_t ne0, rows;
     quant_vec_dot_fn dot;
+    quant_vec_dot_fn dot4;     /* non-NULL: items [0, n - n % 4) take it (a repacked gemm) */
     const uint8_t *x;          /* input rows, already in the weight's vec_dot_type */
     size_t x_stride;
     const int *xi;             /* x row of item j (NULL: j) */
@@ -122,33 +123,52 @@ static void fwd_rmsnorm(float *y, const float *x, const float *w, int n, float e
         y[i] = (x[i] * scale) * w[i];
 }
 
-/* The reference build (llama.cpp on AVX-512) computes exp in softmax and SiLU 16 lanes at a
- * time with ggml_v_expf, an arm-optimized-routines polynomial, and the leftover lanes with
- * the C library's expf. fwd_vexpf is one lane of ggml_v_expf, step for step. */
+/* The reference build (llama.cpp on x86 with AVX2) computes exp in softmax and SiLU 8
+ * lanes at a time with ggml_v_expf, an arm-optimized-routines polynomial, and the leftover
+ * lanes with the C library's expf. fwd_vexpf is one lane of its AVX2 form, step for step:
+ * k = 2^n from the bits of z, then k + j * k; |n| > 126 scales in two factors. */
+static uint32_t fwd_bits(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+static float fwd_float(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
 static float fwd_vexpf(float x)
 {
     const float r = 0x1.8p23f;
     const float z = fmaf(x, 0x1.715476p+0f, r);
     const float n = z - r;
     const float b = fmaf(-n, 0x1.7f7d1cp-20f, fmaf(-n, 0x1.62e4p-1f, x));
-    if (!(fabsf(n) <= 192.0f))
-        return n > 0.0f ? INFINITY : 0.0f;
+    const uint32_t e = fwd_bits(z) << 23;
+    const float k = fwd_float(e + 0x3f800000u);
     const float u = b * b;
     const float j = fmaf(fmaf(fmaf(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u,
                               fmaf(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)),
-                         u, fmaf(0x1.ffffecp-1f, b, 1.0f));
-    return ldexpf(j, (int)n);
+                         u, 0x1.ffffecp-1f * b);
+    if (!(fabsf(n) > 126.0f))
+        return fmaf(j, k, k);
+    const uint32_t g = n <= 0.0f ? 0x82000000u : 0u;
+    const float s1 = fwd_float(g + 0x7f000000u), s2 = fwd_float(e - g);
+    if (fabsf(n) > 192.0f)
+        return s1 * s1;
+    return fmaf(s2, j, s2) * s1;
 }
 
-/* _mm512_reduce_add_ps as gcc builds it: halves, then quarters, then pairs. */
-static float fwd_reduce16(const float *a)
+/* The AVX2 softmax's sum of 8 values: the halves added, then (t0 + t2) + (t1 + t3). */
+static float fwd_reduce8(const float *a)
 {
-    float t[8], u[4];
-    for (int i = 0; i < 8; i++)
-        t[i] = a[i + 8] + a[i];
+    float t[4];
     for (int i = 0; i < 4; i++)
-        u[i] = t[i + 4] + t[i];
-    return (u[0] + u[2]) + (u[1] + u[3]);
+        t[i] = a[i + 4] + a[i];
+    return (t[0] + t[2]) + (t[1] + t[3]);
 }
 
 /* ggml_silu_f32 (the scalar lanes) */
@@ -157,10 +177,10 @@ static float fwd_silu(float x)
     return x / (1.0f + expf(-x));
 }
 
-/* ggml_vec_swiglu_f32: g = silu(g) * u over n values */
+/* ggml_vec_swiglu_f32: g = silu(g) * u over n values (ggml_v_silu on groups of 8) */
 static void fwd_swiglu(float *g, const float *u, int n)
 {
-    const int nv = n & ~15;
+    const int nv = n & ~7;
     for (int i = kern_swiglu16(g, u, n); i < nv; i++)
         g[i] = (g[i] / (1.0f + fwd_vexpf(0.0f - g[i]))) * u[i];
     for (int i = nv; i < n; i++)
@@ -168,7 +188,8 @@ static void fwd_swiglu(float *g, const float *u, int n)
 }
 
 /* ggml_vec_soft_max_f32 then the 1/sum scale: p = softmax(x) over n values (p may be x;
- * x[i] = -inf is a masked cell). */
+ * x[i] = -inf is a masked cell). Groups of 8 through fwd_vexpf, each summed in the AVX2
+ * order into a double; the rest with expf. */
 static void fwd_softmax(float *p, const float *x, int n)
 {
     float max = -INFINITY;
@@ -177,11 +198,11 @@ static void fwd_softmax(float *p, const float *x, int n)
     double sum = 0.0;
     int i = 0;
     const int nv = kern_vexpf16(p, x, max, n);
-    for (; i + 15 < n; i += 16) {
+    for (; i + 7 < n; i += 8) {
         if (i >= nv)
-            for (int k = 0; k < 16; k++)
+            for (int k = 0; k < 8; k++)
                 p[i + k] = fwd_vexpf(x[i + k] - max);
-        sum += (double)fwd_reduce16(p + i);
+        sum += (double)fwd_reduce8(p + i);
     }
     for (; i < n; i++) {
         p[i] = expf(x[i] - max);
@@ -192,13 +213,17 @@ static void fwd_softmax(float *p, const float *x, int n)
         p[k] *= inv;
 }
 
-/* llama.cpp's CPU backend repacks q4_0 weights whose row count is a multiple of 8 into
- * 8-row interleaved blocks (ggml-cpu/repack.cpp) and multiplies them with its own kernels:
- * each block's whole integer sum is converted to float and fused-multiply-added with the
- * product of the two scales, block after block, one accumulator per output row. The values
- * are those of the plain kernel; only this float order differs, and it is what the
- * reference rounded: quant.h's vec_dot_repack. (Its q4_K repacking would be the same idea,
- * but the fixtures match only without it, so the reference build did not use it.) */
+/* llama.cpp's CPU backend (the x86 build with AVX2 that recorded the fixtures) repacks q4_0
+ * and q4_K weights whose row count is a multiple of 8 into 8-row interleaved blocks
+ * (ggml-cpu/repack.cpp), 2-D matrices and expert tensors alike, and multiplies them with its
+ * own kernels: a gemm for the activation rows four at a time and a gemv for the rest (and
+ * for every expert product, mul_mat_id). The values are those of the plain kernel; only the
+ * float order differs, and it is what the reference rounded: quant.h's vec_dot_repack and
+ * vec_dot_repack4. */
+static bool fwd_is_repacked(const struct wt *w)
+{
+    return w->ne[1] % 8 == 0 && quant_traits(w->type)->vec_dot_repack != NULL;
+}
 
 /* Whether llama.cpp's mul_mat hands an (m rows) x (n_cols) product to tinyBLAS
  * (llamafile_sgemm): only with two activation rows or more ("only enable sgemm for prompt
@@ -209,16 +234,21 @@ static bool fwd_uses_tinyblas(int64_t m, int n_cols)
     return n_cols >= 2 && m % 4 == 0;
 }
 
-/* The kernel llama.cpp uses for a weight multiplied with n_cols activation rows: the
- * repacked order for q4_0 with rows in multiples of 8; tinyBLAS's order for other 2-D
- * weights when it takes them; the per-row kernels otherwise and for the experts
- * (mul_mat_id). */
-static quant_vec_dot_fn fwd_pick_dot(const struct wt *w, bool expert, int n_cols)
+/* The kernels llama.cpp uses for a weight multiplied with n_cols activation rows, set on
+ * job j: the repacked orders (gemm for the first n_cols - n_cols % 4 rows of a 2-D weight,
+ * gemv otherwise); tinyBLAS's order for other 2-D weights when it takes them; the per-row
+ * kernels otherwise and for the experts (mul_mat_id). */
+static void fwd_pick_dot(struct mm_job *j, const struct wt *w, bool expert, int n_cols)
 {
     const struct quant_traits *qt = quant_traits(w->type);
-    if (w->ne[1] % 8 == 0 && w->type == GGML_TYPE_Q4_0)
-        return qt->vec_dot_repack;
-    return !expert && fwd_uses_tinyblas(w->ne[1], n_cols) ? qt->vec_dot_gemm : qt->vec_dot;
+    j->dot4 = NULL;
+    if (fwd_is_repacked(w)) {
+        j->dot = qt->vec_dot_repack;
+        if (!expert && n_cols >= 4)
+            j->dot4 = qt->vec_dot_repack4;
+        return;
+    }
+    j->dot = !expert && fwd_uses_tinyblas(w->ne[1], n_cols) ? qt->vec_dot_gemm : qt->vec_dot;
 }
 
 static void fwd_mm_run(struct fwd *f);
@@ -280,7 +310,7 @@ static struct mm_job *fwd_job(struct fwd *f, const struct wt *w, int64_t e, cons
     j->rows = w->ne[1];
     /* llama.cpp multiplies 2-D weights with tinyBLAS and expert slices (mul_mat_id) with
      * the per-row kernels; the two sum f32/f16/bf16 rows in different orders. */
-    j->dot = fwd_pick_dot(w, w->ne[2] > 1 || e > 0, n);
+    fwd_pick_dot(j, w, w->ne[2] > 1 || e > 0, n);
     j->type = w->type;
     j->xi = xi;
     j->y = y;
@@ -349,9 +379,10 @@ static void fwd_mm_worker(void *arg, int ith, int nth)
         for (int64_t r = r0; r < r1; r++) {
             const uint8_t *wr = j->w + (size_t)r * j->nb1;
             const float b = j->bias ? j->bias[r] : 0.0f;
+            const int n4 = j->dot4 ? j->n - j->n % 4 : 0;
             for (int i = 0; i < j->n; i++) {
                 const uint8_t *xr = j->x + (size_t)(j->xi ? j->xi[i] : i) * j->x_stride;
-                float v = j->dot(j->ne0, wr, xr);
+                float v = (i < n4 ? j->dot4 : j->dot)(j->ne0, wr, xr);
                 if (j->bias)
                     v += b;
                 j->y[(size_t)(j->yi ? j->yi[i] : i) * j->y_stride + (size_t)r] = v;
@@ -666,7 +697,7 @@ static void fwd_ffn_units(struct fwd *f, const struct ffn_unit *units, int n_uni
         struct mm_job *j = fwd_job(f, U->down, U->e, NULL, 0, NULL, f->eo, (size_t)f->d, row,
                                    NULL);
         j->x = hx, j->x_stride = stride, j->xi = row, j->n = c;
-        j->dot = fwd_pick_dot(U->down, U->down->ne[2] > 1, n);
+        fwd_pick_dot(j, U->down, U->down->ne[2] > 1, c);
     }
     fwd_mm_run(f);
 }

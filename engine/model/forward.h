@@ -15,8 +15,8 @@
  *   the weight; RoPE builds its sin/cos table by repeated multiplication by
  *   base^(-2/n_rot), as ggml_rope_cache_init does, and rotates with the first product fused
  *   (ggml's C++ is built with contraction);
- * - exp in the softmaxes and SwiGLU is ggml_v_expf (the AVX-512 build's polynomial) for
- *   whole groups of 16 values and the C library's expf for the rest, as ggml's vector code;
+ * - exp in the softmaxes and SwiGLU is ggml_v_expf (the AVX2 build's form) for whole groups
+ *   of 8 values and the C library's expf for the rest, as ggml's vector code;
  * - routed expert outputs are scaled by their weights and added in descending-probability
  *   order, then the shared expert, then the residual;
  * - in a prompt batch the last layer's FFN runs on the last row alone, as llama.cpp keeps

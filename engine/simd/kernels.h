@@ -22,7 +22,7 @@ void kern_dot_rows(uint32_t type, int64_t n, const void *x, size_t x_stride, int
                    const void *const *y, int ny, float *out, size_t out_row, size_t out_col);
 
 /* g[i] = silu(g[i]) * u[i] for i < n, equal bit for bit to forward.c's scalar definition
- * (ggml_vec_swiglu_f32 of the AVX-512 build: ggml_v_expf on groups of 16, expf on the rest).
+ * (ggml_vec_swiglu_f32 of the AVX2 build: ggml_v_expf lane for lane). Handles groups of 16.
  * Returns the count it did (a multiple of 16, or 0 when this path has no vector kernel);
  * the caller does the rest. */
 int kern_swiglu16(float *g, const float *u, int n);

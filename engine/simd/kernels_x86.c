@@ -164,9 +164,9 @@ KX int kern_x86_q8_0_rows(int64_t n, const void *x, size_t x_stride, int nx,
     return 0;
 }
 
-/* One lane of ggml_v_expf as forward.c's fwd_vexpf, 16 at a time: the same FMAs, then
- * x 2^n (exact scaling, as ldexpf), and the lanes with |n| > 192 (or NaN) set to
- * n > 0 ? inf : 0. */
+/* One lane of ggml_v_expf as forward.c's fwd_vexpf (the AVX2 build's), 16 at a time: the
+ * same FMAs, k = 2^n from the bits of z, k + j * k; the lanes with |n| > 126 through the
+ * two-factor scaling, and |n| > 192 to s1 * s1. */
 KX_INLINE __m512 kx_vexpf(__m512 x)
 {
     const __m512 r = _mm512_set1_ps(0x1.8p23f);
@@ -174,6 +174,8 @@ KX_INLINE __m512 kx_vexpf(__m512 x)
     const __m512 n = _mm512_sub_ps(z, r);
     const __m512 b = _mm512_fnmadd_ps(n, _mm512_set1_ps(0x1.7f7d1cp-20f),
                                       _mm512_fnmadd_ps(n, _mm512_set1_ps(0x1.62e4p-1f), x));
+    const __m512i e = _mm512_slli_epi32(_mm512_castps_si512(z), 23);
+    const __m512 k = _mm512_castsi512_ps(_mm512_add_epi32(e, _mm512_set1_epi32(0x3f800000)));
     const __m512 u = _mm512_mul_ps(b, b);
     const __m512 j = _mm512_fmadd_ps(
         _mm512_fmadd_ps(_mm512_fmadd_ps(_mm512_set1_ps(0x1.0e4020p-7f), b,
@@ -181,13 +183,21 @@ KX_INLINE __m512 kx_vexpf(__m512 x)
                         u,
                         _mm512_fmadd_ps(_mm512_set1_ps(0x1.555e66p-3f), b,
                                         _mm512_set1_ps(0x1.fffdb6p-2f))),
-        u, _mm512_fmadd_ps(_mm512_set1_ps(0x1.ffffecp-1f), b, _mm512_set1_ps(1.0f)));
-    const __m512 res = _mm512_scalef_ps(j, n);
-    const __mmask16 ok = _mm512_cmp_ps_mask(_mm512_abs_ps(n), _mm512_set1_ps(192.0f),
-                                            _CMP_LE_OQ);
-    const __mmask16 pos = _mm512_cmp_ps_mask(n, _mm512_setzero_ps(), _CMP_GT_OQ);
-    const __m512 alt = _mm512_maskz_mov_ps(pos, _mm512_set1_ps(__builtin_inff()));
-    return _mm512_mask_blend_ps(ok, alt, res);
+        u, _mm512_mul_ps(_mm512_set1_ps(0x1.ffffecp-1f), b));
+    const __m512 res = _mm512_fmadd_ps(j, k, k);
+    const __mmask16 big = _mm512_cmp_ps_mask(_mm512_abs_ps(n), _mm512_set1_ps(126.0f),
+                                             _CMP_GT_OQ);
+    if (!big)
+        return res;
+    const __mmask16 neg = _mm512_cmp_ps_mask(n, _mm512_setzero_ps(), _CMP_LE_OQ);
+    const __m512i g = _mm512_maskz_mov_epi32(neg, _mm512_set1_epi32((int)0x82000000u));
+    const __m512 s1 = _mm512_castsi512_ps(_mm512_add_epi32(g, _mm512_set1_epi32(0x7f000000)));
+    const __m512 s2 = _mm512_castsi512_ps(_mm512_sub_epi32(e, g));
+    const __mmask16 huge = _mm512_cmp_ps_mask(_mm512_abs_ps(n), _mm512_set1_ps(192.0f),
+                                              _CMP_GT_OQ);
+    const __m512 scaled = _mm512_mul_ps(_mm512_fmadd_ps(s2, j, s2), s1);
+    const __m512 special = _mm512_mask_blend_ps(huge, scaled, _mm512_mul_ps(s1, s1));
+    return _mm512_mask_blend_ps(big, res, special);
 }
 
 KX int kern_x86_swiglu16(float *g, const float *u, int n)

@@ -917,6 +917,56 @@ static float q4_K_vec_dot(int64_t n, const void *vx, const void *vy)
     return k_lanes_finish(sums, sumf);
 }
 
+/* q4_K in the order of llama.cpp's repacked kernels (ggml-cpu/arch/x86/repack.cpp,
+ * q4_K_8x8 against q8_K): per output row, the integer sums (exact in any order) are turned
+ * into floats and fused-multiply-added with the scale products, the mins into a second
+ * accumulator subtracted at the end. The gemv (one activation row, and every expert
+ * product) takes one step per super-block; the gemm (activation rows four at a time) one
+ * step per pair of groups of 32. */
+static int k4_group_sum(const struct block_q4_K *x, const struct block_q8_K *y, int g)
+{
+    const uint8_t *q = x->qs + 32 * (g / 2);
+    const int8_t *v = y->qs + 32 * g;
+    int s = 0;
+    for (int l = 0; l < 32; l++)
+        s += (g % 2 ? q[l] >> 4 : q[l] & 0xF) * v[l];
+    return s;
+}
+
+static float q4_K_vec_dot_repack_steps(int64_t n, const void *vx, const void *vy, int steps)
+{
+    const struct block_q4_K *x = vx;
+    const struct block_q8_K *y = vy;
+    float acc = 0.0f, acc_min = 0.0f;
+    const int per = 8 / steps; /* groups of 32 per step */
+    for (int64_t b = 0; b < n / QK_K; b++) {
+        uint8_t sc[8], mn[8];
+        for (int g = 0; g < 8; g++)
+            quant_k4_scale_min(g, x[b].scales, &sc[g], &mn[g]);
+        const float d = H2F(x[b].d) * y[b].d, dmin = H2F(x[b].dmin) * y[b].d;
+        for (int s0 = 0; s0 < 8; s0 += per) {
+            int isum = 0, imin = 0;
+            for (int g = s0; g < s0 + per; g++) {
+                isum += sc[g] * k4_group_sum(&x[b], &y[b], g);
+                imin += mn[g] * (y[b].bsums[2 * g] + y[b].bsums[2 * g + 1]);
+            }
+            acc = fmaf((float)isum, d, acc);
+            acc_min = fmaf((float)imin, dmin, acc_min);
+        }
+    }
+    return acc - acc_min;
+}
+
+static float q4_K_vec_dot_repack(int64_t n, const void *vx, const void *vy)
+{
+    return q4_K_vec_dot_repack_steps(n, vx, vy, 1);
+}
+
+static float q4_K_vec_dot_repack4(int64_t n, const void *vx, const void *vy)
+{
+    return q4_K_vec_dot_repack_steps(n, vx, vy, 4);
+}
+
 static float q5_K_vec_dot(int64_t n, const void *vx, const void *vy)
 {
     const struct block_q5_K *x = vx;
@@ -1010,7 +1060,8 @@ static const struct quant_traits scalar_table[GGML_TYPE_COUNT] = {
     [GGML_TYPE_F16] = { .name = "f16", BLOCK(1, quant_half), .is_quantized = false,
                         KERNELS(f16, GGML_TYPE_F16) },
     [GGML_TYPE_Q4_0] = { .name = "q4_0", BLOCK(QK4_0, struct block_q4_0), .is_quantized = true,
-                         KERNELS(q4_0, GGML_TYPE_Q8_0), .vec_dot_repack = q4_0_vec_dot_repack },
+                         KERNELS(q4_0, GGML_TYPE_Q8_0), .vec_dot_repack = q4_0_vec_dot_repack,
+                         .vec_dot_repack4 = q4_0_vec_dot_repack },
     [GGML_TYPE_Q4_1] = { .name = "q4_1", BLOCK(QK4_1, struct block_q4_1), .is_quantized = true,
                          KERNELS(q4_1, GGML_TYPE_Q8_1) },
     [GGML_TYPE_Q5_0] = { .name = "q5_0", BLOCK(QK5_0, struct block_q5_0), .is_quantized = true,
@@ -1028,7 +1079,8 @@ static const struct quant_traits scalar_table[GGML_TYPE_COUNT] = {
     [GGML_TYPE_Q3_K] = { .name = "q3_K", BLOCK(QK_K, struct block_q3_K), .is_quantized = true,
                          KERNELS(q3_K, GGML_TYPE_Q8_K) },
     [GGML_TYPE_Q4_K] = { .name = "q4_K", BLOCK(QK_K, struct block_q4_K), .is_quantized = true,
-                         KERNELS(q4_K, GGML_TYPE_Q8_K) },
+                         KERNELS(q4_K, GGML_TYPE_Q8_K), .vec_dot_repack = q4_K_vec_dot_repack,
+                         .vec_dot_repack4 = q4_K_vec_dot_repack4 },
     [GGML_TYPE_Q5_K] = { .name = "q5_K", BLOCK(QK_K, struct block_q5_K), .is_quantized = true,
                          KERNELS(q5_K, GGML_TYPE_Q8_K) },
     [GGML_TYPE_Q6_K] = { .name = "q6_K", BLOCK(QK_K, struct block_q6_K), .is_quantized = true,
@@ -1088,6 +1140,8 @@ static void table_apply(enum cpu_simd s)
             table[t].vec_dot_gemm = k.vec_dot_gemm[t] ? k.vec_dot_gemm[t] : table[t].vec_dot;
         if (k.vec_dot_repack[t] && table[t].vec_dot_repack)
             table[t].vec_dot_repack = k.vec_dot_repack[t];
+        if (k.vec_dot_repack4[t] && table[t].vec_dot_repack4)
+            table[t].vec_dot_repack4 = k.vec_dot_repack4[t];
         if (k.from_float[t] && table[t].from_float)
             table[t].from_float = k.from_float[t];
     }

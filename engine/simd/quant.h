@@ -72,11 +72,17 @@ struct quant_traits {
      * order of its per-row kernels, used for the 3-D expert tensors. They differ only for
      * f32, f16 and bf16, and only in the last bits. */
     quant_vec_dot_fn vec_dot_gemm;
-    /* The order of llama.cpp's kernels for repacked weights (q4_0 matrices whose row count
-     * is a multiple of 8, interleaved by 8 rows): each block's whole integer sum is
-     * fused-multiply-added with the scale product, block after block. NULL for the types
-     * it does not repack. */
+    /* The orders of llama.cpp's kernels for repacked weights (ggml-cpu/repack.cpp: on x86
+     * with AVX2, q4_0 and q4_K matrices whose row count is a multiple of 8, interleaved by
+     * 8 rows, 2-D weights and expert tensors alike): integer sums turned into floats and
+     * fused-multiply-added with the scale products, one accumulator per output row (q4_K:
+     * a second one for the mins, subtracted at the end). vec_dot_repack is the gemv's
+     * (one activation row; every expert product), vec_dot_repack4 the gemm's (activation
+     * rows four at a time): q4_0 takes one step per block in both, q4_K one per
+     * super-block in the gemv and one per 64 values in the gemm. NULL for the types it
+     * does not repack. */
     quant_vec_dot_fn vec_dot_repack;
+    quant_vec_dot_fn vec_dot_repack4;
 };
 
 /* The row for a type id, or NULL when the id is not a ggml type at all. */

@@ -340,6 +340,19 @@ static inline AVX2 __m128i k4_min_prod(const struct block_q8_K *y, __m256i m)
     return _mm_madd_epi16(_mm256_castsi256_si128(m), g);
 }
 
+/* Chunk pair p (values 64p .. 64p + 63) of a q4_K block against y, times the scales (sc:
+ * [scales | scales] as int16): 8 int32 lanes, lane k = values with (v % 32) / 4 == k. */
+static inline AVX2 __m256i k4_pair(const uint8_t *qs, const int8_t *y, __m256i sc, int p)
+{
+    const __m256i bits = load256(qs + 32 * p);
+    const __m256i lo = _mm256_and_si256(bits, _mm256_set1_epi8(0xF));
+    const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), _mm256_set1_epi8(0xF));
+    const __m256i pl = _mm256_maddubs_epi16(lo, load256(y + 64 * p));
+    const __m256i ph = _mm256_maddubs_epi16(hi, load256(y + 64 * p + 32));
+    return _mm256_add_epi32(_mm256_madd_epi16(pl, pick2(sc, 2 * p, 2 * p)),
+                            _mm256_madd_epi16(ph, pick2(sc, 2 * p + 1, 2 * p + 1)));
+}
+
 static AVX2 float q4_K_dot(int64_t n, const void *vx, const void *vy)
 {
     const struct block_q4_K *x = vx;
@@ -356,20 +369,63 @@ static AVX2 float q4_K_dot(int64_t n, const void *vx, const void *vy)
         acc_m = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(k4_min_prod(&y[b], sm[1])), acc_m);
         __m256i sumi = _mm256_setzero_si256();
         for (int p = 0; p < 4; p++) {
-            const __m256i bits = load256(x[b].qs + 32 * p);
-            const __m256i lo = _mm256_and_si256(bits, _mm256_set1_epi8(0xF));
-            const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), _mm256_set1_epi8(0xF));
-            const __m256i pl = _mm256_maddubs_epi16(lo, load256(y[b].qs + 64 * p));
-            const __m256i ph = _mm256_maddubs_epi16(hi, load256(y[b].qs + 64 * p + 32));
-            sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(
-                _mm256_madd_epi16(pl, pick2(sm[0], 2 * p, 2 * p)),
-                _mm256_madd_epi16(ph, pick2(sm[0], 2 * p + 1, 2 * p + 1))));
+            sumi = _mm256_add_epi32(sumi, k4_pair(x[b].qs, y[b].qs, sm[0], p));
         }
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
     }
     acc_m = _mm_add_ps(acc_m, _mm_movehl_ps(acc_m, acc_m));
     acc_m = _mm_add_ss(acc_m, _mm_movehdup_ps(acc_m));
     return hsum8(acc) + _mm_cvtss_f32(acc_m);
+}
+
+/* Sum of the 8 int32 lanes (exact). */
+static inline AVX2 int hsum_i32_8(__m256i a)
+{
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
+    s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+    return _mm_cvtsi128_si32(_mm_add_epi32(s, _mm_shuffle_epi32(s, 1)));
+}
+
+/* q4_K in the repacked kernels' orders (quant.h): the integer sums of `per` groups of 32
+ * per fused step; per = 8 is the gemv's step, per = 2 the gemm's. */
+static inline AVX2 float q4_K_repack_steps(int64_t n, const void *vx, const void *vy, int per)
+{
+    const struct block_q4_K *x = vx;
+    const struct block_q8_K *y = vy;
+    float acc = 0.0f, acc_min = 0.0f;
+    for (int64_t b = 0; b < n / QK_K; b++) {
+        const float d = h2f(x[b].d) * y[b].d, dmin = h2f(x[b].dmin) * y[b].d;
+        uint32_t u[4];
+        quant_k4_unpack(x[b].scales, u);
+        __m256i sm[2];
+        halves16(_mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)u)), sm);
+        /* lane i: mins 2i, 2i+1 times the group sums of 32 */
+        int32_t mp[4];
+        _mm_storeu_si128((__m128i *)mp, k4_min_prod(&y[b], sm[1]));
+        __m256i sumi = _mm256_setzero_si256();
+        int imin = 0;
+        for (int p = 0; p < 4; p++) {
+            sumi = _mm256_add_epi32(sumi, k4_pair(x[b].qs, y[b].qs, sm[0], p));
+            imin += mp[p];
+            if ((2 * p + 2) % per == 0) {
+                acc = fmaf((float)hsum_i32_8(sumi), d, acc);
+                acc_min = fmaf((float)imin, dmin, acc_min);
+                sumi = _mm256_setzero_si256();
+                imin = 0;
+            }
+        }
+    }
+    return acc - acc_min;
+}
+
+static AVX2 float q4_K_repack_dot(int64_t n, const void *vx, const void *vy)
+{
+    return q4_K_repack_steps(n, vx, vy, 8);
+}
+
+static AVX2 float q4_K_repack4_dot(int64_t n, const void *vx, const void *vy)
+{
+    return q4_K_repack_steps(n, vx, vy, 2);
 }
 
 /* q4_K tile: each x super-block's nibbles and scale vectors are made once for two y rows
@@ -467,6 +523,15 @@ static AVX2 float q5_K_dot(int64_t n, const void *vx, const void *vy)
     return hsum8(acc) + summs;
 }
 
+/* q6_K's -32 offset as llama.cpp's current x86 kernel takes it: 32 times the group sums
+ * times the scales, lane m = groups 2m and 2m+1 (values 32m .. 32m + 31), subtracted from
+ * the lanes of the unsigned products once per block. */
+static inline AVX2 __m256i q6_K_offset(const int8_t scales[16], const struct block_q8_K *y)
+{
+    const __m256i sc = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)scales));
+    return _mm256_slli_epi32(_mm256_madd_epi16(load256(y->bsums), sc), 5);
+}
+
 static AVX2 float q6_K_dot(int64_t n, const void *vx, const void *vy)
 {
     const struct block_q6_K *x = vx;
@@ -491,13 +556,13 @@ static AVX2 float q6_K_dot(int64_t n, const void *vx, const void *vy)
             for (int m = 0; m < 4; m++) {
                 const int c = 4 * h + m;
                 const __m256i y8 = load256(y[b].qs + 32 * c);
-                /* (q - 32) * y as q * y - 32 * y, both within int16 */
-                const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q[m], y8),
-                                                   _mm256_maddubs_epi16(_mm256_set1_epi8(32), y8));
+                /* the unsigned level q (0..63) times y; the -32 comes from the bsums below */
+                const __m256i p = _mm256_maddubs_epi16(q[m], y8);
                 const __m256i s = scales2(x[b].scales[2 * c], x[b].scales[2 * c + 1]);
                 sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, s));
             }
         }
+        sumi = _mm256_sub_epi32(sumi, q6_K_offset(x[b].scales, &y[b]));
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
     }
     return hsum8(acc);
@@ -515,31 +580,36 @@ static inline AVX2 __m256 load_f16(const uint16_t *p)
     return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
 }
 
-/* ggml_vec_dot_f32/_f16 as built for AVX-512: 4 accumulators of 16 lanes over chunks of 64,
- * reduced (0+2, 1+3, then 0+1) and summed with _mm512_reduce_add_ps. a[2j], a[2j+1] are
- * the low and high halves of accumulator j. */
-#define VEC_DOT_64(LOAD, x, y, n, np, out)                                               \
+/* ggml_vec_dot_f32/_f16 as built for AVX2 (the reference build): 4 accumulators of 8 lanes
+ * over chunks of 32, reduced 0+2, 1+3, then 0+1, then the halves added and two horizontal
+ * adds: (t0 + t1) + (t2 + t3). */
+static inline AVX2 float hadd_reduce8(__m256 v)
+{
+    const __m128 t0 = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    const __m128 t1 = _mm_hadd_ps(t0, t0);
+    return _mm_cvtss_f32(_mm_hadd_ps(t1, t1));
+}
+
+#define VEC_DOT_32(LOAD, x, y, np, out)                                                  \
     do {                                                                                 \
-        __m256 a[8];                                                                     \
-        for (int k_ = 0; k_ < 8; k_++)                                                   \
+        __m256 a[4];                                                                     \
+        for (int k_ = 0; k_ < 4; k_++)                                                   \
             a[k_] = _mm256_setzero_ps();                                                 \
-        for (int64_t i_ = 0; i_ < (np); i_ += 64)                                        \
-            for (int k_ = 0; k_ < 8; k_++)                                               \
+        for (int64_t i_ = 0; i_ < (np); i_ += 32)                                        \
+            for (int k_ = 0; k_ < 4; k_++)                                               \
                 a[k_] = _mm256_fmadd_ps(LOAD((x) + i_ + 8 * k_), LOAD((y) + i_ + 8 * k_), \
                                         a[k_]);                                          \
-        for (int k_ = 0; k_ < 4; k_++)                                                   \
-            a[k_] = _mm256_add_ps(a[k_], a[k_ + 4]);                                     \
         a[0] = _mm256_add_ps(a[0], a[2]);                                                \
         a[1] = _mm256_add_ps(a[1], a[3]);                                                \
-        (out) = hsum16(a[0], a[1]);                                                      \
+        (out) = hadd_reduce8(_mm256_add_ps(a[0], a[1]));                                 \
     } while (0)
 
 static AVX2 float f32_dot(int64_t n, const void *vx, const void *vy)
 {
     const float *x = vx, *y = vy;
-    const int64_t np = n & ~(int64_t)63;
+    const int64_t np = n & ~(int64_t)31;
     float sum;
-    VEC_DOT_64(load_f32, x, y, n, np, sum);
+    VEC_DOT_32(load_f32, x, y, np, sum);
     for (int64_t i = np; i < n; i++)
         sum = fmaf(x[i], y[i], sum);
     return sum;
@@ -548,9 +618,9 @@ static AVX2 float f32_dot(int64_t n, const void *vx, const void *vy)
 static AVX2 float f16_dot(int64_t n, const void *vx, const void *vy)
 {
     const uint16_t *x = vx, *y = vy;
-    const int64_t np = n & ~(int64_t)63;
+    const int64_t np = n & ~(int64_t)31;
     float red;
-    VEC_DOT_64(load_f16, x, y, n, np, red);
+    VEC_DOT_32(load_f16, x, y, np, red);
     double sum = red;
     for (int64_t i = np; i < n; i++)
         sum += (double)(h2f(x[i]) * h2f(y[i]));
@@ -569,10 +639,10 @@ enum { F16_AHEAD = 16 };
 static AVX2 void f16_tile(int64_t n, const void *vx, size_t xs, int nx, const void *const *vy,
                           int ny, float *out, size_t out_stride)
 {
-    const int64_t np = n & ~(int64_t)63;
+    const int64_t np = n & ~(int64_t)31;
     const int tail = (int)(n - np);
-    float red[4], prod[4][64];
-    const __m128i lane = _mm_setr_epi32(0, 64, 128, 192);
+    float red[4], prod[4][32];
+    const __m128i lane = _mm_setr_epi32(0, 32, 64, 96);
     for (int r = 0; r < F16_AHEAD && r < nx; r++)
         for (int64_t b = 0; b < n * 2; b += 64)
             _mm_prefetch((const char *)vx + (size_t)r * xs + b, _MM_HINT_T0);
@@ -585,7 +655,7 @@ static AVX2 void f16_tile(int64_t n, const void *vx, size_t xs, int nx, const vo
                 if (r0 + r + F16_AHEAD < nx)
                     for (int64_t b = 0; b < n * 2; b += 64)
                         _mm_prefetch((const char *)x + F16_AHEAD * xs + b, _MM_HINT_T0);
-                VEC_DOT_64(load_f16, x, y, n, np, red[r]);
+                VEC_DOT_32(load_f16, x, y, np, red[r]);
                 int i = 0;
                 for (; i + 8 <= tail; i += 8)
                     _mm256_storeu_ps(prod[r] + i, _mm256_mul_ps(load_f16(x + np + i),
@@ -614,32 +684,28 @@ static AVX2 void f16_tile(int64_t n, const void *vx, size_t xs, int nx, const vo
     }
 }
 
-/* tinyBLAS (llama.cpp's dense f32/f16 matrix product on AVX-512): one 16-lane accumulator
- * over the whole row, then _mm512_reduce_add_ps; rows not a multiple of 16 fall back. */
+/* tinyBLAS (llama.cpp's dense f32/f16 matrix product, as built for AVX2): one 8-lane
+ * accumulator over the whole row, then hsum8; rows not a multiple of 8 fall back. */
 static AVX2 float f32_gemm_dot(int64_t n, const void *vx, const void *vy)
 {
-    if (n % 16)
+    if (n % 8)
         return f32_dot(n, vx, vy);
     const float *x = vx, *y = vy;
-    __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n; i += 16) {
-        lo = _mm256_fmadd_ps(load_f32(x + i), load_f32(y + i), lo);
-        hi = _mm256_fmadd_ps(load_f32(x + i + 8), load_f32(y + i + 8), hi);
-    }
-    return hsum16(lo, hi);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n; i += 8)
+        acc = _mm256_fmadd_ps(load_f32(x + i), load_f32(y + i), acc);
+    return hsum8(acc);
 }
 
 static AVX2 float f16_gemm_dot(int64_t n, const void *vx, const void *vy)
 {
-    if (n % 16)
+    if (n % 8)
         return f16_dot(n, vx, vy);
     const uint16_t *x = vx, *y = vy;
-    __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n; i += 16) {
-        lo = _mm256_fmadd_ps(load_f16(x + i), load_f16(y + i), lo);
-        hi = _mm256_fmadd_ps(load_f16(x + i + 8), load_f16(y + i + 8), hi);
-    }
-    return hsum16(lo, hi);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n; i += 8)
+        acc = _mm256_fmadd_ps(load_f16(x + i), load_f16(y + i), acc);
+    return hsum8(acc);
 }
 
 /* One VDPBF16PS step on 8 lanes: 16 bf16 of x and y (pairs per lane), acc += odd products
@@ -719,13 +785,6 @@ static inline AVX2 __m256i round_pack32(const __m256 v[4], float id, __m256i *su
     const __m256i a = _mm256_packs_epi32(q[0], q[1]), b = _mm256_packs_epi32(q[2], q[3]);
     return _mm256_permutevar8x32_epi32(_mm256_packs_epi16(a, b),
                                        _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-}
-
-static inline AVX2 int hsum_i32_8(__m256i a)
-{
-    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
-    s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
-    return _mm_cvtsi128_si32(_mm_add_epi32(s, _mm_shuffle_epi32(s, 1)));
 }
 
 static AVX2 void q8_0_quantize(const float *x, void *vy, int64_t n)
@@ -814,6 +873,9 @@ void quant_avx2_fill(struct quant_kernels *k)
     k->vec_dot[GGML_TYPE_Q4_0] = q4_0_dot;
     k->tile[GGML_TYPE_Q4_0] = q4_0_tile;
     k->vec_dot_repack[GGML_TYPE_Q4_0] = q4_0_repack_dot;
+    k->vec_dot_repack4[GGML_TYPE_Q4_0] = q4_0_repack_dot;
+    k->vec_dot_repack[GGML_TYPE_Q4_K] = q4_K_repack_dot;
+    k->vec_dot_repack4[GGML_TYPE_Q4_K] = q4_K_repack4_dot;
     k->tile[GGML_TYPE_Q8_0] = q8_0_tile;
     k->vec_dot[GGML_TYPE_Q4_1] = q4_1_dot;
     k->vec_dot[GGML_TYPE_Q5_0] = q5_0_dot;

@@ -224,12 +224,18 @@ static AVX512 float q5_K_dot(int64_t n, const void *vx, const void *vy)
     return hsum8(acc) + summs;
 }
 
+/* q6_K's -32 offset as in quant_avx2.c: 32 x bsums x scales, lane m = groups 2m, 2m+1. */
+static inline AVX512 __m256i q6_K_offset(const int8_t scales[16], const struct block_q8_K *y)
+{
+    const __m256i sc = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)scales));
+    return _mm256_slli_epi32(_mm256_madd_epi16(load256(y->bsums), sc), 5);
+}
+
 static AVX512 float q6_K_dot(int64_t n, const void *vx, const void *vy)
 {
     const struct block_q6_K *x = vx;
     const struct block_q8_K *y = vy;
     const __m512i m4 = _mm512_set1_epi8(0xF), m3 = _mm512_set1_epi8(3);
-    const __m512i m32 = _mm512_set1_epi8(32);
     __m256 acc = _mm256_setzero_ps();
     for (int64_t b = 0; b < n / QK_K; b++) {
         const float d = y[b].d * h2f(x[b].d);
@@ -249,12 +255,12 @@ static AVX512 float q6_K_dot(int64_t n, const void *vx, const void *vy)
                 const __m512i hi = _mm512_and_si512(_mm512_srlv_epi16(qh, sh), m3);
                 const __m512i q = _mm512_or_si512(lo, _mm512_slli_epi16(hi, 4));
                 const __m512i y8 = load512(y[b].qs + 128 * h + 64 * half);
-                const __m512i pr = _mm512_sub_epi16(_mm512_maddubs_epi16(q, y8),
-                                                    _mm512_maddubs_epi16(m32, y8));
+                const __m512i pr = _mm512_maddubs_epi16(q, y8);
                 sumi = _mm512_dpwssd_epi32(sumi, pr, pick16(s16, k6_idx[2 * h + half]));
             }
         }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(fold16(sumi)), acc);
+        const __m256i si = _mm256_sub_epi32(fold16(sumi), q6_K_offset(x[b].scales, &y[b]));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(si), acc);
     }
     return hsum8(acc);
 }
@@ -265,7 +271,6 @@ static AVX512 void q6_K_tile(int64_t n, const void *vx, size_t xs, int nx, const
                              int ny, float *out, size_t os)
 {
     const __m512i m4 = _mm512_set1_epi8(0xF), m3 = _mm512_set1_epi8(3);
-    const __m512i m32 = _mm512_set1_epi8(32);
     for (int i = 0; i < nx; i++) {
         const struct block_q6_K *x = (const struct block_q6_K *)((const uint8_t *)vx + (size_t)i * xs);
         if (ny == 1) {
@@ -297,9 +302,7 @@ static AVX512 void q6_K_tile(int64_t n, const void *vx, size_t xs, int nx, const
 #define Q6_Y(U, YB)                                                                          \
     do {                                                                                     \
         const __m512i y8 = load512((YB)->qs + off);                                          \
-        const __m512i pr = _mm512_sub_epi16(_mm512_maddubs_epi16(q, y8),                     \
-                                            _mm512_maddubs_epi16(m32, y8));                  \
-        U = _mm512_dpwssd_epi32(U, pr, sc);                                                  \
+        U = _mm512_dpwssd_epi32(U, _mm512_maddubs_epi16(q, y8), sc);                         \
     } while (0)
                         Q6_Y(u0, &yr[0][b]);
                         Q6_Y(u1, &yr[1][b]);
@@ -309,10 +312,10 @@ static AVX512 void q6_K_tile(int64_t n, const void *vx, size_t xs, int nx, const
                     }
                 }
                 const float dx = h2f(x[b].d);
-                a0 = _mm256_fmadd_ps(_mm256_set1_ps(yr[0][b].d * dx), _mm256_cvtepi32_ps(fold16(u0)), a0);
-                a1 = _mm256_fmadd_ps(_mm256_set1_ps(yr[1][b].d * dx), _mm256_cvtepi32_ps(fold16(u1)), a1);
-                a2 = _mm256_fmadd_ps(_mm256_set1_ps(yr[2][b].d * dx), _mm256_cvtepi32_ps(fold16(u2)), a2);
-                a3 = _mm256_fmadd_ps(_mm256_set1_ps(yr[3][b].d * dx), _mm256_cvtepi32_ps(fold16(u3)), a3);
+                a0 = _mm256_fmadd_ps(_mm256_set1_ps(yr[0][b].d * dx), _mm256_cvtepi32_ps(_mm256_sub_epi32(fold16(u0), q6_K_offset(x[b].scales, &yr[0][b]))), a0);
+                a1 = _mm256_fmadd_ps(_mm256_set1_ps(yr[1][b].d * dx), _mm256_cvtepi32_ps(_mm256_sub_epi32(fold16(u1), q6_K_offset(x[b].scales, &yr[1][b]))), a1);
+                a2 = _mm256_fmadd_ps(_mm256_set1_ps(yr[2][b].d * dx), _mm256_cvtepi32_ps(_mm256_sub_epi32(fold16(u2), q6_K_offset(x[b].scales, &yr[2][b]))), a2);
+                a3 = _mm256_fmadd_ps(_mm256_set1_ps(yr[3][b].d * dx), _mm256_cvtepi32_ps(_mm256_sub_epi32(fold16(u3), q6_K_offset(x[b].scales, &yr[3][b]))), a3);
             }
             float *o = out + (size_t)i * os + (size_t)j0;
             const float r[4] = {hsum8(a0), hsum8(a1), hsum8(a2), hsum8(a3)};
@@ -332,66 +335,6 @@ static inline AVX512 __m512 ld_f32(const float *p)
 static inline AVX512 __m512 ld_f16(const uint16_t *p)
 {
     return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
-}
-
-/* ggml_vec_dot_f32/_f16 of an AVX-512 build: 4 x 16 lanes over chunks of 64. */
-#define VEC_DOT_64(LOAD, x, y, np, out)                                                  \
-    do {                                                                                 \
-        __m512 a_[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),  \
-                        _mm512_setzero_ps()};                                            \
-        for (int64_t i_ = 0; i_ < (np); i_ += 64)                                        \
-            for (int j_ = 0; j_ < 4; j_++)                                               \
-                a_[j_] = _mm512_fmadd_ps(LOAD((x) + i_ + 16 * j_), LOAD((y) + i_ + 16 * j_), \
-                                         a_[j_]);                                        \
-        a_[0] = _mm512_add_ps(a_[0], a_[2]);                                             \
-        a_[1] = _mm512_add_ps(a_[1], a_[3]);                                             \
-        a_[0] = _mm512_add_ps(a_[0], a_[1]);                                             \
-        (out) = _mm512_reduce_add_ps(a_[0]);                                             \
-    } while (0)
-
-static AVX512 float f32_dot(int64_t n, const void *vx, const void *vy)
-{
-    const float *x = vx, *y = vy;
-    const int64_t np = n & ~(int64_t)63;
-    float sum;
-    VEC_DOT_64(ld_f32, x, y, np, sum);
-    for (int64_t i = np; i < n; i++)
-        sum = fmaf(x[i], y[i], sum);
-    return sum;
-}
-
-static AVX512 float f16_dot(int64_t n, const void *vx, const void *vy)
-{
-    const uint16_t *x = vx, *y = vy;
-    const int64_t np = n & ~(int64_t)63;
-    float red;
-    VEC_DOT_64(ld_f16, x, y, np, red);
-    double sum = red;
-    for (int64_t i = np; i < n; i++)
-        sum += (double)(h2f(x[i]) * h2f(y[i]));
-    return (float)sum;
-}
-
-static AVX512 float f32_gemm_dot(int64_t n, const void *vx, const void *vy)
-{
-    if (n % 16)
-        return f32_dot(n, vx, vy);
-    const float *x = vx, *y = vy;
-    __m512 a = _mm512_setzero_ps();
-    for (int64_t i = 0; i < n; i += 16)
-        a = _mm512_fmadd_ps(ld_f32(x + i), ld_f32(y + i), a);
-    return _mm512_reduce_add_ps(a);
-}
-
-static AVX512 float f16_gemm_dot(int64_t n, const void *vx, const void *vy)
-{
-    if (n % 16)
-        return f16_dot(n, vx, vy);
-    const uint16_t *x = vx, *y = vy;
-    __m512 a = _mm512_setzero_ps();
-    for (int64_t i = 0; i < n; i += 16)
-        a = _mm512_fmadd_ps(ld_f16(x + i), ld_f16(y + i), a);
-    return _mm512_reduce_add_ps(a);
 }
 
 /* VDPBF16PS on 16 lanes without the instruction: acc += odd products, then even ones. */
@@ -476,13 +419,8 @@ void quant_avx512_fill(struct quant_kernels *k)
     k->vec_dot[GGML_TYPE_Q5_K] = q5_K_dot;
     k->vec_dot[GGML_TYPE_Q6_K] = q6_K_dot;
     k->tile[GGML_TYPE_Q6_K] = q6_K_tile;
-    k->vec_dot[GGML_TYPE_F32] = f32_dot;
-    k->vec_dot[GGML_TYPE_F16] = f16_dot;
-    /* f16 keeps quant_avx2.c's tile: its sums are this f16_dot's, bit for bit
-     * (test_kernels checks the pair on this path) */
+    /* f32 and f16 keep quant_avx2.c's kernels: the reference build is AVX2's, 8 lanes */
     k->vec_dot[GGML_TYPE_BF16] = bf16_dot;
-    k->vec_dot_gemm[GGML_TYPE_F32] = f32_gemm_dot;
-    k->vec_dot_gemm[GGML_TYPE_F16] = f16_gemm_dot;
     k->vec_dot_gemm[GGML_TYPE_BF16] = bf16_gemm_dot;
     if (cpu_has_avx512_bf16()) {
         k->vec_dot[GGML_TYPE_BF16] = bf16_dot_hw;

@@ -143,6 +143,7 @@ struct quant_kernels {
     quant_tile_fn tile[GGML_TYPE_COUNT];
     quant_vec_dot_fn vec_dot_gemm[GGML_TYPE_COUNT];
     quant_vec_dot_fn vec_dot_repack[GGML_TYPE_COUNT];
+    quant_vec_dot_fn vec_dot_repack4[GGML_TYPE_COUNT];
     quant_from_float_fn from_float[GGML_TYPE_COUNT];
 };
 

@@ -368,7 +368,6 @@ static NEON_DP float q6_K_dot(int64_t n, const void *vx, const void *vy)
     const struct block_q8_K *y = vy;
     struct f8 acc = f8_zero();
     const uint8x16_t m4 = vdupq_n_u8(0xF), m3 = vdupq_n_u8(3);
-    const int8x16_t m32 = vdupq_n_s8(32);
     for (int64_t b = 0; b < n / QK_K; b++) {
         const float d = y[b].d * h2f(x[b].d);
         struct k_lanes k = {vdupq_n_s32(0), vdupq_n_s32(0)};
@@ -383,11 +382,18 @@ static NEON_DP float q6_K_dot(int64_t n, const void *vx, const void *vy)
                     const uint8x16_t hb = vld1q_u8(qh + 16 * half);
                     const uint8x16_t lo4 = m < 2 ? vandq_u8(lb, m4) : vshrq_n_u8(lb, 4);
                     const uint8x16_t hi2 = vandq_u8(vshlq_u8(hb, vdupq_n_s8((int8_t)(-2 * m))), m3);
-                    a[half] = vsubq_s8(vreinterpretq_s8_u8(vorrq_u8(lo4, vshlq_n_u8(hi2, 4))), m32);
+                    a[half] = vreinterpretq_s8_u8(vorrq_u8(lo4, vshlq_n_u8(hi2, 4)));
                 }
                 k_add(&k, a[0], a[1], y[b].qs + 32 * c, x[b].scales[2 * c], x[b].scales[2 * c + 1]);
             }
         }
+        /* the -32 as llama.cpp's x86 kernel takes it: lane m = groups 2m, 2m+1 */
+        int32_t off[8];
+        for (int m = 0; m < 8; m++)
+            off[m] = 32 * (y[b].bsums[2 * m] * x[b].scales[2 * m] +
+                           y[b].bsums[2 * m + 1] * x[b].scales[2 * m + 1]);
+        k.lo = vsubq_s32(k.lo, vld1q_s32(off));
+        k.hi = vsubq_s32(k.hi, vld1q_s32(off + 4));
         acc = f8_fma(acc, d, k.lo, k.hi);
     }
     return f8_sum(acc);
@@ -405,30 +411,46 @@ static inline float32x4_t ld_f16(const uint16_t *p)
     return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p)));
 }
 
-/* ggml_vec_dot_f32/_f16 of an AVX-512 build: 4 accumulators of 16 lanes (a[4j..4j+3]) over
- * chunks of 64, reduced 0+2, 1+3, 0+1, then _mm512_reduce_add_ps's tree. */
-#define VEC_DOT_64(LOAD, x, y, np, out)                                                  \
+/* ggml_vec_dot_f32/_f16 of the AVX2 reference build: 4 accumulators of 8 lanes (a_[2j],
+ * a_[2j+1] the halves of accumulator j) over chunks of 32, reduced 0+2, 1+3, 0+1, then the
+ * halves added and (t0 + t1) + (t2 + t3). */
+static inline float hadd_reduce8(float32x4_t lo, float32x4_t hi)
+{
+    const float32x4_t t = vaddq_f32(lo, hi);
+    return (vgetq_lane_f32(t, 0) + vgetq_lane_f32(t, 1)) +
+           (vgetq_lane_f32(t, 2) + vgetq_lane_f32(t, 3));
+}
+
+/* The _mm256 hsum of tinyBLAS: halves added, then (t0 + t2) + (t1 + t3). */
+static inline float hsum8_lanes(float32x4_t lo, float32x4_t hi)
+{
+    const float32x4_t t = vaddq_f32(hi, lo);
+    return (vgetq_lane_f32(t, 0) + vgetq_lane_f32(t, 2)) +
+           (vgetq_lane_f32(t, 1) + vgetq_lane_f32(t, 3));
+}
+
+#define VEC_DOT_32(LOAD, x, y, np, out)                                                  \
     do {                                                                                 \
-        float32x4_t a_[16];                                                              \
-        for (int k_ = 0; k_ < 16; k_++)                                                  \
+        float32x4_t a_[8];                                                               \
+        for (int k_ = 0; k_ < 8; k_++)                                                   \
             a_[k_] = vdupq_n_f32(0.0f);                                                  \
-        for (int64_t i_ = 0; i_ < (np); i_ += 64)                                        \
-            for (int k_ = 0; k_ < 16; k_++)                                              \
+        for (int64_t i_ = 0; i_ < (np); i_ += 32)                                        \
+            for (int k_ = 0; k_ < 8; k_++)                                               \
                 a_[k_] = vfmaq_f32(a_[k_], LOAD((x) + i_ + 4 * k_), LOAD((y) + i_ + 4 * k_)); \
-        for (int k_ = 0; k_ < 4; k_++) {                                                 \
-            a_[k_] = vaddq_f32(a_[k_], a_[8 + k_]);                                      \
-            a_[4 + k_] = vaddq_f32(a_[4 + k_], a_[12 + k_]);                             \
-            a_[k_] = vaddq_f32(a_[k_], a_[4 + k_]);                                      \
+        for (int h_ = 0; h_ < 2; h_++) {                                                 \
+            a_[h_] = vaddq_f32(a_[h_], a_[4 + h_]);                                      \
+            a_[2 + h_] = vaddq_f32(a_[2 + h_], a_[6 + h_]);                              \
+            a_[h_] = vaddq_f32(a_[h_], a_[2 + h_]);                                      \
         }                                                                                \
-        (out) = f16_lanes_sum(a_);                                                       \
+        (out) = hadd_reduce8(a_[0], a_[1]);                                              \
     } while (0)
 
 static float f32_dot(int64_t n, const void *vx, const void *vy)
 {
     const float *x = vx, *y = vy;
-    const int64_t np = n & ~(int64_t)63;
+    const int64_t np = n & ~(int64_t)31;
     float sum;
-    VEC_DOT_64(ld_f32, x, y, np, sum);
+    VEC_DOT_32(ld_f32, x, y, np, sum);
     for (int64_t i = np; i < n; i++)
         sum = fmaf(x[i], y[i], sum);
     return sum;
@@ -437,38 +459,40 @@ static float f32_dot(int64_t n, const void *vx, const void *vy)
 static float f16_dot(int64_t n, const void *vx, const void *vy)
 {
     const uint16_t *x = vx, *y = vy;
-    const int64_t np = n & ~(int64_t)63;
+    const int64_t np = n & ~(int64_t)31;
     float red;
-    VEC_DOT_64(ld_f16, x, y, np, red);
+    VEC_DOT_32(ld_f16, x, y, np, red);
     double sum = red;
     for (int64_t i = np; i < n; i++)
         sum += (double)(h2f(x[i]) * h2f(y[i]));
     return (float)sum;
 }
 
-/* tinyBLAS's order (one 16-lane accumulator), rows not a multiple of 16 fall back. */
+/* tinyBLAS's order (one 8-lane accumulator), rows not a multiple of 8 fall back. */
 static float f32_gemm_dot(int64_t n, const void *vx, const void *vy)
 {
-    if (n % 16)
+    if (n % 8)
         return f32_dot(n, vx, vy);
     const float *x = vx, *y = vy;
-    float32x4_t a[4] = {vdupq_n_f32(0.0f), vdupq_n_f32(0.0f), vdupq_n_f32(0.0f), vdupq_n_f32(0.0f)};
-    for (int64_t i = 0; i < n; i += 16)
-        for (int k = 0; k < 4; k++)
-            a[k] = vfmaq_f32(a[k], ld_f32(x + i + 4 * k), ld_f32(y + i + 4 * k));
-    return f16_lanes_sum(a);
+    float32x4_t lo = vdupq_n_f32(0.0f), hi = vdupq_n_f32(0.0f);
+    for (int64_t i = 0; i < n; i += 8) {
+        lo = vfmaq_f32(lo, ld_f32(x + i), ld_f32(y + i));
+        hi = vfmaq_f32(hi, ld_f32(x + i + 4), ld_f32(y + i + 4));
+    }
+    return hsum8_lanes(lo, hi);
 }
 
 static float f16_gemm_dot(int64_t n, const void *vx, const void *vy)
 {
-    if (n % 16)
+    if (n % 8)
         return f16_dot(n, vx, vy);
     const uint16_t *x = vx, *y = vy;
-    float32x4_t a[4] = {vdupq_n_f32(0.0f), vdupq_n_f32(0.0f), vdupq_n_f32(0.0f), vdupq_n_f32(0.0f)};
-    for (int64_t i = 0; i < n; i += 16)
-        for (int k = 0; k < 4; k++)
-            a[k] = vfmaq_f32(a[k], ld_f16(x + i + 4 * k), ld_f16(y + i + 4 * k));
-    return f16_lanes_sum(a);
+    float32x4_t lo = vdupq_n_f32(0.0f), hi = vdupq_n_f32(0.0f);
+    for (int64_t i = 0; i < n; i += 8) {
+        lo = vfmaq_f32(lo, ld_f16(x + i), ld_f16(y + i));
+        hi = vfmaq_f32(hi, ld_f16(x + i + 4), ld_f16(y + i + 4));
+    }
+    return hsum8_lanes(lo, hi);
 }
 
 void quant_neon_fill(struct quant_kernels *k)
