@@ -56,7 +56,7 @@ TRAIN_LIB_OBJ := $(call obj,$(TRAIN_LIB_SRC))
 DEFAULT_MODEL := $(BUILD)/default.gguf
 TEST_BINS := $(BUILD)/test_engine $(BUILD)/test_tui
 # The real binary driven in tmux: typing, streaming, resizing, signals, hostile output.
-E2E_TESTS := tests/e2e_tmux.sh tests/e2e_signals.sh
+E2E_TESTS := tests/e2e_tmux.sh tests/e2e_signals.sh tests/e2e_hostile.sh
 TOOLS := $(BUILD)/synth $(BUILD)/train $(BUILD)/session_bench
 
 .PHONY: all run test check check-html fuzz bench train install uninstall clean man-lint layering moescope-san

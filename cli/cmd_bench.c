@@ -434,6 +434,16 @@ static int bench_usage(void)
     return 2;
 }
 
+/* A usage error that names what was wrong, then the usage line. */
+static int bench_bad(const char *opt, const char *value, const char *want)
+{
+    if (value)
+        fprintf(stderr, "moescope bench: bad value for %s: '%s' (%s)\n", opt, value, want);
+    else
+        fprintf(stderr, "moescope bench: %s %s\n", opt, want);
+    return bench_usage();
+}
+
 static int parse_int(const char *s, int lo, int hi, int *out)
 {
     char *end;
@@ -445,10 +455,24 @@ static int parse_int(const char *s, int lo, int hi, int *out)
     return 0;
 }
 
+/* The options that take a whole number: where it goes and its range. */
+struct bench_int_opt {
+    const char *name;
+    int lo, hi;
+    const char *want;
+};
+static const struct bench_int_opt bench_int_opts[] = {
+    { "-p", 1, 1 << 16, "prompt tokens, 1 to 65536" },
+    { "-n", 1, 1 << 16, "generated tokens, 1 to 65536" },
+    { "-r", 1, BENCH_MAX_REPEATS, "repeats, 1 to 100" }, /* = BENCH_MAX_REPEATS */
+    { "-c", 0, 1 << 24, "a context size, 0 for the model's, up to 16777216" },
+};
+
 int cmd_bench(int argc, char **argv)
 {
     struct bench_opts o = { .model = NULL, .n_prompt = 64, .n_gen = 64, .repeats = 5,
                             .ctx = 0, .bw_bytes = (size_t)1 << 30 };
+    int *int_dest[] = { &o.n_prompt, &o.n_gen, &o.repeats, &o.ctx };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--json")) {
@@ -459,8 +483,16 @@ int cmd_bench(int argc, char **argv)
             *(a[2] == 'p' ? &o.prewarm : &o.mlock) = true;
             continue;
         }
+        size_t k = 0;
+        while (k < sizeof bench_int_opts / sizeof bench_int_opts[0] &&
+               strcmp(a, bench_int_opts[k].name))
+            k++;
+        bool known = k < sizeof bench_int_opts / sizeof bench_int_opts[0] ||
+                     !strcmp(a, "-m") || !strcmp(a, "-t");
+        if (!known)
+            return bench_bad(a, NULL, "is not an option of bench");
         if (!v)
-            return bench_usage();
+            return bench_bad(a, NULL, "needs a value");
         i++;
         if (!strcmp(a, "-m")) {
             o.model = v;
@@ -468,25 +500,18 @@ int cmd_bench(int argc, char **argv)
             char buf[128];
             snprintf(buf, sizeof buf, "%s", v);
             for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-                if (o.n_threads == BENCH_MAX_THREADS ||
-                    parse_int(tok, 1, 256, &o.threads[o.n_threads]) != 0)
-                    return bench_usage();
+                if (o.n_threads == BENCH_MAX_THREADS)
+                    return bench_bad(a, v, "too many thread counts");
+                if (parse_int(tok, 1, 256, &o.threads[o.n_threads]) != 0)
+                    return bench_bad(a, tok, "thread counts from 1 to 256, comma-separated");
                 o.n_threads++;
             }
-        } else if (!strcmp(a, "-p")) {
-            if (parse_int(v, 1, 1 << 16, &o.n_prompt))
-                return bench_usage();
-        } else if (!strcmp(a, "-n")) {
-            if (parse_int(v, 1, 1 << 16, &o.n_gen))
-                return bench_usage();
-        } else if (!strcmp(a, "-r")) {
-            if (parse_int(v, 1, BENCH_MAX_REPEATS, &o.repeats))
-                return bench_usage();
-        } else if (!strcmp(a, "-c")) {
-            if (parse_int(v, 0, 1 << 24, &o.ctx))
-                return bench_usage();
+            if (o.n_threads == 0)
+                return bench_bad(a, v, "thread counts from 1 to 256, comma-separated");
         } else {
-            return bench_usage();
+            const struct bench_int_opt *io = &bench_int_opts[k];
+            if (parse_int(v, io->lo, io->hi, int_dest[k]) != 0)
+                return bench_bad(a, v, io->want);
         }
     }
     if (!o.model)

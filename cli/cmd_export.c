@@ -87,9 +87,10 @@ int cmd_export(int argc, char **argv)
         case EXPORT_NDJSON: rc = session_export_ndjson(&s, stdout, err, sizeof err); break;
         default: rc = session_export_html(&s, stdout, layer, err, sizeof err); break;
         }
-        if (fflush(stdout) != 0 && rc == 0) {
-            rc = -1;
-            snprintf(err, sizeof err, "standard output: write failed");
+        if (fflush(stdout) != 0 || ferror(stdout)) {
+            cli_stdout_failed();
+            session_free(&s);
+            return 1;   /* main() reports the failed output, once */
         }
     } else if (f == EXPORT_HTML && layer >= 0) {
         /* session_export_file picks the default layer: write the chosen one here. */

@@ -43,16 +43,36 @@ static const char *info_bytes(uint64_t n, char buf[32])
     return buf;
 }
 
-static void info_json_str(const char *s)
+/* A JSON string of bytes from a file or a file name, which need not be UTF-8. ASCII is
+ * written as itself (quote, backslash and controls escaped), a well-formed UTF-8 character
+ * as \uXXXX (a surrogate pair above U+FFFF), and a byte that is not UTF-8 as the text \xHH,
+ * with a backslash of the original doubled so the two never mix (moescope(1), info). */
+static void info_json_str(const char *str)
 {
+    const unsigned char *p = (const unsigned char *)str;
+    size_t n = strlen(str);
     putchar('"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            printf("\\%c", *p);
+    while (n > 0) {
+        uint32_t cp;
+        int len = *p < 0x80 ? 1 : utf8_decode(p, n, &cp);
+        if (*p == '"')
+            fputs("\\\"", stdout);
+        else if (*p == '\\')
+            fputs("\\\\\\\\", stdout);
         else if (*p < 0x20)
             printf("\\u%04x", *p);
-        else
+        else if (*p < 0x80)
             putchar(*p);
+        else if (len == 0)
+            printf("\\\\x%02x", *p);
+        else if (cp < 0x10000)
+            printf("\\u%04x", (unsigned)cp);
+        else
+            printf("\\u%04x\\u%04x", 0xd800 + ((cp - 0x10000) >> 10),
+                   0xdc00 + ((cp - 0x10000) & 0x3ff));
+        len = len > 0 ? len : 1;
+        p += len;
+        n -= (size_t)len;
     }
     putchar('"');
 }
@@ -112,7 +132,10 @@ static void info_print_text(const struct model_desc *d)
 {
     char a[32], b[32], c[32];
     const char *base = strrchr(d->path, '/');
-    printf("%s\n", base ? base + 1 : d->path);
+    base = base ? base + 1 : d->path;
+    char shown[4 * sizeof d->path + 8]; /* a file name too is shown, never obeyed */
+    text_escape_line(base, strlen(base), shown, sizeof shown);
+    printf("%s\n", shown);
     char name[4 * sizeof d->name + 8]; /* the file's words: shown, never obeyed */
     text_escape_line(d->name, strlen(d->name), name, sizeof name);
     printf("  name           %s\n", name);

@@ -25,9 +25,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "atomic_write.h"
 #include "chat.h"
 #include "commands.h"
 #include "engine.h"
+#include "file_open.h"
 #include "sampler.h"
 #include "text_escape.h"
 #include "detok.h"
@@ -222,10 +224,16 @@ bad:
 /* The whole of a prompt file ("-" = stdin) in a malloc'd buffer, or NULL with a message. */
 static char *run_read_file(const char *path, size_t *len)
 {
-    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
-    if (!f) {
-        fprintf(stderr, "moescope run: %s: %s\n", path, strerror(errno));
-        return NULL;
+    FILE *f = stdin;
+    if (strcmp(path, "-")) {
+        char why[128];
+        int fd = file_open_regular(path, NULL, why, sizeof why);
+        if (fd < 0 || !(f = fdopen(fd, "rb"))) {
+            fprintf(stderr, "moescope run: %s: %s\n", path, fd < 0 ? why : strerror(errno));
+            if (fd >= 0)
+                close(fd);
+            return NULL;
+        }
     }
     size_t cap = 4096, n = 0;
     char *buf = malloc(cap);
@@ -299,7 +307,8 @@ static void run_write_piece(struct run_out *o, const char *piece, size_t n)
         return;
     }
     run_emit(o, out, detok_push(&o->detok, piece, n, out, n + 8));
-    fflush(stdout);
+    if (fflush(stdout) != 0)
+        cli_stdout_failed();
     if (out != buf)
         free(out);
 }
@@ -311,28 +320,14 @@ static void run_flush_hold(struct run_out *o)
     fflush(stdout);
 }
 
-/* Every record of log as JSON lines into path, atomically: a temporary file beside it,
- * fsync, then rename over path. Returns 0, or -1 with a message printed. */
+/* Every record of log as JSON lines into path, by the one rule for files moescope writes
+ * (sessions/atomic_write.h). Returns 0, or -1 with a message printed. */
 static int run_write_trace(const struct trace_log *log, const char *path)
 {
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 16);
-    if (!tmp)
-        return -1;
-    snprintf(tmp, plen + 16, "%s.tmpXXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        fprintf(stderr, "moescope run: --trace %s: %s\n", path, strerror(errno));
-        free(tmp);
-        return -1;
-    }
-    mode_t mask = umask(0); /* mkstemp made it 0600: give it what open() would */
-    umask(mask);
-    fchmod(fd, 0666 & ~mask);
-    FILE *f = fdopen(fd, "w");
-    size_t cap = 4096;
-    char *line = malloc(cap);
-    bool ok = f && line;
+    char *buf = NULL, *line = NULL;
+    size_t len = 0, cap = 4096;
+    FILE *mem = open_memstream(&buf, &len);
+    bool ok = mem && (line = malloc(cap));
     for (size_t i = 0; ok && i < log->n; i++) {
         size_t need = trace_json_line(log, i, line, cap);
         if (need >= cap) {
@@ -346,25 +341,19 @@ static int run_write_trace(const struct trace_log *log, const char *path)
             trace_json_line(log, i, line, cap);
         }
         line[need] = '\n';
-        ok = fwrite(line, 1, need + 1, f) == need + 1;
+        ok = fwrite(line, 1, need + 1, mem) == need + 1;
     }
     free(line);
-    ok = ok && fflush(f) == 0 && fsync(fd) == 0;
-    int err = errno;
-    if (f)
-        ok = fclose(f) == 0 && ok;
-    else
-        close(fd);
-    if (ok && rename(tmp, path) != 0) {
-        err = errno;
+    if (mem && fclose(mem) != 0)
         ok = false;
-    }
-    if (!ok) {
-        fprintf(stderr, "moescope run: --trace %s: %s\n", path, strerror(err ? err : EIO));
-        unlink(tmp);
-    }
-    free(tmp);
-    return ok ? 0 : -1;
+    char err[512];
+    int rc = -1;
+    if (!ok)
+        fprintf(stderr, "moescope run: --trace %s: out of memory\n", path);
+    else if ((rc = atomic_write_file(path, buf, len, NULL, NULL, err, sizeof err)) != 0)
+        fprintf(stderr, "moescope run: --trace %s\n", err);
+    free(buf);
+    return rc;
 }
 
 /* ---- the command ---- */
@@ -384,8 +373,8 @@ static char *run_render_chat(const struct run_opts *o, const struct model_desc *
                 snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s",
                          i > 1 ? ", " : "", chat_family_names[i]);
             fprintf(stderr,
-                    "moescope run: %s has no chat template of a known family (%s); "
-                    "name one with --chat-template\n", d->name[0] ? d->name : o->model, names);
+                    "moescope run: %s: the model has no chat template of a known family "
+                    "(%s); name one with --chat-template\n", o->model, names);
             return NULL;
         }
     }
@@ -412,7 +401,8 @@ static int run_tokenize(struct engine *e, const struct run_opts *o, const char *
         return -1;
     int n = engine_tokenize(e, text, len, true, parse_special, *toks, n_ctx, err, sizeof err);
     if (n < 0) {
-        fprintf(stderr, "moescope run: the prompt: %s (the context is %d tokens; see -c)\n",
+        fprintf(stderr, "moescope run: %s%sthe prompt: %s (the context is %d tokens; see -c)\n",
+                o->prompt_file ? o->prompt_file : "", o->prompt_file ? ": " : "",
                 err[0] ? err : "cannot be tokenized", n_ctx);
         return -1;
     }
@@ -481,6 +471,11 @@ static int run_generate(struct engine *e, const struct run_opts *o, struct trace
             break;
         }
         run_write_piece(&out, trace_piece(log, (size_t)idx), log->tok[idx].piece_len);
+        if (ferror(stdout)) {
+            stop = "the output cannot be written";   /* main() says why, and exits 1 */
+            status = 1;
+            break;
+        }
         if (o->n_predict >= 0 && g + 1 >= o->n_predict)
             break; /* the last token is never fed: its logits would not be used */
         if (log->n >= (size_t)n_ctx) {
@@ -505,6 +500,27 @@ static int run_generate(struct engine *e, const struct run_opts *o, struct trace
      * (stdout's bytes stay exactly the model's). */
     run_print_figures(log, stop, out.wrote && !out.ends_newline && isatty(STDERR_FILENO));
     return status;
+}
+
+/* --trace and --session are checked before any work: a path that cannot be written is
+ * reported at once, not after the whole generation. */
+static int run_check_outputs(const struct run_opts *o)
+{
+    char err[512];
+    if (o->trace_path && !strcmp(o->trace_path, "-")) {
+        fprintf(stderr, "moescope run: --trace -: standard output carries the generated "
+                        "text; name a file (or /dev/stderr)\n");
+        return -1;
+    }
+    if (o->trace_path && atomic_write_check(o->trace_path, err, sizeof err) != 0) {
+        fprintf(stderr, "moescope run: --trace %s\n", err);
+        return -1;
+    }
+    if (o->session_path && atomic_write_check(o->session_path, err, sizeof err) != 0) {
+        fprintf(stderr, "moescope run: --session %s\n", err);
+        return -1;
+    }
+    return 0;
 }
 
 /* --session: the prompt as the user message, the generated text as the reply, and every
@@ -532,7 +548,7 @@ static int run_write_session(const struct run_opts *o, const struct model_desc *
                               o->prompt ? strlen(o->prompt) : prompt_len, reply, len, log, false,
                               err, sizeof err);
     if (rc != 0)
-        fprintf(stderr, "moescope run: --session: %s; remove it or pick another name\n", err);
+        fprintf(stderr, "moescope run: --session %s\n", err);
     free(reply);
     return rc;
 }
@@ -547,6 +563,8 @@ int cmd_run(int argc, char **argv)
     }
     if (rc)
         return rc;
+    if (run_check_outputs(&o) != 0)
+        return o.trace_path && !strcmp(o.trace_path, "-") ? 2 : 1;
 
     size_t text_len = 0;
     char *file_text = NULL;

@@ -1,4 +1,7 @@
-/* cli/main.c: dispatches `moescope COMMAND ...` to the command's own file. */
+/* cli/main.c: dispatches `moescope COMMAND ...` to the command's own file, and answers for
+ * standard output (cli/stdout_check.c). */
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +29,7 @@ static void usage(FILE *out)
     fprintf(out, "See moescope(1) for every option.\n");
 }
 
-int main(int argc, char **argv)
+static int main_dispatch(int argc, char **argv)
 {
     if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
         usage(stdout);
@@ -41,4 +44,13 @@ int main(int argc, char **argv)
                 return commands[i].fn(argc - 1, argv + 1);
     usage(stderr);
     return 2;
+}
+
+int main(int argc, char **argv)
+{
+    bool stdout_closed = cli_stdout_hold();
+    /* A file size limit makes write() fail with EFBIG, which every writer reports (and the
+     * temporary file is removed), instead of killing the process mid-save. */
+    signal(SIGXFSZ, SIG_IGN);
+    return cli_stdout_finish(main_dispatch(argc, argv), stdout_closed);
 }

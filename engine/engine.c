@@ -142,6 +142,16 @@ int engine_n_ctx(const struct engine *e)
 int engine_tokenize(struct engine *e, const char *text, size_t len, bool add_bos,
                     bool parse_special, int32_t *out, int max, char *err, size_t errlen)
 {
+    /* A text far too long for max is refused from its length alone: tokenizing 50 MB to
+     * find that out took seconds and a gigabyte. */
+    if (max >= 0 && len / 4 > (size_t)max) {
+        size_t at_least = len / tokenizer_longest_piece(e->tok);
+        if (at_least > (size_t)max) {
+            snprintf(err, errlen, "the text is %zu bytes, at least %zu tokens, more than the %d "
+                     "allowed", len, at_least, max);
+            return -1;
+        }
+    }
     int n = tokenizer_encode(e->tok, text, len, add_bos, parse_special, out, max);
     if (n == INT32_MIN) {
         snprintf(err, errlen, "out of memory while tokenizing");

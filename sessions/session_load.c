@@ -20,7 +20,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "file_open.h"
 #include "session_format.h"
+#include "text_escape.h"
 
 /* ---- encodings (session_format.h) ---- */
 
@@ -855,6 +857,15 @@ static int text_check_depth(struct loader *L, const char *data, size_t len)
     return 0;
 }
 
+/* A message quotes the file (a role, an id, an excerpt): its escapes, controls and newlines
+ * are shown, never obeyed, and the message stays one line. */
+static void load_err_escape(char *err, size_t errlen)
+{
+    char shown[1024];
+    text_escape_line(err, strlen(err), shown, sizeof shown);
+    snprintf(err, errlen, "%s", shown);
+}
+
 int session_load_buffer(struct session *s, const char *data, size_t len, const char *name,
                         char *err, size_t errlen)
 {
@@ -896,10 +907,7 @@ int session_load_buffer(struct session *s, const char *data, size_t len, const c
         else
             snprintf(err, errlen, "%s: line %zu column %zu: JSON syntax error near '%.12s'",
                      name, line, col, text + off);
-        /* The excerpt may hold a newline: keep the message on one line. */
-        for (char *p = err; *p; p++)
-            if (*p == '\n' || *p == '\r' || *p == '\t')
-                *p = ' ';
+        load_err_escape(err, errlen);
         free(text);
         return -1;
     }
@@ -929,10 +937,7 @@ int session_load_buffer(struct session *s, const char *data, size_t len, const c
 done:
     cJSON_Delete(root);
     if (rc != 0) {
-        /* A message may hold % or newlines from the file: keep it one line. */
-        for (char *p = err; *p; p++)
-            if (*p == '\n' || *p == '\r')
-                *p = ' ';
+        load_err_escape(err, errlen);
         session_free(s);
     }
     return rc;
@@ -941,15 +946,11 @@ done:
 static int session_read_file(const char *path, char **out, size_t *outlen, size_t max,
                              char *err, size_t errlen)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return -1;
-    }
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        snprintf(err, errlen, "%s: not a regular file", path);
-        close(fd);
+    char why[128];
+    int fd = file_open_regular(path, &st, why, sizeof why);
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: %s", path, why);
         return -1;
     }
     if ((uint64_t)st.st_size > SESSION_MAX_FILE) {

@@ -1,9 +1,13 @@
 #!/bin/sh
 # tests/e2e_signals.sh: the terminal always comes back, and the app survives its window
 # (issue 7). The real binary in tmux:
-#   1. quit by Ctrl-C twice, and killed by SIGTERM, SIGHUP, SIGSEGV and SIGABRT: each time
-#      the alternate screen is left (the shell's lines from before the app are on the
+#   1. quit by Ctrl-C twice, and killed by SIGTERM, SIGHUP, SIGSEGV, SIGABRT, and every
+#      other signal whose default ends a process (SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, SIGBUS;
+#      SIGPIPE and SIGXFSZ are ignored, so the app lives on and Ctrl-C twice quits): each
+#      time the alternate screen is left (the shell's lines from before the app are on the
 #      screen again), the prompt is back and `stty -a` shows echo on;
+#   1b. a bracketed paste and typed keys holding bytes that are not UTF-8: shown as \xHH,
+#      nothing after them lost, the paste ends, and Ctrl-C twice still quits;
 #   2. 1 000 SIGWINCH (and a resize every 100) while a reply streams: no crash, and the
 #      final screen is drawn for the final size;
 #   3. at 20x6 the too-small message, at 300x100 the full layout;
@@ -60,6 +64,7 @@ new_shell() { # new_shell COLS ROWS
     T set-option -t sig status off >/dev/null
     wait_for 'sig\$' 5
 }
+ctrl_c_twice() { T send-keys -t sig C-c; sleep 0.3; T send-keys -t sig C-c; }
 app_pid() { ps -o pid= --ppid "$(T display -p -t sig '#{pane_pid}')" | tr -d ' ' | head -1; }
 # start_app MARK ARGS...: the shell prints MARK, then runs the app, then its exit status.
 start_app() {
@@ -85,7 +90,7 @@ restored() {
 }
 
 # ---- 1. every way out restores the terminal
-for sig in CTRL-C TERM HUP SEGV ABRT; do
+for sig in CTRL-C TERM HUP SEGV ABRT QUIT USR1 USR2 ALRM BUS PIPE XFSZ; do
     new_shell 100 30
     mark="before-app-$sig"
     start_app "$mark" -m "$MODEL" -t 1
@@ -99,8 +104,14 @@ for sig in CTRL-C TERM HUP SEGV ABRT; do
         T send-keys -t sig C-c
         want='EXIT=0'
     else
-        kill -s "$sig" "$(app_pid)" 2>/dev/null
+        pid=$(app_pid)
+        kill -s "$sig" "$pid" 2>/dev/null
         want='EXIT=[0-9]+'
+        # An ignored signal leaves the app running: it must still answer Ctrl-C twice.
+        sleep 0.5
+        if kill -0 "$pid" 2>/dev/null && ! grep -q 'EXIT=' "$TMP/screen"; then
+            ctrl_c_twice
+        fi
     fi
     if wait_for "$want" 5; then
         ok "$sig: the app ended ($(grep -o 'EXIT=[0-9]*' "$TMP/screen" | head -1))"
@@ -109,6 +120,34 @@ for sig in CTRL-C TERM HUP SEGV ABRT; do
         bad "$sig: the app did not end" "$(cat "$TMP/screen")"
     fi
 done
+# ---- 1b. bytes that are not UTF-8, pasted and typed
+new_shell 100 30
+start_app before-app-paste -m "$MODEL" -t 1
+if wait_for 'ready' 10; then
+    printf 'caf\351 \377 junk' >"$TMP/paste"
+    T load-buffer "$TMP/paste"
+    T paste-buffer -d -p -t sig   # -p: bracketed, as a terminal pastes; -d: buffer deleted
+    sleep 0.3
+    T send-keys -t sig -l ' typed'
+    sleep 0.2
+    T send-keys -t sig -H 20 61 62 c3 28 63 64   # " ab" \xc3 "(cd": a bad lead byte, then ASCII
+    if wait_for 'caf\\xe9 \\xff junk typed ab\\xc3\(cd' 3; then
+        ok "bad UTF-8: the paste and the typed keys shown as \\xHH, nothing after them lost"
+    else
+        bad "bad UTF-8: the input line is not 'caf\\xe9 \\xff junk typed ab\\xc3(cd'" "$(cat "$TMP/screen")"
+    fi
+    ctrl_c_twice
+    if wait_for 'EXIT=0' 5; then
+        ok "bad UTF-8: Ctrl-C twice quits after the paste"
+        restored "bad UTF-8 paste" before-app-paste
+    else
+        bad "bad UTF-8: Ctrl-C twice did not quit (the paste never ended?)" "$(cat "$TMP/screen")"
+        kill -9 "$(app_pid)" 2>/dev/null
+    fi
+else
+    bad "bad UTF-8: the app did not open" "$(cat "$TMP/screen")"
+fi
+
 # SIGINT sent as a signal (not as a key): the app must end the same way.
 new_shell 100 30
 start_app before-app-INT -m "$MODEL" -t 1

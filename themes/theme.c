@@ -12,6 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "file_open.h"
 
 enum { THEME_FILE_MAX = 1 << 20 };
 
@@ -514,11 +517,15 @@ static char *theme_read_file(const char *path, size_t *len, bool *missing, char 
                              size_t msglen)
 {
     *missing = false;
-    FILE *f = fopen(path, "rb");
+    char why[128];
+    int fd = file_open_regular(path, NULL, why, sizeof why);
+    FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
     if (!f) {
-        if (errno == ENOENT)
+        if (fd < 0 && errno == ENOENT)
             *missing = true;
-        theme_msg(msg, msglen, "%s: %s", path, strerror(errno));
+        theme_msg(msg, msglen, "%s: %s", path, fd < 0 ? why : strerror(errno));
+        if (fd >= 0)
+            close(fd);
         return NULL;
     }
     char *buf = malloc(THEME_FILE_MAX + 1);

@@ -17,6 +17,11 @@
  * A bracketed paste (ESC [200~ ... ESC [201~) is collected whole and inserted as text, so a
  * pasted newline never sends the line.
  *
+ * Keys are read byte by byte (input_read_key), not with wget_wch(): ncurses' wget_wch() keeps
+ * reading after a byte that cannot start UTF-8 and drops what it gathered, which ate the
+ * character after a bad byte and, in a paste, the end-of-paste marker (the app then took
+ * every later key as pasted text). A byte that is not UTF-8 becomes the text \xHH.
+ *
  * History lives in $XDG_STATE_HOME/moescope/history (~/.local/state when unset), written
  * with timestamps so entries with newlines come back whole. */
 #include <errno.h>
@@ -25,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <wchar.h>
 
 #include <readline/history.h>
 #include <readline/readline.h>
@@ -369,6 +375,81 @@ enum input_result input_paste_bytes(struct input *in, const char *b, size_t n)
     }
     in->paste = false;
     return input_insert(in, in->pbuf, o);
+}
+
+/* ---- keys ---- */
+
+/* The next byte of a character already begun: normally queued with its lead byte, but a
+ * terminal may split a write, so wait a moment for it. */
+static int key_next_byte(WINDOW *w)
+{
+    int b = wgetch(w);
+    if (b != ERR)
+        return b;
+    int delay = wgetdelay(w);
+    wtimeout(w, 50);
+    b = wgetch(w);
+    wtimeout(w, delay);
+    return b;
+}
+
+/* How many continuation bytes a UTF-8 lead byte needs; -1 when b cannot start a character. */
+static int key_utf8_tail(int b)
+{
+    if (b < 0x80)
+        return 0;
+    if (b >= 0xc2 && b <= 0xdf)
+        return 1;
+    if (b >= 0xe0 && b <= 0xef)
+        return 2;
+    if (b >= 0xf0 && b <= 0xf4)
+        return 3;
+    return -1;
+}
+
+int input_read_key(WINDOW *w, wint_t *c)
+{
+    int b = wgetch(w);
+    if (b == ERR)
+        return ERR;
+    if (b >= KEY_MIN) {
+        *c = (wint_t)b;
+        return KEY_CODE_YES;
+    }
+    int need = key_utf8_tail(b);
+    if (need == 0 || MB_CUR_MAX == 1) {
+        *c = (wint_t)b;   /* ASCII, or a single-byte locale's own byte */
+        return OK;
+    }
+    char mb[4] = { (char)b };
+    int n = 1;
+    while (need > 0 && n <= need) {
+        int next = key_next_byte(w);
+        if (next == ERR)
+            break;
+        if (next >= KEY_MIN || (next & 0xc0) != 0x80) {
+            ungetch(next);   /* not part of this character: it is the next key */
+            break;
+        }
+        mb[n++] = (char)next;
+    }
+    wchar_t wc;
+    mbstate_t ps;
+    memset(&ps, 0, sizeof ps);
+    if (need > 0 && n == need + 1 && mbrtowc(&wc, mb, (size_t)n, &ps) == (size_t)n) {
+        *c = (wint_t)wc;
+        return OK;
+    }
+    /* Not UTF-8: the lead byte comes back as the four characters \xHH, and the bytes read
+     * after it are read again as keys of their own (ungetch is last in, first out). */
+    for (int i = n - 1; i >= 1; i--)
+        ungetch((unsigned char)mb[i]);
+    char esc[8];
+    snprintf(esc, sizeof esc, "\\x%02x", (unsigned)b);
+    for (int i = 3; i >= 1; i--)
+        ungetch((unsigned char)esc[i]);
+    *c = '\\';
+    return OK;
 }
 
 /* ---- drawing: the buffer laid out in rows of w columns after the prompt ---- */

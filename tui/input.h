@@ -44,6 +44,10 @@ const char *input_history_path(char *buf, size_t buflen);
 bool input_vi_mode(const struct input *in);
 /* In a bracketed paste: keys are text until the end marker. */
 bool input_in_paste(const struct input *in);
+/* One key from w, as wget_wch() returns it (OK and a character, KEY_CODE_YES and a key, or
+ * ERR), except that a byte that is not UTF-8 arrives as the characters \xHH and never takes
+ * the bytes after it along. */
+int input_read_key(WINDOW *w, wint_t *c);
 void input_paste_begin(struct input *in);
 /* Adds one key's bytes to a paste; returns INPUT_CHANGED when the paste ended. */
 enum input_result input_paste_bytes(struct input *in, const char *b, size_t n);

@@ -463,7 +463,7 @@ static size_t keys_escape_tail(struct app *a, char *seq, size_t cap)
 {
     size_t n = 0;
     wint_t c;
-    int r = wget_wch(a->win.keys, &c);
+    int r = input_read_key(a->win.keys, &c);
     if (r == ERR)
         return 0;
     if (r == KEY_CODE_YES) {
@@ -486,7 +486,7 @@ static size_t keys_escape_tail(struct app *a, char *seq, size_t cap)
         return n;
     /* CSI or SS3: parameters and intermediates, then one final byte 0x40..0x7e. */
     while (n + 1 < cap) {
-        r = wget_wch(a->win.keys, &c);
+        r = input_read_key(a->win.keys, &c);
         if (r != OK || c > 0x7f)
             break;
         seq[n++] = (char)c;
@@ -541,7 +541,7 @@ void keys_read(struct app *a)
 {
     wint_t c;
     int r;
-    while ((r = wget_wch(a->win.keys, &c)) != ERR) {
+    while ((r = input_read_key(a->win.keys, &c)) != ERR) {
         a->idle_wakeups = 0;
         if (a->in && input_in_paste(a->in)) {
             /* Inside a bracketed paste every key is text, until ESC [201~. */

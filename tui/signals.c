@@ -1,10 +1,15 @@
 /* tui/signals.c: the terminal is given back on every way out.
  *
- * - SIGINT, SIGTERM, SIGHUP only set signal_quit: the main loop leaves, restores the
- *   terminal the normal way (endwin, history saved) and then re-raises the signal so the
- *   parent sees how we died. The loop blocks them except inside ppoll(), so one that
- *   arrives between a check and the wait is never lost.
- * - SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT: nothing of the program can be trusted, so the
+ * Every signal whose default action ends the process is in one of the lists below.
+ * - SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, SIGVTALRM, SIGPROF,
+ *   SIGXCPU, SIGIO, SIGPWR, SIGSTKFLT and the real-time signals only set signal_quit: the
+ *   main loop leaves, restores the terminal the normal way (endwin, history saved) and then
+ *   re-raises the signal so the parent sees how we died. The loop blocks them except inside
+ *   ppoll(), so one that arrives between a check and the wait is never lost.
+ * - SIGPIPE and SIGXFSZ are ignored: a write that would raise them fails with EPIPE or
+ *   EFBIG instead and is reported like any failed write (SIGXFSZ is ignored from main()).
+ * - SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGSYS: nothing of the program can
+ *   be trusted, so the
  *   handler writes precomputed escape strings (leave the alternate screen, show the cursor,
  *   attributes off, bracketed paste off) and puts back the termios captured before curses
  *   started, using only write() and tcsetattr(), which are async-signal-safe. Then the
@@ -33,8 +38,20 @@ static volatile sig_atomic_t restore_armed; /* the terminal is ours and needs re
 static char restore_seq[512];             /* escape strings that undo our screen modes */
 static size_t restore_len;
 
-static const int quit_signals[] = { SIGINT, SIGTERM, SIGHUP };
-static const int fatal_signals[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT };
+static const int quit_signals[] = { SIGINT,   SIGTERM, SIGHUP,  SIGQUIT, SIGUSR1,
+                                    SIGUSR2,  SIGALRM, SIGVTALRM, SIGPROF, SIGXCPU,
+                                    SIGIO,    SIGPWR,  SIGSTKFLT };
+static const int fatal_signals[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGSYS };
+
+/* The i-th signal that ends the app in order: the table, then the real-time ones (whose
+ * numbers are only known at run time); 0 past the end. */
+static int quit_signal_at(int i)
+{
+    const int n = (int)(sizeof quit_signals / sizeof quit_signals[0]);
+    if (i < n)
+        return quit_signals[i];
+    return SIGRTMIN + (i - n) <= SIGRTMAX ? SIGRTMIN + (i - n) : 0;
+}
 
 static void on_quit(int sig)
 {
@@ -61,8 +78,9 @@ void signals_install(void)
     memset(&sa, 0, sizeof sa);
     sigemptyset(&sa.sa_mask);
     sa.sa_handler = on_quit;
-    for (size_t i = 0; i < sizeof quit_signals / sizeof quit_signals[0]; i++)
-        sigaction(quit_signals[i], &sa, NULL);
+    for (int i = 0, sig; (sig = quit_signal_at(i)); i++)
+        sigaction(sig, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
     sa.sa_handler = on_cont;
     sigaction(SIGCONT, &sa, NULL);
     sa.sa_handler = on_fatal;
@@ -74,8 +92,9 @@ void signals_install(void)
 void signals_uninstall(void)
 {
     restore_armed = 0;
-    for (size_t i = 0; i < sizeof quit_signals / sizeof quit_signals[0]; i++)
-        signal(quit_signals[i], SIG_DFL);
+    for (int i = 0, sig; (sig = quit_signal_at(i)); i++)
+        signal(sig, SIG_DFL);
+    signal(SIGPIPE, SIG_DFL);
     for (size_t i = 0; i < sizeof fatal_signals / sizeof fatal_signals[0]; i++)
         signal(fatal_signals[i], SIG_DFL);
     signal(SIGCONT, SIG_DFL);
@@ -84,8 +103,8 @@ void signals_uninstall(void)
 void signals_block_mask(sigset_t *set)
 {
     sigemptyset(set);
-    for (size_t i = 0; i < sizeof quit_signals / sizeof quit_signals[0]; i++)
-        sigaddset(set, quit_signals[i]);
+    for (int i = 0, sig; (sig = quit_signal_at(i)); i++)
+        sigaddset(set, sig);
     sigaddset(set, SIGWINCH);
     sigaddset(set, SIGCONT);
 }

@@ -14,6 +14,7 @@
 #include "gguf.h"
 
 #include "quant.h"
+#include "file_open.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -693,19 +694,11 @@ int gguf_parse(struct gguf_file *f, const void *data, uint64_t size, const char 
 int gguf_open(struct gguf_file *f, const char *path, char *err, size_t errlen)
 {
     memset(f, 0, sizeof *f);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return gguf_fail(path, err, errlen, "cannot open: %s", strerror(errno));
     struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int e = errno;
-        close(fd);
-        return gguf_fail(path, err, errlen, "cannot stat: %s", strerror(e));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return gguf_fail(path, err, errlen, "not a regular file");
-    }
+    char why[128];
+    int fd = file_open_regular(path, &st, why, sizeof why);
+    if (fd < 0)
+        return gguf_fail(path, err, errlen, "%s%s", errno == EINVAL ? "" : "cannot open: ", why);
     if (st.st_size == 0) {
         close(fd);
         return gguf_fail(path, err, errlen, "the file is empty (0 bytes), not a GGUF file");

@@ -1062,6 +1062,15 @@ size_t tokenizer_piece(const struct tokenizer *t, int32_t id, char *buf, size_t 
     return k;
 }
 
+size_t tokenizer_longest_piece(const struct tokenizer *t)
+{
+    size_t longest = 4;
+    for (int32_t i = 0; i < t->n_vocab; i++)
+        if (t->len[i] > longest)
+            longest = t->len[i];
+    return longest;
+}
+
 int tokenizer_n_vocab(const struct tokenizer *t) { return t->n_vocab; }
 int32_t tokenizer_bos(const struct tokenizer *t) { return t->bos; }
 int32_t tokenizer_eos(const struct tokenizer *t) { return t->eos; }

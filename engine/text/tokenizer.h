@@ -41,6 +41,10 @@ int tokenizer_encode(const struct tokenizer *t, const char *text, size_t len, bo
 size_t tokenizer_piece(const struct tokenizer *t, int32_t id, char *buf, size_t buflen);
 
 int tokenizer_n_vocab(const struct tokenizer *t);
+/* The most text bytes one token can stand for: the longest token text (no piece is longer
+ * than its token's text), and at least 4 (an unknown token for one UTF-8 character). So a
+ * text of len bytes needs at least len / tokenizer_longest_piece() tokens. */
+size_t tokenizer_longest_piece(const struct tokenizer *t);
 /* Special ids, or -1 when the model has none. */
 int32_t tokenizer_bos(const struct tokenizer *t);
 int32_t tokenizer_eos(const struct tokenizer *t);
