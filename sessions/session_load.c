@@ -215,6 +215,27 @@ static int get_int(struct loader *L, const cJSON *obj, const char *base, const c
     return check_int(L, cJSON_GetObjectItemCaseSensitive(obj, key), path, lo, hi, out);
 }
 
+/* An integer into an int, and a count up to 2^53 into a uint64_t. */
+static int get_int_as(struct loader *L, const cJSON *obj, const char *base, const char *key,
+                      int lo, int hi, int *out)
+{
+    long long v;
+    if (get_int(L, obj, base, key, lo, hi, &v) != 0)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+static int get_u64(struct loader *L, const cJSON *obj, const char *base, const char *key,
+                   uint64_t *out)
+{
+    long long v;
+    if (get_int(L, obj, base, key, 0, 1LL << 53, &v) != 0)
+        return -1;
+    *out = (uint64_t)v;
+    return 0;
+}
+
 /* A float: a number, or "inf", "-inf", "nan" (what JSON numbers cannot hold). */
 static int check_float(struct loader *L, const cJSON *j, const char *path, float *out)
 {
@@ -419,31 +440,20 @@ static int load_model(struct loader *L, const cJSON *root)
     if (get_object(L, root, "$", "model", &mo, path, sizeof path) != 0)
         return -1;
     const char *b = "$.model";
-    long long v;
     if (get_fixed(L, mo, b, "file", m->file, sizeof m->file) ||
         get_fixed(L, mo, b, "name", m->name, sizeof m->name) ||
         get_fixed(L, mo, b, "architecture", m->arch, sizeof m->arch) ||
         get_fixed(L, mo, b, "chat", m->chat, sizeof m->chat))
         return -1;
-    if (get_int(L, mo, b, "size", 0, 1LL << 53, &v))
+    if (get_u64(L, mo, b, "size", &m->size) ||
+        get_int_as(L, mo, b, "layers", 0, 4096, &m->n_layers) ||
+        get_int_as(L, mo, b, "experts", 0, 65536, &m->n_experts))
         return -1;
-    m->size = (uint64_t)v;
-    if (get_int(L, mo, b, "layers", 0, 4096, &v))
+    int experts_used_max = m->n_experts < TRACE_MAX_K ? m->n_experts : TRACE_MAX_K;
+    if (get_int_as(L, mo, b, "experts_used", 0, experts_used_max, &m->n_experts_used) ||
+        get_int_as(L, mo, b, "d_model", 0, INT_MAX, &m->d_model) ||
+        get_int_as(L, mo, b, "vocab", 0, INT32_MAX, &m->n_vocab))
         return -1;
-    m->n_layers = (int)v;
-    if (get_int(L, mo, b, "experts", 0, 65536, &v))
-        return -1;
-    m->n_experts = (int)v;
-    if (get_int(L, mo, b, "experts_used", 0, m->n_experts < TRACE_MAX_K ? m->n_experts
-                                                                        : TRACE_MAX_K, &v))
-        return -1;
-    m->n_experts_used = (int)v;
-    if (get_int(L, mo, b, "d_model", 0, INT_MAX, &v))
-        return -1;
-    m->d_model = (int)v;
-    if (get_int(L, mo, b, "vocab", 0, INT32_MAX, &v))
-        return -1;
-    m->n_vocab = (int)v;
     const char *h;
     if (get_string(L, mo, b, "header_hash", &h))
         return -1;
@@ -451,10 +461,7 @@ static int load_model(struct loader *L, const cJSON *root)
         return lerr(L, "$.model.header_hash",
                     "expected \"fnv1a64:\" and 16 lowercase hex digits, found \"%.40s\"", h);
     m->hash = strtoull(h + 8, NULL, 16);
-    if (get_int(L, mo, b, "header_hash_bytes", 0, 1LL << 53, &v))
-        return -1;
-    m->hash_bytes = (uint64_t)v;
-    return 0;
+    return get_u64(L, mo, b, "header_hash_bytes", &m->hash_bytes);
 }
 
 static int load_sampler(struct loader *L, const cJSON *root)
@@ -465,18 +472,13 @@ static int load_sampler(struct loader *L, const cJSON *root)
     if (get_object(L, root, "$", "sampler", &so, path, sizeof path) != 0)
         return -1;
     const char *b = "$.sampler";
-    long long v;
     if (get_float(L, so, b, "temp", &p->temp))
         return -1;
-    if (get_int(L, so, b, "top_k", 0, INT_MAX, &v))
+    if (get_int_as(L, so, b, "top_k", 0, INT_MAX, &p->top_k) ||
+        get_float(L, so, b, "top_p", &p->top_p) || get_float(L, so, b, "min_p", &p->min_p) ||
+        get_float(L, so, b, "repeat_penalty", &p->repeat_penalty) ||
+        get_int_as(L, so, b, "repeat_last_n", -1, INT_MAX, &p->repeat_last_n))
         return -1;
-    p->top_k = (int)v;
-    if (get_float(L, so, b, "top_p", &p->top_p) || get_float(L, so, b, "min_p", &p->min_p) ||
-        get_float(L, so, b, "repeat_penalty", &p->repeat_penalty))
-        return -1;
-    if (get_int(L, so, b, "repeat_last_n", -1, INT_MAX, &v))
-        return -1;
-    p->repeat_last_n = (int)v;
     const char *seed;
     if (get_string(L, so, b, "seed", &seed))
         return -1;
@@ -537,259 +539,286 @@ static int load_messages(struct loader *L, const cJSON *root)
     return 0;
 }
 
-/* One trace chunk: its records are appended to the log and become message m's range. */
-static int load_trace(struct loader *L, const cJSON *tr, const char *tp, long long *last_msg)
-{
-    struct session *s = L->s;
-    struct trace_log *log = &s->log;
-    const struct session_model *mo = &s->model;
-    char path[256];
-    long long v, m, nt_ll;
-    if (!cJSON_IsObject(tr))
-        return lerr(L, tp, "expected an object (one message's records), found %s",
-                    json_kind(tr));
-    if (s->n_msg == 0) {
-        path_key(path, sizeof path, tp, "message");
-        return lerr(L, path, "expected the index of a message, but $.messages is empty");
-    }
-    if (get_int(L, tr, tp, "message", 0, (long long)s->n_msg - 1, &m) != 0)
-        return -1;
-    if (m <= *last_msg) {
-        path_key(path, sizeof path, tp, "message");
-        return lerr(L, path, "expected a message index above %lld (traces in message order, "
-                             "one per message), found %lld", *last_msg, m);
-    }
-    *last_msg = m;
-    if (get_int(L, tr, tp, "tokens", 0, INT32_MAX, &nt_ll) != 0)
-        return -1;
-    size_t nt = (size_t)nt_ll, nl = (size_t)mo->n_layers;
-    int ew_min = mo->n_experts > 256 ? 2 : 1;
-    if (get_int(L, tr, tp, "expert_bytes", ew_min, 2, &v) != 0)
-        return -1;
-    size_t ew = (size_t)v;
-
-    /* Every per-record column must have nt entries before anything is allocated. */
-    const cJSON *c_pos, *c_tok, *c_plen, *c_prompt, *c_fed, *c_samp, *c_lp, *c_tid, *c_tlp;
-    const cJSON *c_nst, *c_ns, *c_cold;
-    char pp[12][256];
-    if (get_column(L, tr, tp, "pos", nt, "one per token", &c_pos, pp[0], 256) ||
-        get_column(L, tr, tp, "token", nt, "one per token", &c_tok, pp[1], 256) ||
-        get_column(L, tr, tp, "piece_len", nt, "one per token", &c_plen, pp[2], 256))
-        return -1;
-
-    /* The pieces: one string, or base64 when they are not clean UTF-8. */
-    const cJSON *pc = cJSON_GetObjectItemCaseSensitive(tr, "pieces");
-    const cJSON *pb = cJSON_GetObjectItemCaseSensitive(tr, "pieces_b64");
-    char *text = NULL;
+/* One trace chunk while it is read: what its header says, where each column's JSON is, and
+ * the buffers it owns (freed by chunk_free). */
+struct chunk {
+    const char *tp;                /* its path, "$.traces[2]" */
+    long long m;                   /* the message */
+    size_t nt, nl, ew;             /* records, layers, bytes per expert id */
+    const cJSON *col[SESSION_COLUMN_MAX]; /* by session_columns[]; then the current entry */
+    char col_path[SESSION_COLUMN_MAX][256];
+    const char *text;              /* the pieces */
     size_t text_len;
+    char *own_text;                /* text when it was decoded from base64 */
+    unsigned char *n_used, *experts, *weights, *entropy, *top1;
+    size_t slots, routed;          /* routed (record, layer) slots and layers */
+    const cJSON *cold;
+    char cold_path[256];
+};
+
+static void chunk_free(struct chunk *c)
+{
+    free(c->own_text);
+    free(c->n_used);
+    free(c->experts);
+    free(c->weights);
+    free(c->entropy);
+    free(c->top1);
+}
+
+/* "message", "tokens" and "expert_bytes"; the message index must grow chunk by chunk. */
+static int chunk_header(struct loader *L, const cJSON *tr, struct chunk *c, long long *last_msg)
+{
+    const struct session *s = L->s;
+    char path[256];
+    long long v;
+    if (!cJSON_IsObject(tr))
+        return lerr(L, c->tp, "expected an object (one message's records), found %s",
+                    json_kind(tr));
+    path_key(path, sizeof path, c->tp, "message");
+    if (s->n_msg == 0)
+        return lerr(L, path, "expected the index of a message, but $.messages is empty");
+    if (get_int(L, tr, c->tp, "message", 0, (long long)s->n_msg - 1, &c->m) != 0)
+        return -1;
+    if (c->m <= *last_msg)
+        return lerr(L, path, "expected a message index above %lld (traces in message order, "
+                             "one per message), found %lld", *last_msg, c->m);
+    *last_msg = c->m;
+    if (get_int(L, tr, c->tp, "tokens", 0, INT32_MAX, &v) != 0)
+        return -1;
+    c->nt = (size_t)v;
+    c->nl = (size_t)s->model.n_layers;
+    if (get_int(L, tr, c->tp, "expert_bytes", s->model.n_experts > 256 ? 2 : 1, 2, &v) != 0)
+        return -1;
+    c->ew = (size_t)v;
+    return 0;
+}
+
+/* The pieces: one string, or base64 when they are not clean UTF-8; their length must be the
+ * sum of the piece_len column (read before them; piece_len is its first entry). */
+static int chunk_pieces(struct loader *L, const cJSON *tr, struct chunk *c,
+                        const cJSON *piece_len, const char *piece_len_path)
+{
+    const cJSON *pb = cJSON_GetObjectItemCaseSensitive(tr, "pieces_b64");
+    char path[256];
+    path_key(path, sizeof path, c->tp, pb ? "pieces_b64" : "pieces");
     if (pb) {
-        path_key(path, sizeof path, tp, "pieces_b64");
         if (!cJSON_IsString(pb))
             return lerr(L, path, "expected a base64 string, found %s", json_kind(pb));
         size_t n = strlen(pb->valuestring);
-        text = malloc(n / 4 * 3 + 1);
-        if (!text)
+        c->own_text = malloc(n / 4 * 3 + 1);
+        if (!c->own_text)
             return lerr(L, path, "out of memory");
-        long got = session_b64_decode(pb->valuestring, n, (unsigned char *)text);
-        if (got < 0) {
-            free(text);
+        long got = session_b64_decode(pb->valuestring, n, (unsigned char *)c->own_text);
+        if (got < 0)
             return lerr(L, path, "expected canonical base64, found \"%.20s...\"",
                         pb->valuestring);
-        }
-        text_len = (size_t)got;
+        c->text = c->own_text;
+        c->text_len = (size_t)got;
     } else {
-        if (!cJSON_IsString(pc)) {
-            path_key(path, sizeof path, tp, "pieces");
+        const cJSON *pc = cJSON_GetObjectItemCaseSensitive(tr, "pieces");
+        if (!cJSON_IsString(pc))
             return lerr(L, path, "expected a string (or \"pieces_b64\"), found %s",
                         json_kind(pc));
-        }
-        text = pc->valuestring;
-        text_len = strlen(text);
+        c->text = pc->valuestring;
+        c->text_len = strlen(c->text);
     }
-    bool own_text = pb != NULL;
-    int rc = -1;
-    unsigned char *n_used = NULL, *experts = NULL, *weights = NULL, *ent = NULL, *top1 = NULL;
-    size_t sum_len = 0;
-    size_t first = log->n;
-    {
-        size_t i = 0;
-        for (const cJSON *c = c_plen->child; c; c = c->next, i++) {
-            path_idx(path, sizeof path, pp[2], i);
-            if (check_int(L, c, path, 0, UINT32_MAX, &v) != 0)
-                goto out;
-            sum_len += (size_t)v;
-        }
-        if (sum_len != text_len) {
-            path_key(path, sizeof path, tp, pb ? "pieces_b64" : "pieces");
-            lerr(L, path, "expected %zu bytes (the sum of piece_len), found %zu", sum_len,
-                 text_len);
-            goto out;
-        }
+    size_t sum = 0, i = 0;
+    long long v;
+    char ipath[300];
+    for (const cJSON *e = piece_len; e; e = e->next, i++) {
+        path_idx(ipath, sizeof ipath, piece_len_path, i);
+        if (check_int(L, e, ipath, 0, UINT32_MAX, &v) != 0)
+            return -1;
+        sum += (size_t)v;
     }
-    if (get_column(L, tr, tp, "prompt", nt, "one per token", &c_prompt, pp[3], 256) ||
-        get_column(L, tr, tp, "fed", nt, "one per token", &c_fed, pp[4], 256) ||
-        get_column(L, tr, tp, "sampled", nt, "one per token", &c_samp, pp[5], 256) ||
-        get_column(L, tr, tp, "logprob", nt, "one per token", &c_lp, pp[6], 256) ||
-        get_column(L, tr, tp, "top_id", nt * TRACE_TOP, "5 per token", &c_tid, pp[7], 256) ||
-        get_column(L, tr, tp, "top_logprob", nt * TRACE_TOP, "5 per token", &c_tlp, pp[8],
-                   256) ||
-        get_column(L, tr, tp, "ns_total", nt, "one per token", &c_nst, pp[9], 256) ||
-        get_column(L, tr, tp, "ns", nt * TRACE_PHASE_COUNT,
-                   "attn, router, experts, other per token", &c_ns, pp[10], 256))
-        goto out;
-    if (get_b64_column(L, tr, tp, "n_used", nt * nl, "one per token and layer", &n_used) != 0)
-        goto out;
-    size_t slots = 0, routed = 0;
-    for (size_t i = 0; i < nt * nl; i++) {
-        if (n_used[i] > mo->n_experts_used) {
-            path_key(path, sizeof path, tp, "n_used");
-            lerr(L, path, "expected at most %d experts per layer (experts_used), found %u at "
-                          "token %zu layer %zu",
-                 mo->n_experts_used, n_used[i], i / nl, i % nl);
-            goto out;
-        }
-        slots += n_used[i];
-        routed += n_used[i] > 0;
-    }
-    if (get_b64_column(L, tr, tp, "experts", slots * ew, "expert ids of the routed layers",
-                       &experts) ||
-        get_b64_column(L, tr, tp, "weights", slots * 2, "float16 weights of the routed layers",
-                       &weights) ||
-        get_b64_column(L, tr, tp, "entropy", routed * 4, "float32 per routed layer", &ent) ||
-        get_b64_column(L, tr, tp, "top1", routed * 4, "float32 per routed layer", &top1))
-        goto out;
-    if (get_array(L, tr, tp, "cold", &c_cold, pp[11], 256) != 0)
-        goto out;
+    if (sum != c->text_len)
+        return lerr(L, path, "expected %zu bytes (the sum of piece_len), found %zu", sum,
+                    c->text_len);
+    return 0;
+}
 
-    /* The records. */
-    const cJSON *cp = c_pos, *ct = c_tok, *cl = c_plen, *cpr = c_prompt, *cf = c_fed;
-    const cJSON *cs = c_samp, *clp = c_lp, *cti = c_tid->child, *ctl = c_tlp->child;
-    const cJSON *cnt = c_nst, *cns = c_ns->child;
-    cp = cp->child, ct = ct->child, cl = cl->child, cpr = cpr->child, cf = cf->child;
-    cs = cs->child, clp = clp->child, cnt = cnt->child;
+/* Every per-record column, with its number of entries, before any record is built. */
+static int chunk_columns(struct loader *L, const cJSON *tr, struct chunk *c)
+{
+    int piece_len = -1;
+    for (int k = 0; k < session_column_count; k++) {
+        const struct session_column *sc = &session_columns[k];
+        if (sc->kind == SESSION_COL_PIECES) {
+            if (chunk_pieces(L, tr, c, c->col[piece_len], c->col_path[piece_len]) != 0)
+                return -1;
+            continue;
+        }
+        if (!strcmp(sc->key, "piece_len"))
+            piece_len = k;
+        if (get_column(L, tr, c->tp, sc->key, c->nt * (size_t)sc->per_token, sc->what,
+                       &c->col[k], c->col_path[k], sizeof c->col_path[k]) != 0)
+            return -1;
+        c->col[k] = c->col[k]->child; /* the cursor: the first entry */
+    }
+    return 0;
+}
+
+/* The per (record, layer) columns in base64: n_used first, which sizes the others. */
+static int chunk_layer_columns(struct loader *L, const cJSON *tr, struct chunk *c)
+{
+    const struct session_model *mo = &L->s->model;
+    size_t pairs = c->nt * c->nl;
+    if (get_b64_column(L, tr, c->tp, "n_used", pairs, "one per token and layer", &c->n_used))
+        return -1;
+    for (size_t i = 0; i < pairs; i++) {
+        if (c->n_used[i] > mo->n_experts_used) {
+            char path[256];
+            path_key(path, sizeof path, c->tp, "n_used");
+            return lerr(L, path, "expected at most %d experts per layer (experts_used), found "
+                                 "%u at token %zu layer %zu",
+                        mo->n_experts_used, c->n_used[i], i / c->nl, i % c->nl);
+        }
+        c->slots += c->n_used[i];
+        c->routed += c->n_used[i] > 0;
+    }
+    if (get_b64_column(L, tr, c->tp, "experts", c->slots * c->ew,
+                       "expert ids of the routed layers", &c->experts) ||
+        get_b64_column(L, tr, c->tp, "weights", c->slots * 2,
+                       "float16 weights of the routed layers", &c->weights) ||
+        get_b64_column(L, tr, c->tp, "entropy", c->routed * 4, "float32 per routed layer",
+                       &c->entropy) ||
+        get_b64_column(L, tr, c->tp, "top1", c->routed * 4, "float32 per routed layer",
+                       &c->top1))
+        return -1;
+    return get_array(L, tr, c->tp, "cold", &c->cold, c->cold_path, sizeof c->cold_path);
+}
+
+/* Record i's entries of every per-record column into *t, each checked; the cursors move on. */
+static int chunk_record_fields(struct loader *L, struct chunk *c, size_t i,
+                               struct trace_token *t)
+{
+    int n_vocab = L->s->model.n_vocab;
+    char path[300];
+    long long v;
+    for (int k = 0; k < session_column_count; k++) {
+        const struct session_column *sc = &session_columns[k];
+        long long hi = sc->hi == SESSION_COL_HI_VOCAB ? (n_vocab > 0 ? n_vocab - 1 : INT32_MAX)
+                                                      : sc->hi;
+        for (int j = 0; j < sc->per_token && sc->kind != SESSION_COL_PIECES; j++) {
+            path_idx(path, sizeof path, c->col_path[k], i * (size_t)sc->per_token + (size_t)j);
+            if (sc->kind == SESSION_COL_FLOAT) {
+                if (check_float(L, c->col[k], path, session_column_float(sc, t, j)) != 0)
+                    return -1;
+            } else {
+                if (check_int(L, c->col[k], path, sc->lo, hi, &v) != 0)
+                    return -1;
+                session_column_set(sc, t, j, v);
+            }
+            c->col[k] = c->col[k]->next;
+        }
+    }
+    return 0;
+}
+
+/* Record i's layers from the base64 columns; *si and *ri are the slot and routed cursors. */
+static int chunk_record_layers(struct loader *L, struct chunk *c, size_t i,
+                               struct trace_layer *ly, size_t *si, size_t *ri)
+{
+    int n_experts = L->s->model.n_experts;
+    for (size_t l = 0; l < c->nl; l++) {
+        struct trace_layer *Ly = &ly[l];
+        Ly->n = c->n_used[i * c->nl + l];
+        for (int j = 0; j < Ly->n; j++, (*si)++) {
+            const unsigned char *x = c->experts + *si * c->ew, *w = c->weights + *si * 2;
+            unsigned e = x[0] | (c->ew == 2 ? (unsigned)x[1] << 8 : 0);
+            if (e >= (unsigned)n_experts) {
+                char path[256];
+                path_key(path, sizeof path, c->tp, "experts");
+                return lerr(L, path, "expected expert ids below %d, found %u at token %zu "
+                                     "layer %zu", n_experts, e, i, l);
+            }
+            Ly->experts[j] = (uint16_t)e;
+            Ly->weights[j] = session_f16_to_f32((uint16_t)(w[0] | w[1] << 8));
+        }
+        if (Ly->n) {
+            uint32_t a = 0, b = 0;
+            for (int q = 0; q < 4; q++) {
+                a |= (uint32_t)c->entropy[*ri * 4 + (size_t)q] << (8 * q);
+                b |= (uint32_t)c->top1[*ri * 4 + (size_t)q] << (8 * q);
+            }
+            memcpy(&Ly->entropy, &a, 4);
+            memcpy(&Ly->top1_prob, &b, 4);
+            (*ri)++;
+        }
+    }
+    return 0;
+}
+
+/* The records, appended to the log in order. */
+static int chunk_records(struct loader *L, struct chunk *c)
+{
+    struct trace_log *log = &L->s->log;
     size_t off = 0, si = 0, ri = 0;
-    for (size_t i = 0; i < nt; i++) {
-        long long pos, tok, plen, pr, fed, samp, nst;
-        path_idx(path, sizeof path, pp[0], i);
-        if (check_int(L, cp, path, 0, INT32_MAX, &pos))
-            goto out;
-        path_idx(path, sizeof path, pp[1], i);
-        if (check_int(L, ct, path, 0, mo->n_vocab > 0 ? mo->n_vocab - 1 : INT32_MAX, &tok))
-            goto out;
-        plen = (long long)cl->valuedouble; /* checked above */
-        path_idx(path, sizeof path, pp[3], i);
-        if (check_int(L, cpr, path, 0, 1, &pr))
-            goto out;
-        path_idx(path, sizeof path, pp[4], i);
-        if (check_int(L, cf, path, 0, 1, &fed))
-            goto out;
-        path_idx(path, sizeof path, pp[5], i);
-        if (check_int(L, cs, path, 0, 1, &samp))
-            goto out;
-        long k = trace_log_push(log, (int32_t)tok, text + off, (size_t)plen, pr != 0);
-        if (k < 0) {
-            lerr(L, tp, "out of memory at token %zu", i);
-            goto out;
-        }
-        off += (size_t)plen;
-        struct trace_token *t = &log->tok[k];
-        t->pos = (int32_t)pos;
-        t->fed = fed != 0;
-        t->sampled = samp != 0;
-        path_idx(path, sizeof path, pp[6], i);
-        if (check_float(L, clp, path, &t->logprob))
-            goto out;
-        for (int j = 0; j < TRACE_TOP; j++, cti = cti->next, ctl = ctl->next) {
-            path_idx(path, sizeof path, pp[7], i * TRACE_TOP + (size_t)j);
-            if (check_int(L, cti, path, -1, mo->n_vocab > 0 ? mo->n_vocab - 1 : INT32_MAX, &v))
-                goto out;
-            t->top_id[j] = (int32_t)v;
-            path_idx(path, sizeof path, pp[8], i * TRACE_TOP + (size_t)j);
-            if (check_float(L, ctl, path, &t->top_logprob[j]))
-                goto out;
-        }
-        path_idx(path, sizeof path, pp[9], i);
-        if (check_int(L, cnt, path, 0, 1LL << 53, &nst))
-            goto out;
-        t->ns_total = (uint64_t)nst;
-        for (int p = 0; p < TRACE_PHASE_COUNT; p++, cns = cns->next) {
-            path_idx(path, sizeof path, pp[10], i * TRACE_PHASE_COUNT + (size_t)p);
-            if (check_int(L, cns, path, 0, 1LL << 53, &v))
-                goto out;
-            t->ns[p] = (uint64_t)v;
-        }
-        struct trace_layer *ly = trace_layers(log, (size_t)k);
-        for (size_t l = 0; l < nl; l++) {
-            struct trace_layer *Ly = &ly[l];
-            Ly->n = n_used[i * nl + l];
-            for (int j = 0; j < Ly->n; j++, si++) {
-                unsigned e = experts[si * ew] | (ew == 2 ? (unsigned)experts[si * 2 + 1] << 8 : 0);
-                if (e >= (unsigned)mo->n_experts) {
-                    path_key(path, sizeof path, tp, "experts");
-                    lerr(L, path, "expected expert ids below %d, found %u at token %zu layer "
-                                  "%zu",
-                         mo->n_experts, e, i, l);
-                    goto out;
-                }
-                Ly->experts[j] = (uint16_t)e;
-                Ly->weights[j] = session_f16_to_f32((uint16_t)(weights[si * 2] |
-                                                               weights[si * 2 + 1] << 8));
-            }
-            if (Ly->n) {
-                uint32_t a = 0, b = 0;
-                for (int q = 0; q < 4; q++) {
-                    a |= (uint32_t)ent[ri * 4 + (size_t)q] << (8 * q);
-                    b |= (uint32_t)top1[ri * 4 + (size_t)q] << (8 * q);
-                }
-                memcpy(&Ly->entropy, &a, 4);
-                memcpy(&Ly->top1_prob, &b, 4);
-                ri++;
-            }
-        }
-        cp = cp->next, ct = ct->next, cl = cl->next, cpr = cpr->next, cf = cf->next;
-        cs = cs->next, clp = clp->next, cnt = cnt->next;
+    for (size_t i = 0; i < c->nt; i++) {
+        struct trace_token t = { 0 };
+        if (chunk_record_fields(L, c, i, &t) != 0)
+            return -1;
+        long k = trace_log_push(log, t.token, c->text + off, t.piece_len, t.prompt);
+        if (k < 0)
+            return lerr(L, c->tp, "out of memory at token %zu", i);
+        off += t.piece_len;
+        t.piece_off = log->tok[k].piece_off;
+        log->tok[k] = t;
+        if (chunk_record_layers(L, c, i, trace_layers(log, (size_t)k), &si, &ri) != 0)
+            return -1;
     }
+    return 0;
+}
 
-    /* Cold masks: (record, layer, mask) triples in increasing (record, layer) order. */
-    {
-        size_t i = 0, prev = SIZE_MAX;
-        long long trip[3];
-        for (const cJSON *c = c_cold->child; c; c = c->next, i++) {
-            static const long long lo[3] = { 0, 0, 1 };
-            long long hi[3] = { (long long)nt - 1, (long long)nl - 1, 0xffff };
-            path_idx(path, sizeof path, pp[11], i);
-            if (check_int(L, c, path, lo[i % 3], hi[i % 3], &trip[i % 3]))
-                goto out;
-            if (i % 3 != 2)
-                continue;
-            size_t key = (size_t)trip[0] * nl + (size_t)trip[1];
-            struct trace_layer *Ly = &trace_layers(log, first + (size_t)trip[0])[trip[1]];
-            if ((prev != SIZE_MAX && key <= prev) || Ly->n == 0 ||
-                (trip[2] >> Ly->n) != 0) {
-                lerr(L, path, "expected (token, layer, mask) triples in increasing order, "
-                              "the mask within the layer's %d routed experts",
-                     Ly->n);
-                goto out;
-            }
-            Ly->cold = (uint16_t)trip[2];
-            prev = key;
-        }
-        if (i % 3 != 0) {
-            lerr(L, pp[11], "expected (token, layer, mask) triples, found %zu numbers", i);
-            goto out;
-        }
+/* Cold masks: (record, layer, mask) triples in increasing (record, layer) order, on the
+ * records from first on. */
+static int chunk_cold(struct loader *L, struct chunk *c, size_t first)
+{
+    size_t i = 0, prev = SIZE_MAX;
+    long long trip[3];
+    char path[300];
+    for (const cJSON *e = c->cold->child; e; e = e->next, i++) {
+        static const long long lo[3] = { 0, 0, 1 };
+        long long hi[3] = { (long long)c->nt - 1, (long long)c->nl - 1, 0xffff };
+        path_idx(path, sizeof path, c->cold_path, i);
+        if (check_int(L, e, path, lo[i % 3], hi[i % 3], &trip[i % 3]))
+            return -1;
+        if (i % 3 != 2)
+            continue;
+        size_t key = (size_t)trip[0] * c->nl + (size_t)trip[1];
+        struct trace_layer *Ly = &trace_layers(&L->s->log, first + (size_t)trip[0])[trip[1]];
+        if ((prev != SIZE_MAX && key <= prev) || Ly->n == 0 || (trip[2] >> Ly->n) != 0)
+            return lerr(L, path, "expected (token, layer, mask) triples in increasing order, "
+                                 "the mask within the layer's %d routed experts", Ly->n);
+        Ly->cold = (uint16_t)trip[2];
+        prev = key;
     }
-    s->msg[m].trace_begin = first;
-    s->msg[m].trace_end = log->n;
-    rc = 0;
-out:
-    if (own_text)
-        free(text);
-    free(n_used);
-    free(experts);
-    free(weights);
-    free(ent);
-    free(top1);
+    if (i % 3 != 0)
+        return lerr(L, c->cold_path, "expected (token, layer, mask) triples, found %zu numbers",
+                    i);
+    return 0;
+}
+
+/* One trace chunk: its records are appended to the log and become message m's range. */
+static int load_trace(struct loader *L, const cJSON *tr, const char *tp, long long *last_msg)
+{
+    struct chunk c = { .tp = tp };
+    size_t first = L->s->log.n;
+    int rc = chunk_header(L, tr, &c, last_msg);
+    if (rc == 0)
+        rc = chunk_columns(L, tr, &c);
+    if (rc == 0)
+        rc = chunk_layer_columns(L, tr, &c);
+    if (rc == 0)
+        rc = chunk_records(L, &c);
+    if (rc == 0)
+        rc = chunk_cold(L, &c, first);
+    if (rc == 0) {
+        L->s->msg[c.m].trace_begin = first;
+        L->s->msg[c.m].trace_end = L->s->log.n;
+    }
+    chunk_free(&c);
     return rc;
 }
 

@@ -260,97 +260,66 @@ static void session_write_sampler(struct jbuf *b, const struct sampler_params *p
            (unsigned long long)p->seed);
 }
 
-/* An integer column over the records [from, to). */
-#define SESSION_INT_COLUMN(b, key, from, to, expr)                                          \
-    do {                                                                                    \
-        jb_str(b, ",\n  \"" key "\":[");                                                  \
-        for (size_t i_ = (from); i_ < (to); i_++) {                                         \
-            const struct trace_token *t = &log->tok[i_];                                    \
-            (void)t;                                                                        \
-            jb_fmt(b, i_ == (from) ? "%lld" : ",%lld", (long long)(expr));                 \
-        }                                                                                   \
-        jb_str(b, "]");                                                                     \
-    } while (0)
-
-/* The records of message m as columns (the layout is in docs/session-format.md). */
-static int session_write_trace(struct jbuf *b, const struct session *s, size_t m)
+/* The pieces of records [from, to) as one string, or in base64 when they are not clean
+ * UTF-8. Pieces are appended in record order, so a range's text is normally contiguous. */
+static int session_write_pieces(struct jbuf *b, const struct trace_log *log, size_t from,
+                                size_t to)
 {
-    const struct trace_log *log = &s->log;
-    size_t from = s->msg[m].trace_begin, to = s->msg[m].trace_end, nt = to - from;
-    size_t nl = (size_t)(log->n_layers > 0 ? log->n_layers : 0);
-    int ew = log->n_experts > 256 ? 2 : 1; /* bytes per expert id */
-
-    jb_fmt(b, "{\"message\":%zu,\"tokens\":%zu,\"expert_bytes\":%d", m, nt, ew);
-    SESSION_INT_COLUMN(b, "pos", from, to, t->pos);
-    SESSION_INT_COLUMN(b, "token", from, to, t->token);
-    SESSION_INT_COLUMN(b, "piece_len", from, to, t->piece_len);
-    const char *text = nt ? trace_piece(log, from) : "";
     size_t text_len = 0;
-    for (size_t i = from; i < to; i++)
-        text_len += log->tok[i].piece_len;
-    /* Pieces are appended in record order, so a range's text is contiguous. */
     bool contiguous = true;
-    for (size_t i = from, off = nt ? log->tok[from].piece_off : 0; i < to; i++) {
-        if (log->tok[i].piece_off != off)
-            contiguous = false;
+    for (size_t i = from, off = from < to ? log->tok[from].piece_off : 0; i < to; i++) {
+        contiguous = contiguous && log->tok[i].piece_off == off;
         off += log->tok[i].piece_len;
+        text_len += log->tok[i].piece_len;
     }
+    char *joined = NULL;
+    const char *text = from < to ? trace_piece(log, from) : "";
     if (!contiguous) {
-        char *joined = malloc(text_len + 1);
+        joined = malloc(text_len + 1);
         if (!joined)
             return -1;
-        size_t o = 0;
-        for (size_t i = from; i < to; i++) {
+        for (size_t i = from, o = 0; i < to; o += log->tok[i].piece_len, i++)
             memcpy(joined + o, trace_piece(log, i), log->tok[i].piece_len);
-            o += log->tok[i].piece_len;
-        }
-        if (session_text_is_clean(joined, text_len)) {
-            jb_str(b, ",\n  \"pieces\":");
-            jb_json_string(b, joined, text_len);
-        } else {
-            jb_str(b, ",\n  \"pieces_b64\":");
-            jb_b64(b, (const unsigned char *)joined, text_len);
-        }
-        free(joined);
-    } else if (session_text_is_clean(text, text_len)) {
+        text = joined;
+    }
+    if (session_text_is_clean(text, text_len)) {
         jb_str(b, ",\n  \"pieces\":");
         jb_json_string(b, text, text_len);
     } else {
         jb_str(b, ",\n  \"pieces_b64\":");
         jb_b64(b, (const unsigned char *)text, text_len);
     }
-    SESSION_INT_COLUMN(b, "prompt", from, to, t->prompt);
-    SESSION_INT_COLUMN(b, "fed", from, to, t->fed);
-    SESSION_INT_COLUMN(b, "sampled", from, to, t->sampled);
+    free(joined);
+    return 0;
+}
 
-    jb_str(b, ",\n  \"logprob\":[");
-    for (size_t i = from; i < to; i++) {
-        if (i > from)
-            jb_str(b, ",");
-        jb_float(b, log->tok[i].logprob);
-    }
-    jb_str(b, "],\n  \"top_id\":[");
+/* One per-record column (session_format.h) over the records [from, to). */
+static int session_write_column(struct jbuf *b, const struct session_column *c,
+                                const struct trace_log *log, size_t from, size_t to)
+{
+    if (c->kind == SESSION_COL_PIECES)
+        return session_write_pieces(b, log, from, to);
+    jb_fmt(b, ",\n  \"%s\":[", c->key);
     for (size_t i = from; i < to; i++)
-        for (int k = 0; k < TRACE_TOP; k++)
-            jb_fmt(b, i == from && k == 0 ? "%ld" : ",%ld", (long)log->tok[i].top_id[k]);
-    jb_str(b, "],\n  \"top_logprob\":[");
-    for (size_t i = from; i < to; i++)
-        for (int k = 0; k < TRACE_TOP; k++) {
-            if (i > from || k > 0)
+        for (int j = 0; j < c->per_token; j++) {
+            if (i > from || j > 0)
                 jb_str(b, ",");
-            jb_float(b, log->tok[i].top_logprob[k]);
+            if (c->kind == SESSION_COL_FLOAT)
+                jb_float(b, *session_column_float(c, &log->tok[i], j));
+            else
+                jb_fmt(b, "%lld", session_column_get(c, &log->tok[i], j));
         }
     jb_str(b, "]");
-    SESSION_INT_COLUMN(b, "ns_total", from, to, t->ns_total);
-    jb_str(b, ",\n  \"ns\":[");
-    for (size_t i = from; i < to; i++)
-        for (int p = 0; p < TRACE_PHASE_COUNT; p++)
-            jb_fmt(b, i == from && p == 0 ? "%llu" : ",%llu",
-                   (unsigned long long)log->tok[i].ns[p]);
-    jb_str(b, "]");
+    return 0;
+}
 
-    /* Per (record, layer): n, then the routed slots only. */
-    size_t n_pairs = nt * nl, n_routed = 0, n_slots = 0;
+/* Per (record, layer): n, then the routed slots only: expert ids (ew bytes each), float16
+ * weights, and a float32 entropy and top-1 probability per routed layer. */
+static int session_write_layers(struct jbuf *b, const struct trace_log *log, size_t from,
+                                size_t to, int ew)
+{
+    size_t nl = (size_t)(log->n_layers > 0 ? log->n_layers : 0);
+    size_t n_pairs = (to - from) * nl, n_routed = 0, n_slots = 0;
     for (size_t i = from; i < to; i++)
         for (size_t l = 0; l < nl; l++) {
             uint8_t n = trace_layers(log, i)[l].n;
@@ -364,10 +333,9 @@ static int session_write_trace(struct jbuf *b, const struct session *s, size_t m
     unsigned char *c_n = col, *c_ex = c_n + n_pairs, *c_w = c_ex + n_slots * (size_t)ew;
     unsigned char *c_ent = c_w + n_slots * 2, *c_top1 = c_ent + n_routed * 4;
     size_t si = 0, ri = 0;
-    for (size_t i = from; i < to; i++) {
-        const struct trace_layer *ly = trace_layers(log, i);
+    for (size_t i = from; i < to; i++)
         for (size_t l = 0; l < nl; l++) {
-            const struct trace_layer *L = &ly[l];
+            const struct trace_layer *L = &trace_layers(log, i)[l];
             *c_n++ = L->n;
             if (!L->n)
                 continue;
@@ -388,7 +356,6 @@ static int session_write_trace(struct jbuf *b, const struct session *s, size_t m
             }
             ri++;
         }
-    }
     jb_str(b, ",\n  \"n_used\":");
     jb_b64(b, col, n_pairs);
     jb_str(b, ",\n  \"experts\":");
@@ -400,8 +367,14 @@ static int session_write_trace(struct jbuf *b, const struct session *s, size_t m
     jb_str(b, ",\n  \"top1\":");
     jb_b64(b, c_top1, n_routed * 4);
     free(col);
+    return 0;
+}
 
-    /* Cold experts are rare (once per expert per process): (record, layer, mask) triples. */
+/* Cold experts are rare (once per expert per process): (record, layer, mask) triples. */
+static void session_write_cold(struct jbuf *b, const struct trace_log *log, size_t from,
+                               size_t to)
+{
+    size_t nl = (size_t)(log->n_layers > 0 ? log->n_layers : 0);
     jb_str(b, ",\n  \"cold\":[");
     bool first = true;
     for (size_t i = from; i < to; i++)
@@ -413,7 +386,23 @@ static int session_write_trace(struct jbuf *b, const struct session *s, size_t m
             jb_fmt(b, first ? "%zu,%zu,%u" : ",%zu,%zu,%u", i - from, l, (unsigned)mask);
             first = false;
         }
-    jb_str(b, "]}");
+    jb_str(b, "]");
+}
+
+/* The records of message m as columns (the layout is in docs/session-format.md). */
+static int session_write_trace(struct jbuf *b, const struct session *s, size_t m)
+{
+    const struct trace_log *log = &s->log;
+    size_t from = s->msg[m].trace_begin, to = s->msg[m].trace_end;
+    int ew = log->n_experts > 256 ? 2 : 1; /* bytes per expert id */
+    jb_fmt(b, "{\"message\":%zu,\"tokens\":%zu,\"expert_bytes\":%d", m, to - from, ew);
+    for (int c = 0; c < session_column_count; c++)
+        if (session_write_column(b, &session_columns[c], log, from, to) != 0)
+            return -1;
+    if (session_write_layers(b, log, from, to, ew) != 0)
+        return -1;
+    session_write_cold(b, log, from, to);
+    jb_str(b, "}");
     return 0;
 }
 
