@@ -13,38 +13,28 @@
 
 void view_balance_draw(const struct view_ctx *ctx, WINDOW *w)
 {
-    werase(w);
-    int rows = getmaxy(w), cols = getmaxx(w);
-    if (rows < 1 || cols < 1)
+    const struct view_area va = view_begin(ctx, w);
+    if (!va.ok)
         return;
-    const struct trace_log *log = ctx->log;
-    const struct theme *th = ctx->theme;
     char title[64];
     snprintf(title, sizeof title, "balance per layer %s session", DRAW_GLYPH(ctx->utf8, "·", "-"));
-    draw_label(w, 0, th, title, "[ ] layer");
-    if (!log || log->n == 0) {
-        draw_printf(w, 1, 0, cols, draw_attr(th, THEME_DIM), "no tokens yet");
+    if (view_say_empty(&va, w, draw_label(w, 0, va.th, title, "[ ] layer"), 1))
         return;
-    }
-    int nl = log->n_layers, ne = log->n_experts;
-    if (ne <= 0 || nl <= 0) {
-        draw_printf(w, 1, 0, cols, draw_attr(th, THEME_WARNING), "dense model: no routing");
-        return;
-    }
+    int nl = va.log->n_layers, ne = va.log->n_experts;
     /* the session's load[l * ne + e] and balance[l], kept across frames in ctx->cache */
     struct trace_load_cache own = { 0 }, *lc = ctx->cache ? &ctx->cache->load : &own;
-    if (trace_load_cache_get(lc, log) != 0) {
+    if (trace_load_cache_get(lc, va.log) != 0) {
         trace_load_cache_free(&own);
-        draw_printf(w, 1, 0, cols, draw_attr(th, THEME_ERROR), "out of memory");
+        draw_printf(w, 1, 0, va.cols, draw_attr(va.th, THEME_ERROR), "out of memory");
         return;
     }
     const uint32_t *load = lc->load;
 
     static const char head[] = "layer avg/max    CV MaxVio locality";
     enum { TABLE_W = sizeof head - 1 };
-    draw_printf(w, 1, 0, cols, draw_attr(th, THEME_DIM), "%s%s", head,
-                cols > TABLE_W + 4 ? "  load per expert" : "");
-    int body = rows - 2;
+    draw_printf(w, 1, 0, va.cols, draw_attr(va.th, THEME_DIM), "%s%s", head,
+                va.cols > TABLE_W + 4 ? "  load per expert" : "");
+    int body = va.rows - 2;
     int layer = ctx->layer < 0 ? 0 : ctx->layer >= nl ? nl - 1 : ctx->layer;
     int first = 0;
     if (body > 0 && layer >= body)
@@ -62,16 +52,16 @@ void view_balance_draw(const struct view_ctx *ctx, WINDOW *w)
             n_routed++;
         }
         int y = 2 + l - first;
-        if (l < first || y >= rows)
+        if (l < first || y >= va.rows)
             continue;
-        attr_t a = draw_attr(th, l == layer ? THEME_SELECTION : THEME_TEXT);
+        attr_t a = draw_attr(va.th, l == layer ? THEME_SELECTION : THEME_TEXT);
         if (b.n_tokens == 0) {
-            draw_printf(w, y, 0, cols, draw_attr(th, THEME_DIM), "L%-4d %s", l, "not routed");
+            draw_printf(w, y, 0, va.cols, draw_attr(va.th, THEME_DIM), "L%-4d %s", l, "not routed");
             continue;
         }
-        draw_printf(w, y, 0, cols, a, "L%-4d %7.2f %5.2f %6.2f %7.0f%%", l, b.avg_max, b.cv,
+        draw_printf(w, y, 0, va.cols, a, "L%-4d %7.2f %5.2f %6.2f %7.0f%%", l, b.avg_max, b.cv,
                     b.maxvio, b.locality * 100);
-        int x0 = TABLE_W + 2, width = cols - x0;
+        int x0 = TABLE_W + 2, width = va.cols - x0;
         if (width < 4 || b.max_load <= 0)
             continue;
         /* Per-expert load as sparkline columns, experts grouped (max) when they do not fit. */
@@ -81,14 +71,14 @@ void view_balance_draw(const struct view_ctx *ctx, WINDOW *w)
             for (int e = c * epc; e < (c + 1) * epc && e < ne; e++)
                 if (load[(size_t)l * ne + e] > m)
                     m = load[(size_t)l * ne + e];
-            draw_spark_col(w, y, x0 + c, 1, m / b.max_load, draw_attr(th, THEME_BAR), ctx->utf8);
+            draw_spark_col(w, y, x0 + c, 1, m / b.max_load, draw_attr(va.th, THEME_BAR), ctx->utf8);
         }
     }
     /* The mean over layers replaces the last row when the table is cut short. */
     int ys = 2 + nl - first;
-    if (n_routed > 0 && ys < rows)
-        draw_printf(w, ys, 0, cols, draw_attr(th, THEME_TITLE), "mean  %7.2f %5.2f %6.2f %7.0f%%",
-                    s_avgmax / n_routed, s_cv / n_routed, s_vio / n_routed,
-                    s_loc / n_routed * 100);
+    if (n_routed > 0 && ys < va.rows)
+        draw_printf(w, ys, 0, va.cols, draw_attr(va.th, THEME_TITLE),
+                    "mean  %7.2f %5.2f %6.2f %7.0f%%", s_avgmax / n_routed, s_cv / n_routed,
+                    s_vio / n_routed, s_loc / n_routed * 100);
     trace_load_cache_free(&own);
 }

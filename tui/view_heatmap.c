@@ -40,26 +40,16 @@ static int heat_digits(int v)
 
 void view_heatmap_draw(const struct view_ctx *ctx, WINDOW *w)
 {
-    werase(w);
-    int rows = getmaxy(w), cols = getmaxx(w);
-    if (rows < 1 || cols < 1)
+    const struct view_area va = view_begin(ctx, w);
+    if (!va.ok)
         return;
-    const struct trace_log *log = ctx->log;
-    const struct theme *th = ctx->theme;
     enum heat_mode mode = (unsigned)ctx->heat < HEAT_MODE_COUNT ? ctx->heat : HEAT_SELECTED;
     char title[96];
     snprintf(title, sizeof title, "heatmap %s %s", DRAW_GLYPH(ctx->utf8, "·", "-"),
              heat_mode_names[mode]);
-    draw_label(w, 0, th, title, "[h] mode");
-    if (!log || log->n == 0) {
-        draw_printf(w, 1, 0, cols, draw_attr(th, THEME_DIM), "no tokens yet");
+    if (view_say_empty(&va, w, draw_label(w, 0, va.th, title, "[h] mode"), 1))
         return;
-    }
-    int nl = log->n_layers, ne = log->n_experts;
-    if (ne <= 0 || nl <= 0) {
-        draw_printf(w, 1, 0, cols, draw_attr(th, THEME_WARNING), "dense model: no routing");
-        return;
-    }
+    int nl = va.log->n_layers, ne = va.log->n_experts;
 
     /* val[l * ne + e]: (n_layers * n_experts) */
     double *val = calloc((size_t)nl * (size_t)ne, sizeof *val);
@@ -67,27 +57,27 @@ void view_heatmap_draw(const struct view_ctx *ctx, WINDOW *w)
     if (!val || !load) {
         free(val);
         free(load);
-        draw_printf(w, 1, 0, cols, draw_attr(th, THEME_ERROR), "out of memory");
+        draw_printf(w, 1, 0, va.cols, draw_attr(va.th, THEME_ERROR), "out of memory");
         return;
     }
     const char *unit = "tokens";
     long sel = view_selected(ctx);
     if (mode == HEAT_SELECTED) {
         unit = "gate weight";
-        if (sel >= 0 && log->tok[sel].fed) {
-            const struct trace_layer *tl = trace_layers(log, (size_t)sel);
+        if (sel >= 0 && va.log->tok[sel].fed) {
+            const struct trace_layer *tl = trace_layers(va.log, (size_t)sel);
             for (int l = 0; l < nl; l++)
                 for (int k = 0; k < tl[l].n && k < TRACE_MAX_K; k++)
                     if (tl[l].experts[k] < ne)
                         val[(size_t)l * ne + tl[l].experts[k]] += tl[l].weights[k];
         }
     } else if (mode == HEAT_RECENT || !ctx->cache ||
-               trace_load_cache_get(&ctx->cache->load, log) != 0) {
+               trace_load_cache_get(&ctx->cache->load, va.log) != 0) {
         /* the last 64 tokens (cheap), or the session without the cache */
         size_t from = 0;
-        if (mode == HEAT_RECENT && log->n > VIEW_RECENT_TOKENS)
-            from = log->n - VIEW_RECENT_TOKENS;
-        trace_expert_load(log, from, log->n, load);
+        if (mode == HEAT_RECENT && va.log->n > VIEW_RECENT_TOKENS)
+            from = va.log->n - VIEW_RECENT_TOKENS;
+        trace_expert_load(va.log, from, va.log->n, load);
         for (size_t i = 0; i < (size_t)nl * (size_t)ne; i++)
             val[i] = load[i];
     } else {
@@ -99,10 +89,10 @@ void view_heatmap_draw(const struct view_ctx *ctx, WINDOW *w)
 
     /* Geometry: a label column "L12 ", a header row of expert numbers, a legend row. */
     int y0 = 1;
-    bool header = rows >= 3;
+    bool header = va.rows >= 3;
     if (header)
         y0 = 2;
-    int avail_rows = rows - y0;
+    int avail_rows = va.rows - y0;
     bool legend = avail_rows > nl;
     if (legend)
         avail_rows--;
@@ -113,9 +103,9 @@ void view_heatmap_draw(const struct view_ctx *ctx, WINDOW *w)
     int lpr = (nl + avail_rows - 1) / avail_rows; /* layers per row */
     int grid_rows = (nl + lpr - 1) / lpr;
     int labw = 1 + heat_digits(nl - 1) + (lpr > 1 ? 1 + heat_digits(nl - 1) : 0) + 1;
-    if (labw >= cols)
+    if (labw >= va.cols)
         labw = 0;
-    int avail_cols = cols - labw;
+    int avail_cols = va.cols - labw;
     int epc = (ne + avail_cols - 1) / avail_cols; /* experts per column */
     int grid_cols = (ne + epc - 1) / epc;
     int cw = epc > 1 ? 1 : avail_cols / ne;       /* cell width */
@@ -132,12 +122,12 @@ void view_heatmap_draw(const struct view_ctx *ctx, WINDOW *w)
     if (header) {
         int step = (heat_digits(ne - 1) + 1 + cw - 1) / cw; /* columns between numbers */
         for (int c = 0; c < grid_cols; c += step)
-            draw_printf(w, 1, labw + c * cw, cols - labw - c * cw, draw_attr(th, THEME_DIM),
+            draw_printf(w, 1, labw + c * cw, va.cols - labw - c * cw, draw_attr(va.th, THEME_DIM),
                         "%d", c * epc);
     }
     for (int r = 0; r < grid_rows; r++) {
         int l0 = r * lpr, l1 = l0 + lpr < nl ? l0 + lpr : nl;
-        attr_t la = draw_attr(th, (ctx->layer >= l0 && ctx->layer < l1) ? THEME_TITLE
+        attr_t la = draw_attr(va.th, (ctx->layer >= l0 && ctx->layer < l1) ? THEME_TITLE
                                                                           : THEME_DIM);
         if (labw > 0) {
             if (lpr > 1)
@@ -152,22 +142,22 @@ void view_heatmap_draw(const struct view_ctx *ctx, WINDOW *w)
                 for (int e = e0; e < e1; e++)
                     if (val[(size_t)l * ne + e] > v)
                         v = val[(size_t)l * ne + e];
-            draw_heat_cell(w, y0 + r, labw + c * cw, cw, heat_step(v, vmax), th, ctx->utf8);
+            draw_heat_cell(w, y0 + r, labw + c * cw, cw, heat_step(v, vmax), va.th, ctx->utf8);
         }
     }
     if (legend) {
         char buf[160];
         int y = y0 + grid_rows;
         const char *scale = DRAW_GLYPH(ctx->utf8, "·░▒▓█", ".:+*#");
-        if (mode == HEAT_SELECTED && !(sel >= 0 && log->tok[sel].fed))
+        if (mode == HEAT_SELECTED && !(sel >= 0 && va.log->tok[sel].fed))
             snprintf(buf, sizeof buf, "token %ld not routed yet", sel);
         else if (mode == HEAT_SELECTED)
             snprintf(buf, sizeof buf, "%s 0..%.2f %s, token %ld", scale, vmax, unit, sel);
         else
             snprintf(buf, sizeof buf, "%s 0..%.0f %s", scale, vmax, unit);
-        int x = draw_printf(w, y, 0, cols, draw_attr(th, THEME_DIM), "%s", buf);
+        int x = draw_printf(w, y, 0, va.cols, draw_attr(va.th, THEME_DIM), "%s", buf);
         if (epc > 1)
-            draw_printf(w, y, x, cols - x, draw_attr(th, THEME_DIM), ", %d experts/col", epc);
+            draw_printf(w, y, x, va.cols - x, draw_attr(va.th, THEME_DIM), ", %d experts/col", epc);
     }
     free(val);
 }

@@ -38,13 +38,10 @@ static void spark_window(long n, long sel_pos, int width, long *from, long *to)
 
 void view_entropy_draw(const struct view_ctx *ctx, WINDOW *w)
 {
-    werase(w);
-    int rows = getmaxy(w), cols = getmaxx(w);
-    if (rows < 1 || cols < 1)
+    const struct view_area va = view_begin(ctx, w);
+    if (!va.ok)
         return;
-    const struct trace_log *log = ctx->log;
-    const struct theme *th = ctx->theme;
-    int n_layers = log ? log->n_layers : 0;
+    int n_layers = va.log ? va.log->n_layers : 0;
     int layer = -1;
     char title[96];
     if (ctx->entropy == ENTROPY_LAYER && n_layers > 0) {
@@ -55,27 +52,20 @@ void view_entropy_draw(const struct view_ctx *ctx, WINDOW *w)
         snprintf(title, sizeof title, "entropy %s mean of layers",
                  DRAW_GLYPH(ctx->utf8, "·", "-"));
     }
-    int x = draw_label(w, 0, th, title, NULL);
-    if (!log || log->n == 0) {
-        draw_label(w, 0, th, title, "[e] mode");
-        draw_printf(w, rows > 1 ? 1 : 0, rows > 1 ? 0 : x, cols, draw_attr(th, THEME_DIM),
-                    "%sno tokens yet", rows > 1 ? "" : "  ");
+    int x = draw_label(w, 0, va.th, title, NULL);
+    if (!va.log || va.log->n == 0)
+        draw_label(w, 0, va.th, title, "[e] mode");
+    if (view_say_empty(&va, w, x, 2))
         return;
-    }
-    if (log->n_experts < 2) {
-        draw_printf(w, rows > 1 ? 1 : 0, rows > 1 ? 0 : x, cols, draw_attr(th, THEME_WARNING),
-                    "%sdense model: no routing", rows > 1 ? "" : "  ");
-        return;
-    }
     long sel = view_selected(ctx);
     long from, to;
-    spark_window((long)log->n, sel, cols, &from, &to);
-    double vsel = sel >= 0 ? trace_entropy_norm(log, (size_t)sel, layer) : NAN;
-    /* The mean is of the records in sight, so a frame's work does not grow with the log. */
+    spark_window((long)va.log->n, sel, va.cols, &from, &to);
+    double vsel = sel >= 0 ? trace_entropy_norm(va.log, (size_t)sel, layer) : NAN;
+    /* The mean is of the records in sight, so a frame's work does not grow with the va.log. */
     double sum = 0;
     size_t cnt = 0;
     for (long i = from; i < to; i++) {
-        double v = trace_entropy_norm(log, (size_t)i, layer);
+        double v = trace_entropy_norm(va.log, (size_t)i, layer);
         if (v == v) {
             sum += v;
             cnt++;
@@ -87,38 +77,32 @@ void view_entropy_draw(const struct view_ctx *ctx, WINDOW *w)
                  cnt ? sum / (double)cnt : 0.0);
     else
         snprintf(stats, sizeof stats, "  mean %.2f", cnt ? sum / (double)cnt : 0.0);
-    x += draw_printf(w, 0, x, cols - x, draw_attr(th, THEME_TEXT), "%s", stats);
-    draw_printf(w, 0, x, cols - x, draw_attr(th, THEME_DIM), "  [e] mode");
-    if (rows < 2)
+    x += draw_printf(w, 0, x, va.cols - x, draw_attr(va.th, THEME_TEXT), "%s", stats);
+    draw_printf(w, 0, x, va.cols - x, draw_attr(va.th, THEME_DIM), "  [e] mode");
+    if (va.rows < 2)
         return;
 
-    int h = rows - 1;
+    int h = va.rows - 1;
     for (long i = from; i < to; i++) {
-        double v = trace_entropy_norm(log, (size_t)i, layer);
+        double v = trace_entropy_norm(va.log, (size_t)i, layer);
         enum theme_role role = i == sel          ? THEME_SELECTION
-                               : log->tok[i].prompt ? THEME_PROMPT
+                               : va.log->tok[i].prompt ? THEME_PROMPT
                                                     : THEME_SPARK_ENTROPY;
-        draw_spark_col(w, 1, (int)(i - from), h, v, draw_attr(th, role), ctx->utf8);
+        draw_spark_col(w, 1, (int)(i - from), h, v, draw_attr(va.th, role), ctx->utf8);
     }
 }
 
 void view_latency_draw(const struct view_ctx *ctx, WINDOW *w)
 {
-    werase(w);
-    int rows = getmaxy(w), cols = getmaxx(w);
-    if (rows < 1 || cols < 1)
+    const struct view_area va = view_begin(ctx, w);
+    if (!va.ok)
         return;
-    const struct trace_log *log = ctx->log;
-    const struct theme *th = ctx->theme;
-    int x = draw_label(w, 0, th, "latency ms/token", NULL);
-    if (!log || log->n == 0) {
-        draw_printf(w, rows > 1 ? 1 : 0, rows > 1 ? 0 : x, cols, draw_attr(th, THEME_DIM),
-                    "%sno tokens yet", rows > 1 ? "" : "  ");
+    int x = draw_label(w, 0, va.th, "latency ms/token", NULL);
+    if (view_say_empty(&va, w, x, 0))
         return;
-    }
     struct trace_speed_cache own = { 0 }, *sc = ctx->cache ? &ctx->cache->speed : &own;
-    if (trace_speed_cache_get(sc, log) < 0) {
-        draw_printf(w, 0, x, cols - x, draw_attr(th, THEME_ERROR), "  out of memory");
+    if (trace_speed_cache_get(sc, va.log) < 0) {
+        draw_printf(w, 0, x, va.cols - x, draw_attr(va.th, THEME_ERROR), "  out of memory");
         return;
     }
     const struct trace_speed turn = sc->turn, all = sc->all;
@@ -127,41 +111,41 @@ void view_latency_draw(const struct view_ctx *ctx, WINDOW *w)
     snprintf(a, sizeof a, "  TTFT %.0f ms  p95 %.1f ms", turn.ttft_ms, all.itl_p95_ms);
     snprintf(b, sizeof b, "%.1f tok/s  p50 %.1f  p95 %.1f  p99 %.1f ms  jitter %.1f ms",
              turn.decode_tps, all.itl_p50_ms, all.itl_p95_ms, all.itl_p99_ms, all.jitter_ms);
-    x += draw_printf(w, 0, x, cols - x, draw_attr(th, THEME_TEXT), "%s", a);
+    x += draw_printf(w, 0, x, va.cols - x, draw_attr(va.th, THEME_TEXT), "%s", a);
     int y0 = 1;
-    if (rows >= 3) {
-        draw_printf(w, 1, 0, cols, draw_attr(th, THEME_TEXT), "%s", b);
+    if (va.rows >= 3) {
+        draw_printf(w, 1, 0, va.cols, draw_attr(va.th, THEME_TEXT), "%s", b);
         y0 = 2;
     } else {
         snprintf(a, sizeof a, "  %.1f tok/s", turn.decode_tps);
-        draw_printf(w, 0, x, cols - x, draw_attr(th, THEME_TEXT), "%s", a);
+        draw_printf(w, 0, x, va.cols - x, draw_attr(va.th, THEME_TEXT), "%s", a);
     }
-    if (rows <= y0)
+    if (va.rows <= y0)
         return;
 
     /* Prefill apart, on the left: "pre 812ms|" */
-    int h = rows - y0;
+    int h = va.rows - y0;
     char pre[32];
     snprintf(pre, sizeof pre, "pre %.0fms", turn.prompt_ms);
     int px = 0;
-    if (turn.n_prompt_fed > 0 && cols >= 24) {
-        px = draw_printf(w, y0 + h - 1, 0, cols, draw_attr(th, THEME_PREFILL), "%s", pre);
+    if (turn.n_prompt_fed > 0 && va.cols >= 24) {
+        px = draw_printf(w, y0 + h - 1, 0, va.cols, draw_attr(va.th, THEME_PREFILL), "%s", pre);
         for (int r = 0; r < h; r++)
-            draw_printf(w, y0 + r, px, 1, draw_attr(th, THEME_DIM), "%s",
+            draw_printf(w, y0 + r, px, 1, draw_attr(va.th, THEME_DIM), "%s",
                         DRAW_GLYPH(ctx->utf8, "│", "|"));
         px++;
     }
-    int width = cols - px;
+    int width = va.cols - px;
     if (width <= 0)
         return;
 
-    /* The generated, fed records: (count) indexes into log */
-    long *idx = malloc(log->n * sizeof *idx);
+    /* The generated, fed records: (count) indexes into va.log */
+    long *idx = malloc(va.log->n * sizeof *idx);
     if (!idx)
         return;
     long n = 0, sel_pos = -1, sel = view_selected(ctx);
-    for (size_t i = 0; i < log->n; i++)
-        if (!log->tok[i].prompt && log->tok[i].fed) {
+    for (size_t i = 0; i < va.log->n; i++)
+        if (!va.log->tok[i].prompt && va.log->tok[i].fed) {
             if ((long)i <= sel)
                 sel_pos = n;
             idx[n++] = (long)i;
@@ -172,24 +156,24 @@ void view_latency_draw(const struct view_ctx *ctx, WINDOW *w)
     spark_window(n, sel_pos, width, &from, &to);
     double vmin = 0, vmax = 0;
     for (long j = from; j < to; j++) {
-        double v = (double)log->tok[idx[j]].ns_total;
+        double v = (double)va.log->tok[idx[j]].ns_total;
         if (j == from || v > vmax)
             vmax = v;
         if (j == from || v < vmin)
             vmin = v;
     }
     if (n == 0) {
-        draw_printf(w, y0, px, width, draw_attr(th, THEME_DIM), "no generated tokens yet");
+        draw_printf(w, y0, px, width, draw_attr(va.th, THEME_DIM), "no generated tokens yet");
     } else {
         for (long j = from; j < to; j++) {
-            double v = (double)log->tok[idx[j]].ns_total;
+            double v = (double)va.log->tok[idx[j]].ns_total;
             double frac = vmax > vmin ? (v - vmin) / (vmax - vmin) : 0.5;
             enum theme_role role = idx[j] == sel ? THEME_SELECTION : THEME_SPARK_LATENCY;
-            draw_spark_col(w, y0, px + (int)(j - from), h, frac, draw_attr(th, role), ctx->utf8);
+            draw_spark_col(w, y0, px + (int)(j - from), h, frac, draw_attr(va.th, role), ctx->utf8);
         }
-        if (rows >= 3) {
+        if (va.rows >= 3) {
             int bx = draw_text_width(b, strlen(b), true);
-            draw_printf(w, 1, bx, cols - bx, draw_attr(th, THEME_DIM), "  range %.1f..%.1f",
+            draw_printf(w, 1, bx, va.cols - bx, draw_attr(va.th, THEME_DIM), "  range %.1f..%.1f",
                         vmin / 1e6, vmax / 1e6);
         }
     }

@@ -33,43 +33,41 @@ static int split_block(const struct view_ctx *ctx, WINDOW *w, int y, const char 
 
 void view_split_draw(const struct view_ctx *ctx, WINDOW *w)
 {
-    werase(w);
-    int rows = getmaxy(w), cols = getmaxx(w);
-    if (rows < 1 || cols < 1)
+    const struct view_area va = view_begin(ctx, w);
+    if (!va.ok)
         return;
-    const struct trace_log *log = ctx->log;
-    const struct theme *th = ctx->theme;
-    draw_label(w, 0, th, "time split", "attention / router / experts / other");
+    draw_label(w, 0, va.th, "time split", "attention / router / experts / other");
     struct trace_split gen, pre;
-    if (log) {
-        trace_time_split(log, 0, log->n, TRACE_SEL_GEN, &gen);
-        trace_time_split(log, 0, log->n, TRACE_SEL_PROMPT, &pre);
+    if (va.log) {
+        trace_time_split(va.log, 0, va.log->n, TRACE_SEL_GEN, &gen);
+        trace_time_split(va.log, 0, va.log->n, TRACE_SEL_PROMPT, &pre);
     }
-    if (!log || gen.n_tokens + pre.n_tokens == 0) {
-        draw_printf(w, 1, 0, cols, draw_attr(th, THEME_DIM), "no timed tokens yet");
+    if (!va.log || gen.n_tokens + pre.n_tokens == 0) {
+        draw_printf(w, 1, 0, va.cols, draw_attr(va.th, THEME_DIM), "no timed tokens yet");
         return;
     }
     char buf[128];
     const struct trace_split *main_split = gen.n_tokens ? &gen : &pre;
     trace_split_routing_text(main_split, buf, sizeof buf);
-    int x = draw_printf(w, 1, 0, cols, draw_attr(th, THEME_KEY), "%s", buf);
-    draw_printf(w, 1, x, cols - x, draw_attr(th, THEME_DIM), "  (%s)",
+    int x = draw_printf(w, 1, 0, va.cols, draw_attr(va.th, THEME_KEY), "%s", buf);
+    draw_printf(w, 1, x, va.cols - x, draw_attr(va.th, THEME_DIM), "  (%s)",
                 gen.n_tokens ? "decode" : "prefill");
     int y = 2;
     if (gen.n_tokens)
         y = split_block(ctx, w, y, "decode", &gen);
-    if (pre.n_tokens && y < rows)
+    if (pre.n_tokens && y < va.rows)
         y = split_block(ctx, w, y, "prefill", &pre);
     long sel = view_selected(ctx);
-    if (sel >= 0 && y < rows) {
-        const struct trace_token *t = &log->tok[sel];
+    if (sel >= 0 && y < va.rows) {
+        const struct trace_token *t = &va.log->tok[sel];
         if (!t->fed) {
-            draw_printf(w, y, 0, cols, draw_attr(th, THEME_DIM), "token %ld: not fed yet", sel);
+            draw_printf(w, y, 0, va.cols, draw_attr(va.th, THEME_DIM), "token %ld: not fed yet",
+                        sel);
         } else {
-            x = draw_printf(w, y, 0, cols, draw_attr(th, THEME_TITLE), "token %ld: %.2f ms", sel,
-                            (double)t->ns_total / 1e6);
+            x = draw_printf(w, y, 0, va.cols, draw_attr(va.th, THEME_TITLE), "token %ld: %.2f ms",
+                            sel, (double)t->ns_total / 1e6);
             for (int p = 0; p < TRACE_PHASE_COUNT; p++)
-                x += draw_printf(w, y, x, cols - x, draw_attr(th, THEME_TEXT), "  %s %.2f",
+                x += draw_printf(w, y, x, va.cols - x, draw_attr(va.th, THEME_TEXT), "  %s %.2f",
                                  split_names[p], (double)t->ns[p] / 1e6);
         }
     }

@@ -96,13 +96,10 @@ static void strip_find_first(const struct view_ctx *ctx, int cols, int body, lon
 
 void view_strip_draw(const struct view_ctx *ctx, WINDOW *w)
 {
-    werase(w);
-    int rows = getmaxy(w), cols = getmaxx(w);
-    if (rows < 1 || cols < 1)
+    const struct view_area va = view_begin(ctx, w);
+    if (!va.ok)
         return;
-    const struct trace_log *log = ctx->log;
-    const struct theme *th = ctx->theme;
-    int n_layers = log ? log->n_layers : 0;
+    int n_layers = va.log ? va.log->n_layers : 0;
     int layer = ctx->layer < 0 ? 0 : ctx->layer >= n_layers ? n_layers - 1 : ctx->layer;
     char title[96];
     snprintf(title, sizeof title, "top-1 experts %s layer %d/%d",
@@ -110,63 +107,60 @@ void view_strip_draw(const struct view_ctx *ctx, WINDOW *w)
     /* The hint names the selected record's top-1 expert here, to match colour and number. */
     char hint[64] = "[ ] layer";
     long hs = view_selected(ctx);
-    if (hs >= 0 && log->n_experts > 0 && layer >= 0 && log->tok[hs].fed &&
-        trace_layers(log, (size_t)hs)[layer].n > 0)
+    if (hs >= 0 && va.log->n_experts > 0 && layer >= 0 && va.log->tok[hs].fed &&
+        trace_layers(va.log, (size_t)hs)[layer].n > 0)
         snprintf(hint, sizeof hint, "token %ld: expert %u  [ ] layer", hs,
-                 (unsigned)trace_layers(log, (size_t)hs)[layer].experts[0]);
-    draw_label(w, 0, th, title, hint);
-    if (!log || log->n == 0) {
-        draw_printf(w, 1, 0, cols, draw_attr(th, THEME_DIM), "no tokens yet");
+                 (unsigned)trace_layers(va.log, (size_t)hs)[layer].experts[0]);
+    if (view_say_empty(&va, w, draw_label(w, 0, va.th, title, hint), 0))
         return;
-    }
     int y0 = 1;
-    if (log->n_experts <= 0) {
-        draw_printf(w, 1, 0, cols, draw_attr(th, THEME_WARNING), "dense model: no routing");
+    if (va.log->n_experts <= 0) {
+        draw_printf(w, 1, 0, va.cols, draw_attr(va.th, THEME_WARNING), "dense model: no routing");
         y0 = 2;
-    } else if (rows >= 4) {
+    } else if (va.rows >= 4) {
         strip_legend(ctx, w, 1);
         y0 = 2;
     }
-    int body = rows - y0;
+    int body = va.rows - y0;
     if (body <= 0)
         return;
 
     long sel = view_selected(ctx);
     struct strip_scroll own = { 0 }, *sc = ctx->cache ? &ctx->cache->strip : &own;
-    if (!(trace_stamp_fresh(sc->at, log) && sc->sel == sel && sc->cols == cols &&
+    if (!(trace_stamp_fresh(sc->at, va.log) && sc->sel == sel && sc->cols == va.cols &&
           sc->body == body && sc->utf8 == ctx->utf8)) {
-        *sc = (struct strip_scroll){ .at = trace_stamp_of(log), .sel = sel, .cols = cols,
+        *sc = (struct strip_scroll){ .at = trace_stamp_of(va.log), .sel = sel, .cols = va.cols,
                                      .body = body, .utf8 = ctx->utf8 };
-        strip_find_first(ctx, cols, body, sel, sc);
+        strip_find_first(ctx, va.cols, body, sel, sc);
     }
     size_t from = sc->from;
     long first = sc->first, line = first;
 
     /* Second pass: draw the lines [first, first + body). */
     int x = 0;
-    for (size_t i = from; i < log->n && line < first + body; i++) {
-        const char *p = trace_piece(log, i);
-        size_t len = log->tok[i].piece_len;
+    for (size_t i = from; i < va.log->n && line < first + body; i++) {
+        const char *p = trace_piece(va.log, i);
+        size_t len = va.log->tok[i].piece_len;
         if (len == 0) { /* an empty piece (BOS, say) still gets a cell, so it can be selected */
             p = DRAW_GLYPH(ctx->utf8, "∅", "0");
             len = strlen(p);
         }
         int wd = draw_text_width(p, len, ctx->utf8);
-        if (wd > cols)
-            wd = cols;
-        if (x > 0 && x + wd > cols) {
+        if (wd > va.cols)
+            wd = va.cols;
+        if (x > 0 && x + wd > va.cols) {
             line++;
             x = 0;
         }
         if (line >= first && line < first + body) {
-            attr_t a = n_layers > 0 ? strip_attr(ctx, i, layer) : draw_attr(th, THEME_DIM);
+            attr_t a = n_layers > 0 ? strip_attr(ctx, i, layer) : draw_attr(va.th, THEME_DIM);
             if ((long)i == sel)
                 a = (a ^ A_REVERSE) | A_BOLD | (ctx->focused ? A_UNDERLINE : 0);
             draw_text(w, y0 + (int)(line - first), x, wd, p, len, a, a | A_UNDERLINE,
                       ctx->utf8);
         }
         x += wd;
-        if (strip_piece_breaks(log, i) && i + 1 < log->n) {
+        if (strip_piece_breaks(va.log, i) && i + 1 < va.log->n) {
             line++;
             x = 0;
         }

@@ -97,67 +97,63 @@ static int token_layers(const struct view_ctx *ctx, WINDOW *w, int y, long sel)
 
 void view_token_draw(const struct view_ctx *ctx, WINDOW *w)
 {
-    werase(w);
-    int rows = getmaxy(w), cols = getmaxx(w);
-    if (rows < 1 || cols < 1)
+    const struct view_area va = view_begin(ctx, w);
+    if (!va.ok)
         return;
-    const struct trace_log *log = ctx->log;
-    const struct theme *th = ctx->theme;
     long sel = view_selected(ctx);
     if (sel < 0) {
-        int x = draw_label(w, 0, th, "selected token", NULL);
-        draw_printf(w, rows > 1 ? 1 : 0, rows > 1 ? 0 : x, cols, draw_attr(th, THEME_DIM),
-                    "%sno tokens yet", rows > 1 ? "" : "  ");
+        view_say_empty(&va, w, draw_label(w, 0, va.th, "selected token", NULL), 0);
         return;
     }
-    const struct trace_token *t = &log->tok[sel];
+    const struct trace_token *t = &va.log->tok[sel];
     char title[96];
-    snprintf(title, sizeof title, "token %ld/%zu %s %s", sel, log->n,
+    snprintf(title, sizeof title, "token %ld/%zu %s %s", sel, va.log->n,
              DRAW_GLYPH(ctx->utf8, "·", "-"), t->prompt ? "prompt" : "generated");
-    draw_label(w, 0, th, title, ctx->focused ? DRAW_GLYPH(ctx->utf8, "←→ select", "<- -> select")
+    draw_label(w, 0, va.th, title, ctx->focused ? DRAW_GLYPH(ctx->utf8, "←→ select", "<- -> select")
                                              : "[Tab] focus");
-    if (rows < 2)
+    if (va.rows < 2)
         return;
 
     /* Row 1: 'text'  id N  logprob L (p P) */
-    int x = token_quoted(ctx, w, 1, 0, cols, trace_piece(log, (size_t)sel), t->piece_len,
-                         draw_attr(th, THEME_SELECTION));
-    x += draw_printf(w, 1, x, cols - x, draw_attr(th, THEME_TEXT), "  id %d", t->token);
+    int x = token_quoted(ctx, w, 1, 0, va.cols, trace_piece(va.log, (size_t)sel), t->piece_len,
+                         draw_attr(va.th, THEME_SELECTION));
+    x += draw_printf(w, 1, x, va.cols - x, draw_attr(va.th, THEME_TEXT), "  id %d", t->token);
     if (t->sampled)
-        draw_printf(w, 1, x, cols - x, draw_attr(th, THEME_TEXT), "  logprob %.3f  p %.3f",
+        draw_printf(w, 1, x, va.cols - x, draw_attr(va.th, THEME_TEXT), "  logprob %.3f  p %.3f",
                     t->logprob, exp(t->logprob));
     int y = 2;
-    if (y >= rows)
+    if (y >= va.rows)
         return;
 
     /* The alternatives: one per row when there is room for them and some layers. */
     if (!t->sampled) {
-        draw_printf(w, y++, 0, cols, draw_attr(th, THEME_DIM), "%s",
+        draw_printf(w, y++, 0, va.cols, draw_attr(va.th, THEME_DIM), "%s",
                     t->prompt ? "prompt token: not sampled" : "not sampled");
-    } else if (rows - y >= TRACE_TOP + 3) {
-        draw_printf(w, y++, 0, cols, draw_attr(th, THEME_DIM), "top %d alternatives:", TRACE_TOP);
-        for (int k = 0; k < TRACE_TOP && y < rows; k++) {
+    } else if (va.rows - y >= TRACE_TOP + 3) {
+        draw_printf(w, y++, 0, va.cols, draw_attr(va.th, THEME_DIM), "top %d alternatives:",
+                    TRACE_TOP);
+        for (int k = 0; k < TRACE_TOP && y < va.rows; k++) {
             if (t->top_id[k] < 0 || !isfinite(t->top_logprob[k]))
                 continue;
             double p = exp(t->top_logprob[k]);
             bool chosen = t->top_id[k] == t->token;
-            x = draw_printf(w, y, 0, cols, draw_attr(th, chosen ? THEME_TITLE : THEME_TEXT),
+            x = draw_printf(w, y, 0, va.cols, draw_attr(va.th, chosen ? THEME_TITLE : THEME_TEXT),
                             "%s%d %6.3f ", chosen ? "*" : " ", k + 1, p);
-            int bw = cols - x >= 30 ? 10 : 0;
-            draw_bar(w, y, x, bw, p, draw_attr(th, THEME_BAR), ctx->utf8);
+            int bw = va.cols - x >= 30 ? 10 : 0;
+            draw_bar(w, y, x, bw, p, draw_attr(va.th, THEME_BAR), ctx->utf8);
             x += bw + (bw ? 1 : 0);
-            token_alt(ctx, w, y, x, cols - x, t->top_id[k],
-                      draw_attr(th, chosen ? THEME_TITLE : THEME_TEXT));
+            token_alt(ctx, w, y, x, va.cols - x, t->top_id[k],
+                      draw_attr(va.th, chosen ? THEME_TITLE : THEME_TEXT));
             y++;
         }
     } else {
-        x = draw_printf(w, y, 0, cols, draw_attr(th, THEME_DIM), "top:");
-        for (int k = 0; k < TRACE_TOP && x < cols; k++) {
+        x = draw_printf(w, y, 0, va.cols, draw_attr(va.th, THEME_DIM), "top:");
+        for (int k = 0; k < TRACE_TOP && x < va.cols; k++) {
             if (t->top_id[k] < 0 || !isfinite(t->top_logprob[k]))
                 continue;
-            x += draw_printf(w, y, x, cols - x, 0, " ");
-            x += token_alt(ctx, w, y, x, cols - x, t->top_id[k], draw_attr(th, THEME_TEXT));
-            x += draw_printf(w, y, x, cols - x, draw_attr(th, THEME_DIM), " %.2f",
+            x += draw_printf(w, y, x, va.cols - x, 0, " ");
+            x += token_alt(ctx, w, y, x, va.cols - x, t->top_id[k], draw_attr(va.th, THEME_TEXT));
+            x += draw_printf(w, y, x, va.cols - x, draw_attr(va.th, THEME_DIM), " %.2f",
                              exp(t->top_logprob[k]));
         }
         y++;
@@ -183,17 +179,15 @@ static void overview_part(const struct view_ctx *ctx, WINDOW *w, int y, int h, v
 
 void view_overview_draw(const struct view_ctx *ctx, WINDOW *w)
 {
-    werase(w);
-    int rows = getmaxy(w), cols = getmaxx(w);
-    if (rows < 1 || cols < 1)
+    const struct view_area va = view_begin(ctx, w);
+    if (!va.ok)
         return;
-    const struct trace_log *log = ctx->log;
-    int nl = log ? log->n_layers : 0;
+    int nl = va.log ? va.log->n_layers : 0;
     /* Sparklines first (they are small and always useful), then the heatmap, then the
      * token detail gets what is left, at the top. */
-    int ent = rows >= 24 ? 5 : rows >= 12 ? 3 : rows >= 6 ? 2 : 0;
-    int lat = rows >= 24 ? 6 : rows >= 12 ? 4 : rows >= 6 ? 2 : rows >= 2 ? 1 : 0;
-    int rest = rows - ent - lat;
+    int ent = va.rows >= 24 ? 5 : va.rows >= 12 ? 3 : va.rows >= 6 ? 2 : 0;
+    int lat = va.rows >= 24 ? 6 : va.rows >= 12 ? 4 : va.rows >= 6 ? 2 : va.rows >= 2 ? 1 : 0;
+    int rest = va.rows - ent - lat;
     int heat = nl + 3;
     if (heat > rest / 2)
         heat = rest / 2;

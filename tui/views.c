@@ -33,3 +33,30 @@ long view_selected(const struct view_ctx *ctx)
             return (long)i - 1;
     return (long)log->n - 1;
 }
+
+struct view_area view_begin(const struct view_ctx *ctx, WINDOW *w)
+{
+    werase(w);
+    struct view_area va = { false, getmaxy(w), getmaxx(w), ctx->log, ctx->theme };
+    va.ok = va.rows >= 1 && va.cols >= 1;
+    return va;
+}
+
+bool view_say_empty(const struct view_area *va, WINDOW *w, int x, int min_experts)
+{
+    const char *say = NULL;
+    enum theme_role role = THEME_DIM;
+    if (!va->log || va->log->n == 0) {
+        say = "no tokens yet";
+    } else if (min_experts > 0 &&
+               (va->log->n_experts < min_experts || va->log->n_layers <= 0)) {
+        say = "dense model: no routing";
+        role = THEME_WARNING;
+    }
+    if (!say)
+        return false;
+    bool below = va->rows > 1;
+    draw_printf(w, below ? 1 : 0, below ? 0 : x, va->cols - (below ? 0 : x),
+                draw_attr(va->th, role), "%s%s", below ? "" : "  ", say);
+    return true;
+}

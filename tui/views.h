@@ -119,6 +119,21 @@ void view_balance_draw(const struct view_ctx *ctx, WINDOW *w);
 void view_split_draw(const struct view_ctx *ctx, WINDOW *w);
 void view_token_draw(const struct view_ctx *ctx, WINDOW *w);
 
+/* What every view's draw begins with: the window erased, and its size. A view with no
+ * room (ok false) draws nothing more. */
+struct view_area {
+    bool ok;                      /* at least one row and one column */
+    int rows, cols;
+    const struct trace_log *log;  /* ctx->log */
+    const struct theme *th;       /* ctx->theme */
+};
+struct view_area view_begin(const struct view_ctx *ctx, WINDOW *w);
+/* The line a view shows when there is nothing to draw: "no tokens yet", or, when
+ * min_experts > 0 and the log has fewer experts (or no layers), "dense model: no routing".
+ * On row 1, or beside the label (which ends at column x) in a one-row window. Returns true
+ * when it said one. */
+bool view_say_empty(const struct view_area *va, WINDOW *w, int x, int min_experts);
+
 /* The record a view treats as selected: ctx->sel when it is in the log, else the newest
  * fed record (the newest record when none is fed); -1 when the log is empty. */
 long view_selected(const struct view_ctx *ctx);
