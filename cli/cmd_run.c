@@ -484,8 +484,8 @@ static int run_generate(struct engine *e, const struct run_opts *o, struct trace
             break;
         }
         if (engine_eval(e, log, err, sizeof err) != 0) {
-            snprintf(stop_msg, sizeof stop_msg, "stopped: %.100s", err);
-            stop = stop_msg;
+            fprintf(stderr, "moescope run: %s\n", err);
+            stop = "stopped";
             status = 1; /* not the full context, checked above: a real failure */
             break;
         }

@@ -46,6 +46,17 @@ static uint64_t engine_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* Whether the model file was truncated or rewritten while mapped (gguf_changed): its weights
+ * now read as zeros, so the step just taken is void and no later one is allowed. */
+static bool engine_file_changed(const struct engine *e, char *err, size_t errlen)
+{
+    if (!gguf_changed(&e->m.f))
+        return false;
+    snprintf(err, errlen, "%s: the file changed under us (truncated or rewritten while in "
+             "use): generation stopped; open the model again", e->m.f.path);
+    return true;
+}
+
 /* Reads one byte per page of every tensor so the first token does not pay the faults. */
 static void engine_prewarm(const struct model *m)
 {
@@ -110,6 +121,8 @@ struct engine *engine_open(const struct engine_params *p, char *err, size_t errl
         engine_prewarm(&e->m);
         fwd_mark_warm(e->fwd); /* no expert's first use will fault its pages in */
     }
+    if (engine_file_changed(e, err, errlen))
+        goto fail;
     return e;
 fail:
     engine_close(e);
@@ -181,6 +194,8 @@ int engine_eval(struct engine *e, struct trace_log *log, char *err, size_t errle
                  log->n, e->n_past);
         return -1;
     }
+    if (engine_file_changed(e, err, errlen))
+        return -1;
     const int start = e->n_past, n = (int)log->n - start;
     if (n == 0)
         return 0;
@@ -208,6 +223,10 @@ int engine_eval(struct engine *e, struct trace_log *log, char *err, size_t errle
         snprintf(err, errlen, "cannot evaluate positions %d..%d", start, start + n - 1);
         return -1;
     }
+    if (engine_file_changed(e, err, errlen)) {
+        e->has_logits = false;
+        return -1;
+    }
     uint64_t total = engine_now_ns() - t0;
     for (int i = 0; i < n; i++) {
         struct trace_token *r = &log->tok[start + i];
@@ -223,6 +242,8 @@ int engine_eval(struct engine *e, struct trace_log *log, char *err, size_t errle
 
 long engine_sample(struct engine *e, struct trace_log *log, char *err, size_t errlen)
 {
+    if (engine_file_changed(e, err, errlen))
+        return -1;
     if (!e->has_logits || (size_t)e->n_past != log->n) {
         snprintf(err, errlen, "nothing to sample from: evaluate the log first");
         return -1;

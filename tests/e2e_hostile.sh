@@ -8,6 +8,7 @@
 #   efbig   - a file size limit (ulimit -f) is a write error: exit 1, one line, no temp file;
 #   escape  - strings from a session file reach error messages escaped (no raw ESC);
 #   fifo    - a named pipe given as a model, prompt file or theme is refused, never read;
+#   sigbus  - a model file truncated under a run ends it with one line, not SIGBUS;
 #   minor   - a huge prompt file refused before tokenizing, --trace checked before
 #             generation, bench naming the bad value, bad hyper-parameters refused, info
 #             --json escapes of non-UTF-8 names.
@@ -147,6 +148,23 @@ runit "$BIN" run -m "$MODEL" -f "$TMP/fifo"
 one_line "fifo: run -f FIFO" 1 'fifo: not a regular file'
 runit "$BIN" -m "$MODEL" --theme "$TMP/fifo"
 one_line "fifo: --theme FIFO" 1 'fifo: not a regular file'
+
+# ---- sigbus: the model file truncated while a run reads it
+if [ -x "$SYNTH" ] && "$SYNTH" --layers 8 --d-model 512 --heads 8 --kv-heads 2 --experts 8 \
+    --experts-used 2 --ff 512 --shared-ff 512 --ctx 4096 --seed 2 -o "$TMP/big.gguf" 2>/dev/null; then
+    # (this prompt, seed and temperature give 100 tokens and more without an end token)
+    "$BIN" run -m "$TMP/big.gguf" -p "Tell me a very long story about routers and experts" \
+        -n 3000 -t 1 --seed 1 --temp 0.8 >/dev/null 2>"$TMP/all-err" &
+    pid=$!
+    sleep 1.5
+    truncate -s 4096 "$TMP/big.gguf"
+    wait "$pid"
+    echo $? >"$TMP/rc"
+    grep -av '^moescope: prompt [0-9]* tok' "$TMP/all-err" >"$TMP/err"
+    one_line "sigbus: model truncated during run" 1 'big.gguf.*changed under us'
+else
+    echo "skipped: sigbus (no $SYNTH)"
+fi
 
 # ---- minor
 head -c 50000000 /dev/zero | tr '\0' 'a' >"$TMP/huge.txt"

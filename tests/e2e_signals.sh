@@ -6,6 +6,8 @@
 #      SIGPIPE and SIGXFSZ are ignored, so the app lives on and Ctrl-C twice quits): each
 #      time the alternate screen is left (the shell's lines from before the app are on the
 #      screen again), the prompt is back and `stty -a` shows echo on;
+#   1c. the model file truncated while a reply streams (SIGBUS on its mapping): one line
+#      says the file changed under us, the app lives on with the conversation, /save works;
 #   1b. a bracketed paste and typed keys holding bytes that are not UTF-8: shown as \xHH,
 #      nothing after them lost, the paste ends, and Ctrl-C twice still quits;
 #   2. 1 000 SIGWINCH (and a resize every 100) while a reply streams: no crash, and the
@@ -146,6 +148,44 @@ if wait_for 'ready' 10; then
     fi
 else
     bad "bad UTF-8: the app did not open" "$(cat "$TMP/screen")"
+fi
+
+# ---- 1c. the model file truncated under the app
+if [ -x "$SYNTH" ] && "$SYNTH" --layers 8 --d-model 512 --heads 8 --kv-heads 2 --experts 8 \
+    --experts-used 2 --ff 512 --shared-ff 512 --ctx 4096 --seed 2 -o "$TMP/bus.gguf" 2>/dev/null; then
+    new_shell 120 40
+    start_app before-app-bus -m "$TMP/bus.gguf" -t 1 -n 3000 --temp 0.8 --seed 1
+    if wait_for 'ready' 10; then
+        pid=$(app_pid)
+        T send-keys -t sig "Tell me a very long story about routers and experts" Enter
+        wait_for 'generating' 10
+        sleep 1
+        truncate -s 4096 "$TMP/bus.gguf"
+        if wait_for 'changed under us' 10; then
+            ok "SIGBUS on the model: one line says the file changed under us"
+        else
+            bad "SIGBUS on the model: no 'changed under us' line" "$(cat "$TMP/screen")"
+        fi
+        if kill -0 "$pid" 2>/dev/null && grep -q 'Tell me a very long story' "$TMP/screen"; then
+            ok "SIGBUS on the model: the app lives on, the conversation is kept"
+            T send-keys -t sig "/save $TMP/bus-session.json" Enter
+            if wait_for 'saved' 5 && [ -s "$TMP/bus-session.json" ] &&
+                grep -q 'Tell me a very long story' "$TMP/bus-session.json"; then
+                ok "SIGBUS on the model: /save still writes the session"
+            else
+                bad "SIGBUS on the model: /save after it" "$(cat "$TMP/screen")"
+            fi
+            ctrl_c_twice
+            wait_for 'EXIT=0' 5 && restored "SIGBUS on the model" before-app-bus ||
+                bad "SIGBUS on the model: no clean quit" "$(cat "$TMP/screen")"
+        else
+            bad "SIGBUS on the model: the app died" "$(cat "$TMP/screen")"
+        fi
+    else
+        bad "SIGBUS on the model: the app did not open" "$(cat "$TMP/screen")"
+    fi
+else
+    echo "skipped: SIGBUS on the model (no $SYNTH)"
 fi
 
 # SIGINT sent as a signal (not as a key): the app must end the same way.

@@ -624,6 +624,8 @@ void gguf_close(struct gguf_file *f)
     free(f->tensor_sorted);
     free(f->kv);
     free(f->kv_sorted);
+    if (f->watch)
+        gguf_map_unwatch(f->watch - 1);
     if (f->mapped && f->base)
         munmap((void *)f->base, f->size);
     memset(f, 0, sizeof *f);
@@ -713,11 +715,20 @@ int gguf_open(struct gguf_file *f, const char *path, char *err, size_t errlen)
     f->base = map;
     f->size = (uint64_t)st.st_size;
     f->mapped = true;
-    if (gguf_parse_into(f, err, errlen)) {
+    f->watch = gguf_map_watch(map, f->size) + 1;
+    int rc = gguf_parse_into(f, err, errlen);
+    if (gguf_changed(f))
+        rc = gguf_fail(path, err, errlen, "the file changed under us while it was read");
+    if (rc) {
         gguf_close(f);
         return -1;
     }
     return 0;
+}
+
+bool gguf_changed(const struct gguf_file *f)
+{
+    return f->watch && gguf_map_changed(f->watch - 1);
 }
 
 /* ---------------------------------------------------------------- typed getters */

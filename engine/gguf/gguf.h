@@ -64,6 +64,7 @@ struct gguf_file {
     const uint8_t *base;      /* the whole file */
     uint64_t size;
     bool mapped;              /* base came from gguf_open's mmap */
+    int watch;                /* its slot in the SIGBUS guard + 1 (0: none; map_guard.c) */
     uint32_t version;
     uint64_t n_kv;
     struct gguf_kv *kv;       /* (n_kv) */
@@ -111,5 +112,16 @@ const char *gguf_vtype_name(enum gguf_vtype t);
 
 /* Formats n with thin groups of three, as the messages do: 9437184 -> "9 437 184". */
 const char *gguf_fmt_u64(uint64_t n, char buf[32]);
+
+/* Whether the mapped file changed under us since gguf_open: it was truncated or rewritten in
+ * place, and a read of its pages raised SIGBUS, which map_guard.c answered by mapping zero
+ * pages over it. Every weight now reads 0: the model must not be used any more. */
+bool gguf_changed(const struct gguf_file *f);
+
+/* The SIGBUS guard of mapped files (map_guard.c): watch returns a slot (or -1 when all are
+ * taken); changed says whether a fault inside the mapping was answered. */
+int gguf_map_watch(const void *base, size_t size);
+void gguf_map_unwatch(int slot);
+bool gguf_map_changed(int slot);
 
 #endif
