@@ -365,9 +365,22 @@ int session_autosave_path(const struct session *s, char *buf, size_t buflen, cha
         words[wl] = 0;
         break;
     }
-    if ((size_t)snprintf(buf, buflen, "%s/%s%s.json", dir, stamp, words) >= buflen) {
-        snprintf(err, errlen, "%s: autosave path too long", dir);
-        return -1;
+    /* A name nothing has yet: two copies of the app can start the same conversation in the
+     * same second, and a clash would leave the second one unable to save. So when the plain
+     * name is taken, the session's id goes into it, then a counter. */
+    for (int k = 0; k < 100; k++) {
+        int n = k == 0 ? snprintf(buf, buflen, "%s/%s%s.json", dir, stamp, words)
+                : k == 1 ? snprintf(buf, buflen, "%s/%s%s-%.8s.json", dir, stamp, words, s->id)
+                         : snprintf(buf, buflen, "%s/%s%s-%.8s-%d.json", dir, stamp, words,
+                                    s->id, k);
+        if (n < 0 || (size_t)n >= buflen) {
+            snprintf(err, errlen, "%s: autosave path too long", dir);
+            return -1;
+        }
+        struct stat st;
+        if (lstat(buf, &st) != 0 && errno == ENOENT)
+            return 0;
     }
-    return 0;
+    snprintf(err, errlen, "%s: no free autosave name for %s%s", dir, stamp, words);
+    return -1;
 }

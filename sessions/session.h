@@ -107,7 +107,8 @@ int session_model_differs(const struct session_model *a, const struct session_mo
                           char *why, size_t whylen);
 
 /* $XDG_DATA_HOME/moescope/sessions/DATE-first-words.json (~/.local/share when unset),
- * creating the folders. The name comes from `created` and the first user message. */
+ * creating the folders. The name comes from `created` and the first user message; it is
+ * one that nothing has yet (when taken: DATE-first-words-ID8.json, then ...-ID8-2.json). */
 int session_autosave_path(const struct session *s, char *buf, size_t buflen, char *err,
                           size_t errlen);
 

@@ -8,6 +8,9 @@
 #      screen again), the prompt is back and `stty -a` shows echo on;
 #   1c. the model file truncated while a reply streams (SIGBUS on its mapping): one line
 #      says the file changed under us, the app lives on with the conversation, /save works;
+#   1d. files named in the app: an autosave whose file was taken by another session saves
+#      under a fresh name (never stops saving), /save ~/x.json goes to $HOME, /theme FIFO
+#      is refused at once (it froze the screen);
 #   1b. a bracketed paste and typed keys holding bytes that are not UTF-8: shown as \xHH,
 #      nothing after them lost, the paste ends, and Ctrl-C twice still quits;
 #   2. 1 000 SIGWINCH (and a resize every 100) while a reply streams: no crash, and the
@@ -91,6 +94,19 @@ restored() {
     fi
 }
 
+# quit_restored LABEL MARK: Ctrl-C twice ends the app with status 0 and the terminal back
+# (a frozen app is killed, so the next part starts clean).
+quit_restored() {
+    ctrl_c_twice
+    if wait_for 'EXIT=0' 5; then
+        ok "$1: Ctrl-C twice quits"
+        restored "$1" "$2"
+    else
+        bad "$1: Ctrl-C twice did not quit" "$(cat "$TMP/screen")"
+        kill -9 "$(app_pid)" 2>/dev/null
+    fi
+}
+
 # ---- 1. every way out restores the terminal
 for sig in CTRL-C TERM HUP SEGV ABRT QUIT USR1 USR2 ALRM BUS PIPE XFSZ; do
     new_shell 100 30
@@ -138,14 +154,7 @@ if wait_for 'ready' 10; then
     else
         bad "bad UTF-8: the input line is not 'caf\\xe9 \\xff junk typed ab\\xc3(cd'" "$(cat "$TMP/screen")"
     fi
-    ctrl_c_twice
-    if wait_for 'EXIT=0' 5; then
-        ok "bad UTF-8: Ctrl-C twice quits after the paste"
-        restored "bad UTF-8 paste" before-app-paste
-    else
-        bad "bad UTF-8: Ctrl-C twice did not quit (the paste never ended?)" "$(cat "$TMP/screen")"
-        kill -9 "$(app_pid)" 2>/dev/null
-    fi
+    quit_restored "bad UTF-8 paste" before-app-paste
 else
     bad "bad UTF-8: the app did not open" "$(cat "$TMP/screen")"
 fi
@@ -175,9 +184,7 @@ if [ -x "$SYNTH" ] && "$SYNTH" --layers 8 --d-model 512 --heads 8 --kv-heads 2 -
             else
                 bad "SIGBUS on the model: /save after it" "$(cat "$TMP/screen")"
             fi
-            ctrl_c_twice
-            wait_for 'EXIT=0' 5 && restored "SIGBUS on the model" before-app-bus ||
-                bad "SIGBUS on the model: no clean quit" "$(cat "$TMP/screen")"
+            quit_restored "SIGBUS on the model" before-app-bus
         else
             bad "SIGBUS on the model: the app died" "$(cat "$TMP/screen")"
         fi
@@ -186,6 +193,50 @@ if [ -x "$SYNTH" ] && "$SYNTH" --layers 8 --d-model 512 --heads 8 --kv-heads 2 -
     fi
 else
     echo "skipped: SIGBUS on the model (no $SYNTH)"
+fi
+
+# ---- 1d. files named in the app
+new_shell 120 40
+start_app before-app-files -m "$MODEL" -t 1 -n 8 --temp 0
+SESS="$TMP/data/moescope/sessions"
+if wait_for 'ready' 10; then
+    T send-keys -t sig "Hello there" Enter
+    wait_for '8 tokens' 20
+    sleep 0.5
+    first=$(ls "$SESS"/*.json 2>/dev/null | head -1)
+    if [ -n "$first" ]; then
+        # Another copy of the app took the name: a different session is there now.
+        "$BIN" run -m "$MODEL" -p "Something else" -n 4 -t 1 --session "$TMP/other.json" >/dev/null 2>&1
+        cp "$TMP/other.json" "$first"
+        T send-keys -t sig "Tell me more" Enter
+        saved=
+        for i in 1 2 3 4 5 6 7 8 9 10; do
+            sleep 0.5
+            saved=$(grep -l 'Tell me more' "$SESS"/*.json 2>/dev/null | head -1)
+            [ -n "$saved" ] && break
+        done
+        if [ -n "$saved" ] && [ "$saved" != "$first" ] && grep -q 'Something else' "$first"; then
+            ok "autosave: its file taken by another session, it saves under $(basename "$saved")"
+        else
+            bad "autosave: no save after its file was taken (the other session's file kept: $(grep -c 'Something else' "$first"))" "$(cap)"
+        fi
+    else
+        bad "autosave: the first reply was not autosaved" "$(cap)"
+    fi
+    T send-keys -t sig "/save ~/tilde.json" Enter
+    sleep 0.5
+    [ -s "$TMP/tilde.json" ] && ok "/save ~/tilde.json writes \$HOME/tilde.json" ||
+        bad "/save ~/tilde.json: no $TMP/tilde.json" "$(cap)"
+    mkfifo "$TMP/theme.fifo"
+    T send-keys -t sig "/theme $TMP/theme.fifo" Enter
+    if wait_for 'not a regular file' 5; then
+        ok "/theme FIFO: refused at once"
+    else
+        bad "/theme FIFO: no refusal (the app waits on the pipe?)" "$(cat "$TMP/screen")"
+    fi
+    quit_restored "files in the app" before-app-files
+else
+    bad "files in the app: the app did not open" "$(cat "$TMP/screen")"
 fi
 
 # SIGINT sent as a signal (not as a key): the app must end the same way.

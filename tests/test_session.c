@@ -283,6 +283,43 @@ TEST(session_autosave_name)
     session_free(&s);
 }
 
+/* Two copies of the app that start the same conversation in the same second must not share
+ * an autosave name (issue 17: the second one never saved): a taken name gets the session's
+ * id, then a counter. */
+TEST(session_autosave_name_never_clashes)
+{
+    struct session s;
+    CHECK(build_session(&s, &small_spec) == 0);
+    char old[4096] = "", data[4096];
+    const char *x = getenv("XDG_DATA_HOME");
+    if (x)
+        snprintf(old, sizeof old, "%s", x);
+    snprintf(data, sizeof data, "%s/autosave-clash", test_tmp_dir());
+    setenv("XDG_DATA_HOME", data, 1);
+    char first[4096], second[4096], third[4096], err[256], id8[9];
+    snprintf(id8, sizeof id8, "%.8s", s.id);
+    CHECK(session_autosave_path(&s, first, sizeof first, err, sizeof err) == 0);
+    FILE *f = fopen(first, "w");   /* another instance's autosave took the name */
+    CHECK(f != NULL);
+    if (f)
+        fclose(f);
+    CHECK(session_autosave_path(&s, second, sizeof second, err, sizeof err) == 0);
+    CHECK_MSG(strcmp(first, second) != 0, "the taken name was given again: %s", second);
+    CHECK(strstr(second, id8) != NULL);
+    f = fopen(second, "w");
+    CHECK(f != NULL);
+    if (f)
+        fclose(f);
+    CHECK(session_autosave_path(&s, third, sizeof third, err, sizeof err) == 0);
+    CHECK(strcmp(third, first) != 0 && strcmp(third, second) != 0);
+    CHECK(strstr(third, "-2.json") != NULL);
+    if (x)
+        setenv("XDG_DATA_HOME", old, 1);
+    else
+        unsetenv("XDG_DATA_HOME");
+    session_free(&s);
+}
+
 /* Counts ".NAME.tmp-" files left in dir. */
 static int count_temps(const char *dir, const char *name)
 {

@@ -102,6 +102,17 @@ int app_session_save(struct app *a, const char *path, bool loud)
         return -1;
     }
     int r = session_save(&s, where, false, err, sizeof err);
+    if (r < 0 && !path) {
+        /* An autosave never stops saving: when its file was taken (another copy of the app,
+         * a different session put there) or cannot be written, a fresh name is tried. */
+        char again[4096], err2[1024];
+        if (session_autosave_path(&s, again, sizeof again, err2, sizeof err2) == 0 &&
+            strcmp(again, where) != 0 && session_save(&s, again, false, err2, sizeof err2) == 0) {
+            app_message(a, true, "autosaved to %s instead (%s)", again, err);
+            snprintf(where, sizeof where, "%s", again);
+            r = 0;
+        }
+    }
     session_free(&s);
     if (r < 0) {
         app_message(a, true, "%s", err);

@@ -140,9 +140,21 @@ static int cmd_regen(struct app *a, const char *args)
     return conversation_regen(a);
 }
 
+/* A file argument as a shell would take it: ~ and ~/... are the home folder ($HOME). */
+static const char *slash_path(const char *arg, char *buf, size_t buflen)
+{
+    const char *home = getenv("HOME");
+    if (arg[0] != '~' || (arg[1] && arg[1] != '/') || !home || !home[0])
+        return arg;
+    if ((size_t)snprintf(buf, buflen, "%s%s", home, arg + 1) >= buflen)
+        return arg;
+    return buf;
+}
+
 static int cmd_save(struct app *a, const char *args)
 {
-    return app_session_save(a, args && *args ? args : NULL, true);
+    char buf[4096];
+    return app_session_save(a, args && *args ? slash_path(args, buf, sizeof buf) : NULL, true);
 }
 
 static int cmd_export(struct app *a, const char *args)
@@ -153,7 +165,8 @@ static int cmd_export(struct app *a, const char *args)
         app_message(a, true, "/export needs a format and a file: /export md|csv|ndjson|html FILE");
         return -1;
     }
-    return app_session_export(a, format, args + used);
+    char buf[4096];
+    return app_session_export(a, format, slash_path(args + used, buf, sizeof buf));
 }
 
 static int cmd_load(struct app *a, const char *args)
@@ -162,7 +175,8 @@ static int cmd_load(struct app *a, const char *args)
         app_message(a, true, "/load needs a file: /load FILE");
         return -1;
     }
-    return app_session_load(a, args);
+    char buf[4096];
+    return app_session_load(a, slash_path(args, buf, sizeof buf));
 }
 
 static int cmd_theme(struct app *a, const char *args)
@@ -172,9 +186,9 @@ static int cmd_theme(struct app *a, const char *args)
                     a->theme.name);
         return 0;
     }
-    char msg[1024] = "";
+    char msg[1024] = "", buf[4096];
     struct theme th;
-    if (theme_load(args, &th, msg, sizeof msg) < 0) {
+    if (theme_load(slash_path(args, buf, sizeof buf), &th, msg, sizeof msg) < 0) {
         char *nl = strchr(msg, '\n');
         if (nl)
             *nl = 0;
