@@ -11,6 +11,7 @@
 #   1d. files named in the app: an autosave whose file was taken by another session saves
 #      under a fresh name (never stops saving), /save ~/x.json goes to $HOME, /theme FIFO
 #      is refused at once (it froze the screen);
+#   1e. --replay with a theme that has a bad line: the warning is on the first screen;
 #   1b. a bracketed paste and typed keys holding bytes that are not UTF-8: shown as \xHH,
 #      nothing after them lost, the paste ends, and Ctrl-C twice still quits;
 #   2. 1 000 SIGWINCH (and a resize every 100) while a reply streams: no crash, and the
@@ -237,6 +238,22 @@ if wait_for 'ready' 10; then
     quit_restored "files in the app" before-app-files
 else
     bad "files in the app: the app did not open" "$(cat "$TMP/screen")"
+fi
+
+# ---- 1e. --replay keeps the theme's warnings
+printf 'text = default default\nsparkle = #ff0000 default bold\n' >"$TMP/bad.theme"
+"$BIN" run -m "$MODEL" -p "Hello there" -n 8 -t 1 --session "$TMP/replay.json" >/dev/null 2>&1
+if [ -s "$TMP/replay.json" ]; then
+    new_shell 120 40
+    start_app before-app-replay --replay "$TMP/replay.json" --theme "$TMP/bad.theme"
+    if wait_for "unknown role 'sparkle'" 5; then
+        ok "--replay: the theme's bad line is reported on the first screen"
+    else
+        bad "--replay: the theme's warning was dropped" "$(cat "$TMP/screen")"
+    fi
+    quit_restored "--replay with a bad theme" before-app-replay
+else
+    bad "--replay: run --session wrote no session to replay"
 fi
 
 # SIGINT sent as a signal (not as a key): the app must end the same way.

@@ -686,28 +686,39 @@ static int th_try_model(const char *path)
     return WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
 }
 
+/* A small synth model (2 layers, 4 experts) written to the temp folder as name, its bytes
+ * (malloc'd, *n of them) parsed into f; NULL after a failed check. */
+static uint8_t *th_small_model(const char *name, size_t *n, struct gguf_file *f)
+{
+    char base[4096], err[512];
+    snprintf(base, sizeof base, "%s/%s", test_tmp_dir(), name);
+    char *argv[] = { "synth", "--layers", "2", "--d-model", "32", "--heads", "4", "--kv-heads",
+                     "2", "--experts", "4", "--experts-used", "2", "--ff", "32", "--shared-ff",
+                     "32", "--merges", "8", "--ctx", "64", "-o", base, NULL };
+    synth_quiet = true;
+    CHECK_INT_EQ(synth_main((int)(sizeof argv / sizeof argv[0]) - 1, argv), 0);
+    uint8_t *orig = th_read_file(base, n);
+    if (!orig || gguf_parse(f, orig, *n, name, err, sizeof err) != 0) {
+        CHECK_MSG(false, "%s", err);
+        free(orig);
+        return NULL;
+    }
+    return orig;
+}
+
 /* Every number in a small model's metadata set, one at a time, to values a hostile file could
  * hold (0, 1, -1, the type's extremes, NaN, infinities): the loader and the engine refuse
  * with one line or work, and never crash or hang. The numbers are patched in place, so the
  * rest of the file stays valid. */
 TEST(hostile_model_metadata_extremes)
 {
-    char base[4096], path[4200], err[512];
-    snprintf(base, sizeof base, "%s/extremes.gguf", test_tmp_dir());
+    char path[4200];
     snprintf(path, sizeof path, "%s/patched.gguf", test_tmp_dir());
-    char *argv[] = { "synth", "--layers", "2", "--d-model", "32", "--heads", "4", "--kv-heads",
-                     "2", "--experts", "4", "--experts-used", "2", "--ff", "32", "--shared-ff",
-                     "32", "--merges", "8", "--ctx", "64", "-o", base, NULL };
-    synth_quiet = true;
-    CHECK_INT_EQ(synth_main((int)(sizeof argv / sizeof argv[0]) - 1, argv), 0);
     size_t n = 0;
-    uint8_t *orig = th_read_file(base, &n);
     struct gguf_file f;
-    if (!orig || gguf_parse(&f, orig, n, "extremes.gguf", err, sizeof err) != 0) {
-        CHECK_MSG(false, "%s", err);
-        free(orig);
+    uint8_t *orig = th_small_model("extremes.gguf", &n, &f);
+    if (!orig)
         return;
-    }
     static const uint32_t u32v[] = { 0, 1, 2, 3, 0x7fffffffu, 0x80000000u, 0xffffffffu, 65 };
     static const float f32v[] = { 0.0f, -1.0f, 1e30f, -1e30f, 1e-30f, INFINITY, -INFINITY, NAN };
     int cases = 0, bad = 0;
@@ -748,6 +759,67 @@ TEST(hostile_model_metadata_extremes)
         }
     }
     printf("  %d patched models, %d crashed or broke the message contract\n", cases, bad);
+    free(copy);
+    gguf_close(&f);
+    free(orig);
+}
+
+/* Hyper-parameters that load but compute garbage are refused with one line naming the key
+ * (issue 17): a RoPE base or a norm epsilon of 0 or below, and a block_count below the blocks
+ * whose tensors the file holds. Each is patched into a small synth model. */
+TEST(hostile_model_bad_hyperparameters_refused)
+{
+    char path[4200], err[1024];
+    snprintf(path, sizeof path, "%s/hp-patched.gguf", test_tmp_dir());
+    size_t n = 0;
+    struct gguf_file f;
+    uint8_t *orig = th_small_model("hp.gguf", &n, &f);
+    if (!orig)
+        return;
+    static const struct {
+        const char *key_end;   /* the key, after "qwen2moe." */
+        bool is_float;
+        float f;
+        uint32_t u;
+    } cases[] = {
+        { "rope.freq_base", true, 0.0f, 0 },
+        { "rope.freq_base", true, -10000.0f, 0 },
+        { "attention.layer_norm_rms_epsilon", true, 0.0f, 0 },
+        { "attention.layer_norm_rms_epsilon", true, -1e-6f, 0 },
+        { "block_count", false, 0.0f, 1 },
+    };
+    uint8_t *copy = malloc(n);
+    for (size_t c = 0; copy && c < sizeof cases / sizeof cases[0]; c++) {
+        char key[128];
+        snprintf(key, sizeof key, "qwen2moe.%s", cases[c].key_end);
+        const struct gguf_kv *kv = NULL;
+        for (uint64_t k = 0; k < f.n_kv && !kv; k++)
+            if (f.kv[k].key.len == strlen(key) && !memcmp(f.kv[k].key.ptr, key, strlen(key)))
+                kv = &f.kv[k];
+        if (!kv) {
+            CHECK_MSG(false, "synth wrote no %s", key);
+            continue;
+        }
+        memcpy(copy, orig, n);
+        if (cases[c].is_float)
+            memcpy(copy + (kv->value - orig), &cases[c].f, 4);
+        else
+            memcpy(copy + (kv->value - orig), &cases[c].u, 4);
+        FILE *fp = fopen(path, "wb");
+        CHECK(fp && fwrite(copy, 1, n, fp) == n);
+        if (fp)
+            fclose(fp);
+        struct engine_params ep;
+        engine_params_default(&ep);
+        ep.model_path = path;
+        ep.n_threads = 1;
+        err[0] = 0;
+        struct engine *e = engine_open(&ep, err, sizeof err);
+        CHECK_MSG(!e, "%s = %g/%u was accepted", key, (double)cases[c].f, cases[c].u);
+        CHECK_MSG(!e && strstr(err, "hp-patched.gguf") && strstr(err, key) && !strchr(err, '\n'),
+                  "%s: the refusal should name the file and the key in one line: %s", key, err);
+        engine_close(e);
+    }
     free(copy);
     gguf_close(&f);
     free(orig);

@@ -210,11 +210,17 @@ static int app_open(struct app *a)
 {
     if (a->opt.replay) {
         a->replay = true;
+        /* The theme's bad-line warning (app_init) is what the first screen must show, not
+         * the load's own "loaded ..." line. */
+        char theme_warning[sizeof a->msg];
+        snprintf(theme_warning, sizeof theme_warning, "%s", a->msg);
         if (app_session_load(a, a->opt.replay) < 0) {
             fprintf(stderr, "moescope: %s\n", a->msg);
             return -1;
         }
         a->msg[0] = 0;
+        if (theme_warning[0])
+            app_message(a, true, "%s", theme_warning);
         return 0;
     }
     struct engine_params ep;

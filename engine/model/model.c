@@ -163,6 +163,13 @@ static int model_read_hparams(struct model *m, char *err, size_t errlen)
         model_get_float(m, "attention.layer_norm_rms_epsilon", &hp->norm_eps, err, errlen) ||
         model_get_float(m, "rope.scaling.factor", &factor, err, errlen))
         return -1;
+    /* Accepted, these computed garbage (a zero base is 0^x, a zero epsilon divides by 0). */
+    if (!(hp->rope_base > 0.0f))
+        return model_fail(m, err, errlen, "the key '%s.rope.freq_base' is %g: it must be above 0",
+                          m->arch->name, (double)hp->rope_base);
+    if (!(hp->norm_eps > 0.0f))
+        return model_fail(m, err, errlen, "the key '%s.attention.layer_norm_rms_epsilon' is %g: "
+                          "it must be above 0", m->arch->name, (double)hp->norm_eps);
     char key[128], stype[32] = "";
     if (gguf_get_strz(&m->f, model_key(m, "rope.scaling.type", key, sizeof key), stype,
                       sizeof stype, err, errlen) < 0)
@@ -367,6 +374,13 @@ static int model_bind_all(struct model *m, bool compute, char *err, size_t errle
             if (model_bind(m, (enum arch_tensor)t, il, model_layer_need(m, L, t), compute,
                            &L->t[t], err, errlen))
                 return -1;
+    }
+    /* A block_count below the blocks the file holds would run a cut model as if whole. */
+    for (uint64_t i = 0; i < m->f.n_tensors; i++) {
+        int il;
+        if (sscanf(m->f.tensors[i].name, "blk.%d.", &il) == 1 && il >= hp->n_layers)
+            return model_fail(m, err, errlen, "the key '%s.block_count' is %d, but the file "
+                              "holds tensors of block %d", m->arch->name, hp->n_layers, il);
     }
     return 0;
 }
