@@ -12,47 +12,14 @@
 #include "cpu.h"
 #include "quant.h"
 #include "quant_blocks.h"
-
-/* ---- seeded data ---- */
-
-static uint64_t rng_state;
-
-static uint64_t rng_next(void)
-{
-    /* splitmix64 */
-    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static double rng_uniform(void)
-{
-    return (double)(rng_next() >> 11) * 0x1p-53;
-}
-
-static float rng_gauss(void)
-{
-    double u = rng_uniform(), v = rng_uniform();
-    return (float)(sqrt(-2.0 * log(u + 1e-300)) * cos(6.283185307179586 * v));
-}
-
-/* Gaussian values with a per-block scale that varies, so blocks differ in range. */
-static void fill_data(float *x, int64_t n, uint64_t seed)
-{
-    rng_state = seed;
-    for (int64_t i = 0; i < n; i += 32) {
-        float s = (float)(0.01 + 2.0 * rng_uniform());
-        for (int64_t j = i; j < i + 32 && j < n; j++)
-            x[j] = s * rng_gauss();
-    }
-}
+#include "seeded_data.h"
 
 /* Types that hold weights the forward pass multiplies. */
 static const uint32_t weight_types[] = {
     GGML_TYPE_F32,  GGML_TYPE_F16,  GGML_TYPE_BF16, GGML_TYPE_Q8_0, GGML_TYPE_Q4_0,
     GGML_TYPE_Q4_1, GGML_TYPE_Q5_0, GGML_TYPE_Q5_1, GGML_TYPE_Q2_K, GGML_TYPE_Q3_K,
-    GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K,
+    GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K, GGML_TYPE_MXFP4, GGML_TYPE_IQ4_NL,
+    GGML_TYPE_IQ4_XS,
 };
 enum { N_WEIGHT_TYPES = sizeof weight_types / sizeof weight_types[0] };
 
@@ -933,6 +900,7 @@ TEST(quant_fixture_tensors)
 #pragma GCC target("avx2,fma,f16c")
 #define QUANT_NEON_EMULATE
 #include "quant_neon.c"
+#include "quant_iq_neon.c"
 #pragma GCC pop_options
 #define HAVE_NEON_EMULATION 1
 #endif
@@ -951,6 +919,7 @@ TEST(quant_neon_equals_avx2)
     struct quant_kernels k;
     memset(&k, 0, sizeof k);
     quant_neon_fill_emulated(&k);
+    quant_iq_neon_fill_emulated(&k);
     enum { N = 4096 + 256 + 64 + 32 };
     static const int sizes[] = {64, 256, 512, 800, 1024, 4096, 4096 + 256, N};
     float *x = malloc(N * sizeof *x), *y = malloc(N * sizeof *y);

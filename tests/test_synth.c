@@ -7,6 +7,7 @@
  * llama.cpp's tools wrote. */
 #include "test.h"
 
+#include "cpu.h"
 #include "engine.h"
 #include "gguf.h"
 #include "quant.h"
@@ -640,7 +641,11 @@ static void ts_k4_scale_min(int j, const uint8_t *q, int *sc, int *m)
 /* One value of a tensor, decoded by hand from the reference block layouts (independent of
  * quant.c): Q4_K (f16 d, f16 dmin, 12 bytes of scales/mins, 128 bytes of nibbles: 64
  * values per 32 bytes, low nibbles first), Q4_0 (f16 d, 16 bytes: values j and j + 16 in
- * the low and high nibble, d * (q - 8)), and Q5_K, Q6_K and Q8_0, which the mixes use. */
+ * the low and high nibble, d * (q - 8)), Q5_K, Q6_K and Q8_0, which the mixes use, and the
+ * table-coded MXFP4, IQ4_NL and IQ4_XS (ggml-common.h's grids). */
+static const int ts_iq4nl[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
+                                  1,    13,   25,  38,  53,  69,  89,  113};
+
 static float ts_decode(const struct gguf_tensor *t, int64_t i)
 {
     const uint8_t *base = t->data;
@@ -696,6 +701,31 @@ static float ts_decode(const struct gguf_tensor *t, int64_t i)
         int hi = (qh[l] >> (2 * g)) & 3;
         int q = (lo | hi << 4) - 32;
         return quant_f16_to_f32(h) * (float)scl[l / 16 + 2 * g] * (float)q;
+    }
+    case GGML_TYPE_MXFP4: {
+        /* e (E8M0), 16 bytes of E2M1 codes: value = e2m1 * 2^(e - 127) */
+        static const float e2m1[16] = {0, 0.5f, 1, 1.5f, 2, 3, 4, 6, 0, -0.5f, -1, -1.5f, -2, -3, -4, -6};
+        const uint8_t *b = base + (i / 32) * 17;
+        const int j = (int)(i % 32), q = j < 16 ? b[1 + j] & 15 : b[1 + j - 16] >> 4;
+        return e2m1[q] * ldexpf(1.0f, b[0] - 127);
+    }
+    case GGML_TYPE_IQ4_NL: {
+        const uint8_t *b = base + (i / 32) * 18;
+        const int j = (int)(i % 32), q = j < 16 ? b[2 + j] & 15 : b[2 + j - 16] >> 4;
+        memcpy(&h, b, 2);
+        return quant_f16_to_f32(h) * (float)ts_iq4nl[q];
+    }
+    case GGML_TYPE_IQ4_XS: {
+        /* d (f16), scales_h (2 bits per group), scales_l[4] (a nibble per group), qs[128] */
+        const uint8_t *b = base + (i / 256) * 136;
+        const int j = (int)(i % 256), g = j / 32, l = j % 32;
+        uint16_t sh;
+        memcpy(&h, b, 2);
+        memcpy(&sh, b + 2, 2);
+        const int ls = ((b[4 + g / 2] >> (4 * (g % 2))) & 15) | (((sh >> (2 * g)) & 3) << 4);
+        const uint8_t *qs = b + 8 + 16 * g;
+        const int q = l < 16 ? qs[l] & 15 : qs[l - 16] >> 4;
+        return quant_f16_to_f32(h) * (float)(ls - 32) * (float)ts_iq4nl[q];
     }
     default:
         return NAN;
@@ -892,4 +922,113 @@ TEST(synth_hostile_model)
         trace_log_free(&log);
     }
     engine_close(e);
+}
+
+/* --type mxfp4, iq4_nl and iq4_xs: every matrix in the type (blocks from quant_iq.c's
+ * quantizers, written by gguf_write.c), each value decoding by hand near the f32 file of
+ * the same seed; and each model runs on every kernel path with the same greedy tokens and
+ * first logits within 1e-3 of the scalar path's largest. */
+TEST(synth_iq4_types_run_on_every_path)
+{
+    static const char *names[] = {"mxfp4", "iq4_nl", "iq4_xs"};
+    static const uint32_t types[] = {GGML_TYPE_MXFP4, GGML_TYPE_IQ4_NL, GGML_TYPE_IQ4_XS};
+    char pf[4096], err[512];
+    const char *args[] = {"--arch", "qwen2moe", "--layers", "2", "--d-model", "256", "--heads",
+                          "4", "--kv-heads", "2", "--experts", "4", "--experts-used", "2",
+                          "--ff", "256", "--shared-ff", "256", "--seed", "7", "--type", "f32",
+                          NULL};
+    CHECK_INT_EQ(ts_run("iq-f32.gguf", pf, sizeof pf, args), 0);
+    struct gguf_file ff;
+    memset(&ff, 0, sizeof ff);
+    if (gguf_open(&ff, pf, err, sizeof err) != 0) {
+        CHECK_MSG(false, "%s", err);
+        return;
+    }
+    const int before = quant_simd();
+    for (int i = 0; i < 3; i++) {
+        char pq[4096], file[32];
+        snprintf(file, sizeof file, "iq-%s.gguf", names[i]);
+        args[21] = names[i];
+        CHECK_INT_EQ(ts_run(file, pq, sizeof pq, args), 0);
+        struct gguf_file fq;
+        if (gguf_open(&fq, pq, err, sizeof err) != 0) {
+            CHECK_MSG(false, "%s", err);
+            continue;
+        }
+        int n_typed = 0;
+        for (uint64_t ti = 0; ti < ff.n_tensors; ti++) {
+            const struct gguf_tensor *a = &ff.tensors[ti], *q = gguf_find_tensor(&fq, a->name);
+            CHECK(q != NULL);
+            if (!q || a->n_dims < 2)
+                continue;
+            const bool router = strstr(a->name, "ffn_gate_inp") != NULL;
+            CHECK_MSG(q->type == (router ? GGML_TYPE_F32 : types[i]), "%s %s is %s", names[i],
+                      q->name, quant_traits(q->type)->name);
+            n_typed += q->type == types[i];
+            const int64_t n = a->ne[0] * a->ne[1] * a->ne[2];
+            double se = 0, sx = 0;
+            for (int64_t v = 0; v < n; v++) {
+                const double got = ts_decode(q, v), want = ((const float *)a->data)[v];
+                se += (got - want) * (got - want);
+                sx += want * want;
+            }
+            CHECK_MSG(sqrt(se / sx) < 0.16, "%s %s: rms error %.3f of rms", names[i], q->name,
+                      sqrt(se / sx));
+        }
+        CHECK(n_typed >= 10);
+        gguf_close(&fq);
+        int32_t ref_tokens[8];
+        float ref_logits[64], ref_max = 0.0f;
+        for (int s = 0; s < CPU_SIMD_COUNT; s++) {
+            if (!quant_set_simd(s))
+                continue;
+            struct engine_params p;
+            engine_params_default(&p);
+            p.model_path = pq;
+            p.n_threads = 1;
+            p.n_ctx = 64;
+            p.sampler.temp = 0.0f;
+            struct engine *e = engine_open(&p, err, sizeof err);
+            CHECK_MSG(e != NULL, "%s: %s", names[i], err);
+            if (!e)
+                continue;
+            const struct model_desc *d = engine_desc(e);
+            struct trace_log log;
+            CHECK(trace_log_init(&log, d->n_layers, d->n_experts, d->n_experts_used) == 0);
+            int32_t toks[16];
+            const int np = engine_tokenize(e, "the router", 10, false, false, toks, 16, err,
+                                           sizeof err);
+            CHECK(np > 0);
+            for (int j = 0; j < np; j++)
+                trace_log_push(&log, toks[j], "", 0, true);
+            for (int step = 0; step < 8; step++) {
+                CHECK(engine_eval(e, &log, err, sizeof err) == 0);
+                const float *lg = engine_logits(e);
+                for (int v = 0; v < 64 && step == 0; v++) {
+                    if (s == CPU_SIMD_SCALAR) {
+                        ref_logits[v] = lg[v];
+                        ref_max = fmaxf(ref_max, fabsf(lg[v]));
+                    } else {
+                        CHECK_MSG(fabsf(lg[v] - ref_logits[v]) <= 1e-3f * ref_max,
+                                  "%s %s logit %d: %g vs scalar %g", quant_simd_name(),
+                                  names[i], v, lg[v], ref_logits[v]);
+                    }
+                }
+                const long idx = engine_sample(e, &log, err, sizeof err);
+                CHECK(idx >= 0);
+                if (idx < 0)
+                    break;
+                const int32_t tok = log.tok[idx].token;
+                if (s == CPU_SIMD_SCALAR)
+                    ref_tokens[step] = tok;
+                else
+                    CHECK_MSG(tok == ref_tokens[step], "%s %s step %d: token %d, scalar %d",
+                              quant_simd_name(), names[i], step, tok, ref_tokens[step]);
+            }
+            trace_log_free(&log);
+            engine_close(e);
+        }
+    }
+    quant_set_simd(before);
+    gguf_close(&ff);
 }

@@ -20,7 +20,7 @@
  * up to N: distinct made-up words of printable ASCII, most with a leading space. A ChatML
  * chat template.
  *
- * Types (--type): f32, f16, q8_0 for every matrix; q4_0 and q4_k follow llama-quantize's
+ * Types (--type): f32, f16, q8_0, iq4_nl, iq4_xs, mxfp4 for every matrix; q4_0 and q4_k follow llama-quantize's
  * mixes (Q4_0 and Q4_K_M, llama-quant.cpp llama_tensor_get_type): output.weight Q6_K;
  * for q4_k also attn_v and ffn_down* Q6_K in the layers use_more_bits picks (the first and
  * last eighth and every third between), and for 8-expert models attn_k/attn_v Q8_0 and
@@ -257,6 +257,38 @@ static int synth_keep(struct synth_state *st, void *buf)
 static bool synth_more_bits(int il, int n)
 {
     return il < n / 8 || il >= 7 * n / 8 || (il - n / 8) % 3 == 2;
+}
+
+/* The --type names, their ggml types and llama_ftype values. The iq4 and mxfp4 types put
+ * every matrix in the one type, as --pure does. */
+struct synth_type {
+    const char *name;
+    uint32_t type;
+    uint32_t ftype;
+};
+
+static const struct synth_type synth_types[] = {
+    {"f32", GGML_TYPE_F32, 0},       {"f16", GGML_TYPE_F16, 1},
+    {"q8_0", GGML_TYPE_Q8_0, 7},     {"q4_0", GGML_TYPE_Q4_0, 2},
+    {"q4_k", GGML_TYPE_Q4_K, 15},    {"q4_k_m", GGML_TYPE_Q4_K, 15},
+    {"iq4_nl", GGML_TYPE_IQ4_NL, 25}, {"iq4_xs", GGML_TYPE_IQ4_XS, 30},
+    {"mxfp4", GGML_TYPE_MXFP4, 38},
+};
+
+static const struct synth_type *synth_type_named(const char *name)
+{
+    for (size_t i = 0; i < sizeof synth_types / sizeof synth_types[0]; i++)
+        if (!strcmp(synth_types[i].name, name))
+            return &synth_types[i];
+    return NULL;
+}
+
+static const struct synth_type *synth_type_of(uint32_t type)
+{
+    for (size_t i = 0; i < sizeof synth_types / sizeof synth_types[0]; i++)
+        if (synth_types[i].type == type)
+            return &synth_types[i];
+    return &synth_types[0];
 }
 
 /* The type of a tensor (see the top): its kind, the --type mix, and the row length. */
@@ -615,10 +647,8 @@ static void synth_keys(struct synth_state *st)
     gguf_writer_add_str(w, "general.architecture", a->gguf);
     gguf_writer_add_str(w, "general.name", c->name);
     gguf_writer_set_alignment(w, GGUF_DEFAULT_ALIGNMENT);
-    /* llama_ftype: ALL_F32 0, MOSTLY_F16 1, MOSTLY_Q4_0 2, MOSTLY_Q8_0 7, Q4_K_S 14, Q4_K_M 15 */
-    uint32_t ftype = c->type == GGML_TYPE_F16 ? 1 : c->type == GGML_TYPE_Q8_0 ? 7
-                   : c->type == GGML_TYPE_Q4_0 ? 2 : c->type == GGML_TYPE_Q4_K ? (c->pure ? 14 : 15)
-                   : 0;
+    /* llama_ftype (Q4_K_S 14 when pure) */
+    uint32_t ftype = c->type == GGML_TYPE_Q4_K && c->pure ? 14 : synth_type_of(c->type)->ftype;
     gguf_writer_add_u32(w, "general.file_type", ftype);
     gguf_writer_add_u32(w, KEY("context_length"), (uint32_t)c->n_ctx);
     gguf_writer_add_u32(w, KEY("embedding_length"), (uint32_t)c->d_model);
@@ -728,8 +758,9 @@ static void synth_usage(FILE *fp)
           "  --hostile         add terminal escapes, controls, bidi, zero-width and invalid\n"
           "                    UTF-8 pieces to the vocabulary, and make them likely\n"
           "  --ctx N           context length (512)\n"
-          "  --type T          f32 (default), f16, q8_0, q4_0 or q4_k (llama-quantize's\n"
-          "                    Q4_0 and Q4_K_M mixes); norms, biases and routers stay f32\n"
+          "  --type T          f32 (default), f16, q8_0, q4_0, q4_k (llama-quantize's\n"
+          "                    Q4_0 and Q4_K_M mixes), iq4_nl, iq4_xs or mxfp4 (every matrix);\n"
+          "                    norms, biases and routers stay f32\n"
           "  --pure            every matrix in --type, no mix\n"
           "  --rope-base F     RoPE frequency base (10000)\n"
           "  --seed N          random seed (1)\n"
@@ -819,11 +850,12 @@ static int synth_check(struct synth_cfg *c, bool experts_given, bool shared_give
                                 "%s is %d\n", quant_traits(c->type)->name, names[i], widths[i]);
                 return -1;
             }
-        if (c->pure && c->type == GGML_TYPE_Q4_K)
+        if ((c->pure && c->type == GGML_TYPE_Q4_K) || c->type == GGML_TYPE_IQ4_XS)
             for (int i = 0; i < 4; i++)
                 if (widths[i] % 256 != 0 && (i != 2 || widths[i] > 0)) {
-                    synth_say("synth: --type q4_k --pure needs rows that are multiples of 256, "
-                              "and %s is %d\n", names[i], widths[i]);
+                    synth_say("synth: --type %s%s needs rows that are multiples of 256, "
+                              "and %s is %d\n", quant_traits(c->type)->name,
+                              c->pure ? " --pure" : "", names[i], widths[i]);
                     return -1;
                 }
     }
@@ -905,20 +937,13 @@ static int synth_main(int argc, char **argv)
         } else if (!strcmp(f, "--ctx")) {
             rc = synth_int(f, v, 1, 1 << 24, &c.n_ctx);
         } else if (!strcmp(f, "--type")) {
-            if (!strcmp(v, "f32"))
-                c.type = GGML_TYPE_F32;
-            else if (!strcmp(v, "f16"))
-                c.type = GGML_TYPE_F16;
-            else if (!strcmp(v, "q8_0"))
-                c.type = GGML_TYPE_Q8_0;
-            else if (!strcmp(v, "q4_0"))
-                c.type = GGML_TYPE_Q4_0;
-            else if (!strcmp(v, "q4_k") || !strcmp(v, "q4_k_m"))
-                c.type = GGML_TYPE_Q4_K;
-            else {
-                synth_say("synth: --type is f32, f16, q8_0, q4_0 or q4_k, not '%s'\n", v);
+            const struct synth_type *st = synth_type_named(v);
+            if (!st) {
+                synth_say("synth: --type is f32, f16, q8_0, q4_0, q4_k, iq4_nl, iq4_xs or "
+                          "mxfp4, not '%s'\n", v);
                 return 2;
             }
+            c.type = st->type;
         } else if (!strcmp(f, "--rope-base")) {
             char *end;
             c.rope_base = strtof(v, &end);

@@ -184,8 +184,7 @@ static void f32_from_float(const float *x, void *y, int64_t n)
 
 /* ------------------------------------------------------------------ weight quantizers */
 
-/* Signed value with the largest magnitude (the first one on a tie). */
-static float signed_absmax(const float *x, int n)
+float quant_signed_absmax(const float *x, int n)
 {
     float amax = 0.0f, max = 0.0f;
     for (int j = 0; j < n; j++) {
@@ -207,7 +206,7 @@ static void q4_0_from_float(const float *x, void *vy, int64_t n)
     struct block_q4_0 *y = vy;
     for (int64_t b = 0; b < n / QK4_0; b++, x += QK4_0) {
         /* the largest magnitude maps to -8, so the full range -8..7 is used */
-        const float d = signed_absmax(x, QK4_0) / -8.0f;
+        const float d = quant_signed_absmax(x, QK4_0) / -8.0f;
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
         y[b].d = F2H(d);
         for (int j = 0; j < QK4_0 / 2; j++) {
@@ -243,7 +242,7 @@ static void q5_0_from_float(const float *x, void *vy, int64_t n)
 {
     struct block_q5_0 *y = vy;
     for (int64_t b = 0; b < n / QK5_0; b++, x += QK5_0) {
-        const float d = signed_absmax(x, QK5_0) / -16.0f;
+        const float d = quant_signed_absmax(x, QK5_0) / -16.0f;
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
         uint32_t qh = 0;
         y[b].d = F2H(d);
@@ -388,7 +387,7 @@ static void q6_K_from_float(const float *x, void *vy, int64_t n)
     for (int64_t b = 0; b < n / QK_K; b++, x += QK_K) {
         float sc[16], max_abs_sc = 0.0f;
         for (int g = 0; g < 16; g++) {
-            sc[g] = signed_absmax(x + 16 * g, 16) / -32.0f; /* largest maps to -32 */
+            sc[g] = quant_signed_absmax(x + 16 * g, 16) / -32.0f; /* largest maps to -32 */
             max_abs_sc = fmaxf(max_abs_sc, fabsf(sc[g]));
         }
         y[b].d = F2H(max_abs_sc / 127.0f);
@@ -454,7 +453,7 @@ static void q3_K_from_float(const float *x, void *vy, int64_t n)
     for (int64_t b = 0; b < n / QK_K; b++, x += QK_K) {
         float sc[16], max_abs_sc = 0.0f;
         for (int g = 0; g < 16; g++) {
-            sc[g] = signed_absmax(x + 16 * g, 16) / -4.0f; /* largest maps to -4 */
+            sc[g] = quant_signed_absmax(x + 16 * g, 16) / -4.0f; /* largest maps to -4 */
             max_abs_sc = fmaxf(max_abs_sc, fabsf(sc[g]));
         }
         y[b].d = F2H(max_abs_sc / 31.0f);
@@ -1052,6 +1051,10 @@ static float bf16_vec_dot(int64_t n, const void *vx, const void *vy)
 #define KERNELS(fname, vdt) \
     .to_float = fname##_to_float, .from_float = fname##_from_float, \
     .vec_dot = fname##_vec_dot, .vec_dot_type = vdt, .vec_dot_gemm = fname##_vec_dot
+/* The table-coded 4-bit types, whose reference lives in quant_iq.c. */
+#define IQ_KERNELS(fname, vdt) \
+    .to_float = quant_##fname##_to_float, .from_float = quant_##fname##_from_float, \
+    .vec_dot = quant_##fname##_vec_dot, .vec_dot_type = vdt, .vec_dot_gemm = quant_##fname##_vec_dot
 
 /* The scalar reference; `table` starts as a copy and takes the chosen SIMD kernels. */
 static const struct quant_traits scalar_table[GGML_TYPE_COUNT] = {
@@ -1093,10 +1096,14 @@ static const struct quant_traits scalar_table[GGML_TYPE_COUNT] = {
     ROW(GGML_TYPE_IQ2_XS, "iq2_xs", QK_K, 2 + QK_K / 8 * 2 + QK_K / 32, true),
     ROW(GGML_TYPE_IQ3_XXS, "iq3_xxs", QK_K, 2 + 3 * (QK_K / 8), true),
     ROW(GGML_TYPE_IQ1_S, "iq1_s", QK_K, 2 + QK_K / 8 + QK_K / 16, true),
-    ROW(GGML_TYPE_IQ4_NL, "iq4_nl", 32, 2 + 32 / 2, true),
+    [GGML_TYPE_IQ4_NL] = { .name = "iq4_nl", BLOCK(QK4_NL, struct block_iq4_nl), .is_quantized = true,
+                           IQ_KERNELS(iq4_nl, GGML_TYPE_Q8_0),
+                           .vec_dot_repack = quant_iq4_nl_vec_dot_repack,
+                           .vec_dot_repack4 = quant_iq4_nl_vec_dot_repack },
     ROW(GGML_TYPE_IQ3_S, "iq3_s", QK_K, 2 + 13 * (QK_K / 32) + QK_K / 64, true),
     ROW(GGML_TYPE_IQ2_S, "iq2_s", QK_K, 2 + QK_K / 4 + QK_K / 16, true),
-    ROW(GGML_TYPE_IQ4_XS, "iq4_xs", QK_K, 2 + 2 + QK_K / 64 + QK_K / 2, true),
+    [GGML_TYPE_IQ4_XS] = { .name = "iq4_xs", BLOCK(QK_K, struct block_iq4_xs), .is_quantized = true,
+                           IQ_KERNELS(iq4_xs, GGML_TYPE_Q8_K) },
     ROW(GGML_TYPE_I8, "i8", 1, sizeof(int8_t), false),
     ROW(GGML_TYPE_I16, "i16", 1, sizeof(int16_t), false),
     ROW(GGML_TYPE_I32, "i32", 1, sizeof(int32_t), false),
@@ -1107,7 +1114,15 @@ static const struct quant_traits scalar_table[GGML_TYPE_COUNT] = {
                          KERNELS(bf16, GGML_TYPE_BF16) },
     ROW(GGML_TYPE_TQ1_0, "tq1_0", QK_K, (QK_K - 4 * QK_K / 64) / 5 + QK_K / 64 + 2, true),
     ROW(GGML_TYPE_TQ2_0, "tq2_0", QK_K, QK_K / 4 + 2, true),
-    ROW(GGML_TYPE_MXFP4, "mxfp4", 32, 1 + 32 / 2, true), /* e8m0 scale + 32 e2m1 nibbles */
+    [GGML_TYPE_MXFP4] = { .name = "mxfp4", BLOCK(QK_MXFP4, struct block_mxfp4), .is_quantized = true,
+                          IQ_KERNELS(mxfp4, GGML_TYPE_Q8_0),
+                          .vec_dot_repack = quant_mxfp4_vec_dot_repack,
+                           .vec_dot_repack4 = quant_mxfp4_vec_dot_repack },
+    /* known by name and size, so a file using them is refused naming the type: e4m3 scales
+     * per 16 + 64 e2m1 nibbles; f16 d + 1 and 2 bits a value */
+    ROW(GGML_TYPE_NVFP4, "nvfp4", 64, 64 / 16 + 64 / 2, true),
+    ROW(GGML_TYPE_Q1_0, "q1_0", 128, 2 + 128 / 8, true),
+    ROW(GGML_TYPE_Q2_0, "q2_0", 64, 2 + 64 / 4, true),
 };
 
 static struct quant_traits table[GGML_TYPE_COUNT];
@@ -1121,14 +1136,20 @@ static void table_apply(enum cpu_simd s)
     struct quant_kernels k;
     memset(&k, 0, sizeof k);
 #if defined(__x86_64__)
-    if (s == CPU_SIMD_AVX2 || s == CPU_SIMD_AVX512)
+    if (s == CPU_SIMD_AVX2 || s == CPU_SIMD_AVX512) {
         quant_avx2_fill(&k);
-    if (s == CPU_SIMD_AVX512)
+        quant_iq_avx2_fill(&k);
+    }
+    if (s == CPU_SIMD_AVX512) {
         quant_avx512_fill(&k);
+        quant_iq_avx512_fill(&k);
+    }
 #endif
 #if defined(__aarch64__)
-    if (s == CPU_SIMD_NEON)
+    if (s == CPU_SIMD_NEON) {
         quant_neon_fill(&k);
+        quant_iq_neon_fill(&k);
+    }
 #endif
     memcpy(table, scalar_table, sizeof table);
     memcpy(tiles, k.tile, sizeof tiles);

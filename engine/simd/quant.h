@@ -47,7 +47,10 @@ enum ggml_type {
     GGML_TYPE_TQ1_0 = 34,
     GGML_TYPE_TQ2_0 = 35,
     GGML_TYPE_MXFP4 = 39,
-    GGML_TYPE_COUNT = 40,
+    GGML_TYPE_NVFP4 = 40,
+    GGML_TYPE_Q1_0 = 41,
+    GGML_TYPE_Q2_0 = 42,
+    GGML_TYPE_COUNT = 43,
 };
 
 /* Converts n values (a multiple of blck_size) from blocks to floats. */
@@ -70,17 +73,17 @@ struct quant_traits {
     /* The same product summed in the order of llama.cpp's dense matrix multiply (llamafile
      * tinyBLAS, used for 2-D weights: attention, router, shared expert); vec_dot is the
      * order of its per-row kernels, used for the 3-D expert tensors. They differ only for
-     * f32, f16 and bf16, and only in the last bits. */
+     * f32, f16, bf16 and iq4_nl, and only in the last bits. */
     quant_vec_dot_fn vec_dot_gemm;
     /* The orders of llama.cpp's kernels for repacked weights (ggml-cpu/repack.cpp: on x86
-     * with AVX2, q4_0 and q4_K matrices whose row count is a multiple of 8, interleaved by
-     * 8 rows, 2-D weights and expert tensors alike): integer sums turned into floats and
-     * fused-multiply-added with the scale products, one accumulator per output row (q4_K:
-     * a second one for the mins, subtracted at the end). vec_dot_repack is the gemv's
-     * (one activation row; every expert product), vec_dot_repack4 the gemm's (activation
-     * rows four at a time): q4_0 takes one step per block in both, q4_K one per
-     * super-block in the gemv and one per 64 values in the gemm. NULL for the types it
-     * does not repack. */
+     * with AVX2, q4_0, q4_K, iq4_nl and mxfp4 matrices whose row count is a multiple of 8,
+     * interleaved by 8 rows, 2-D weights and expert tensors alike): integer sums turned
+     * into floats and fused-multiply-added with the scale products, one accumulator per
+     * output row (q4_K: a second one for the mins, subtracted at the end). vec_dot_repack
+     * is the gemv's (one activation row; every expert product), vec_dot_repack4 the gemm's
+     * (activation rows four at a time): q4_0, iq4_nl and mxfp4 take one step per block in
+     * both, q4_K one per super-block in the gemv and one per 64 values in the gemm. NULL for
+     * the types it does not repack. */
     quant_vec_dot_fn vec_dot_repack;
     quant_vec_dot_fn vec_dot_repack4;
 };

@@ -131,6 +131,75 @@ struct block_q8_K {
 };
 _Static_assert(sizeof(struct block_q8_K) == 4 + QK_K + QK_K / 16 * 2, "q8_K block");
 
+/* ---- 4-bit codes through a table of 16 levels (engine/simd/quant_iq.c) ---- */
+
+enum { QK_MXFP4 = 32, QK4_NL = 32 };
+
+/* OCP microscaling FP4: x = kvalues_mxfp4[code] * 2^(e - 128) (the table holds E2M1 values
+ * doubled, so 2^(e-127) / 2), code in qs as q4_0's nibbles. 4.25 bits per weight. */
+struct block_mxfp4 {
+    uint8_t e; /* E8M0 exponent */
+    uint8_t qs[QK_MXFP4 / 2];
+};
+_Static_assert(sizeof(struct block_mxfp4) == 1 + QK_MXFP4 / 2, "mxfp4 block");
+
+/* x = d * kvalues_iq4nl[code], codes as q4_0's nibbles. 4.5 bits per weight. */
+struct block_iq4_nl {
+    quant_half d;
+    uint8_t qs[QK4_NL / 2];
+};
+_Static_assert(sizeof(struct block_iq4_nl) == 2 + QK4_NL / 2, "iq4_nl block");
+
+/* Super-block of 8 groups of 32, each with a 6-bit scale ls (low 4 bits: nibble g % 2 of
+ * scales_l[g / 2]; high 2 bits: bits 2g..2g+1 of scales_h). x = d * (ls - 32) *
+ * kvalues_iq4nl[code]; group g's codes are qs[16g..16g+15] as q4_0's nibbles.
+ * 4.25 bits per weight. */
+struct block_iq4_xs {
+    quant_half d;
+    uint16_t scales_h;
+    uint8_t scales_l[QK_K / 64];
+    uint8_t qs[QK_K / 2];
+};
+_Static_assert(sizeof(struct block_iq4_xs) == 2 + 2 + QK_K / 64 + QK_K / 2, "iq4_xs block");
+
+/* The 16 levels of each (ggml-common.h's kvalues_iq4nl and kvalues_mxfp4). */
+extern const int8_t quant_kvalues_iq4nl[16];
+extern const int8_t quant_kvalues_mxfp4[16];
+
+/* 2^(e - 128) exactly, as ggml_e8m0_to_fp32_half (subnormal for e < 2). */
+static inline float quant_e8m0_half(uint8_t e)
+{
+    const uint32_t bits = e < 2 ? 0x00200000u << e : (uint32_t)(e - 1) << 23;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+/* The 6-bit scale of group g (0..7) of an iq4_xs block, minus 32. */
+static inline int quant_iq4_xs_scale(const struct block_iq4_xs *b, int g)
+{
+    const int lo = (b->scales_l[g / 2] >> (4 * (g % 2))) & 0xF;
+    const int hi = (b->scales_h >> (2 * g)) & 3;
+    return (lo | (hi << 4)) - 32;
+}
+
+/* The signed value with the largest magnitude among n (the first one on a tie), which the
+ * symmetric quantizers map to their extreme level. */
+float quant_signed_absmax(const float *x, int n);
+
+/* The scalar kernels of quant_iq.c, for the type table in quant.c. */
+void quant_mxfp4_to_float(const void *src, float *dst, int64_t n);
+void quant_mxfp4_from_float(const float *src, void *dst, int64_t n);
+float quant_mxfp4_vec_dot(int64_t n, const void *x, const void *y);
+float quant_mxfp4_vec_dot_repack(int64_t n, const void *x, const void *y);
+void quant_iq4_nl_to_float(const void *src, float *dst, int64_t n);
+void quant_iq4_nl_from_float(const float *src, void *dst, int64_t n);
+float quant_iq4_nl_vec_dot(int64_t n, const void *x, const void *y);
+float quant_iq4_nl_vec_dot_repack(int64_t n, const void *x, const void *y);
+void quant_iq4_xs_to_float(const void *src, float *dst, int64_t n);
+void quant_iq4_xs_from_float(const float *src, void *dst, int64_t n);
+float quant_iq4_xs_vec_dot(int64_t n, const void *x, const void *y);
+
 /* ---- internal: kernel sets, filled by each SIMD file ---- */
 
 /* quant_dot_tile for one type (see quant.h). */
@@ -152,6 +221,11 @@ struct quant_kernels {
 void quant_avx2_fill(struct quant_kernels *k);
 void quant_avx512_fill(struct quant_kernels *k);
 void quant_neon_fill(struct quant_kernels *k);
+/* The same for the table-coded 4-bit types (quant_iq_avx2.c, quant_iq_avx512.c,
+ * quant_iq_neon.c), called after the file-wide fills above. */
+void quant_iq_avx2_fill(struct quant_kernels *k);
+void quant_iq_avx512_fill(struct quant_kernels *k);
+void quant_iq_neon_fill(struct quant_kernels *k);
 
 /* Unpacks the 6-bit scale and min of group j (0..7) of a q4_K/q5_K block. */
 static inline void quant_k4_scale_min(int j, const uint8_t *q, uint8_t *sc, uint8_t *m)
