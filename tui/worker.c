@@ -223,81 +223,83 @@ static void worker_progress(struct worker *w, enum worker_state s, size_t done, 
     worker_wake(w);
 }
 
-static void worker_do_reply(struct worker *w, const char *text, size_t len,
-                            const struct sampler_params *sp, int n_predict, bool feed_only)
+/* ---- a reply job: tokenize what is new, rewind, feed it, sample ---- */
+
+/* Whether the model put a BOS first: the same text without it is one token shorter. */
+static size_t worker_count_bos(struct worker *w, const char *text, size_t len, int m, int cap)
 {
-    char err[512] = "";
-    int n_ctx = engine_n_ctx(w->eng);
-    /* Room for every token the text can make (each covers a byte at least, plus BOS and
-     * EOS), so a conversation too long for the context is counted and said so plainly. */
-    size_t capz = len + 2 < (size_t)INT_MAX ? len + 2 : (size_t)INT_MAX;
-    int cap = (int)capz;
-    int32_t *toks = malloc(capz * sizeof *toks);
-    if (!toks) {
-        worker_finish(w, REPLY_ERROR, "out of memory");
-        return;
-    }
-    /* Keep every record whose text the new conversation still starts with: the previous
-     * replies keep the very tokens that were sampled (as llama.cpp's chat does), and only
-     * the text after them is tokenized. Matching text rather than re-tokenized ids matters:
-     * a reply's text need not tokenize back into the ids it was sampled as. */
+    char err[256];
+    int32_t *t2 = malloc((size_t)cap * sizeof *t2);
+    int m2 = t2 ? engine_tokenize(w->eng, text, len, false, true, t2, cap, err, sizeof err) : -1;
+    free(t2);
+    return m2 >= 0 && m2 + 1 == m ? 1 : 0;
+}
+
+/* The tokens of the conversation the engine has not seen, into toks[0..cap). Every record
+ * whose text the new conversation still starts with is kept: the previous replies keep
+ * the very tokens that were sampled (as llama.cpp's chat does), and only the text after
+ * them is tokenized. Matching text rather than re-tokenized ids matters: a reply's text
+ * need not tokenize back into the ids it was sampled as. Returns how many tokens (at
+ * least one), *kept the records kept; or -1 with err. */
+static int worker_new_tokens(struct worker *w, const char *text, size_t len, int32_t *toks,
+                             int cap, size_t *kept, char *err, size_t errlen)
+{
     size_t off = 0, k = worker_text_prefix(w, text, len, &off);
     int m;
     if (k == 0) {
         /* A fresh context: BOS by the model's rule (templates leave it out, as with
          * llama.cpp), and the template's special-token text parsed into its ids. */
-        m = engine_tokenize(w->eng, text, len, true, true, toks, cap, err, sizeof err);
-        w->n_bos = 0;
-        if (m > 0) {
-            /* Whether a BOS came first: the same text without it is one token shorter. */
-            int32_t *t2 = malloc(capz * sizeof *t2);
-            int m2 = t2 ? engine_tokenize(w->eng, text, len, false, true, t2, cap, err,
-                                          sizeof err)
-                        : -1;
-            w->n_bos = m2 >= 0 && m2 + 1 == m ? 1 : 0;
-            free(t2);
-        }
+        m = engine_tokenize(w->eng, text, len, true, true, toks, cap, err, errlen);
+        w->n_bos = m > 0 ? worker_count_bos(w, text, len, m, cap) : 0;
     } else {
-        m = engine_tokenize(w->eng, text + off, len - off, false, true, toks, cap, err,
-                            sizeof err);
+        m = engine_tokenize(w->eng, text + off, len - off, false, true, toks, cap, err, errlen);
     }
-    if (m < 0 || k + (size_t)m >= (size_t)n_ctx) {
-        if (m >= 0)
-            snprintf(err, sizeof err,
-                     "the conversation needs %zu tokens and the context holds %d: /clear "
-                     "starts a new one, -c makes the context larger", k + (size_t)m, n_ctx);
-        free(toks);
-        worker_finish(w, REPLY_ERROR, err);
-        return;
+    int n_ctx = engine_n_ctx(w->eng);
+    if (m < 0)
+        return -1;
+    if (k + (size_t)m >= (size_t)n_ctx) {
+        snprintf(err, errlen,
+                 "the conversation needs %zu tokens and the context holds %d: /clear starts "
+                 "a new one, -c makes the context larger", k + (size_t)m, n_ctx);
+        return -1;
     }
-    size_t fed = 0;
-    while (fed < w->log.n && w->log.tok[fed].fed)
-        fed++;
     if (m == 0) {
         /* Nothing new after the kept records (regenerate): feed the last one again so the
          * logits are its own. */
         if (k == 0) {
-            free(toks);
-            worker_finish(w, REPLY_ERROR, "nothing to send: the rendered prompt is empty");
-            return;
+            snprintf(err, errlen, "nothing to send: the rendered prompt is empty");
+            return -1;
         }
         k--;
         toks[m++] = w->log.tok[k].token;
     }
+    *kept = k;
+    return m;
+}
+
+/* The engine and the log back to the k records kept (the engine to those it has fed),
+ * and the reply text empty. Returns the engine's position: records from there change. */
+static size_t worker_rewind(struct worker *w, size_t k)
+{
+    size_t fed = 0;
+    while (fed < w->log.n && w->log.tok[fed].fed)
+        fed++;
     size_t keep = k < fed ? k : fed;
     engine_rewind(w->eng, (int)keep);
     trace_log_truncate(&w->log, k);
-
     pthread_mutex_lock(&w->mu);
     w->reply_len = w->reply_pub = 0;
     w->st.reply_first = -1;
     pthread_mutex_unlock(&w->mu);
-    if (!feed_only)
-        engine_set_sampler(w->eng, sp);
+    return keep;
+}
 
-    /* Feed the prompt in chunks: the UI shows the progress, and Esc is heard between them. */
+/* Feeds toks[0..m) in chunks, so the UI shows the progress and Esc is heard between them.
+ * Returns REPLY_FED when all are in, REPLY_STOPPED, or REPLY_ERROR with err. */
+static enum reply_end worker_prefill(struct worker *w, const int32_t *toks, int m,
+                                     size_t post_from, char *err, size_t errlen)
+{
     char piece[256];
-    size_t post_from = keep;      /* records from here on changed since the last post */
     int chunk = PREFILL_FIRST;
     for (int c0 = 0, c1; c0 < m; c0 = c1) {
         c1 = c0 + chunk < m ? c0 + chunk : m;
@@ -305,20 +307,16 @@ static void worker_do_reply(struct worker *w, const char *text, size_t len,
             size_t pl = engine_token_piece(w->eng, toks[i], piece, sizeof piece);
             if (trace_log_push(&w->log, toks[i], piece, pl < sizeof piece ? pl : sizeof piece,
                                true) < 0) {
-                free(toks);
-                worker_finish(w, REPLY_ERROR, "out of memory for trace records");
-                return;
+                snprintf(err, errlen, "out of memory for trace records");
+                return REPLY_ERROR;
             }
         }
         worker_progress(w, WORKER_PREFILL, (size_t)c0, (size_t)m);
         worker_post(w, post_from);
         struct timespec t0, t1;
         clock_gettime(CLOCK_MONOTONIC, &t0);
-        if (engine_eval(w->eng, &w->log, err, sizeof err) < 0) {
-            free(toks);
-            worker_finish(w, REPLY_ERROR, err);
-            return;
-        }
+        if (engine_eval(w->eng, &w->log, err, errlen) < 0)
+            return REPLY_ERROR;
         clock_gettime(CLOCK_MONOTONIC, &t1);
         double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
         if (secs > 0) {
@@ -327,70 +325,86 @@ static void worker_do_reply(struct worker *w, const char *text, size_t len,
         }
         worker_post(w, post_from);
         post_from = w->log.n;
-        if (atomic_load(&w->stop) && c1 < m) {
-            free(toks);
-            worker_finish(w, REPLY_STOPPED, NULL);
-            return;
-        }
+        if (atomic_load(&w->stop) && c1 < m)
+            return REPLY_STOPPED;
     }
-    free(toks);
-    if (feed_only) {
-        worker_finish(w, REPLY_FED, NULL);
-        return;
-    }
+    return REPLY_FED;
+}
 
+/* Samples the reply until the model ends its turn, Esc, n_predict tokens (<= 0: no
+ * limit) or a full context. Returns why it ended (REPLY_ERROR with err). */
+static enum reply_end worker_generate(struct worker *w, int n_predict, char *err, size_t errlen)
+{
     pthread_mutex_lock(&w->mu);
     w->st.reply_first = (long)w->log.n;
     w->st.state = WORKER_GENERATING;
     w->status_changed = true;
     pthread_mutex_unlock(&w->mu);
-
-    enum reply_end why = REPLY_EOG;
-    for (int count = 0;;) {
-        if (atomic_load(&w->stop)) {
-            why = REPLY_STOPPED;
-            break;
-        }
-        if (w->log.n >= (size_t)n_ctx) {
-            why = REPLY_CTX_FULL;
-            break;
-        }
-        long idx = engine_sample(w->eng, &w->log, err, sizeof err);
-        if (idx < 0) {
-            worker_finish(w, REPLY_ERROR, err);
-            return;
-        }
-        count++;
-        int32_t tok = w->log.tok[idx].token;
-        bool eog = engine_token_is_eog(w->eng, tok);
+    size_t n_ctx = (size_t)engine_n_ctx(w->eng);
+    for (int count = 1;; count++) {
+        if (atomic_load(&w->stop))
+            return REPLY_STOPPED;
+        if (w->log.n >= n_ctx)
+            return REPLY_CTX_FULL;
+        long idx = engine_sample(w->eng, &w->log, err, errlen);
+        if (idx < 0)
+            return REPLY_ERROR;
+        bool eog = engine_token_is_eog(w->eng, w->log.tok[idx].token);
         if (!eog)
             worker_reply_append(w, trace_piece(&w->log, (size_t)idx),
                                 w->log.tok[idx].piece_len);
         worker_post(w, (size_t)idx);
         /* The last token of a reply is not fed (trace.h): nothing would use its output. */
-        if (eog) {
-            why = REPLY_EOG;
-            break;
-        }
-        if (n_predict > 0 && count >= n_predict) {
-            why = REPLY_LIMIT;
-            break;
-        }
-        if (w->log.n >= (size_t)n_ctx) {
-            why = REPLY_CTX_FULL;
-            break;
-        }
-        if (atomic_load(&w->stop)) {
-            why = REPLY_STOPPED;
-            break;
-        }
-        if (engine_eval(w->eng, &w->log, err, sizeof err) < 0) {
-            worker_finish(w, REPLY_ERROR, err);
-            return;
-        }
+        if (eog)
+            return REPLY_EOG;
+        if (n_predict > 0 && count >= n_predict)
+            return REPLY_LIMIT;
+        if (w->log.n >= n_ctx)
+            return REPLY_CTX_FULL;
+        if (atomic_load(&w->stop))
+            return REPLY_STOPPED;
+        if (engine_eval(w->eng, &w->log, err, errlen) < 0)
+            return REPLY_ERROR;
         worker_post(w, (size_t)idx);
     }
-    worker_finish(w, why, NULL);
+}
+
+/* A reply (or, feed_only, a feed) to the rendered conversation: tokens in toks[0..cap).
+ * Returns how it ended. */
+static enum reply_end worker_reply_steps(struct worker *w, const char *text, size_t len,
+                                         const struct sampler_params *sp, int n_predict,
+                                         bool feed_only, int32_t *toks, int cap, char *err,
+                                         size_t errlen)
+{
+    size_t kept = 0;
+    int m = worker_new_tokens(w, text, len, toks, cap, &kept, err, errlen);
+    if (m < 0)
+        return REPLY_ERROR;
+    size_t post_from = worker_rewind(w, kept);
+    if (!feed_only)
+        engine_set_sampler(w->eng, sp);
+    enum reply_end why = worker_prefill(w, toks, m, post_from, err, errlen);
+    if (why != REPLY_FED || feed_only)
+        return why;
+    return worker_generate(w, n_predict, err, errlen);
+}
+
+static void worker_do_reply(struct worker *w, const char *text, size_t len,
+                            const struct sampler_params *sp, int n_predict, bool feed_only)
+{
+    char err[512] = "";
+    /* Room for every token the text can make (each covers a byte at least, plus BOS and
+     * EOS), so a conversation too long for the context is counted and said so plainly. */
+    size_t cap = len + 2 < (size_t)INT_MAX ? len + 2 : (size_t)INT_MAX;
+    int32_t *toks = malloc(cap * sizeof *toks);
+    enum reply_end why = REPLY_ERROR;
+    if (toks)
+        why = worker_reply_steps(w, text, len, sp, n_predict, feed_only, toks, (int)cap, err,
+                                 sizeof err);
+    else
+        snprintf(err, sizeof err, "out of memory");
+    free(toks);
+    worker_finish(w, why, why == REPLY_ERROR ? err : NULL);
 }
 
 static void *worker_main(void *arg)
