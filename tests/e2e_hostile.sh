@@ -178,7 +178,8 @@ one_line "minor: --trace into a missing folder, refused" 1 't.jsonl: the folder 
 [ ! -s "$TMP/out" ] && ok "minor: ... before generating (nothing on stdout)" || bad "minor: generated before refusing --trace" "$(head -c 200 "$TMP/out")"
 runit "$BIN" run -m "$MODEL" -p Hi -n 8 -t 1 --trace "$TMP/adir/"
 one_line "minor: --trace DIR/ says it names a folder" 1 'adir/: names a folder, not a file'
-runit "$BIN" run -m "$MODEL" -p Hi -n 8 -t 1 --trace -
+# (in the temp folder: a moescope that took "-" for a file name would write one there)
+runit sh -c "cd \"$TMP\" && exec \"$BIN\" run -m \"$MODEL\" -p Hi -n 8 -t 1 --trace -"
 one_line "minor: --trace - is refused" 2 'trace -: standard output'
 # bench_usage LABEL VALUE: exit 2, and the first line names VALUE (the usage line follows).
 bench_usage() {
