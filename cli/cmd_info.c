@@ -123,9 +123,13 @@ static void info_print_json(const struct model_desc *d)
             printf("%s\"%s\": %u", first ? "" : ", ", info_type_name(t), d->tensors_per_type[t]);
             first = false;
         }
-    printf("}, \"n_params\": %llu, \"n_active_params\": %llu, \"active_bytes\": %llu}\n",
+    printf("}, \"n_params\": %llu, \"n_active_params\": %llu, \"active_bytes\": %llu",
            (unsigned long long)d->n_params, (unsigned long long)d->n_active_params,
            (unsigned long long)d->active_bytes);
+    printf(", \"kv_cache\": {\"bytes_per_token\": %llu, \"plain_bytes_per_token\": %llu"
+           ", \"kv_lora_rank\": %d, \"q_lora_rank\": %d}}\n",
+           (unsigned long long)d->kv_bytes_per_token,
+           (unsigned long long)d->kv_bytes_per_token_plain, d->kv_lora_rank, d->q_lora_rank);
 }
 
 static void info_print_text(const struct model_desc *d)
@@ -179,6 +183,19 @@ static void info_print_text(const struct model_desc *d)
     printf("  active/token   %s parameters, %s (%s bytes) read per decode step\n",
            info_num(d->n_active_params, b), info_bytes(d->active_bytes, c),
            info_num(d->active_bytes, a));
+    if (d->kv_lora_rank && d->kv_bytes_per_token != d->kv_bytes_per_token_plain)
+        printf("  KV cache       %s bytes per token (F16 latent: kv_lora_rank %d + RoPE), "
+               "a plain cache %s\n",
+               info_num(d->kv_bytes_per_token, a), d->kv_lora_rank,
+               info_num(d->kv_bytes_per_token_plain, b));
+    else
+        printf("  KV cache       %s bytes per token (F16)\n", info_num(d->kv_bytes_per_token, a));
+    if (d->kv_lora_rank)
+        printf("  attention      latent (MLA), kv_lora_rank %d, q_lora_rank %d%s\n",
+               d->kv_lora_rank, d->q_lora_rank,
+               d->kv_bytes_per_token == d->kv_bytes_per_token_plain
+                   ? "; legacy attn_kv_b: run and cached as plain multi-head"
+                   : "; absorbed (attn_k_b, attn_v_b): the cache holds the latent");
 }
 
 int cmd_info(int argc, char **argv)

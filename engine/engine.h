@@ -44,6 +44,11 @@ struct model_desc {
     uint64_t n_params;               /* every weight in the file */
     uint64_t n_active_params;        /* weights one decode step uses (k of n experts) */
     uint64_t active_bytes;           /* bytes one decode step must read */
+    /* The KV cache (F16, as llama.cpp keeps it): bytes one token adds over all layers, and
+     * what a plain multi-head cache of the same heads would take (they differ for latent
+     * attention, which caches kv_lora_rank + RoPE dims per token and layer). */
+    uint64_t kv_bytes_per_token, kv_bytes_per_token_plain;
+    int kv_lora_rank, q_lora_rank;   /* latent attention's ranks (0: not latent) */
 };
 
 struct sampler_params {

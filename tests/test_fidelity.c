@@ -125,7 +125,10 @@ static int fix_cmp_experts(const struct trace_layer *ours, const cJSON *ref, dou
                            char *why, size_t whylen)
 {
     const cJSON *ex = cJSON_GetObjectItemCaseSensitive(ref, "experts");
-    const cJSON *pr = cJSON_GetObjectItemCaseSensitive(ref, "probs");
+    /* the scores that chose: sel (probs plus the selection bias) where the entry has it */
+    const cJSON *pr = cJSON_GetObjectItemCaseSensitive(ref, "sel");
+    if (!cJSON_IsArray(pr))
+        pr = cJSON_GetObjectItemCaseSensitive(ref, "probs");
     int k = cJSON_GetArraySize(ex), n = cJSON_GetArraySize(pr);
     if (k <= 0 || k > TRACE_MAX_K || n < k || n > 4096) {
         snprintf(why, whylen, "malformed reference layer");

@@ -82,6 +82,10 @@ static int statusbar_pieces(const struct app *a, struct piece *p)
             int thr = ws->n_threads > 0 ? ws->n_threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
             n = piece_add(p, n, 20, THEME_STATUS, "%d thread%s", thr, thr == 1 ? "" : "s");
             n = piece_add(p, n, 75, THEME_STATUS, "ctx %zu/%d", a->log.n, ws->n_ctx);
+            /* the KV cache as allocated for the context (latent attention's is small) */
+            const double kv_mb = (double)d->kv_bytes_per_token * ws->n_ctx / (1024.0 * 1024.0);
+            if (kv_mb > 0)
+                n = piece_add(p, n, 35, THEME_STATUS, "KV %.*f MB", kv_mb < 10 ? 1 : 0, kv_mb);
         }
     }
     struct trace_speed sp;

@@ -49,6 +49,17 @@ enum arch_tensor {
     AT_ATTN_OUT_B,
     AT_ATTN_Q_NORM,
     AT_ATTN_K_NORM,
+    /* latent attention (deepseek2): the query through a LoRA or straight (AT_ATTN_Q), the
+     * compressed KV and its RoPE part in one projection, and the up-projection as one
+     * attn_kv_b (legacy files) or as attn_k_b + attn_v_b (absorbed into the query / output) */
+    AT_ATTN_Q_A,
+    AT_ATTN_Q_A_NORM,
+    AT_ATTN_Q_B_LORA,
+    AT_ATTN_KV_A_MQA,
+    AT_ATTN_KV_A_NORM,
+    AT_ATTN_KV_B,
+    AT_ATTN_K_B_MLA,
+    AT_ATTN_V_B_MLA,
     AT_FFN_NORM,
     AT_FFN_GATE,        /* dense FFN */
     AT_FFN_UP,
@@ -81,6 +92,14 @@ enum arch_dim {
     AD_EXPERTS,
     AD_FF_EXP,
     AD_FF_SHEXP,
+    AD_O_IN,      /* n_head*head_dim_v: the attention output's width */
+    AD_Q_LORA,    /* attention.q_lora_rank */
+    AD_KV_LORA,   /* attention.kv_lora_rank */
+    AD_KV_A,      /* kv_lora_rank + n_rot: the compressed KV and the shared RoPE key */
+    AD_QK_NOPE,   /* head_dim - n_rot: a head's key dims without RoPE */
+    AD_HEAD_V,    /* head_dim_v */
+    AD_HEADS,     /* n_head */
+    AD_KV_B,      /* n_head*(qk_nope + head_dim_v): attn_kv_b's rows */
     AD_COUNT
 };
 
@@ -94,6 +113,10 @@ enum arch_kind {
     AK_SHARED,      /* MoE layers of a family that has the shared expert: required exactly
                      * when the file gives it a width (n_ff_shexp > 0) */
     AK_SHARED_GATE, /* the shared expert's gate: looked up only when there is one */
+    AK_Q_PLAIN,     /* the query projection, unless the query goes through a LoRA */
+    AK_Q_LORA,      /* the query LoRA: only when attention.q_lora_rank > 0 */
+    AK_KV_JOINT,    /* latent attention's single up-projection (files without k_b/v_b) */
+    AK_KV_SPLIT,    /* latent attention's k_b/v_b (files with key_length_mla) */
 };
 
 /* One row per role: its GGUF name ("%d" is the layer), kind and shape (innermost first). */
@@ -121,6 +144,7 @@ struct arch_info {
     bool shared_gate;            /* shared expert output times sigmoid(gate_inp_shexp . x) */
     bool granite_scales;         /* embedding, residual, attention and logit scales */
     bool output_tied_ok;         /* no output.weight: reuse token_embd */
+    bool latent_attn;            /* deepseek2's multi-head latent attention (forward_mla) */
     unsigned char need[AT_COUNT]; /* enum arch_need per role */
 };
 

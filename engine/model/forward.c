@@ -57,14 +57,24 @@ struct fwd {
     const struct model *m;
     struct thread_pool *pool;
     int n_ctx;
-    int d, qd, kvd, ffmax, n_experts, k, slots; /* slots: FFN outputs per token (k [+1]) */
+    int d, ffmax, n_experts, k, slots; /* slots: FFN outputs per token (k [+1]) */
+    /* attention's shape: n_kvh key heads of dk (the Q.K length) and dv (the values); the
+     * cache holds kw = n_kvh*dk key values and vw = n_kvh*dv values per token. For latent
+     * attention absorbed: one key head of kv_lora_rank + n_rot, its first kv_lora_rank the
+     * values too. qd = n_head*dk, od = n_head*dv. */
+    int dk, dv, n_kvh, kw, vw, qd, od;
 
     /* activations, B = FWD_BATCH tokens */
     float *x;        /* (B, d) residual stream */
     float *xn;       /* (B, d) normed input of a block */
     float *q;        /* (B, qd) */
-    float *kx, *vx;  /* (B, kvd) */
-    float *att;      /* (B, qd) attention output before wo */
+    float *kx;       /* (B, kw) */
+    float *vx;       /* (B, vw) */
+    float *att;      /* (B, od) attention output before wo (latent: before attn_v_b) */
+    /* latent attention only: the query as projected (n_head*head_dim), its LoRA (q_lora),
+     * the compressed KV and RoPE key (kv_lora + n_rot), the legacy up-projection
+     * (n_head*(nope + head_dim_v)), and the heads' outputs after attn_v_b */
+    float *qraw, *qa, *kva, *kvb, *ao;
     float *tmp;      /* (B, d) */
     float *acc;      /* (B, d) FFN sum */
     float *rlog;     /* (B, n_experts) router logits */
@@ -80,7 +90,7 @@ struct fwd {
     int *unit_cnt;   /* (n_experts + 2) */
     int *unit_off;   /* (n_experts + 3) */
     float *logits;   /* (n_vocab) */
-    float *rope;     /* (head_dim) cos/sin table */
+    float *rope;     /* (n_rot) cos/sin table */
     struct act_slot act[N_ACT_SLOTS];
     int n_act;
     struct mm_job *jobs; /* (MAX_JOBS) */
@@ -92,13 +102,14 @@ struct fwd {
     /* per-thread attention scratch */
     float *sc;       /* (nth, n_pad) scores, then probabilities */
     uint16_t *p16;   /* (nth, n_pad) probabilities in F16 */
-    uint16_t *q16;   /* (nth, head_dim), at least kvd */
+    uint16_t *q16;   /* (nth, dk), at least vw */
     int nth;
 
     /* KV cache, F16 */
     int n_pad;         /* n_ctx rounded up to KV_PAD */
-    uint16_t *kc;      /* (n_layers, n_pad, kvd) K rows by position */
-    uint16_t *vc;      /* (n_layers, kvd, n_pad) V transposed, as llama.cpp stores it */
+    uint16_t *kc;      /* (n_layers, n_pad, kw) K rows by position */
+    uint16_t *vc;      /* (n_layers, vw, n_pad) V transposed, as llama.cpp stores it (latent:
+                        * the latent's transposed copy, as llama.cpp's ggml_cont makes it) */
     uint8_t *touched;  /* (n_layers, n_experts) expert used before in this process */
 };
 
@@ -321,6 +332,25 @@ static struct mm_job *fwd_job(struct fwd *f, const struct wt *w, int64_t e, cons
     return j;
 }
 
+/* One product of a per-head slice (e) of a 3-D weight, or of a 2-D weight (e = 0), with n
+ * input rows xs floats apart: llama.cpp's batched mul_mat, never repacked, tinyBLAS's order
+ * when it takes the product. */
+static void fwd_job_rows(struct fwd *f, const struct wt *w, int64_t e, const float *x,
+                         size_t xs, int n, float *y, size_t y_stride)
+{
+    size_t stride = 0;
+    const uint8_t *xq = fwd_act(f, x, n, (int)w->ne[0], xs, w->type, &stride);
+    if (f->n_jobs == MAX_JOBS)
+        fwd_mm_run(f);
+    struct mm_job *j = &f->jobs[f->n_jobs++];
+    const struct quant_traits *qt = quant_traits(w->type);
+    *j = (struct mm_job){ .w = w->data + (size_t)e * w->nb2, .nb1 = w->nb1, .ne0 = w->ne[0],
+                          .rows = w->ne[1], .x = xq, .x_stride = stride, .y = y,
+                          .y_stride = y_stride, .n = n, .type = w->type,
+                          .dot = fwd_uses_tinyblas(w->ne[1], n) ? qt->vec_dot_gemm
+                                                                : qt->vec_dot };
+}
+
 /* Rows [r0, r1) of job j through kernels.h: every item's y pointer, then the rows,
  * straight into y when the outputs are evenly spaced, else through tile and scattered. */
 static void fwd_mm_rows(const struct mm_job *j, int64_t r0, int64_t r1, float *tile)
@@ -424,15 +454,30 @@ static void fwd_mm_run(struct fwd *f)
 
 /* ------------------------------------------------------------------ attention */
 
-/* RoPE of one head vector at position pos, as ggml_rope (ext_factor 0, attn_factor 1). */
-static void fwd_rope_table(float *cache, int n_rot, float pos, float base, float freq_scale)
+/* The sin/cos table of RoPE at position pos, as ggml_rope_cache_init: theta multiplied by
+ * base^(-2/n_rot) pair after pair; with YaRN (ext_factor) each pair's angle mixes the
+ * interpolated and the extrapolated one by the ramp between the correction dims, and
+ * cos/sin are scaled by attn_factor * (1 + 0.1 ln(1/freq_scale)). */
+static void fwd_rope_table(float *cache, const struct hparams *hp, float pos)
 {
-    const float theta_scale = powf(base, -2.0f / (float)n_rot);
+    const int n_rot = hp->n_rot;
+    const float theta_scale = powf(hp->rope_base, -2.0f / (float)n_rot);
+    const float fs = hp->rope_freq_scale, ext = hp->rope_ext_factor;
+    float mscale = ext != 0.0f ? hp->rope_attn_factor * (1.0f + 0.1f * logf(1.0f / fs)) : 1.0f;
+    if (ext == 0.0f)
+        mscale = hp->rope_attn_factor;
+    const float lo = hp->rope_corr_dims[0], hi = hp->rope_corr_dims[1];
     float theta = pos;
     for (int i0 = 0; i0 < n_rot; i0 += 2) {
-        const float t = freq_scale * theta;
-        cache[i0] = cosf(t);
-        cache[i0 + 1] = sinf(t);
+        const float interp = fs * theta;
+        float t = interp;
+        if (ext != 0.0f) {
+            const float y = (float)(i0 / 2 - lo) / (hi - lo > 0.001f ? hi - lo : 0.001f);
+            const float ramp = (1 - (y < 0 ? 0 : y > 1 ? 1 : y)) * ext;
+            t = fmaf(theta, ramp, interp * (1 - ramp));
+        }
+        cache[i0] = cosf(t) * mscale;
+        cache[i0 + 1] = sinf(t) * mscale;
         theta *= theta_scale;
     }
 }
@@ -459,19 +504,19 @@ static void fwd_attn_worker(void *arg, int ith, int nth)
     const struct attn_ctx *a = arg;
     struct fwd *f = a->f;
     const struct hparams *hp = &f->m->hp;
-    const int hd = hp->head_dim, gq = hp->n_head / hp->n_kv_head;
-    /* Q.K (K rows: the padded length) and P.V (V^T rows: head_dim) are mul_mats too */
+    const int dk = f->dk, dv = f->dv, gq = hp->n_head / f->n_kvh;
+    /* Q.K (K rows: the padded length) and P.V (V^T rows: dv) are mul_mats too */
     const struct quant_traits *t16 = quant_traits(GGML_TYPE_F16);
     const quant_vec_dot_fn dot_qk = fwd_uses_tinyblas(KV_PAD, a->n) ? t16->vec_dot_gemm
                                                                      : t16->vec_dot;
-    const quant_vec_dot_fn dot_pv = fwd_uses_tinyblas(hd, a->n) ? t16->vec_dot_gemm
+    const quant_vec_dot_fn dot_pv = fwd_uses_tinyblas(dv, a->n) ? t16->vec_dot_gemm
                                                                  : t16->vec_dot;
     const size_t np = (size_t)f->n_pad;
-    const uint16_t *kc = f->kc + (size_t)a->il * np * (size_t)f->kvd;
-    const uint16_t *vc = f->vc + (size_t)a->il * (size_t)f->kvd * np;
+    const uint16_t *kc = f->kc + (size_t)a->il * np * (size_t)f->kw;
+    const uint16_t *vc = f->vc + (size_t)a->il * (size_t)f->vw * np;
     float *sc = f->sc + (size_t)ith * np;
     uint16_t *p16 = f->p16 + (size_t)ith * np;
-    uint16_t *q16 = f->q16 + (size_t)ith * (size_t)hd;
+    uint16_t *q16 = f->q16 + (size_t)ith * (size_t)dk;
     (void)nth;
     const int n_items = a->n * hp->n_head;
     /* one token (decode): the rows go through kern_dot_rows, which keeps vec_dot's order */
@@ -483,16 +528,16 @@ static void fwd_attn_worker(void *arg, int ith, int nth)
         const int t = (int)(it / hp->n_head), h = (int)(it % hp->n_head);
         const int g = h / gq, npos = a->pos0 + t + 1;
         const int nkv = (npos + KV_PAD - 1) / KV_PAD * KV_PAD;
-        const float *q = f->q + (size_t)t * (size_t)f->qd + (size_t)h * (size_t)hd;
-        const uint16_t *kg = kc + (size_t)g * (size_t)hd, *vg = vc + (size_t)g * (size_t)hd * np;
+        const float *q = f->q + (size_t)t * (size_t)f->qd + (size_t)h * (size_t)dk;
+        const uint16_t *kg = kc + (size_t)g * (size_t)dk, *vg = vc + (size_t)g * (size_t)dv * np;
         const void *yq = q16, *yp = p16;
         /* KQ: a mul_mat with F16 K, so Q is rounded to F16 first */
-        t16->from_float(q, q16, hd);
+        t16->from_float(q, q16, dk);
         if (rows)
-            kern_dot_rows(GGML_TYPE_F16, hd, kg, (size_t)f->kvd * 2, npos, &yq, 1, sc, 1, 1);
+            kern_dot_rows(GGML_TYPE_F16, dk, kg, (size_t)f->kw * 2, npos, &yq, 1, sc, 1, 1);
         else
             for (int j = 0; j < npos; j++)
-                sc[j] = dot_qk(hd, kg + (size_t)j * (size_t)f->kvd, q16);
+                sc[j] = dot_qk(dk, kg + (size_t)j * (size_t)f->kw, q16);
         for (int j = 0; j < npos; j++)
             sc[j] *= hp->kq_scale;
         /* ggml_soft_max_ext over the padded row, the masked cells at -inf */
@@ -501,41 +546,36 @@ static void fwd_attn_worker(void *arg, int ith, int nth)
         fwd_softmax(sc, sc, nkv);
         t16->from_float(sc, p16, nkv);
         /* KQV: a mul_mat of transposed F16 V with the probabilities rounded to F16 */
-        float *o = f->att + (size_t)t * (size_t)f->qd + (size_t)h * (size_t)hd;
+        float *o = f->att + (size_t)t * (size_t)f->od + (size_t)h * (size_t)dv;
         if (rows)
-            kern_dot_rows(GGML_TYPE_F16, nkv, vg, np * 2, hd, &yp, 1, o, 1, 1);
+            kern_dot_rows(GGML_TYPE_F16, nkv, vg, np * 2, dv, &yp, 1, o, 1, 1);
         else
-            for (int i = 0; i < hd; i++)
+            for (int i = 0; i < dv; i++)
                 o[i] = dot_pv(nkv, vg + (size_t)i * np, p16);
     }
 }
 
-static void fwd_attention(struct fwd *f, int il, int n, int pos0)
+/* The plain projections: Q, K, V (with their biases), QK-norm, RoPE. */
+static void fwd_attn_project(struct fwd *f, const struct layer *L, int n, int pos0)
 {
     const struct model *m = f->m;
     const struct hparams *hp = &m->hp;
-    const struct layer *L = &m->layers[il];
-    const int d = f->d, hd = hp->head_dim;
-
-    for (int t = 0; t < n; t++)
-        fwd_rmsnorm(f->xn + (size_t)t * d, f->x + (size_t)t * d,
-                    (const float *)L->t[AT_ATTN_NORM].data, d, hp->norm_eps);
+    const int hd = hp->head_dim;
     fwd_act_reset(f);
     fwd_job(f, &L->t[AT_ATTN_Q], 0, f->xn, n, NULL, f->q, (size_t)f->qd, NULL,
             (const float *)L->t[AT_ATTN_Q_B].data);
-    fwd_job(f, &L->t[AT_ATTN_K], 0, f->xn, n, NULL, f->kx, (size_t)f->kvd, NULL,
+    fwd_job(f, &L->t[AT_ATTN_K], 0, f->xn, n, NULL, f->kx, (size_t)f->kw, NULL,
             (const float *)L->t[AT_ATTN_K_B].data);
-    fwd_job(f, &L->t[AT_ATTN_V], 0, f->xn, n, NULL, f->vx, (size_t)f->kvd, NULL,
+    fwd_job(f, &L->t[AT_ATTN_V], 0, f->xn, n, NULL, f->vx, (size_t)f->vw, NULL,
             (const float *)L->t[AT_ATTN_V_B].data);
     fwd_mm_run(f);
 
     const bool neox = m->arch->rope == ARCH_ROPE_NEOX;
-    const struct quant_traits *t16 = quant_traits(GGML_TYPE_F16);
     for (int t = 0; t < n; t++) {
-        float *q = f->q + (size_t)t * f->qd, *k = f->kx + (size_t)t * f->kvd;
+        float *q = f->q + (size_t)t * f->qd, *k = f->kx + (size_t)t * f->kw;
         if (m->arch->qk_norm == ARCH_QK_NORM_FULL) {
             fwd_rmsnorm(q, q, (const float *)L->t[AT_ATTN_Q_NORM].data, f->qd, hp->norm_eps);
-            fwd_rmsnorm(k, k, (const float *)L->t[AT_ATTN_K_NORM].data, f->kvd, hp->norm_eps);
+            fwd_rmsnorm(k, k, (const float *)L->t[AT_ATTN_K_NORM].data, f->kw, hp->norm_eps);
         } else if (m->arch->qk_norm == ARCH_QK_NORM_HEAD) {
             for (int h = 0; h < hp->n_head; h++)
                 fwd_rmsnorm(q + h * hd, q + h * hd, (const float *)L->t[AT_ATTN_Q_NORM].data,
@@ -544,30 +584,142 @@ static void fwd_attention(struct fwd *f, int il, int n, int pos0)
                 fwd_rmsnorm(k + h * hd, k + h * hd, (const float *)L->t[AT_ATTN_K_NORM].data,
                             hd, hp->norm_eps);
         }
-        fwd_rope_table(f->rope, hp->n_rot, (float)(pos0 + t), hp->rope_base,
-                       hp->rope_freq_scale);
+        fwd_rope_table(f->rope, hp, (float)(pos0 + t));
         for (int h = 0; h < hp->n_head; h++)
             fwd_rope_apply(q + h * hd, f->rope, hp->n_rot, neox);
         for (int h = 0; h < hp->n_kv_head; h++)
             fwd_rope_apply(k + h * hd, f->rope, hp->n_rot, neox);
-        /* into the cache as F16 */
-        const size_t np = (size_t)f->n_pad, p = (size_t)(pos0 + t);
-        const size_t off = ((size_t)il * np + p) * (size_t)f->kvd;
-        const float *v = f->vx + (size_t)t * f->kvd;
-        t16->from_float(k, f->kc + off, f->kvd);
+    }
+}
+
+/* Latent attention's projections, as llama.cpp's deepseek2 graph: the query (straight, or
+ * attn_q_a, its RMSNorm, attn_q_b); the compressed KV and the RoPE key in one product, the
+ * latent RMS-normed and the key roped (NORM pairs on the last n_rot dims). Absorbed
+ * (attn_k_b/attn_v_b): each head's no-RoPE query goes through its attn_k_b into latent
+ * space, the query is [absorbed (kv_lora) | roped (n_rot)], the one key row [latent | k_pe]
+ * and the values the latent. Legacy attn_kv_b: plain multi-head keys [k_nope | k_pe] and
+ * values from the up-projection of the latent. */
+static void fwd_attn_project_latent(struct fwd *f, const struct layer *L, int n, int pos0)
+{
+    const struct hparams *hp = &f->m->hp;
+    const int hd = hp->head_dim, nope = hd - hp->n_rot, rank = hp->n_lora_kv;
+    const int kva_w = rank + hp->n_rot, qraw_w = hp->n_head * hd;
+    fwd_act_reset(f);
+    if (hp->n_lora_q > 0) {
+        fwd_job(f, &L->t[AT_ATTN_Q_A], 0, f->xn, n, NULL, f->qa, (size_t)hp->n_lora_q, NULL,
+                NULL);
+        fwd_job(f, &L->t[AT_ATTN_KV_A_MQA], 0, f->xn, n, NULL, f->kva, (size_t)kva_w, NULL,
+                NULL);
+        fwd_mm_run(f);
+        for (int t = 0; t < n; t++) {
+            float *qa = f->qa + (size_t)t * hp->n_lora_q;
+            fwd_rmsnorm(qa, qa, (const float *)L->t[AT_ATTN_Q_A_NORM].data, hp->n_lora_q,
+                        hp->norm_eps);
+        }
+        fwd_act_reset(f);
+        fwd_job(f, &L->t[AT_ATTN_Q_B_LORA], 0, f->qa, n, NULL, f->qraw, (size_t)qraw_w, NULL,
+                NULL);
+    } else {
+        fwd_job(f, &L->t[AT_ATTN_Q], 0, f->xn, n, NULL, f->qraw, (size_t)qraw_w, NULL, NULL);
+        fwd_job(f, &L->t[AT_ATTN_KV_A_MQA], 0, f->xn, n, NULL, f->kva, (size_t)kva_w, NULL,
+                NULL);
+    }
+    fwd_mm_run(f);
+
+    for (int t = 0; t < n; t++) {
+        float *kva = f->kva + (size_t)t * kva_w, *q = f->qraw + (size_t)t * qraw_w;
+        fwd_rmsnorm(kva, kva, (const float *)L->t[AT_ATTN_KV_A_NORM].data, rank, hp->norm_eps);
+        fwd_rope_table(f->rope, hp, (float)(pos0 + t));
+        fwd_rope_apply(kva + rank, f->rope, hp->n_rot, false);
+        for (int h = 0; h < hp->n_head; h++)
+            fwd_rope_apply(q + h * hd + nope, f->rope, hp->n_rot, false);
+    }
+
+    fwd_act_reset(f);
+    if (hp->mla_absorbed) {
+        for (int h = 0; h < hp->n_head; h++)
+            fwd_job_rows(f, &L->t[AT_ATTN_K_B_MLA], h, f->qraw + (size_t)h * hd,
+                         (size_t)qraw_w, n, f->q + (size_t)h * f->dk, (size_t)f->qd);
+        fwd_mm_run(f);
+        for (int t = 0; t < n; t++) {
+            const float *kva = f->kva + (size_t)t * kva_w, *q = f->qraw + (size_t)t * qraw_w;
+            float *qo = f->q + (size_t)t * f->qd;
+            for (int h = 0; h < hp->n_head; h++)
+                memcpy(qo + (size_t)h * f->dk + rank, q + h * hd + nope,
+                       (size_t)hp->n_rot * sizeof(float));
+            memcpy(f->kx + (size_t)t * f->kw, kva, (size_t)kva_w * sizeof(float));
+            memcpy(f->vx + (size_t)t * f->vw, kva, (size_t)rank * sizeof(float));
+        }
+        return;
+    }
+    const int kvb_w = hp->n_head * (nope + hp->head_dim_v);
+    fwd_job_rows(f, &L->t[AT_ATTN_KV_B], 0, f->kva, (size_t)kva_w, n, f->kvb, (size_t)kvb_w);
+    fwd_mm_run(f);
+    for (int t = 0; t < n; t++) {
+        const float *kva = f->kva + (size_t)t * kva_w, *kvb = f->kvb + (size_t)t * kvb_w;
+        memcpy(f->q + (size_t)t * f->qd, f->qraw + (size_t)t * qraw_w,
+               (size_t)qraw_w * sizeof(float));
+        for (int h = 0; h < hp->n_head; h++) {
+            const float *src = kvb + (size_t)h * (nope + hp->head_dim_v);
+            float *k = f->kx + (size_t)t * f->kw + (size_t)h * hd;
+            memcpy(k, src, (size_t)nope * sizeof(float));
+            memcpy(k + nope, kva + rank, (size_t)hp->n_rot * sizeof(float));
+            memcpy(f->vx + (size_t)t * f->vw + (size_t)h * hp->head_dim_v, src + nope,
+                   (size_t)hp->head_dim_v * sizeof(float));
+        }
+    }
+}
+
+/* K and V of the batch into the cache as F16 (V transposed, as llama.cpp stores it). */
+static void fwd_attn_store(struct fwd *f, int il, int n, int pos0)
+{
+    const struct quant_traits *t16 = quant_traits(GGML_TYPE_F16);
+    const size_t np = (size_t)f->n_pad;
+    for (int t = 0; t < n; t++) {
+        const size_t p = (size_t)(pos0 + t);
+        t16->from_float(f->kx + (size_t)t * f->kw, f->kc + ((size_t)il * np + p) * (size_t)f->kw,
+                        f->kw);
         /* V goes in transposed: converted as a row, then spread a column */
         uint16_t *v16 = f->q16;
-        t16->from_float(v, v16, f->kvd);
-        for (int i = 0; i < f->kvd; i++)
-            f->vc[((size_t)il * (size_t)f->kvd + (size_t)i) * np + p] = v16[i];
+        t16->from_float(f->vx + (size_t)t * f->vw, v16, f->vw);
+        for (int i = 0; i < f->vw; i++)
+            f->vc[((size_t)il * (size_t)f->vw + (size_t)i) * np + p] = v16[i];
     }
+}
+
+static void fwd_attention(struct fwd *f, int il, int n, int pos0)
+{
+    const struct model *m = f->m;
+    const struct hparams *hp = &m->hp;
+    const struct layer *L = &m->layers[il];
+    const int d = f->d;
+
+    for (int t = 0; t < n; t++)
+        fwd_rmsnorm(f->xn + (size_t)t * d, f->x + (size_t)t * d,
+                    (const float *)L->t[AT_ATTN_NORM].data, d, hp->norm_eps);
+    if (m->arch->latent_attn)
+        fwd_attn_project_latent(f, L, n, pos0);
+    else
+        fwd_attn_project(f, L, n, pos0);
+    fwd_attn_store(f, il, n, pos0);
 
     struct attn_ctx a = { .f = f, .il = il, .n = n, .pos0 = pos0 };
     atomic_store_explicit(&f->next_chunk, 0, memory_order_relaxed);
     threads_run_any(f->pool, fwd_attn_worker, &a);
 
+    const float *att = f->att;
     fwd_act_reset(f);
-    fwd_job(f, &L->t[AT_ATTN_OUT], 0, f->att, n, NULL, f->tmp, (size_t)d, NULL,
+    if (m->arch->latent_attn && hp->mla_absorbed) {
+        /* each head's latent output through its attn_v_b */
+        const size_t ow = (size_t)hp->n_head * hp->head_dim_v;
+        for (int h = 0; h < hp->n_head; h++)
+            fwd_job_rows(f, &L->t[AT_ATTN_V_B_MLA], h, f->att + (size_t)h * f->dv, (size_t)f->od,
+                         n, f->ao + (size_t)h * hp->head_dim_v, ow);
+        fwd_mm_run(f);
+        fwd_act_reset(f);
+        att = f->ao;
+    }
+    fwd_job(f, &L->t[AT_ATTN_OUT], 0, att, n, NULL, f->tmp, (size_t)d, NULL,
             (const float *)L->t[AT_ATTN_OUT_B].data);
     fwd_mm_run(f);
     for (int t = 0; t < n; t++) {
@@ -583,6 +735,41 @@ static void fwd_attention(struct fwd *f, int il, int n, int pos0)
 }
 
 /* ------------------------------------------------------------------ router */
+
+/* Group-limited routing (DeepSeek-V3, llama.cpp's build_moe_ffn): the experts form groups of
+ * consecutive ids; a group scores the sum of its two best selection scores; all but the
+ * n_used best groups are masked to -inf before the top-k. */
+static void fwd_route_groups(float *s, int ne, int n_groups, int n_used)
+{
+    const int per = ne / n_groups;
+    float score[256];
+    bool keep[256];
+    for (int g = 0; g < n_groups && g < 256; g++) {
+        float a = -INFINITY, b = -INFINITY;
+        for (int i = g * per; i < (g + 1) * per; i++) {
+            if (s[i] > a) {
+                b = a;
+                a = s[i];
+            } else if (s[i] > b) {
+                b = s[i];
+            }
+        }
+        score[g] = a + b;
+        keep[g] = false;
+    }
+    for (int u = 0; u < n_used; u++) {
+        int best = -1;
+        for (int g = 0; g < n_groups && g < 256; g++)
+            if (!keep[g] && (best < 0 || score[g] > score[best]))
+                best = g;
+        if (best >= 0)
+            keep[best] = true;
+    }
+    for (int g = 0; g < n_groups && g < 256; g++)
+        if (!keep[g])
+            for (int i = g * per; i < (g + 1) * per; i++)
+                s[i] = -INFINITY;
+}
 
 /* Routes token t of the batch: probabilities, top-k, weights; fills rec when not NULL. */
 static void fwd_route(struct fwd *f, const struct layer *L, int il, int t,
@@ -603,6 +790,8 @@ static void fwd_route(struct fwd *f, const struct layer *L, int il, int t,
 
     int *sel = f->sel + (size_t)t * f->k;
     float *w = f->selw + (size_t)t * f->k;
+    if (hp->n_expert_groups > 1)
+        fwd_route_groups(s, ne, hp->n_expert_groups, hp->n_group_used);
     /* top-k by selection score, best first (lowest id on a tie) */
     for (int j = 0; j < k; j++) {
         int best = -1;
@@ -840,7 +1029,8 @@ void fwd_free(struct fwd *f)
 {
     if (!f)
         return;
-    float **fl[] = { &f->x, &f->xn, &f->q, &f->kx, &f->vx, &f->att, &f->tmp, &f->acc,
+    float **fl[] = { &f->x, &f->xn, &f->q, &f->kx, &f->vx, &f->att, &f->qraw, &f->qa, &f->kva,
+                     &f->kvb, &f->ao, &f->tmp, &f->acc,
                      &f->rlog, &f->rprob, &f->rsel, &f->selw, &f->sgate, &f->g, &f->u,
                      &f->eo, &f->logits, &f->rope, &f->sc };
     for (size_t i = 0; i < sizeof fl / sizeof fl[0]; i++)
@@ -879,21 +1069,44 @@ struct fwd *fwd_create(const struct model *m, int n_ctx, struct thread_pool *poo
     f->n_ctx = n_ctx;
     f->nth = threads_count(pool);
     f->d = hp->d_model;
-    f->qd = hp->n_head * hp->head_dim;
-    f->kvd = hp->n_kv_head * hp->head_dim;
+    f->dk = f->dv = hp->head_dim;
+    f->n_kvh = hp->n_kv_head;
+    if (m->arch->latent_attn && hp->mla_absorbed) {
+        f->dk = hp->n_lora_kv + hp->n_rot;
+        f->dv = hp->n_lora_kv;
+        f->n_kvh = 1;
+    } else if (m->arch->latent_attn) {
+        f->dv = hp->head_dim_v;
+        f->n_kvh = hp->n_head;
+    }
+    f->kw = f->n_kvh * f->dk;
+    f->vw = f->n_kvh * f->dv;
+    f->qd = hp->n_head * f->dk;
+    f->od = hp->n_head * f->dv;
     f->ffmax = imax(imax(hp->n_ff, hp->n_ff_exp), hp->n_ff_shexp);
     f->n_experts = hp->n_experts;
     f->k = imax(1, hp->n_experts_used);
     f->slots = f->k + 1;
     const size_t B = FWD_BATCH, P = B * (size_t)f->slots;
-    const size_t d = (size_t)f->d, qd = (size_t)f->qd, kvd = (size_t)f->kvd;
+    const size_t d = (size_t)f->d, qd = (size_t)f->qd;
     const size_t ne = (size_t)imax(1, f->n_experts);
     f->x = malloc(B * d * sizeof(float));
     f->xn = malloc(B * d * sizeof(float));
     f->q = malloc(B * qd * sizeof(float));
-    f->kx = malloc(B * kvd * sizeof(float));
-    f->vx = malloc(B * kvd * sizeof(float));
-    f->att = malloc(B * qd * sizeof(float));
+    f->kx = malloc(B * (size_t)f->kw * sizeof(float));
+    f->vx = malloc(B * (size_t)f->vw * sizeof(float));
+    f->att = malloc(B * (size_t)f->od * sizeof(float));
+    if (m->arch->latent_attn) {
+        const size_t raw = (size_t)hp->n_head * (size_t)hp->head_dim;
+        f->qraw = malloc(B * raw * sizeof(float));
+        f->qa = malloc(B * (size_t)imax(1, hp->n_lora_q) * sizeof(float));
+        f->kva = malloc(B * (size_t)(hp->n_lora_kv + hp->n_rot) * sizeof(float));
+        f->kvb = malloc(B * (size_t)hp->n_head *
+                        (size_t)(hp->head_dim - hp->n_rot + hp->head_dim_v) * sizeof(float));
+        f->ao = malloc(B * (size_t)hp->n_head * (size_t)hp->head_dim_v * sizeof(float));
+        if (!f->qraw || !f->qa || !f->kva || !f->kvb || !f->ao)
+            goto oom;
+    }
     f->tmp = malloc(B * d * sizeof(float));
     f->acc = malloc(B * d * sizeof(float));
     f->rlog = malloc(B * ne * sizeof(float));
@@ -910,10 +1123,11 @@ struct fwd *fwd_create(const struct model *m, int n_ctx, struct thread_pool *poo
     f->unit_cnt = malloc((ne + 3) * sizeof(int));
     f->unit_off = malloc((ne + 3) * sizeof(int));
     f->logits = malloc((size_t)hp->n_vocab * sizeof(float));
-    f->rope = malloc((size_t)hp->head_dim * sizeof(float));
+    f->rope = malloc((size_t)imax(2, hp->n_rot) * sizeof(float));
     /* jobs, then the unit table of a MoE layer */
     f->jobs = malloc(MAX_JOBS * sizeof(struct mm_job) + (ne + 2) * sizeof(struct ffn_unit));
-    size_t maxdim = (size_t)imax(imax(f->d, f->qd), f->ffmax);
+    size_t maxdim = (size_t)imax(imax(imax(f->d, f->qd), imax(f->od, f->ffmax)),
+                                 imax(hp->n_lora_q, hp->n_lora_kv + hp->n_rot));
     size_t act_bytes = P * (2 * maxdim + 64);
     for (int i = 0; i < N_ACT_SLOTS; i++)
         if (!(f->act[i].buf = malloc(act_bytes)))
@@ -923,10 +1137,10 @@ struct fwd *fwd_create(const struct model *m, int n_ctx, struct thread_pool *poo
     f->tile = malloc((size_t)f->nth * FWD_TILE_ROWS * KERN_MAX_Y * sizeof(float));
     f->p16 = malloc((size_t)f->nth * (size_t)f->n_pad * sizeof(uint16_t));
     /* q16: a head's query per thread, and (thread 0's) a V row before it goes in a column */
-    f->q16 = malloc((size_t)imax(f->nth * hp->head_dim, kvd) * sizeof(uint16_t));
-    size_t kv = (size_t)hp->n_layers * (size_t)f->n_pad * kvd;
-    f->kc = calloc(kv, sizeof(uint16_t));
-    f->vc = calloc(kv, sizeof(uint16_t));
+    f->q16 = malloc((size_t)imax(f->nth * f->dk, f->vw) * sizeof(uint16_t));
+    const size_t cells = (size_t)hp->n_layers * (size_t)f->n_pad;
+    f->kc = calloc(cells * (size_t)f->kw, sizeof(uint16_t));
+    f->vc = calloc(cells * (size_t)f->vw, sizeof(uint16_t));
     f->touched = calloc((size_t)hp->n_layers * ne, 1);
     if (!f->x || !f->xn || !f->q || !f->kx || !f->vx || !f->att || !f->tmp || !f->acc ||
         !f->rlog || !f->rprob || !f->rsel || !f->sel || !f->selw || !f->sgate || !f->g ||

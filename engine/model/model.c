@@ -84,6 +84,85 @@ static int model_get_float(const struct model *m, const char *suffix, float *out
     return 0;
 }
 
+/* Latent attention's sizes (deepseek2): with key_length_mla/value_length_mla the file has
+ * attn_k_b/attn_v_b and llama.cpp runs it absorbed (key_length/value_length are then the
+ * latent cache's row and its value part); without them, the legacy attn_kv_b as plain
+ * multi-head attention of key_length/value_length. */
+static int model_read_latent(struct model *m, int vlen, char *err, size_t errlen)
+{
+    struct hparams *hp = &m->hp;
+    int kmla = 0, vmla = 0;
+    if (model_get_int(m, "attention.kv_lora_rank", &hp->n_lora_kv, true, 1, 65536, err,
+                      errlen) ||
+        model_get_int(m, "attention.q_lora_rank", &hp->n_lora_q, false, 0, 65536, err,
+                      errlen) ||
+        model_get_int(m, "attention.key_length_mla", &kmla, false, 0, 65536, err, errlen) ||
+        model_get_int(m, "attention.value_length_mla", &vmla, false, 0, 65536, err, errlen))
+        return -1;
+    hp->mla_absorbed = kmla > 0 && vmla > 0;
+    if (hp->mla_absorbed) {
+        hp->head_dim = kmla;
+        hp->head_dim_v = vmla;
+    } else {
+        hp->head_dim_v = vlen;
+    }
+    return 0;
+}
+
+/* RoPE scaling: none, linear, or YaRN as llama.cpp's context sets it up (ext_factor 1;
+ * the attention factor from the yarn_log_multiplier, deepseek2 reading it as mscale_all_dim
+ * over 0.1; RoPE's own 1 + 0.1 ln(factor) cancelled) and ggml's correction dims. */
+static int model_read_rope(struct model *m, char *err, size_t errlen)
+{
+    struct hparams *hp = &m->hp;
+    float factor = 0.0f, log_mul = 0.0f, beta_fast = 32.0f, beta_slow = 1.0f;
+    int n_orig = hp->n_ctx_train;
+    if (model_get_float(m, "rope.scaling.factor", &factor, err, errlen) ||
+        model_get_float(m, "rope.scaling.yarn_log_multiplier", &log_mul, err, errlen) ||
+        model_get_float(m, "rope.scaling.yarn_beta_fast", &beta_fast, err, errlen) ||
+        model_get_float(m, "rope.scaling.yarn_beta_slow", &beta_slow, err, errlen) ||
+        model_get_int(m, "rope.scaling.original_context_length", &n_orig, false, 1, 1 << 30, err,
+                      errlen))
+        return -1;
+    char key[128], stype[32] = "";
+    if (gguf_get_strz(&m->f, model_key(m, "rope.scaling.type", key, sizeof key), stype,
+                      sizeof stype, err, errlen) < 0)
+        return -1;
+    if (stype[0] && strcmp(stype, "none") && strcmp(stype, "linear") && strcmp(stype, "yarn")) {
+        char shown[4 * sizeof stype + 8]; /* the file's words: shown, never obeyed */
+        text_escape_line(stype, strlen(stype), shown, sizeof shown);
+        return model_fail(m, err, errlen,
+                          "RoPE scaling '%s' is not supported (none, linear, yarn)", shown);
+    }
+    hp->rope_freq_scale = factor > 0.0f && strcmp(stype, "none") ? 1.0f / factor : 1.0f;
+    hp->rope_attn_factor = 1.0f;
+    if (strcmp(stype, "yarn"))
+        return 0;
+    if (m->arch->latent_attn && log_mul != 0.0f)
+        log_mul /= 0.1f; /* llama.cpp cancels the converter's factor for deepseek2 */
+    hp->yarn_log_mul = log_mul;
+    hp->rope_ext_factor = 1.0f;
+    const float f = 1.0f / hp->rope_freq_scale;
+    if (log_mul != 0.0f) {
+        const float ms = m->arch->latent_attn && log_mul != 1.0f ? log_mul : 1.0f;
+        const float a = f <= 1.0f ? 1.0f : 0.1f * ms * logf(f) + 1.0f;
+        const float b = f <= 1.0f ? 1.0f : 0.1f * log_mul * logf(f) + 1.0f;
+        hp->rope_attn_factor = a / b;
+    } else {
+        hp->rope_attn_factor = f <= 1.0f ? 1.0f : 0.1f * logf(f) + 1.0f;
+    }
+    hp->rope_attn_factor *= 1.0f / (1.0f + 0.1f * logf(f));
+    /* ggml_rope_yarn_corr_dims */
+    const float two_ln_base = 2 * logf(hp->rope_base);
+    const float lo = floorf((float)hp->n_rot * logf((float)n_orig / (beta_fast * 2 * (float)M_PI)) /
+                            two_ln_base);
+    const float hi = ceilf((float)hp->n_rot * logf((float)n_orig / (beta_slow * 2 * (float)M_PI)) /
+                           two_ln_base);
+    hp->rope_corr_dims[0] = lo > 0.0f ? lo : 0.0f;
+    hp->rope_corr_dims[1] = hi < (float)(hp->n_rot - 1) ? hi : (float)(hp->n_rot - 1);
+    return 0;
+}
+
 static int model_read_hparams(struct model *m, char *err, size_t errlen)
 {
     struct hparams *hp = &m->hp;
@@ -112,11 +191,16 @@ static int model_read_hparams(struct model *m, char *err, size_t errlen)
     int vlen = hp->head_dim;
     if (model_get_int(m, "attention.value_length", &vlen, false, 1, 65536, err, errlen))
         return -1;
-    if (vlen != hp->head_dim)
+    hp->head_dim_v = hp->head_dim;
+    if (m->arch->latent_attn) {
+        if (model_read_latent(m, vlen, err, errlen))
+            return -1;
+    } else if (vlen != hp->head_dim) {
         return model_fail(m, err, errlen,
                           "attention.value_length (%d) differs from key_length (%d): "
                           "not supported",
                           vlen, hp->head_dim);
+    }
     hp->n_rot = hp->head_dim;
     if (model_get_int(m, "rope.dimension_count", &hp->n_rot, false, 0, hp->head_dim, err, errlen))
         return -1;
@@ -158,10 +242,9 @@ static int model_read_hparams(struct model *m, char *err, size_t errlen)
 
     hp->rope_base = 10000.0f;
     hp->norm_eps = 1e-5f;
-    float factor = 0.0f;
     if (model_get_float(m, "rope.freq_base", &hp->rope_base, err, errlen) ||
         model_get_float(m, "attention.layer_norm_rms_epsilon", &hp->norm_eps, err, errlen) ||
-        model_get_float(m, "rope.scaling.factor", &factor, err, errlen))
+        model_read_rope(m, err, errlen))
         return -1;
     /* Accepted, these computed garbage (a zero base is 0^x, a zero epsilon divides by 0). */
     if (!(hp->rope_base > 0.0f))
@@ -170,17 +253,7 @@ static int model_read_hparams(struct model *m, char *err, size_t errlen)
     if (!(hp->norm_eps > 0.0f))
         return model_fail(m, err, errlen, "the key '%s.attention.layer_norm_rms_epsilon' is %g: "
                           "it must be above 0", m->arch->name, (double)hp->norm_eps);
-    char key[128], stype[32] = "";
-    if (gguf_get_strz(&m->f, model_key(m, "rope.scaling.type", key, sizeof key), stype,
-                      sizeof stype, err, errlen) < 0)
-        return -1;
-    if (stype[0] && strcmp(stype, "none") && strcmp(stype, "linear")) {
-        char shown[4 * sizeof stype + 8]; /* the file's words: shown, never obeyed */
-        text_escape_line(stype, strlen(stype), shown, sizeof shown);
-        return model_fail(m, err, errlen, "RoPE scaling '%s' is not supported (none, linear)",
-                          shown);
-    }
-    hp->rope_freq_scale = factor > 0.0f && strcmp(stype, "none") ? 1.0f / factor : 1.0f;
+    char key[128];
 
     hp->router = m->arch->router;
     hp->router_renorm = m->arch->router_renorm;
@@ -198,10 +271,30 @@ static int model_read_hparams(struct model *m, char *err, size_t errlen)
         return -1;
     if (rc == 0)
         hp->router_renorm = norm;
-    if (model_get_float(m, "expert_weights_scale", &hp->expert_weights_scale, err, errlen))
+    if (model_get_float(m, "expert_weights_scale", &hp->expert_weights_scale, err, errlen) ||
+        model_get_int(m, "expert_group_count", &hp->n_expert_groups, false, 0, 256, err,
+                      errlen) ||
+        model_get_int(m, "expert_group_used_count", &hp->n_group_used, false, 0, 65536, err,
+                      errlen))
         return -1;
+    if (hp->n_expert_groups > 1 &&
+        (hp->n_experts % hp->n_expert_groups || hp->n_experts / hp->n_expert_groups < 2 ||
+         hp->n_group_used < 1 || hp->n_group_used > hp->n_expert_groups ||
+         hp->n_group_used * (hp->n_experts / hp->n_expert_groups) < hp->n_experts_used))
+        return model_fail(m, err, errlen,
+                          "expert groups: %d experts in %d groups, %d used, top %d: not a "
+                          "valid grouping",
+                          hp->n_experts, hp->n_expert_groups, hp->n_group_used,
+                          hp->n_experts_used);
 
     hp->kq_scale = 1.0f / sqrtf((float)hp->head_dim);
+    if (m->arch->latent_attn) {
+        /* llama.cpp's deepseek2 graph: the YaRN mscale folded into the scores' scale */
+        const float lf = logf(1.0f / hp->rope_freq_scale);
+        const float org = hp->rope_attn_factor * (1.0f + 0.1f * lf);
+        const float mscale = org * (1.0f + 0.1f * hp->yarn_log_mul * lf);
+        hp->kq_scale = 1.0f * mscale * mscale / sqrtf((float)hp->head_dim);
+    }
     if (m->arch->granite_scales) {
         float attn_scale = 0.0f;
         if (model_get_float(m, "embedding_scale", &hp->embedding_scale, err, errlen) ||
@@ -236,6 +329,14 @@ static int64_t model_dim(const struct model *m, enum arch_dim d)
         [AD_EXPERTS] = hp->n_experts,
         [AD_FF_EXP] = hp->n_ff_exp,
         [AD_FF_SHEXP] = hp->n_ff_shexp,
+        [AD_O_IN] = (int64_t)hp->n_head * hp->head_dim_v,
+        [AD_Q_LORA] = hp->n_lora_q,
+        [AD_KV_LORA] = hp->n_lora_kv,
+        [AD_KV_A] = (int64_t)hp->n_lora_kv + hp->n_rot,
+        [AD_QK_NOPE] = hp->head_dim - hp->n_rot,
+        [AD_HEAD_V] = hp->head_dim_v,
+        [AD_HEADS] = hp->n_head,
+        [AD_KV_B] = (int64_t)hp->n_head * (hp->head_dim - hp->n_rot + hp->head_dim_v),
     };
     return (int)d >= 0 && d < AD_COUNT ? v[d] : 1;
 }
@@ -347,6 +448,14 @@ static enum arch_need model_layer_need(const struct model *m, const struct layer
         return L->moe && need != AN_NO && shared ? AN_REQ : AN_NO;
     case AK_SHARED_GATE:
         return L->moe && shared ? need : AN_NO;
+    case AK_Q_PLAIN:
+        return m->hp.n_lora_q > 0 ? AN_NO : need;
+    case AK_Q_LORA:
+        return m->hp.n_lora_q > 0 ? need : AN_NO;
+    case AK_KV_JOINT:
+        return m->hp.mla_absorbed ? AN_NO : need;
+    case AK_KV_SPLIT:
+        return m->hp.mla_absorbed ? need : AN_NO;
     case AK_MODEL:
         break;
     }
@@ -573,6 +682,16 @@ void model_fill_desc(const struct model *m, struct model_desc *d)
     }
     d->n_active_params = ap;
     d->active_bytes = ab;
+
+    const uint64_t plain = (uint64_t)hp->n_kv_head * (uint64_t)(hp->head_dim + hp->head_dim_v);
+    const uint64_t heads = (uint64_t)hp->n_head * (uint64_t)(hp->head_dim + hp->head_dim_v);
+    uint64_t per_layer = plain;
+    if (m->arch->latent_attn && hp->mla_absorbed)
+        per_layer = (uint64_t)hp->n_lora_kv + (uint64_t)hp->n_rot;
+    d->kv_bytes_per_token = 2 * per_layer * (uint64_t)hp->n_layers;
+    d->kv_bytes_per_token_plain = 2 * (m->arch->latent_attn ? heads : plain) * (uint64_t)hp->n_layers;
+    d->kv_lora_rank = m->arch->latent_attn ? hp->n_lora_kv : 0;
+    d->q_lora_rank = m->arch->latent_attn ? hp->n_lora_q : 0;
 }
 
 int model_describe(const char *path, struct model_desc *d, char *err, size_t errlen)

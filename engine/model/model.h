@@ -39,7 +39,16 @@ struct hparams {
     enum arch_router router;
     bool router_renorm;
     float expert_weights_scale; /* 0 or 1: none */
-    float kq_scale;            /* attention scale: 1/sqrt(head_dim) or granite's */
+    float kq_scale;            /* attention scale: 1/sqrt(head_dim), granite's, or
+                                * deepseek2's mscale^2/sqrt(head_dim) */
+    int head_dim_v;            /* a head's value width (head_dim but for deepseek2) */
+    int n_lora_q, n_lora_kv;   /* latent attention: query LoRA rank (0: none), KV latent */
+    bool mla_absorbed;         /* latent attention with attn_k_b/attn_v_b: latent cache */
+    /* YaRN (rope.scaling.type yarn): ext_factor 1, the magnitude factor handed to RoPE and
+     * the correction dims, as llama.cpp's context and ggml_rope_yarn_corr_dims make them */
+    float rope_ext_factor, rope_attn_factor, rope_corr_dims[2];
+    float yarn_log_mul;        /* rope.scaling.yarn_log_multiplier (deepseek2: over 0.1) */
+    int n_expert_groups, n_group_used; /* group-limited top-k (0: none) */
     float embedding_scale;     /* 0: none */
     float residual_scale;      /* 0: none */
     float logit_scale;         /* 0: none (logits are divided by it) */
