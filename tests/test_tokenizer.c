@@ -210,6 +210,45 @@ TEST(tokenizer_vocab_bert_bge_rejected)
     gguf_close(&f);
 }
 
+/* Whether fixture mdir/nm (NAME.plain.json or NAME.chat.json) gives llama.cpp's prompt
+ * tokens with its own vocabulary: 1 yes, 0 no (a failure is recorded), -1 not a prompt file. */
+static int tt_prompt_matches(const char *mdir, const char *nm)
+{
+    size_t len = strlen(nm);
+    bool chat = len > 10 && strcmp(nm + len - 10, ".chat.json") == 0;
+    bool plain = len > 11 && strcmp(nm + len - 11, ".plain.json") == 0;
+    if (!chat && !plain)
+        return -1;
+    char jpath[8300], gpath[8300];
+    snprintf(jpath, sizeof jpath, "%s/%s", mdir, nm);
+    snprintf(gpath, sizeof gpath, "%s/%.*s.gguf", mdir, (int)(len - (chat ? 10 : 11)), nm);
+    size_t jlen;
+    char *js = tt_read_file(jpath, &jlen);
+    cJSON *root = js ? cJSON_Parse(js) : NULL;
+    free(js);
+    cJSON *prompt = cJSON_GetObjectItem(root, "prompt");
+    cJSON *toks = cJSON_GetObjectItem(root, "prompt_tokens");
+    CHECK_MSG(cJSON_IsString(prompt) && cJSON_IsArray(toks), "%s: no prompt/prompt_tokens", jpath);
+    struct gguf_file f;
+    char *mem = NULL;
+    struct tokenizer *t =
+        (cJSON_IsString(prompt) && cJSON_IsArray(toks)) ? tt_load(gpath, &f, &mem) : NULL;
+    bool ok = false;
+    if (t) {
+        static int32_t got[TT_MAX];
+        const char *text = prompt->valuestring;
+        int ng = tokenizer_encode(t, text, strlen(text), plain, chat, got, TT_MAX);
+        int nw = cJSON_GetArraySize(toks);
+        ok = ng == nw;
+        for (int i = 0; ok && i < nw; i++)
+            ok = got[i] == cJSON_GetArrayItem(toks, i)->valueint;
+        CHECK_MSG(ok, "%s: prompt tokens differ (got %d tokens, want %d)", nm, ng, nw);
+        tt_unload(t, &f, mem);
+    }
+    cJSON_Delete(root);
+    return ok;
+}
+
 /* Every fixture model's prompt tokens (both prompts), with its own vocabulary. */
 TEST(tokenizer_model_prompts)
 {
@@ -227,44 +266,33 @@ TEST(tokenizer_model_prompts)
     struct dirent *de;
     int n_files = 0, n_ok = 0;
     while ((de = readdir(d))) {
-        const char *nm = de->d_name;
-        size_t len = strlen(nm);
-        bool chat = len > 10 && strcmp(nm + len - 10, ".chat.json") == 0;
-        bool plain = len > 11 && strcmp(nm + len - 11, ".plain.json") == 0;
-        if (!chat && !plain)
-            continue;
-        char jpath[8300], gpath[8300];
-        snprintf(jpath, sizeof jpath, "%s/%s", mdir, nm);
-        snprintf(gpath, sizeof gpath, "%s/%.*s.gguf", mdir, (int)(len - (chat ? 10 : 11)), nm);
-        size_t jlen;
-        char *js = tt_read_file(jpath, &jlen);
-        cJSON *root = js ? cJSON_Parse(js) : NULL;
-        free(js);
-        cJSON *prompt = cJSON_GetObjectItem(root, "prompt");
-        cJSON *toks = cJSON_GetObjectItem(root, "prompt_tokens");
-        CHECK_MSG(cJSON_IsString(prompt) && cJSON_IsArray(toks), "%s: no prompt/prompt_tokens", jpath);
-        struct gguf_file f;
-        char *mem = NULL;
-        struct tokenizer *t =
-            (cJSON_IsString(prompt) && cJSON_IsArray(toks)) ? tt_load(gpath, &f, &mem) : NULL;
-        if (t) {
-            static int32_t got[TT_MAX];
-            const char *text = prompt->valuestring;
-            int ng = tokenizer_encode(t, text, strlen(text), plain, chat, got, TT_MAX);
-            int nw = cJSON_GetArraySize(toks);
-            bool ok = ng == nw;
-            for (int i = 0; ok && i < nw; i++)
-                ok = got[i] == cJSON_GetArrayItem(toks, i)->valueint;
-            CHECK_MSG(ok, "%s: prompt tokens differ (got %d tokens, want %d)", nm, ng, nw);
-            n_files++;
-            n_ok += ok;
-            tt_unload(t, &f, mem);
-        }
-        cJSON_Delete(root);
+        const int r = tt_prompt_matches(mdir, de->d_name);
+        n_files += r >= 0;
+        n_ok += r > 0;
     }
     closedir(d);
     printf("  model prompts: %d/%d\n", n_ok, n_files);
     CHECK(n_files >= 13);
+}
+
+/* The prompts of gpt-oss (gpt-4o pre-tokenizer, harmony specials), glm4moe (glm4, [gMASK]
+ * <sop>) and ernie4_5-moe (SentencePiece without the space prefix) in models-2026/. */
+TEST(tokenizer_model_prompts_gpt_oss_glm4_ernie)
+{
+    const char *dir = test_fixtures_dir();
+    if (!dir) {
+        test_skip("no fixtures directory");
+        return;
+    }
+    static const char *const files[] = {
+        "gpt-oss-small-mxfp4.plain.json", "gpt-oss-small-mxfp4.chat.json",
+        "glm4moe-small-q5_k_m.plain.json", "glm4moe-small-q5_k_m.chat.json",
+        "ernie4_5-moe-small-bf16.plain.json", "ernie4_5-moe-small-bf16.chat.json",
+    };
+    char mdir[4096];
+    snprintf(mdir, sizeof mdir, "%s/models-2026", dir);
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+        CHECK_MSG(tt_prompt_matches(mdir, files[i]) == 1, "%s", files[i]);
 }
 
 /* The loader's facts about the fixture models: kind, pre-tokenizer, BOS rule, EOG set. */
@@ -575,4 +603,103 @@ TEST(tokenizer_spm_special_and_bytes)
     k += detok_flush(&d, text + k, sizeof text - k);
     CHECK(k == 4 && memcmp(text, " \xe2\x9c\x93", 4) == 0); /* the prefix space, then the mark */
     tt_unload(t, &f, mem);
+}
+
+/* gpt-4o's and glm4's pre-tokenizers (no fixture vocabulary has them) against the regexes
+ * llama-vocab.cpp names for them, applied by Python's regex module (tests/pretok_regex.py)
+ * to the texts of every llama.cpp tokenizer test file: the same words for every text. */
+TEST(tokenizer_pretok_gpt4o_glm4_against_python_regex)
+{
+    const char *dir = test_fixtures_dir();
+    if (!dir) {
+        test_skip("no fixtures directory");
+        return;
+    }
+    if (system("python3 -c 'import regex' 2>/dev/null") != 0) {
+        test_skip("needs python3 with the regex module (python3-regex; tools/deps.sh test)");
+        return;
+    }
+    static const char *const pres[] = {"gpt-4o", "glm4"};
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tokenizer", dir);
+    DIR *d = opendir(path);
+    CHECK(d != NULL);
+    if (!d)
+        return;
+    static const char sep[] = "\n__ggml_vocab_test__\n";
+    enum { MAXCP = 1 << 14 };
+    static uint32_t cp[MAXCP];
+    static uint8_t cls[MAXCP];
+    static size_t lens[MAXCP], scratch[MAXCP];
+    static char line[1 << 20];
+    int n_texts = 0, n_words = 0;
+    const struct dirent *de;
+    while ((de = readdir(d))) {
+        const size_t nl = strlen(de->d_name);
+        if (nl < 4 || strcmp(de->d_name + nl - 4, ".inp") != 0)
+            continue;
+        char file[8192];
+        snprintf(file, sizeof file, "%s/%s", path, de->d_name);
+        size_t len;
+        char *inp = tt_read_file(file, &len);
+        CHECK(inp != NULL);
+        if (!inp)
+            continue;
+        for (size_t k = 0; k < sizeof pres / sizeof pres[0]; k++) {
+            const struct pretok_info *pi = pretok_find(pres[k]);
+            CHECK(pi != NULL);
+            char cmd[9000];
+            snprintf(cmd, sizeof cmd, "python3 tests/pretok_regex.py %s '%s'", pres[k], file);
+            FILE *py = popen(cmd, "r");
+            CHECK(py != NULL);
+            if (!py || !pi)
+                continue;
+            const char *p = inp;
+            for (int ti = 0;; ti++) {
+                const char *s = strstr(p, sep);
+                if (!s)
+                    break;
+                if (!fgets(line, sizeof line, py)) {
+                    CHECK_MSG(false, "%s %s: python gave no line for text %d", pres[k],
+                              de->d_name, ti);
+                    break;
+                }
+                size_t n = 0;
+                for (size_t off = 0; off < (size_t)(s - p) && n < MAXCP;) {
+                    size_t adv;
+                    cp[n] = unicode_decode((const unsigned char *)p + off, (size_t)(s - p) - off,
+                                           &adv);
+                    cls[n] = unicode_class(cp[n]);
+                    n++;
+                    off += adv;
+                }
+                const size_t nw = pretok_split(pi->type, cp, cls, n, lens, scratch);
+                cJSON *want = cJSON_Parse(line);
+                CHECK(cJSON_IsArray(want));
+                bool same = want && (size_t)cJSON_GetArraySize(want) == nw;
+                size_t at = 0, w = 0;
+                for (const cJSON *word = want ? want->child : NULL; same && word;
+                     word = word->next, w++) {
+                    same = (size_t)cJSON_GetArraySize(word) == lens[w];
+                    size_t j = at;
+                    for (const cJSON *c = word->child; same && c; c = c->next, j++)
+                        same = (uint32_t)c->valuedouble == cp[j];
+                    at += lens[w];
+                }
+                CHECK_MSG(same, "%s %s text %d: %zu words, python's regex %d", pres[k],
+                          de->d_name, ti, nw, want ? cJSON_GetArraySize(want) : -1);
+                n_words += (int)nw;
+                n_texts++;
+                cJSON_Delete(want);
+                p = s + strlen(sep);
+            }
+            while (fgets(line, sizeof line, py)) /* the empty text after the last separator */
+                ;
+            pclose(py);
+        }
+        free(inp);
+    }
+    closedir(d);
+    printf("  %d texts, %d words compared\n", n_texts, n_words);
+    CHECK(n_texts > 100);
 }

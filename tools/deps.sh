@@ -30,6 +30,8 @@ if [ "$what" = test ]; then
     need_cmd clang clang
     need_cmd man man-db
     need_cmd valgrind valgrind
+    # the pre-tokenizer test applies llama.cpp's regexes with Python's regex module
+    python3 -c 'import regex' 2>/dev/null || missing="$missing python3-regex"
     # clang's ASan/UBSan and libFuzzer runtimes.
     ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 ||
         ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-aarch64.a >/dev/null 2>&1 ||

@@ -570,7 +570,9 @@ static size_t pt_opt_space_run_crlf(const struct pt_text *t, size_t p, size_t en
 
 /* Qwen2: (?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|
  *        \p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+ */
-static size_t m_qwen2(const struct pt_text *t, size_t s, size_t p, size_t end)
+/* qwen2's regex with its number branch as a parameter (\p{N} or glm4's \p{N}{1,3}). */
+static size_t pt_qwen2_with(const struct pt_text *t, size_t s, size_t p, size_t end,
+                            pt_match_fn number)
 {
     struct pt_custom c = {.t = t, .ini = s, .end = end};
     size_t n = pc_contraction(&c, p, true);
@@ -578,11 +580,16 @@ static size_t m_qwen2(const struct pt_text *t, size_t s, size_t p, size_t end)
         return n;
     if ((n = pt_opt_run(t, p, end, cl_not_crlf_L_N, rx_L)))
         return n;
-    if (rx_N(t, p))
-        return 1;
+    if ((n = number(t, s, p, end)))
+        return n;
     if ((n = pt_opt_space_run_crlf(t, p, end, cl_not_space_L_N)))
         return n;
     return pt_match_space_tail(t, p, end, true);
+}
+
+static size_t m_qwen2(const struct pt_text *t, size_t s, size_t p, size_t end)
+{
+    return pt_qwen2_with(t, s, p, end, m_num1);
 }
 
 static bool cl_ascii_punct_all(const struct pt_text *t, size_t i)
@@ -625,6 +632,75 @@ static size_t m_ds3(const struct pt_text *t, size_t s, size_t p, size_t end)
     return pt_match_space_tail(t, p, end, true);
 }
 
+/* GLM-4 (chatglm-bpe): qwen2's regex with \p{N}{1,3} for \p{N}:
+ * (?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|
+ *  ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+ */
+static size_t m_glm4(const struct pt_text *t, size_t s, size_t p, size_t end)
+{
+    return pt_qwen2_with(t, s, p, end, m_num13);
+}
+
+/* GPT-4o's letters: "upper" is a letter outside a-z, "lower" a letter outside A-Z (so every
+ * letter beyond ASCII is both). */
+static bool cl_gpt4o_upper(const struct pt_text *t, size_t i)
+{
+    return rx_L(t, i) && !(t->cp[i] >= 'a' && t->cp[i] <= 'z');
+}
+
+static bool cl_gpt4o_lower(const struct pt_text *t, size_t i)
+{
+    return rx_L(t, i) && !(t->cp[i] >= 'A' && t->cp[i] <= 'Z');
+}
+
+/* (?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])? at p: its length. */
+static size_t pt_opt_contraction(const struct pt_text *t, size_t p, size_t end)
+{
+    if (p + 1 >= end || t->cp[p] != '\'')
+        return 0;
+    const uint32_t a = t->cp[p + 1] | 0x20, b = p + 2 < end ? t->cp[p + 2] | 0x20 : 0;
+    if (a == 's' || a == 't' || a == 'm' || a == 'd')
+        return 2;
+    if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') || (a == 'l' && b == 'l'))
+        return 3;
+    return 0;
+}
+
+/* One word of GPT-4o's two letter branches at q (after the optional lead):
+ *   upper* lower+ contraction?   (upper* gives back letters until lower+ can match), else
+ *   upper+ lower* contraction? */
+static size_t pt_gpt4o_word(const struct pt_text *t, size_t q, size_t end)
+{
+    const size_t nu = pt_run(t, q, end, cl_gpt4o_upper);
+    for (size_t k = nu + 1; k-- > 0;) {
+        const size_t nl = pt_run(t, q + k, end, cl_gpt4o_lower);
+        if (nl)
+            return k + nl + pt_opt_contraction(t, q + k + nl, end);
+    }
+    if (!nu)
+        return 0;
+    const size_t nl = pt_run(t, q + nu, end, cl_gpt4o_lower);
+    return nu + nl + pt_opt_contraction(t, q + nu + nl, end);
+}
+
+/* GPT-4o (o200k), as llama.cpp runs it:
+ * [^\r\n\p{L}\p{N}]?((?=[\p{L}])([^a-z]))*((?=[\p{L}])([^A-Z]))+(?:'[sS]|...|'[dD])?|
+ * [^\r\n\p{L}\p{N}]?((?=[\p{L}])([^a-z]))+((?=[\p{L}])([^A-Z]))*(?:'[sS]|...|'[dD])?|
+ * \p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+
+ * (the [\r\n/]* tail differs from [\r\n]* in nothing: '/' is already in the run before) */
+static size_t m_gpt4o(const struct pt_text *t, size_t s, size_t p, size_t end)
+{
+    size_t n;
+    if (cl_not_crlf_L_N(t, p) && p + 1 < end && (n = pt_gpt4o_word(t, p + 1, end)))
+        return 1 + n;
+    if ((n = pt_gpt4o_word(t, p, end)))
+        return n;
+    if ((n = m_num13(t, s, p, end)))
+        return n;
+    if ((n = pt_opt_space_run_crlf(t, p, end, cl_not_space_L_N)))
+        return n;
+    return pt_match_space_tail(t, p, end, true);
+}
+
 /* ---- the table: pre type -> its regexes, in llama.cpp's order ---- */
 
 struct pt_step {
@@ -647,6 +723,8 @@ static const struct pt_step pt_steps[PRETOK_COUNT][PT_MAX_STEPS] = {
     [PRETOK_DEEPSEEK3] = {{.match = m_num13}, {.match = m_ds3_cjk}, {.match = m_ds3}},
     [PRETOK_FALCON] = {{.match = m_punct_falcon}, {.custom = pc_gpt2}, {.match = m_digit3}},
     [PRETOK_STARCODER] = {{.match = m_num1}, {.custom = pc_gpt2}},
+    [PRETOK_GLM4] = {{.match = m_glm4}},
+    [PRETOK_GPT4O] = {{.match = m_gpt4o}},
 };
 
 size_t pretok_split(enum pretok_type type, const uint32_t *cp, const uint8_t *cls, size_t n,
@@ -709,6 +787,10 @@ static const struct pretok_info pt_names[] = {
     {"exaone", PRETOK_STARCODER, true, false, false},
     {"minerva-7b", PRETOK_STARCODER, true, false, false},
     {"megrez", PRETOK_QWEN2, true, false, false},
+    {"glm4", PRETOK_GLM4, true, false, false},
+    {"chatglm-bpe", PRETOK_GLM4, true, false, false},
+    {"gpt-4o", PRETOK_GPT4O, false, false, false},
+    {"llama4", PRETOK_GPT4O, false, false, false},
 };
 
 const struct pretok_info *pretok_find(const char *name)
@@ -724,5 +806,6 @@ const struct pretok_info *pretok_find(const char *name)
 const char *pretok_names(void)
 {
     return "default, gpt-2, llama3 (llama-bpe), qwen2, deepseek-llm, deepseek-coder, "
-           "deepseek-v3, falcon, starcoder, mpt, olmo, refact, dbrx (and their aliases)";
+           "deepseek-v3, falcon, starcoder, mpt, olmo, refact, dbrx, glm4, gpt-4o (and their "
+           "aliases)";
 }

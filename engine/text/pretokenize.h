@@ -24,6 +24,8 @@ enum pretok_type {
     PRETOK_DEEPSEEK3,
     PRETOK_FALCON,
     PRETOK_STARCODER,   /* also refact, command-r, smollm, codeshell, exaone, minerva-7b */
+    PRETOK_GLM4,        /* also chatglm-bpe */
+    PRETOK_GPT4O,       /* also llama4 */
     PRETOK_COUNT
 };
 
