@@ -67,11 +67,7 @@ const char *gguf_fmt_u64(uint64_t n, char buf[32])
 
 /* ---------------------------------------------------------------- messages */
 
-/* Writes "path: message" into err; always one line (file-made names are escaped first). */
-static int gguf_fail(const char *path, char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int gguf_fail(const char *path, char *err, size_t errlen, const char *fmt, ...)
+int gguf_fail(const char *path, char *err, size_t errlen, const char *fmt, ...)
 {
     if (!err || errlen == 0)
         return -1;
@@ -84,7 +80,8 @@ static int gguf_fail(const char *path, char *err, size_t errlen, const char *fmt
         vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
         va_end(ap);
     }
-    /* A path given by the user could hold a newline; the contract is one line. */
+    /* A path given by the user, or words from the file, could hold a newline; the contract
+     * is one line. */
     for (char *c = err; *c; c++)
         if (*c == '\n' || *c == '\r')
             *c = ' ';

@@ -124,4 +124,10 @@ int gguf_map_watch(const void *base, size_t size);
 void gguf_map_unwatch(int slot);
 bool gguf_map_changed(int slot);
 
+/* Writes "path: message" into err (when err is not NULL), always one line: a newline or CR
+ * the path or the words carry becomes a space. Returns -1, so `return gguf_fail(...)`. The
+ * one way the reader and the model binding say what is wrong with a file. */
+int gguf_fail(const char *path, char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 #endif

@@ -2,7 +2,6 @@
 #include "model.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,27 +9,6 @@
 #include "chat.h"
 #include "quant.h"
 #include "text_escape.h"
-
-/* ------------------------------------------------------------------ messages */
-
-static int model_fail(const struct model *m, char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int model_fail(const struct model *m, char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        int n = snprintf(err, errlen, "%s: ", m->f.path);
-        if (n < 0)
-            n = 0;
-        if ((size_t)n < errlen) {
-            va_list ap;
-            va_start(ap, fmt);
-            vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
-            va_end(ap);
-        }
-    }
-    return -1;
-}
 
 /* ------------------------------------------------------------------ keys */
 
@@ -62,12 +40,12 @@ static int model_get_int(const struct model *m, const char *suffix, int *out, bo
     }
     if (rc == 1) {
         if (required)
-            return model_fail(m, err, errlen, "the key '%s' is missing", key);
+            return gguf_fail(m->f.path, err, errlen, "the key '%s' is missing", key);
         return 0;
     }
     if ((int64_t)v < lo || (int64_t)v > hi)
-        return model_fail(m, err, errlen, "the key '%s' is %u, outside [%d, %d]", key, v, lo,
-                          hi);
+        return gguf_fail(m->f.path, err, errlen, "the key '%s' is %u, outside [%d, %d]", key, v, lo,
+                         hi);
     *out = (int)v;
     return 0;
 }
@@ -80,7 +58,7 @@ static int model_get_float(const struct model *m, const char *suffix, float *out
     if (rc < 0)
         return -1;
     if (rc == 0 && !isfinite(*out))
-        return model_fail(m, err, errlen, "the key '%s' is not a finite number", key);
+        return gguf_fail(m->f.path, err, errlen, "the key '%s' is not a finite number", key);
     return 0;
 }
 
@@ -131,8 +109,8 @@ static int model_read_rope(struct model *m, char *err, size_t errlen)
     if (stype[0] && strcmp(stype, "none") && strcmp(stype, "linear") && strcmp(stype, "yarn")) {
         char shown[4 * sizeof stype + 8]; /* the file's words: shown, never obeyed */
         text_escape_line(stype, strlen(stype), shown, sizeof shown);
-        return model_fail(m, err, errlen,
-                          "RoPE scaling '%s' is not supported (none, linear, yarn)", shown);
+        return gguf_fail(m->f.path, err, errlen,
+                         "RoPE scaling '%s' is not supported (none, linear, yarn)", shown);
     }
     hp->rope_freq_scale = factor > 0.0f && strcmp(stype, "none") ? 1.0f / factor : 1.0f;
     hp->rope_attn_factor = 1.0f;
@@ -182,9 +160,9 @@ static int model_read_hparams(struct model *m, char *err, size_t errlen)
         model_get_int(m, "expert_used_count", &hp->n_experts_used, false, 0, 65536, err, errlen))
         return -1;
     if (hp->n_head % hp->n_kv_head)
-        return model_fail(m, err, errlen,
-                          "attention.head_count (%d) is not a multiple of head_count_kv (%d)",
-                          hp->n_head, hp->n_kv_head);
+        return gguf_fail(m->f.path, err, errlen,
+                         "attention.head_count (%d) is not a multiple of head_count_kv (%d)",
+                         hp->n_head, hp->n_kv_head);
     hp->head_dim = hp->d_model / hp->n_head;
     if (model_get_int(m, "attention.key_length", &hp->head_dim, false, 1, 65536, err, errlen))
         return -1;
@@ -196,27 +174,27 @@ static int model_read_hparams(struct model *m, char *err, size_t errlen)
         if (model_read_latent(m, vlen, err, errlen))
             return -1;
     } else if (vlen != hp->head_dim) {
-        return model_fail(m, err, errlen,
-                          "attention.value_length (%d) differs from key_length (%d): "
-                          "not supported",
-                          vlen, hp->head_dim);
+        return gguf_fail(m->f.path, err, errlen,
+                         "attention.value_length (%d) differs from key_length (%d): "
+                         "not supported",
+                         vlen, hp->head_dim);
     }
     hp->n_rot = hp->head_dim;
     if (model_get_int(m, "rope.dimension_count", &hp->n_rot, false, 0, hp->head_dim, err, errlen))
         return -1;
     if (hp->n_rot % 2)
-        return model_fail(m, err, errlen, "rope.dimension_count %d is odd", hp->n_rot);
+        return gguf_fail(m->f.path, err, errlen, "rope.dimension_count %d is odd", hp->n_rot);
 
     if (hp->n_experts > 0) {
         if (hp->n_experts_used < 1 || hp->n_experts_used > hp->n_experts)
-            return model_fail(m, err, errlen, "expert_used_count %d is outside [1, %d]",
-                              hp->n_experts_used, hp->n_experts);
+            return gguf_fail(m->f.path, err, errlen, "expert_used_count %d is outside [1, %d]",
+                             hp->n_experts_used, hp->n_experts);
         if (hp->n_experts_used > TRACE_MAX_K)
-            return model_fail(m, err, errlen,
-                              "expert_used_count %d is more than moescope traces (%d)",
-                              hp->n_experts_used, TRACE_MAX_K);
+            return gguf_fail(m->f.path, err, errlen,
+                             "expert_used_count %d is more than moescope traces (%d)",
+                             hp->n_experts_used, TRACE_MAX_K);
         if (hp->n_experts > 65535)
-            return model_fail(m, err, errlen, "expert_count %d is too large", hp->n_experts);
+            return gguf_fail(m->f.path, err, errlen, "expert_count %d is too large", hp->n_experts);
         hp->n_ff_exp = m->arch->ff_exp_div_k ? hp->n_ff / hp->n_experts_used : hp->n_ff;
         if (model_get_int(m, "expert_feed_forward_length", &hp->n_ff_exp, false, 1, big, err,
                           errlen) ||
@@ -237,8 +215,8 @@ static int model_read_hparams(struct model *m, char *err, size_t errlen)
         hp->n_experts_used = 0;
     }
     if (hp->n_ff <= 0 && (hp->n_experts == 0 || hp->n_dense_lead > 0))
-        return model_fail(m, err, errlen, "the key '%s.feed_forward_length' is missing",
-                          m->arch->name);
+        return gguf_fail(m->f.path, err, errlen, "the key '%s.feed_forward_length' is missing",
+                         m->arch->name);
 
     hp->rope_base = 10000.0f;
     hp->norm_eps = 1e-5f;
@@ -248,11 +226,13 @@ static int model_read_hparams(struct model *m, char *err, size_t errlen)
         return -1;
     /* Accepted, these computed garbage (a zero base is 0^x, a zero epsilon divides by 0). */
     if (!(hp->rope_base > 0.0f))
-        return model_fail(m, err, errlen, "the key '%s.rope.freq_base' is %g: it must be above 0",
-                          m->arch->name, (double)hp->rope_base);
+        return gguf_fail(m->f.path, err, errlen,
+                         "the key '%s.rope.freq_base' is %g: it must be above 0", m->arch->name,
+                         (double)hp->rope_base);
     if (!(hp->norm_eps > 0.0f))
-        return model_fail(m, err, errlen, "the key '%s.attention.layer_norm_rms_epsilon' is %g: "
-                          "it must be above 0", m->arch->name, (double)hp->norm_eps);
+        return gguf_fail(m->f.path, err, errlen,
+                         "the key '%s.attention.layer_norm_rms_epsilon' is %g: it must be "
+                         "above 0", m->arch->name, (double)hp->norm_eps);
     char key[128];
 
     hp->router = m->arch->router;
@@ -281,11 +261,11 @@ static int model_read_hparams(struct model *m, char *err, size_t errlen)
         (hp->n_experts % hp->n_expert_groups || hp->n_experts / hp->n_expert_groups < 2 ||
          hp->n_group_used < 1 || hp->n_group_used > hp->n_expert_groups ||
          hp->n_group_used * (hp->n_experts / hp->n_expert_groups) < hp->n_experts_used))
-        return model_fail(m, err, errlen,
-                          "expert groups: %d experts in %d groups, %d used, top %d: not a "
-                          "valid grouping",
-                          hp->n_experts, hp->n_expert_groups, hp->n_group_used,
-                          hp->n_experts_used);
+        return gguf_fail(m->f.path, err, errlen,
+                         "expert groups: %d experts in %d groups, %d used, top %d: not a "
+                         "valid grouping",
+                         hp->n_experts, hp->n_expert_groups, hp->n_group_used,
+                         hp->n_experts_used);
 
     hp->kq_scale = 1.0f / sqrtf((float)hp->head_dim);
     if (m->arch->latent_attn) {
@@ -382,8 +362,8 @@ static int model_bind(struct model *m, enum arch_tensor t, int layer, enum arch_
     const struct gguf_tensor *g = gguf_find_tensor(&m->f, name);
     if (!g) {
         if (need == AN_REQ)
-            return model_fail(m, err, errlen, "tensor '%s' is missing (%s needs it)", name,
-                              m->arch->name);
+            return gguf_fail(m->f.path, err, errlen, "tensor '%s' is missing (%s needs it)", name,
+                             m->arch->name);
         return 0;
     }
     int64_t ne[3];
@@ -400,29 +380,30 @@ static int model_bind(struct model *m, enum arch_tensor t, int layer, enum arch_
         int gn = (int)g->n_dims < 1 ? 1 : (int)g->n_dims;
         model_fmt_shape(got, gn > 4 ? 4 : gn, a, sizeof a);
         model_fmt_shape(ne, nd, b, sizeof b);
-        return model_fail(m, err, errlen, "tensor '%s' has shape %s, expected %s (%s)", name, a,
-                          b, what);
+        return gguf_fail(m->f.path, err, errlen, "tensor '%s' has shape %s, expected %s (%s)",
+                         name, a, b, what);
     }
     const struct quant_traits *qt = quant_traits(g->type);
     if (!qt || !qt->name)
-        return model_fail(m, err, errlen, "tensor '%s' has unknown type %u", name, g->type);
+        return gguf_fail(m->f.path, err, errlen, "tensor '%s' has unknown type %u", name, g->type);
     if (got[0] % qt->blck_size)
-        return model_fail(m, err, errlen,
-                          "tensor '%s': row length %lld is not a multiple of %s's block of %lld",
-                          name, (long long)got[0], qt->name, (long long)qt->blck_size);
+        return gguf_fail(m->f.path, err, errlen,
+                         "tensor '%s': row length %lld is not a multiple of %s's block of %lld",
+                         name, (long long)got[0], qt->name, (long long)qt->blck_size);
     if (compute) {
         /* Norm weights, biases and other vectors are added or multiplied as floats. */
         if (nd == 1 && g->type != GGML_TYPE_F32)
-            return model_fail(m, err, errlen, "tensor '%s' is %s; moescope needs f32 here",
-                              name, qt->name);
+            return gguf_fail(m->f.path, err, errlen, "tensor '%s' is %s; moescope needs f32 here",
+                             name, qt->name);
         if (!quant_computable(g->type))
-            return model_fail(m, err, errlen,
-                              "tensor '%s' has type %s, which moescope cannot compute", name,
-                              qt->name);
+            return gguf_fail(m->f.path, err, errlen,
+                             "tensor '%s' has type %s, which moescope cannot compute", name,
+                             qt->name);
     }
     size_t nb1 = quant_row_size(g->type, got[0]);
     if (nb1 == 0 || (uint64_t)nb1 * (uint64_t)got[1] * (uint64_t)got[2] > g->nbytes)
-        return model_fail(m, err, errlen, "tensor '%s' is smaller than its shape says", name);
+        return gguf_fail(m->f.path, err, errlen, "tensor '%s' is smaller than its shape says",
+                         name);
     w->data = g->data;
     w->type = g->type;
     w->ne[0] = got[0], w->ne[1] = got[1], w->ne[2] = got[2];
@@ -475,7 +456,7 @@ static int model_bind_all(struct model *m, bool compute, char *err, size_t errle
         m->output = m->tok_embd;
     m->layers = calloc((size_t)hp->n_layers, sizeof *m->layers);
     if (!m->layers)
-        return model_fail(m, err, errlen, "out of memory");
+        return gguf_fail(m->f.path, err, errlen, "out of memory");
     for (int il = 0; il < hp->n_layers; il++) {
         struct layer *L = &m->layers[il];
         L->moe = hp->n_experts > 0 && il >= hp->n_dense_lead;
@@ -488,8 +469,8 @@ static int model_bind_all(struct model *m, bool compute, char *err, size_t errle
     for (uint64_t i = 0; i < m->f.n_tensors; i++) {
         int il;
         if (sscanf(m->f.tensors[i].name, "blk.%d.", &il) == 1 && il >= hp->n_layers)
-            return model_fail(m, err, errlen, "the key '%s.block_count' is %d, but the file "
-                              "holds tensors of block %d", m->arch->name, hp->n_layers, il);
+            return gguf_fail(m->f.path, err, errlen, "the key '%s.block_count' is %d, but the "
+                             "file holds tensors of block %d", m->arch->name, hp->n_layers, il);
     }
     return 0;
 }
@@ -501,7 +482,7 @@ static int model_bind_file(struct model *m, bool compute, char *err, size_t errl
     int rc = gguf_get_strz(&m->f, "general.architecture", arch, sizeof arch, err, errlen);
     if (rc != 0) {
         if (rc == 1)
-            model_fail(m, err, errlen, "the key 'general.architecture' is missing");
+            gguf_fail(m->f.path, err, errlen, "the key 'general.architecture' is missing");
         gguf_close(&m->f);
         return -1;
     }
@@ -515,8 +496,8 @@ static int model_bind_file(struct model *m, bool compute, char *err, size_t errl
         /* the name is the file's: shown escaped, so a terminal never obeys it */
         char shown[4 * sizeof arch + 8];
         text_escape_line(arch, strlen(arch), shown, sizeof shown);
-        model_fail(m, err, errlen, "architecture '%s' is not supported (moescope runs: %s)",
-                   shown, list);
+        gguf_fail(m->f.path, err, errlen, "architecture '%s' is not supported (moescope runs: %s)",
+                  shown, list);
         gguf_close(&m->f);
         return -1;
     }
@@ -525,12 +506,12 @@ static int model_bind_file(struct model *m, bool compute, char *err, size_t errl
     /* The vocabulary size is the embedding's row count (the token list says the same). */
     const struct gguf_tensor *emb = gguf_find_tensor(&m->f, "token_embd.weight");
     if (!emb || emb->n_dims < 2) {
-        model_fail(m, err, errlen, "tensor 'token_embd.weight' is missing");
+        gguf_fail(m->f.path, err, errlen, "tensor 'token_embd.weight' is missing");
         goto fail;
     }
     if (emb->ne[1] < 1 || emb->ne[1] > INT32_MAX) {
-        model_fail(m, err, errlen, "tensor 'token_embd.weight' has %lld rows",
-                   (long long)emb->ne[1]);
+        gguf_fail(m->f.path, err, errlen, "tensor 'token_embd.weight' has %lld rows",
+                  (long long)emb->ne[1]);
         goto fail;
     }
     m->hp.n_vocab = (int)emb->ne[1];
