@@ -16,13 +16,12 @@
 #include "trace.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "text_escape.h"
+#include "json_out.h"
 
 const char *const trace_phase_names[TRACE_PHASE_COUNT] = {
     [TRACE_ATTN] = "attn",
@@ -155,153 +154,82 @@ void trace_log_truncate(struct trace_log *log, size_t n)
 
 /* ---- JSON ---- */
 
-/* snprintf-like writer: writes what fits (always NUL-terminated), counts everything. */
-struct json_out {
-    char *buf;
-    size_t cap, len;
-};
-
-static void out_put(struct json_out *o, const char *s, size_t n)
-{
-    if (o->len < o->cap) {
-        size_t room = o->cap - o->len - 1;
-        memcpy(o->buf + o->len, s, n < room ? n : room);
-    }
-    o->len += n;
-}
-
-static void out_str(struct json_out *o, const char *s)
-{
-    out_put(o, s, strlen(s));
-}
-
-__attribute__((format(printf, 2, 3))) static void out_fmt(struct json_out *o,
-                                                          const char *fmt, ...)
-{
-    char tmp[64];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        out_put(o, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
-}
-
 static void out_float(struct json_out *o, double x)
 {
     if (!isfinite(x))
-        out_str(o, "null");
+        json_str(o, "null");
     else
-        out_fmt(o, "%.6g", x);
-}
-
-/* The piece as a JSON string: see the format at the top. */
-static void out_piece(struct json_out *o, const char *piece, size_t n)
-{
-    const unsigned char *s = (const unsigned char *)piece;
-    out_put(o, "\"", 1);
-    size_t i = 0;
-    while (i < n) {
-        uint32_t cp;
-        int len = utf8_decode(s + i, n - i, &cp);
-        if (len == 0) {
-            out_fmt(o, "\\\\x%02X", s[i]);
-            i++;
-            continue;
-        }
-        if (cp == '"')
-            out_str(o, "\\\"");
-        else if (cp == '\\')
-            out_str(o, "\\\\");
-        else if (cp == '\n')
-            out_str(o, "\\n");
-        else if (cp == '\t')
-            out_str(o, "\\t");
-        else if (cp == '\r')
-            out_str(o, "\\r");
-        else if (cp < 0x20 || cp == 0x7F)
-            out_fmt(o, "\\u%04x", cp);
-        else
-            out_put(o, piece + i, (size_t)len);
-        i += (size_t)len;
-    }
-    out_put(o, "\"", 1);
+        json_fmt(o, "%.6g", x);
 }
 
 static void out_layer(struct json_out *o, const struct trace_layer *l)
 {
     if (l->n == 0) {
-        out_str(o, "null");
+        json_str(o, "null");
         return;
     }
     int n = l->n <= TRACE_MAX_K ? l->n : TRACE_MAX_K;
-    out_str(o, "{\"experts\":[");
+    json_str(o, "{\"experts\":[");
     for (int k = 0; k < n; k++)
-        out_fmt(o, k ? ",%u" : "%u", (unsigned)l->experts[k]);
-    out_str(o, "],\"weights\":[");
+        json_fmt(o, k ? ",%u" : "%u", (unsigned)l->experts[k]);
+    json_str(o, "],\"weights\":[");
     for (int k = 0; k < n; k++) {
         if (k)
-            out_put(o, ",", 1);
+            json_put(o, ",", 1);
         out_float(o, l->weights[k]);
     }
-    out_str(o, "],\"entropy\":");
+    json_str(o, "],\"entropy\":");
     out_float(o, l->entropy);
     if (l->cold) {
-        out_str(o, ",\"cold\":[");
+        json_str(o, ",\"cold\":[");
         bool first = true;
         for (int k = 0; k < n; k++)
             if (l->cold & (1u << k)) {
-                out_fmt(o, first ? "%u" : ",%u", (unsigned)l->experts[k]);
+                json_fmt(o, first ? "%u" : ",%u", (unsigned)l->experts[k]);
                 first = false;
             }
-        out_put(o, "]", 1);
+        json_put(o, "]", 1);
     }
-    out_put(o, "}", 1);
+    json_put(o, "}", 1);
 }
 
 size_t trace_json_line(const struct trace_log *log, size_t i, char *buf, size_t buflen)
 {
-    struct json_out o = { buf, buflen, 0 };
-    if (buflen)
-        buf[0] = 0;
+    struct json_out o = json_out_fixed(buf, buflen);
     if (i >= log->n)
         return 0;
     const struct trace_token *t = &log->tok[i];
-    out_fmt(&o, "{\"pos\":%ld,\"token\":%ld,\"piece\":", (long)t->pos, (long)t->token);
-    out_piece(&o, trace_piece(log, i), t->piece_len);
-    out_str(&o, t->prompt ? ",\"prompt\":true,\"layers\":[" : ",\"prompt\":false,\"layers\":[");
+    json_fmt(&o, "{\"pos\":%ld,\"token\":%ld,\"piece\":", (long)t->pos, (long)t->token);
+    json_string(&o, trace_piece(log, i), t->piece_len, JSON_BAD_AS_HEX);
+    json_str(&o, t->prompt ? ",\"prompt\":true,\"layers\":[" : ",\"prompt\":false,\"layers\":[");
     const struct trace_layer *layers = trace_layers(log, i);
     for (int l = 0; l < log->n_layers; l++) {
         if (l)
-            out_put(&o, ",", 1);
+            json_put(&o, ",", 1);
         if (t->fed)
             out_layer(&o, &layers[l]);
         else
-            out_str(&o, "null");
+            json_str(&o, "null");
     }
-    out_put(&o, "]", 1);
+    json_put(&o, "]", 1);
     if (t->sampled) {
-        out_str(&o, ",\"logprob\":");
+        json_str(&o, ",\"logprob\":");
         out_float(&o, t->logprob);
-        out_str(&o, ",\"top\":[");
+        json_str(&o, ",\"top\":[");
         bool first = true;
         for (int k = 0; k < TRACE_TOP; k++) {
             if (t->top_id[k] < 0)
                 continue;
-            out_fmt(&o, first ? "[%ld," : ",[%ld,", (long)t->top_id[k]);
+            json_fmt(&o, first ? "[%ld," : ",[%ld,", (long)t->top_id[k]);
             out_float(&o, t->top_logprob[k]);
-            out_put(&o, "]", 1);
+            json_put(&o, "]", 1);
             first = false;
         }
-        out_put(&o, "]", 1);
+        json_put(&o, "]", 1);
     }
-    out_fmt(&o, ",\"ns\":{\"total\":%llu", (unsigned long long)t->ns_total);
+    json_fmt(&o, ",\"ns\":{\"total\":%llu", (unsigned long long)t->ns_total);
     for (int p = 0; p < TRACE_PHASE_COUNT; p++)
-        out_fmt(&o, ",\"%s\":%llu", trace_phase_names[p], (unsigned long long)t->ns[p]);
-    out_str(&o, "}}");
-    if (o.len < buflen)
-        buf[o.len] = 0;
-    else if (buflen)
-        buf[buflen - 1] = 0;
+        json_fmt(&o, ",\"%s\":%llu", trace_phase_names[p], (unsigned long long)t->ns[p]);
+    json_str(&o, "}}");
     return o.len;
 }

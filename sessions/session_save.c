@@ -9,12 +9,12 @@
 
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "atomic_write.h"
+#include "json_out.h"
 #include "session_format.h"
 #include "text_escape.h"
 
@@ -74,73 +74,17 @@ uint16_t session_f32_to_f16(float f)
     return (uint16_t)(sign | half);
 }
 
-/* ---- a growing output buffer ---- */
-
-struct jbuf {
-    char *p;
-    size_t len, cap;
-    bool oom;
-};
-
-static bool jb_reserve(struct jbuf *b, size_t more)
-{
-    if (b->oom)
-        return false;
-    if (more > SIZE_MAX / 2 - b->len) {
-        b->oom = true;
-        return false;
-    }
-    if (b->len + more + 1 <= b->cap)
-        return true;
-    size_t cap = b->cap ? b->cap : 65536;
-    while (cap < b->len + more + 1)
-        cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (!p) {
-        b->oom = true;
-        return false;
-    }
-    b->p = p;
-    b->cap = cap;
-    return true;
-}
-
-static void jb_put(struct jbuf *b, const char *s, size_t n)
-{
-    if (!jb_reserve(b, n))
-        return;
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = 0;
-}
-
-static void jb_str(struct jbuf *b, const char *s)
-{
-    jb_put(b, s, strlen(s));
-}
-
-__attribute__((format(printf, 2, 3))) static void jb_fmt(struct jbuf *b, const char *fmt, ...)
-{
-    char tmp[128];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        jb_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
-}
-
 /* A float as the shortest %.Ng (N = 6..9) that reads back to the same float the way the
  * loader reads it (strtod, then to float); 9 digits always do. So 0.7f is "0.7", and a
  * loaded value is written again as the same text. Non-finite values are strings. */
-static void jb_float(struct jbuf *b, float f)
+static void session_put_float(struct json_out *b, float f)
 {
     if (isnan(f)) {
-        jb_str(b, "\"nan\"");
+        json_str(b, "\"nan\"");
         return;
     }
     if (isinf(f)) {
-        jb_str(b, f > 0 ? "\"inf\"" : "\"-inf\"");
+        json_str(b, f > 0 ? "\"inf\"" : "\"-inf\"");
         return;
     }
     char tmp[32];
@@ -149,7 +93,7 @@ static void jb_float(struct jbuf *b, float f)
         if ((float)strtod(tmp, NULL) == f || digits == 9)
             break;
     }
-    jb_str(b, tmp);
+    json_str(b, tmp);
 }
 
 /* Whether s[0..n) is well-formed UTF-8 without NUL: then it can be a JSON string as is. */
@@ -166,103 +110,68 @@ static bool session_text_is_clean(const char *s, size_t n)
     return true;
 }
 
-/* s[0..n) as a JSON string; bytes that are not UTF-8 (and NUL) become U+FFFD. */
-static void jb_json_string(struct jbuf *b, const char *s, size_t n)
+/* n bytes as a base64 string, encoded a few thousand bytes at a time. */
+static void session_put_b64(struct json_out *b, const unsigned char *src, size_t n)
 {
-    const unsigned char *u = (const unsigned char *)s;
-    jb_put(b, "\"", 1);
-    size_t i = 0, run = 0; /* [i - run, i) is plain text not yet copied */
-    while (i < n) {
-        uint32_t cp;
-        int len = utf8_decode(u + i, n - i, &cp);
-        if (len > 0 && cp >= 0x20 && cp != '"' && cp != '\\') {
-            i += (size_t)len;
-            run += (size_t)len;
-            continue;
-        }
-        jb_put(b, s + i - run, run);
-        run = 0;
-        if (len == 0 || cp == 0) {
-            jb_str(b, "\xEF\xBF\xBD");
-            i++;
-            continue;
-        }
-        switch (cp) {
-        case '"': jb_str(b, "\\\""); break;
-        case '\\': jb_str(b, "\\\\"); break;
-        case '\n': jb_str(b, "\\n"); break;
-        case '\t': jb_str(b, "\\t"); break;
-        case '\r': jb_str(b, "\\r"); break;
-        case '\b': jb_str(b, "\\b"); break;
-        case '\f': jb_str(b, "\\f"); break;
-        default: jb_fmt(b, "\\u%04x", (unsigned)cp); break;
-        }
-        i += (size_t)len;
+    char chunk[4096];
+    const size_t step = sizeof chunk / 4 * 3; /* a multiple of 3: padding only at the end */
+    json_put(b, "\"", 1);
+    for (size_t i = 0; i < n; i += step) {
+        size_t k = n - i < step ? n - i : step;
+        session_b64_encode(src + i, k, chunk);
+        json_put(b, chunk, session_b64_len(k));
     }
-    jb_put(b, s + i - run, run);
-    jb_put(b, "\"", 1);
-}
-
-static void jb_b64(struct jbuf *b, const unsigned char *src, size_t n)
-{
-    size_t m = session_b64_len(n);
-    jb_put(b, "\"", 1);
-    if (jb_reserve(b, m)) {
-        session_b64_encode(src, n, b->p + b->len);
-        b->len += m;
-        b->p[b->len] = 0;
-    }
-    jb_put(b, "\"", 1);
+    json_put(b, "\"", 1);
 }
 
 /* "key":"text", plus "key_b64" with the exact bytes when the text is not clean UTF-8. */
-static void jb_text_field(struct jbuf *b, const char *key, const char *s, size_t n)
+static void session_put_text(struct json_out *b, const char *key, const char *s, size_t n)
 {
-    jb_fmt(b, "\"%s\":", key);
-    jb_json_string(b, s, n);
+    json_fmt(b, "\"%s\":", key);
+    json_string(b, s, n, JSON_BAD_AS_FFFD);
     if (!session_text_is_clean(s, n)) {
-        jb_fmt(b, ",\"%s_b64\":", key);
-        jb_b64(b, (const unsigned char *)s, n);
+        json_fmt(b, ",\"%s_b64\":", key);
+        session_put_b64(b, (const unsigned char *)s, n);
     }
 }
 
 /* ---- the document ---- */
 
-static void session_write_model(struct jbuf *b, const struct session_model *m)
+static void session_write_model(struct json_out *b, const struct session_model *m)
 {
-    jb_str(b, "\"model\":{");
-    jb_text_field(b, "file", m->file, strlen(m->file));
-    jb_str(b, ",");
-    jb_text_field(b, "name", m->name, strlen(m->name));
-    jb_str(b, ",");
-    jb_text_field(b, "architecture", m->arch, strlen(m->arch));
-    jb_str(b, ",");
-    jb_text_field(b, "chat", m->chat, strlen(m->chat));
-    jb_fmt(b, ",\"size\":%llu,\"layers\":%d,\"experts\":%d,\"experts_used\":%d",
+    json_str(b, "\"model\":{");
+    session_put_text(b, "file", m->file, strlen(m->file));
+    json_str(b, ",");
+    session_put_text(b, "name", m->name, strlen(m->name));
+    json_str(b, ",");
+    session_put_text(b, "architecture", m->arch, strlen(m->arch));
+    json_str(b, ",");
+    session_put_text(b, "chat", m->chat, strlen(m->chat));
+    json_fmt(b, ",\"size\":%llu,\"layers\":%d,\"experts\":%d,\"experts_used\":%d",
            (unsigned long long)m->size, m->n_layers, m->n_experts, m->n_experts_used);
-    jb_fmt(b, ",\"d_model\":%d,\"vocab\":%d", m->d_model, m->n_vocab);
-    jb_fmt(b, ",\"header_hash\":\"fnv1a64:%016llx\",\"header_hash_bytes\":%llu}",
+    json_fmt(b, ",\"d_model\":%d,\"vocab\":%d", m->d_model, m->n_vocab);
+    json_fmt(b, ",\"header_hash\":\"fnv1a64:%016llx\",\"header_hash_bytes\":%llu}",
            (unsigned long long)m->hash, (unsigned long long)m->hash_bytes);
 }
 
-static void session_write_sampler(struct jbuf *b, const struct sampler_params *p)
+static void session_write_sampler(struct json_out *b, const struct sampler_params *p)
 {
-    jb_str(b, "\"sampler\":{\"temp\":");
-    jb_float(b, p->temp);
-    jb_fmt(b, ",\"top_k\":%d,\"top_p\":", p->top_k);
-    jb_float(b, p->top_p);
-    jb_str(b, ",\"min_p\":");
-    jb_float(b, p->min_p);
-    jb_str(b, ",\"repeat_penalty\":");
-    jb_float(b, p->repeat_penalty);
+    json_str(b, "\"sampler\":{\"temp\":");
+    session_put_float(b, p->temp);
+    json_fmt(b, ",\"top_k\":%d,\"top_p\":", p->top_k);
+    session_put_float(b, p->top_p);
+    json_str(b, ",\"min_p\":");
+    session_put_float(b, p->min_p);
+    json_str(b, ",\"repeat_penalty\":");
+    session_put_float(b, p->repeat_penalty);
     /* The seed is a string: JSON numbers are doubles, exact only up to 2^53. */
-    jb_fmt(b, ",\"repeat_last_n\":%d,\"seed\":\"%llu\"}", p->repeat_last_n,
+    json_fmt(b, ",\"repeat_last_n\":%d,\"seed\":\"%llu\"}", p->repeat_last_n,
            (unsigned long long)p->seed);
 }
 
 /* The pieces of records [from, to) as one string, or in base64 when they are not clean
  * UTF-8. Pieces are appended in record order, so a range's text is normally contiguous. */
-static int session_write_pieces(struct jbuf *b, const struct trace_log *log, size_t from,
+static int session_write_pieces(struct json_out *b, const struct trace_log *log, size_t from,
                                 size_t to)
 {
     size_t text_len = 0;
@@ -283,39 +192,39 @@ static int session_write_pieces(struct jbuf *b, const struct trace_log *log, siz
         text = joined;
     }
     if (session_text_is_clean(text, text_len)) {
-        jb_str(b, ",\n  \"pieces\":");
-        jb_json_string(b, text, text_len);
+        json_str(b, ",\n  \"pieces\":");
+        json_string(b, text, text_len, JSON_BAD_AS_FFFD);
     } else {
-        jb_str(b, ",\n  \"pieces_b64\":");
-        jb_b64(b, (const unsigned char *)text, text_len);
+        json_str(b, ",\n  \"pieces_b64\":");
+        session_put_b64(b, (const unsigned char *)text, text_len);
     }
     free(joined);
     return 0;
 }
 
 /* One per-record column (session_format.h) over the records [from, to). */
-static int session_write_column(struct jbuf *b, const struct session_column *c,
+static int session_write_column(struct json_out *b, const struct session_column *c,
                                 const struct trace_log *log, size_t from, size_t to)
 {
     if (c->kind == SESSION_COL_PIECES)
         return session_write_pieces(b, log, from, to);
-    jb_fmt(b, ",\n  \"%s\":[", c->key);
+    json_fmt(b, ",\n  \"%s\":[", c->key);
     for (size_t i = from; i < to; i++)
         for (int j = 0; j < c->per_token; j++) {
             if (i > from || j > 0)
-                jb_str(b, ",");
+                json_str(b, ",");
             if (c->kind == SESSION_COL_FLOAT)
-                jb_float(b, *session_column_float(c, &log->tok[i], j));
+                session_put_float(b, *session_column_float(c, &log->tok[i], j));
             else
-                jb_fmt(b, "%lld", session_column_get(c, &log->tok[i], j));
+                json_fmt(b, "%lld", session_column_get(c, &log->tok[i], j));
         }
-    jb_str(b, "]");
+    json_str(b, "]");
     return 0;
 }
 
 /* Per (record, layer): n, then the routed slots only: expert ids (ew bytes each), float16
  * weights, and a float32 entropy and top-1 probability per routed layer. */
-static int session_write_layers(struct jbuf *b, const struct trace_log *log, size_t from,
+static int session_write_layers(struct json_out *b, const struct trace_log *log, size_t from,
                                 size_t to, int ew)
 {
     size_t nl = (size_t)(log->n_layers > 0 ? log->n_layers : 0);
@@ -356,26 +265,26 @@ static int session_write_layers(struct jbuf *b, const struct trace_log *log, siz
             }
             ri++;
         }
-    jb_str(b, ",\n  \"n_used\":");
-    jb_b64(b, col, n_pairs);
-    jb_str(b, ",\n  \"experts\":");
-    jb_b64(b, col + n_pairs, n_slots * (size_t)ew);
-    jb_str(b, ",\n  \"weights\":");
-    jb_b64(b, col + n_pairs + n_slots * (size_t)ew, n_slots * 2);
-    jb_str(b, ",\n  \"entropy\":");
-    jb_b64(b, c_ent, n_routed * 4);
-    jb_str(b, ",\n  \"top1\":");
-    jb_b64(b, c_top1, n_routed * 4);
+    json_str(b, ",\n  \"n_used\":");
+    session_put_b64(b, col, n_pairs);
+    json_str(b, ",\n  \"experts\":");
+    session_put_b64(b, col + n_pairs, n_slots * (size_t)ew);
+    json_str(b, ",\n  \"weights\":");
+    session_put_b64(b, col + n_pairs + n_slots * (size_t)ew, n_slots * 2);
+    json_str(b, ",\n  \"entropy\":");
+    session_put_b64(b, c_ent, n_routed * 4);
+    json_str(b, ",\n  \"top1\":");
+    session_put_b64(b, c_top1, n_routed * 4);
     free(col);
     return 0;
 }
 
 /* Cold experts are rare (once per expert per process): (record, layer, mask) triples. */
-static void session_write_cold(struct jbuf *b, const struct trace_log *log, size_t from,
+static void session_write_cold(struct json_out *b, const struct trace_log *log, size_t from,
                                size_t to)
 {
     size_t nl = (size_t)(log->n_layers > 0 ? log->n_layers : 0);
-    jb_str(b, ",\n  \"cold\":[");
+    json_str(b, ",\n  \"cold\":[");
     bool first = true;
     for (size_t i = from; i < to; i++)
         for (size_t l = 0; l < nl; l++) {
@@ -383,26 +292,26 @@ static void session_write_cold(struct jbuf *b, const struct trace_log *log, size
             uint16_t mask = L->n ? (uint16_t)(L->cold & ((1u << L->n) - 1)) : 0;
             if (!mask)
                 continue;
-            jb_fmt(b, first ? "%zu,%zu,%u" : ",%zu,%zu,%u", i - from, l, (unsigned)mask);
+            json_fmt(b, first ? "%zu,%zu,%u" : ",%zu,%zu,%u", i - from, l, (unsigned)mask);
             first = false;
         }
-    jb_str(b, "]");
+    json_str(b, "]");
 }
 
 /* The records of message m as columns (the layout is in docs/session-format.md). */
-static int session_write_trace(struct jbuf *b, const struct session *s, size_t m)
+static int session_write_trace(struct json_out *b, const struct session *s, size_t m)
 {
     const struct trace_log *log = &s->log;
     size_t from = s->msg[m].trace_begin, to = s->msg[m].trace_end;
     int ew = log->n_experts > 256 ? 2 : 1; /* bytes per expert id */
-    jb_fmt(b, "{\"message\":%zu,\"tokens\":%zu,\"expert_bytes\":%d", m, to - from, ew);
+    json_fmt(b, "{\"message\":%zu,\"tokens\":%zu,\"expert_bytes\":%d", m, to - from, ew);
     for (int c = 0; c < session_column_count; c++)
         if (session_write_column(b, &session_columns[c], log, from, to) != 0)
             return -1;
     if (session_write_layers(b, log, from, to, ew) != 0)
         return -1;
     session_write_cold(b, log, from, to);
-    jb_str(b, "}");
+    json_str(b, "}");
     return 0;
 }
 
@@ -420,42 +329,42 @@ int session_to_json(const struct session *s, char **out, size_t *outlen, char *e
                  s->model.n_experts, s->model.n_experts_used);
         return -1;
     }
-    struct jbuf b = { 0 };
-    jb_fmt(&b, "{\"format\":\"moescope-session\",\"version\":%d,\"id\":\"%s\",", SESSION_VERSION,
+    struct json_out b = json_out_growing();
+    json_fmt(&b, "{\"format\":\"moescope-session\",\"version\":%d,\"id\":\"%s\",", SESSION_VERSION,
            s->id);
-    jb_fmt(&b, "\n\"created\":\"%s\",\"updated\":\"%s\",\n", s->created, s->updated);
+    json_fmt(&b, "\n\"created\":\"%s\",\"updated\":\"%s\",\n", s->created, s->updated);
     session_write_model(&b, &s->model);
-    jb_str(&b, ",\n");
+    json_str(&b, ",\n");
     session_write_sampler(&b, &s->sampler);
-    jb_str(&b, ",\n");
+    json_str(&b, ",\n");
     if (s->system_prompt)
-        jb_text_field(&b, "system_prompt", s->system_prompt, strlen(s->system_prompt));
+        session_put_text(&b, "system_prompt", s->system_prompt, strlen(s->system_prompt));
     else
-        jb_str(&b, "\"system_prompt\":null");
-    jb_str(&b, ",\n\"messages\":[");
+        json_str(&b, "\"system_prompt\":null");
+    json_str(&b, ",\n\"messages\":[");
     for (size_t m = 0; m < s->n_msg; m++) {
         const struct session_message *msg = &s->msg[m];
-        jb_fmt(&b, "%s\n {\"role\":\"%s\",", m ? "," : "", session_role_names[msg->role]);
-        jb_text_field(&b, "content", msg->content, msg->content_len);
-        jb_str(&b, "}");
+        json_fmt(&b, "%s\n {\"role\":\"%s\",", m ? "," : "", session_role_names[msg->role]);
+        session_put_text(&b, "content", msg->content, msg->content_len);
+        json_str(&b, "}");
     }
-    jb_str(&b, "],\n\"traces\":[");
+    json_str(&b, "],\n\"traces\":[");
     bool first = true;
     for (size_t m = 0; m < s->n_msg; m++) {
         if (s->msg[m].trace_begin == s->msg[m].trace_end)
             continue;
-        jb_str(&b, first ? "\n " : ",\n ");
+        json_str(&b, first ? "\n " : ",\n ");
         first = false;
         if (session_write_trace(&b, s, m) != 0)
             b.oom = true;
     }
-    jb_str(&b, "]}\n");
+    json_str(&b, "]}\n");
     if (b.oom) {
-        free(b.p);
+        free(b.buf);
         snprintf(err, errlen, "out of memory writing the session");
         return -1;
     }
-    *out = b.p;
+    *out = b.buf;
     *outlen = b.len;
     return 0;
 }
