@@ -17,4 +17,9 @@ struct detok {
 size_t detok_push(struct detok *d, const char *bytes, size_t n, char *out, size_t outcap);
 size_t detok_flush(struct detok *d, char *out, size_t outcap);
 
+/* Length of the longest prefix of s[0..n) that does not end inside a UTF-8 sequence that
+ * could still be completed (what a stream may show now). A byte that can never start or
+ * continue a sequence does not hold anything back: waiting would not mend it. */
+size_t utf8_complete_prefix(const char *s, size_t n);
+
 #endif

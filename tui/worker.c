@@ -37,29 +37,6 @@ bool worker_state_busy(enum worker_state s)
     return s == WORKER_LOADING || s == WORKER_PREFILL || s == WORKER_GENERATING;
 }
 
-/* ---- UTF-8 held back while streaming ---- */
-
-size_t utf8_complete_prefix(const char *s, size_t n)
-{
-    /* Find the start of the last character (at most 3 continuation bytes back). */
-    size_t i = n;
-    int back = 0;
-    while (i > 0 && back < 4 && ((unsigned char)s[i - 1] & 0xC0) == 0x80) {
-        i--;
-        back++;
-    }
-    if (i == 0)
-        return n;
-    unsigned char lead = (unsigned char)s[i - 1];
-    size_t need = lead >= 0xF0 && lead <= 0xF4 ? 4 : lead >= 0xE0 && lead < 0xF0 ? 3
-                  : lead >= 0xC2 && lead < 0xE0 ? 2 : 1;
-    /* A lead byte whose sequence is not complete yet: hold it and its tail back. A byte
-     * that is not a valid lead is shown (escaped) at once: waiting would not mend it. */
-    if (need > 1 && (size_t)back + 1 < need)
-        return i - 1;
-    return n;
-}
-
 /* ---- the worker ---- */
 
 enum job_kind { JOB_NONE, JOB_REPLY, JOB_FEED, JOB_RESET };

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "detok.h" /* utf8_complete_prefix */
 #include "engine.h"
 #include "trace.h"
 
@@ -82,9 +83,5 @@ bool worker_take(struct worker *w, struct trace_log *log, size_t *first_changed,
 const struct vocab_table *worker_vocab(const struct worker *w);
 bool worker_state_busy(enum worker_state s);
 extern const char *const worker_state_names[WORKER_STATE_COUNT];
-
-/* Length of the longest prefix of s[0..n) that does not end inside a UTF-8 sequence that
- * could still be completed (what a stream may show now). */
-size_t utf8_complete_prefix(const char *s, size_t n);
 
 #endif

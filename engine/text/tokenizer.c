@@ -1091,18 +1091,18 @@ bool tokenizer_is_control(const struct tokenizer *t, int32_t id)
 
 /* ---- streaming detokenization ---- */
 
-/* How many bytes at the end of s[0..n) start a UTF-8 sequence that is still incomplete (and
- * could complete): 0 when the text ends on a boundary. */
-static size_t detok_incomplete_tail(const unsigned char *s, size_t n)
+size_t utf8_complete_prefix(const char *s, size_t n)
 {
+    const unsigned char *u = (const unsigned char *)s;
     for (size_t back = 1; back <= 3 && back <= n; back++) {
-        unsigned char c = s[n - back];
+        unsigned char c = u[n - back];
         if ((c & 0xc0) == 0x80)
             continue; /* a continuation byte: look further back for the lead */
-        size_t need = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xc2 && c <= 0xdf ? 2 : 1;
-        return need > back ? back : 0;
+        size_t need = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 && c <= 0xef ? 3
+                      : c >= 0xc2 && c <= 0xdf ? 2 : 1;
+        return need > back ? n - back : n;
     }
-    return 0;
+    return n;
 }
 
 static size_t detok_out(char *out, size_t outcap, size_t k, const unsigned char *s, size_t n)
@@ -1126,14 +1126,15 @@ size_t detok_push(struct detok *d, const char *bytes, size_t n, char *out, size_
         }
         d->held[d->n_held++] = *b++;
         n--;
-        if (detok_incomplete_tail(d->held, (size_t)d->n_held) == 0) {
+        if (utf8_complete_prefix((const char *)d->held, (size_t)d->n_held) ==
+            (size_t)d->n_held) {
             k = detok_out(out, outcap, k, d->held, (size_t)d->n_held);
             d->n_held = 0;
         }
     }
     if (n == 0)
         return k;
-    size_t tail = detok_incomplete_tail(b, n);
+    size_t tail = n - utf8_complete_prefix((const char *)b, n);
     k = detok_out(out, outcap, k, b, n - tail);
     memcpy(d->held, b + n - tail, tail);
     d->n_held = (int)tail;
