@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "commands.h"
 #include "engine.h"
 #include "membw.h"
@@ -49,13 +50,6 @@ struct bench_result {
     uint64_t active_bytes, file_size, kv_bytes;
     long rss_kb, hwm_kb;
 };
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
 
 static void mean_sd(const double *v, int n, double *mean, double *sd)
 {
@@ -167,20 +161,20 @@ static int bench_once(struct engine *e, struct trace_log *log, const int32_t *pr
 {
     if (bench_rewind(e, log, prompt, o, err, errlen) != 0)
         return -1;
-    double t0 = now_ms();
+    double t0 = 1e3 * clock_now_s();
     if (engine_eval(e, log, err, errlen) != 0)
         return -1;
-    double t1 = now_ms();
+    double t1 = 1e3 * clock_now_s();
     if (engine_sample(e, log, err, errlen) < 0)
         return -1;
-    double t2 = now_ms();
+    double t2 = 1e3 * clock_now_s();
     *pp_tps = o->n_prompt / ((t1 - t0) / 1e3);
     *ttft_ms = t2 - t0;
     double prev = t2, sum = 0;
     for (int i = 1; i < o->n_gen; i++) {
         if (engine_eval(e, log, err, errlen) != 0 || engine_sample(e, log, err, errlen) < 0)
             return -1;
-        double t = now_ms();
+        double t = 1e3 * clock_now_s();
         itl[i - 1] = t - prev;
         sum += t - prev;
         prev = t;
@@ -219,10 +213,10 @@ static int bench_trace_cost(struct engine *e, struct trace_log *log, const int32
         for (int i = 0; i < steps; i++) {
             const bool tr = (i + rep) % 2 == 0;
             engine_set_trace(e, tr);
-            const double t0 = now_ms();
+            const double t0 = 1e3 * clock_now_s();
             if (engine_eval(e, log, err, errlen) != 0 || engine_sample(e, log, err, errlen) < 0)
                 goto out;
-            const double dt = now_ms() - t0;
+            const double dt = 1e3 * clock_now_s() - t0;
             if (tr)
                 on[n_on++] = dt;
             else
@@ -273,7 +267,7 @@ static int bench_threads(const struct bench_opts *o, int threads, struct bench_r
     bench_cache_file(o->model);
     {
         struct trace_log log16 = { 0 };
-        double t_open = now_ms();
+        double t_open = 1e3 * clock_now_s();
         struct engine *first = bench_open(o, threads, true, err, errlen);
         if (!first)
             return -1;
@@ -288,7 +282,7 @@ static int bench_threads(const struct bench_opts *o, int threads, struct bench_r
                  bench_prompt(first, 16, p16, err, errlen) == 0 &&
                  bench_once(first, &log16, p16, &o16, &pp16, &ttft16, &itl16, &tg16, err,
                             errlen) == 0;
-        r->startup_ms = now_ms() - t_open;
+        r->startup_ms = 1e3 * clock_now_s() - t_open;
         engine_close(first);
         trace_log_free(&log16);
         if (!ok)

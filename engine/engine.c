@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <time.h>
 
+#include "clock.h"
 #include "forward.h"
 #include "model.h"
 #include "quant.h"
@@ -37,13 +38,6 @@ void engine_params_default(struct engine_params *p)
     memset(p, 0, sizeof *p);
     sampler_params_default(&p->sampler);
     p->trace = true;
-}
-
-static uint64_t engine_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* Whether the model file was truncated or rewritten while mapped (gguf_changed): its weights
@@ -218,7 +212,7 @@ int engine_eval(struct engine *e, struct trace_log *log, char *err, size_t errle
         e->hist[start + i] = tk;
     }
     struct fwd_out out = { .layers = e->trace ? trace_layers(log, (size_t)start) : NULL };
-    uint64_t t0 = engine_now_ns();
+    uint64_t t0 = clock_now_ns();
     if (fwd_eval(e->fwd, e->hist + start, n, start, &out)) {
         snprintf(err, errlen, "cannot evaluate positions %d..%d", start, start + n - 1);
         return -1;
@@ -227,7 +221,7 @@ int engine_eval(struct engine *e, struct trace_log *log, char *err, size_t errle
         e->has_logits = false;
         return -1;
     }
-    uint64_t total = engine_now_ns() - t0;
+    uint64_t total = clock_now_ns() - t0;
     for (int i = 0; i < n; i++) {
         struct trace_token *r = &log->tok[start + i];
         r->fed = true;

@@ -14,18 +14,15 @@
 #include <time.h>
 
 #include "../tests/session_build.h"
+#include "clock.h"
 #include "session.h"
 
-static double bench_clock(clockid_t c)
+/* CPU seconds of this process (the wall clock is clock_now_s). */
+static double bench_cpu_s(void)
 {
     struct timespec ts;
-    clock_gettime(c, &ts);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static double bench_now(void)
-{
-    return bench_clock(CLOCK_MONOTONIC);
 }
 
 int main(int argc, char **argv)
@@ -62,27 +59,27 @@ int main(int argc, char **argv)
         return 2;
     }
     struct session s;
-    double t0 = bench_now();
+    double t0 = clock_now_s();
     if (build_session(&s, &sp) != 0) {
         fprintf(stderr, "session_bench: out of memory building the session\n");
         return 1;
     }
     char *json;
     size_t len;
-    double t1 = bench_now();
+    double t1 = clock_now_s();
     if (session_to_json(&s, &json, &len, err, sizeof err) != 0) {
         fprintf(stderr, "session_bench: %s\n", err);
         return 1;
     }
-    double t2 = bench_now(), best = 1e30, best_cpu = 1e30;
+    double t2 = clock_now_s(), best = 1e30, best_cpu = 1e30;
     for (int rep = 0; rep < 3; rep++) {
         struct session t;
-        double a = bench_now(), ac = bench_clock(CLOCK_PROCESS_CPUTIME_ID);
+        double a = clock_now_s(), ac = bench_cpu_s();
         if (session_load_buffer(&t, json, len, "bench.json", err, sizeof err) != 0) {
             fprintf(stderr, "session_bench: %s\n", err);
             return 1;
         }
-        double b = bench_now(), bc = bench_clock(CLOCK_PROCESS_CPUTIME_ID);
+        double b = clock_now_s(), bc = bench_cpu_s();
         if (b - a < best)
             best = b - a;
         if (bc - ac < best_cpu)
@@ -98,18 +95,18 @@ int main(int argc, char **argv)
     printf("  load      %.0f ms wall, %.0f ms CPU (best of 3, from memory)\n", best * 1e3,
            best_cpu * 1e3);
     if (write_to) {
-        double a = bench_now();
+        double a = clock_now_s();
         if (session_save(&s, write_to, true, err, sizeof err) != 0) {
             fprintf(stderr, "session_bench: %s\n", err);
             return 1;
         }
         struct session t;
-        double b = bench_now();
+        double b = clock_now_s();
         if (session_load(&t, write_to, err, sizeof err) != 0) {
             fprintf(stderr, "session_bench: %s\n", err);
             return 1;
         }
-        double c = bench_now();
+        double c = clock_now_s();
         session_free(&t);
         printf("  file      saved in %.0f ms (fsync included), loaded from disk in %.0f ms\n",
                (b - a) * 1e3, (c - b) * 1e3);

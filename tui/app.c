@@ -34,13 +34,6 @@ enum {
     WORKER_QUIT_MS = 700,      /* how long quitting waits for the engine to let go */
 };
 
-double app_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 void app_options_default(struct app_options *o)
 {
     memset(o, 0, sizeof *o);
@@ -59,7 +52,7 @@ void app_message(struct app *a, bool error, const char *fmt, ...)
         if (*p == '\n' || *p == '\r' || *p == '\t')
             *p = ' ';
     a->msg_error = error;
-    a->msg_until = app_now() + (error ? 2 * MSG_SECONDS : MSG_SECONDS);
+    a->msg_until = clock_now_s() + (error ? 2 * MSG_SECONDS : MSG_SECONDS);
     a->dirty |= DIRTY_HINTS;
 }
 
@@ -235,7 +228,7 @@ static int app_open(struct app *a)
     char err[512];
     /* Started with the signals blocked, so they all come to this thread. */
     a->worker = worker_start(&ep, err, sizeof err);
-    a->state_since = app_now();   /* loading: the status bar counts the seconds */
+    a->state_since = clock_now_s();   /* loading: the status bar counts the seconds */
     if (!a->worker) {
         fprintf(stderr, "moescope: %s\n", err);
         return -1;
@@ -267,7 +260,7 @@ static void app_loop(struct app *a, const sigset_t *waitmask)
         if (a->quit)
             break;
         intake_pump(a);
-        double now = app_now();
+        double now = clock_now_s();
         if (a->msg[0] && a->msg_until > 0 && now >= a->msg_until) {
             a->msg[0] = 0;
             a->dirty |= DIRTY_HINTS;

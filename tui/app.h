@@ -15,6 +15,7 @@
 
 #include "app_options.h"
 #include "app_session.h"
+#include "clock.h" /* clock_now_s: the app's time */
 #include "engine.h"
 #include "frame.h"
 #include "help.h"
@@ -104,6 +105,5 @@ void app_message(struct app *a, bool error, const char *fmt, ...)
 bool app_busy(const struct app *a);
 /* Ctrl-Z: the terminal given back to the shell until fg. */
 void app_suspend(void);
-double app_now(void);
 
 #endif

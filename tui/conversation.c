@@ -101,7 +101,7 @@ int conversation_send(struct app *a)
         return -1;
     }
     a->ws.state = WORKER_PREFILL;
-    a->state_since = app_now();
+    a->state_since = clock_now_s();
     a->stream_msg = transcript_add(&a->tr, MSG_ASSISTANT, "", 0);
     if (a->stream_msg >= 0)
         a->tr.msg[a->stream_msg].streaming = true;

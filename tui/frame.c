@@ -222,7 +222,7 @@ static void frame_draw_help(const struct app *a)
 
 void frame_draw(struct app *a)
 {
-    double now = app_now();
+    double now = clock_now_s();
     if (a->theme_dirty) {
         draw_theme_apply(&a->theme);
         a->theme_dirty = false;
@@ -276,7 +276,7 @@ void frame_draw(struct app *a)
     a->dirty = 0;
     a->frame.last_frame = now;
     a->frame.frames_drawn++;
-    double ms = (app_now() - now) * 1000.0;
+    double ms = (clock_now_s() - now) * 1000.0;
     a->frame.draw_ms_sum += ms;
     if (ms > a->frame.draw_ms_max)
         a->frame.draw_ms_max = ms;

@@ -60,7 +60,7 @@ void intake_pump(struct app *a)
         a->dirty |= DIRTY_INSPECTOR;   /* records changed */
     if (a->ws.state != before) {
         a->dirty |= DIRTY_HINTS | DIRTY_INPUT;   /* the keys on offer follow the state */
-        a->state_since = app_now();
+        a->state_since = clock_now_s();
     }
     if (a->ws.opened && !a->model_ready)
         intake_model_ready(a);

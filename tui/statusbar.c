@@ -60,7 +60,7 @@ static int statusbar_pieces(const struct app *a, struct piece *p)
         pl = (size_t)snprintf(progress, sizeof progress, " %zu/%zu", ws->prefill_done,
                               ws->prefill_total);
     /* How long this has been going, once it is long enough to wonder. */
-    double secs = busy && a->state_since > 0 ? app_now() - a->state_since : 0;
+    double secs = busy && a->state_since > 0 ? clock_now_s() - a->state_since : 0;
     if (secs >= 1.0 && pl < sizeof progress)
         snprintf(progress + pl, sizeof progress - pl, " %.0fs", secs);
     n = piece_add(p, n, 100, busy ? THEME_KEY : THEME_STATUS, "%s %s%s",

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "rec_queue.h"
 #include "worker.h"
 
@@ -290,12 +291,10 @@ static enum reply_end worker_prefill(struct worker *w, const int32_t *toks, int 
         }
         worker_progress(w, WORKER_PREFILL, (size_t)c0, (size_t)m);
         worker_post(w, post_from);
-        struct timespec t0, t1;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
+        double t0 = clock_now_s();
         if (engine_eval(w->eng, &w->log, err, errlen) < 0)
             return REPLY_ERROR;
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+        double secs = clock_now_s() - t0;
         if (secs > 0) {
             double next = (double)(c1 - c0) / secs * PREFILL_SECONDS;
             chunk = next < PREFILL_MIN ? PREFILL_MIN : next > PREFILL_MAX ? PREFILL_MAX : (int)next;

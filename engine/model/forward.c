@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "kernels.h"
 #include "quant.h"
 #include "quant_blocks.h"
@@ -114,13 +115,6 @@ struct fwd {
 };
 
 /* ------------------------------------------------------------------ helpers */
-
-static uint64_t fwd_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* ggml_compute_forward_rms_norm_f32 followed by ggml_mul with the weight. */
 static void fwd_rmsnorm(float *y, const float *x, const float *w, int n, float eps)
@@ -898,7 +892,7 @@ static uint64_t fwd_ffn(struct fwd *f, int il, int n, struct trace_layer *recs, 
     const struct hparams *hp = &m->hp;
     const struct layer *L = &m->layers[il];
     const int d = f->d;
-    uint64_t t0 = fwd_now_ns();
+    uint64_t t0 = clock_now_ns();
 
     for (int t = 0; t < n; t++)
         fwd_rmsnorm(f->xn + (size_t)t * d, f->x + (size_t)t * d,
@@ -923,7 +917,7 @@ static uint64_t fwd_ffn(struct fwd *f, int il, int n, struct trace_layer *recs, 
         fwd_mm_run(f);
         for (int t = 0; t < n; t++)
             fwd_route(f, L, il, t, recs ? recs + (size_t)t * rec_stride : NULL);
-        t_router = fwd_now_ns() - t0;
+        t_router = clock_now_ns() - t0;
 
         n_units = f->n_experts + (has_shared ? 1 : 0);
         per_tok = hp->n_experts_used + (has_shared ? 1 : 0);
@@ -1199,13 +1193,13 @@ int fwd_eval(struct fwd *f, const int32_t *tokens, int n, int pos0, struct fwd_o
         nb = n - b < FWD_BATCH ? n - b : FWD_BATCH;
         if (n - b - nb == 1)
             nb--; /* never leave one row alone: llama.cpp runs the prompt as one batch */
-        uint64_t t0 = fwd_now_ns();
+        uint64_t t0 = clock_now_ns();
         fwd_embed(f, tokens + b, nb);
-        uint64_t t1 = fwd_now_ns(), t_attn = 0, t_route = 0, t_exp = 0;
+        uint64_t t1 = clock_now_ns(), t_attn = 0, t_route = 0, t_exp = 0;
         for (int il = 0; il < hp->n_layers; il++) {
-            uint64_t a0 = fwd_now_ns();
+            uint64_t a0 = clock_now_ns();
             fwd_attention(f, il, nb, pos0 + b);
-            uint64_t a1 = fwd_now_ns();
+            uint64_t a1 = clock_now_ns();
             struct trace_layer *recs = NULL;
             if (out && out->layers) {
                 recs = out->layers + (size_t)b * hp->n_layers + il;
@@ -1226,15 +1220,15 @@ int fwd_eval(struct fwd *f, const int32_t *tokens, int n, int pos0, struct fwd_o
             } else {
                 r = fwd_ffn(f, il, nb, recs, hp->n_layers);
             }
-            uint64_t a2 = fwd_now_ns();
+            uint64_t a2 = clock_now_ns();
             t_attn += a1 - a0;
             t_route += r;
             t_exp += a2 - a1 - r;
         }
-        uint64_t t2 = fwd_now_ns();
+        uint64_t t2 = clock_now_ns();
         if (b + nb == n)
             fwd_output(f, nb - 1);
-        uint64_t t3 = fwd_now_ns();
+        uint64_t t3 = clock_now_ns();
         if (out) {
             out->ns[TRACE_ATTN] += t_attn;
             out->ns[TRACE_ROUTER] += t_route;

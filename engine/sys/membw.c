@@ -41,6 +41,8 @@ static uint64_t membw_sum(const uint64_t *p, size_t n)
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+
+#include "clock.h"
 /* 256-bit loads: a scalar loop tops out below what one core can pull from memory. */
 __attribute__((target("avx2"))) static uint64_t membw_sum_avx2(const uint64_t *p, size_t n)
 {
@@ -71,13 +73,6 @@ static void *membw_reader(void *arg)
 #endif
     job->sum = membw_sum(job->p, job->n);
     return NULL;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 int membw_measure(size_t bytes, int n_threads, int passes, struct membw_result *out,
@@ -128,12 +123,12 @@ int membw_measure(size_t bytes, int n_threads, int passes, struct membw_result *
             return rc;
         }
         pthread_barrier_wait(&start);
-        double t0 = now_s();
+        double t0 = clock_now_s();
         for (int t = 0; t < started; t++) {
             pthread_join(tid[t], NULL);
             check += jobs[t].sum;
         }
-        double dt = now_s() - t0;
+        double dt = clock_now_s() - t0;
         pthread_barrier_destroy(&start);
         double gbps = (double)bytes / dt / 1e9;
         total += gbps;

@@ -22,6 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define threads_relax() _mm_pause()
@@ -65,13 +67,6 @@ struct worker_arg {
     int ith;
 };
 
-static uint64_t threads_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* True when gen holds a published run other than seen. */
 static bool threads_new_run(uint64_t g, uint64_t seen)
 {
@@ -92,7 +87,7 @@ static uint64_t threads_wait_gen(struct thread_pool *p, uint64_t seen)
         /* let a thread waiting for this core run (our caller's serial work, on a busy
          * machine); with nothing else runnable this returns at once */
         sched_yield();
-        uint64_t t = threads_now_ns();
+        uint64_t t = clock_now_ns();
         if (!t0) {
             t0 = t;
             continue;
@@ -262,7 +257,7 @@ static void threads_wait_done(struct thread_pool *p, bool any)
         if (spins % 256)
             continue;
         sched_yield(); /* the worker we wait for may be queued on this core */
-        uint64_t t = threads_now_ns();
+        uint64_t t = clock_now_ns();
         if (!t0) {
             t0 = t;
             continue;

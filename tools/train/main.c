@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "trainer.h"
 
 struct train_opts {
@@ -23,13 +24,6 @@ struct curve_point {
     int step;
     double train, heldout, minutes;
 };
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static uint64_t data_rng;
 static uint64_t next_u64(void)
@@ -367,7 +361,7 @@ int main(int argc, char **argv)
     }
     fprintf(stderr, "train: %zu parameters (%.1f MB as F32), %zu training bytes, %zu held out\n",
             m.n_params, m.n_params * 4 / 1e6, n_train, n_heldout);
-    double t0 = now_s(), run_loss = 0;
+    double t0 = clock_now_s(), run_loss = 0;
     int run_n = 0, n_pts = 0;
     for (int step = 1; step <= o.steps; step++) {
         float lr;
@@ -386,7 +380,7 @@ int main(int argc, char **argv)
         run_n++;
         if (step % o.eval_every == 0 || step == o.steps || step == 1) {
             double ho = eval_heldout(&m, heldout, n_heldout, o.eval_windows, o.batch, tok, tgt);
-            double minutes = (now_s() - t0) / 60;
+            double minutes = (clock_now_s() - t0) / 60;
             pts[n_pts++] = (struct curve_point){ step, run_loss / run_n, ho, minutes };
             fprintf(stderr, "step %5d  train %.4f  held-out %.4f  aux %.4f  |g| %.3f  lr %.2e  "
                             "%.1f min\n", step, run_loss / run_n, ho, aux, gnorm, lr, minutes);
@@ -402,7 +396,7 @@ int main(int argc, char **argv)
         }
     }
     double final = eval_heldout(&m, heldout, n_heldout, 0, o.batch, tok, tgt);
-    double minutes = (now_s() - t0) / 60;
+    double minutes = (clock_now_s() - t0) / 60;
     fprintf(stderr, "train: final held-out loss %.4f nats/char over the whole held-out 10%% "
                     "(%.1f minutes)\n", final, minutes);
     int rc = 0;
