@@ -432,14 +432,21 @@ static int load_header(struct loader *L, const cJSON *root)
     return 0;
 }
 
+/* The object $.key, or NULL with the error reported. */
+static const cJSON *get_section(struct loader *L, const cJSON *root, const char *key)
+{
+    const cJSON *o = NULL;
+    char path[256];
+    return get_object(L, root, "$", key, &o, path, sizeof path) == 0 ? o : NULL;
+}
+
 static int load_model(struct loader *L, const cJSON *root)
 {
     struct session_model *m = &L->s->model;
-    const cJSON *mo = NULL;
-    char path[256];
-    if (get_object(L, root, "$", "model", &mo, path, sizeof path) != 0)
-        return -1;
+    const cJSON *mo = get_section(L, root, "model");
     const char *b = "$.model";
+    if (!mo)
+        return -1;
     if (get_fixed(L, mo, b, "file", m->file, sizeof m->file) ||
         get_fixed(L, mo, b, "name", m->name, sizeof m->name) ||
         get_fixed(L, mo, b, "architecture", m->arch, sizeof m->arch) ||
@@ -467,14 +474,10 @@ static int load_model(struct loader *L, const cJSON *root)
 static int load_sampler(struct loader *L, const cJSON *root)
 {
     struct sampler_params *p = &L->s->sampler;
-    const cJSON *so = NULL;
-    char path[256];
-    if (get_object(L, root, "$", "sampler", &so, path, sizeof path) != 0)
-        return -1;
+    const cJSON *so = get_section(L, root, "sampler");
     const char *b = "$.sampler";
-    if (get_float(L, so, b, "temp", &p->temp))
-        return -1;
-    if (get_int_as(L, so, b, "top_k", 0, INT_MAX, &p->top_k) ||
+    if (!so || get_float(L, so, b, "temp", &p->temp) ||
+        get_int_as(L, so, b, "top_k", 0, INT_MAX, &p->top_k) ||
         get_float(L, so, b, "top_p", &p->top_p) || get_float(L, so, b, "min_p", &p->min_p) ||
         get_float(L, so, b, "repeat_penalty", &p->repeat_penalty) ||
         get_int_as(L, so, b, "repeat_last_n", -1, INT_MAX, &p->repeat_last_n))
