@@ -13,7 +13,8 @@
 #      is refused at once (it froze the screen);
 #   1e. --replay with a theme that has a bad line: the warning is on the first screen;
 #   1b. a bracketed paste and typed keys holding bytes that are not UTF-8: shown as \xHH,
-#      nothing after them lost, the paste ends, and Ctrl-C twice still quits;
+#      nothing after them lost, the paste ends, and Ctrl-C twice still quits; a paste whose
+#      end marker is lost ends a second after its last byte;
 #   2. 1 000 SIGWINCH (and a resize every 100) while a reply streams: no crash, and the
 #      final screen is drawn for the final size;
 #   3. at 20x6 the too-small message, at 300x100 the full layout;
@@ -158,6 +159,22 @@ if wait_for 'ready' 10; then
     quit_restored "bad UTF-8 paste" before-app-paste
 else
     bad "bad UTF-8: the app did not open" "$(cat "$TMP/screen")"
+fi
+# A paste whose end marker is lost: it ends a second after its last byte.
+new_shell 100 30
+start_app before-app-paste2 -m "$MODEL" -t 1
+if wait_for 'ready' 10; then
+    T send-keys -t sig -H 1b 5b 32 30 30 7e 68 65 6c 6c 6f   # ESC [200~ "hello", no ESC [201~
+    sleep 1.6
+    T send-keys -t sig -l 'x'
+    if wait_for 'hellox' 3; then
+        ok "lost paste end marker: the paste ends after a second, keys are keys again"
+    else
+        bad "lost paste end marker: the paste never ended" "$(cat "$TMP/screen")"
+    fi
+    quit_restored "lost paste end marker" before-app-paste2
+else
+    bad "lost paste end marker: the app did not open" "$(cat "$TMP/screen")"
 fi
 
 # ---- 1c. the model file truncated under the app

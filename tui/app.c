@@ -291,6 +291,9 @@ static void app_loop(struct app *a, const sigset_t *waitmask)
             if (timeout < 0 || until < timeout)
                 timeout = until > 0 ? until : 0;
         }
+        int paste_ms = a->in ? input_paste_wait_ms(a->in) : -1;
+        if (paste_ms >= 0 && (timeout < 0 || paste_ms < timeout))
+            timeout = paste_ms;
         struct pollfd fds[2] = { { STDIN_FILENO, POLLIN, 0 }, { -1, POLLIN, 0 } };
         /* While a paced frame is pending, the worker's news waits in its queue (merged)
          * until the frame is due: the UI wakes ~30 times a second, not once per token. */

@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <wchar.h>
 
 #include <readline/history.h>
@@ -52,6 +53,7 @@ struct input {
     char note[512];               /* completion candidates for the hint line */
     bool paste;                   /* inside a bracketed paste */
     char *pbuf;                   /* (pcap) the paste so far */
+    double paste_last;            /* when the paste's last byte came (monotonic seconds) */
     size_t plen, pcap;
     char hist_path[PATH_MAX];     /* "" when there is no place for it */
     int hist_new;                 /* entries added this run (appended on close) */
@@ -339,10 +341,54 @@ bool input_in_paste(const struct input *in)
     return in->paste;
 }
 
+/* A paste whose end marker never comes (a terminal that lost it) ends this long after its
+ * last byte, so the keys after it are keys again. */
+#define INPUT_PASTE_TIMEOUT_S 1.0
+
+static double input_clock(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 void input_paste_begin(struct input *in)
 {
     in->paste = true;
     in->plen = 0;
+    in->paste_last = input_clock();
+}
+
+/* The paste so far into the line: CR (and CR LF) become newlines, as pasted line breaks. */
+static enum input_result input_paste_finish(struct input *in)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < in->plen; i++) {
+        char c = in->pbuf[i];
+        if (c == '\r') {
+            c = '\n';
+            if (i + 1 < in->plen && in->pbuf[i + 1] == '\n')
+                i++;
+        }
+        in->pbuf[o++] = c;
+    }
+    in->paste = false;
+    return o > 0 ? input_insert(in, in->pbuf, o) : INPUT_CHANGED;
+}
+
+int input_paste_wait_ms(const struct input *in)
+{
+    if (!in->paste)
+        return -1;
+    double left = in->paste_last + INPUT_PASTE_TIMEOUT_S - input_clock();
+    return left > 0 ? (int)(left * 1000.0) + 1 : 0;
+}
+
+enum input_result input_paste_expire(struct input *in)
+{
+    if (!in->paste || input_paste_wait_ms(in) > 0)
+        return INPUT_NONE;
+    return input_paste_finish(in);
 }
 
 enum input_result input_paste_bytes(struct input *in, const char *b, size_t n)
@@ -359,22 +405,11 @@ enum input_result input_paste_bytes(struct input *in, const char *b, size_t n)
     }
     memcpy(in->pbuf + in->plen, b, n);
     in->plen += n;
+    in->paste_last = input_clock();
     if (in->plen < em || memcmp(in->pbuf + in->plen - em, end_marker, em) != 0)
         return INPUT_NONE;
     in->plen -= em;
-    /* Terminals send CR for a pasted line break (and some CR LF): make them newlines. */
-    size_t o = 0;
-    for (size_t i = 0; i < in->plen; i++) {
-        char c = in->pbuf[i];
-        if (c == '\r') {
-            c = '\n';
-            if (i + 1 < in->plen && in->pbuf[i + 1] == '\n')
-                i++;
-        }
-        in->pbuf[o++] = c;
-    }
-    in->paste = false;
-    return input_insert(in, in->pbuf, o);
+    return input_paste_finish(in);
 }
 
 /* ---- keys ---- */

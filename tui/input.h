@@ -49,6 +49,10 @@ bool input_in_paste(const struct input *in);
  * the bytes after it along. */
 int input_read_key(WINDOW *w, wint_t *c);
 void input_paste_begin(struct input *in);
+/* A paste with no byte for a second ends there (its end marker lost): the milliseconds until
+ * then (-1 outside a paste), and the check that ends it (INPUT_CHANGED when it did). */
+int input_paste_wait_ms(const struct input *in);
+enum input_result input_paste_expire(struct input *in);
 /* Adds one key's bytes to a paste; returns INPUT_CHANGED when the paste ended. */
 enum input_result input_paste_bytes(struct input *in, const char *b, size_t n);
 

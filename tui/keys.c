@@ -541,6 +541,8 @@ void keys_read(struct app *a)
 {
     wint_t c;
     int r;
+    if (a->in && input_paste_expire(a->in) != INPUT_NONE)
+        a->dirty |= DIRTY_INPUT;
     while ((r = input_read_key(a->win.keys, &c)) != ERR) {
         a->idle_wakeups = 0;
         if (a->in && input_in_paste(a->in)) {
