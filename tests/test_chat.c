@@ -181,6 +181,56 @@ TEST(chat_fixture_prompt)
     gguf_close(&f);
 }
 
+/* The deepseek2 fixtures (models-2026: V2-Lite and V3 styles) ask the question in DeepSeek's
+ * own format, the BOS text first: their templates are recognised as deepseek3 and render the
+ * reference's prompt after the BOS. */
+TEST(chat_fixture_prompt_deepseek2)
+{
+    const char *dir = test_fixtures_dir();
+    if (!dir) {
+        test_skip("no fixtures directory");
+        return;
+    }
+    static const char *const names[] = {"deepseek2-lite-small-q4_k_m", "deepseek2-v3-small-q6_k",
+                                        "deepseek2-lite-kvb-small-f16"};
+    static const char bos[] = "<\xef\xbd\x9c" "begin\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>";
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char path[4096], err[512];
+        snprintf(path, sizeof path, "%s/models-2026/%s.chat.json", dir, names[i]);
+        FILE *fp = fopen(path, "rb");
+        CHECK_MSG(fp != NULL, "cannot open %s", path);
+        if (!fp)
+            continue;
+        static char buf[1 << 20];
+        size_t n = fread(buf, 1, sizeof buf - 1, fp);
+        fclose(fp);
+        buf[n] = '\0';
+        cJSON *root = cJSON_Parse(buf);
+        cJSON *prompt = cJSON_GetObjectItem(root, "prompt");
+        CHECK(cJSON_IsString(prompt));
+        snprintf(path, sizeof path, "%s/models-2026/%s.gguf", dir, names[i]);
+        struct gguf_file f;
+        static char tmpl[65536];
+        if (gguf_open(&f, path, err, sizeof err) < 0) {
+            test_fail(__FILE__, __LINE__, "%s", err);
+            cJSON_Delete(root);
+            continue;
+        }
+        CHECK_INT_EQ(gguf_get_strz(&f, "tokenizer.chat_template", tmpl, sizeof tmpl, err,
+                                   sizeof err), 0);
+        gguf_close(&f);
+        CHECK_INT_EQ(chat_detect_style(tmpl), CHAT_STYLE_DEEPSEEK3);
+        struct chat_msg msg = {"user", "Why is a mixture of experts fast?"};
+        char *got = chat_render_style(chat_detect_style(tmpl), &msg, 1, true, NULL);
+        char want[1024];
+        snprintf(want, sizeof want, "%s%s", bos, got ? got : "");
+        if (cJSON_IsString(prompt))
+            CHECK_STR_EQ(want, prompt->valuestring);
+        free(got);
+        cJSON_Delete(root);
+    }
+}
+
 /* Detection from real templates' text (the templates of test-chat-template.cpp and the
  * models' tokenizer_config.json), including ones we must not take for a supported family. */
 TEST(chat_detect_templates)
