@@ -16,9 +16,11 @@ $(error missing packages, see above)
 endif
 endif
 
-PKGS := ncursesw readline libcjson
+PKGS := ncursesw readline libcjson libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lncursesw -ltinfo -lreadline -lcjson)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lncursesw -ltinfo -lreadline -lcjson -lcurl)
+# What the remote backend and its tests link without curses: cJSON and libcurl.
+REMOTE_LIBS := $(shell pkg-config --libs libcjson libcurl 2>/dev/null || echo -lcjson -lcurl)
 
 OPT ?= -O2 -g
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
@@ -29,7 +31,7 @@ CFLAGS ?=
 # engine/'s own folders are on the include path of engine/ itself (and of the tests and tools
 # that reach inside it); everything else sees only the public headers at engine/'s top.
 ENGINE_INC := -Iengine -Iengine/gguf -Iengine/model -Iengine/simd -Iengine/text -Iengine/sys
-PUBLIC_INC := -Iengine -Isessions -Ithemes -Itui -Icli
+PUBLIC_INC := -Iengine -Isessions -Ithemes -Itui -Icli -Ibackend -Iremote
 INC = $(PUBLIC_INC)
 $(BUILD)/engine/%.o: INC = $(ENGINE_INC)
 $(BUILD)/tests/%.o $(BUILD)/tools/%.o: INC = $(ENGINE_INC) $(PUBLIC_INC)
@@ -42,21 +44,26 @@ CLI_SRC := $(filter-out cli/main.c,$(wildcard cli/*.c))
 SESSION_SRC := $(wildcard sessions/*.c)
 THEME_SRC := $(wildcard themes/*.c)
 TUI_SRC := $(wildcard tui/*.c)
+# What generates tokens: the engine or a remote server, behind backend/backend.h.
+BACKEND_SRC := $(wildcard backend/*.c remote/*.c)
 TEST_ENGINE_SRC := $(wildcard tests/test_*.c)
 TEST_TUI_SRC := $(wildcard tests/tui_test_*.c)
+TEST_REMOTE_SRC := $(wildcard tests/remote_test_*.c)
 TRAIN_LIB_SRC := tools/train/nn.c tools/train/trainer.c
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 ENGINE_OBJ := $(call obj,$(ENGINE_SRC))
 SESSION_OBJ := $(call obj,$(SESSION_SRC))
 THEME_OBJ := $(call obj,$(THEME_SRC))
-TUI_OBJ := $(call obj,$(TUI_SRC)) $(call obj,$(CLI_SRC))
+BACKEND_OBJ := $(call obj,$(BACKEND_SRC))
+TUI_OBJ := $(call obj,$(TUI_SRC)) $(call obj,$(CLI_SRC)) $(BACKEND_OBJ)
 TRAIN_LIB_OBJ := $(call obj,$(TRAIN_LIB_SRC))
 
 DEFAULT_MODEL := $(BUILD)/default.gguf
-TEST_BINS := $(BUILD)/test_engine $(BUILD)/test_tui
+TEST_BINS := $(BUILD)/test_engine $(BUILD)/test_tui $(BUILD)/test_remote
 # The real binary driven in tmux: typing, streaming, resizing, signals, hostile output.
-E2E_TESTS := tests/e2e_tmux.sh tests/e2e_signals.sh tests/e2e_hostile.sh
+E2E_TESTS := tests/e2e_tmux.sh tests/e2e_signals.sh tests/e2e_hostile.sh tests/e2e_remote_errors.sh \
+	tests/e2e_llama_server.sh
 TOOLS := $(BUILD)/synth $(BUILD)/train $(BUILD)/session_bench
 
 .PHONY: all run test check check-html fuzz bench train install uninstall clean man-lint layering moescope-san
@@ -109,6 +116,10 @@ $(BUILD)/test_engine: $(call obj,$(TEST_ENGINE_SRC) tests/runner.c) $(TRAIN_LIB_
 $(BUILD)/test_tui: $(call obj,$(TEST_TUI_SRC) tests/runner.c) $(TUI_OBJ) $(SESSION_OBJ) $(THEME_OBJ) $(ENGINE_OBJ)
 	$(CC) $(CFLAGS_ALL) -o $@ $^ $(PKG_LIBS) $(LDLIBS_ENGINE) $(LDFLAGS)
 
+# The remote backend without curses: the SSE parser, routed-expert decoding, the families.
+$(BUILD)/test_remote: $(call obj,$(TEST_REMOTE_SRC) tests/runner.c) $(BACKEND_OBJ) $(SESSION_OBJ) $(ENGINE_OBJ)
+	$(CC) $(CFLAGS_ALL) -o $@ $^ $(REMOTE_LIBS) $(LDLIBS_ENGINE) $(LDFLAGS)
+
 run: all
 	./moescope
 
@@ -118,8 +129,8 @@ test: all $(TEST_BINS) man-lint layering
 # The whole suite again under AddressSanitizer and UndefinedBehaviorSanitizer.
 check:
 	$(MAKE) BUILD=build-san OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
-		CC=$(CC) build-san/test_engine build-san/test_tui moescope-san
-	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 tests/run.sh build-san/test_engine build-san/test_tui
+		CC=$(CC) build-san/test_engine build-san/test_tui build-san/test_remote moescope-san
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 tests/run.sh build-san/test_engine build-san/test_tui build-san/test_remote
 
 moescope-san: $(BUILD)/cli/main.o $(TUI_OBJ) $(SESSION_OBJ) $(THEME_OBJ) $(ENGINE_OBJ)
 	$(CC) $(CFLAGS_ALL) -o $(BUILD)/moescope $^ $(PKG_LIBS) $(LDLIBS_ENGINE) $(LDFLAGS)

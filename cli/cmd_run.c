@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "atomic_write.h"
+#include "backend.h"
 #include "chat.h"
 #include "commands.h"
 #include "engine.h"
@@ -40,7 +41,7 @@
 enum { RUN_DEFAULT_N = 256, RUN_MAX_PROMPT_FILE = 64 << 20 };
 
 struct run_opts {
-    const char *model;
+    struct backend_args args; /* -m MODEL|URL and its companions (backend.h) */
     const char *prompt;       /* -p */
     const char *prompt_file;  /* -f ("-" = stdin) */
     long n_predict;           /* -1 = until end of generation or a full context */
@@ -65,7 +66,8 @@ static void run_on_sigint(int sig)
 static void run_usage(FILE *out)
 {
     fprintf(out,
-            "usage: moescope run [-m MODEL] (-p TEXT | -f FILE) [options]\n"
+            "usage: moescope run [-m MODEL|URL] (-p TEXT | -f FILE) [options]\n"
+            "%s"
             "  -n N                 generate at most N tokens (default %d; -1: until the end)\n"
             "  --temp T             temperature, 0 = greedy (default 0.8)\n"
             "  --top-k K            keep the K most likely tokens, 0 = off (default 40)\n"
@@ -83,7 +85,7 @@ static void run_usage(FILE *out)
             "  --raw                print model text unescaped even on a terminal\n"
             "  --prewarm            read every expert once before the first token\n"
             "  --mlock              pin the model in memory (needs ulimit -l)\n",
-            RUN_DEFAULT_N);
+            backend_args_usage, RUN_DEFAULT_N);
 }
 
 /* ---- argument parsing ---- */
@@ -149,8 +151,16 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
             o->mlock = true;
             continue;
         }
+        char why[256];
+        int took = backend_args_take(&o->args, argc, argv, &i, why, sizeof why);
+        if (took < 0) {
+            fprintf(stderr, "moescope run: %s\n", why);
+            goto bad;
+        }
+        if (took)
+            continue;
         static const char *const with_value[] = {
-            "-m", "-p", "-f", "-n", "--temp", "--top-k", "--top-p", "--min-p",
+            "-p", "-f", "-n", "--temp", "--top-k", "--top-p", "--min-p",
             "--repeat-penalty", "--seed", "-t", "-c", "--system", "--chat-template", "--session",
             "--trace",
         };
@@ -168,9 +178,7 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
         const char *v = argv[++i];
         long n;
         bool ok = true;
-        if (!strcmp(a, "-m"))
-            o->model = v;
-        else if (!strcmp(a, "-p"))
+        if (!strcmp(a, "-p"))
             o->prompt = v;
         else if (!strcmp(a, "-f"))
             o->prompt_file = v;
@@ -213,8 +221,8 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
         fprintf(stderr, "moescope run: --system and --chat-template need --chat\n");
         goto bad;
     }
-    if (!o->model)
-        o->model = default_model_path();
+    if (!o->args.model)
+        o->args.model = default_model_path();
     return 0;
 bad:
     run_usage(stderr);
@@ -358,147 +366,124 @@ static int run_write_trace(const struct trace_log *log, const char *path)
 
 /* ---- the command ---- */
 
-/* The chat prompt for the user's text (and --system) in the named style, or the family the
- * model's template was recognised as. NULL with a message printed. */
-static char *run_render_chat(const struct run_opts *o, const struct model_desc *d,
-                             enum chat_style style, const char *text, size_t *len)
-{
-    if (style == CHAT_STYLE_NONE) {
-        char err[512];
-        enum chat_family f = d->chat_family[0] ? chat_family_from_name(d->chat_family)
-                                                : CHAT_NONE;
-        if (f == CHAT_NONE || chat_style_from_name(d->chat_family, &style, err, sizeof err)) {
-            char names[128] = "";
-            for (int i = 1; i < CHAT_FAMILY_COUNT; i++)
-                snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s",
-                         i > 1 ? ", " : "", chat_family_names[i]);
-            fprintf(stderr,
-                    "moescope run: %s: the model has no chat template of a known family "
-                    "(%s); name one with --chat-template\n", o->model, names);
-            return NULL;
-        }
-    }
-    struct chat_msg msgs[2];
-    int n = 0;
-    if (o->system)
-        msgs[n++] = (struct chat_msg){ "system", o->system };
-    msgs[n++] = (struct chat_msg){ "user", text };
-    char *r = chat_render_style(style, msgs, n, true, len);
-    if (!r)
-        fprintf(stderr, "moescope run: out of memory rendering the chat template\n");
-    return r;
-}
-
-/* The prompt's tokens into *toks (malloc'd), or -1 with a message printed. */
-static int run_tokenize(struct engine *e, const struct run_opts *o, const char *text,
-                        size_t len, int32_t **toks)
-{
-    char err[512] = "";
-    bool parse_special = o->chat;
-    int n_ctx = engine_n_ctx(e);
-    *toks = malloc((size_t)n_ctx * sizeof **toks);
-    if (!*toks)
-        return -1;
-    int n = engine_tokenize(e, text, len, true, parse_special, *toks, n_ctx, err, sizeof err);
-    if (n < 0) {
-        fprintf(stderr, "moescope run: %s%sthe prompt: %s (the context is %d tokens; see -c)\n",
-                o->prompt_file ? o->prompt_file : "", o->prompt_file ? ": " : "",
-                err[0] ? err : "cannot be tokenized", n_ctx);
-        return -1;
-    }
-    if (n == 0) {
-        fprintf(stderr, "moescope run: the prompt is empty\n");
-        return -1;
-    }
-    if (n >= n_ctx) {
-        fprintf(stderr,
-                "moescope run: the prompt is %d tokens, which leaves no room in a context of "
-                "%d (use -c, or a shorter prompt)\n", n, n_ctx);
-        return -1;
-    }
-    return n;
-}
-
-static void run_print_figures(const struct trace_log *log, const char *stop, bool own_line)
+static void run_print_figures(const struct trace_log *log, const struct backend_result *res,
+                              const struct backend_info *info, const char *stop, bool own_line)
 {
     struct trace_speed s;
-    if (trace_speed(log, 0, log->n, &s) != 0)
+    if (trace_speed(log, res->first, log->n, &s) != 0)
         return;
     fprintf(stderr, "%s", own_line ? "\n" : "");
+    char itl[160];
+    if (info->remote && !res->streamed)
+        snprintf(itl, sizeof itl, "inter-token: not measured (one whole reply)");
+    else if (info->remote && s.n_itl == 0)
+        snprintf(itl, sizeof itl, "inter-token: no sample (one token)");
+    else
+        snprintf(itl, sizeof itl, "inter-token p50 %.2f p95 %.2f p99 %.2f ms", s.itl_p50_ms,
+                 s.itl_p95_ms, s.itl_p99_ms);
     fprintf(stderr,
             "moescope: prompt %zu tok, %.1f tok/s | decode %zu tok, %.1f tok/s | TTFT %.1f ms"
-            " | inter-token p50 %.2f p95 %.2f p99 %.2f ms%s%s\n",
-            s.n_prompt, s.prompt_tps, s.n_gen, s.decode_tps, s.ttft_ms, s.itl_p50_ms,
-            s.itl_p95_ms, s.itl_p99_ms, stop ? " | " : "", stop ? stop : "");
+            " | %s%s%s\n",
+            s.n_prompt, s.prompt_tps, s.n_gen, s.decode_tps, s.ttft_ms, itl, stop ? " | " : "",
+            stop ? stop : "");
+    if (!info->remote)
+        return;
+    /* The client's view against the server's own: the difference is network and queue. */
+    fprintf(stderr, "moescope: %s %s at %s | %zu chunks, %.2f tokens/chunk", info->family,
+            info->served_model, info->url, res->n_chunks,
+            res->n_chunks ? (double)res->n_gen / (double)res->n_chunks : 0.0);
+    if (res->server_prompt_ms >= 0 && res->server_predicted_ms >= 0)
+        fprintf(stderr, " | server: prompt %ld tok %.1f ms, decode %ld tok %.1f ms%s",
+                res->server_prompt_n, res->server_prompt_ms, res->server_predicted_n,
+                res->server_predicted_ms, res->server_cache_n > 0 ? " (cache used)" : "");
+    char missing[256];
+    unsigned reports = info->reports;
+    if (res->server_prompt_ms < 0 || res->server_predicted_ms < 0)
+        reports &= ~(unsigned)BACKEND_REPORTS_SERVER_TIMES;
+    if (backend_missing_text(reports, missing, sizeof missing))
+        fprintf(stderr, " | %s", missing);
+    if (info->insecure)
+        fprintf(stderr, " | INSECURE: TLS certificate not checked");
+    fputc('\n', stderr);
 }
 
-static int run_generate(struct engine *e, const struct run_opts *o, struct trace_log *log,
-                        const int32_t *toks, int n_toks)
+struct run_stream {
+    struct run_out out;
+    bool write_failed;        /* stdout cannot be written: main() says why, and exits 1 */
+};
+
+static bool run_on_token(void *ud, const struct trace_log *log, size_t idx)
 {
-    char err[512] = "";
-    char piece[512];
-    for (int i = 0; i < n_toks; i++) {
-        size_t n = engine_token_piece(e, toks[i], piece, sizeof piece);
-        if (trace_log_push(log, toks[i], piece, n < sizeof piece ? n : sizeof piece, true) < 0) {
-            fprintf(stderr, "moescope run: out of memory\n");
-            return 1;
-        }
+    struct run_stream *st = ud;
+    run_write_piece(&st->out, trace_piece(log, idx), log->tok[idx].piece_len);
+    if (ferror(stdout)) {
+        st->write_failed = true;
+        return false;
     }
-    if (engine_eval(e, log, err, sizeof err) != 0) {
-        fprintf(stderr, "moescope run: %s\n", err);
+    return !run_interrupted;
+}
+
+static bool run_should_stop(void *ud)
+{
+    (void)ud;
+    return run_interrupted;
+}
+
+/* One turn through the backend, the text streamed to stdout as it comes. */
+static int run_generate(struct backend *b, const struct run_opts *o, struct trace_log *log,
+                        const char *text, size_t len, enum chat_style style,
+                        struct backend_result *res)
+{
+    struct run_stream st = { .out = { .escape = !o->raw && isatty(STDOUT_FILENO) } };
+    struct chat_msg user = { "user", text };
+    struct backend_request rq = {
+        .system = o->system, .msgs = o->chat ? &user : NULL, .n_msgs = o->chat ? 1 : 0,
+        .text = text, .len = len, .text_name = o->prompt_file, .style = style, .sp = o->sp,
+        .n_predict = o->n_predict,
+        .on_token = run_on_token, .should_stop = run_should_stop, .ud = &st,
+    };
+    int rc = backend_generate(b, &rq, log, res);
+    if (rc != 0) {
+        fprintf(stderr, "moescope run: %s\n", res->msg);
         return 1;
     }
-    struct run_out out = { .escape = !o->raw && isatty(STDOUT_FILENO) };
-    const int n_ctx = engine_n_ctx(e);
-    const char *stop = NULL;
-    char stop_msg[128];
-    int status = 0;
-    for (long g = 0; o->n_predict < 0 || g < o->n_predict; g++) {
-        if (run_interrupted) {
-            stop = "interrupted";
-            status = 130;
-            break;
-        }
-        long idx = engine_sample(e, log, err, sizeof err);
-        if (idx < 0) {
-            fprintf(stderr, "moescope run: %s\n", err);
-            status = 1;
-            break;
-        }
-        int32_t tok = log->tok[idx].token;
-        if (engine_token_is_eog(e, tok)) {
-            stop = "end of generation";
-            break;
-        }
-        run_write_piece(&out, trace_piece(log, (size_t)idx), log->tok[idx].piece_len);
-        if (ferror(stdout)) {
-            stop = "the output cannot be written";   /* main() says why, and exits 1 */
-            status = 1;
-            break;
-        }
-        if (o->n_predict >= 0 && g + 1 >= o->n_predict)
-            break; /* the last token is never fed: its logits would not be used */
-        if (log->n >= (size_t)n_ctx) {
-            snprintf(stop_msg, sizeof stop_msg, "context full (%d tokens)", n_ctx);
-            stop = stop_msg;
-            break;
-        }
-        if (engine_eval(e, log, err, sizeof err) != 0) {
-            fprintf(stderr, "moescope run: %s\n", err);
-            stop = "stopped";
-            status = 1; /* not the full context, checked above: a real failure */
-            break;
-        }
-    }
-    run_flush_hold(&out);
-    if (out.escape && out.wrote && !out.ends_newline) {
+    run_flush_hold(&st.out);
+    if (st.out.escape && st.out.wrote && !st.out.ends_newline) {
         fputc('\n', stdout); /* give the shell prompt its own line */
-        out.ends_newline = true;
+        st.out.ends_newline = true;
     }
     fflush(stdout);
+    int status = 0;
+    const char *stop = NULL;
+    switch (res->stop) {
+    case BACKEND_STOP_EOG:
+        stop = "end of generation";
+        break;
+    case BACKEND_STOP_USER:
+        stop = st.write_failed ? "the output cannot be written" : "interrupted";
+        status = st.write_failed ? 1 : 130;
+        break;
+    case BACKEND_STOP_CONTEXT:
+        stop = res->msg;
+        break;
+    case BACKEND_STOP_INTERRUPTED:
+    case BACKEND_STOP_ERROR:
+        /* The partial reply stays on stdout; the cut gets its own line. */
+        fprintf(stderr, "%smoescope run: %s\n", st.out.wrote && !st.out.ends_newline ? "\n" : "",
+                res->msg);
+        st.out.ends_newline = true;
+        stop = res->stop == BACKEND_STOP_INTERRUPTED ? "interrupted" : "stopped";
+        status = 1;
+        break;
+    default:
+        break;
+    }
+    if (res->stop == BACKEND_STOP_LENGTH && res->msg[0]) /* e.g. SGLang ids without a shape */
+        fprintf(stderr, "moescope run: %s\n", res->msg);
     /* Text piped away but figures on a terminal: the figures start on a line of their own
      * (stdout's bytes stay exactly the model's). */
-    run_print_figures(log, stop, out.wrote && !out.ends_newline && isatty(STDERR_FILENO));
+    run_print_figures(log, res, backend_info(b), stop,
+                      st.out.wrote && !st.out.ends_newline && isatty(STDERR_FILENO));
     return status;
 }
 
@@ -575,7 +560,7 @@ int cmd_run(int argc, char **argv)
         text_len = strlen(text);
 
     enum chat_style style = CHAT_STYLE_NONE; /* none named: the model's own */
-    char err[512] = "";
+    char err[1024] = "";
     if (o.chat_template && chat_style_from_name(o.chat_template, &style, err, sizeof err)) {
         fprintf(stderr, "moescope run: --chat-template: %s\n", err);
         run_usage(stderr);
@@ -583,54 +568,36 @@ int cmd_run(int argc, char **argv)
         return 2;
     }
 
-    struct engine_params ep;
-    engine_params_default(&ep);
-    ep.model_path = o.model;
-    ep.n_threads = o.n_threads;
-    ep.n_ctx = o.n_ctx;
-    ep.sampler = o.sp;
-    ep.trace = true; /* the closing figures come from the records' times */
-    ep.prewarm = o.prewarm;
-    ep.mlock = o.mlock;
-    struct engine *e = engine_open(&ep, err, sizeof err);
-    if (!e) {
-        fprintf(stderr, "moescope run: %s\n", err[0] ? err : o.model);
+    struct backend_params bp = {
+        .args = o.args, .n_threads = o.n_threads, .n_ctx = o.n_ctx, .sampler = o.sp,
+        .trace = true, /* the closing figures come from the records' times */
+        .prewarm = o.prewarm, .mlock = o.mlock,
+    };
+    struct backend *b = backend_open(&bp, err, sizeof err);
+    if (!b) {
+        fprintf(stderr, "moescope run: %s\n", err[0] ? err : o.args.model);
         free(file_text);
         return 1;
     }
 
-    char *rendered = NULL;
-    if (o.chat) {
-        rendered = run_render_chat(&o, engine_desc(e), style, text, &text_len);
-        if (!rendered) {
-            engine_close(e);
-            free(file_text);
-            return 1;
-        }
-        text = rendered;
-    }
-
-    int32_t *toks = NULL;
-    int n_toks = run_tokenize(e, &o, text, text_len, &toks);
-    const struct model_desc *d = engine_desc(e);
     struct trace_log log;
     rc = 1;
-    if (n_toks > 0 && trace_log_init(&log, d->n_layers, d->n_experts, d->n_experts_used) == 0) {
+    if (backend_log_init(b, &log) == 0) {
         struct sigaction sa = { .sa_handler = run_on_sigint, .sa_flags = SA_RESETHAND };
         sigemptyset(&sa.sa_mask);
         struct sigaction old;
         sigaction(SIGINT, &sa, &old);
-        rc = run_generate(e, &o, &log, toks, n_toks);
+        struct backend_result res;
+        rc = run_generate(b, &o, &log, text, text_len, style, &res);
         sigaction(SIGINT, &old, NULL);
         if (o.trace_path && log.n && run_write_trace(&log, o.trace_path) != 0)
             rc = 1;
-        if (o.session_path && log.n && run_write_session(&o, d, text, text_len, &log) != 0)
+        if (o.session_path && log.n &&
+            run_write_session(&o, &backend_info(b)->model, text, text_len, &log) != 0)
             rc = 1;
         trace_log_free(&log);
     }
-    free(toks);
-    free(rendered);
     free(file_text);
-    engine_close(e);
+    backend_close(b);
     return rc;
 }

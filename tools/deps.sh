@@ -20,8 +20,9 @@ if command -v pkg-config >/dev/null 2>&1; then
     need_pkg ncursesw libncurses-dev
     need_pkg readline libreadline-dev
     need_pkg libcjson libcjson-dev
+    need_pkg libcurl libcurl4-openssl-dev
 else
-    missing="$missing libncurses-dev libreadline-dev libcjson-dev"
+    missing="$missing libncurses-dev libreadline-dev libcjson-dev libcurl4-openssl-dev"
 fi
 need_cmd cc gcc
 need_cmd make make
@@ -58,7 +59,7 @@ cat >&2 <<MSG
 moescope needs packages that are not installed:$missing
 Install them with:
   Debian/Ubuntu: sudo apt-get install$missing
-  Fedora:        sudo dnf install ncurses-devel readline-devel cjson-devel pkgconf-pkg-config gcc make tmux clang compiler-rt man-db valgrind simde-devel
-  Homebrew:      brew install ncurses readline cjson pkg-config tmux llvm simde (valgrind: Linux only)
+  Fedora:        sudo dnf install ncurses-devel readline-devel cjson-devel libcurl-devel pkgconf-pkg-config gcc make tmux clang compiler-rt man-db valgrind simde-devel
+  Homebrew:      brew install ncurses readline cjson curl pkg-config tmux llvm simde (valgrind: Linux only)
 MSG
 exit 1

@@ -2,9 +2,9 @@
 # tools/layering.sh: the layers of ../shared/DESIGN.md, checked on every #include.
 #  - engine/ (and its folders) includes only system headers and headers inside engine/, and
 #    never curses, readline, cJSON or libcurl;
-#  - tui/, cli/, remote/, sessions/ and themes/ include, from engine/, only the public headers
+#  - tui/, cli/, backend/, remote/, sessions/ and themes/ include, from engine/, only the public headers
 #    at engine/'s top (never engine/gguf, model, simd, text or sys);
-#  - cli/, remote/, sessions/ and engine/ never include curses or readline; tui/ never the GGUF
+#  - cli/, backend/, remote/, sessions/ and engine/ never include curses or readline; tui/ never the GGUF
 #    reader.
 # Prints every broken rule as FILE:LINE: what, and exits 1 when there is one.
 set -u
@@ -37,9 +37,9 @@ out=$(check_includes engine "engine/ includes only its own headers" $enginehdrs)
 [ -n "$out" ] && fail "$out"
 
 locals() { find "$@" -name '*.h' -exec basename {} \; 2>/dev/null | sort -u; }
-for dir in tui cli remote sessions themes; do
+for dir in tui cli backend remote sessions themes; do
     [ -d "$dir" ] || continue
-    allowed="$public $(locals tui cli remote sessions themes)"
+    allowed="$public $(locals tui cli backend remote sessions themes)"
     out=$(check_includes "$dir" "$dir/ may include only engine's public headers" $allowed)
     [ -n "$out" ] && fail "$out"
     # An internal engine header's name must not be reached through a path either.
@@ -51,7 +51,7 @@ done
 out=$(grep -nHE '#[[:space:]]*include[[:space:]]*[<"](n?curses|ncursesw/|readline/|cjson/|cJSON|curl/)' \
       $(find engine -name '*.[ch]') 2>/dev/null)
 [ -n "$out" ] && fail "$out: engine/ uses libc, libm and pthreads only"
-for dir in cli remote sessions; do
+for dir in cli backend remote sessions; do
     [ -d "$dir" ] || continue
     out=$(grep -nHE '#[[:space:]]*include[[:space:]]*[<"](n?curses|ncursesw/|readline/)' \
           $(find "$dir" -name '*.[ch]') 2>/dev/null)
