@@ -67,6 +67,7 @@ struct backend_info {
     char family[16];           /* "local", "llama-server", "vllm", "sglang", "ollama", "openai" */
     char url[512];             /* remote: the base URL without credentials */
     char served_model[256];    /* remote */
+    char served_list[512];     /* remote: every model /v1/models listed, ", "-separated */
     char fingerprint[128];     /* remote: system_fingerprint or the Server header */
     char key_source[300];      /* remote: where the key came from ("" when none), never it */
     bool insecure;

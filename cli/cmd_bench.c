@@ -19,6 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backend.h"
+#include "bench_remote.h"
 #include "clock.h"
 #include "commands.h"
 #include "engine.h"
@@ -424,7 +426,9 @@ static void bench_print_details(const struct bench_result *r)
 static int bench_usage(void)
 {
     fprintf(stderr, "usage: moescope bench [-m MODEL] [-t N[,N...]] [-p 64] [-n 64] [-r 5] "
-                    "[-c CTX] [--prewarm] [--mlock] [--json]\n");
+                    "[-c CTX] [--prewarm] [--mlock] [--json]\n"
+                    "       moescope bench -m URL --parallel N[,N...] [--requests N] [-n 64] "
+                    "[--json]\n%s", backend_args_usage);
     return 2;
 }
 
@@ -467,8 +471,19 @@ int cmd_bench(int argc, char **argv)
     struct bench_opts o = { .model = NULL, .n_prompt = 64, .n_gen = 64, .repeats = 5,
                             .ctx = 0, .bw_bytes = (size_t)1 << 30 };
     int *int_dest[] = { &o.n_prompt, &o.n_gen, &o.repeats, &o.ctx };
+    struct bench_remote_opts ro = { .n_gen = 64 };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        char why[256];
+        int took = backend_args_take(&ro.args, argc, argv, &i, why, sizeof why);
+        if (took < 0) {
+            fprintf(stderr, "moescope bench: %s\n", why);
+            return bench_usage();
+        }
+        if (took) {
+            o.model = ro.args.model;
+            continue;
+        }
         if (!strcmp(a, "--json")) {
             o.json = true;
             continue;
@@ -482,14 +497,24 @@ int cmd_bench(int argc, char **argv)
                strcmp(a, bench_int_opts[k].name))
             k++;
         bool known = k < sizeof bench_int_opts / sizeof bench_int_opts[0] ||
-                     !strcmp(a, "-m") || !strcmp(a, "-t");
+                     !strcmp(a, "-t") || !strcmp(a, "--parallel") || !strcmp(a, "--requests");
         if (!known)
             return bench_bad(a, NULL, "is not an option of bench");
         if (!v)
             return bench_bad(a, NULL, "needs a value");
         i++;
-        if (!strcmp(a, "-m")) {
-            o.model = v;
+        if (!strcmp(a, "--parallel")) {
+            char buf[128];
+            snprintf(buf, sizeof buf, "%s", v);
+            for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+                if (ro.n_levels == BENCH_REMOTE_MAX_LEVELS ||
+                    parse_int(tok, 1, 1024, &ro.levels[ro.n_levels]) != 0)
+                    return bench_bad(a, v, "up to 16 concurrency levels from 1 to 1024");
+                ro.n_levels++;
+            }
+        } else if (!strcmp(a, "--requests")) {
+            if (parse_int(v, 1, 1 << 20, &ro.n_requests))
+                return bench_bad(a, v, "requests per level, 1 to 1048576");
         } else if (!strcmp(a, "-t")) {
             char buf[128];
             snprintf(buf, sizeof buf, "%s", v);
@@ -507,6 +532,18 @@ int cmd_bench(int argc, char **argv)
             if (parse_int(v, io->lo, io->hi, int_dest[k]) != 0)
                 return bench_bad(a, v, io->want);
         }
+    }
+    if (backend_is_url(o.model)) {
+        if (ro.n_levels == 0)
+            ro.levels[ro.n_levels++] = 1;
+        ro.n_gen = o.n_gen;
+        ro.json = o.json;
+        ro.prompt = "The history of the world, told in brief: in the beginning there was";
+        return bench_remote(&ro);
+    }
+    if (ro.n_levels) {
+        fprintf(stderr, "moescope bench: --parallel measures a server: give -m URL\n");
+        return 2;
     }
     if (!o.model)
         o.model = default_model_path();

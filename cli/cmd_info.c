@@ -4,15 +4,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend.h"
 #include "commands.h"
 #include "engine.h"
 #include "text_escape.h"
 
 static void info_usage(FILE *out)
 {
-    fprintf(out, "usage: moescope info [MODEL] [--json]\n"
-                 "Prints a GGUF model's architecture, shape, tokenizer and size.\n"
-                 "MODEL defaults to the built-in default model.\n");
+    fprintf(out, "usage: moescope info [MODEL|URL] [--json]\n"
+                 "Prints a GGUF model's architecture, shape, tokenizer and size, or what an\n"
+                 "OpenAI-compatible server at URL serves and reports.\n"
+                 "MODEL defaults to the built-in default model.\n%s", backend_args_usage);
 }
 
 /* "1 234 567", as the engine's messages group digits. */
@@ -198,29 +200,101 @@ static void info_print_text(const struct model_desc *d)
                    : "; absorbed (attn_k_b, attn_v_b): the cache holds the latent");
 }
 
+/* A server: what it serves, which family it is, and what it reports. */
+static int info_remote(const struct backend_args *args, bool json)
+{
+    struct backend_params bp = { .args = *args };
+    char err[1024];
+    struct backend *b = backend_open(&bp, err, sizeof err);
+    if (!b) {
+        fprintf(stderr, "moescope info: %s\n", err);
+        return 1;
+    }
+    const struct backend_info *in = backend_info(b);
+    char missing[256];
+    backend_missing_text(in->reports, missing, sizeof missing);
+    if (json) {
+        printf("{\"url\":");
+        info_json_str(in->url);
+        printf(",\"family\":");
+        info_json_str(in->family);
+        printf(",\"model\":");
+        info_json_str(in->served_model);
+        printf(",\"served\":");
+        info_json_str(in->served_list);
+        printf(",\"fingerprint\":");
+        info_json_str(in->fingerprint);
+        printf(",\"vocab\":%d,\"n_ctx_train\":%d,\"d_model\":%d,\"params\":%llu,"
+               "\"insecure\":%s,\"missing\":", in->model.n_vocab, in->model.n_ctx_train,
+               in->model.d_model, (unsigned long long)in->model.n_params,
+               in->insecure ? "true" : "false");
+        info_json_str(missing);
+        printf("}\n");
+    } else {
+        char a[32];
+        printf("%s (%s)\n", in->url, in->family);
+        printf("  served model   %s\n", in->served_model);
+        printf("  served         %s\n", in->served_list);
+        if (in->fingerprint[0])
+            printf("  fingerprint    %s\n", in->fingerprint);
+        if (in->model.n_vocab)
+            printf("  vocabulary     %s tokens\n", info_num((uint64_t)in->model.n_vocab, a));
+        if (in->model.n_ctx_train)
+            printf("  context        %s tokens (trained)\n",
+                   info_num((uint64_t)in->model.n_ctx_train, a));
+        if (in->model.n_params)
+            printf("  parameters     %s\n", info_num(in->model.n_params, a));
+        printf("  API key        %s\n", in->key_source[0] ? in->key_source : "none");
+        if (in->insecure)
+            printf("  TLS            INSECURE: the certificate is not checked (--insecure)\n");
+        if (missing[0])
+            printf("  %s\n", missing);
+    }
+    backend_close(b);
+    return 0;
+}
+
 int cmd_info(int argc, char **argv)
 {
     const char *path = NULL;
     bool json = false;
+    struct backend_args args = { 0 };
     for (int i = 1; i < argc; i++) {
+        char why[256];
+        int took = backend_args_take(&args, argc, argv, &i, why, sizeof why);
+        if (took < 0) {
+            fprintf(stderr, "moescope info: %s\n", why);
+            return 2;
+        }
+        if (took)
+            continue;
         if (!strcmp(argv[i], "--json")) {
             json = true;
         } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             info_usage(stdout);
             return 0;
-        } else if ((!strcmp(argv[i], "-m") || !strcmp(argv[i], "--model")) && i + 1 < argc) {
-            path = argv[++i];
         } else if (argv[i][0] == '-' && argv[i][1]) {
             fprintf(stderr, "moescope info: unknown option '%s'\n", argv[i]);
             info_usage(stderr);
             return 2;
-        } else if (!path) {
+        } else if (!path && !args.model) {
             path = argv[i];
         } else {
-            fprintf(stderr, "moescope info: more than one model given ('%s', '%s')\n", path,
-                    argv[i]);
+            fprintf(stderr, "moescope info: more than one model given ('%s', '%s')\n",
+                    path ? path : args.model, argv[i]);
             return 2;
         }
+    }
+    if (path && args.model) {
+        fprintf(stderr, "moescope info: more than one model given ('%s', '%s')\n", args.model,
+                path);
+        return 2;
+    }
+    if (!path)
+        path = args.model;
+    if (backend_is_url(path)) {
+        args.model = path;
+        return info_remote(&args, json);
     }
     if (!path)
         path = default_model_path();

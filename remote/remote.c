@@ -364,6 +364,7 @@ struct backend *backend_remote_open(const struct backend_params *p, char *err, s
         remote_close(&r->base);
         return NULL;
     }
+    remote_served_list(r, in->served_list, sizeof in->served_list);
     snprintf(in->family, sizeof in->family, "%s", remote_families[r->family].name);
     snprintf(in->model.arch, sizeof in->model.arch, "%s", in->family);
     snprintf(in->model.name, sizeof in->model.name, "%.*s", (int)sizeof in->model.name - 1,
