@@ -510,7 +510,7 @@ static int run_check_outputs(const struct run_opts *o)
 
 /* --session: the prompt as the user message, the generated text as the reply, and every
  * record, as one moescope session file (sessions/session.h). */
-static int run_write_session(const struct run_opts *o, const struct model_desc *d,
+static int run_write_session(const struct run_opts *o, const struct backend_info *in,
                              const char *prompt, size_t prompt_len, const struct trace_log *log)
 {
     size_t len = 0;
@@ -529,9 +529,13 @@ static int run_write_session(const struct run_opts *o, const struct model_desc *
             len += log->tok[i].piece_len;
         }
     reply[len] = 0;
-    int rc = session_save_run(o->session_path, d, &o->sp, o->system, o->prompt ? o->prompt : prompt,
-                              o->prompt ? strlen(o->prompt) : prompt_len, reply, len, log, false,
-                              err, sizeof err);
+    const char *user = o->prompt ? o->prompt : prompt;
+    size_t user_len = o->prompt ? strlen(o->prompt) : prompt_len;
+    int rc = in->remote ? session_save_run_remote(o->session_path, &in->model, in->fingerprint,
+                                                  &o->sp, o->system, user, user_len, reply, len,
+                                                  log, false, err, sizeof err)
+                        : session_save_run(o->session_path, &in->model, &o->sp, o->system, user,
+                                           user_len, reply, len, log, false, err, sizeof err);
     if (rc != 0)
         fprintf(stderr, "moescope run: --session %s\n", err);
     free(reply);
@@ -593,7 +597,7 @@ int cmd_run(int argc, char **argv)
         if (o.trace_path && log.n && run_write_trace(&log, o.trace_path) != 0)
             rc = 1;
         if (o.session_path && log.n &&
-            run_write_session(&o, &backend_info(b)->model, text, text_len, &log) != 0)
+            run_write_session(&o, backend_info(b), text, text_len, &log) != 0)
             rc = 1;
         trace_log_free(&log);
     }

@@ -376,5 +376,6 @@ struct backend *backend_remote_open(const struct backend_params *p, char *err, s
         in->model.n_experts_used = r->experts_k;
     }
     in->reports = remote_reports(r);
+    in->model.n_vocab = r->pieces.n; /* record ids are piece numbers (pieces.h) */
     return &r->base;
 }

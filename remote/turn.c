@@ -710,6 +710,8 @@ int remote_generate(struct backend *b, const struct backend_request *rq, struct 
                  t.err[0] ? t.err : "out of memory");
     }
     res->n_prompt = log->n > t.prompt_idx ? n_prompt : 0;
+    /* Record ids are piece numbers (pieces.h): the vocabulary sessions check them against. */
+    b->info.model.n_vocab = r->pieces.n;
     http_response_free(&resp);
     turn_free(&t);
     return rc;

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -235,6 +236,12 @@ int session_model_from_desc(struct session_model *m, const struct model_desc *d,
     m->n_experts_used = d->n_experts_used;
     m->d_model = d->d_model;
     m->n_vocab = d->n_vocab;
+    if (!strncasecmp(d->path, "http://", 7) || !strncasecmp(d->path, "https://", 8)) {
+        m->file[0] = 0; /* a server: no file to hash */
+        session_copy_str(m->backend, sizeof m->backend, d->arch);
+        session_copy_str(m->url, sizeof m->url, d->path);
+        return 0;
+    }
     return session_hash_file(d->path, &m->hash, &m->hash_bytes, err, errlen);
 }
 
@@ -276,6 +283,11 @@ int session_model_differs(const struct session_model *a, const struct session_mo
                  "%d against the session's %d, %d, %d, %d, %d",
                  b->n_layers, b->n_experts, b->n_experts_used, b->d_model, b->n_vocab,
                  a->n_layers, a->n_experts, a->n_experts_used, a->d_model, a->n_vocab);
+        return 1;
+    }
+    if (strcmp(a->url, b->url) != 0) {
+        snprintf(why, whylen, "a different engine: %s against the session's %s",
+                 b->url[0] ? b->url : b->file, a->url[0] ? a->url : a->file);
         return 1;
     }
     if (a->size != b->size || a->hash != b->hash || a->hash_bytes != b->hash_bytes ||

@@ -48,6 +48,11 @@ struct session_model {
     int n_layers, n_experts, n_experts_used, d_model, n_vocab;
     uint64_t hash;                         /* FNV-1a 64 of the file's first hash_bytes */
     uint64_t hash_bytes;                   /* min(size, SESSION_HASH_BYTES) */
+    /* A remote engine (model.backend in the file; all "" for a local GGUF, which is then
+     * recognised by file, size and hash, all empty or 0 for a server). */
+    char backend[16];                      /* the server family: "llama-server", "vllm", ... */
+    char url[512];                         /* its base URL, never with credentials */
+    char fingerprint[128];                 /* its system_fingerprint or Server header */
 };
 
 enum session_role { SESSION_SYSTEM, SESSION_USER, SESSION_ASSISTANT, SESSION_ROLE_COUNT };
@@ -92,7 +97,8 @@ int session_set_system_prompt(struct session *s, const char *text);
 int session_check(const struct session *s, char *err, size_t errlen);
 
 /* Fills the model identity from the engine's description, hashing the file's first MiB
- * (read here, not parsed). */
+ * (read here, not parsed). A description whose path is an http(s):// URL is a remote
+ * engine's (backend.h): nothing is read, backend = its arch (the family), url = the path. */
 int session_model_from_desc(struct session_model *m, const struct model_desc *d, char *err,
                             size_t errlen);
 /* The same into s->model, and gives s->log the model's shape when it holds no records yet
@@ -142,6 +148,14 @@ int session_save_run(const char *path, const struct model_desc *d,
                      const struct sampler_params *sp, const char *system, const char *user,
                      size_t user_len, const char *reply, size_t reply_len,
                      const struct trace_log *log, bool force, char *err, size_t errlen);
+
+/* session_save_run for a remote engine: also records its fingerprint (d->path is its URL
+ * without credentials, d->arch its family). */
+int session_save_run_remote(const char *path, const struct model_desc *d, const char *fingerprint,
+                            const struct sampler_params *sp, const char *system,
+                            const char *user, size_t user_len, const char *reply,
+                            size_t reply_len, const struct trace_log *log, bool force, char *err,
+                            size_t errlen);
 
 /* ---- exports (export_*.c) ---- */
 

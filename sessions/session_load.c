@@ -468,7 +468,21 @@ static int load_model(struct loader *L, const cJSON *root)
         return lerr(L, "$.model.header_hash",
                     "expected \"fnv1a64:\" and 16 lowercase hex digits, found \"%.40s\"", h);
     m->hash = strtoull(h + 8, NULL, 16);
-    return get_u64(L, mo, b, "header_hash_bytes", &m->hash_bytes);
+    if (get_u64(L, mo, b, "header_hash_bytes", &m->hash_bytes))
+        return -1;
+    if (!cJSON_GetObjectItemCaseSensitive(mo, "backend"))
+        return 0; /* a local GGUF */
+    const cJSON *be = NULL;
+    if (get_object(L, mo, b, "backend", &be, path, sizeof path) != 0)
+        return -1;
+    const char *bb = "$.model.backend";
+    if (get_fixed(L, be, bb, "family", m->backend, sizeof m->backend) ||
+        get_fixed(L, be, bb, "url", m->url, sizeof m->url) ||
+        get_fixed(L, be, bb, "fingerprint", m->fingerprint, sizeof m->fingerprint))
+        return -1;
+    if (!m->backend[0])
+        return lerr(L, "$.model.backend.family", "expected a server family, found \"\"");
+    return 0;
 }
 
 static int load_sampler(struct loader *L, const cJSON *root)

@@ -150,8 +150,18 @@ static void session_write_model(struct json_out *b, const struct session_model *
     json_fmt(b, ",\"size\":%llu,\"layers\":%d,\"experts\":%d,\"experts_used\":%d",
            (unsigned long long)m->size, m->n_layers, m->n_experts, m->n_experts_used);
     json_fmt(b, ",\"d_model\":%d,\"vocab\":%d", m->d_model, m->n_vocab);
-    json_fmt(b, ",\"header_hash\":\"fnv1a64:%016llx\",\"header_hash_bytes\":%llu}",
+    json_fmt(b, ",\"header_hash\":\"fnv1a64:%016llx\",\"header_hash_bytes\":%llu",
            (unsigned long long)m->hash, (unsigned long long)m->hash_bytes);
+    if (m->backend[0]) { /* a remote engine */
+        json_str(b, ",\"backend\":{");
+        session_put_text(b, "family", m->backend, strlen(m->backend));
+        json_str(b, ",");
+        session_put_text(b, "url", m->url, strlen(m->url));
+        json_str(b, ",");
+        session_put_text(b, "fingerprint", m->fingerprint, strlen(m->fingerprint));
+        json_str(b, "}");
+    }
+    json_str(b, "}");
 }
 
 static void session_write_sampler(struct json_out *b, const struct sampler_params *p)
@@ -429,8 +439,8 @@ int session_save(const struct session *s, const char *path, bool force, char *er
     return rc;
 }
 
-int session_save_run(const char *path, const struct model_desc *d,
-                     const struct sampler_params *sp, const char *system, const char *user,
+static int session_save_run_any(const char *path, const struct model_desc *d,
+                                const char *fingerprint, const struct sampler_params *sp, const char *system, const char *user,
                      size_t user_len, const char *reply, size_t reply_len,
                      const struct trace_log *log, bool force, char *err, size_t errlen)
 {
@@ -445,6 +455,8 @@ int session_save_run(const char *path, const struct model_desc *d,
         snprintf(err, errlen, "%s: %s", path, why);
         goto out;
     }
+    if (fingerprint)
+        snprintf(s.model.fingerprint, sizeof s.model.fingerprint, "%s", fingerprint);
     s.sampler = *sp;
     if ((system && session_set_system_prompt(&s, system) != 0) ||
         session_add_message(&s, SESSION_USER, user, user_len) < 0)
@@ -461,6 +473,25 @@ oom:
 out:
     session_free(&s);
     return rc;
+}
+
+int session_save_run(const char *path, const struct model_desc *d,
+                     const struct sampler_params *sp, const char *system, const char *user,
+                     size_t user_len, const char *reply, size_t reply_len,
+                     const struct trace_log *log, bool force, char *err, size_t errlen)
+{
+    return session_save_run_any(path, d, NULL, sp, system, user, user_len, reply, reply_len,
+                                log, force, err, errlen);
+}
+
+int session_save_run_remote(const char *path, const struct model_desc *d, const char *fingerprint,
+                            const struct sampler_params *sp, const char *system,
+                            const char *user, size_t user_len, const char *reply,
+                            size_t reply_len, const struct trace_log *log, bool force, char *err,
+                            size_t errlen)
+{
+    return session_save_run_any(path, d, fingerprint ? fingerprint : "", sp, system, user,
+                                user_len, reply, reply_len, log, force, err, errlen);
 }
 
 /* ---- exports by name ---- */
