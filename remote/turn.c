@@ -20,7 +20,8 @@
  *    sends no logprobs (then not `sampled`);
  *  - a generated record's ns_total is the time from its chunk to the next one, shared evenly
  *    by the tokens that chunk brought, so trace_stats' inter-token latency is the client's
- *    inter-chunk time per token; the last one stays unfed (no next chunk), as locally;
+ *    inter-chunk time per token; the last one stays unfed (no next chunk), as locally, so
+ *    routing a server sent for it is kept in the record but not shown;
  *  - routed expert ids (vLLM's .npy, SGLang's int32) fill the layers: ids only (weights 0,
  *    entropy NaN: a server reports neither).
  * A cut stream keeps every record received and ends BACKEND_STOP_INTERRUPTED. */

@@ -1,0 +1,174 @@
+#!/bin/sh
+# tests/e2e_remote_errors.sh: `moescope run|bench|info -m URL` against a tiny misbehaving
+# server (tests/remote/fake_server.py, one mode per process) and against addresses that do
+# not work: each failure is one line that says what went wrong, a partial reply stays on
+# stdout marked interrupted, and the API key never reaches a message, a trace or a session.
+# Also the recorded vLLM and SGLang replies (tests/remote/*: written from their documented
+# formats; no GPU server is available here) decode to the expert ids their generator
+# (tests/remote/make_fixtures.py) used. Last line: `N passed, N failed`.
+set -u
+cd "$(dirname "$0")/.." || exit 1
+ROOT=$(pwd)
+BIN=${MOESCOPE_BIN:-"$ROOT/moescope"}
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); printf "ok   %s\n" "$1"; }
+bad() { fail=$((fail + 1)); printf "FAIL %s\n" "$1"; [ -n "${2:-}" ] && printf '%s\n' "$2" | sed 's/^/     /'; }
+finish() { echo "$pass passed, $fail failed"; [ "$fail" -eq 0 ]; exit $?; }
+command -v python3 >/dev/null 2>&1 || { echo "skipped: python3 is not installed"; finish; }
+[ -x "$BIN" ] || { echo "skipped: build moescope first (make)"; finish; }
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/moescope-remote.XXXXXX") || exit 1
+PIDS=""
+cleanup() { for p in $PIDS; do kill "$p" 2>/dev/null; done; rm -rf "$TMP"; }
+trap cleanup EXIT INT TERM
+
+# start MODE: a fake server; its port in $PORT.
+start() {
+    python3 tests/remote/fake_server.py "$1" "$TMP/port.$1" >/dev/null 2>&1 &
+    PIDS="$PIDS $!"
+    i=0
+    while [ ! -s "$TMP/port.$1" ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
+    PORT=$(cat "$TMP/port.$1" 2>/dev/null)
+}
+# expect NAME WANT-IN-STDERR [WANT-RC]: checks the last run's stderr and exit status.
+expect() {
+    if grep -qF -- "$2" "$TMP/err" && [ "$(grep -c . "$TMP/err")" -ge 1 ] &&
+       [ "${3:-1}" = "$RC" ]; then
+        ok "$1"
+    else
+        bad "$1" "wanted '$2' (exit ${3:-1}), got exit $RC: $(cat "$TMP/err")"
+    fi
+}
+KEY=sk-e2e-secret-5150-abcdef
+runit() { MOESCOPE_API_KEY=$KEY "$BIN" "$@" >"$TMP/out" 2>"$TMP/err"; RC=$?; }
+nokey() {
+    if grep -rqF "5150-abcdef" "$TMP/out" "$TMP/err" "$TMP"/*.json* 2>/dev/null; then
+        bad "$1: the key leaked" "$(grep -rlF 5150-abcdef "$TMP")"
+    else ok "$1: no key in stdout, stderr, traces or sessions"; fi
+}
+
+# -- addresses that do not work --
+runit run -m http://127.0.0.1:1 -p hi
+expect "connection refused" "http://127.0.0.1:1/v1/models: cannot connect to 127.0.0.1:1 (connection refused"
+runit run -m http://no-such-host.invalid:8080 -p hi
+expect "DNS failure" "cannot resolve the host name 'no-such-host.invalid' (DNS)"
+
+start ok
+OKPORT=$PORT
+runit run -m "https://127.0.0.1:$OKPORT" -p hi
+expect "TLS error (https to a plain-HTTP server)" "https://127.0.0.1:$OKPORT/v1/models: TLS error:"
+grep -qF -- "--insecure skips the check" "$TMP/err" && ok "TLS error names --insecure" || bad "TLS error names --insecure" "$(cat "$TMP/err")"
+runit info "http://127.0.0.1:$OKPORT" --insecure
+grep -qF "INSECURE: the certificate is not checked" "$TMP/out" && ok "--insecure says so" || bad "--insecure says so" "$(cat "$TMP/out")"
+runit run -m "http://127.0.0.1:$OKPORT" --api-key-file "$TMP/none" -p hi
+expect "missing key file" "--api-key-file $TMP/none: No such file or directory"
+
+# -- a working stream: text, trace, session, and the key nowhere --
+runit run -m "user:pw@127.0.0.1" -p hi 2>/dev/null
+runit run -m "http://127.0.0.1:$OKPORT" -p hi -n 8 --temp 0 --trace "$TMP/t.jsonl" --session "$TMP/s.json"
+[ "$RC" = 0 ] && [ "$(cat "$TMP/out")" = " To be, or not" ] && ok "the stream's text on stdout" || bad "the stream's text on stdout" "rc $RC: $(cat "$TMP/out" "$TMP/err")"
+grep -q '"piece":" be","prompt":false.*"logprob":-0.5,"top":\[\[' "$TMP/t.jsonl" && ok "logprobs and alternatives reach the trace" || bad "logprobs reach the trace" "$(head -c 600 "$TMP/t.jsonl")"
+grep -q "TTFT [0-9.]* ms | inter-token p50 [0-9.]* p95" "$TMP/err" && ok "TTFT and inter-token times measured" || bad "TTFT and ITL" "$(cat "$TMP/err")"
+grep -qF "server: prompt 4 tok 1.5 ms, decode 5 tok 80.0 ms" "$TMP/err" && ok "the server's own timings beside the client's" || bad "server timings" "$(cat "$TMP/err")"
+grep -qF "not reported by this server: expert ids, gate weights, entropy, time split" "$TMP/err" && ok "what the server does not report is named" || bad "not reported" "$(cat "$TMP/err")"
+grep -qF '"backend":{"family":"llama-server","url":"http://127.0.0.1:'"$OKPORT"'/v1","fingerprint":"b7100-80fb11ac"}' "$TMP/s.json" && ok "the session records the backend" || bad "session backend" "$(head -c 800 "$TMP/s.json")"
+"$BIN" export md "$TMP/s.json" "$TMP/s.md" 2>"$TMP/err" && grep -qF " To be, or not" "$TMP/s.md" && ok "the remote session loads with no model and no server" || bad "remote session loads" "$(cat "$TMP/err")"
+runit run -m "http://127.0.0.1:$OKPORT" --model nope -p hi
+expect "an unknown --model lists the served ones" "model 'nope' is not served there; served: fake-moe, other-model"
+runit info "http://127.0.0.1:$OKPORT" --json
+grep -qF '"family":"llama-server","model":"fake-moe","served":"fake-moe, other-model"' "$TMP/out" && ok "info URL --json" || bad "info URL --json" "$(cat "$TMP/out" "$TMP/err")"
+runit bench -m "http://127.0.0.1:$OKPORT" --parallel 1,4 --requests 4 -n 5 --json
+python3 - "$TMP/out" <<'PY' && ok "bench --parallel 1,4 --json has the parallel rows" || bad "bench --parallel --json" "$(cat "$TMP/out" "$TMP/err")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+rows = d["parallel"]
+keys = {"level", "tg_tps", "itl_p50_ms", "itl_p95_ms", "itl_p99_ms", "ttft_p50_ms", "ttft_p99_ms", "errors"}
+assert [r["level"] for r in rows] == [1, 4], rows
+for r in rows:
+    assert keys <= set(r), r
+    assert r["errors"] == 0 and r["tg_tps"] > 0 and r["ttft_p50_ms"] > 0 and r["itl_p50_ms"] > 0, r
+PY
+nokey "working stream"
+
+# -- refusals --
+start auth
+runit run -m "http://127.0.0.1:$PORT" -p hi
+expect "401 names the key's source" "/v1/models: HTTP 401: the server refused the API key from \$MOESCOPE_API_KEY"
+nokey "401 (the server quotes the key back)"
+echo right-key >"$TMP/key"
+"$BIN" run -m "http://127.0.0.1:$PORT" -p hi -n 2 --api-key-file "$TMP/key" >"$TMP/out" 2>"$TMP/err"; RC=$?
+[ "$RC" = 0 ] && [ "$(cat "$TMP/out")" = " To be" ] && ok "--api-key-file sends the key" || bad "--api-key-file" "$(cat "$TMP/err")"
+env -u MOESCOPE_API_KEY "$BIN" run -m "http://127.0.0.1:$PORT" -p hi >"$TMP/out" 2>"$TMP/err"; RC=$?
+expect "401 without a key says how to give one" "the server wants an API key (none given: --api-key-file FILE or MOESCOPE_API_KEY)"
+start forbidden
+runit run -m "http://127.0.0.1:$PORT" -p hi
+expect "403" "HTTP 403: the server refused the API key from \$MOESCOPE_API_KEY"
+start nomodel
+runit run -m "http://127.0.0.1:$PORT" -p hi
+expect "404 model lists the served ones" "HTTP 404: model 'fake-moe' not found; served: fake-moe, other-model"
+start ratelimit
+runit run -m "http://127.0.0.1:$PORT" -p hi
+expect "429 with Retry-After" "HTTP 429: too many requests; the server asks to retry after 7 s"
+start busy
+runit run -m "http://127.0.0.1:$PORT" -p hi
+expect "503 with Retry-After" "HTTP 503: the server is busy; the server asks to retry after 3 s"
+
+# -- streams that go wrong: the partial reply stays --
+partial() { # NAME WANT-STDOUT WANT-STDERR
+    if [ "$(cat "$TMP/out")" = "$2" ] && grep -qF -- "$3" "$TMP/err" &&
+       grep -qF "the partial reply is kept, marked interrupted" "$TMP/err" &&
+       grep -q "| interrupted$" "$TMP/err" && [ "$RC" = 1 ]; then ok "$1"
+    else bad "$1" "rc $RC, stdout '$(cat "$TMP/out")': $(cat "$TMP/err")"; fi
+}
+start stall
+t0=$(date +%s)
+runit run -m "http://127.0.0.1:$PORT" -p hi --timeout 1
+partial "a stalled stream: read timeout (--timeout)" " To" "no data for 1 s (the read timeout; raise it with --timeout)"
+[ $(($(date +%s) - t0)) -lt 10 ] && ok "the read timeout is --timeout's" || bad "the read timeout took too long"
+start cut
+runit run -m "http://127.0.0.1:$PORT" -p hi --trace "$TMP/cut.jsonl"
+partial "a cut stream" " To be," "the connection was closed mid-reply"
+[ "$(grep -c '"prompt":false' "$TMP/cut.jsonl")" = 3 ] && ok "the cut reply's records reach the trace" || bad "cut trace" "$(cat "$TMP/cut.jsonl")"
+start badsse
+runit run -m "http://127.0.0.1:$PORT" -p hi
+partial "malformed SSE names the byte offset" " To be" "malformed SSE at byte 846 of the stream"
+start badjson
+runit run -m "http://127.0.0.1:$PORT" -p hi
+partial "malformed JSON names the byte offset" " To be" "malformed JSON at byte 872 of the stream"
+start midError
+runit run -m "http://127.0.0.1:$PORT" -p hi
+partial "an error event mid-stream" " To be" "the server reported an error mid-reply: the GPU fell over"
+runit bench -m "http://127.0.0.1:$OKPORT" --parallel 2 --requests 2 -n 3
+[ "$RC" = 0 ] && grep -q "^    2        2      0" "$TMP/out" && ok "bench --parallel table" || bad "bench table" "$(cat "$TMP/out" "$TMP/err")"
+
+# -- recorded vLLM and SGLang replies: expert ids decoded (no GPU server here) --
+start vllm
+runit run -m "http://127.0.0.1:$PORT" -p hi -n 4 --routed-experts --trace "$TMP/v.jsonl"
+python3 - "$TMP/v.jsonl" <<'PY' && ok "vLLM: routed_experts (<i2 .npy) and prompt_routed_experts (|u1) decoded" || bad "vLLM expert ids" "$(cat "$TMP/err")"
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+prompt = [r for r in recs if r["prompt"]]
+reply = [r for r in recs if not r["prompt"]]
+assert len(prompt) == 5 and len(reply) == 4, (len(prompt), len(reply))
+for t, r in enumerate(prompt):
+    assert [l["experts"] for l in r["layers"]] == [[(5*t + l + 2*k) % 64 for k in range(2)] for l in range(3)], r
+for t, r in enumerate(reply):
+    assert [l["experts"] for l in r["layers"]] == [[(7*t + 3*l + k) % 64 for k in range(2)] for l in range(3)], r
+PY
+grep -qF "inter-token: not measured (one whole reply)" "$TMP/err" && ok "vLLM's whole reply: inter-token not measured, not zero" || bad "vLLM ITL" "$(cat "$TMP/err")"
+start sglang
+runit run -m "http://127.0.0.1:$PORT" -p hi -n 4 --routed-experts --experts-shape 3,2 --trace "$TMP/g.jsonl"
+python3 - "$TMP/g.jsonl" <<'PY' && ok "SGLang: sgl_ext.routed_experts (int32) decoded per chunk" || bad "SGLang expert ids" "$(cat "$TMP/err")"
+import json, sys
+reply = [r for r in map(json.loads, open(sys.argv[1])) if not r["prompt"]]
+assert len(reply) == 4
+# The last token has no next chunk, so no time: not fed, and its layers are not shown (as
+# the local engine's last token); the three before it carry their ids.
+assert reply[3]["layers"] == [None, None, None], reply[3]
+for t, r in enumerate(reply[:3]):
+    assert [l["experts"] for l in r["layers"]] == [[(7*t + 3*l + k) % 64 for k in range(2)] for l in range(3)], r
+PY
+runit run -m "http://127.0.0.1:$PORT" -p hi -n 4 --routed-experts
+grep -qF "sent routed experts without their shape: give --experts-shape LAYERS,K" "$TMP/err" && ok "SGLang ids without a shape: says so" || bad "SGLang shape message" "$(cat "$TMP/err")"
+finish
