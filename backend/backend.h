@@ -91,6 +91,9 @@ struct backend_request {
     const char *text;          /* raw (msgs == NULL): the prompt text */
     size_t len;
     const char *text_name;     /* what messages call the prompt (a file), or NULL */
+    size_t text_new;           /* remote, raw: text[text_new..len) is what the log's records
+                                * do not hold yet (the app resends the whole conversation);
+                                * the turn's first prompt record carries it as its piece */
     enum chat_style style;     /* local chat: the template (NONE: the model's own) */
     struct sampler_params sp;
     long n_predict;            /* -1: until the end or a full context */

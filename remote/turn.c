@@ -12,9 +12,10 @@
  *
  * The records (trace.h), measured at the client:
  *  - the turn's prompt: as many prompt records as the server's usage.prompt_tokens says the
- *    context grew by (one until it says), token 0 (the empty piece: the server does not show
- *    prompt tokens), fed, their ns_total summing to the TTFT (request sent -> first content
- *    byte), so trace_stats' TTFT is the client's;
+ *    context grew by (one until it says), token 0 (the server does not show prompt tokens),
+ *    the first one carrying the turn's new prompt text as its piece (the raw text from
+ *    text_new, or the last chat message), the others empty; fed, their ns_total summing to
+ *    the TTFT (request sent -> first content byte), so trace_stats' TTFT is the client's;
  *  - one record per token of the server's logprobs (piece = its bytes, logprob and top
  *    alternatives, token ids numbered by pieces.h), or one per content chunk when the server
  *    sends no logprobs (then not `sampled`);
@@ -598,9 +599,16 @@ static int turn_expand_prompt(struct turn *t, size_t *n_prompt)
         rc = trace_log_copy_from(&gen, log, i) < 0 ? -1 : 0;
     uint64_t ttft = log->tok[t->prompt_idx].ns_total;
     bool fed = log->tok[t->prompt_idx].fed;
+    size_t first_len = log->tok[t->prompt_idx].piece_len;
+    char *first = malloc(first_len + 1);
+    if (!first) {
+        trace_log_free(&gen);
+        return -1;
+    }
+    memcpy(first, trace_piece(log, t->prompt_idx), first_len);
     trace_log_truncate(log, t->prompt_idx);
     for (long i = 0; rc == 0 && i < want; i++) {
-        if (trace_log_push(log, 0, "", 0, true) < 0) {
+        if (trace_log_push(log, 0, first, i ? 0 : first_len, true) < 0) {
             rc = -1;
             break;
         }
@@ -612,6 +620,7 @@ static int turn_expand_prompt(struct turn *t, size_t *n_prompt)
         rc = trace_log_copy_from(log, &gen, i) < 0 ? -1 : 0;
     for (size_t i = t->prompt_idx; i < log->n; i++)
         log->tok[i].pos = (int32_t)i;
+    free(first);
     trace_log_free(&gen);
     trace_log_touch(log);
     return rc;
@@ -681,7 +690,10 @@ int remote_generate(struct backend *b, const struct backend_request *rq, struct 
     bool chat = rq->msgs != NULL;
     char *json = turn_request_json(&t, chat);
     t.prompt_idx = log->n;
-    if (!json || trace_log_push(log, 0, "", 0, true) < 0) {
+    const char *said = !chat ? rq->text + (rq->text_new < rq->len ? rq->text_new : rq->len)
+                       : rq->n_msgs > 0 ? rq->msgs[rq->n_msgs - 1].content : "";
+    size_t said_len = chat ? strlen(said) : (size_t)(rq->text + rq->len - said);
+    if (!json || trace_log_push(log, 0, said, said_len, true) < 0) {
         free(json);
         snprintf(res->msg, sizeof res->msg, "out of memory");
         res->stop = BACKEND_STOP_ERROR;

@@ -473,6 +473,7 @@ static int load_model(struct loader *L, const cJSON *root)
     if (!cJSON_GetObjectItemCaseSensitive(mo, "backend"))
         return 0; /* a local GGUF */
     const cJSON *be = NULL;
+    char path[256];
     if (get_object(L, mo, b, "backend", &be, path, sizeof path) != 0)
         return -1;
     const char *bb = "$.model.backend";

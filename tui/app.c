@@ -227,7 +227,7 @@ static int app_open(struct app *a)
     ep.mlock = a->opt.mlock;
     char err[512];
     /* Started with the signals blocked, so they all come to this thread. */
-    a->worker = worker_start(&ep, err, sizeof err);
+    a->worker = worker_start_with(&ep, &a->opt.backend, err, sizeof err);
     a->state_since = clock_now_s();   /* loading: the status bar counts the seconds */
     if (!a->worker) {
         fprintf(stderr, "moescope: %s\n", err);

@@ -4,11 +4,13 @@
 
 #include <stdbool.h>
 
+#include "backend.h"
 #include "engine.h"
 
 /* The command-line options cmd_app parses. */
 struct app_options {
-    const char *model;         /* -m: NULL = the default model */
+    const char *model;         /* -m: NULL = the default model; a URL: a remote engine */
+    struct backend_args backend; /* -m and its companions (--api-key-file, --timeout, ...) */
     int n_threads;             /* -t: 0 = cores */
     int n_ctx;                 /* -c: 0 = the model's, capped by the engine */
     const char *theme;         /* --theme: NULL = dark, or mono under NO_COLOR */

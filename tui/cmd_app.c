@@ -52,9 +52,10 @@ const char *default_model_path(void)
 static void app_usage(FILE *out)
 {
     fprintf(out,
-            "usage: moescope [-m MODEL] [options]\n"
+            "usage: moescope [-m MODEL|URL] [options]\n"
             "Chat with a Mixture-of-Experts model and watch its routing live.\n"
-            "  -m, --model FILE       GGUF model (default: the built-in Shakespeare MoE)\n"
+            "  -m, --model FILE       GGUF model (default: the built-in Shakespeare MoE), or\n"
+            "                         the URL of an OpenAI-compatible server (below)\n"
             "  -t, --threads N        threads (default: every core)\n"
             "  -c, --ctx N            context size (default: the model's, at most 4096)\n"
             "  -n, --n-predict N      at most N tokens a reply (default 2048, 0: no limit)\n"
@@ -67,7 +68,9 @@ static void app_usage(FILE *out)
             "      --prewarm          read every expert once before the first token\n"
             "      --mlock            pin the model in memory\n"
             "      --frames N         draw N frames and exit (for tests)\n"
-            "Inside: F1 lists every key, /help the commands. See moescope(1).\n");
+            "A server (-m URL):\n%s"
+            "Inside: F1 lists every key, /help the commands. See moescope(1).\n",
+            backend_args_usage);
 }
 
 static int parse_long(const char *opt, const char *v, long lo, long hi, long *out)
@@ -111,8 +114,18 @@ static int app_parse(int argc, char **argv, struct app_options *o)
             *(a[2] == 'p' ? &o->prewarm : &o->mlock) = true;
             continue;
         }
+        char why[256];
+        int took = backend_args_take(&o->backend, argc, argv, &i, why, sizeof why);
+        if (took < 0) {
+            fprintf(stderr, "moescope: %s\n", why);
+            return -1;
+        }
+        if (took) {
+            o->model = o->backend.model;
+            continue;
+        }
         static const char *const with_value[] = {
-            "-m", "--model", "-t", "--threads", "-c", "--ctx", "-n", "--n-predict", "--theme",
+            "-t", "--threads", "-c", "--ctx", "-n", "--n-predict", "--theme",
             "--chat-template", "--system", "--temp", "--top-k", "--top-p", "--min-p", "--seed",
             "--session", "--replay", "--frames",
         };
@@ -129,9 +142,7 @@ static int app_parse(int argc, char **argv, struct app_options *o)
         }
         const char *v = argv[++i];
         long n;
-        if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
-            o->model = v;
-        } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
+        if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
             if (parse_long(a, v, 1, 1024, &n) < 0)
                 return -1;
             o->n_threads = (int)n;
@@ -210,7 +221,15 @@ int cmd_app(int argc, char **argv)
          * the screen is taken; the worker opens it for real in the background. */
         const char *path = o.model ? o.model : default_model_path();
         struct model_desc d;
-        if (model_describe(path, &d, err, sizeof err) < 0) {
+        if (backend_is_url(path)) { /* a server: asked once too, so a refusal is one line */
+            struct backend_params bp = { .args = o.backend };
+            struct backend *b = backend_open(&bp, err, sizeof err);
+            if (!b) {
+                fprintf(stderr, "moescope: %s\n", err);
+                return 1;
+            }
+            backend_close(b);
+        } else if (model_describe(path, &d, err, sizeof err) < 0) {
             fprintf(stderr, "moescope: %s\n", err);
             if (!o.model)
                 fprintf(stderr, "moescope: the built-in model is made by `make`; "

@@ -225,6 +225,7 @@ static void conversation_reply_meta(const struct app *a, struct message *m, enum
     const char *end = why == REPLY_STOPPED    ? "stopped"
                       : why == REPLY_LIMIT    ? "token limit"
                       : why == REPLY_CTX_FULL ? "context full"
+                      : why == REPLY_INTERRUPTED ? "interrupted"
                                               : "";
     char ttft[48] = "";
     if (sp.n_prompt_fed > 0)
@@ -263,10 +264,16 @@ bool conversation_stream_end(struct app *a)
         m->streaming = false;
         transcript_set_text(&a->tr, k, a->ws.reply ? a->ws.reply : "", a->ws.reply_len);
         m->rec_end = a->log.n;
-        if (a->ws.done_why == REPLY_ERROR) {
+        if (a->ws.done_why == REPLY_ERROR ||
+            (a->ws.done_why == REPLY_INTERRUPTED && m->len == 0)) {
             if (m->len == 0)
                 transcript_truncate(&a->tr, k);
             transcript_addf(&a->tr, MSG_ERROR, "%s", a->ws.err);
+        } else if (a->ws.done_why == REPLY_INTERRUPTED) {
+            /* A cut stream: what arrived stays, marked, and the cut is said once. */
+            conversation_reply_meta(a, m, a->ws.done_why);
+            transcript_addf(&a->tr, MSG_ERROR, "%s", a->ws.err);
+            kept = true;
         } else if (a->ws.done_why == REPLY_STOPPED && m->len == 0) {
             /* Stopped while reading the prompt: no reply to keep. */
             transcript_truncate(&a->tr, k);

@@ -145,6 +145,10 @@ static void frame_draw_inspector(struct app *a)
     ctx.focused = a->focus == FOCUS_INSPECTOR;
     ctx.piece = frame_piece;
     ctx.piece_user = a;
+    ctx.not_reported = a->ws.backend[0] ? ~a->ws.reports &
+                                              (BACKEND_REPORTS_EXPERTS | BACKEND_REPORTS_GATES |
+                                               BACKEND_REPORTS_ENTROPY | BACKEND_REPORTS_SPLIT)
+                                        : 0;
     if (a->win.tabs)
         frame_draw_tabs(a, a->win.tabs);
     if (a->win.inspector) {

@@ -31,11 +31,18 @@ static void intake_model_ready(struct app *a)
     const char *tmpl = d->chat_family[0] ? ""
                                          : ".\nThe file has no chat template: it is a base "
                                            "model, and continues your text as it is";
-    conversation_note(a, MSG_NOTE, "%s: %s, %d layers, %s, context %d%s%s", a->model_label,
-                      d->arch, d->n_layers, experts, a->ws.n_ctx, a->chat_template[0] ? "" : tmpl,
-                      a->random_weights ? ".\nIts weights are random: the words are noise, but "
-                                          "the routing and the timings are real."
-                                        : ".");
+    if (a->ws.backend[0]) /* a server: what it is, how it is asked, what it lacks */
+        conversation_note(a, MSG_NOTE, "%s, served by %s. The conversation goes to it as raw "
+                          "text (/v1/completions), in the template --chat-template names; "
+                          "times are measured here, from the stream; %s.", a->model_label,
+                          a->ws.backend, a->ws.missing[0] ? a->ws.missing : "it reports all");
+    else
+        conversation_note(a, MSG_NOTE, "%s: %s, %d layers, %s, context %d%s%s",
+                          a->model_label, d->arch, d->n_layers, experts, a->ws.n_ctx,
+                          a->chat_template[0] ? "" : tmpl,
+                          a->random_weights ? ".\nIts weights are random: the words are "
+                                              "noise, but the routing and the timings are real."
+                                            : ".");
     conversation_note(a, MSG_NOTE,
                       "Type a message and press Enter. Tab moves to the inspector, F1 lists "
                       "every key, /help the commands.");
@@ -55,6 +62,8 @@ void intake_pump(struct app *a)
     first = n_before + 1;
     if (!worker_take(a->worker, &a->log, &first, &a->ws))
         return;
+    if (a->ws.backend[0] && a->model_ready) /* a server's pieces grow with every turn */
+        a->vocab = worker_vocab(a->worker);
     a->dirty |= DIRTY_STATUS;
     if (first <= n_before || a->log.n != n_before)
         a->dirty |= DIRTY_INSPECTOR;   /* records changed */

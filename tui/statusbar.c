@@ -78,7 +78,11 @@ static int statusbar_pieces(const struct app *a, struct piece *p)
                           d->n_experts);
         else
             n = piece_add(p, n, 70, THEME_STATUS, "dense");
-        if (a->worker) {
+        if (a->worker && ws->backend[0]) { /* a remote engine: which, and what it lacks */
+            n = piece_add(p, n, 85, THEME_STATUS, "%s", ws->backend);
+            if (ws->missing[0])
+                n = piece_add(p, n, 45, THEME_WARNING, "%s", ws->missing);
+        } else if (a->worker) {
             int thr = ws->n_threads > 0 ? ws->n_threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
             n = piece_add(p, n, 20, THEME_STATUS, "%d thread%s", thr, thr == 1 ? "" : "s");
             n = piece_add(p, n, 75, THEME_STATUS, "ctx %zu/%d", a->log.n, ws->n_ctx);

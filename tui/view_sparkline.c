@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend.h"
 #include "draw.h"
 #include "trace_stats.h"
 #include "views.h"
@@ -55,7 +56,8 @@ void view_entropy_draw(const struct view_ctx *ctx, WINDOW *w)
     int x = draw_label(w, 0, va.th, title, NULL);
     if (!va.log || va.log->n == 0)
         draw_label(w, 0, va.th, title, "[e] mode");
-    if (view_say_empty(&va, w, x, 2))
+    if (view_say_empty(&va, w, x, 2) ||
+        view_say_not_reported(&va, w, BACKEND_REPORTS_ENTROPY, "entropy"))
         return;
     long sel = view_selected(ctx);
     long from, to;

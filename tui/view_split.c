@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "backend.h"
 #include "draw.h"
 #include "trace_stats.h"
 #include "views.h"
@@ -37,6 +38,8 @@ void view_split_draw(const struct view_ctx *ctx, WINDOW *w)
     if (!va.ok)
         return;
     draw_label(w, 0, va.th, "time split", "attention / router / experts / other");
+    if (view_say_not_reported(&va, w, BACKEND_REPORTS_SPLIT, "time split"))
+        return;
     struct trace_split gen, pre;
     if (va.log) {
         trace_time_split(va.log, 0, va.log->n, TRACE_SEL_GEN, &gen);

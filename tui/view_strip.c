@@ -115,7 +115,8 @@ void view_strip_draw(const struct view_ctx *ctx, WINDOW *w)
         return;
     int y0 = 1;
     if (va.log->n_experts <= 0) {
-        draw_printf(w, 1, 0, va.cols, draw_attr(va.th, THEME_WARNING), "dense model: no routing");
+        draw_printf(w, 1, 0, va.cols, draw_attr(va.th, THEME_WARNING), "%s",
+                    view_no_routing(va.not_reported));
         y0 = 2;
     } else if (va.rows >= 4) {
         strip_legend(ctx, w, 1);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "backend.h"
 #include "draw.h"
 #include "trace_stats.h"
 #include "views.h"
@@ -45,7 +46,7 @@ static int token_layers(const struct view_ctx *ctx, WINDOW *w, int y, long sel)
     if (y >= rows)
         return y;
     if (log->n_experts <= 0 || log->n_layers <= 0) {
-        draw_printf(w, y++, 0, cols, draw_attr(th, THEME_WARNING), "dense model: no routing");
+        draw_printf(w, y++, 0, cols, draw_attr(th, THEME_WARNING), "%s", view_no_routing(ctx->not_reported));
         return y;
     }
     if (!log->tok[sel].fed) {

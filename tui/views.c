@@ -1,5 +1,6 @@
 /* tui/views.c: the registry of the inspector's views, and what every view shares: which
  * record is selected, and the prologue each draw begins with. */
+#include "backend.h"
 #include "draw.h"
 #include "views.h"
 
@@ -19,6 +20,22 @@ const struct view_info view_table[VIEW_COUNT] = {
     [VIEW_TOKEN] = { "token", "tok", '7', "the selected token in detail", view_token_draw },
 };
 
+const char *view_no_routing(unsigned not_reported)
+{
+    return not_reported & BACKEND_REPORTS_EXPERTS ? "expert ids: not reported by this server"
+                                                  : "dense model: no routing";
+}
+
+bool view_say_not_reported(const struct view_area *va, WINDOW *w, unsigned bit,
+                           const char *what)
+{
+    if (!(va->not_reported & bit))
+        return false;
+    draw_printf(w, va->rows > 1 ? 1 : 0, 0, va->cols, draw_attr(va->th, THEME_WARNING),
+                "%s: not reported by this server", what);
+    return true;
+}
+
 long view_selected(const struct view_ctx *ctx)
 {
     const struct trace_log *log = ctx->log;
@@ -37,7 +54,8 @@ long view_selected(const struct view_ctx *ctx)
 struct view_area view_begin(const struct view_ctx *ctx, WINDOW *w)
 {
     werase(w);
-    struct view_area va = { false, getmaxy(w), getmaxx(w), ctx->log, ctx->theme };
+    struct view_area va = { false, getmaxy(w), getmaxx(w), ctx->log, ctx->theme,
+                            ctx->not_reported };
     va.ok = va.rows >= 1 && va.cols >= 1;
     return va;
 }
@@ -50,7 +68,7 @@ bool view_say_empty(const struct view_area *va, WINDOW *w, int x, int min_expert
         say = "no tokens yet";
     } else if (min_experts > 0 &&
                (va->log->n_experts < min_experts || va->log->n_layers <= 0)) {
-        say = "dense model: no routing";
+        say = view_no_routing(va->not_reported);
         role = THEME_WARNING;
     }
     if (!say)

@@ -81,6 +81,7 @@ struct view_ctx {
     view_piece_fn piece;          /* may be NULL */
     void *piece_user;
     struct view_cache *cache;     /* aggregates of the log kept across frames, or NULL */
+    unsigned not_reported;        /* a remote engine: backend_report bits it lacks (0: local) */
 };
 
 /* The views, in the order of their number keys 1..7. VIEW_OVERVIEW is the default screen:
@@ -126,10 +127,11 @@ struct view_area {
     int rows, cols;
     const struct trace_log *log;  /* ctx->log */
     const struct theme *th;       /* ctx->theme */
+    unsigned not_reported;        /* ctx->not_reported */
 };
 struct view_area view_begin(const struct view_ctx *ctx, WINDOW *w);
 /* The line a view shows when there is nothing to draw: "no tokens yet", or, when
- * min_experts > 0 and the log has fewer experts (or no layers), "dense model: no routing".
+ * min_experts > 0 and the log has fewer experts (or no layers), view_no_routing's line.
  * On row 1, or beside the label (which ends at column x) in a one-row window. Returns true
  * when it said one. */
 bool view_say_empty(const struct view_area *va, WINDOW *w, int x, int min_experts);
@@ -137,5 +139,13 @@ bool view_say_empty(const struct view_area *va, WINDOW *w, int x, int min_expert
 /* The record a view treats as selected: ctx->sel when it is in the log, else the newest
  * fed record (the newest record when none is fed); -1 when the log is empty. */
 long view_selected(const struct view_ctx *ctx);
+/* Why a view has no routing to draw: "expert ids: not reported by this server" for a
+ * remote engine that sends none (not_reported: backend_report bits), else "dense model: no
+ * routing". */
+const char *view_no_routing(unsigned not_reported);
+/* "<what>: not reported by this server" on row 1 when the server lacks bit (a
+ * backend_report). Returns true when it said so. */
+bool view_say_not_reported(const struct view_area *va, WINDOW *w, unsigned bit,
+                           const char *what);
 
 #endif

@@ -10,7 +10,12 @@
  * A reply job carries the whole rendered conversation. The worker tokenizes it, keeps the
  * longest prefix the engine has already seen (the KV cache stays valid there), rewinds to
  * it, feeds the rest and samples until the model ends its turn, Esc, the token limit, or
- * a full context. */
+ * a full context.
+ *
+ * A remote engine (an http(s):// model, backend.h) takes the same jobs: the whole rendered
+ * conversation goes to the server as a raw completion (servers keep no state between
+ * requests), the records whose text it still starts with are kept, and the turn's records
+ * (remote/turn.c) are posted as they stream in. Esc closes the connection. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -53,6 +58,7 @@ enum { PREFILL_FIRST = 64, PREFILL_MIN = 16, PREFILL_MAX = 512 };
 struct worker {
     pthread_t thread;
     struct engine_params params;  /* a copy; model_path points at path */
+    struct backend_args remote;   /* a copy (the strings are the caller's) */
     char path[4096];
     int wake[2];                  /* pipe: [0] the UI polls, [1] the worker writes */
     atomic_int stop;              /* Esc: end the reply after the token in flight */
@@ -77,9 +83,13 @@ struct worker {
 
     /* private to the worker thread */
     struct engine *eng;
+    struct backend *be;           /* a remote engine (then eng is NULL) */
     size_t n_bos;                 /* leading records that are not in the text (a BOS) */
     struct trace_log log;         /* every record of the engine's context */
-    struct vocab_table vt;        /* what vocab points to */
+    struct vocab_table vt;        /* what vocab points to (the local engine) */
+    struct vocab_table **vt_seen; /* (n_vt_seen) a server's: one per turn, as its pieces grow;
+                                   * kept until the worker ends, since the UI may hold any */
+    size_t n_vt_seen;
 };
 
 static void worker_wake(struct worker *w)
@@ -106,9 +116,9 @@ static void worker_post(struct worker *w, size_t from)
     worker_wake(w);
 }
 
-static int vocab_build(struct worker *w, int n)
+/* The texts of ids [0, n) into v, from the engine or the server's pieces. */
+static int vocab_build(struct worker *w, int n, struct vocab_table *v)
 {
-    struct vocab_table *v = &w->vt;
     size_t cap = (size_t)(n > 0 ? n : 1) * 8, len = 0;
     v->off = malloc(((size_t)n + 1) * sizeof *v->off);
     v->text = malloc(cap);
@@ -116,7 +126,8 @@ static int vocab_build(struct worker *w, int n)
         return -1;
     char piece[256];
     for (int id = 0; id < n; id++) {
-        size_t pl = engine_token_piece(w->eng, id, piece, sizeof piece);
+        size_t pl = w->be ? backend_token_piece(w->be, id, piece, sizeof piece)
+                          : engine_token_piece(w->eng, id, piece, sizeof piece);
         if (pl > sizeof piece)
             pl = sizeof piece;
         if (len + pl > cap || len + pl > UINT32_MAX) {
@@ -383,12 +394,125 @@ static void worker_do_reply(struct worker *w, const char *text, size_t len,
     worker_finish(w, why, why == REPLY_ERROR ? err : NULL);
 }
 
+/* ---- a remote engine ---- */
+
+struct remote_turn {
+    struct worker *w;
+    size_t from;                  /* the turn's first record */
+    bool started;                 /* the first token arrived */
+};
+
+static bool worker_remote_token(void *ud, const struct trace_log *log, size_t idx)
+{
+    struct remote_turn *rt = ud;
+    struct worker *w = rt->w;
+    if (!rt->started) {
+        rt->started = true;
+        pthread_mutex_lock(&w->mu);
+        w->st.reply_first = (long)idx;
+        w->st.state = WORKER_GENERATING;
+        w->status_changed = true;
+        pthread_mutex_unlock(&w->mu);
+    }
+    worker_reply_append(w, trace_piece(log, idx), log->tok[idx].piece_len);
+    /* The record before this one just got its time: post the turn from its start. */
+    worker_post(w, rt->from);
+    return !atomic_load(&w->stop);
+}
+
+static bool worker_remote_should_stop(void *ud)
+{
+    const struct remote_turn *rt = ud;
+    return atomic_load(&rt->w->stop) != 0;
+}
+
+/* Publishes the pieces the server has shown so far as the vocabulary the views read. */
+static void worker_remote_vocab(struct worker *w)
+{
+    int n = backend_info(w->be)->model.n_vocab;
+    struct vocab_table **seen = realloc(w->vt_seen, (w->n_vt_seen + 1) * sizeof *seen);
+    if (!seen)
+        return;
+    w->vt_seen = seen;
+    struct vocab_table *v = calloc(1, sizeof *v);
+    if (!v || vocab_build(w, n, v) != 0) {
+        if (v) {
+            free(v->off);
+            free(v->text);
+        }
+        free(v);
+        return;
+    }
+    seen[w->n_vt_seen++] = v;
+    pthread_mutex_lock(&w->mu);
+    w->vocab = v;
+    w->status_changed = true;
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void worker_do_remote_reply(struct worker *w, const char *text, size_t len,
+                                   const struct sampler_params *sp, int n_predict)
+{
+    size_t off = 0, k = worker_text_prefix(w, text, len, &off);
+    trace_log_truncate(&w->log, k);
+    pthread_mutex_lock(&w->mu);
+    w->reply_len = w->reply_pub = 0;
+    w->st.reply_first = -1;
+    pthread_mutex_unlock(&w->mu);
+    worker_progress(w, WORKER_PREFILL, 0, 1);
+    worker_post(w, k);
+    struct remote_turn rt = { .w = w, .from = k };
+    struct backend_request rq = {
+        .text = text, .len = len, .text_new = off, .sp = *sp,
+        .n_predict = n_predict > 0 ? n_predict : -1, .on_token = worker_remote_token,
+        .should_stop = worker_remote_should_stop, .ud = &rt,
+    };
+    struct backend_result res;
+    int rc = backend_generate(w->be, &rq, &w->log, &res);
+    /* The prompt records were counted at the end (usage): the reply starts after them. */
+    pthread_mutex_lock(&w->mu);
+    w->st.reply_first = res.n_gen ? (long)(res.first + res.n_prompt) : -1;
+    w->st.desc = backend_info(w->be)->model; /* the shape grows when expert ids arrive */
+    w->st.reports = backend_info(w->be)->reports;
+    pthread_mutex_unlock(&w->mu);
+    worker_post(w, k);
+    static const enum reply_end why[BACKEND_STOP_COUNT] = {
+        [BACKEND_STOP_EOG] = REPLY_EOG, [BACKEND_STOP_LENGTH] = REPLY_LIMIT,
+        [BACKEND_STOP_CONTEXT] = REPLY_CTX_FULL, [BACKEND_STOP_USER] = REPLY_STOPPED,
+        [BACKEND_STOP_INTERRUPTED] = REPLY_INTERRUPTED, [BACKEND_STOP_ERROR] = REPLY_ERROR,
+    };
+    enum reply_end end = rc != 0 ? REPLY_ERROR : why[res.stop];
+    worker_remote_vocab(w);
+    worker_finish(w, end, end == REPLY_ERROR || end == REPLY_INTERRUPTED ? res.msg : NULL);
+}
+
+/* Opens the server (status: what it is and what it does not report). 0, or -1 with err. */
+static int worker_open_remote(struct worker *w, char *err, size_t errlen)
+{
+    struct backend_params bp = { .args = w->remote, .sampler = w->params.sampler };
+    bp.args.model = w->path;
+    w->be = backend_open(&bp, err, errlen);
+    if (!w->be)
+        return -1;
+    const struct backend_info *in = backend_info(w->be);
+    pthread_mutex_lock(&w->mu);
+    snprintf(w->st.backend, sizeof w->st.backend, "%s at %s%s", in->family, in->url,
+             in->insecure ? " (INSECURE: TLS not checked)" : "");
+    backend_missing_text(in->reports, w->st.missing, sizeof w->st.missing);
+    w->st.reports = in->reports;
+    pthread_mutex_unlock(&w->mu);
+    return 0;
+}
+
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
     char err[512] = "";
-    w->eng = engine_open(&w->params, err, sizeof err);
-    if (!w->eng) {
+    if (backend_is_url(w->path))
+        worker_open_remote(w, err, sizeof err);
+    else
+        w->eng = engine_open(&w->params, err, sizeof err);
+    if (!w->eng && !w->be) {
         pthread_mutex_lock(&w->mu);
         w->st.state = WORKER_FAILED;
         snprintf(w->st.err, sizeof w->st.err, "%s", err[0] ? err : "cannot open the model");
@@ -396,21 +520,22 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&w->mu);
         worker_wake(w);
     } else {
-        const struct model_desc *d = engine_desc(w->eng);
+        const struct model_desc *d = w->be ? &backend_info(w->be)->model : engine_desc(w->eng);
+        /* A server's vocabulary is not known: the views show the pieces the records hold. */
         int ok = trace_log_init(&w->log, d->n_layers, d->n_experts, d->n_experts_used) == 0 &&
-                 vocab_build(w, d->n_vocab) == 0;
+                 (w->be || vocab_build(w, d->n_vocab, &w->vt) == 0);
         pthread_mutex_lock(&w->q.mu);
         trace_log_free(&w->q.log);
         trace_log_init(&w->q.log, d->n_layers, d->n_experts, d->n_experts_used);
         pthread_mutex_unlock(&w->q.mu);
         pthread_mutex_lock(&w->mu);
         w->st.desc = *d;
-        w->st.n_ctx = engine_n_ctx(w->eng);
+        w->st.n_ctx = w->be ? backend_info(w->be)->n_ctx : engine_n_ctx(w->eng);
         w->st.opened = ok;
         w->st.state = ok ? WORKER_IDLE : WORKER_FAILED;
         if (!ok)
             snprintf(w->st.err, sizeof w->st.err, "out of memory after opening the model");
-        else
+        else if (!w->be)
             w->vocab = &w->vt;
         w->status_changed = true;
         pthread_mutex_unlock(&w->mu);
@@ -434,13 +559,21 @@ static void *worker_main(void *arg)
         w->job_text = NULL;
         pthread_mutex_unlock(&w->mu);
 
-        if (!w->eng) {
+        if (!w->eng && !w->be) {
             free(text);
             worker_finish(w, REPLY_ERROR, "no model is open");
             continue;
         }
         atomic_store(&w->stop, 0);
-        if (job == JOB_REPLY || job == JOB_FEED) {
+        if (w->be && job == JOB_REPLY) {
+            worker_do_remote_reply(w, text, len, &sp, n_predict);
+        } else if (w->be && job == JOB_FEED) {
+            worker_finish(w, REPLY_FED, NULL); /* a server keeps nothing to feed */
+        } else if (w->be) {
+            trace_log_clear(&w->log);
+            worker_post(w, 0);
+            worker_set_state(w, WORKER_IDLE);
+        } else if (job == JOB_REPLY || job == JOB_FEED) {
             worker_do_reply(w, text, len, &sp, n_predict, job == JOB_FEED);
         } else if (job == JOB_RESET) {
             engine_rewind(w->eng, 0);
@@ -454,6 +587,8 @@ static void *worker_main(void *arg)
     if (w->eng)
         engine_close(w->eng);
     w->eng = NULL;
+    backend_close(w->be);
+    w->be = NULL;
     pthread_mutex_lock(&w->mu);
     w->exited = true;
     pthread_cond_broadcast(&w->cv);
@@ -463,12 +598,20 @@ static void *worker_main(void *arg)
 
 struct worker *worker_start(const struct engine_params *params, char *err, size_t errlen)
 {
+    return worker_start_with(params, NULL, err, errlen);
+}
+
+struct worker *worker_start_with(const struct engine_params *params,
+                                 const struct backend_args *remote, char *err, size_t errlen)
+{
     struct worker *w = calloc(1, sizeof *w);
     if (!w) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
     w->params = *params;
+    if (remote)
+        w->remote = *remote;
     snprintf(w->path, sizeof w->path, "%s", params->model_path ? params->model_path : "");
     w->params.model_path = w->path;
     w->st.state = WORKER_LOADING;
@@ -531,6 +674,12 @@ void worker_quit(struct worker *w, int timeout_ms)
     trace_log_free(&w->log);
     free(w->vt.off);
     free(w->vt.text);
+    for (size_t i = 0; i < w->n_vt_seen; i++) {
+        free(w->vt_seen[i]->off);
+        free(w->vt_seen[i]->text);
+        free(w->vt_seen[i]);
+    }
+    free(w->vt_seen);
     free(w->job_text);
     free(w->reply);
     pthread_cond_destroy(&w->cv);

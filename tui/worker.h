@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backend.h"
 #include "detok.h" /* utf8_complete_prefix */
 #include "engine.h"
 #include "trace.h"
@@ -27,6 +28,7 @@ enum reply_end {
     REPLY_CTX_FULL,            /* the context is full */
     REPLY_ERROR,               /* err says what */
     REPLY_FED,                 /* a feed-only job (a loaded conversation) is in the cache */
+    REPLY_INTERRUPTED,         /* a remote stream was cut: the partial reply stays, err says why */
 };
 
 /* What the UI copies out of the worker on each take. */
@@ -45,6 +47,11 @@ struct worker_status {
     long reply_first;          /* the log index of the reply's first token, -1 = none */
     size_t prefill_done;       /* prompt tokens fed so far, of prefill_total (PREFILL) */
     size_t prefill_total;
+    /* A remote engine (backend.h): "llama-server at URL", and what it does not report
+     * ("not reported by this server: gate weights, ..."); both "" for the local engine. */
+    char backend[600];
+    char missing[200];
+    unsigned reports;          /* a remote engine: enum backend_report bits */
 };
 
 /* The vocabulary as plain data, built once by the worker after opening the model so the
@@ -57,8 +64,13 @@ struct vocab_table {
 
 struct worker;
 /* Starts the thread, which opens the model (the status says when it is ready). The
- * worker keeps its own copy of params and the path. Returns NULL on failure (err set). */
+ * worker keeps its own copy of params and the path. When the path is an http(s):// URL the
+ * worker drives that server through backend.h instead. Returns NULL on failure (err set). */
 struct worker *worker_start(const struct engine_params *params, char *err, size_t errlen);
+/* The same with a server's options (-m URL's companions; the strings must outlive the
+ * worker; NULL: defaults). */
+struct worker *worker_start_with(const struct engine_params *params,
+                                 const struct backend_args *remote, char *err, size_t errlen);
 /* Asks the thread to end and waits at most timeout_ms for it; a worker still inside the
  * engine after that is left behind (the process is exiting). */
 void worker_quit(struct worker *w, int timeout_ms);
