@@ -11,7 +11,7 @@
 #      shows the slot idle with fewer tokens decoded than asked, and its log the stop);
 #   4. the server killed mid-reply: one clear line, the partial text kept, marked interrupted;
 #   5. `bench -m URL --parallel 1,4` against it (--json has the parallel rows);
-#   6. the app in tmux chats with it (skipped until the worker drives a backend).
+#   6. the app in tmux chats with it, and Esc stops generation on the server (/slots).
 # The binary: $LLAMA_SERVER, else tools/llama_anchor.sh --print server (which builds it the
 # first time: about 10 minutes), else a build already in the cache. Skips with a message
 # when none can be had. Last line: `N passed, N failed`.
@@ -42,7 +42,13 @@ fi
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/moescope-llama.XXXXXX") || exit 1
 SPID=""
-cleanup() { [ -n "$SPID" ] && kill "$SPID" 2>/dev/null; rm -rf "$TMP"; }
+SOCK="moescope-llama-$$"
+T() { tmux -L "$SOCK" -f /dev/null "$@"; }
+cleanup() {
+    T kill-server 2>/dev/null
+    [ -n "$SPID" ] && kill "$SPID" 2>/dev/null
+    rm -rf "$TMP"
+}
 trap cleanup EXIT INT TERM
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -127,6 +133,35 @@ PY
     if [ $? = 0 ] && [ "$rc" = 130 ] && grep -q "stop processing" "$TMP/server.log"; then
         ok "Ctrl-C closes the connection and the server stops ($(cat "$TMP/slots"))"
     else bad "the server stops on Ctrl-C" "rc $rc; $(cat "$TMP/slots" "$TMP/int.err")"; fi
+
+    if command -v tmux >/dev/null 2>&1; then
+        T new-session -d -s app -x 120 -y 32 \
+            "env XDG_DATA_HOME=$TMP/data XDG_STATE_HOME=$TMP/state $BIN -m $URL --temp 0; sleep 60"
+        i=0
+        until T capture-pane -p -t app | grep -qF "served by llama-server" || [ $i -ge 200 ]; do
+            sleep 0.1; i=$((i + 1)); done
+        T send-keys -t app "Once upon a time" Enter
+        sleep 2
+        T capture-pane -p -t app >"$TMP/app.screen"
+        T send-keys -t app Escape
+        sleep 1.5
+        T capture-pane -p -t app >"$TMP/app2.screen"
+        python3 - "$URL" >"$TMP/slots2" 2>&1 <<'PY'
+import json, sys, urllib.request
+s = json.load(urllib.request.urlopen(sys.argv[1] + "/slots", timeout=5))[0]
+n = s["next_token"][0]["n_decoded"]
+print("is_processing", s["is_processing"], "n_decoded", n)
+sys.exit(0 if not s["is_processing"] and 0 < n < 2048 else 1)
+PY
+        if [ $? = 0 ] && grep -q "stopped" "$TMP/app2.screen" &&
+           grep -qF "llama-server at $URL/v1" "$TMP/app.screen"; then
+            ok "the app chats with llama-server; Esc stops it there ($(cat "$TMP/slots2"))"
+        else bad "the app on llama-server, Esc" "$(cat "$TMP/slots2" "$TMP/app2.screen")"; fi
+        cp "$TMP/app.screen" "${LLAMA_SCREEN_OUT:-/dev/null}" 2>/dev/null
+        T kill-server 2>/dev/null
+    else
+        echo "skipped: tmux is not installed (the app's part)"
+    fi
 
     "$BIN" run -m "$URL" -p "Once upon a time" -n 1500 --temp 0 >"$TMP/kill.out" 2>"$TMP/kill.err" &
     RPID=$!

@@ -20,7 +20,11 @@ command -v python3 >/dev/null 2>&1 || { echo "skipped: python3 is not installed"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/moescope-remote.XXXXXX") || exit 1
 PIDS=""
-cleanup() { for p in $PIDS; do kill "$p" 2>/dev/null; done; rm -rf "$TMP"; }
+cleanup() {
+    tmux -L "moescope-remote-$$" kill-server 2>/dev/null
+    for p in $PIDS; do kill "$p" 2>/dev/null; done
+    rm -rf "$TMP"
+}
 trap cleanup EXIT INT TERM
 
 # start MODE: a fake server; its port in $PORT.
@@ -171,4 +175,54 @@ for t, r in enumerate(reply[:3]):
 PY
 runit run -m "http://127.0.0.1:$PORT" -p hi -n 4 --routed-experts
 grep -qF "sent routed experts without their shape: give --experts-shape LAYERS,K" "$TMP/err" && ok "SGLang ids without a shape: says so" || bad "SGLang shape message" "$(cat "$TMP/err")"
+# -- the app in tmux on a server --
+if command -v tmux >/dev/null 2>&1; then
+    SOCK="moescope-remote-$$"
+    T() { tmux -L "$SOCK" -f /dev/null "$@"; }
+    screen() { T capture-pane -p -t app; }
+    waitfor() { # TEXT SECONDS
+        i=0
+        while [ $i -lt $(($2 * 10)) ]; do screen | grep -qF -- "$1" && return 0; sleep 0.1; i=$((i + 1)); done
+        return 1
+    }
+    start slow
+    SLOWPORT=$PORT
+    T new-session -d -s app -x 120 -y 32 \
+        "env XDG_DATA_HOME=$TMP/data XDG_STATE_HOME=$TMP/state $BIN -m http://127.0.0.1:$OKPORT; sleep 30"
+    if waitfor "served by llama-server at" 20 &&
+       screen | head -1 | grep -qF "llama-server at http://127.0.0.1:$OKPORT/v1"; then
+        T send-keys -t app "Hello there" Enter
+        if waitfor "5 tokens" 20 && screen | grep -qF " To be, or not" &&
+           screen | grep -qF "expert ids: not reported by this server" &&
+           screen | grep -qF "llama-server at http://127.0.0.1:$OKPORT/v1"; then
+            ok "the app chats with a server; the views say what it does not report"
+        else bad "the app chats with a server" "$(screen)"; fi
+    else bad "the app opens a server" "$(screen)"; fi
+    T kill-session -t app
+    T new-session -d -s app -x 120 -y 32 \
+        "env XDG_DATA_HOME=$TMP/data XDG_STATE_HOME=$TMP/state $BIN -m http://127.0.0.1:$SLOWPORT; sleep 30"
+    waitfor "served by llama-server" 20
+    T send-keys -t app "Go on" Enter
+    waitfor " To be, or" 20
+    T send-keys -t app Escape
+    i=0
+    while [ ! -s "$TMP/port.slow.closed" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+    if [ -s "$TMP/port.slow.closed" ] && waitfor "stopped" 5; then
+        ok "Esc closes the connection: the server saw it ($(cat "$TMP/port.slow.closed"))"
+    else bad "Esc closes the connection" "$(screen)"; fi
+    T kill-session -t app
+    start cut
+    T new-session -d -s app -x 120 -y 32 \
+        "env XDG_DATA_HOME=$TMP/data XDG_STATE_HOME=$TMP/state $BIN -m http://127.0.0.1:$PORT; sleep 30"
+    waitfor "served by llama-server" 20
+    T send-keys -t app "Hi" Enter
+    # (the error line wraps in the 62-column transcript: its first words are checked)
+    if waitfor "interrupted" 20 && screen | grep -qF " To be," &&
+       screen | grep -qF "completions: the connection was"; then
+        ok "a cut stream in the app: the partial reply stays, marked interrupted"
+    else bad "a cut stream in the app" "$(screen)"; fi
+    T kill-server 2>/dev/null
+else
+    echo "skipped: tmux is not installed (the app's part)"
+fi
 finish

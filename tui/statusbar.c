@@ -76,7 +76,7 @@ static int statusbar_pieces(const struct app *a, struct piece *p)
         if (d->n_experts > 0)
             n = piece_add(p, n, 70, THEME_STATUS, "%d of %d experts", d->n_experts_used,
                           d->n_experts);
-        else
+        else if (!ws->backend[0]) /* a server that sends no ids is not known to be dense */
             n = piece_add(p, n, 70, THEME_STATUS, "dense");
         if (a->worker && ws->backend[0]) { /* a remote engine: which, and what it lacks */
             n = piece_add(p, n, 85, THEME_STATUS, "%s", ws->backend);

@@ -18,6 +18,8 @@ serves /v1/models (owned_by from the mode's family) and POST /v1/completions and
   badsse      two tokens, then a line that is not an SSE field
   badjson     two tokens, then an event whose JSON is cut
   midError    two tokens, then {"error": {...}} as an event
+  slow        400 tokens, 50 ms apart; when the client closes the connection it writes
+              "closed after N tokens" to PORTFILE.closed
   vllm        /v1/models owned_by vllm; a whole (non-streamed) reply read from
               tests/remote/vllm_reply.json
   sglang      /v1/models owned_by sglang; the stream in tests/remote/sglang_stream.txt
@@ -121,13 +123,20 @@ class Handler(BaseHTTPRequestHandler):
                         self.send_chunk(line.strip() + b"\n\n")
             self.send_chunk(b"")
             return
-        count = {"stall": 1, "cut": 3, "badsse": 2, "badjson": 2, "midError": 2}.get(MODE, 5)
+        count = {"stall": 1, "cut": 3, "badsse": 2, "badjson": 2, "midError": 2,
+                 "slow": 400}.get(MODE, 5)
         maxt = req.get("max_tokens")
         if maxt is not None:
             count = min(count, maxt)
         for i in range(count):
-            self.event(chunk(i, TOKENS[i], chat))
-            time.sleep(0.02)
+            try:
+                self.event(chunk(i, TOKENS[i % len(TOKENS)], chat))
+            except (BrokenPipeError, ConnectionResetError):
+                if len(sys.argv) > 2:
+                    with open(sys.argv[2] + ".closed", "w") as f:
+                        f.write("closed after %d tokens" % i)
+                return
+            time.sleep(0.05 if MODE == "slow" else 0.02)
         if MODE == "stall":
             time.sleep(3600)
         if MODE == "cut":
