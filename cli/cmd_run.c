@@ -469,9 +469,10 @@ static int run_generate(struct backend *b, const struct run_opts *o, struct trac
     case BACKEND_STOP_INTERRUPTED:
     case BACKEND_STOP_ERROR:
         /* The partial reply stays on stdout; the cut gets its own line. */
-        fprintf(stderr, "%smoescope run: %s\n", st.out.wrote && !st.out.ends_newline ? "\n" : "",
-                res->msg);
-        st.out.ends_newline = true;
+        /* On a terminal the partial reply stays on its own line; piped, stderr has one. */
+        bool own = st.out.wrote && !st.out.ends_newline && isatty(STDERR_FILENO);
+        fprintf(stderr, "%smoescope run: %s\n", own ? "\n" : "", res->msg);
+        st.out.ends_newline = own || st.out.ends_newline;
         stop = res->stop == BACKEND_STOP_INTERRUPTED ? "interrupted" : "stopped";
         status = 1;
         break;

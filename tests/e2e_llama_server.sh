@@ -3,8 +3,12 @@
 # built once per machine by tools/llama_anchor.sh into ~/.cache/moescope/llama.cpp/), started
 # on 127.0.0.1 with a free port and stopped when the test ends:
 #   1. on the default model (build/default.gguf, no chat template: /v1/completions) and on a
-#      fixture model (../shared/fixtures/models-2026/qwen2moe-tiny-f32.gguf): `run -m URL`
-#      streams the same greedy text as `run` on the same file in moescope's own engine;
+#      fixture model (../shared/fixtures/models-2026/stories260K.gguf): `run -m URL` streams
+#      the same greedy text as `run` on the same file in moescope's own engine. (The MoE
+#      fixtures have random weights and soon emit special tokens such as <|im_start|>, which
+#      this llama-server's output parser refuses mid-reply with "The model produced output
+#      that does not match the expected Content-only format": moescope shows that as one
+#      line, but no text can be compared past it, so the dense stories260K is used.)
 #   2. logprobs reach the trace; TTFT and inter-token times are measured, with the server's
 #      own timings beside them;
 #   3. Ctrl-C in `run` closes the connection and the server stops generating (its /slots
@@ -21,7 +25,7 @@ ROOT=$(pwd)
 BIN=${MOESCOPE_BIN:-"$ROOT/moescope"}
 FIX=${MOESCOPE_FIXTURES:-../shared/fixtures}
 DEFAULT=build/default.gguf
-FIXMODEL="$FIX/models-2026/qwen2moe-tiny-f32.gguf"
+FIXMODEL="$FIX/models-2026/stories260K.gguf"
 pass=0
 fail=0
 ok() { pass=$((pass + 1)); printf "ok   %s\n" "$1"; }
@@ -111,14 +115,14 @@ assert [r["level"] for r in rows] == [1, 4], rows
 for r in rows:
     assert r["errors"] == 0 and r["tg_tps"] > 0 and r["ttft_p50_ms"] > 0 and r["itl_p99_ms"] >= r["itl_p50_ms"] > 0, r
 PY
-fi
 
-# 1 on the fixture model; 3 and 4 there (its context is long enough to keep generating).
-if [ -r "$FIXMODEL" ] && serve "$FIXMODEL"; then
-    same_text "fixture qwen2moe-tiny-f32" "$FIXMODEL" "The capital of France is" 32
+    # 3, 4, 6 on the default model (the server's context is larger than its training, so it
+    # keeps generating until stopped).
     "$BIN" run -m "$URL" -p "Once upon a time" -n 1500 --temp 0 >"$TMP/int.out" 2>"$TMP/int.err" &
     RPID=$!
-    sleep 1.5
+    i=0 # until part of the reply has arrived
+    while [ ! -s "$TMP/int.out" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+    sleep 0.5
     kill -INT "$RPID"
     wait "$RPID"
     rc=$?
@@ -126,9 +130,9 @@ if [ -r "$FIXMODEL" ] && serve "$FIXMODEL"; then
     python3 - "$URL" >"$TMP/slots" 2>&1 <<'PY'
 import json, sys, urllib.request
 s = json.load(urllib.request.urlopen(sys.argv[1] + "/slots", timeout=5))[0]
-n = s["next_token"][0]["n_decoded"]
+n = s.get("next_token", [{}])[0].get("n_decoded")
 print("is_processing", s["is_processing"], "n_decoded", n)
-sys.exit(0 if not s["is_processing"] and 0 < n < 1500 else 1)
+sys.exit(0 if not s["is_processing"] and (n is None or n < 1500) else 1)
 PY
     if [ $? = 0 ] && [ "$rc" = 130 ] && grep -q "stop processing" "$TMP/server.log"; then
         ok "Ctrl-C closes the connection and the server stops ($(cat "$TMP/slots"))"
@@ -149,9 +153,9 @@ PY
         python3 - "$URL" >"$TMP/slots2" 2>&1 <<'PY'
 import json, sys, urllib.request
 s = json.load(urllib.request.urlopen(sys.argv[1] + "/slots", timeout=5))[0]
-n = s["next_token"][0]["n_decoded"]
+n = s.get("next_token", [{}])[0].get("n_decoded")
 print("is_processing", s["is_processing"], "n_decoded", n)
-sys.exit(0 if not s["is_processing"] and 0 < n < 2048 else 1)
+sys.exit(0 if not s["is_processing"] and (n is None or n < 2048) else 1)
 PY
         if [ $? = 0 ] && grep -q "stopped" "$TMP/app2.screen" &&
            grep -qF "llama-server at $URL/v1" "$TMP/app.screen"; then
@@ -165,7 +169,9 @@ PY
 
     "$BIN" run -m "$URL" -p "Once upon a time" -n 1500 --temp 0 >"$TMP/kill.out" 2>"$TMP/kill.err" &
     RPID=$!
-    sleep 1.5
+    i=0 # until part of the reply has arrived
+    while [ ! -s "$TMP/kill.out" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+    sleep 0.5
     kill -9 "$SPID"
     wait "$RPID"
     rc=$?
@@ -174,6 +180,11 @@ PY
        grep -q "the partial reply is kept, marked interrupted" "$TMP/kill.err"; then
         ok "the server killed mid-reply: $(grep 'moescope run:' "$TMP/kill.err" | head -1)"
     else bad "server killed mid-reply" "rc $rc: $(cat "$TMP/kill.err")"; fi
+fi
+
+# 1 on the fixture model.
+if [ -r "$FIXMODEL" ] && serve "$FIXMODEL"; then
+    same_text "fixture stories260K" "$FIXMODEL" "Once upon a time" 32
 else
     echo "skipped: no fixture model at $FIXMODEL"
 fi
