@@ -175,8 +175,8 @@ static void worker_finish(struct worker *w, enum reply_end why, const char *err)
     pthread_mutex_lock(&w->mu);
     w->st.done_why = why;
     w->st.done_seq++;
-    if (err)
-        snprintf(w->st.err, sizeof w->st.err, "%s", err);
+    if (err) /* a server's message may be longer: cut to what the status holds */
+        snprintf(w->st.err, sizeof w->st.err, "%.*s", (int)sizeof w->st.err - 1, err);
     w->reply_pub = w->reply_len;   /* the end: show every byte, even a broken tail */
     w->st.state = WORKER_IDLE;
     w->status_changed = true;
