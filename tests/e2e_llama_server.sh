@@ -134,7 +134,12 @@ n = s.get("next_token", [{}])[0].get("n_decoded")
 print("is_processing", s["is_processing"], "n_decoded", n)
 sys.exit(0 if not s["is_processing"] and (n is None or n < 1500) else 1)
 PY
-    if [ $? = 0 ] && [ "$rc" = 130 ] && grep -q "stop processing" "$TMP/server.log"; then
+    slots_ok=$?
+    if [ "$rc" = 0 ]; then
+        # The default model's context is 128 tokens: on a fast machine the reply ends before
+        # the signal (the fake server's slow stream in e2e_remote_errors.sh always tests it).
+        echo "skipped: the reply ended before Ctrl-C ($(tail -1 "$TMP/int.err" | cut -c1-80))"
+    elif [ $slots_ok = 0 ] && [ "$rc" = 130 ] && grep -q "stop processing" "$TMP/server.log"; then
         ok "Ctrl-C closes the connection and the server stops ($(cat "$TMP/slots"))"
     else bad "the server stops on Ctrl-C" "rc $rc; $(cat "$TMP/slots" "$TMP/int.err")"; fi
 
@@ -157,7 +162,12 @@ n = s.get("next_token", [{}])[0].get("n_decoded")
 print("is_processing", s["is_processing"], "n_decoded", n)
 sys.exit(0 if not s["is_processing"] and (n is None or n < 2048) else 1)
 PY
-        if [ $? = 0 ] && grep -q "stopped" "$TMP/app2.screen" &&
+        slots_ok=$?
+        if grep -q "context full" "$TMP/app.screen"; then
+            grep -qF "llama-server at $URL/v1" "$TMP/app.screen" &&
+                ok "the app chats with llama-server" || bad "the app on llama-server" "$(cat "$TMP/app.screen")"
+            echo "skipped: Esc on llama-server (the reply filled the 128-token context first)"
+        elif [ $slots_ok = 0 ] && grep -q "stopped" "$TMP/app2.screen" &&
            grep -qF "llama-server at $URL/v1" "$TMP/app.screen"; then
             ok "the app chats with llama-server; Esc stops it there ($(cat "$TMP/slots2"))"
         else bad "the app on llama-server, Esc" "$(cat "$TMP/slots2" "$TMP/app2.screen")"; fi
