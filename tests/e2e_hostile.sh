@@ -154,9 +154,15 @@ if [ -x "$SYNTH" ] && "$SYNTH" --layers 8 --d-model 512 --heads 8 --kv-heads 2 -
     --experts-used 2 --ff 512 --shared-ff 512 --ctx 4096 --seed 2 -o "$TMP/big.gguf" 2>/dev/null; then
     # (this prompt, seed and temperature give 100 tokens and more without an end token)
     "$BIN" run -m "$TMP/big.gguf" -p "Tell me a very long story about routers and experts" \
-        -n 3000 -t 1 --seed 1 --temp 0.8 >/dev/null 2>"$TMP/all-err" &
+        -n 3000 -t 1 --seed 1 --temp 0.8 >"$TMP/story" 2>"$TMP/all-err" &
     pid=$!
-    sleep 1.5
+    # Cut the file as soon as the first generated text shows (the run is then mid-way
+    # through its weights); a fixed sleep let a quiet machine finish the story first.
+    for _ in $(seq 1 400); do
+        [ -s "$TMP/story" ] && break
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.05
+    done
     truncate -s 4096 "$TMP/big.gguf"
     wait "$pid"
     echo $? >"$TMP/rc"
