@@ -908,7 +908,7 @@ TEST(quant_fixture_tensors)
 
 /* quant_neon.c computes the float steps of the x86 kernels (so arm64 reproduces the x86
  * reference): through SIMDe's emulation of the NEON intrinsics (with real FMA) every type
- * must equal the AVX2 path bit for bit. */
+ * must equal the AVX2 path bit for bit, with the SDOT kernels and with the plain NEON ones. */
 TEST(quant_neon_equals_avx2)
 {
 #if defined(HAVE_NEON_EMULATION)
@@ -916,38 +916,42 @@ TEST(quant_neon_equals_avx2)
         test_skip("no AVX2 to compare with");
         return;
     }
-    struct quant_kernels k;
-    memset(&k, 0, sizeof k);
-    quant_neon_fill_emulated(&k);
-    quant_iq_neon_fill_emulated(&k);
     enum { N = 4096 + 256 + 64 + 32 };
     static const int sizes[] = {64, 256, 512, 800, 1024, 4096, 4096 + 256, N};
     float *x = malloc(N * sizeof *x), *y = malloc(N * sizeof *y);
     void *xq = malloc(N * 4), *yq = malloc(N * 4 + 1024);
     int before = quant_simd(), checked = 0;
     quant_set_simd(CPU_SIMD_AVX2);
-    for (int t = 0; t < GGML_TYPE_COUNT; t++) {
-        if (!k.vec_dot[t])
-            continue;
-        const struct quant_traits *tr = quant_traits((uint32_t)t);
-        for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
-            const int n = sizes[si];
-            if (n % tr->blck_size)
+    for (int dotprod = 0; dotprod < 2; dotprod++) {
+        struct quant_kernels k;
+        memset(&k, 0, sizeof k);
+        quant_neon_fill_emulated(&k, dotprod);
+        quant_iq_neon_fill_emulated(&k);
+        for (int t = 0; t < GGML_TYPE_COUNT; t++) {
+            if (!k.vec_dot[t])
                 continue;
-            fill_data(x, n, 1100 + (uint64_t)n);
-            fill_data(y, n, 1200 + (uint64_t)n);
-            tr->from_float(x, xq, n);
-            quant_traits(tr->vec_dot_type)->from_float(y, yq, n);
-            float a[2] = {tr->vec_dot(n, xq, yq), tr->vec_dot_gemm(n, xq, yq)};
-            float b[2] = {k.vec_dot[t](n, xq, yq),
-                          k.vec_dot_gemm[t] ? k.vec_dot_gemm[t](n, xq, yq) : k.vec_dot[t](n, xq, yq)};
-            CHECK_MSG(memcmp(a, b, sizeof a) == 0, "%s n=%d: avx2 %.9g/%.9g, neon %.9g/%.9g",
-                      tr->name, n, a[0], a[1], b[0], b[1]);
-            checked++;
+            const struct quant_traits *tr = quant_traits((uint32_t)t);
+            for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+                const int n = sizes[si];
+                if (n % tr->blck_size)
+                    continue;
+                fill_data(x, n, 1100 + (uint64_t)n);
+                fill_data(y, n, 1200 + (uint64_t)n);
+                tr->from_float(x, xq, n);
+                quant_traits(tr->vec_dot_type)->from_float(y, yq, n);
+                float a[2] = {tr->vec_dot(n, xq, yq), tr->vec_dot_gemm(n, xq, yq)};
+                float b[2] = {k.vec_dot[t](n, xq, yq),
+                              k.vec_dot_gemm[t] ? k.vec_dot_gemm[t](n, xq, yq)
+                                                : k.vec_dot[t](n, xq, yq)};
+                CHECK_MSG(memcmp(a, b, sizeof a) == 0,
+                          "%s n=%d %s: avx2 %.9g/%.9g, neon %.9g/%.9g", tr->name, n,
+                          dotprod ? "sdot" : "plain", a[0], a[1], b[0], b[1]);
+                checked++;
+            }
         }
     }
-    printf("  %d NEON results compared\n", checked);
-    CHECK(checked > 40);
+    printf("  %d NEON results compared (SDOT and plain kernels)\n", checked);
+    CHECK(checked > 80);
     quant_set_simd(before);
     free(x);
     free(y);

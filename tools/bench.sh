@@ -2,7 +2,13 @@
 # tools/bench.sh: what `make bench` runs. Builds the laptop-shape model of issue 4 with
 # tools/synth (qwen2moe: 16 layers, d_model 1024, 16 heads, 4 kv heads, 32 experts, top-4,
 # expert FFN 512, shared FFN 1024, vocab 32 000) in Q8_0 and Q4_K, runs `moescope bench` on
-# each at 1 and 2 threads, and prints one table. Every figure is measured in this run.
+# each at 1 and 2 threads, and prints one table. Then moescope against llama.cpp's
+# llama-bench (tools/llama_anchor.sh, when built: make bench-anchor) on those two and on the
+# OLMoE-1B-7B shape in Q4_K_M, on each kernel path (this CPU's best; AVX2 forced where the
+# CPU has AVX-512, against llama.cpp's AVX2 build), at 2 threads, the two engines
+# alternating round by round. Every figure is measured in this run.
+#   BENCH_REPEATS (5): repeats per moescope bench run; BENCH_ROUNDS (3): alternating rounds
+#   BENCH_OLMOE=0 skips the OLMoE shape (a 4.2 GB file, written once into build/bench/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=build/bench
@@ -21,6 +27,58 @@ for t in q8_0 q4_k; do
     ./moescope bench -m "$out/laptop-$t.gguf" -t 1,2 -p 64 -n 64 -r "$reps"
     echo
 done
+
+# OLMoE-1B-7B's shape: 16 layers, d_model 2048, 16 heads, 64 experts of which 8, expert FFN
+# 1024, vocab 50 304, in Q4_K_M.
+olmoe=(--arch olmoe --layers 16 --d-model 2048 --heads 16 --kv-heads 16 --experts 64
+       --experts-used 8 --ff 1024 --vocab 50304 --ctx 4096 --seed 7)
+models=("$out/laptop-q8_0.gguf" "$out/laptop-q4_k.gguf")
+if [ "${BENCH_OLMOE:-1}" != 0 ]; then
+    m="$out/olmoe-q4_k.gguf"
+    if [ ! -s "$m" ]; then
+        echo "== writing the OLMoE-shape model (4.2 GB, once) into $m"
+        build/synth "${olmoe[@]}" --type q4_k --name "OLMoE-1B-7B shape q4_k" -o "$m.tmp"
+        mv "$m.tmp" "$m"
+    fi
+    models+=("$m")
+fi
+
+echo "== moescope against llama.cpp (llama-bench), 2 threads, pp64, pp512, tg64"
+paths=(native)
+grep -qw avx512f /proc/cpuinfo 2>/dev/null && grep -qw avx2 /proc/cpuinfo && paths+=(avx2)
+rounds=${BENCH_ROUNDS:-3}
+rec="$out/anchor.jsonl"
+: >"$rec"
+for m in "${models[@]}"; do
+    name=$(basename "$m" .gguf)
+    for path in "${paths[@]}"; do
+        simd=""
+        [ "$path" = avx2 ] && simd=avx2
+        llama=$(tools/llama_anchor.sh --print bench --variant "$path" --if-built 2>/dev/null || true)
+        for r in $(seq 1 "$rounds"); do
+            echo "   $name, $path path, round $r of $rounds" >&2
+            a=$(MOESCOPE_SIMD=$simd ./moescope bench -m "$m" -t 2 -p 64 -n 64 -r "$reps" --json)
+            b=$(MOESCOPE_SIMD=$simd ./moescope bench -m "$m" -t 2 -p 512 -n 1 -r "$reps" --json)
+            python3 -c 'import json,sys
+a,b=json.loads(sys.argv[1]),json.loads(sys.argv[2])
+print(json.dumps({"model":sys.argv[3],"path":sys.argv[4],"engine":"moescope","round":int(sys.argv[5]),
+ "pp64":a["pp_tps"],"pp512":b["pp_tps"],"tg":a["tg_tps"],"p50":a["itl_p50_ms"],"p99":a["itl_p99_ms"],
+ "floor_ratio":a["floor_ratio"],"rss_mib":max(a["rss_mib"],b["rss_mib"]),"rss_budget_mib":a["rss_budget_mib"]}))' \
+                "$a" "$b" "$name" "$path" "$r" >>"$rec"
+            [ -n "$llama" ] || continue
+            "$llama" -m "$m" -t 2 -p 64,512 -n 64 -r "$reps" -o jsonl 2>/dev/null |
+                python3 -c 'import json,sys
+out={"model":sys.argv[1],"path":sys.argv[2],"engine":"llama.cpp","round":int(sys.argv[3])}
+for line in sys.stdin:
+    t=json.loads(line)
+    key="tg" if t["n_gen"] else "pp%d" % t["n_prompt"]
+    out[key]=t["avg_ts"]
+print(json.dumps(out))' "$name" "$path" "$r" >>"$rec"
+        done
+    done
+done
+python3 tools/bench_anchor.py "$rec"
+echo
 
 echo "== a large session: 10 000 tokens, 48 layers, 64 experts, k = 8"
 build/session_bench 10000 48 64 8

@@ -1,9 +1,11 @@
 #!/bin/sh
-# tools/deps.sh [build|test]: makes sure what moescope needs is installed.
+# tools/deps.sh [build|test|test-arm64]: makes sure what moescope needs is installed.
 # As root on Debian/Ubuntu it installs what is missing with apt-get; otherwise it prints the
 # exact command and fails. `build` needs the libraries; `test` also needs tmux, clang and its
 # sanitizer/fuzzer runtimes, man (for the man-page lint), valgrind (tools/valgrind_run.sh) and,
-# on x86, SIMDe's headers (test_quant runs the NEON kernels through them).
+# on x86, SIMDe's headers (test_quant runs the NEON kernels through them). `test-arm64`
+# (make test-arm64) needs the arm64 cross-compiler, qemu-user and the arm64 builds of the
+# libraries (Debian multiarch: dpkg --add-architecture arm64).
 set -u
 what=${1:-build}
 
@@ -42,12 +44,24 @@ if [ "$what" = test ]; then
     esac
 fi
 
+if [ "$what" = test-arm64 ]; then
+    need_cmd aarch64-linux-gnu-gcc gcc-aarch64-linux-gnu
+    need_cmd qemu-aarch64 qemu-user
+    for p in ncursesw:libncurses-dev readline:libreadline-dev libcjson:libcjson-dev; do
+        PKG_CONFIG_LIBDIR=/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig \
+            pkg-config --exists "${p%%:*}" 2>/dev/null || missing="$missing ${p#*:}:arm64"
+    done
+fi
+
 [ -z "$missing" ] && exit 0
 missing=$(echo $missing | tr ' ' '\n' | sort -u | tr '\n' ' ')
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "moescope: installing:$missing" >&2
     export DEBIAN_FRONTEND=noninteractive
+    case "$missing" in
+    *:arm64*) dpkg --print-foreign-architectures | grep -qx arm64 || dpkg --add-architecture arm64 ;;
+    esac
     apt-get update -qq >&2 || true
     # shellcheck disable=SC2086
     apt-get install -y -qq --no-install-recommends $missing >&2 && exit 0
@@ -59,6 +73,7 @@ cat >&2 <<MSG
 moescope needs packages that are not installed:$missing
 Install them with:
   Debian/Ubuntu: sudo apt-get install$missing
+                 (names ending :arm64 first need: sudo dpkg --add-architecture arm64 && sudo apt-get update)
   Fedora:        sudo dnf install ncurses-devel readline-devel cjson-devel libcurl-devel pkgconf-pkg-config gcc make tmux clang compiler-rt man-db valgrind simde-devel
   Homebrew:      brew install ncurses readline cjson curl pkg-config tmux llvm simde (valgrind: Linux only)
 MSG

@@ -6,6 +6,9 @@
 #if defined(__aarch64__) && defined(__linux__)
 #include <sys/auxv.h>
 #endif
+#if defined(__aarch64__) && defined(__APPLE__)
+#include <sys/sysctl.h>
+#endif
 #if defined(__x86_64__)
 #include <cpuid.h>
 #endif
@@ -46,9 +49,9 @@ bool cpu_supports(enum cpu_simd s)
                __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
                __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vnni");
 #endif
-#if defined(__aarch64__) && defined(__linux__)
+#if defined(__aarch64__)
     case CPU_SIMD_NEON:
-        return (getauxval(AT_HWCAP) & (1ul << 20)) != 0; /* HWCAP_ASIMDDP: SDOT/UDOT */
+        return true; /* Advanced SIMD is part of every arm64 CPU */
 #endif
     default:
         return false;
@@ -62,6 +65,19 @@ bool cpu_has_avx512_bf16(void)
     return cpu_supports(CPU_SIMD_AVX512) && __builtin_cpu_supports("avx512bf16");
 #else
     return false;
+#endif
+}
+
+bool cpu_has_neon_dotprod(void)
+{
+#if defined(__aarch64__) && defined(__linux__)
+    return (getauxval(AT_HWCAP) & (1ul << 20)) != 0; /* HWCAP_ASIMDDP: SDOT/UDOT */
+#elif defined(__aarch64__) && defined(__APPLE__)
+    int v = 0;
+    size_t len = sizeof v;
+    return sysctlbyname("hw.optional.arm.FEAT_DotProd", &v, &len, NULL, 0) == 0 && v != 0;
+#else
+    return false; /* no way to ask: the plain NEON kernels run everywhere */
 #endif
 }
 

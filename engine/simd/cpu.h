@@ -12,7 +12,7 @@ enum cpu_simd {
     CPU_SIMD_SCALAR = 0,
     CPU_SIMD_AVX2,   /* AVX2 + FMA + F16C */
     CPU_SIMD_AVX512, /* AVX-512 F/BW/VL/DQ + VNNI (and AVX2) */
-    CPU_SIMD_NEON,   /* arm64 with dot-product instructions */
+    CPU_SIMD_NEON,   /* arm64 Advanced SIMD (with SDOT where the CPU has dotprod) */
     CPU_SIMD_COUNT
 };
 
@@ -22,6 +22,8 @@ bool cpu_supports(enum cpu_simd s);
 enum cpu_simd cpu_best_simd(void);
 /* True when the CPU has AVX512_BF16 (the bf16 dot uses it when present). */
 bool cpu_has_avx512_bf16(void);
+/* True on arm64 CPUs with the ARMv8.2 dot-product instructions (SDOT/UDOT). */
+bool cpu_has_neon_dotprod(void);
 /* "scalar", "avx2", "avx512", "neon". */
 const char *cpu_simd_name(enum cpu_simd s);
 /* The path named by s ("scalar", ...); CPU_SIMD_COUNT when the name is unknown. */

@@ -1,17 +1,15 @@
 /* engine/simd/kernels.c: picks the kernel of kernels.h for the active SIMD path (quant.h). */
 #include "kernels.h"
 
-#include "cpu.h"
 #include "quant.h"
+#include "quant_blocks.h"
 
 void kern_dot_rows(uint32_t type, int64_t n, const void *x, size_t x_stride, int nx,
                    const void *const *y, int ny, float *out, size_t out_row, size_t out_col)
 {
-#if defined(__x86_64__)
-    if (type == GGML_TYPE_Q8_0 && quant_simd() == CPU_SIMD_AVX512 &&
-        kern_x86_q8_0_rows(n, x, x_stride, nx, y, ny, out, out_row, out_col) == 0)
+    const quant_rows_fn rows = type < GGML_TYPE_COUNT ? quant_kernels_active()->rows[type] : NULL;
+    if (rows && rows(n, x, x_stride, nx, y, ny, out, out_row, out_col) == 0)
         return;
-#endif
     if (out_col == 1 || ny == 1) {
         quant_dot_tile(type, n, x, x_stride, nx, y, ny, out, out_row);
         return;
@@ -35,20 +33,12 @@ void kern_dot_rows(uint32_t type, int64_t n, const void *x, size_t x_stride, int
 
 int kern_vexpf16(float *p, const float *x, float sub, int n)
 {
-#if defined(__x86_64__)
-    if (quant_simd() == CPU_SIMD_AVX512)
-        return kern_x86_vexpf16(p, x, sub, n);
-#endif
-    (void)p, (void)x, (void)sub, (void)n;
-    return 0;
+    const struct quant_kernels *k = quant_kernels_active();
+    return k->vexpf16 ? k->vexpf16(p, x, sub, n) : 0;
 }
 
 int kern_swiglu16(float *g, const float *u, int n)
 {
-#if defined(__x86_64__)
-    if (quant_simd() == CPU_SIMD_AVX512)
-        return kern_x86_swiglu16(g, u, n);
-#endif
-    (void)g, (void)u, (void)n;
-    return 0;
+    const struct quant_kernels *k = quant_kernels_active();
+    return k->swiglu16 ? k->swiglu16(g, u, n) : 0;
 }

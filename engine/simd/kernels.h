@@ -30,12 +30,4 @@ int kern_swiglu16(float *g, const float *u, int n);
  * n & ~15 values; returns that count, or 0 when this path has no vector kernel. */
 int kern_vexpf16(float *p, const float *x, float sub, int n);
 
-/* kernels_x86.c's entries, for kernels.c only (AVX-512 machines): -1 / 0 when the shape
- * is not theirs. */
-int kern_x86_q8_0_rows(int64_t n, const void *x, size_t x_stride, int nx,
-                       const void *const *y, int ny, float *out, size_t out_row,
-                       size_t out_col);
-int kern_x86_swiglu16(float *g, const float *u, int n);
-int kern_x86_vexpf16(float *p, const float *x, float sub, int n);
-
 #endif

@@ -1126,7 +1126,8 @@ static const struct quant_traits scalar_table[GGML_TYPE_COUNT] = {
 };
 
 static struct quant_traits table[GGML_TYPE_COUNT];
-static quant_tile_fn tiles[GGML_TYPE_COUNT]; /* the active path's tiles; NULL: loop */
+static struct quant_kernels active; /* the active path's set; NULL tile: loop over vec_dot */
+static bool reference_order[GGML_TYPE_COUNT]; /* quant_reference_order per type */
 static enum cpu_simd active_simd = CPU_SIMD_SCALAR;
 static pthread_once_t table_once = PTHREAD_ONCE_INIT;
 
@@ -1148,11 +1149,13 @@ static void table_apply(enum cpu_simd s)
 #if defined(__aarch64__)
     if (s == CPU_SIMD_NEON) {
         quant_neon_fill(&k);
-        quant_iq_neon_fill(&k);
+        /* SDOT only: arm64 CPUs without dotprod keep the scalar mxfp4/iq4 kernels */
+        if (cpu_has_neon_dotprod())
+            quant_iq_neon_fill(&k);
     }
 #endif
     memcpy(table, scalar_table, sizeof table);
-    memcpy(tiles, k.tile, sizeof tiles);
+    active = k;
     for (int t = 0; t < GGML_TYPE_COUNT; t++) {
         if (k.vec_dot[t] && table[t].vec_dot)
             table[t].vec_dot = k.vec_dot[t];
@@ -1165,6 +1168,8 @@ static void table_apply(enum cpu_simd s)
             table[t].vec_dot_repack4 = k.vec_dot_repack4[t];
         if (k.from_float[t] && table[t].from_float)
             table[t].from_float = k.from_float[t];
+        reference_order[t] = s == CPU_SIMD_AVX2 || s == CPU_SIMD_AVX512 ||
+                             (s == CPU_SIMD_NEON && k.vec_dot[t]);
     }
     active_simd = s;
 }
@@ -1189,6 +1194,18 @@ int quant_simd(void)
     return active_simd;
 }
 
+bool quant_reference_order(uint32_t type)
+{
+    pthread_once(&table_once, table_init);
+    return type < GGML_TYPE_COUNT && reference_order[type];
+}
+
+const struct quant_kernels *quant_kernels_active(void)
+{
+    pthread_once(&table_once, table_init);
+    return &active;
+}
+
 const char *quant_simd_name(void)
 {
     return cpu_simd_name((enum cpu_simd)quant_simd());
@@ -1198,8 +1215,8 @@ void quant_dot_tile(uint32_t type, int64_t n, const void *x, size_t x_stride, in
                     const void *const *y, int ny, float *out, size_t out_stride)
 {
     const struct quant_traits *t = quant_traits(type);
-    if (tiles[type]) {
-        tiles[type](n, x, x_stride, nx, y, ny, out, out_stride);
+    if (active.tile[type]) {
+        active.tile[type](n, x, x_stride, nx, y, ny, out, out_stride);
         return;
     }
     for (int i = 0; i < nx; i++)

@@ -113,6 +113,11 @@ void quant_dot_tile(uint32_t type, int64_t n, const void *x, size_t x_stride, in
  * order; it agrees with them within 2e-6 of sum |x_i * y_i| (tests/test_quant.c). */
 bool quant_set_simd(int simd);
 int quant_simd(void);
+/* True when the active path's kernels for this type sum in llama.cpp's x86 order, the one
+ * the reference fixtures were recorded with: every type on AVX2 and AVX-512; on NEON the
+ * types quant_neon.c has kernels for (not bf16, whose NEON kernel is the scalar one); none
+ * on the scalar path. */
+bool quant_reference_order(uint32_t type);
 const char *quant_simd_name(void);
 /* The plain C row of a type, whatever path is active: the reference tests compare with. */
 const struct quant_traits *quant_traits_scalar(uint32_t type);

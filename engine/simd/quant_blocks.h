@@ -206,7 +206,14 @@ float quant_iq4_xs_vec_dot(int64_t n, const void *x, const void *y);
 typedef void (*quant_tile_fn)(int64_t n, const void *x, size_t x_stride, int nx,
                               const void *const *y, int ny, float *out, size_t out_stride);
 
-/* The kernels one instruction set provides; NULL entries keep the scalar one. */
+/* kern_dot_rows for one type (kernels.h): 0 when done, -1 when the shape is not one it
+ * takes (kernels.c then goes through quant_dot_tile). */
+typedef int (*quant_rows_fn)(int64_t n, const void *x, size_t x_stride, int nx,
+                             const void *const *y, int ny, float *out, size_t out_row,
+                             size_t out_col);
+
+/* The kernels one instruction set provides; NULL entries keep the scalar one (or, for
+ * rows, swiglu16 and vexpf16, kernels.c's generic way). */
 struct quant_kernels {
     quant_vec_dot_fn vec_dot[GGML_TYPE_COUNT];
     quant_tile_fn tile[GGML_TYPE_COUNT];
@@ -214,7 +221,13 @@ struct quant_kernels {
     quant_vec_dot_fn vec_dot_repack[GGML_TYPE_COUNT];
     quant_vec_dot_fn vec_dot_repack4[GGML_TYPE_COUNT];
     quant_from_float_fn from_float[GGML_TYPE_COUNT];
+    quant_rows_fn rows[GGML_TYPE_COUNT];
+    int (*swiglu16)(float *g, const float *u, int n);            /* kern_swiglu16 */
+    int (*vexpf16)(float *p, const float *x, float sub, int n);  /* kern_vexpf16 */
 };
+
+/* The active path's set (after quant_set_simd or the first use), for kernels.c. */
+const struct quant_kernels *quant_kernels_active(void);
 
 /* Each fills the entries it implements (compiled for its target with function attributes,
  * so calling them is only allowed after cpu.h says the machine has the features). */

@@ -1,4 +1,4 @@
-/* engine/simd/quant_neon.c: arm64 NEON kernels (with the dot-product instructions).
+/* engine/simd/quant_neon.c: arm64 NEON kernels, with or without the dot-product instructions.
  *
  * They compute the float steps of quant_avx2.c, that is llama.cpp's x86 order (see there),
  * so that an arm64 machine gives the numbers the x86 reference fixtures were recorded with:
@@ -6,27 +6,28 @@
  * chunk is the sum of bytes 4k..4k+3 (exactly what SDOT produces), and the final sums are
  * added in the same tree. The integer parts are exact, so only the lane layout matters.
  *
- * Compiled for arm64 only (the whole file is empty elsewhere); the dot-product
- * instructions are enabled per function and checked at run time by cpu.c. The activation
- * quantizers stay the scalar ones, which round as the x86 reference does. */
+ * Each integer kernel exists twice: with SDOT (ARMv8.2 dotprod: Apple silicon, Graviton 2+,
+ * Snapdragon, Cortex-A55/A76 on) and with plain NEON widening multiplies for older cores
+ * (Cortex-A53/A72, Raspberry Pi 3/4). Both give the same exact lane sums; cpu.c says which
+ * one this CPU runs. SDOT is written as the instruction, so that nothing outside the chosen
+ * kernels needs the feature at compile time.
+ *
+ * Compiled for arm64 only (the whole file is empty elsewhere). The activation quantizers
+ * stay the scalar ones, which round as the x86 reference does. */
 #include "quant_blocks.h"
+
+#include <stdbool.h>
 
 #if defined(QUANT_NEON_EMULATE)
 /* tests/test_quant.c includes this file on x86 to run the NEON code through SIMDe's
  * emulation of the intrinsics (when libsimde-dev is installed). */
 #define SIMDE_ENABLE_NATIVE_ALIASES
 #include <simde/arm/neon.h>
-#define NEON_DP
-#define quant_neon_fill quant_neon_fill_emulated
-void quant_neon_fill(struct quant_kernels *k);
+void quant_neon_fill_emulated(struct quant_kernels *k, bool dotprod);
 #define QUANT_NEON_ON 1
 #elif defined(__aarch64__) && defined(__ARM_NEON)
 #include <arm_neon.h>
-#if defined(__clang__)
-#define NEON_DP __attribute__((target("dotprod")))
-#else
-#define NEON_DP __attribute__((target("arch=armv8.2-a+dotprod")))
-#endif
+#include "cpu.h"
 #define QUANT_NEON_ON 1
 #endif
 
@@ -35,18 +36,47 @@ void quant_neon_fill(struct quant_kernels *k);
 #include <math.h>
 #include <string.h>
 
-/* SDOT: acc lane k += the dot product of bytes 4k..4k+3. GCC's arm_neon.h enables the
- * intrinsic per function; older clang only with the feature on the command line, so there
- * it is written as the instruction. */
-static inline NEON_DP int32x4_t sdot(int32x4_t acc, int8x16_t a, int8x16_t b)
+/* Kernels written once with a constant `dp` and instantiated twice (NEON_BOTH): inlined,
+ * the constant picks the SDOT or the plain steps. */
+#define NEON_INLINE static inline __attribute__((always_inline))
+
+/* acc lane k += the dot product of bytes 4k..4k+3 of a and b: SDOT when dp, else two
+ * widening multiplies and pairwise adds (the same exact int32 sums). */
+NEON_INLINE int32x4_t sdot(int32x4_t acc, int8x16_t a, int8x16_t b, const bool dp)
 {
-#if defined(__ARM_FEATURE_DOTPROD) || !defined(__clang__) || defined(QUANT_NEON_EMULATE)
-    return vdotq_s32(acc, a, b);
+    if (dp) {
+#if defined(QUANT_NEON_EMULATE) || defined(__ARM_FEATURE_DOTPROD)
+        return vdotq_s32(acc, a, b);
 #else
-    __asm__(".arch_extension dotprod\n\tsdot %0.4s, %1.16b, %2.16b" : "+w"(acc) : "w"(a), "w"(b));
-    return acc;
+        __asm__("sdot %0.4s, %1.16b, %2.16b" : "+w"(acc) : "w"(a), "w"(b));
+        return acc;
 #endif
+    }
+    const int16x8_t p0 = vmull_s8(vget_low_s8(a), vget_low_s8(b));
+    const int16x8_t p1 = vmull_s8(vget_high_s8(a), vget_high_s8(b));
+    return vaddq_s32(acc, vpaddq_s32(vpaddlq_s16(p0), vpaddlq_s16(p1)));
 }
+
+/* The SDOT kernels are compiled for ARMv8.2 + dotprod (which lets the assembler take the
+ * instruction); the rest of the file for the base arm64. */
+#if defined(QUANT_NEON_EMULATE)
+#define NEON_DP
+#elif defined(__clang__)
+#define NEON_DP __attribute__((target("dotprod")))
+#else
+#define NEON_DP __attribute__((target("arch=armv8.2-a+dotprod")))
+#endif
+
+/* name##_dp and name##_plain from name(n, x, y, dp). */
+#define NEON_BOTH(name)                                                           \
+    static NEON_DP float name##_dp(int64_t n, const void *x, const void *y)      \
+    {                                                                             \
+        return name(n, x, y, true);                                               \
+    }                                                                             \
+    static float name##_plain(int64_t n, const void *x, const void *y)           \
+    {                                                                             \
+        return name(n, x, y, false);                                              \
+    }
 
 /* Eight float lanes as two quads. */
 struct f8 {
@@ -99,21 +129,21 @@ static inline void nibbles32(const uint8_t *p, int8x16_t *lo, int8x16_t *hi)
 
 /* ------------------------------------------------------------------ 32-value blocks */
 
-static NEON_DP float q8_0_dot(int64_t n, const void *vx, const void *vy)
+NEON_INLINE float q8_0_dot(int64_t n, const void *vx, const void *vy, const bool dp)
 {
     const struct block_q8_0 *x = vx;
     const struct block_q8_0 *y = vy;
     struct f8 acc = f8_zero();
     const int32x4_t z = vdupq_n_s32(0);
     for (int64_t b = 0; b < n / QK8_0; b++) {
-        const int32x4_t lo = sdot(z, vld1q_s8(x[b].qs), vld1q_s8(y[b].qs));
-        const int32x4_t hi = sdot(z, vld1q_s8(x[b].qs + 16), vld1q_s8(y[b].qs + 16));
+        const int32x4_t lo = sdot(z, vld1q_s8(x[b].qs), vld1q_s8(y[b].qs), dp);
+        const int32x4_t hi = sdot(z, vld1q_s8(x[b].qs + 16), vld1q_s8(y[b].qs + 16), dp);
         acc = f8_fma(acc, h2f(x[b].d) * h2f(y[b].d), lo, hi);
     }
     return f8_sum(acc);
 }
 
-static NEON_DP float q4_0_dot(int64_t n, const void *vx, const void *vy)
+NEON_INLINE float q4_0_dot(int64_t n, const void *vx, const void *vy, const bool dp)
 {
     const struct block_q4_0 *x = vx;
     const struct block_q8_0 *y = vy;
@@ -123,8 +153,8 @@ static NEON_DP float q4_0_dot(int64_t n, const void *vx, const void *vy)
     for (int64_t b = 0; b < n / QK8_0; b++) {
         int8x16_t l, h;
         nibbles32(x[b].qs, &l, &h);
-        const int32x4_t lo = sdot(z, vsubq_s8(l, eight), vld1q_s8(y[b].qs));
-        const int32x4_t hi = sdot(z, vsubq_s8(h, eight), vld1q_s8(y[b].qs + 16));
+        const int32x4_t lo = sdot(z, vsubq_s8(l, eight), vld1q_s8(y[b].qs), dp);
+        const int32x4_t hi = sdot(z, vsubq_s8(h, eight), vld1q_s8(y[b].qs + 16), dp);
         acc = f8_fma(acc, h2f(x[b].d) * h2f(y[b].d), lo, hi);
     }
     return f8_sum(acc);
@@ -140,7 +170,7 @@ static inline int8x16_t q5_high(uint32_t qh, int base)
     return vreinterpretq_s8_u8(vandq_u8(set, vdupq_n_u8(0x10)));
 }
 
-static NEON_DP float q5_0_dot(int64_t n, const void *vx, const void *vy)
+NEON_INLINE float q5_0_dot(int64_t n, const void *vx, const void *vy, const bool dp)
 {
     const struct block_q5_0 *x = vx;
     const struct block_q8_0 *y = vy;
@@ -154,14 +184,14 @@ static NEON_DP float q5_0_dot(int64_t n, const void *vx, const void *vy)
         nibbles32(x[b].qs, &l, &h);
         l = vsubq_s8(vorrq_s8(l, q5_high(qh, 0)), sixteen);
         h = vsubq_s8(vorrq_s8(h, q5_high(qh, 16)), sixteen);
-        const int32x4_t lo = sdot(z, l, vld1q_s8(y[b].qs));
-        const int32x4_t hi = sdot(z, h, vld1q_s8(y[b].qs + 16));
+        const int32x4_t lo = sdot(z, l, vld1q_s8(y[b].qs), dp);
+        const int32x4_t hi = sdot(z, h, vld1q_s8(y[b].qs + 16), dp);
         acc = f8_fma(acc, h2f(x[b].d) * h2f(y[b].d), lo, hi);
     }
     return f8_sum(acc);
 }
 
-static NEON_DP float q4_1_dot(int64_t n, const void *vx, const void *vy)
+NEON_INLINE float q4_1_dot(int64_t n, const void *vx, const void *vy, const bool dp)
 {
     const struct block_q4_1 *x = vx;
     const struct block_q8_1 *y = vy;
@@ -172,14 +202,14 @@ static NEON_DP float q4_1_dot(int64_t n, const void *vx, const void *vy)
         summs = fmaf(h2f(x[b].m), h2f(y[b].s), summs);
         int8x16_t l, h;
         nibbles32(x[b].qs, &l, &h);
-        const int32x4_t lo = sdot(z, l, vld1q_s8(y[b].qs));
-        const int32x4_t hi = sdot(z, h, vld1q_s8(y[b].qs + 16));
+        const int32x4_t lo = sdot(z, l, vld1q_s8(y[b].qs), dp);
+        const int32x4_t hi = sdot(z, h, vld1q_s8(y[b].qs + 16), dp);
         acc = f8_fma(acc, h2f(x[b].d) * h2f(y[b].d), lo, hi);
     }
     return f8_sum(acc) + summs;
 }
 
-static NEON_DP float q5_1_dot(int64_t n, const void *vx, const void *vy)
+NEON_INLINE float q5_1_dot(int64_t n, const void *vx, const void *vy, const bool dp)
 {
     const struct block_q5_1 *x = vx;
     const struct block_q8_1 *y = vy;
@@ -194,8 +224,8 @@ static NEON_DP float q5_1_dot(int64_t n, const void *vx, const void *vy)
         nibbles32(x[b].qs, &l, &h);
         l = vorrq_s8(l, q5_high(qh, 0));
         h = vorrq_s8(h, q5_high(qh, 16));
-        const int32x4_t lo = sdot(z, l, vld1q_s8(y[b].qs));
-        const int32x4_t hi = sdot(z, h, vld1q_s8(y[b].qs + 16));
+        const int32x4_t lo = sdot(z, l, vld1q_s8(y[b].qs), dp);
+        const int32x4_t hi = sdot(z, h, vld1q_s8(y[b].qs + 16), dp);
         acc = f8_fma(acc, h2f(x[b].d) * h2f(y[b].d), lo, hi);
     }
     return f8_sum(acc) + summs;
@@ -210,15 +240,15 @@ struct k_lanes {
 
 /* Adds chunk c's two 16-value halves, already signed levels a0/a1 against y, with the
  * scales s0 (first half) and s1 (second half). */
-static inline NEON_DP void k_add(struct k_lanes *k, int8x16_t a0, int8x16_t a1, const int8_t *y,
-                                 int32_t s0, int32_t s1)
+NEON_INLINE void k_add(struct k_lanes *k, int8x16_t a0, int8x16_t a1, const int8_t *y,
+                        int32_t s0, int32_t s1, const bool dp)
 {
     const int32x4_t z = vdupq_n_s32(0);
-    k->lo = vmlaq_n_s32(k->lo, sdot(z, a0, vld1q_s8(y)), s0);
-    k->hi = vmlaq_n_s32(k->hi, sdot(z, a1, vld1q_s8(y + 16)), s1);
+    k->lo = vmlaq_n_s32(k->lo, sdot(z, a0, vld1q_s8(y), dp), s0);
+    k->hi = vmlaq_n_s32(k->hi, sdot(z, a1, vld1q_s8(y + 16), dp), s1);
 }
 
-static NEON_DP float q2_K_dot(int64_t n, const void *vx, const void *vy)
+NEON_INLINE float q2_K_dot(int64_t n, const void *vx, const void *vy, const bool dp)
 {
     const struct block_q2_K *x = vx;
     const struct block_q8_K *y = vy;
@@ -242,7 +272,7 @@ static NEON_DP float q2_K_dot(int64_t n, const void *vx, const void *vy)
                 const int8x16_t a0 = vreinterpretq_s8_u8(vandq_u8(vshlq_u8(b0, shift), m3));
                 const int8x16_t a1 = vreinterpretq_s8_u8(vandq_u8(vshlq_u8(b1, shift), m3));
                 k_add(&k, a0, a1, y[b].qs + 32 * c, x[b].scales[2 * c] & 0xF,
-                      x[b].scales[2 * c + 1] & 0xF);
+                      x[b].scales[2 * c + 1] & 0xF, dp);
             }
         }
         acc = f8_fma(acc, d, k.lo, k.hi);
@@ -250,7 +280,7 @@ static NEON_DP float q2_K_dot(int64_t n, const void *vx, const void *vy)
     return f8_sum(acc);
 }
 
-static NEON_DP float q3_K_dot(int64_t n, const void *vx, const void *vy)
+NEON_INLINE float q3_K_dot(int64_t n, const void *vx, const void *vy, const bool dp)
 {
     const struct block_q3_K *x = vx;
     const struct block_q8_K *y = vy;
@@ -278,7 +308,7 @@ static NEON_DP float q3_K_dot(int64_t n, const void *vx, const void *vy)
                                               vreinterpretq_s8_u8(f0));
                 const int8x16_t a1 = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(vshlq_u8(b1, shift), m3)),
                                               vreinterpretq_s8_u8(f1));
-                k_add(&k, a0, a1, y[b].qs + 32 * c, sc[2 * c], sc[2 * c + 1]);
+                k_add(&k, a0, a1, y[b].qs + 32 * c, sc[2 * c], sc[2 * c + 1], dp);
             }
         }
         acc = f8_fma(acc, d, k.lo, k.hi);
@@ -298,7 +328,7 @@ static inline float32x4_t k4_min_lanes(const struct block_q8_K *y, const uint8_t
     return vcvtq_f32_s32(vld1q_s32(p));
 }
 
-static NEON_DP float q4_K_dot(int64_t n, const void *vx, const void *vy)
+NEON_INLINE float q4_K_dot(int64_t n, const void *vx, const void *vy, const bool dp)
 {
     const struct block_q4_K *x = vx;
     const struct block_q8_K *y = vy;
@@ -316,8 +346,8 @@ static NEON_DP float q4_K_dot(int64_t n, const void *vx, const void *vy)
             int8x16_t l0, h0, l1, h1;
             nibbles32(x[b].qs + 32 * p, &l0, &h0);
             nibbles32(x[b].qs + 32 * p + 16, &l1, &h1);
-            k_add(&k, l0, l1, y[b].qs + 64 * p, sc[2 * p], sc[2 * p]);
-            k_add(&k, h0, h1, y[b].qs + 64 * p + 32, sc[2 * p + 1], sc[2 * p + 1]);
+            k_add(&k, l0, l1, y[b].qs + 64 * p, sc[2 * p], sc[2 * p], dp);
+            k_add(&k, h0, h1, y[b].qs + 64 * p + 32, sc[2 * p + 1], sc[2 * p + 1], dp);
         }
         acc = f8_fma(acc, d, k.lo, k.hi);
     }
@@ -325,7 +355,7 @@ static NEON_DP float q4_K_dot(int64_t n, const void *vx, const void *vy)
     return f8_sum(acc) + (vget_lane_f32(m2, 0) + vget_lane_f32(m2, 1));
 }
 
-static NEON_DP float q5_K_dot(int64_t n, const void *vx, const void *vy)
+NEON_INLINE float q5_K_dot(int64_t n, const void *vx, const void *vy, const bool dp)
 {
     const struct block_q5_K *x = vx;
     const struct block_q8_K *y = vy;
@@ -354,15 +384,15 @@ static NEON_DP float q5_K_dot(int64_t n, const void *vx, const void *vy)
             l1 = vorrq_s8(l1, vreinterpretq_s8_u8(vandq_u8(vtstq_u8(qh1, bl), s16)));
             h0 = vorrq_s8(h0, vreinterpretq_s8_u8(vandq_u8(vtstq_u8(qh0, bh), s16)));
             h1 = vorrq_s8(h1, vreinterpretq_s8_u8(vandq_u8(vtstq_u8(qh1, bh), s16)));
-            k_add(&k, l0, l1, y[b].qs + 64 * p, sc[2 * p], sc[2 * p]);
-            k_add(&k, h0, h1, y[b].qs + 64 * p + 32, sc[2 * p + 1], sc[2 * p + 1]);
+            k_add(&k, l0, l1, y[b].qs + 64 * p, sc[2 * p], sc[2 * p], dp);
+            k_add(&k, h0, h1, y[b].qs + 64 * p + 32, sc[2 * p + 1], sc[2 * p + 1], dp);
         }
         acc = f8_fma(acc, d, k.lo, k.hi);
     }
     return f8_sum(acc) + summs;
 }
 
-static NEON_DP float q6_K_dot(int64_t n, const void *vx, const void *vy)
+NEON_INLINE float q6_K_dot(int64_t n, const void *vx, const void *vy, const bool dp)
 {
     const struct block_q6_K *x = vx;
     const struct block_q8_K *y = vy;
@@ -384,7 +414,7 @@ static NEON_DP float q6_K_dot(int64_t n, const void *vx, const void *vy)
                     const uint8x16_t hi2 = vandq_u8(vshlq_u8(hb, vdupq_n_s8((int8_t)(-2 * m))), m3);
                     a[half] = vreinterpretq_s8_u8(vorrq_u8(lo4, vshlq_n_u8(hi2, 4)));
                 }
-                k_add(&k, a[0], a[1], y[b].qs + 32 * c, x[b].scales[2 * c], x[b].scales[2 * c + 1]);
+                k_add(&k, a[0], a[1], y[b].qs + 32 * c, x[b].scales[2 * c], x[b].scales[2 * c + 1], dp);
             }
         }
         /* the -32 as llama.cpp's x86 kernel takes it: lane m = groups 2m, 2m+1 */
@@ -495,23 +525,48 @@ static float f16_gemm_dot(int64_t n, const void *vx, const void *vy)
     return hsum8_lanes(lo, hi);
 }
 
-void quant_neon_fill(struct quant_kernels *k)
+NEON_BOTH(q4_0_dot)
+NEON_BOTH(q4_1_dot)
+NEON_BOTH(q5_0_dot)
+NEON_BOTH(q5_1_dot)
+NEON_BOTH(q8_0_dot)
+NEON_BOTH(q2_K_dot)
+NEON_BOTH(q3_K_dot)
+NEON_BOTH(q4_K_dot)
+NEON_BOTH(q5_K_dot)
+NEON_BOTH(q6_K_dot)
+
+#define NEON_SET(T, name) k->vec_dot[T] = dotprod ? name##_dp : name##_plain
+
+static void neon_fill(struct quant_kernels *k, bool dotprod)
 {
-    k->vec_dot[GGML_TYPE_Q4_0] = q4_0_dot;
-    k->vec_dot[GGML_TYPE_Q4_1] = q4_1_dot;
-    k->vec_dot[GGML_TYPE_Q5_0] = q5_0_dot;
-    k->vec_dot[GGML_TYPE_Q5_1] = q5_1_dot;
-    k->vec_dot[GGML_TYPE_Q8_0] = q8_0_dot;
-    k->vec_dot[GGML_TYPE_Q2_K] = q2_K_dot;
-    k->vec_dot[GGML_TYPE_Q3_K] = q3_K_dot;
-    k->vec_dot[GGML_TYPE_Q4_K] = q4_K_dot;
-    k->vec_dot[GGML_TYPE_Q5_K] = q5_K_dot;
-    k->vec_dot[GGML_TYPE_Q6_K] = q6_K_dot;
+    NEON_SET(GGML_TYPE_Q4_0, q4_0_dot);
+    NEON_SET(GGML_TYPE_Q4_1, q4_1_dot);
+    NEON_SET(GGML_TYPE_Q5_0, q5_0_dot);
+    NEON_SET(GGML_TYPE_Q5_1, q5_1_dot);
+    NEON_SET(GGML_TYPE_Q8_0, q8_0_dot);
+    NEON_SET(GGML_TYPE_Q2_K, q2_K_dot);
+    NEON_SET(GGML_TYPE_Q3_K, q3_K_dot);
+    NEON_SET(GGML_TYPE_Q4_K, q4_K_dot);
+    NEON_SET(GGML_TYPE_Q5_K, q5_K_dot);
+    NEON_SET(GGML_TYPE_Q6_K, q6_K_dot);
     k->vec_dot[GGML_TYPE_F32] = f32_dot;
     k->vec_dot[GGML_TYPE_F16] = f16_dot;
     k->vec_dot_gemm[GGML_TYPE_F32] = f32_gemm_dot;
     k->vec_dot_gemm[GGML_TYPE_F16] = f16_gemm_dot;
 }
+
+#if defined(QUANT_NEON_EMULATE)
+void quant_neon_fill_emulated(struct quant_kernels *k, bool dotprod)
+{
+    neon_fill(k, dotprod);
+}
+#else
+void quant_neon_fill(struct quant_kernels *k)
+{
+    neon_fill(k, cpu_has_neon_dotprod());
+}
+#endif
 
 #else
 
