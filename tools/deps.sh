@@ -47,7 +47,7 @@ fi
 if [ "$what" = test-arm64 ]; then
     need_cmd aarch64-linux-gnu-gcc gcc-aarch64-linux-gnu
     need_cmd qemu-aarch64 qemu-user
-    for p in ncursesw:libncurses-dev readline:libreadline-dev libcjson:libcjson-dev; do
+    for p in ncursesw:libncurses-dev readline:libreadline-dev libcjson:libcjson-dev libcurl:libcurl4-openssl-dev; do
         PKG_CONFIG_LIBDIR=/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig \
             pkg-config --exists "${p%%:*}" 2>/dev/null || missing="$missing ${p#*:}:arm64"
     done

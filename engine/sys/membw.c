@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
+
 enum { MEMBW_MAX_THREADS = 256 };
 
 struct membw_job {
@@ -41,8 +43,6 @@ static uint64_t membw_sum(const uint64_t *p, size_t n)
 
 #if defined(__x86_64__)
 #include <immintrin.h>
-
-#include "clock.h"
 /* 256-bit loads: a scalar loop tops out below what one core can pull from memory. */
 __attribute__((target("avx2"))) static uint64_t membw_sum_avx2(const uint64_t *p, size_t n)
 {
