@@ -29,6 +29,7 @@
 #include "clock.h"
 #include "rec_queue.h"
 #include "worker.h"
+#include "worker_impl.h"
 
 const char *const worker_state_names[WORKER_STATE_COUNT] = {
     [WORKER_LOADING] = "loading",
@@ -45,52 +46,6 @@ bool worker_state_busy(enum worker_state s)
 
 /* ---- the worker ---- */
 
-enum job_kind { JOB_NONE, JOB_REPLY, JOB_FEED, JOB_RESET };
-
-/* Prompt tokens fed per engine call: the first chunk is PREFILL_FIRST, later ones are sized
- * to take about PREFILL_SECONDS each, so Esc is heard within about that long and a fast
- * model still gets large batches. The records are those of one whole-prompt eval except
- * at the last layer of a chunk's last row, computed there in a smaller batch, whose weights
- * may differ in the last float bits (as llama.cpp's own ubatch boundaries do). */
-enum { PREFILL_FIRST = 64, PREFILL_MIN = 16, PREFILL_MAX = 512 };
-#define PREFILL_SECONDS 0.4
-
-struct worker {
-    pthread_t thread;
-    struct engine_params params;  /* a copy; model_path points at path */
-    struct backend_args remote;   /* a copy (the strings are the caller's) */
-    char path[4096];
-    int wake[2];                  /* pipe: [0] the UI polls, [1] the worker writes */
-    atomic_int stop;              /* Esc: end the reply after the token in flight */
-
-    pthread_mutex_t mu;           /* guards the fields down to `vocab` */
-    pthread_cond_t cv;            /* signalled on a new job, on quit, and on exit */
-    enum job_kind job;            /* the job waiting to be picked up */
-    char *job_text;               /* (job_len) the rendered conversation, owned */
-    size_t job_len;
-    struct sampler_params job_sp;
-    int job_n_predict;
-    bool quit;                    /* the UI wants the thread to end */
-    bool exited;                  /* the thread has ended */
-    bool status_changed;          /* the UI has not taken the latest status */
-    struct worker_status st;      /* published status; st.reply is unused here */
-    char *reply;                  /* (reply_cap) the reply so far, all bytes */
-    size_t reply_len, reply_cap;
-    size_t reply_pub;             /* bytes of reply the UI may show (complete UTF-8) */
-    const struct vocab_table *vocab; /* set once after the model opened */
-
-    struct rec_queue q;           /* records for the UI (its own lock) */
-
-    /* private to the worker thread */
-    struct engine *eng;
-    struct backend *be;           /* a remote engine (then eng is NULL) */
-    size_t n_bos;                 /* leading records that are not in the text (a BOS) */
-    struct trace_log log;         /* every record of the engine's context */
-    struct vocab_table vt;        /* what vocab points to (the local engine) */
-    struct vocab_table **vt_seen; /* (n_vt_seen) a server's: one per turn, as its pieces grow;
-                                   * kept until the worker ends, since the UI may hold any */
-    size_t n_vt_seen;
-};
 
 static void worker_wake(struct worker *w)
 {
@@ -101,7 +56,7 @@ static void worker_wake(struct worker *w)
 }
 
 /* Sets fields of the status under the lock and wakes the UI. */
-static void worker_set_state(struct worker *w, enum worker_state s)
+void worker_set_state(struct worker *w, enum worker_state s)
 {
     pthread_mutex_lock(&w->mu);
     w->st.state = s;
@@ -110,14 +65,14 @@ static void worker_set_state(struct worker *w, enum worker_state s)
     worker_wake(w);
 }
 
-static void worker_post(struct worker *w, size_t from)
+void worker_post(struct worker *w, size_t from)
 {
     rec_queue_post(&w->q, &w->log, from);
     worker_wake(w);
 }
 
 /* The texts of ids [0, n) into v, from the engine or the server's pieces. */
-static int vocab_build(struct worker *w, int n, struct vocab_table *v)
+int vocab_build(struct worker *w, int n, struct vocab_table *v)
 {
     size_t cap = (size_t)(n > 0 ? n : 1) * 8, len = 0;
     v->off = malloc(((size_t)n + 1) * sizeof *v->off);
@@ -149,7 +104,7 @@ static int vocab_build(struct worker *w, int n, struct vocab_table *v)
 }
 
 /* Appends a generated piece to the reply text (worker side). */
-static void worker_reply_append(struct worker *w, const char *p, size_t n)
+void worker_reply_append(struct worker *w, const char *p, size_t n)
 {
     pthread_mutex_lock(&w->mu);
     if (w->reply_len + n + 1 > w->reply_cap) {
@@ -170,7 +125,7 @@ static void worker_reply_append(struct worker *w, const char *p, size_t n)
     pthread_mutex_unlock(&w->mu);
 }
 
-static void worker_finish(struct worker *w, enum reply_end why, const char *err)
+void worker_finish(struct worker *w, enum reply_end why, const char *err)
 {
     pthread_mutex_lock(&w->mu);
     w->st.done_why = why;
@@ -186,8 +141,8 @@ static void worker_finish(struct worker *w, enum reply_end why, const char *err)
 
 /* Records of the log whose pieces spell a prefix of text, from the first one that is part
  * of the text (a BOS added by tokenization is not). *off gets the bytes they cover. */
-static size_t worker_text_prefix(const struct worker *w, const char *text, size_t len,
-                                 size_t *off)
+size_t worker_text_prefix(const struct worker *w, const char *text, size_t len,
+                          size_t *off)
 {
     size_t k = w->log.n < w->n_bos ? w->log.n : w->n_bos, o = 0;
     while (k < w->log.n) {
@@ -201,7 +156,7 @@ static size_t worker_text_prefix(const struct worker *w, const char *text, size_
     return k;
 }
 
-static void worker_progress(struct worker *w, enum worker_state s, size_t done, size_t total)
+void worker_progress(struct worker *w, enum worker_state s, size_t done, size_t total)
 {
     pthread_mutex_lock(&w->mu);
     w->st.state = s;
@@ -396,113 +351,6 @@ static void worker_do_reply(struct worker *w, const char *text, size_t len,
 
 /* ---- a remote engine ---- */
 
-struct remote_turn {
-    struct worker *w;
-    size_t from;                  /* the turn's first record */
-    bool started;                 /* the first token arrived */
-};
-
-static bool worker_remote_token(void *ud, const struct trace_log *log, size_t idx)
-{
-    struct remote_turn *rt = ud;
-    struct worker *w = rt->w;
-    if (!rt->started) {
-        rt->started = true;
-        pthread_mutex_lock(&w->mu);
-        w->st.reply_first = (long)idx;
-        w->st.state = WORKER_GENERATING;
-        w->status_changed = true;
-        pthread_mutex_unlock(&w->mu);
-    }
-    worker_reply_append(w, trace_piece(log, idx), log->tok[idx].piece_len);
-    /* The record before this one just got its time: post the turn from its start. */
-    worker_post(w, rt->from);
-    return !atomic_load(&w->stop);
-}
-
-static bool worker_remote_should_stop(void *ud)
-{
-    const struct remote_turn *rt = ud;
-    return atomic_load(&rt->w->stop) != 0;
-}
-
-/* Publishes the pieces the server has shown so far as the vocabulary the views read. */
-static void worker_remote_vocab(struct worker *w)
-{
-    int n = backend_info(w->be)->model.n_vocab;
-    struct vocab_table **seen = realloc(w->vt_seen, (w->n_vt_seen + 1) * sizeof *seen);
-    if (!seen)
-        return;
-    w->vt_seen = seen;
-    struct vocab_table *v = calloc(1, sizeof *v);
-    if (!v || vocab_build(w, n, v) != 0) {
-        if (v) {
-            free(v->off);
-            free(v->text);
-        }
-        free(v);
-        return;
-    }
-    seen[w->n_vt_seen++] = v;
-    pthread_mutex_lock(&w->mu);
-    w->vocab = v;
-    w->status_changed = true;
-    pthread_mutex_unlock(&w->mu);
-}
-
-static void worker_do_remote_reply(struct worker *w, const char *text, size_t len,
-                                   const struct sampler_params *sp, int n_predict)
-{
-    size_t off = 0, k = worker_text_prefix(w, text, len, &off);
-    trace_log_truncate(&w->log, k);
-    pthread_mutex_lock(&w->mu);
-    w->reply_len = w->reply_pub = 0;
-    w->st.reply_first = -1;
-    pthread_mutex_unlock(&w->mu);
-    worker_progress(w, WORKER_PREFILL, 0, 1);
-    worker_post(w, k);
-    struct remote_turn rt = { .w = w, .from = k };
-    struct backend_request rq = {
-        .text = text, .len = len, .text_new = off, .sp = *sp,
-        .n_predict = n_predict > 0 ? n_predict : -1, .on_token = worker_remote_token,
-        .should_stop = worker_remote_should_stop, .ud = &rt,
-    };
-    struct backend_result res;
-    int rc = backend_generate(w->be, &rq, &w->log, &res);
-    /* The prompt records were counted at the end (usage): the reply starts after them. */
-    pthread_mutex_lock(&w->mu);
-    w->st.reply_first = res.n_gen ? (long)(res.first + res.n_prompt) : -1;
-    w->st.desc = backend_info(w->be)->model; /* the shape grows when expert ids arrive */
-    w->st.reports = backend_info(w->be)->reports;
-    pthread_mutex_unlock(&w->mu);
-    worker_post(w, k);
-    static const enum reply_end why[BACKEND_STOP_COUNT] = {
-        [BACKEND_STOP_EOG] = REPLY_EOG, [BACKEND_STOP_LENGTH] = REPLY_LIMIT,
-        [BACKEND_STOP_CONTEXT] = REPLY_CTX_FULL, [BACKEND_STOP_USER] = REPLY_STOPPED,
-        [BACKEND_STOP_INTERRUPTED] = REPLY_INTERRUPTED, [BACKEND_STOP_ERROR] = REPLY_ERROR,
-    };
-    enum reply_end end = rc != 0 ? REPLY_ERROR : why[res.stop];
-    worker_remote_vocab(w);
-    worker_finish(w, end, end == REPLY_ERROR || end == REPLY_INTERRUPTED ? res.msg : NULL);
-}
-
-/* Opens the server (status: what it is and what it does not report). 0, or -1 with err. */
-static int worker_open_remote(struct worker *w, char *err, size_t errlen)
-{
-    struct backend_params bp = { .args = w->remote, .sampler = w->params.sampler };
-    bp.args.model = w->path;
-    w->be = backend_open(&bp, err, errlen);
-    if (!w->be)
-        return -1;
-    const struct backend_info *in = backend_info(w->be);
-    pthread_mutex_lock(&w->mu);
-    snprintf(w->st.backend, sizeof w->st.backend, "%s at %s%s", in->family, in->url,
-             in->insecure ? " (INSECURE: TLS not checked)" : "");
-    backend_missing_text(in->reports, w->st.missing, sizeof w->st.missing);
-    w->st.reports = in->reports;
-    pthread_mutex_unlock(&w->mu);
-    return 0;
-}
 
 static void *worker_main(void *arg)
 {
