@@ -21,21 +21,9 @@
 #include <math.h>
 #include <string.h>
 
+#include "x86_hsum.h"
+
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
-
-static inline AVX2 float h2f(quant_half h)
-{
-    return _cvtsh_ss(h);
-}
-
-/* ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)), as ggml's hsum_float_8 and tinyBLAS's hsum. */
-static inline AVX2 float hsum8(__m256 x)
-{
-    __m128 r = _mm_add_ps(_mm256_extractf128_ps(x, 1), _mm256_castps256_ps128(x));
-    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
-    r = _mm_add_ss(r, _mm_movehdup_ps(r));
-    return _mm_cvtss_f32(r);
-}
 
 /* _mm512_reduce_add_ps (gcc's tree) of the 16 lanes lo:hi. */
 static inline AVX2 float hsum16(__m256 lo, __m256 hi)

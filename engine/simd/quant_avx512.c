@@ -19,21 +19,9 @@
 #include <string.h>
 
 #include "cpu.h"
+#include "x86_hsum.h"
 
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")))
-
-static inline AVX512 float h2f(quant_half h)
-{
-    return _cvtsh_ss(h);
-}
-
-static inline AVX512 float hsum8(__m256 x)
-{
-    __m128 r = _mm_add_ps(_mm256_extractf128_ps(x, 1), _mm256_castps256_ps128(x));
-    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
-    r = _mm_add_ss(r, _mm_movehdup_ps(r));
-    return _mm_cvtss_f32(r);
-}
 
 static inline AVX512 __m512i load512(const void *p)
 {

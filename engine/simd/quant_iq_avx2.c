@@ -19,20 +19,9 @@
 #include <immintrin.h>
 #include <math.h>
 
+#include "x86_hsum.h"
+
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
-
-static inline AVX2 float h2f(quant_half h)
-{
-    return _cvtsh_ss(h);
-}
-
-static inline AVX2 float hsum8(__m256 x)
-{
-    __m128 r = _mm_add_ps(_mm256_extractf128_ps(x, 1), _mm256_castps256_ps128(x));
-    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
-    r = _mm_add_ss(r, _mm_movehdup_ps(r));
-    return _mm_cvtss_f32(r);
-}
 
 /* 16 bytes of codes -> 32 levels: low nibbles first, then the high ones. */
 static inline AVX2 __m256i levels32(const uint8_t *qs, __m128i table)
