@@ -97,12 +97,20 @@ struct backend_request {
     enum chat_style style;     /* local chat: the template (NONE: the model's own) */
     struct sampler_params sp;
     long n_predict;            /* -1: until the end or a full context */
+    /* Local: a full context shifts as llama-cli's does (engine_set_context_shift) instead of
+     * ending the turn with BACKEND_STOP_CONTEXT; n_keep is the prompt tokens after the BOS a
+     * shift keeps (-1: the whole prompt; BACKEND_KEEP_SYSTEM: the system prompt's). A server
+     * keeps its own context: a remote backend ignores both. */
+    bool context_shift;
+    long n_keep;
     /* After each generated record is appended: false stops the turn (BACKEND_STOP_USER). */
     bool (*on_token)(void *ud, const struct trace_log *log, size_t idx);
     /* Polled while waiting on the network or the engine: true stops the turn. May be NULL. */
     bool (*should_stop)(void *ud);
     void *ud;
 };
+
+enum { BACKEND_KEEP_SYSTEM = -2 };
 
 enum backend_stop {
     BACKEND_STOP_EOG,          /* the model ended its turn */

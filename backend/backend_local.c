@@ -5,7 +5,9 @@
  * only in chat) -> one prompt record per token -> engine_eval (the prompt in one batch) ->
  * repeat { engine_sample, on_token, stop on end-of-generation / n_predict / a full context /
  * the caller, engine_eval }. The last generated token is never fed: its logits would not be
- * used. The log's records before the turn must be the ones the engine has seen (a fresh log
+ * used. With rq->context_shift a full context does not stop the turn: the engine keeps the
+ * first positions (the BOS and n_keep prompt tokens, or the system prompt), drops the oldest
+ * half of the rest and evaluates the kept tail again (engine.h). The log's records before the turn must be the ones the engine has seen (a fresh log
  * and engine for `run`). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,9 +26,9 @@ static void local_close(struct backend *b)
     free(b);
 }
 
-/* The chat prompt of the request, or NULL with res->msg set. */
+/* The chat prompt of the request, or NULL with res->msg set; *style_out is the style used. */
 static char *local_render_chat(struct backend *b, const struct backend_request *rq, size_t *len,
-                               struct backend_result *res)
+                               enum chat_style *style_out, struct backend_result *res)
 {
     const struct model_desc *d = &b->info.model;
     enum chat_style style = rq->style;
@@ -57,6 +59,7 @@ static char *local_render_chat(struct backend *b, const struct backend_request *
         r = chat_render_style(style, msgs, n, true, len);
         free(msgs);
     }
+    *style_out = style;
     if (!r)
         snprintf(res->msg, sizeof res->msg, "out of memory rendering the chat template");
     return r;
@@ -97,6 +100,39 @@ static int local_push_prompt(struct backend *b, const char *text, size_t len, bo
     return 0;
 }
 
+/* The positions a context shift keeps: the records before the turn, the BOS (when tokenizing
+ * added one), then rq->n_keep prompt tokens (-1: the whole prompt), or by default the system
+ * turn (its rendering alone, as far as its tokens match the prompt's). */
+static int local_keep(struct backend *b, const struct backend_request *rq, enum chat_style style,
+                      const char *text, size_t len, const struct trace_log *log, size_t first)
+{
+    char err[512];
+    int n = (int)(log->n - first);
+    int32_t *t2 = malloc((size_t)(n + 1) * sizeof *t2);
+    if (!t2)
+        return (int)first;
+    bool chat = rq->msgs != NULL;
+    int n_bos = engine_tokenize(b->engine, text, len, false, chat, t2, n + 1, err, sizeof err) ==
+                n - 1 ? 1 : 0;
+    int keep = n_bos;
+    if (rq->n_keep == -1) {
+        keep = n;
+    } else if (rq->n_keep >= 0) {
+        keep = n_bos + (rq->n_keep < n - n_bos ? (int)rq->n_keep : n - n_bos);
+    } else if (chat && rq->system) {
+        struct chat_msg sys = { "system", rq->system };
+        size_t slen;
+        char *r = chat_render_style(style, &sys, 1, false, &slen);
+        int m = r ? engine_tokenize(b->engine, r, slen, true, true, t2, n + 1, err, sizeof err)
+                  : -1;
+        for (int i = 0; i < m && i < n && t2[i] == log->tok[first + (size_t)i].token; i++)
+            keep = i + 1;
+        free(r);
+    }
+    free(t2);
+    return (int)first + keep;
+}
+
 static void local_sample_loop(struct backend *b, const struct backend_request *rq,
                               struct trace_log *log, struct backend_result *res)
 {
@@ -125,7 +161,7 @@ static void local_sample_loop(struct backend *b, const struct backend_request *r
         }
         if (rq->n_predict >= 0 && g + 1 >= rq->n_predict)
             return; /* the last token is never fed: its logits would not be used */
-        if (log->n >= (size_t)n_ctx) {
+        if (!rq->context_shift && log->n >= (size_t)n_ctx) {
             snprintf(res->msg, sizeof res->msg, "context full (%d tokens)", n_ctx);
             res->stop = BACKEND_STOP_CONTEXT;
             return;
@@ -144,13 +180,19 @@ static int local_generate(struct backend *b, const struct backend_request *rq,
     size_t len = rq->len;
     const char *text = rq->text;
     char *rendered = NULL;
+    enum chat_style style = rq->style;
     if (rq->msgs) {
-        rendered = local_render_chat(b, rq, &len, res);
+        rendered = local_render_chat(b, rq, &len, &style, res);
         if (!rendered)
             return -1;
         text = rendered;
     }
+    size_t first = log->n;
     int rc = local_push_prompt(b, text, len, rq->msgs != NULL, rq->text_name, log, res);
+    if (rc == 0)
+        engine_set_context_shift(b->engine, rq->context_shift,
+                                 rq->context_shift ? local_keep(b, rq, style, text, len, log, first)
+                                                   : 0);
     free(rendered);
     if (rc != 0)
         return -1;

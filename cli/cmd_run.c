@@ -4,8 +4,14 @@
  * Flow: open the engine -> tokenize the prompt (plain: the model's BOS rule, special-token
  * text not parsed; --chat: the chat template, specials parsed) -> one record per prompt
  * token -> engine_eval (the prompt in one batch) -> repeat { engine_sample, print the
- * piece, stop on end-of-generation / -n / a full context / Ctrl-C, engine_eval } -> the
- * closing line from trace_stats -> the trace file, written whole and renamed into place.
+ * piece, stop on end-of-generation / -n / Ctrl-C, engine_eval } -> the closing line from
+ * trace_stats -> the trace file, written whole and renamed into place.
+ *
+ * A full context shifts, as llama-cli's does (engine.h, done by backend_local.c): the first
+ * --keep tokens stay (default: the BOS and the --system prompt), the oldest half of the rest
+ * goes and what is left is evaluated again; a second closing line counts the shifts.
+ * --no-context-shift stops at a full context instead. A server keeps its own context: with a
+ * URL both options are said to have no effect.
  *
  * Output: the generated text only (not the prompt), byte for byte when stdout is a pipe or
  * a file. On a terminal, unless --raw, it goes through text_escape so that the model's
@@ -49,6 +55,9 @@ struct run_opts {
     struct sampler_params sp;
     bool chat, raw;
     bool prewarm, mlock;      /* --prewarm, --mlock (engine_params) */
+    bool no_shift;            /* --no-context-shift: stop at a full context */
+    long keep;                /* --keep: prompt tokens a shift keeps after the BOS; -1 all,
+                                 BACKEND_KEEP_SYSTEM (the default) the --system prompt */
     const char *system;
     const char *chat_template;
     const char *trace_path;
@@ -77,6 +86,9 @@ static void run_usage(FILE *out)
             "  --seed S             sampler seed (default: random)\n"
             "  -t THREADS           worker threads (default: the cores)\n"
             "  -c CTX               context length (default: the model's, at most 4096)\n"
+            "  --keep N             prompt tokens a context shift keeps (default: the system\n"
+            "                       prompt; -1: the whole prompt)\n"
+            "  --no-context-shift   stop at a full context instead of dropping its older half\n"
             "  --chat               apply the chat template, parse special tokens\n"
             "  --system TEXT        system prompt (with --chat)\n"
             "  --chat-template NAME chatml, llama3, mistral, deepseek, tulu or granite\n"
@@ -130,6 +142,7 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->n_predict = RUN_DEFAULT_N;
+    o->keep = BACKEND_KEEP_SYSTEM;
     sampler_params_default(&o->sp);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -151,6 +164,10 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
             o->mlock = true;
             continue;
         }
+        if (!strcmp(a, "--no-context-shift")) {
+            o->no_shift = true;
+            continue;
+        }
         char why[256];
         int took = backend_args_take(&o->args, argc, argv, &i, why, sizeof why);
         if (took < 0) {
@@ -162,7 +179,7 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
         static const char *const with_value[] = {
             "-p", "-f", "-n", "--temp", "--top-k", "--top-p", "--min-p",
             "--repeat-penalty", "--seed", "-t", "-c", "--system", "--chat-template", "--session",
-            "--trace",
+            "--keep", "--trace",
         };
         bool known = false;
         for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++)
@@ -206,6 +223,8 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
             o->chat_template = v;
         else if (!strcmp(a, "--session"))
             o->session_path = v;
+        else if (!strcmp(a, "--keep"))
+            ok = parse_long(v, -1, INT_MAX, &o->keep);
         else /* --trace, the last one of with_value */
             o->trace_path = v;
         if (!ok) {
@@ -223,6 +242,9 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
     }
     if (!o->args.model)
         o->args.model = default_model_path();
+    if (backend_is_url(o->args.model) && (o->keep != BACKEND_KEEP_SYSTEM || o->no_shift))
+        fprintf(stderr, "moescope run: %s has no effect with a URL: the server keeps its own "
+                        "context\n", o->no_shift ? "--no-context-shift" : "--keep");
     return 0;
 bad:
     run_usage(stderr);
@@ -407,6 +429,18 @@ static void run_print_figures(const struct trace_log *log, const struct backend_
     fputc('\n', stderr);
 }
 
+/* The context shifts of the run, on their own line (the first line keeps its format). */
+static void run_print_shifts(const struct trace_log *log, const struct backend_result *res,
+                             int n_ctx)
+{
+    struct trace_speed s;
+    if (trace_speed(log, res->first, log->n, &s) != 0 || s.n_shifts == 0)
+        return;
+    fprintf(stderr, "moescope: context of %d tokens shifted %zu time%s: %zu tokens dropped, "
+                    "%.1f ms evaluating the kept ones again\n", n_ctx, s.n_shifts,
+            s.n_shifts == 1 ? "" : "s", s.shift_dropped, s.shift_ms);
+}
+
 struct run_stream {
     struct run_out out;
     bool write_failed;        /* stdout cannot be written: main() says why, and exits 1 */
@@ -439,7 +473,7 @@ static int run_generate(struct backend *b, const struct run_opts *o, struct trac
     struct backend_request rq = {
         .system = o->system, .msgs = o->chat ? &user : NULL, .n_msgs = o->chat ? 1 : 0,
         .text = text, .len = len, .text_name = o->prompt_file, .style = style, .sp = o->sp,
-        .n_predict = o->n_predict,
+        .n_predict = o->n_predict, .context_shift = !o->no_shift, .n_keep = o->keep,
         .on_token = run_on_token, .should_stop = run_should_stop, .ud = &st,
     };
     int rc = backend_generate(b, &rq, log, res);
@@ -485,6 +519,7 @@ static int run_generate(struct backend *b, const struct run_opts *o, struct trac
      * (stdout's bytes stay exactly the model's). */
     run_print_figures(log, res, backend_info(b), stop,
                       st.out.wrote && !st.out.ends_newline && isatty(STDERR_FILENO));
+    run_print_shifts(log, res, backend_info(b)->n_ctx);
     return status;
 }
 

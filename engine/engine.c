@@ -31,6 +31,13 @@ struct engine {
     int n_past;          /* positions already in the KV cache */
     bool has_logits;     /* fwd_logits() belongs to position n_past - 1 */
     int32_t *hist;       /* (n_ctx) the tokens at each position */
+    /* The records fed, after context shifts: records [0, kept) sit at their own positions,
+     * records [kept, kept + n_dropped) were dropped, and record i after them sits at
+     * position i - n_dropped. With no shift since the last rewind n_dropped is 0. */
+    bool shift;          /* context shift on */
+    int n_keep;          /* positions the next shift keeps (engine_set_context_shift) */
+    int kept;            /* positions the shifts since the last rewind kept */
+    size_t n_dropped;    /* records dropped by shifts since the last rewind */
 };
 
 void engine_params_default(struct engine_params *p)
@@ -83,6 +90,7 @@ struct engine *engine_open(const struct engine_params *p, char *err, size_t errl
         n_ctx = train;
     e->n_ctx = n_ctx;
     e->trace = p->trace;
+    engine_set_context_shift(e, p->context_shift, p->n_keep);
     int nt = p->n_threads > 0 ? p->n_threads : threads_cores();
     e->pool = threads_create(nt);
     e->hist = malloc((size_t)n_ctx * sizeof *e->hist);
@@ -181,40 +189,105 @@ bool engine_token_is_eog(const struct engine *e, int32_t token)
     return tokenizer_is_eog(e->tok, token);
 }
 
+void engine_set_context_shift(struct engine *e, bool on, int n_keep)
+{
+    e->shift = on;
+    e->n_keep = n_keep < 0 ? 0 : n_keep;
+}
+
+int engine_n_past(const struct engine *e)
+{
+    return e->n_past;
+}
+
+size_t engine_n_fed(const struct engine *e)
+{
+    return (size_t)e->n_past + e->n_dropped;
+}
+
+/* Makes room for n more positions: keeps n_keep, drops the oldest half of the rest (or more
+ * when n needs it) and evaluates what is left after them again at its new positions.
+ * Returns the positions dropped (0 when nothing had to go), or -1 with err set. */
+static long engine_shift(struct engine *e, int n, uint64_t *ns, char *err, size_t errlen)
+{
+    *ns = 0;
+    if (e->n_past + n <= e->n_ctx)
+        return 0;
+    /* Later shifts keep what the first one kept, so the dropped records stay one range. */
+    int keep = e->n_dropped ? e->kept : e->n_keep < e->n_past ? e->n_keep : e->n_past;
+    if (!e->shift || keep + n > e->n_ctx) {
+        if (!e->shift)
+            snprintf(err, errlen, "the context is full (%d tokens)", e->n_ctx);
+        else
+            snprintf(err, errlen, "the context is full (%d tokens): %d new ones do not fit "
+                     "beside the %d kept", e->n_ctx, n, keep);
+        return -1;
+    }
+    int left = e->n_past - keep, drop = left / 2;
+    if (drop < e->n_past + n - e->n_ctx)
+        drop = e->n_past + n - e->n_ctx;
+    int tail = left - drop;
+    memmove(e->hist + keep, e->hist + keep + drop, (size_t)tail * sizeof *e->hist);
+    e->n_past = keep;
+    e->kept = keep;
+    e->n_dropped += (size_t)drop;
+    e->has_logits = false;
+    if (tail > 0) {
+        struct fwd_out out = { 0 };
+        uint64_t t0 = clock_now_ns();
+        if (fwd_eval(e->fwd, e->hist + keep, tail, keep, &out)) {
+            snprintf(err, errlen, "cannot evaluate positions %d..%d again after a context "
+                     "shift", keep, keep + tail - 1);
+            return -1;
+        }
+        *ns = clock_now_ns() - t0;
+        e->n_past = keep + tail;
+    }
+    return drop;
+}
+
 int engine_eval(struct engine *e, struct trace_log *log, char *err, size_t errlen)
 {
-    if ((size_t)e->n_past > log->n) {
-        snprintf(err, errlen, "the log has %zu records but the engine is at position %d",
-                 log->n, e->n_past);
+    const size_t start = engine_n_fed(e);
+    if (start > log->n) {
+        snprintf(err, errlen, "the log has %zu records but the engine has fed %zu", log->n,
+                 start);
         return -1;
     }
     if (engine_file_changed(e, err, errlen))
         return -1;
-    const int start = e->n_past, n = (int)log->n - start;
-    if (n == 0)
-        return 0;
-    if (log->n > (size_t)e->n_ctx) {
-        snprintf(err, errlen, "the context is full (%d tokens)", e->n_ctx);
+    if (log->n - start > (size_t)e->n_ctx) {
+        snprintf(err, errlen, "%zu tokens to feed at once, more than the context holds (%d)",
+                 log->n - start, e->n_ctx);
         return -1;
     }
+    const int n = (int)(log->n - start);
+    if (n == 0)
+        return 0;
     if (log->n_layers != e->m.hp.n_layers) {
         snprintf(err, errlen, "the log has %d layers, the model %d", log->n_layers,
                  e->m.hp.n_layers);
         return -1;
     }
     for (int i = 0; i < n; i++) {
-        int32_t tk = log->tok[start + i].token;
+        int32_t tk = log->tok[start + (size_t)i].token;
         if (tk < 0 || tk >= e->m.hp.n_vocab) {
-            snprintf(err, errlen, "token %d at position %d is outside the vocabulary (%d)",
-                     tk, start + i, e->m.hp.n_vocab);
+            snprintf(err, errlen, "token %d of record %zu is outside the vocabulary (%d)",
+                     tk, start + (size_t)i, e->m.hp.n_vocab);
             return -1;
         }
-        e->hist[start + i] = tk;
     }
-    struct fwd_out out = { .layers = e->trace ? trace_layers(log, (size_t)start) : NULL };
+    uint64_t ns_shift;
+    long dropped = engine_shift(e, n, &ns_shift, err, errlen);
+    if (dropped < 0)
+        return -1;
+    const int pos0 = e->n_past;
+    for (int i = 0; i < n; i++)
+        e->hist[pos0 + i] = log->tok[start + (size_t)i].token;
+    struct fwd_out out = { .layers = e->trace ? trace_layers(log, start) : NULL };
     uint64_t t0 = clock_now_ns();
-    if (fwd_eval(e->fwd, e->hist + start, n, start, &out)) {
-        snprintf(err, errlen, "cannot evaluate positions %d..%d", start, start + n - 1);
+    if (fwd_eval(e->fwd, e->hist + pos0, n, pos0, &out)) {
+        snprintf(err, errlen, "cannot evaluate positions %d..%d", pos0, pos0 + n - 1);
         return -1;
     }
     if (engine_file_changed(e, err, errlen)) {
@@ -223,13 +296,17 @@ int engine_eval(struct engine *e, struct trace_log *log, char *err, size_t errle
     }
     uint64_t total = clock_now_ns() - t0;
     for (int i = 0; i < n; i++) {
-        struct trace_token *r = &log->tok[start + i];
+        struct trace_token *r = &log->tok[start + (size_t)i];
         r->fed = true;
+        r->pos = pos0 + i;
         r->ns_total = total / (uint64_t)n;
         for (int ph = 0; ph < TRACE_PHASE_COUNT; ph++)
             r->ns[ph] = e->trace ? out.ns[ph] / (uint64_t)n : 0;
+        r->shift_dropped = i == 0 ? (uint32_t)dropped : 0;
+        r->ns_shift = i == 0 ? ns_shift : 0;
     }
-    e->n_past = start + n;
+    trace_log_touch(log);
+    e->n_past = pos0 + n;
     e->has_logits = true;
     return 0;
 }
@@ -238,7 +315,7 @@ long engine_sample(struct engine *e, struct trace_log *log, char *err, size_t er
 {
     if (engine_file_changed(e, err, errlen))
         return -1;
-    if (!e->has_logits || (size_t)e->n_past != log->n) {
+    if (!e->has_logits || engine_n_fed(e) != log->n) {
         snprintf(err, errlen, "nothing to sample from: evaluate the log first");
         return -1;
     }
@@ -269,12 +346,18 @@ long engine_sample(struct engine *e, struct trace_log *log, char *err, size_t er
 
 void engine_rewind(struct engine *e, int n)
 {
-    if (n < 0)
-        n = 0;
-    if (n < e->n_past) {
-        e->n_past = n;
-        e->has_logits = false;
+    size_t at = n < 0 ? 0 : (size_t)n;
+    if (at >= engine_n_fed(e))
+        return;
+    if (e->n_dropped == 0 || at >= (size_t)e->kept + e->n_dropped) {
+        e->n_past = (int)(at - e->n_dropped);  /* no shift, or inside the kept tail */
+    } else {
+        /* Some records before n are no longer in the cache: start again after the kept
+         * ones, and let the next eval feed the rest once more. */
+        e->n_past = at < (size_t)e->kept ? (int)at : e->kept;
+        e->n_dropped = 0;
     }
+    e->has_logits = false;
 }
 
 void engine_set_sampler(struct engine *e, const struct sampler_params *p)

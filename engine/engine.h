@@ -70,6 +70,8 @@ struct engine_params {
     bool trace;               /* fill routing and timing in records (off: bench's baseline) */
     bool prewarm;             /* read every expert once before the first token */
     bool mlock;               /* pin the model in memory */
+    bool context_shift;       /* go on past a full context (engine_set_context_shift) */
+    int n_keep;               /* with context_shift: positions always kept */
 };
 void engine_params_default(struct engine_params *p);
 
@@ -90,14 +92,28 @@ int engine_tokenize(struct engine *e, const char *text, size_t len, bool add_bos
 size_t engine_token_piece(const struct engine *e, int32_t token, char *buf, size_t buflen);
 bool engine_token_is_eog(const struct engine *e, int32_t token);
 
-/* Runs every record of log from the engine's current position to log->n through the model
- * (prompt batches at once), filling their layers and times. The log's positions must follow
- * on from what the engine has already seen. Returns 0, or -1 with err set (context full). */
+/* Runs every record of log the engine has not fed yet (from its last record on to log->n)
+ * through the model (prompt batches at once), filling their layers, times and positions.
+ * The log must be the one the engine has been fed, grown at its end. Returns 0, or -1 with
+ * err set (a context full with the shift off, a bad token). */
 int engine_eval(struct engine *e, struct trace_log *log, char *err, size_t errlen);
+/* The context shift, as llama-cli's: when the records to feed do not fit, engine_eval keeps
+ * the first n_keep positions, drops the oldest half of the rest (more if the new records
+ * need it), and evaluates the kept tail again at its new positions before it feeds the new
+ * records. Nothing is rotated in the cache: every number is what the model computes for the
+ * context it now has. The first record fed after a shift carries shift_dropped and
+ * ns_shift (trace.h). on = false: engine_eval fails when the context is full. */
+void engine_set_context_shift(struct engine *e, bool on, int n_keep);
+/* Positions in the context now (the KV cache's fill), and records the engine has fed. */
+int engine_n_past(const struct engine *e);
+size_t engine_n_fed(const struct engine *e);
 /* Samples the next token from the last logits, appends its record (logprob, top) and
  * returns its index in the log, or -1 with err set. */
 long engine_sample(struct engine *e, struct trace_log *log, char *err, size_t errlen);
-/* Forgets the KV cache from position n on (regenerate, or a new conversation with n = 0). */
+/* Forgets what the engine computed for log records from n on (regenerate, or a new
+ * conversation with n = 0); the next eval feeds from record n. When a shift had dropped
+ * records before n, the context restarts after the kept ones and the next eval feeds
+ * those records again (shifting again if they do not fit). */
 void engine_rewind(struct engine *e, int n);
 /* Updates the sampler between replies. */
 void engine_set_sampler(struct engine *e, const struct sampler_params *p);

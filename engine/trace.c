@@ -12,6 +12,8 @@
  *   "cold" (ids of the experts first touched at this token) only when there is one.
  * - logprob and top: only for sampled records; top lists the ids the sampler found.
  * - ns: always; zeros for a record not fed through.
+ * - shift: only on the first record fed after a context shift:
+ *   "shift":{"dropped":120,"ns":4100000} (positions dropped, time to evaluate the kept tail).
  * Numbers: integers as such, floats with %.6g; a float that is not finite is null. */
 #include "trace.h"
 
@@ -230,6 +232,10 @@ size_t trace_json_line(const struct trace_log *log, size_t i, char *buf, size_t 
     json_fmt(&o, ",\"ns\":{\"total\":%llu", (unsigned long long)t->ns_total);
     for (int p = 0; p < TRACE_PHASE_COUNT; p++)
         json_fmt(&o, ",\"%s\":%llu", trace_phase_names[p], (unsigned long long)t->ns[p]);
-    json_str(&o, "}}");
+    json_str(&o, "}");
+    if (t->shift_dropped)
+        json_fmt(&o, ",\"shift\":{\"dropped\":%lu,\"ns\":%llu}", (unsigned long)t->shift_dropped,
+                 (unsigned long long)t->ns_shift);
+    json_str(&o, "}");
     return o.len;
 }

@@ -8,7 +8,11 @@
  *
  * Life of a generated record: engine_sample() appends it with logprob and top alternatives;
  * engine_eval() later feeds it through the model and fills its layers and times (fed = 1).
- * The last generated token of a reply is never fed, so its layers stay empty (n = 0). */
+ * The last generated token of a reply is never fed, so its layers stay empty (n = 0).
+ *
+ * After a context shift (engine.h) a record's index in the log and its position in the
+ * context part: pos is where it was fed, and the first record fed after a shift says how
+ * many positions that shift dropped and what re-evaluating the kept tail cost. */
 #ifndef MOESCOPE_TRACE_H
 #define MOESCOPE_TRACE_H
 
@@ -43,6 +47,10 @@ struct trace_token {
     float top_logprob[TRACE_TOP];
     uint64_t ns_total;                 /* wall time of the forward pass share for this token */
     uint64_t ns[TRACE_PHASE_COUNT];    /* split of ns_total; prompt tokens get their share */
+    uint32_t shift_dropped;            /* a context shift dropped this many positions just
+                                          before this record was fed (0: no shift here) */
+    uint64_t ns_shift;                 /* what that shift cost (the kept tail evaluated
+                                          again); not part of ns_total */
 };
 
 struct trace_log {

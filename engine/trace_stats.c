@@ -76,6 +76,11 @@ int trace_speed(const struct trace_log *log, size_t from, size_t to, struct trac
     size_t n_itl = 0;
     for (size_t i = from; i < to; i++) {
         const struct trace_token *t = &log->tok[i];
+        if (t->shift_dropped) {
+            out->n_shifts++;
+            out->shift_dropped += t->shift_dropped;
+            out->shift_ms += (double)t->ns_shift / 1e6;
+        }
         if (t->prompt) {
             out->n_prompt++;
             if (t->fed) {

@@ -46,6 +46,9 @@ struct trace_speed {
     double prompt_tps, decode_tps; /* 0 when there is nothing to divide */
     double itl_mean_ms, itl_p50_ms, itl_p95_ms, itl_p99_ms;
     double jitter_ms;         /* population stddev of the ITL samples */
+    size_t n_shifts;          /* context shifts in the range (records with shift_dropped) */
+    size_t shift_dropped;     /* positions they dropped */
+    double shift_ms;          /* their cost, apart from the ITL samples and decode_tps */
 };
 
 struct trace_balance {
