@@ -337,6 +337,7 @@ long engine_sample(struct engine *e, struct trace_log *log, char *err, size_t er
         return -1;
     }
     struct trace_token *r = &log->tok[idx];
+    r->pos = e->n_past; /* where it goes when fed (a shift may move it) */
     r->sampled = true;
     r->logprob = rec.logprob;
     memcpy(r->top_id, rec.top_id, sizeof r->top_id);

@@ -152,14 +152,53 @@ TEST(run_stops_at_a_full_context)
     snprintf(err, sizeof err, "%s/ctx.err", test_tmp_dir());
     snprintf(trace, sizeof trace, "%s/ctx.jsonl", test_tmp_dir());
     char *argv[] = { "run", "-m", model, "-p", "Once upon a time", "-n", "100", "--temp", "0",
-                     "-c", "12", "--trace", trace, NULL };
-    CHECK_INT_EQ(run_captured(argv, 13, out, err), 0);
+                     "-c", "12", "--trace", trace, "--no-context-shift", NULL };
+    CHECK_INT_EQ(run_captured(argv, 14, out, err), 0);
     char *e = slurp(err, NULL);
     CHECK(e && strstr(e, "context full"));
     free(e);
     int bad;
     CHECK_INT_EQ(count_json_lines(trace, &bad), 12); /* 5 prompt + 7 generated */
     CHECK_INT_EQ(bad, 0);
+}
+
+/* The default model (tools/train/default.gguf, bytes for tokens, so 2000 tokens are 2000
+ * bytes on stdout) on a 128-token context goes on for 2000 tokens: the context shifts, each
+ * shift is in the trace and counted on the closing lines, and no record sits outside the
+ * context. */
+TEST(run_goes_on_past_the_context)
+{
+    char out[4096], err[4096], trace[4096];
+    snprintf(out, sizeof out, "%s/shift.out", test_tmp_dir());
+    snprintf(err, sizeof err, "%s/shift.err", test_tmp_dir());
+    snprintf(trace, sizeof trace, "%s/shift.jsonl", test_tmp_dir());
+    char *argv[] = { "run", "-m", "tools/train/default.gguf", "-p", "ROMEO:", "-n", "2000",
+                     "-c", "128", "--temp", "0.7", "--seed", "7", "-t", "1", "--trace", trace,
+                     NULL };
+    CHECK_INT_EQ(run_captured(argv, 17, out, err), 0);
+    size_t n_out = 0;
+    char *o = slurp(out, &n_out);
+    CHECK_INT_EQ(n_out, 2000);
+    free(o);
+    char *e = slurp(err, NULL);
+    CHECK_MSG(e && strstr(e, "decode 2000 tok") && strstr(e, "context of 128 tokens shifted"),
+              "stderr: %s", e ? e : "");
+    free(e);
+    /* 6 prompt records ("ROMEO:" is 6 bytes) and 2000 generated; every one fed stays inside
+     * the context (the last one is never fed, trace.h). */
+    FILE *f = fopen(trace, "r");
+    char line[8192];
+    int n = 0, shifts = 0, outside = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        n++;
+        shifts += strstr(line, "\"shift\":{\"dropped\":") != NULL;
+        outside += atoi(line + strlen("{\"pos\":")) >= 128 && n < 2006;
+    }
+    if (f)
+        fclose(f);
+    CHECK_INT_EQ(n, 2006);
+    CHECK(shifts >= 15);
+    CHECK_INT_EQ(outside, 0);
 }
 
 TEST(run_bad_usage_and_bad_model)
