@@ -23,6 +23,7 @@
 #include "bench_remote.h"
 #include "clock.h"
 #include "commands.h"
+#include "model_store.h"
 #include "engine.h"
 #include "membw.h"
 #include "text_escape.h"
@@ -545,8 +546,16 @@ int cmd_bench(int argc, char **argv)
         fprintf(stderr, "moescope bench: --parallel measures a server: give -m URL\n");
         return 2;
     }
-    if (!o.model)
+    static char model_path[4096];
+    char err[1024];
+    if (!o.model) {
         o.model = default_model_path();
+    } else if (model_resolve(o.model, model_path, sizeof model_path, err, sizeof err) == 0) {
+        o.model = model_path;
+    } else {
+        fprintf(stderr, "moescope bench: %s\n", err);
+        return 1;
+    }
     if (o.n_threads == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         o.threads[o.n_threads++] = n > 0 ? (int)n : 1;
@@ -556,7 +565,6 @@ int cmd_bench(int argc, char **argv)
         return 2;
     }
 
-    char err[512];
     struct model_desc d;
     if (model_describe(o.model, &d, err, sizeof err) != 0) {
         fprintf(stderr, "%s\n", err);

@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include "backend.h"
+#include "cli_format.h"
 #include "commands.h"
+#include "model_store.h"
 #include "engine.h"
 #include "text_escape.h"
 
@@ -29,19 +31,6 @@ static const char *info_num(uint64_t n, char buf[32])
         buf[o++] = tmp[i];
     }
     buf[o] = 0;
-    return buf;
-}
-
-static const char *info_bytes(uint64_t n, char buf[32])
-{
-    if (n >= 1000000000ull)
-        snprintf(buf, 32, "%.2f GB", (double)n / 1e9);
-    else if (n >= 1000000ull)
-        snprintf(buf, 32, "%.2f MB", (double)n / 1e6);
-    else if (n >= 1000ull)
-        snprintf(buf, 32, "%.1f kB", (double)n / 1e3);
-    else
-        snprintf(buf, 32, "%llu B", (unsigned long long)n);
     return buf;
 }
 
@@ -148,7 +137,7 @@ static void info_print_text(const struct model_desc *d)
     printf("  architecture   %s%s\n", d->arch,
            !strcmp(d->arch, "llama") && d->n_experts ? " (mixtral-style experts)" : "");
     printf("  file           %s bytes (%s), GGUF v%u\n", info_num(d->file_size, a),
-           info_bytes(d->file_size, b), d->gguf_version);
+           cli_format_bytes(d->file_size, b), d->gguf_version);
     printf("  layers         %d\n", d->n_layers);
     printf("  d_model        %d\n", d->d_model);
     printf("  heads          %d, kv heads %d, head size %d\n", d->n_heads, d->n_kv_heads,
@@ -183,7 +172,7 @@ static void info_print_text(const struct model_desc *d)
     printf("\n");
     printf("  parameters     %s\n", info_num(d->n_params, a));
     printf("  active/token   %s parameters, %s (%s bytes) read per decode step\n",
-           info_num(d->n_active_params, b), info_bytes(d->active_bytes, c),
+           info_num(d->n_active_params, b), cli_format_bytes(d->active_bytes, c),
            info_num(d->active_bytes, a));
     if (d->kv_lora_rank && d->kv_bytes_per_token != d->kv_bytes_per_token_plain)
         printf("  KV cache       %s bytes per token (F16 latent: kv_lora_rank %d + RoPE), "
@@ -296,14 +285,20 @@ int cmd_info(int argc, char **argv)
         args.model = path;
         return info_remote(&args, json);
     }
-    if (!path)
+    char resolved[4096], err[1024];
+    if (!path) {
         path = default_model_path();
+    } else if (model_resolve(path, resolved, sizeof resolved, err, sizeof err) == 0) {
+        path = resolved;
+    } else {
+        fprintf(stderr, "moescope info: %s\n", err);
+        return 1;
+    }
     struct model_desc *d = calloc(1, sizeof *d);
     if (!d) {
         fprintf(stderr, "moescope info: out of memory\n");
         return 1;
     }
-    char err[1024];
     if (model_describe(path, d, err, sizeof err)) {
         fprintf(stderr, "moescope: %s\n", err);
         free(d);

@@ -40,6 +40,7 @@
 #include "sampler.h"
 #include "text_escape.h"
 #include "detok.h"
+#include "model_store.h"
 #include "session.h"
 #include "trace.h"
 #include "trace_stats.h"
@@ -240,9 +241,8 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
         fprintf(stderr, "moescope run: --system and --chat-template need --chat\n");
         goto bad;
     }
-    if (!o->args.model)
-        o->args.model = default_model_path();
-    if (backend_is_url(o->args.model) && (o->keep != BACKEND_KEEP_SYSTEM || o->no_shift))
+    if (o->args.model && backend_is_url(o->args.model) &&
+        (o->keep != BACKEND_KEEP_SYSTEM || o->no_shift))
         fprintf(stderr, "moescope run: %s has no effect with a URL: the server keeps its own "
                         "context\n", o->no_shift ? "--no-context-shift" : "--keep");
     return 0;
@@ -590,6 +590,16 @@ int cmd_run(int argc, char **argv)
         return rc;
     if (run_check_outputs(&o) != 0)
         return o.trace_path && !strcmp(o.trace_path, "-") ? 2 : 1;
+    /* -m NAME: a name from `moescope models` becomes its file; a path or URL stays. */
+    char model_path[4096], err[1024] = "";
+    if (!o.args.model) {
+        o.args.model = default_model_path();
+    } else if (model_resolve(o.args.model, model_path, sizeof model_path, err, sizeof err) == 0) {
+        o.args.model = model_path;
+    } else {
+        fprintf(stderr, "moescope run: %s\n", err);
+        return 1;
+    }
 
     size_t text_len = 0;
     char *file_text = NULL;
@@ -600,7 +610,6 @@ int cmd_run(int argc, char **argv)
         text_len = strlen(text);
 
     enum chat_style style = CHAT_STYLE_NONE; /* none named: the model's own */
-    char err[1024] = "";
     if (o.chat_template && chat_style_from_name(o.chat_template, &style, err, sizeof err)) {
         fprintf(stderr, "moescope run: --chat-template: %s\n", err);
         run_usage(stderr);

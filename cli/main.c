@@ -18,6 +18,7 @@ static const struct {
     { "bench", cmd_bench, "measure speed against this machine's bandwidth floor" },
     { "run", cmd_run, "generate from a prompt, streaming text (and a trace)" },
     { "export", cmd_export, "write a saved session as md, csv, ndjson or html" },
+    { "models", cmd_models, "list the GGUF models on this machine (Ollama, HF, LM Studio)" },
 };
 
 static void usage(FILE *out)

@@ -381,3 +381,8 @@ const char *engine_type_name(uint32_t type)
     const struct quant_traits *q = quant_traits(type);
     return q && q->name ? q->name : "?";
 }
+
+bool engine_type_computable(uint32_t type)
+{
+    return quant_traits(type) && quant_computable(type);
+}

@@ -123,6 +123,8 @@ void engine_set_trace(struct engine *e, bool on);
 
 /* A ggml tensor type's name as ggml spells it ("q4_K"), or "?" for an unknown id. */
 const char *engine_type_name(uint32_t type);
+/* Whether the engine can compute with weights of this type (a listing says why not). */
+bool engine_type_computable(uint32_t type);
 
 /* The logits of the last evaluated position (n_vocab floats), valid until the next eval. */
 const float *engine_logits(const struct engine *e);

@@ -15,6 +15,7 @@
 #include "app.h"
 #include "chat.h"
 #include "commands.h"
+#include "model_store.h"
 
 #ifndef MOESCOPE_DATADIR
 #define MOESCOPE_DATADIR "/usr/local/share/moescope"
@@ -215,6 +216,14 @@ int cmd_app(int argc, char **argv)
             fprintf(stderr, "moescope: %s\n", err);
             return 2;
         }
+    }
+    static char model_path[4096]; /* -m NAME resolved (cli/model_store.h) */
+    if (o.model && !o.replay) {
+        if (model_resolve(o.model, model_path, sizeof model_path, err, sizeof err) != 0) {
+            fprintf(stderr, "moescope: %s\n", err);
+            return 1;
+        }
+        o.model = model_path;
     }
     if (!o.replay) {
         /* The model is read once here so a missing or broken file is said plainly, before

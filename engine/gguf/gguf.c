@@ -603,7 +603,7 @@ static int parse_tensors(struct gguf_reader *r, struct gguf_file *f, uint64_t *c
                              "tensor '%s' data ends at byte %s, past the end of the file (%s)",
                              nm, over ? "(beyond 2^64)" : gguf_fmt_u64(end, d),
                              gguf_fmt_u64(f->size, c));
-        t->data = f->base + start;
+        t->data = f->header_only ? f->base : f->base + start;
         if (end > f->data_end)
             f->data_end = end;
     }
@@ -625,13 +625,15 @@ void gguf_close(struct gguf_file *f)
         gguf_map_unwatch(f->watch - 1);
     if (f->mapped && f->base)
         munmap((void *)f->base, f->size);
+    if (f->header_only)
+        free((void *)f->base);
     memset(f, 0, sizeof *f);
 }
 
 static int gguf_parse_into(struct gguf_file *f, char *err, size_t errlen)
 {
     char a[32], b[32];
-    struct gguf_reader r = { .base = f->base, .size = f->size, .path = f->path,
+    struct gguf_reader r = { .base = f->base, .size = f->avail, .path = f->path,
                              .err = err, .errlen = errlen };
     if (f->size < 4)
         return gguf_fail(f->path, err, errlen,
@@ -680,7 +682,7 @@ int gguf_parse(struct gguf_file *f, const void *data, uint64_t size, const char 
     memset(f, 0, sizeof *f);
     snprintf(f->path, sizeof f->path, "%s", name ? name : "(buffer)");
     f->base = data;
-    f->size = data ? size : 0;
+    f->size = f->avail = data ? size : 0;
     if (!data && size)
         return gguf_fail(f->path, err, errlen, "no data");
     if (gguf_parse_into(f, err, errlen)) {
@@ -690,27 +692,39 @@ int gguf_parse(struct gguf_file *f, const void *data, uint64_t size, const char 
     return 0;
 }
 
+/* Opens path for reading when it is a regular, non-empty file: the descriptor and size. */
+static int gguf_open_regular(const char *path, int *fd, uint64_t *size, char *err,
+                             size_t errlen)
+{
+    struct stat st;
+    char why[128];
+    *fd = file_open_regular(path, &st, why, sizeof why);
+    if (*fd < 0)
+        return gguf_fail(path, err, errlen, "%s%s", errno == EINVAL ? "" : "cannot open: ", why);
+    if (st.st_size == 0) {
+        close(*fd);
+        return gguf_fail(path, err, errlen, "the file is empty (0 bytes), not a GGUF file");
+    }
+    *size = (uint64_t)st.st_size;
+    return 0;
+}
+
 int gguf_open(struct gguf_file *f, const char *path, char *err, size_t errlen)
 {
     memset(f, 0, sizeof *f);
-    struct stat st;
-    char why[128];
-    int fd = file_open_regular(path, &st, why, sizeof why);
-    if (fd < 0)
-        return gguf_fail(path, err, errlen, "%s%s", errno == EINVAL ? "" : "cannot open: ", why);
-    if (st.st_size == 0) {
-        close(fd);
-        return gguf_fail(path, err, errlen, "the file is empty (0 bytes), not a GGUF file");
-    }
-    void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    int fd;
+    uint64_t size;
+    if (gguf_open_regular(path, &fd, &size, err, errlen))
+        return -1;
+    void *map = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
     int e = errno;
     close(fd);
     if (map == MAP_FAILED)
-        return gguf_fail(path, err, errlen, "cannot mmap %lld bytes: %s",
-                         (long long)st.st_size, strerror(e));
+        return gguf_fail(path, err, errlen, "cannot mmap %llu bytes: %s",
+                         (unsigned long long)size, strerror(e));
     snprintf(f->path, sizeof f->path, "%s", path);
     f->base = map;
-    f->size = (uint64_t)st.st_size;
+    f->size = f->avail = size;
     f->mapped = true;
     f->watch = gguf_map_watch(map, f->size) + 1;
     int rc = gguf_parse_into(f, err, errlen);
@@ -726,6 +740,63 @@ int gguf_open(struct gguf_file *f, const char *path, char *err, size_t errlen)
 bool gguf_changed(const struct gguf_file *f)
 {
     return f->watch && gguf_map_changed(f->watch - 1);
+}
+
+/* The head of a file grows by this factor until the header parses, from GGUF_HEAD_FIRST up
+ * to GGUF_HEAD_MAX (a 256k-token vocabulary with its merges is about 10 MB). */
+enum { GGUF_HEAD_FIRST = 1 << 20, GGUF_HEAD_GROWTH = 4, GGUF_HEAD_MAX = 256 << 20 };
+
+int gguf_open_header(struct gguf_file *f, const char *path, char *err, size_t errlen)
+{
+    memset(f, 0, sizeof *f);
+    int fd;
+    uint64_t size;
+    if (gguf_open_regular(path, &fd, &size, err, errlen))
+        return -1;
+    uint64_t want = size < GGUF_HEAD_FIRST ? size : GGUF_HEAD_FIRST;
+    uint8_t *buf = NULL;
+    int rc = -1;
+    for (;;) {
+        uint8_t *nb = realloc(buf, want);
+        if (!nb) {
+            rc = gguf_fail(path, err, errlen, "out of memory reading the first %llu bytes",
+                           (unsigned long long)want);
+            break;
+        }
+        buf = nb;
+        uint64_t got = 0;
+        while (got < want) {
+            ssize_t n = pread(fd, buf + got, want - got, (off_t)got);
+            if (n <= 0)
+                break;
+            got += (uint64_t)n;
+        }
+        if (got < want) {
+            rc = gguf_fail(path, err, errlen, "read error at byte %llu",
+                           (unsigned long long)got);
+            break;
+        }
+        memset(f, 0, sizeof *f);
+        snprintf(f->path, sizeof f->path, "%s", path);
+        f->base = buf;
+        f->size = size;
+        f->avail = want;
+        f->header_only = true;
+        if (gguf_parse_into(f, err, errlen) == 0) {
+            close(fd);
+            return 0;
+        }
+        /* The header may go on past what was read: read more, up to the whole file. */
+        f->base = NULL;
+        gguf_close(f);
+        if (want == size || want >= GGUF_HEAD_MAX)
+            break;
+        want = want * GGUF_HEAD_GROWTH < size ? want * GGUF_HEAD_GROWTH : size;
+    }
+    free(buf);
+    close(fd);
+    memset(f, 0, sizeof *f);
+    return rc;
 }
 
 /* ---------------------------------------------------------------- typed getters */

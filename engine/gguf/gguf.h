@@ -65,6 +65,8 @@ struct gguf_file {
     uint64_t size;
     bool mapped;              /* base came from gguf_open's mmap */
     int watch;                /* its slot in the SIGBUS guard + 1 (0: none; map_guard.c) */
+    uint64_t avail;           /* bytes of the file at base: size, less for a header read */
+    bool header_only;         /* gguf_open_header: tensors' data is not there */
     uint32_t version;
     uint64_t n_kv;
     struct gguf_kv *kv;       /* (n_kv) */
@@ -79,6 +81,11 @@ struct gguf_file {
 
 /* mmaps path read-only and parses it. On error returns -1 with err set and *f cleared. */
 int gguf_open(struct gguf_file *f, const char *path, char *err, size_t errlen);
+/* Reads only the head of path (metadata and tensor table, with read(), no map) and parses
+ * it, checking the tensors against the file's real size: what a description needs, at the
+ * cost of a few megabytes even for a file of hundreds of gigabytes. The tensors' data
+ * pointers are placeholders (the header's start) and must not be read. */
+int gguf_open_header(struct gguf_file *f, const char *path, char *err, size_t errlen);
 /* Parses a buffer the caller keeps alive (the fuzz entry point). name is for messages. */
 int gguf_parse(struct gguf_file *f, const void *data, uint64_t size, const char *name,
                char *err, size_t errlen);

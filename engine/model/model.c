@@ -527,7 +527,9 @@ static int model_open_mode(struct model *m, const char *path, bool compute, char
                            size_t errlen)
 {
     memset(m, 0, sizeof *m);
-    if (gguf_open(&m->f, path, err, errlen))
+    /* A description reads the header alone: no map of the weights. */
+    if (compute ? gguf_open(&m->f, path, err, errlen)
+                : gguf_open_header(&m->f, path, err, errlen))
         return -1;
     return model_bind_file(m, compute, err, errlen);
 }

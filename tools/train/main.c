@@ -14,6 +14,7 @@
 
 struct train_opts {
     const char *corpus, *out, *log_path, *svg_path, *report_path, *name;
+    const char *init;         /* --init: start from this GGUF's weights */
     struct train_config c;
     int steps, batch, warmup, eval_every, eval_windows, threads, save_every;
     float lr, lr_min, wd, clip;
@@ -108,9 +109,10 @@ static void write_curve(const char *path, const struct curve_point *pts, int n,
     if (!f)
         return;
     fprintf(f, "# tools/train on %s: %zu parameters, %d layers, d_model %d, %d of %d experts,\n"
-               "# batch %d x %d bytes, seed %llu. Loss in nats per byte (= per character).\n",
+               "# batch %d x %d bytes, seed %llu%s%s. Loss in nats per byte (= per character).\n",
             o->corpus, n_params, o->c.n_layers, o->c.d_model, o->c.n_experts_used,
-            o->c.n_experts, o->batch, o->c.n_ctx, (unsigned long long)o->seed);
+            o->c.n_experts, o->batch, o->c.n_ctx, (unsigned long long)o->seed,
+            o->init ? ", starting from " : "", o->init ? o->init : "");
     fprintf(f, "%8s %10s %10s %9s\n", "step", "train", "held-out", "minutes");
     for (int i = 0; i < n; i++)
         fprintf(f, "%8d %10.4f %10.4f %9.2f\n", pts[i].step, pts[i].train, pts[i].heldout,
@@ -257,7 +259,7 @@ static int usage(void)
             "             [--layers L] [--d-model D] [--heads H] [--kv-heads K] [--experts E]\n"
             "             [--experts-used K] [--ff F] [--lr LR] [--warmup N] [--aux A]\n"
             "             [--eval-every N] [--seed S] [-t THREADS] [--log FILE] [--svg FILE]\n"
-            "             [--report FILE] [--name NAME] [--save-every N]\n");
+            "             [--report FILE] [--name NAME] [--save-every N] [--init FILE]\n");
     return 2;
 }
 
@@ -297,6 +299,8 @@ int main(int argc, char **argv)
             o.report_path = v;
         else if (!strcmp(a, "--name"))
             o.name = v;
+        else if (!strcmp(a, "--init"))
+            o.init = v;
         else if (!strcmp(a, "--seed")) {
             if (!is_num)
                 return usage();
@@ -347,6 +351,12 @@ int main(int argc, char **argv)
     struct train_model m;
     if (train_model_init(&m, &o.c, o.seed, o.threads, err, sizeof err) != 0) {
         fprintf(stderr, "%s\n", err);
+        free(text);
+        return 1;
+    }
+    if (o.init && train_load_gguf(&m, o.init, err, sizeof err) != 0) {
+        fprintf(stderr, "train: --init %s\n", err);
+        train_model_free(&m);
         free(text);
         return 1;
     }

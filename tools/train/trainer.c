@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gguf.h"
 #include "gguf_write.h"
 #include "nn.h"
 #include "quant.h"
@@ -641,5 +642,29 @@ int train_save_gguf(const struct train_model *m, const char *path, const char *n
     }
     int rc = gguf_writer_write(w, path, err, errlen);
     gguf_writer_free(w);
+    return rc;
+}
+
+int train_load_gguf(struct train_model *m, const char *path, char *err, size_t errlen)
+{
+    struct gguf_file f;
+    if (gguf_open(&f, path, err, errlen) != 0)
+        return -1;
+    int rc = 0;
+    for (int i = 0; i < m->n_tensors && rc == 0; i++) {
+        const struct train_tensor *t = &m->tensors[i];
+        const struct gguf_tensor *g = gguf_find_tensor(&f, t->name);
+        bool same = g && g->type == GGML_TYPE_F32 && g->nbytes == t->size * sizeof(float);
+        for (int d = 0; same && d < t->n_dims; d++)
+            same = g->ne[d] == t->ne[d];
+        if (!same) {
+            snprintf(err, errlen, "%s: tensor '%s' is %s, not f32 of this model's shape", path,
+                     t->name, g ? "another type or shape" : "missing");
+            rc = -1;
+        } else {
+            memcpy(m->params + t->offset, g->data, t->size * sizeof(float));
+        }
+    }
+    gguf_close(&f);
     return rc;
 }

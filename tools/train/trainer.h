@@ -83,6 +83,9 @@ double train_adamw_step(struct train_model *m, float lr, float beta1, float beta
 /* The experts the last forward chose at a layer: (n_tokens, k) ids, best first. */
 const int32_t *train_last_routing(const struct train_model *m, int layer, int *n_tokens);
 
+/* Starts from the weights of a GGUF this trainer wrote for the same shape (the context may
+ * differ: it is not a weight). Returns 0, or -1 with err naming the file and tensor. */
+int train_load_gguf(struct train_model *m, const char *path, char *err, size_t errlen);
 /* Writes the model as GGUF (architecture llama with experts, byte-level vocabulary). */
 int train_save_gguf(const struct train_model *m, const char *path, const char *name,
                     char *err, size_t errlen);
