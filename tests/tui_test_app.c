@@ -998,3 +998,58 @@ TEST(app_worker_chunked_prefill)
     trace_log_free(&ui);
     free(st.reply);
 }
+
+/* A send that fails before its first token (here: one message longer than the whole
+ * context) has no reply text: the worker used to hand back the previous reply's text, and
+ * the app drew it again under the new message. Model: fixtures/models/qwen2moe-tiny-f32. */
+TEST(app_worker_failed_send_has_no_reply)
+{
+    const char *fx = test_fixtures_dir();
+    if (!fx) {
+        test_skip("no fixtures");
+        return;
+    }
+    char path[1024];
+    snprintf(path, sizeof path, "%s/models/qwen2moe-tiny-f32.gguf", fx);
+    struct engine_params ep;
+    engine_params_default(&ep);
+    ep.model_path = path;
+    ep.n_threads = 1;
+    ep.n_ctx = 64;
+    char err[512];
+    struct worker *w = worker_start(&ep, err, sizeof err);
+    CHECK(w != NULL);
+    if (!w)
+        return;
+    struct worker_status st;
+    memset(&st, 0, sizeof st);
+    struct trace_log ui;
+    trace_log_init(&ui, 0, 0, 0);
+    CHECK(worker_wait(w, &ui, &st, st_opened, 20000));
+    trace_log_free(&ui);
+    trace_log_init(&ui, st.desc.n_layers, st.desc.n_experts, st.desc.n_experts_used);
+    struct sampler_params sp;
+    sampler_params_default(&sp);
+    sp.temp = 0;
+    const char *hello = "<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\n";
+    want_done = st.done_seq + 1;
+    CHECK(worker_submit_reply(w, hello, strlen(hello), &sp, 6) == 0);
+    CHECK(worker_wait(w, &ui, &st, st_done, 20000));
+    CHECK_MSG(st.reply_len > 0, "the first reply is empty (ended %d)", st.done_why);
+    char long_text[4096];
+    size_t off = (size_t)snprintf(long_text, sizeof long_text, "<|im_start|>user\n");
+    for (int i = 0; i < 60 && off < sizeof long_text - 64; i++)
+        off += (size_t)snprintf(long_text + off, sizeof long_text - off, "word%d ", i);
+    snprintf(long_text + off, sizeof long_text - off, "<|im_end|>\n<|im_start|>assistant\n");
+    want_done = st.done_seq + 1;
+    worker_set_context(w, 0, false);
+    CHECK(worker_submit_reply(w, long_text, strlen(long_text), &sp, 6) == 0);
+    CHECK(worker_wait(w, &ui, &st, st_done, 20000));
+    CHECK_INT_EQ(st.done_why, REPLY_ERROR);
+    CHECK_MSG(strstr(st.err, "the context holds 64"), "%s", st.err);
+    CHECK_MSG(st.reply_len == 0, "a failed send shows a reply of %zu bytes: '%.40s'",
+              st.reply_len, st.reply ? st.reply : "");
+    worker_quit(w, 5000);
+    trace_log_free(&ui);
+    free(st.reply);
+}

@@ -60,6 +60,7 @@ struct app {
     /* the conversation (conversation.c) */
     struct transcript tr;      /* every message shown */
     int stream_msg;            /* transcript index of the reply being streamed, or -1 */
+    int ctx_dropped;           /* messages dropped out of context for the reply in flight */
     struct sampler_params sampler;   /* /set changes this; sent with each reply */
     int n_predict;             /* tokens a reply may have, <= 0 = until the context is full */
     char *system;              /* the system prompt (owned), NULL = none */

@@ -62,7 +62,7 @@ static char *conversation_render(const struct app *a, bool generation_prompt, si
         msgs[n++] = (struct chat_msg){ "system", a->system };
     for (int i = 0; i < a->tr.n; i++) {
         const struct message *m = &a->tr.msg[i];
-        if (!m->in_chat || m->streaming)
+        if (!m->in_chat || m->streaming || m->out_of_context)
             continue;
         msgs[n++] = (struct chat_msg){ m->role == MSG_USER ? "user" : "assistant", m->text };
     }
@@ -71,6 +71,60 @@ static char *conversation_render(const struct app *a, bool generation_prompt, si
                                        : chat_render_style(st, msgs, n, generation_prompt, len);
     free(msgs);
     return text;
+}
+
+/* Bytes at the start of text that are the system prompt as rendered (kept by a context
+ * shift), or 0. */
+static size_t conversation_system_bytes(const struct app *a, const char *text, size_t len)
+{
+    if (!a->system)
+        return 0;
+    struct chat_msg sys = { "system", a->system };
+    size_t slen = 0;
+    enum chat_style st = conversation_style(a);
+    char *r = st == CHAT_STYLE_NONE ? conversation_render_plain(&sys, 1, &slen)
+                                    : chat_render_style(st, &sys, 1, false, &slen);
+    size_t keep = r && slen <= len && memcmp(r, text, slen) == 0 ? slen : 0;
+    free(r);
+    return keep;
+}
+
+/* Whether a turn older than the newest message is still sent (and so could be dropped). */
+static bool conversation_can_drop(const struct app *a)
+{
+    int sent = 0;
+    for (int i = 0; i < a->tr.n; i++) {
+        const struct message *m = &a->tr.msg[i];
+        sent += m->in_chat && !m->streaming && !m->out_of_context;
+    }
+    return sent > 1;
+}
+
+/* Drops the oldest turn still sent (its user message and the replies after it) out of the
+ * context; they stay in the transcript, marked. Returns the messages dropped. */
+static int conversation_drop_oldest_turn(struct app *a)
+{
+    int dropped = 0;
+    for (int i = 0; i < a->tr.n; i++) {
+        struct message *m = &a->tr.msg[i];
+        if (!m->in_chat || m->streaming || m->out_of_context)
+            continue;
+        if (dropped > 0 && m->role == MSG_USER)
+            break;
+        m->out_of_context = true;
+        const char *dot = a->utf8 ? " \u00b7 " : " - ";
+        size_t ml = strlen(m->meta);
+        snprintf(m->meta + ml, sizeof m->meta - ml, "%sout of context", ml ? dot : "");
+        dropped++;
+    }
+    /* The worker feeds what is kept again after the system prompt, so no message's record
+     * range holds any more: the next reply's end takes every record in the context. */
+    for (int i = 0; dropped && i < a->tr.n; i++) {
+        a->tr.msg[i].rec_end = 0;
+        a->tr.msg[i].rec_first = -1;
+    }
+    a->dirty |= DIRTY_TRANSCRIPT;
+    return dropped;
 }
 
 int conversation_send(struct app *a)
@@ -94,6 +148,8 @@ int conversation_send(struct app *a)
         app_message(a, true, "cannot render the chat template");
         return -1;
     }
+    worker_set_context(a->worker, conversation_system_bytes(a, text, len),
+                       conversation_can_drop(a));
     int r = worker_submit_reply(a->worker, text, len, &a->sampler, a->n_predict);
     free(text);
     if (r < 0) {
@@ -254,6 +310,16 @@ bool conversation_stream_end(struct app *a)
     bool kept = false;
     a->stream_msg = -1;
     a->dirty |= DIRTY_TRANSCRIPT | DIRTY_INPUT;
+    if (a->ws.done_why == REPLY_TOO_LONG && k >= 0 && k < a->tr.n) {
+        /* Make room: the oldest turn goes out of context, and the message is sent again
+         * (the system prompt's cached tokens are kept by the worker's prefix match). */
+        transcript_truncate(&a->tr, k);
+        int d = conversation_drop_oldest_turn(a);
+        a->ctx_dropped += d;
+        if (d == 0 || conversation_send(a) < 0)
+            transcript_addf(&a->tr, MSG_ERROR, "%s", a->ws.err);
+        return false;
+    }
     if (a->ws.done_why == REPLY_FED) {
         app_message(a, false, "the conversation is in the model's context: %zu tokens",
                     a->log.n);
@@ -283,5 +349,19 @@ bool conversation_stream_end(struct app *a)
             kept = true;
         }
     }
+    if (kept && (a->ctx_dropped > 0 || a->ws.shift_dropped > 0)) {
+        char shifted[96] = "";
+        if (a->ws.shift_dropped)
+            snprintf(shifted, sizeof shifted, "the reply shifted the context (%zu tokens "
+                     "dropped); ", a->ws.shift_dropped);
+        if (a->ctx_dropped)
+            app_message(a, false, "%s%d older message%s out of context (kept in the "
+                        "transcript); %d tokens in context", shifted, a->ctx_dropped,
+                        a->ctx_dropped == 1 ? "" : "s", a->ws.n_past);
+        else
+            app_message(a, false, "%s%d tokens in context", shifted, a->ws.n_past);
+    }
+    if (a->ws.done_why != REPLY_TOO_LONG)
+        a->ctx_dropped = 0;
     return kept;
 }

@@ -85,7 +85,11 @@ static int statusbar_pieces(const struct app *a, struct piece *p)
         } else if (a->worker) {
             int thr = ws->n_threads > 0 ? ws->n_threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
             n = piece_add(p, n, 20, THEME_STATUS, "%d thread%s", thr, thr == 1 ? "" : "s");
-            n = piece_add(p, n, 75, THEME_STATUS, "ctx %zu/%d", a->log.n, ws->n_ctx);
+            /* Positions in use: a shifted context holds fewer than the records. */
+            size_t used = a->log.n ? (size_t)a->log.tok[a->log.n - 1].pos + 1 : 0;
+            if (used > (size_t)ws->n_ctx)
+                used = (size_t)ws->n_ctx;
+            n = piece_add(p, n, 75, THEME_STATUS, "ctx %zu/%d", used, ws->n_ctx);
             /* the KV cache as allocated for the context (latent attention's is small) */
             const double kv_mb = (double)d->kv_bytes_per_token * ws->n_ctx / (1024.0 * 1024.0);
             if (kv_mb > 0)

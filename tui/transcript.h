@@ -25,6 +25,8 @@ struct message {
     size_t len;
     bool streaming;            /* the reply being written now (text follows the worker) */
     bool in_chat;              /* part of the conversation sent to the model */
+    bool out_of_context;       /* dropped from the model's context to make room (kept in the
+                                  transcript and the session, no longer sent) */
     char meta[96];             /* a dim line under a reply: "42 tokens · 31.0 tok/s" */
     size_t rec_end;            /* replies: the log's length when it ended (session ranges) */
     long rec_first;            /* replies: the log index of its first sampled token, -1 =

@@ -133,6 +133,7 @@ void worker_finish(struct worker *w, enum reply_end why, const char *err)
     if (err) /* a server's message may be longer: cut to what the status holds */
         snprintf(w->st.err, sizeof w->st.err, "%.*s", (int)sizeof w->st.err - 1, err);
     w->reply_pub = w->reply_len;   /* the end: show every byte, even a broken tail */
+    w->st.n_past = w->eng ? engine_n_past(w->eng) : (int)w->log.n; /* a server: records */
     w->st.state = WORKER_IDLE;
     w->status_changed = true;
     pthread_mutex_unlock(&w->mu);
@@ -169,6 +170,21 @@ void worker_progress(struct worker *w, enum worker_state s, size_t done, size_t 
 
 /* ---- a reply job: tokenize what is new, rewind, feed it, sample ---- */
 
+/* What the app said about the next reply (worker_set_context). */
+struct reply_fit {
+    size_t keep_bytes;            /* the system prompt's bytes: a shift keeps them */
+    bool can_drop;                /* an older turn can go: a tight fit is REPLY_TOO_LONG */
+};
+
+/* Records of the log that the first keep_bytes of the text cover (with a BOS before). */
+static int worker_keep_records(const struct worker *w, size_t keep_bytes)
+{
+    size_t k = w->log.n < w->n_bos ? w->log.n : w->n_bos, o = 0;
+    while (keep_bytes && k < w->log.n && o + w->log.tok[k].piece_len <= keep_bytes)
+        o += w->log.tok[k++].piece_len;
+    return (int)k;
+}
+
 /* Whether the model put a BOS first: the same text without it is one token shorter. */
 static size_t worker_count_bos(struct worker *w, const char *text, size_t len, int m, int cap)
 {
@@ -186,7 +202,8 @@ static size_t worker_count_bos(struct worker *w, const char *text, size_t len, i
  * need not tokenize back into the ids it was sampled as. Returns how many tokens (at
  * least one), *kept the records kept; or -1 with err. */
 static int worker_new_tokens(struct worker *w, const char *text, size_t len, int32_t *toks,
-                             int cap, size_t *kept, char *err, size_t errlen)
+                             int cap, size_t *kept, const struct reply_fit *fit, bool feed_only,
+                             char *err, size_t errlen)
 {
     size_t off = 0, k = worker_text_prefix(w, text, len, &off);
     int m;
@@ -201,11 +218,17 @@ static int worker_new_tokens(struct worker *w, const char *text, size_t len, int
     int n_ctx = engine_n_ctx(w->eng);
     if (m < 0)
         return -1;
-    if (k + (size_t)m >= (size_t)n_ctx) {
+    /* Room for the reply: a quarter of the context while older turns can go (a reply
+     * that runs longer shifts the context as it goes). -2: too long, say so. */
+    size_t need = k + (size_t)m, room = fit->can_drop && !feed_only ? (size_t)n_ctx / 4 : 1;
+    if (need + room > (size_t)n_ctx) {
         snprintf(err, errlen,
                  "the conversation needs %zu tokens and the context holds %d: /clear starts "
-                 "a new one, -c makes the context larger", k + (size_t)m, n_ctx);
-        return -1;
+                 "a new one, -c makes the context larger", need, n_ctx);
+        pthread_mutex_lock(&w->mu);
+        w->st.need_tokens = need;
+        pthread_mutex_unlock(&w->mu);
+        return fit->can_drop && !feed_only ? -2 : -1;
     }
     if (m == 0) {
         /* Nothing new after the kept records (regenerate): feed the last one again so the
@@ -273,21 +296,22 @@ static enum reply_end worker_prefill(struct worker *w, const int32_t *toks, int 
     return REPLY_FED;
 }
 
-/* Samples the reply until the model ends its turn, Esc, n_predict tokens (<= 0: no
- * limit) or a full context. Returns why it ended (REPLY_ERROR with err). */
-static enum reply_end worker_generate(struct worker *w, int n_predict, char *err, size_t errlen)
+/* Samples the reply until the model ends its turn, Esc or n_predict tokens (<= 0: no
+ * limit); a full context shifts. Returns why it ended (REPLY_ERROR with err). */
+static enum reply_end worker_generate(struct worker *w, int n_predict, size_t keep_bytes,
+                                      char *err, size_t errlen)
 {
+    /* A reply that reaches the end of the context shifts it (engine.h): the system prompt
+     * stays, the oldest half of the rest goes. */
+    engine_set_context_shift(w->eng, true, worker_keep_records(w, keep_bytes));
     pthread_mutex_lock(&w->mu);
     w->st.reply_first = (long)w->log.n;
     w->st.state = WORKER_GENERATING;
     w->status_changed = true;
     pthread_mutex_unlock(&w->mu);
-    size_t n_ctx = (size_t)engine_n_ctx(w->eng);
     for (int count = 1;; count++) {
         if (atomic_load(&w->stop))
             return REPLY_STOPPED;
-        if (w->log.n >= n_ctx)
-            return REPLY_CTX_FULL;
         long idx = engine_sample(w->eng, &w->log, err, errlen);
         if (idx < 0)
             return REPLY_ERROR;
@@ -301,8 +325,6 @@ static enum reply_end worker_generate(struct worker *w, int n_predict, char *err
             return REPLY_EOG;
         if (n_predict > 0 && count >= n_predict)
             return REPLY_LIMIT;
-        if (w->log.n >= n_ctx)
-            return REPLY_CTX_FULL;
         if (atomic_load(&w->stop))
             return REPLY_STOPPED;
         if (engine_eval(w->eng, &w->log, err, errlen) < 0)
@@ -315,38 +337,54 @@ static enum reply_end worker_generate(struct worker *w, int n_predict, char *err
  * Returns how it ended. */
 static enum reply_end worker_reply_steps(struct worker *w, const char *text, size_t len,
                                          const struct sampler_params *sp, int n_predict,
-                                         bool feed_only, int32_t *toks, int cap, char *err,
-                                         size_t errlen)
+                                         bool feed_only, const struct reply_fit *fit,
+                                         int32_t *toks, int cap, char *err, size_t errlen)
 {
     size_t kept = 0;
-    int m = worker_new_tokens(w, text, len, toks, cap, &kept, err, errlen);
+    int m = worker_new_tokens(w, text, len, toks, cap, &kept, fit, feed_only, err, errlen);
     if (m < 0)
-        return REPLY_ERROR;
+        return m == -2 ? REPLY_TOO_LONG : REPLY_ERROR;
     size_t post_from = worker_rewind(w, kept);
     if (!feed_only)
         engine_set_sampler(w->eng, sp);
     enum reply_end why = worker_prefill(w, toks, m, post_from, err, errlen);
     if (why != REPLY_FED || feed_only)
         return why;
-    return worker_generate(w, n_predict, err, errlen);
+    const size_t reply_from = w->log.n;
+    why = worker_generate(w, n_predict, fit->keep_bytes, err, errlen);
+    size_t dropped = 0;
+    for (size_t i = reply_from; i < w->log.n; i++)
+        dropped += w->log.tok[i].shift_dropped;
+    pthread_mutex_lock(&w->mu);
+    w->st.shift_dropped = dropped;
+    pthread_mutex_unlock(&w->mu);
+    return why;
 }
 
 static void worker_do_reply(struct worker *w, const char *text, size_t len,
-                            const struct sampler_params *sp, int n_predict, bool feed_only)
+                            const struct sampler_params *sp, int n_predict, bool feed_only,
+                            const struct reply_fit *fit)
 {
     char err[512] = "";
+    /* A new job: the last reply's text must not be taken for this one's, even when this
+     * one fails before its first token (the app showed the old reply again). */
+    pthread_mutex_lock(&w->mu);
+    w->reply_len = w->reply_pub = 0;
+    w->st.reply_first = -1;
+    w->st.shift_dropped = 0;
+    pthread_mutex_unlock(&w->mu);
     /* Room for every token the text can make (each covers a byte at least, plus BOS and
      * EOS), so a conversation too long for the context is counted and said so plainly. */
     size_t cap = len + 2 < (size_t)INT_MAX ? len + 2 : (size_t)INT_MAX;
     int32_t *toks = malloc(cap * sizeof *toks);
     enum reply_end why = REPLY_ERROR;
     if (toks)
-        why = worker_reply_steps(w, text, len, sp, n_predict, feed_only, toks, (int)cap, err,
-                                 sizeof err);
+        why = worker_reply_steps(w, text, len, sp, n_predict, feed_only, fit, toks, (int)cap,
+                                 err, sizeof err);
     else
         snprintf(err, sizeof err, "out of memory");
     free(toks);
-    worker_finish(w, why, why == REPLY_ERROR ? err : NULL);
+    worker_finish(w, why, why == REPLY_ERROR || why == REPLY_TOO_LONG ? err : NULL);
 }
 
 /* ---- a remote engine ---- */
@@ -403,6 +441,9 @@ static void *worker_main(void *arg)
         size_t len = w->job_len;
         struct sampler_params sp = w->job_sp;
         int n_predict = w->job_n_predict;
+        struct reply_fit fit = { w->job_keep_bytes, w->job_can_drop };
+        w->job_keep_bytes = 0;
+        w->job_can_drop = false;
         w->job = JOB_NONE;
         w->job_text = NULL;
         pthread_mutex_unlock(&w->mu);
@@ -422,7 +463,7 @@ static void *worker_main(void *arg)
             worker_post(w, 0);
             worker_set_state(w, WORKER_IDLE);
         } else if (job == JOB_REPLY || job == JOB_FEED) {
-            worker_do_reply(w, text, len, &sp, n_predict, job == JOB_FEED);
+            worker_do_reply(w, text, len, &sp, n_predict, job == JOB_FEED, &fit);
         } else if (job == JOB_RESET) {
             engine_rewind(w->eng, 0);
             trace_log_clear(&w->log);
@@ -576,6 +617,14 @@ int worker_submit_reply(struct worker *w, const char *text, size_t len,
                         const struct sampler_params *sp, int n_predict)
 {
     return worker_submit(w, JOB_REPLY, text, len, sp, n_predict);
+}
+
+void worker_set_context(struct worker *w, size_t keep_bytes, bool can_drop)
+{
+    pthread_mutex_lock(&w->mu);
+    w->job_keep_bytes = keep_bytes;
+    w->job_can_drop = can_drop;
+    pthread_mutex_unlock(&w->mu);
 }
 
 int worker_submit_feed(struct worker *w, const char *text, size_t len)

@@ -29,6 +29,8 @@ enum reply_end {
     REPLY_ERROR,               /* err says what */
     REPLY_FED,                 /* a feed-only job (a loaded conversation) is in the cache */
     REPLY_INTERRUPTED,         /* a remote stream was cut: the partial reply stays, err says why */
+    REPLY_TOO_LONG,            /* the conversation and a reply do not fit (need_tokens): the
+                                  app drops its oldest turn and sends again */
 };
 
 /* What the UI copies out of the worker on each take. */
@@ -52,6 +54,9 @@ struct worker_status {
     char backend[600];
     char missing[200];
     unsigned reports;          /* a remote engine: enum backend_report bits */
+    size_t need_tokens;        /* REPLY_TOO_LONG: the conversation's tokens */
+    int n_past;                /* tokens in the model's context after the last job */
+    size_t shift_dropped;      /* tokens the last reply's context shifts dropped */
 };
 
 /* The vocabulary as plain data, built once by the worker after opening the model so the
@@ -80,6 +85,11 @@ int worker_wake_fd(const struct worker *w);
  * reuses the common prefix with what the engine has seen). Returns -1 when busy. */
 int worker_submit_reply(struct worker *w, const char *text, size_t len,
                         const struct sampler_params *sp, int n_predict);
+/* For the next reply: its first keep_bytes bytes (the system prompt) stay when the context
+ * shifts; can_drop: the app can drop an older turn, so a conversation that leaves less
+ * than a quarter of the context for the reply ends REPLY_TOO_LONG instead of being sent.
+ * Call it just before worker_submit_reply. */
+void worker_set_context(struct worker *w, size_t keep_bytes, bool can_drop);
 /* Feeds the rendered conversation without sampling (a loaded session, so the inspector
  * shows its records and the next reply starts at once). Returns -1 when busy. */
 int worker_submit_feed(struct worker *w, const char *text, size_t len);

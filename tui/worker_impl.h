@@ -39,6 +39,8 @@ struct worker {
     size_t job_len;
     struct sampler_params job_sp;
     int job_n_predict;
+    size_t job_keep_bytes;        /* worker_set_context, for the next reply */
+    bool job_can_drop;
     bool quit;                    /* the UI wants the thread to end */
     bool exited;                  /* the thread has ended */
     bool status_changed;          /* the UI has not taken the latest status */
