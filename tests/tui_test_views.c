@@ -319,6 +319,36 @@ TEST(views_latency_percentiles)
     trace_log_free(&log);
 }
 
+/* A record fed after a context shift is its own bar: prefill-coloured, as tall as its step
+ * and the shift together; the second row counts the shifts. */
+TEST(views_latency_shift_bar)
+{
+    if (!vt_init())
+        return;
+    struct trace_log log;
+    trace_log_init(&log, 1, 4, 1);
+    const int e0[1] = { 0 };
+    vt_push(&log, "p", true, e0, NULL, 1, 10.0);
+    for (int i = 0; i < 10; i++)
+        vt_push(&log, "g", false, e0, NULL, 1, 2.0);
+    log.tok[5].shift_dropped = 40;
+    log.tok[5].ns_shift = 18000000; /* 18 ms evaluating the kept tokens again */
+    WINDOW *w = newwin(6, 100, 0, 0);
+    struct view_ctx ctx = vt_ctx_default;
+    ctx.log = &log;
+    ctx.sel = 2;
+    view_latency_draw(&ctx, w);
+    const char *r1 = vt_row(w, 1);
+    CHECK_MSG(strstr(r1, "shifts 1: 18 ms") != NULL, "row 1: %s", r1);
+    CHECK_MSG(strstr(r1, "range 2.0..20.0") != NULL, "row 1: %s", r1);
+    /* after "pre 10ms|" (9 columns): record 5 is column 4, full height, prefill colour */
+    CHECK_INT_EQ(vt_char(w, 2, 9 + 4), L'█');
+    CHECK_INT_EQ(vt_pair(w, 5, 9 + 4), THEME_PREFILL + 1);
+    CHECK_INT_EQ(vt_pair(w, 5, 9 + 3), THEME_SPARK_LATENCY + 1);
+    delwin(w);
+    trace_log_free(&log);
+}
+
 /* ---------------------------------------------------------------- balance, split, token */
 
 TEST(views_balance_figures)

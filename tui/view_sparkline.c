@@ -6,7 +6,10 @@
  * the selected record's value and the mean of the records in sight.
  *
  * Latency: ms per generated record (its ns_total: the decode step it was fed in), scaled
- * from the smallest to the largest in sight (the range is printed), so jitter shows. Prefill is kept apart: it is a batched pass, so it is one figure
+ * from the smallest to the largest in sight (the range is printed), so jitter shows. A
+ * record fed right after a context shift is its own bar, in the prefill colour, as tall as
+ * the step and the shift together (the kept tokens evaluated again), and the second row
+ * counts the shifts and their time. Prefill is kept apart: it is a batched pass, so it is one figure
  * (TTFT) on the left, not columns. TTFT and tok/s are of the last turn; the inter-token
  * p50/p95/p99 and jitter are over the whole session (trace_stats.h has the definitions).
  *
@@ -111,8 +114,12 @@ void view_latency_draw(const struct view_ctx *ctx, WINDOW *w)
     /* Row 0 carries what matters most (TTFT, p95); row 1 the rest when there is room. */
     char a[128], b[160];
     snprintf(a, sizeof a, "  TTFT %.0f ms  p95 %.1f ms", turn.ttft_ms, all.itl_p95_ms);
-    snprintf(b, sizeof b, "%.1f tok/s  p50 %.1f  p95 %.1f  p99 %.1f ms  jitter %.1f ms",
-             turn.decode_tps, all.itl_p50_ms, all.itl_p95_ms, all.itl_p99_ms, all.jitter_ms);
+    int bl = snprintf(b, sizeof b, "%.1f tok/s  p50 %.1f  p95 %.1f  p99 %.1f ms  jitter %.1f ms",
+                      turn.decode_tps, all.itl_p50_ms, all.itl_p95_ms, all.itl_p99_ms,
+                      all.jitter_ms);
+    if (all.n_shifts && bl > 0 && (size_t)bl < sizeof b)
+        snprintf(b + bl, sizeof b - (size_t)bl, "  shifts %zu: %.0f ms", all.n_shifts,
+                 all.shift_ms);
     x += draw_printf(w, 0, x, va.cols - x, draw_attr(va.th, THEME_TEXT), "%s", a);
     int y0 = 1;
     if (va.rows >= 3) {
@@ -158,7 +165,8 @@ void view_latency_draw(const struct view_ctx *ctx, WINDOW *w)
     spark_window(n, sel_pos, width, &from, &to);
     double vmin = 0, vmax = 0;
     for (long j = from; j < to; j++) {
-        double v = (double)va.log->tok[idx[j]].ns_total;
+        const struct trace_token *t = &va.log->tok[idx[j]];
+        double v = (double)(t->ns_total + t->ns_shift);
         if (j == from || v > vmax)
             vmax = v;
         if (j == from || v < vmin)
@@ -168,9 +176,12 @@ void view_latency_draw(const struct view_ctx *ctx, WINDOW *w)
         draw_printf(w, y0, px, width, draw_attr(va.th, THEME_DIM), "no generated tokens yet");
     } else {
         for (long j = from; j < to; j++) {
-            double v = (double)va.log->tok[idx[j]].ns_total;
+            const struct trace_token *t = &va.log->tok[idx[j]];
+            double v = (double)(t->ns_total + t->ns_shift);
             double frac = vmax > vmin ? (v - vmin) / (vmax - vmin) : 0.5;
-            enum theme_role role = idx[j] == sel ? THEME_SELECTION : THEME_SPARK_LATENCY;
+            enum theme_role role = idx[j] == sel        ? THEME_SELECTION
+                                   : t->shift_dropped ? THEME_PREFILL
+                                                      : THEME_SPARK_LATENCY;
             draw_spark_col(w, y0, px + (int)(j - from), h, frac, draw_attr(va.th, role), ctx->utf8);
         }
         if (va.rows >= 3) {
