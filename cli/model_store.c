@@ -429,20 +429,36 @@ void model_list_free(struct model_list *l)
 
 /* ---- descriptions ---- */
 
-static void ms_describe(struct model_entry *e)
+int model_check(const char *path, struct model_desc *d, char *why, size_t whylen)
 {
     char err[1024];
-    e->described = model_describe(e->path, &e->desc, err, sizeof err) == 0;
-    if (!e->described) {
-        /* The message names the file first: the entry already does. */
-        size_t pl = strlen(e->path);
-        const char *m = !strncmp(err, e->path, pl) && !strncmp(err + pl, ": ", 2) ? err + pl + 2
-                                                                                   : err;
-        ms_fmt(e->why_not, sizeof e->why_not, "%s", m);
-    } else if (e->n_parts > 1 || e->n_parts_named > 1) {
+    if (model_describe(path, d, err, sizeof err) != 0) {
+        /* The message names the file first: the caller already does. */
+        size_t pl = strlen(path);
+        const char *m = !strncmp(err, path, pl) && !strncmp(err + pl, ": ", 2) ? err + pl + 2
+                                                                               : err;
+        ms_fmt(why, whylen, "%s", m);
+        return -1;
+    }
+    for (int t = 0; t < 64; t++)
+        if (d->tensors_per_type[t] && !engine_type_computable((uint32_t)t)) {
+            ms_fmt(why, whylen, "%u tensors are %s, which moescope cannot compute",
+                   d->tensors_per_type[t], engine_type_name((uint32_t)t));
+            return -1;
+        }
+    return 0;
+}
+
+static void ms_describe(struct model_entry *e)
+{
+    char why[sizeof e->why_not] = "";
+    bool runs = model_check(e->path, &e->desc, why, sizeof why) == 0;
+    e->described = runs || e->desc.arch[0];
+    if (!runs)
+        snprintf(e->why_not, sizeof e->why_not, "%s", why);
+    else if (e->n_parts > 1 || e->n_parts_named > 1)
         snprintf(e->why_not, sizeof e->why_not, "split into %d files: moescope opens one-file "
                  "models (llama-gguf-split --merge joins them)", e->n_parts_named);
-    }
     if (e->n_parts < e->n_parts_named && !e->why_not[0])
         snprintf(e->why_not, sizeof e->why_not, "%d of its %d parts are missing",
                  e->n_parts_named - e->n_parts, e->n_parts_named);
@@ -450,15 +466,12 @@ static void ms_describe(struct model_entry *e)
         return;
     /* The main type: the one most tensors that are not f32 have (norms are f32). */
     int best = -1;
-    for (int t = 0; t < 64; t++)
-        if (e->desc.tensors_per_type[t] && t != 0 &&
+    for (int t = 1; t < 64; t++)
+        if (e->desc.tensors_per_type[t] &&
             (best < 0 || e->desc.tensors_per_type[t] > e->desc.tensors_per_type[best]))
             best = t;
-    snprintf(e->main_type, sizeof e->main_type, "%s", engine_type_name(best < 0 ? 0 : (uint32_t)best));
-    for (int t = 0; t < 64 && !e->why_not[0]; t++)
-        if (e->desc.tensors_per_type[t] && !engine_type_computable((uint32_t)t))
-            snprintf(e->why_not, sizeof e->why_not, "%u tensors are %s, which moescope cannot "
-                     "compute", e->desc.tensors_per_type[t], engine_type_name((uint32_t)t));
+    snprintf(e->main_type, sizeof e->main_type, "%s",
+             engine_type_name(best < 0 ? 0 : (uint32_t)best));
 }
 
 void model_list_describe(struct model_list *l)

@@ -71,6 +71,10 @@ int model_list_find(struct model_list *l, char *err, size_t errlen);
 void model_list_describe(struct model_list *l);
 void model_list_free(struct model_list *l);
 
+/* Whether moescope runs the file at path, from its header alone: 0 with d filled, or -1 with
+ * the reason in why (not GGUF, an architecture or a tensor type it does not run). */
+int model_check(const char *path, struct model_desc *d, char *why, size_t whylen);
+
 /* Resolves what -m was given into a file to open (or the URL as is). Returns 0, or -1 with
  * one line in err (no such model, or the candidates of an ambiguous name). */
 int model_resolve(const char *arg, char *path, size_t pathlen, char *err, size_t errlen);

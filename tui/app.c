@@ -197,6 +197,57 @@ static void app_terminal_off(struct app *a)
     a->curses_on = false;
 }
 
+/* The engine's settings from the options, for the model at path. */
+static void app_engine_params(const struct app *a, const char *path, struct engine_params *ep)
+{
+    engine_params_default(ep);
+    ep->model_path = path;
+    ep->n_threads = a->opt.n_threads;
+    ep->n_ctx = a->opt.n_ctx;
+    ep->sampler = a->sampler;
+    ep->trace = true;
+    ep->prewarm = a->opt.prewarm;
+    ep->mlock = a->opt.mlock;
+}
+
+int app_switch_model(struct app *a, const char *path, char *err, size_t errlen)
+{
+    if (app_busy(a)) {
+        snprintf(err, errlen, "a reply is being written (Esc stops it first)");
+        return -1;
+    }
+    struct engine_params ep;
+    app_engine_params(a, path, &ep);
+    struct worker *w = worker_start(&ep, err, errlen);
+    if (!w)
+        return -1;
+    if (a->worker)
+        worker_quit(a->worker, WORKER_QUIT_MS);
+    a->worker = w;
+    /* The new model opens in the background; intake_model_ready takes its shape then. The
+     * conversation stays: its records were the old model's, so no message owns any now,
+     * and the next send feeds it all to the new one. */
+    char *reply = a->ws.reply;
+    size_t cap = a->ws.reply_cap;
+    memset(&a->ws, 0, sizeof a->ws);
+    a->ws.reply = reply;
+    a->ws.reply_cap = cap;
+    a->ws.state = WORKER_LOADING;
+    a->ws.reply_first = -1;
+    a->done_seen = 0;
+    a->model_ready = false;
+    a->vocab = NULL;
+    trace_log_clear(&a->log);
+    for (int i = 0; i < a->tr.n; i++) {
+        a->tr.msg[i].rec_end = 0;
+        a->tr.msg[i].rec_first = -1;
+    }
+    a->sel = -1;
+    a->state_since = app_now();
+    a->dirty |= DIRTY_ALL;
+    return 0;
+}
+
 /* Opens the model (the worker loads it in the background) or the replayed session, and
  * the session to continue. Returns 0, or -1 after saying why on stderr. */
 static int app_open(struct app *a)
@@ -217,14 +268,7 @@ static int app_open(struct app *a)
         return 0;
     }
     struct engine_params ep;
-    engine_params_default(&ep);
-    ep.model_path = a->opt.model ? a->opt.model : default_model_path();
-    ep.n_threads = a->opt.n_threads;
-    ep.n_ctx = a->opt.n_ctx;
-    ep.sampler = a->sampler;
-    ep.trace = true;
-    ep.prewarm = a->opt.prewarm;
-    ep.mlock = a->opt.mlock;
+    app_engine_params(a, a->opt.model ? a->opt.model : default_model_path(), &ep);
     char err[512];
     /* Started with the signals blocked, so they all come to this thread. */
     a->worker = worker_start_with(&ep, &a->opt.backend, err, sizeof err);

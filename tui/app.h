@@ -102,6 +102,10 @@ int app_run(struct app *a);
 /* Shows a message in the hint line for a few seconds. */
 void app_message(struct app *a, bool error, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Closes the model and opens the one at path (checked by the caller: a file that does not
+ * open leaves the app without a model). The conversation stays and is fed again on the
+ * next send. Returns 0, or -1 with err set (busy, or no thread). */
+int app_switch_model(struct app *a, const char *path, char *err, size_t errlen);
 /* A reply or a feed is in progress (or the model is loading). */
 bool app_busy(const struct app *a);
 /* Ctrl-Z: the terminal given back to the shell until fg. */
