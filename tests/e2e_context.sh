@@ -36,7 +36,8 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/moescope-e2e-ctx.XXXXXX") || exit 1
 SOCK="moescope-e2e-ctx-$$"
 T() { tmux -L "$SOCK" -f /dev/null "$@"; }
 cleanup() { T kill-server 2>/dev/null; rm -rf "$TMP"; }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap "exit 130" INT TERM
 T new-session -d -s keep -x 80 -y 24 "sleep 3600"
 mkdir -p "$TMP/models" "$TMP/cwd"
 cp "$OTHER" "$TMP/models/other-qwen2moe.gguf"
@@ -44,27 +45,31 @@ echo "this is not a model" > "$TMP/models/broken.gguf"
 ENVS="LC_ALL=C.UTF-8 TERM=screen XDG_STATE_HOME=$TMP/state XDG_DATA_HOME=$TMP/data XDG_CONFIG_HOME=$TMP/config HOME=$TMP MOESCOPE_MODELS=$TMP/models"
 
 cap() { T capture-pane -p -t e2e; }
+# (sh has no local variables: the waits count in w_n, the turns in turn.)
 wait_for() { # wait_for REGEX SECONDS
-    i=0
-    while [ "$i" -lt $(($2 * 10)) ]; do
+    w_n=0
+    while [ "$w_n" -lt $(($2 * 10)) ]; do
         cap > "$TMP/screen" 2>/dev/null
         grep -Eq -- "$1" "$TMP/screen" && return 0
         sleep 0.1
-        i=$((i + 1))
+        w_n=$((w_n + 1))
     done
     return 1
 }
-# The reply to the message just sent has ended: its meta line under it, state ready.
-wait_reply() { # wait_reply N SECONDS: the Nth reply's meta line is on screen
-    i=0
-    while [ "$i" -lt $(($2 * 10)) ]; do
+# The reply to the message just sent has ended: a reply's meta line below the last line
+# holding TEXT, and the state ready (a send that drops a turn is ready for an instant
+# before it goes again, so the meta line must be the new reply's).
+wait_reply() { # wait_reply TEXT SECONDS
+    w_n=0
+    while [ "$w_n" -lt $(($2 * 10)) ]; do
         cap > "$TMP/screen" 2>/dev/null
-        if grep -q 'ready' "$TMP/screen" && [ "$(grep -c 'tokens · .*tok/s' "$TMP/screen")" -ge 1 ] &&
-           grep -q "$1" "$TMP/screen"; then
+        if grep -q 'ready' "$TMP/screen" &&
+           awk -v t="$1" 'index($0, t) { at = NR } /tokens · .*tok\/s/ { m = NR }
+                          END { exit !(at && m > at) }' "$TMP/screen"; then
             return 0
         fi
         sleep 0.1
-        i=$((i + 1))
+        w_n=$((w_n + 1))
     done
     return 1
 }
@@ -78,13 +83,13 @@ start_app() { # start_app ARGS...
 start_app -m "$DEFAULT" -t 1 -c 128 -n 200
 errors=0
 missing=0
-for i in $(seq 1 20); do
-    T send-keys -t e2e "TURN$i:" Enter
-    if ! wait_for "TURN$i:" 10 || ! wait_reply "TURN$i:" 30; then
+for turn in $(seq 1 20); do
+    T send-keys -t e2e "TURN$turn:" Enter
+    if ! wait_for "TURN$turn:" 10 || ! wait_reply "TURN$turn:" 30; then
         missing=$((missing + 1))
     fi
     grep -q '^! ' "$TMP/screen" && errors=$((errors + 1))
-    [ "$i" = 3 ] && cp "$TMP/screen" "$TMP/turn3"
+    [ "$turn" = 3 ] && cp "$TMP/screen" "$TMP/turn3"
 done
 cap > "$TMP/screen"
 if [ "$missing" = 0 ] && [ "$errors" = 0 ]; then
@@ -133,7 +138,7 @@ else
 fi
 cp "$TMP/screen" "$TMP/switched"
 T send-keys -t e2e "/model broken" Enter
-if wait_for 'broken.gguf: not a GGUF file.*' 5 && wait_for 'stays open' 5; then
+if wait_for 'broken.gguf: not' 5 && wait_for 'stays open' 5; then
     ok "/model on a broken file says why and keeps the model"
 else
     bad "/model broken" "$(cat "$TMP/screen")"

@@ -350,16 +350,14 @@ bool conversation_stream_end(struct app *a)
         }
     }
     if (kept && (a->ctx_dropped > 0 || a->ws.shift_dropped > 0)) {
-        char shifted[96] = "";
-        if (a->ws.shift_dropped)
-            snprintf(shifted, sizeof shifted, "the reply shifted the context (%zu tokens "
-                     "dropped); ", a->ws.shift_dropped);
+        char dropped[96] = "", shifted[96] = "";
         if (a->ctx_dropped)
-            app_message(a, false, "%s%d older message%s out of context (kept in the "
-                        "transcript); %d tokens in context", shifted, a->ctx_dropped,
-                        a->ctx_dropped == 1 ? "" : "s", a->ws.n_past);
-        else
-            app_message(a, false, "%s%d tokens in context", shifted, a->ws.n_past);
+            snprintf(dropped, sizeof dropped, "; %d older message%s out of context (kept in "
+                     "the transcript)", a->ctx_dropped, a->ctx_dropped == 1 ? "" : "s");
+        if (a->ws.shift_dropped)
+            snprintf(shifted, sizeof shifted, "; the reply shifted it, dropping %zu",
+                     a->ws.shift_dropped);
+        app_message(a, false, "%d tokens in context%s%s", a->ws.n_past, dropped, shifted);
     }
     if (a->ws.done_why != REPLY_TOO_LONG)
         a->ctx_dropped = 0;
