@@ -243,7 +243,7 @@ int app_switch_model(struct app *a, const char *path, char *err, size_t errlen)
         a->tr.msg[i].rec_first = -1;
     }
     a->sel = -1;
-    a->state_since = app_now();
+    a->state_since = clock_now_s();
     a->dirty |= DIRTY_ALL;
     return 0;
 }
