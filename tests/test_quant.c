@@ -655,14 +655,23 @@ static float emu_dot(uint32_t type, int64_t n, const void *x, const void *y)
 /* ggml_vec_dot_f32 of the AVX2 reference build (4 x 8 lanes over chunks of 32, reduced
  * 0+2, 1+3, 0+1, then the halves added and (t0 + t1) + (t2 + t3), the tail fused), and
  * tinyBLAS's dense order (1 x 8 lanes, then hsum8). */
-static float emu_f32_dot(int64_t n, const float *x, const float *y, bool gemm)
+/* The FMA accumulators both share: 4 x 8 lanes over chunks of 32, or 1 x 8 (gemm).
+ * Returns the values covered. */
+static int64_t emu_fma_lanes(int64_t n, const float *x, const float *y, bool gemm,
+                             float a[4][8])
 {
-    float a[4][8] = {{0}};
     const int64_t step = gemm ? 8 : 32, np = n / step * step;
     for (int64_t i = 0; i < np; i += step)
         for (int j = 0; j < step / 8; j++)
             for (int l = 0; l < 8; l++)
                 a[j][l] = fmaf(x[i + 8 * j + l], y[i + 8 * j + l], a[j][l]);
+    return np;
+}
+
+static float emu_f32_dot(int64_t n, const float *x, const float *y, bool gemm)
+{
+    float a[4][8] = {{0}};
+    const int64_t np = emu_fma_lanes(n, x, y, gemm, a);
     if (gemm)
         return emu_hsum8(a[0]);
     float t[4];
@@ -677,6 +686,23 @@ static float emu_f32_dot(int64_t n, const float *x, const float *y, bool gemm)
     for (int64_t i = np; i < n; i++)
         s = fmaf(x[i], y[i], s);
     return s;
+}
+
+/* ggml_vec_dot_bf16 of the AVX2 reference build (4 x 8 lanes over chunks of 32, each step
+ * one FMA, reduced (0+2)+(1+3) then hsum8, the tail's products added in double), and
+ * tinyBLAS's (1 x 8 lanes, then hsum8). x, y: the bf16 values as floats. */
+static float emu_bf16_dot(int64_t n, const float *x, const float *y, bool gemm)
+{
+    float a[4][8] = {{0}};
+    const int64_t np = emu_fma_lanes(n, x, y, gemm, a);
+    if (gemm)
+        return emu_hsum8(a[0]);
+    for (int l = 0; l < 8; l++)
+        a[0][l] = (a[0][l] + a[2][l]) + (a[1][l] + a[3][l]);
+    double s = (double)emu_hsum8(a[0]);
+    for (int64_t i = np; i < n; i++)
+        s += (double)(x[i] * y[i]);
+    return (float)s;
 }
 
 /* Each SIMD path gives exactly (bit for bit) the order llama.cpp's x86 (AVX2) build uses. */
@@ -713,6 +739,25 @@ TEST(quant_simd_matches_reference_order)
             got = t->vec_dot_gemm(n, x, y);
             want = emu_f32_dot(n, x, y, true);
             CHECK_MSG(memcmp(&got, &want, 4) == 0, "%s f32 gemm n=%lld: %.9g vs %.9g",
+                      quant_simd_name(), (long long)n, got, want);
+        }
+        const struct quant_traits *tb = quant_traits(GGML_TYPE_BF16);
+        for (int64_t n = N - 40; n <= N; n += 8) {
+            fill_data(x, n, 900 + n);
+            fill_data(y, n, 1000 + n);
+            uint16_t *xb = xq, *yb = yq;
+            tb->from_float(x, xb, n);
+            tb->from_float(y, yb, n);
+            for (int64_t i = 0; i < n; i++) {
+                x[i] = quant_bf16_to_f32(xb[i]);
+                y[i] = quant_bf16_to_f32(yb[i]);
+            }
+            float got = tb->vec_dot(n, xb, yb), want = emu_bf16_dot(n, x, y, false);
+            CHECK_MSG(memcmp(&got, &want, 4) == 0, "%s bf16 n=%lld: %.9g vs %.9g",
+                      quant_simd_name(), (long long)n, got, want);
+            got = tb->vec_dot_gemm(n, xb, yb);
+            want = emu_bf16_dot(n, x, y, true);
+            CHECK_MSG(memcmp(&got, &want, 4) == 0, "%s bf16 gemm n=%lld: %.9g vs %.9g",
                       quant_simd_name(), (long long)n, got, want);
         }
     }

@@ -156,6 +156,18 @@ static const struct arch_info table[] = {
                   [AT_FFN_EXP_PROBS_B] = AN_REQ, [AT_FFN_GATE_SHEXP] = AN_REQ,
                   [AT_FFN_UP_SHEXP] = AN_REQ, [AT_FFN_DOWN_SHEXP] = AN_REQ },
     },
+    /* ernie4_5-moe (ERNIE-4.5-21B-A3B, 300B-A47B): llama's block (RoPE NORM, optional output
+     * bias), softmax router renormalised over the chosen with an optional selection bias,
+     * leading dense layers, ungated shared experts as one FFN of
+     * expert_shared_feed_forward_length, tied output allowed. */
+    {
+        .name = "ernie4_5-moe", .rope = ARCH_ROPE_NORM, .router = ARCH_ROUTER_SOFTMAX,
+        .router_renorm = true, .output_tied_ok = true,
+        .need = { NEED_COMMON, [AT_ATTN_Q_B] = AN_OPT, [AT_ATTN_K_B] = AN_OPT,
+                  [AT_ATTN_V_B] = AN_OPT, [AT_ATTN_OUT_B] = AN_OPT,
+                  [AT_FFN_EXP_PROBS_B] = AN_OPT, [AT_FFN_GATE_SHEXP] = AN_OPT, [AT_FFN_UP_SHEXP] = AN_OPT,
+                  [AT_FFN_DOWN_SHEXP] = AN_OPT },
+    },
     /* deepseek2 (DeepSeek-V2/V2-Lite, V3, R1, Moonlight, Kimi): multi-head latent attention
      * (the query straight or through a LoRA; the keys and values from a compressed latent
      * of kv_lora_rank plus one RoPE key shared by the heads; the up-projection absorbed

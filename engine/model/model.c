@@ -205,6 +205,15 @@ static int model_read_hparams(struct model *m, char *err, size_t errlen)
             model_get_int(m, "expert_shared_feed_forward_length", &hp->n_ff_shexp, false, 0, big,
                           err, errlen))
             return -1;
+        /* ernie4_5-moe's MoE layers may alternate with dense ones; llama.cpp's loader gives
+         * every layer after the leading dense ones experts, so only a step of 1 runs there */
+        int step = 1;
+        if (model_get_int(m, "interleave_moe_layer_step", &step, false, 0, 65536, err, errlen))
+            return -1;
+        if (step > 1)
+            return gguf_fail(m->f.path, err, errlen,
+                             "the key '%s.interleave_moe_layer_step' is %d: MoE layers "
+                             "between dense ones are not supported", m->arch->name, step);
         if (m->arch->need[AT_FFN_GATE_SHEXP] == AN_REQ && hp->n_ff_shexp == 0)
             hp->n_ff_shexp = hp->n_shared_experts > 0 && !m->arch->shared_gate
                                  ? hp->n_ff_exp * hp->n_shared_experts

@@ -9,9 +9,9 @@
  *    m * s in a separate float (fused multiply-add, as gcc contracts ggml's `+=`);
  *  - K-quants: lane k sums the values v with (v % 32) / 4 == k over the super-block, times
  *    their group scales, then the same FMA and sum; the mins as ggml's AVX2 code does;
- *  - f32/f16/bf16: ggml's AVX-512 build (4 accumulators of 16 lanes for f32/f16, the bf16
- *    dot pairs) emulated with 8-lane registers, and the "gemm" order of llamafile's tinyBLAS
- *    (one 16-lane accumulator) that llama.cpp uses for dense 2-D weights.
+ *  - f32/f16/bf16: ggml's AVX2 build (4 accumulators of 8 lanes), and the "gemm" order of
+ *    llamafile's tinyBLAS (one 8-lane accumulator) that llama.cpp uses for dense 2-D
+ *    weights.
  * Compiled with function target attributes: the caller checks cpu.h first. */
 #include "quant_blocks.h"
 
@@ -24,15 +24,6 @@
 #include "x86_hsum.h"
 
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
-
-/* _mm512_reduce_add_ps (gcc's tree) of the 16 lanes lo:hi. */
-static inline AVX2 float hsum16(__m256 lo, __m256 hi)
-{
-    __m256 t = _mm256_add_ps(hi, lo);
-    __m128 u = _mm_add_ps(_mm256_extractf128_ps(t, 1), _mm256_castps256_ps128(t));
-    __m128 v = _mm_add_ps(u, _mm_shuffle_ps(u, u, _MM_SHUFFLE(1, 0, 3, 2)));
-    return _mm_cvtss_f32(_mm_add_ss(v, _mm_movehdup_ps(v)));
-}
 
 /* Signed x times signed y: 8 int32 lanes, lane k = sum of bytes 4k..4k+3. */
 static inline AVX2 __m256i dot_i8(__m256i x, __m256i y)
@@ -768,51 +759,41 @@ static AVX2 float f16_gemm_dot(int64_t n, const void *vx, const void *vy)
     return hsum8(acc);
 }
 
-/* One VDPBF16PS step on 8 lanes: 16 bf16 of x and y (pairs per lane), acc += odd products
- * then even products, each rounded (the products are exact in float). */
-static inline AVX2 __m256 dpbf16_8(__m256 acc, const uint16_t *x, const uint16_t *y)
+static inline AVX2 __m256 load_bf16(const uint16_t *p)
 {
-    const __m256i wx = load256(x), wy = load256(y);
-    const __m256i hi_mask = _mm256_set1_epi32((int)0xFFFF0000u);
-    const __m256 ox = _mm256_castsi256_ps(_mm256_and_si256(wx, hi_mask));
-    const __m256 oy = _mm256_castsi256_ps(_mm256_and_si256(wy, hi_mask));
-    const __m256 ex = _mm256_castsi256_ps(_mm256_slli_epi32(wx, 16));
-    const __m256 ey = _mm256_castsi256_ps(_mm256_slli_epi32(wy, 16));
-    acc = _mm256_add_ps(acc, _mm256_mul_ps(ox, oy));
-    return _mm256_add_ps(acc, _mm256_mul_ps(ex, ey));
+    return _mm256_castsi256_ps(
+        _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p)), 16));
 }
 
-/* ggml_vec_dot_bf16 as built with AVX512_BF16: two dot-pair accumulators over chunks of 64,
- * each reduced and added in double, the tail in double. */
+/* ggml_vec_dot_bf16 as built for AVX2 (the reference build has no AVX512_BF16): 4
+ * accumulators of 8 lanes over chunks of 32 (the product and sum contracted to one FMA, as
+ * gcc builds ggml's C++), reduced (0+2)+(1+3), then hsum8, the tail in double. */
 static AVX2 float bf16_dot(int64_t n, const void *vx, const void *vy)
 {
     const uint16_t *x = vx, *y = vy;
     __m256 c[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
                    _mm256_setzero_ps()};
     int64_t i = 0;
-    for (; i + 64 <= n; i += 64)
+    for (; i + 32 <= n; i += 32)
         for (int k = 0; k < 4; k++)
-            c[k] = dpbf16_8(c[k], x + i + 16 * k, y + i + 16 * k);
-    double sum = 0.0;
-    sum += (double)hsum16(c[0], c[1]);
-    sum += (double)hsum16(c[2], c[3]);
+            c[k] = _mm256_fmadd_ps(load_bf16(x + i + 8 * k), load_bf16(y + i + 8 * k), c[k]);
+    double sum = (double)hsum8(_mm256_add_ps(_mm256_add_ps(c[0], c[2]), _mm256_add_ps(c[1], c[3])));
     for (; i < n; i++)
         sum += (double)(quant_bf16_to_f32(x[i]) * quant_bf16_to_f32(y[i]));
     return (float)sum;
 }
 
-/* tinyBLAS bf16 (32 values a step into 16 lanes); rows not a multiple of 32 fall back. */
+/* tinyBLAS bf16 as built for AVX2: one 8-lane FMA accumulator, then hsum8; rows not a
+ * multiple of 8 fall back. */
 static AVX2 float bf16_gemm_dot(int64_t n, const void *vx, const void *vy)
 {
-    if (n % 32)
+    if (n % 8)
         return bf16_dot(n, vx, vy);
     const uint16_t *x = vx, *y = vy;
-    __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n; i += 32) {
-        lo = dpbf16_8(lo, x + i, y + i);
-        hi = dpbf16_8(hi, x + i + 16, y + i + 16);
-    }
-    return hsum16(lo, hi);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n; i += 8)
+        acc = _mm256_fmadd_ps(load_bf16(x + i), load_bf16(y + i), acc);
+    return hsum8(acc);
 }
 
 /* ------------------------------------------------------------------ activation quantizers */

@@ -313,93 +313,6 @@ static AVX512 void q6_K_tile(int64_t n, const void *vx, size_t xs, int nx, const
     }
 }
 
-/* ------------------------------------------------------------------ f32, f16, bf16 */
-
-static inline AVX512 __m512 ld_f32(const float *p)
-{
-    return _mm512_loadu_ps(p);
-}
-
-static inline AVX512 __m512 ld_f16(const uint16_t *p)
-{
-    return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
-}
-
-/* VDPBF16PS on 16 lanes without the instruction: acc += odd products, then even ones. */
-static inline AVX512 __m512 dpbf16(__m512 acc, const uint16_t *x, const uint16_t *y)
-{
-    const __m512i wx = load512(x), wy = load512(y);
-    const __m512i hi = _mm512_set1_epi32((int)0xFFFF0000u);
-    acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_castsi512_ps(_mm512_and_si512(wx, hi)),
-                                           _mm512_castsi512_ps(_mm512_and_si512(wy, hi))));
-    return _mm512_add_ps(acc, _mm512_mul_ps(_mm512_castsi512_ps(_mm512_slli_epi32(wx, 16)),
-                                            _mm512_castsi512_ps(_mm512_slli_epi32(wy, 16))));
-}
-
-static AVX512 float bf16_dot(int64_t n, const void *vx, const void *vy)
-{
-    const uint16_t *x = vx, *y = vy;
-    __m512 c1 = _mm512_setzero_ps(), c2 = _mm512_setzero_ps();
-    int64_t i = 0;
-    for (; i + 64 <= n; i += 64) {
-        c1 = dpbf16(c1, x + i, y + i);
-        c2 = dpbf16(c2, x + i + 32, y + i + 32);
-    }
-    double sum = 0.0;
-    sum += (double)_mm512_reduce_add_ps(c1);
-    sum += (double)_mm512_reduce_add_ps(c2);
-    for (; i < n; i++)
-        sum += (double)(quant_bf16_to_f32(x[i]) * quant_bf16_to_f32(y[i]));
-    return (float)sum;
-}
-
-static AVX512 float bf16_gemm_dot(int64_t n, const void *vx, const void *vy)
-{
-    if (n % 32)
-        return bf16_dot(n, vx, vy);
-    const uint16_t *x = vx, *y = vy;
-    __m512 a = _mm512_setzero_ps();
-    for (int64_t i = 0; i < n; i += 32)
-        a = dpbf16(a, x + i, y + i);
-    return _mm512_reduce_add_ps(a);
-}
-
-/* The same two bf16 dots with the VDPBF16PS instruction itself, on CPUs that have it. */
-#define AVX512BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,avx2,fma,f16c")))
-
-static inline AVX512BF16 __m512 dpbf16_hw(__m512 acc, const uint16_t *x, const uint16_t *y)
-{
-    return _mm512_dpbf16_ps(acc, (__m512bh)_mm512_loadu_si512(x), (__m512bh)_mm512_loadu_si512(y));
-}
-
-static AVX512BF16 float bf16_dot_hw(int64_t n, const void *vx, const void *vy)
-{
-    const uint16_t *x = vx, *y = vy;
-    __m512 c1 = _mm512_setzero_ps(), c2 = _mm512_setzero_ps();
-    int64_t i = 0;
-    for (; i + 64 <= n; i += 64) {
-        c1 = dpbf16_hw(c1, x + i, y + i);
-        c2 = dpbf16_hw(c2, x + i + 32, y + i + 32);
-    }
-    double sum = 0.0;
-    sum += (double)_mm512_reduce_add_ps(c1);
-    sum += (double)_mm512_reduce_add_ps(c2);
-    for (; i < n; i++)
-        sum += (double)(quant_bf16_to_f32(x[i]) * quant_bf16_to_f32(y[i]));
-    return (float)sum;
-}
-
-static AVX512BF16 float bf16_gemm_dot_hw(int64_t n, const void *vx, const void *vy)
-{
-    if (n % 32)
-        return bf16_dot_hw(n, vx, vy);
-    const uint16_t *x = vx, *y = vy;
-    __m512 a = _mm512_setzero_ps();
-    for (int64_t i = 0; i < n; i += 32)
-        a = dpbf16_hw(a, x + i, y + i);
-    return _mm512_reduce_add_ps(a);
-}
-
 /* ------------------------------------------------------------------ kernels.h's rows, swiglu, expf
  *
  * q8_0 x q8_0, several rows at once. Each (row, y) pair keeps exactly the steps of the
@@ -622,13 +535,8 @@ void quant_avx512_fill(struct quant_kernels *k)
     k->vec_dot[GGML_TYPE_Q5_K] = q5_K_dot;
     k->vec_dot[GGML_TYPE_Q6_K] = q6_K_dot;
     k->tile[GGML_TYPE_Q6_K] = q6_K_tile;
-    /* f32 and f16 keep quant_avx2.c's kernels: the reference build is AVX2's, 8 lanes */
-    k->vec_dot[GGML_TYPE_BF16] = bf16_dot;
-    k->vec_dot_gemm[GGML_TYPE_BF16] = bf16_gemm_dot;
-    if (cpu_has_avx512_bf16()) {
-        k->vec_dot[GGML_TYPE_BF16] = bf16_dot_hw;
-        k->vec_dot_gemm[GGML_TYPE_BF16] = bf16_gemm_dot_hw;
-    }
+    /* f32, f16 and bf16 keep quant_avx2.c's kernels: the reference build is AVX2's, 8 lanes
+     * (VDPBF16PS, where the CPU has it, would sum bf16 in another order) */
     k->rows[GGML_TYPE_Q8_0] = kx_q8_0_rows;
     k->swiglu16 = kx_swiglu16;
     k->vexpf16 = kx_vexpf16;
