@@ -148,6 +148,7 @@ runit bench -m "http://127.0.0.1:$OKPORT" --parallel 2 --requests 2 -n 3
 
 # -- recorded vLLM and SGLang replies: expert ids decoded (no GPU server here) --
 start vllm
+VLLMPORT=$PORT
 runit run -m "http://127.0.0.1:$PORT" -p hi -n 4 --routed-experts --trace "$TMP/v.jsonl"
 python3 - "$TMP/v.jsonl" <<'PY' && ok "vLLM: routed_experts (<i2 .npy) and prompt_routed_experts (|u1) decoded" || bad "vLLM expert ids" "$(cat "$TMP/err")"
 import json, sys
@@ -162,6 +163,7 @@ for t, r in enumerate(reply):
 PY
 grep -qF "inter-token: not measured (one whole reply)" "$TMP/err" && ok "vLLM's whole reply: inter-token not measured, not zero" || bad "vLLM ITL" "$(cat "$TMP/err")"
 start sglang
+SGLPORT=$PORT
 runit run -m "http://127.0.0.1:$PORT" -p hi -n 4 --routed-experts --experts-shape 3,2 --trace "$TMP/g.jsonl"
 python3 - "$TMP/g.jsonl" <<'PY' && ok "SGLang: sgl_ext.routed_experts (int32) decoded per chunk" || bad "SGLang expert ids" "$(cat "$TMP/err")"
 import json, sys
@@ -221,6 +223,43 @@ if command -v tmux >/dev/null 2>&1; then
        screen | grep -qF "completions: the connection was"; then
         ok "a cut stream in the app: the partial reply stays, marked interrupted"
     else bad "a cut stream in the app" "$(screen)"; fi
+    # Expert ids from a server reach the app's views: the UI's log takes the shape the
+    # first ids give it (recorded replies, as above).
+    # app_routing NAME PORT SELECTED-L0-IDS ARGS...: chats once, then checks the heatmap,
+    # balance and token views (the selected token is the last fed one: its layer-0 ids).
+    app_routing() {
+        name=$1 port=$2 ids=$3
+        shift 3
+        T kill-session -t app 2>/dev/null
+        T new-session -d -s app -x 120 -y 40 \
+            "env XDG_DATA_HOME=$TMP/data XDG_STATE_HOME=$TMP/state $BIN -m http://127.0.0.1:$port $*; sleep 30"
+        waitfor "served by $name" 20
+        T send-keys -t app "Hello" Enter
+        waitfor "4 tokens" 20
+        T send-keys -t app Tab 2
+        sleep 0.5
+        heat=$(screen)
+        T send-keys -t app 5
+        sleep 0.5
+        bal=$(screen)
+        T send-keys -t app 7
+        sleep 0.5
+        tok=$(screen)
+        T kill-session -t app
+        if printf '%s\n' "$heat" | grep -q "│L0 .*$(printf '\342\226\210')" &&
+           printf '%s\n' "$heat" | grep -qF "chosen (ids only: no gate weights)" &&
+           printf '%s\n' "$tok" | grep -q "│L0 *$ids *$" &&
+           printf '%s\n' "$tok" | grep -qF "expert ids (gates, entropy: not reported" &&
+           printf '%s\n' "$bal" | grep -q "│L2  *[0-9.]*  *[0-9.]*  *[0-9.]*  *[0-9]*%" &&
+           ! printf '%s\n' "$heat$tok$bal" | grep -qF "expert ids: not reported"; then
+            ok "$name's expert ids in the app: heatmap, token inspector, balance"
+        else bad "$name's expert ids in the app" "$heat
+$tok
+$bal"; fi
+    }
+    app_routing vllm "$VLLMPORT" "21 22" --routed-experts
+    # (SGLang's last token has no next chunk, so it is not fed: the one before it is shown)
+    app_routing sglang "$SGLPORT" "14 15" --routed-experts --experts-shape 3,2
     T kill-server 2>/dev/null
 else
     echo "skipped: tmux is not installed (the app's part)"

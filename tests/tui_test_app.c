@@ -347,6 +347,72 @@ TEST(app_queue_handover)
     trace_log_free(&ui);
 }
 
+/* A server's log has no routing shape until its first expert ids arrive; then the worker's
+ * log takes one (remote/turn.c) and posts from the turn's start, not from 0. The UI's log
+ * must come out in the new shape with every record, whether it took the old posts or not. */
+TEST(app_queue_reshape)
+{
+    struct rec_queue q;
+    struct trace_log prod, ui;
+    CHECK(rec_queue_init(&q, 0, 0, 0) == 0);
+    trace_log_init(&prod, 0, 0, 0);
+    trace_log_init(&ui, 0, 0, 0);
+    char why[128];
+    size_t first = 99;
+    for (int t = 0; t < 4; t++)
+        rec_push(&prod, 10 + t, t < 2);
+    rec_queue_post(&q, &prod, 0);
+    CHECK(rec_queue_take(&q, &ui, &first));
+    CHECK_INT_EQ(ui.n, 4);
+
+    for (int round = 0; round < 2; round++) {
+        /* round 0: the UI took everything before the reshape; round 1: a post of the old
+         * shape is still pending when the new shape arrives. */
+        if (round == 1) {
+            trace_log_free(&prod);
+            trace_log_init(&prod, 0, 0, 0);
+            for (int t = 0; t < 6; t++)
+                rec_push(&prod, 20 + t, t < 3);
+            rec_queue_post(&q, &prod, 3);
+        }
+        struct trace_log shaped;
+        CHECK(trace_log_init(&shaped, QL, QE, QK) == 0);
+        for (size_t i = 0; i < prod.n; i++) {
+            rec_push(&shaped, prod.tok[i].token, prod.tok[i].prompt);
+            rec_fill(&shaped, i, 1);
+        }
+        trace_log_free(&prod);
+        prod = shaped;
+        rec_queue_post(&q, &prod, 2);
+        CHECK(rec_queue_take(&q, &ui, &first));
+        CHECK_INT_EQ(first, 0);
+        CHECK_INT_EQ(ui.n_layers, QL);
+        CHECK_INT_EQ(ui.n_experts, QE);
+        CHECK_INT_EQ(ui.n_experts_used, QK);
+        CHECK_MSG(logs_equal(&prod, &ui, why, sizeof why), "round %d: %s", round, why);
+        CHECK(!q.failed);
+        if (round == 0) {
+            /* Same shape from now on: posts are tails again. */
+            long i = rec_push(&prod, 40, false);
+            rec_fill(&prod, (size_t)i, 1);
+            rec_queue_post(&q, &prod, (size_t)i);
+            CHECK(rec_queue_take(&q, &ui, &first));
+            CHECK_INT_EQ(first, (size_t)i);
+            CHECK_MSG(logs_equal(&prod, &ui, why, sizeof why), "after: %s", why);
+            /* back to no shape for round 1 */
+            trace_log_free(&prod);
+            trace_log_init(&prod, 0, 0, 0);
+            rec_queue_post(&q, &prod, 0);
+            CHECK(rec_queue_take(&q, &ui, &first));
+            CHECK_INT_EQ(ui.n_layers, 0);
+            CHECK_INT_EQ(ui.n, 0);
+        }
+    }
+    rec_queue_free(&q);
+    trace_log_free(&prod);
+    trace_log_free(&ui);
+}
+
 struct qthread {
     struct rec_queue *q;
     struct trace_log prod;

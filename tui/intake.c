@@ -59,9 +59,14 @@ void intake_pump(struct app *a)
     size_t first = 0;
     enum worker_state before = a->ws.state;
     size_t n_before = a->log.n;
+    int layers_before = a->log.n_layers;
     first = n_before + 1;
     if (!worker_take(a->worker, &a->log, &first, &a->ws))
         return;
+    if (a->log.n_layers != layers_before) { /* a server's first expert ids gave it a shape */
+        a->vctx.layer = a->log.n_layers / 2;
+        a->dirty |= DIRTY_ALL;
+    }
     if (a->ws.backend[0] && a->model_ready) /* a server's pieces grow with every turn */
         a->vocab = worker_vocab(a->worker);
     a->dirty |= DIRTY_STATUS;

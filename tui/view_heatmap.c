@@ -1,5 +1,5 @@
 /* tui/view_heatmap.c: view 2, layers x experts as a heatmap. Modes: the selected record's
- * gate weights, the expert load (how many records chose it) over the whole session, or over
+ * gate weights (a server's ids only: 1 each), the expert load (how many records chose it) over the whole session, or over
  * the last VIEW_RECENT_TOKENS records. Intensity is the value over the grid's maximum, in
  * THEME_HEAT_STEPS steps (ceil, so any non-zero value shows). When the experts do not fit,
  * a column stands for several consecutive experts and shows their maximum; layers likewise. */
@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend.h"
 #include "draw.h"
 #include "trace_stats.h"
 #include "views.h"
@@ -63,13 +64,16 @@ void view_heatmap_draw(const struct view_ctx *ctx, WINDOW *w)
     const char *unit = "tokens";
     long sel = view_selected(ctx);
     if (mode == HEAT_SELECTED) {
-        unit = "gate weight";
+        /* A server sends the chosen ids without their gate weights: each counts 1. */
+        bool ids_only = ctx->not_reported & BACKEND_REPORTS_GATES;
+        unit = ids_only ? "chosen (ids only: no gate weights)" : "gate weight";
         if (sel >= 0 && va.log->tok[sel].fed) {
             const struct trace_layer *tl = trace_layers(va.log, (size_t)sel);
             for (int l = 0; l < nl; l++)
                 for (int k = 0; k < tl[l].n && k < TRACE_MAX_K; k++)
                     if (tl[l].experts[k] < ne)
-                        val[(size_t)l * ne + tl[l].experts[k]] += tl[l].weights[k];
+                        val[(size_t)l * ne + tl[l].experts[k]] += ids_only ? 1.0
+                                                                           : tl[l].weights[k];
         }
     } else if (mode == HEAT_RECENT || !ctx->cache ||
                trace_load_cache_get(&ctx->cache->load, va.log) != 0) {

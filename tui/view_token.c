@@ -54,7 +54,11 @@ static int token_layers(const struct view_ctx *ctx, WINDOW *w, int y, long sel)
                     "not fed through the model yet: no routing");
         return y;
     }
-    draw_printf(w, y++, 0, cols, draw_attr(th, THEME_DIM), "layer  experts:weight      entropy  cold");
+    /* A server sends expert ids only: no weights, no entropy (not zeros). */
+    bool ids_only = ctx->not_reported & BACKEND_REPORTS_GATES;
+    draw_printf(w, y++, 0, cols, draw_attr(th, THEME_DIM), "%s",
+                ids_only ? "layer  expert ids (gates, entropy: not reported by this server)"
+                         : "layer  experts:weight      entropy  cold");
     int nl = log->n_layers, body = rows - y;
     if (body <= 0)
         return y;
@@ -76,11 +80,14 @@ static int token_layers(const struct view_ctx *ctx, WINDOW *w, int y, long sel)
             int u = draw_printf(w, y, x, cols - x,
                                 draw_attr(th, THEME_EXPERT_1 + e % THEME_EXPERT_COLORS), "%u", e);
             x += u;
-            int v = draw_printf(w, y, x, cols - x, draw_attr(th, THEME_TEXT), ":%.2f",
-                                tl[l].weights[k]);
+            int v = ids_only ? 0
+                             : draw_printf(w, y, x, cols - x, draw_attr(th, THEME_TEXT), ":%.2f",
+                                           tl[l].weights[k]);
             x += v;
             ew += 1 + u + v;
         }
+        if (ids_only)
+            continue;
         int pad = 19 - ew;
         x += pad > 0 ? pad : 0;
         double h = trace_entropy_norm(log, (size_t)sel, l);
