@@ -63,7 +63,7 @@ DEFAULT_MODEL := $(BUILD)/default.gguf
 TEST_BINS := $(BUILD)/test_engine $(BUILD)/test_tui $(BUILD)/test_remote
 # The real binary driven in tmux: typing, streaming, resizing, signals, hostile output.
 E2E_TESTS := tests/e2e_tmux.sh tests/e2e_signals.sh tests/e2e_hostile.sh tests/e2e_remote_errors.sh \
-	tests/e2e_llama_server.sh tests/e2e_context.sh
+	tests/e2e_llama_server.sh tests/e2e_context.sh tests/e2e_reasoning.sh
 TOOLS := $(BUILD)/synth $(BUILD)/train $(BUILD)/session_bench
 
 .PHONY: all run test test-arm64 check check-html fuzz bench bench-anchor train install uninstall clean man-lint layering moescope-san

@@ -34,9 +34,7 @@ static char *local_render_chat(struct backend *b, const struct backend_request *
     enum chat_style style = rq->style;
     if (style == CHAT_STYLE_NONE) {
         char err[512];
-        enum chat_family f = d->chat_family[0] ? chat_family_from_name(d->chat_family)
-                                                : CHAT_NONE;
-        if (f == CHAT_NONE || chat_style_from_name(d->chat_family, &style, err, sizeof err)) {
+        if (!d->chat_style[0] || chat_style_from_name(d->chat_style, &style, err, sizeof err)) {
             char names[128] = "";
             for (int i = 1; i < CHAT_FAMILY_COUNT; i++)
                 snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s",

@@ -107,6 +107,11 @@ static void info_print_json(const struct model_desc *d)
         info_json_str(d->chat_family);
     else
         printf("null");
+    printf(", \"chat_style\": ");
+    if (d->chat_style[0])
+        info_json_str(d->chat_style);
+    else
+        printf("null");
     printf(", \"tensors\": {");
     bool first = true;
     for (int t = 0; t < 64; t++)
@@ -164,7 +169,10 @@ static void info_print_text(const struct model_desc *d)
            d->qk_norm ? ", QK-norm" : "", d->qkv_bias ? ", QKV bias" : "");
     printf("  tokenizer      %s%s%s%s, %d tokens\n", d->tokenizer, d->pretokenizer[0] ? " (" : "",
            d->pretokenizer, d->pretokenizer[0] ? ")" : "", d->n_vocab);
-    printf("  chat template  %s\n", d->chat_family[0] ? d->chat_family : "none recognised");
+    if (d->chat_family[0] && strcmp(d->chat_family, d->chat_style))
+        printf("  chat template  %s (llama.cpp's %s)\n", d->chat_family, d->chat_style);
+    else
+        printf("  chat template  %s\n", d->chat_family[0] ? d->chat_family : "none recognised");
     printf("  tensors       ");
     for (int t = 0; t < 64; t++)
         if (d->tensors_per_type[t])

@@ -37,6 +37,7 @@
 #include "commands.h"
 #include "engine.h"
 #include "file_open.h"
+#include "reasoning.h"
 #include "sampler.h"
 #include "text_escape.h"
 #include "detok.h"
@@ -61,6 +62,7 @@ struct run_opts {
                                  BACKEND_KEEP_SYSTEM (the default) the --system prompt */
     const char *system;
     const char *chat_template;
+    enum reason_mode reasoning; /* --reasoning: where a reasoning model's thinking goes */
     const char *trace_path;
     const char *session_path; /* --session: the run saved as a moescope session */
 };
@@ -93,6 +95,8 @@ static void run_usage(FILE *out)
             "  --chat               apply the chat template, parse special tokens\n"
             "  --system TEXT        system prompt (with --chat)\n"
             "  --chat-template NAME chatml, llama3, mistral, deepseek, tulu or granite\n"
+            "  --reasoning MODE     a reasoning model's thinking (with --chat): show (on\n"
+            "                       stderr, the default), hide, or raw (in place, as written)\n"
             "  --trace FILE         write every token's record as JSON lines\n"
             "  --session FILE       save the run as a moescope session (see moescope(1))\n"
             "  --raw                print model text unescaped even on a terminal\n"
@@ -180,7 +184,7 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
         static const char *const with_value[] = {
             "-p", "-f", "-n", "--temp", "--top-k", "--top-p", "--min-p",
             "--repeat-penalty", "--seed", "-t", "-c", "--system", "--chat-template", "--session",
-            "--keep", "--trace",
+            "--keep", "--reasoning", "--trace",
         };
         bool known = false;
         for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++)
@@ -226,6 +230,8 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
             o->session_path = v;
         else if (!strcmp(a, "--keep"))
             ok = parse_long(v, -1, INT_MAX, &o->keep);
+        else if (!strcmp(a, "--reasoning"))
+            ok = reason_mode_from_name(v, &o->reasoning) == 0;
         else /* --trace, the last one of with_value */
             o->trace_path = v;
         if (!ok) {
@@ -237,8 +243,8 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
         fprintf(stderr, "moescope run: give exactly one of -p TEXT and -f FILE\n");
         goto bad;
     }
-    if ((o->system || o->chat_template) && !o->chat) {
-        fprintf(stderr, "moescope run: --system and --chat-template need --chat\n");
+    if ((o->system || o->chat_template || o->reasoning != REASON_SHOW) && !o->chat) {
+        fprintf(stderr, "moescope run: --system, --chat-template and --reasoning need --chat\n");
         goto bad;
     }
     if (o->args.model && backend_is_url(o->args.model) &&
@@ -303,7 +309,8 @@ static char *run_read_file(const char *path, size_t *len)
 /* ---- output ---- */
 
 struct run_out {
-    bool escape;              /* stdout is a terminal and not --raw */
+    FILE *fp;                 /* stdout (the answer) or stderr (the thinking, --reasoning show) */
+    bool escape;              /* fp is a terminal and not --raw */
     struct detok detok;       /* holds back a UTF-8 sequence cut between two pieces */
     bool wrote, ends_newline;
 };
@@ -318,10 +325,10 @@ static void run_emit(struct run_out *o, const char *s, size_t n)
         char *big = need < sizeof small ? NULL : malloc(need + 1);
         if (big)
             text_escape(s, n, big, need + 1);
-        fwrite(big ? big : small, 1, big ? need : strlen(small), stdout);
+        fwrite(big ? big : small, 1, big ? need : strlen(small), o->fp);
         free(big);
     } else {
-        fwrite(s, 1, n, stdout);
+        fwrite(s, 1, n, o->fp);
     }
     o->wrote = true;
     o->ends_newline = s[n - 1] == '\n';
@@ -337,7 +344,7 @@ static void run_write_piece(struct run_out *o, const char *piece, size_t n)
         return;
     }
     run_emit(o, out, detok_push(&o->detok, piece, n, out, n + 8));
-    if (fflush(stdout) != 0)
+    if (fflush(o->fp) != 0 && o->fp == stdout)
         cli_stdout_failed();
     if (out != buf)
         free(out);
@@ -347,7 +354,7 @@ static void run_flush_hold(struct run_out *o)
 {
     char buf[16];
     run_emit(o, buf, detok_flush(&o->detok, buf, sizeof buf));
-    fflush(stdout);
+    fflush(o->fp);
 }
 
 /* Every record of log as JSON lines into path, by the one rule for files moescope writes
@@ -443,13 +450,42 @@ static void run_print_shifts(const struct trace_log *log, const struct backend_r
 
 struct run_stream {
     struct run_out out;
+    struct run_out think;     /* --reasoning show: the thinking on stderr */
+    bool dim;                 /* stderr is a terminal: the thinking is dimmed */
+    enum reason_mode reasoning;
+    struct reason_split rs;
     bool write_failed;        /* stdout cannot be written: main() says why, and exits 1 */
 };
+
+/* The reply's parts as the splitter tells them apart: the answer to stdout, the thinking to
+ * stderr (show) or nowhere (hide). */
+static void run_emit_part(void *ud, enum reason_part part, const char *s, size_t n)
+{
+    struct run_stream *st = ud;
+    if (part == REASON_ANSWER) {
+        if (st->think.wrote && !st->think.ends_newline) { /* the thinking ends its line */
+            run_flush_hold(&st->think);
+            fputs(st->dim ? "\033[0m\n" : "\n", stderr);
+            st->think.ends_newline = true;
+        }
+        run_write_piece(&st->out, s, n);
+    } else if (st->reasoning == REASON_SHOW) {
+        if (st->dim)
+            fputs("\033[2m", stderr);
+        run_write_piece(&st->think, s, n);
+        if (st->dim)
+            fputs("\033[0m", stderr);
+    }
+}
 
 static bool run_on_token(void *ud, const struct trace_log *log, size_t idx)
 {
     struct run_stream *st = ud;
-    run_write_piece(&st->out, trace_piece(log, idx), log->tok[idx].piece_len);
+    if (st->reasoning == REASON_RAW)
+        run_write_piece(&st->out, trace_piece(log, idx), log->tok[idx].piece_len);
+    else
+        reason_split_push(&st->rs, trace_piece(log, idx), log->tok[idx].piece_len,
+                          run_emit_part, st);
     if (ferror(stdout)) {
         st->write_failed = true;
         return false;
@@ -463,12 +499,29 @@ static bool run_should_stop(void *ud)
     return run_interrupted;
 }
 
+/* The style the reply is written in: the one named, else the model's (none known for a
+ * server: its thinking, if any, stays in the text). */
+static enum chat_style run_reply_style(struct backend *b, enum chat_style named)
+{
+    enum chat_style s = named;
+    char err[256];
+    const char *own = backend_info(b)->model.chat_style;
+    if (s == CHAT_STYLE_NONE && own[0] && chat_style_from_name(own, &s, err, sizeof err))
+        s = CHAT_STYLE_NONE;
+    return s;
+}
+
 /* One turn through the backend, the text streamed to stdout as it comes. */
 static int run_generate(struct backend *b, const struct run_opts *o, struct trace_log *log,
                         const char *text, size_t len, enum chat_style style,
                         struct backend_result *res)
 {
-    struct run_stream st = { .out = { .escape = !o->raw && isatty(STDOUT_FILENO) } };
+    struct run_stream st = {
+        .out = { .fp = stdout, .escape = !o->raw && isatty(STDOUT_FILENO) },
+        .think = { .fp = stderr, .escape = !o->raw && isatty(STDERR_FILENO) },
+        .dim = isatty(STDERR_FILENO), .reasoning = o->reasoning,
+    };
+    reason_split_init(&st.rs, o->chat ? run_reply_style(b, style) : CHAT_STYLE_NONE);
     struct chat_msg user = { "user", text };
     struct backend_request rq = {
         .system = o->system, .msgs = o->chat ? &user : NULL, .n_msgs = o->chat ? 1 : 0,
@@ -481,6 +534,10 @@ static int run_generate(struct backend *b, const struct run_opts *o, struct trac
         fprintf(stderr, "moescope run: %s\n", res->msg);
         return 1;
     }
+    reason_split_flush(&st.rs, run_emit_part, &st);
+    run_flush_hold(&st.think);
+    if (st.think.wrote && !st.think.ends_newline)
+        fputc('\n', stderr);
     run_flush_hold(&st.out);
     if (st.out.escape && st.out.wrote && !st.out.ends_newline) {
         fputc('\n', stdout); /* give the shell prompt its own line */

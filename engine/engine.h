@@ -40,6 +40,7 @@ struct model_desc {
     char tokenizer[16];              /* "spm" or "bpe" */
     char pretokenizer[32];           /* tokenizer.ggml.pre */
     char chat_family[16];            /* "chatml", ... or "" when none is recognised */
+    char chat_style[24];             /* the family's variant the template is ("deepseek3"), or "" */
     uint32_t tensors_per_type[64];   /* count of tensors by ggml type id */
     uint64_t n_params;               /* every weight in the file */
     uint64_t n_active_params;        /* weights one decode step uses (k of n experts) */

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 
 #include "chat.h"
+#include "engine.h"
 #include "gguf.h"
 
 /* llama.cpp's test conversation: a system prompt, two full turns and a question. */
@@ -220,6 +221,11 @@ TEST(chat_fixture_prompt_deepseek2)
                                    sizeof err), 0);
         gguf_close(&f);
         CHECK_INT_EQ(chat_detect_style(tmpl), CHAT_STYLE_DEEPSEEK3);
+        /* What run and the app render with: the style, not its family's first (Coder's). */
+        struct model_desc d;
+        CHECK_INT_EQ(model_describe(path, &d, err, sizeof err), 0);
+        CHECK_STR_EQ(d.chat_style, "deepseek3");
+        CHECK_STR_EQ(d.chat_family, "deepseek");
         struct chat_msg msg = {"user", "Why is a mixture of experts fast?"};
         char *got = chat_render_style(chat_detect_style(tmpl), &msg, 1, true, NULL);
         char want[1024];
@@ -319,6 +325,8 @@ TEST(chat_names)
     CHECK_INT_EQ(s, CHAT_STYLE_LLAMA2);
     CHECK_INT_EQ(chat_style_from_name("deepseek3", &s, err, sizeof err), 0);
     CHECK_INT_EQ(s, CHAT_STYLE_DEEPSEEK3);
+    CHECK_INT_EQ(chat_style_from_name("deepseek2", &s, err, sizeof err), 0);
+    CHECK_INT_EQ(s, CHAT_STYLE_DEEPSEEK2);
     CHECK_INT_EQ(chat_style_from_name("vicuna", &s, err, sizeof err), -1);
     CHECK(strstr(err, "'vicuna'") != NULL);
     for (int f = CHAT_CHATML; f < CHAT_FAMILY_COUNT; f++)

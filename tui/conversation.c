@@ -26,8 +26,8 @@ static enum chat_style conversation_style(const struct app *a)
     char err[256];
     if (a->chat_template[0] && chat_style_from_name(a->chat_template, &st, err, sizeof err) == 0)
         return st;
-    if (a->ws.desc.chat_family[0] &&
-        chat_style_from_name(a->ws.desc.chat_family, &st, err, sizeof err) == 0)
+    if (a->ws.desc.chat_style[0] &&
+        chat_style_from_name(a->ws.desc.chat_style, &st, err, sizeof err) == 0)
         return st;
     return CHAT_STYLE_NONE;
 }

@@ -578,21 +578,21 @@ static uint64_t wt_bytes(const struct wt *w)
     return w->data ? (uint64_t)w->nb2 * (uint64_t)w->ne[2] : 0;
 }
 
-/* The chat template's family as engine/chat recognises it, or "". */
-static const char *model_chat_family(const struct gguf_file *f)
+/* The chat template's style as engine/chat recognises it, or CHAT_STYLE_NONE. */
+static enum chat_style model_chat_style(const struct gguf_file *f)
 {
     struct gguf_str s;
     char err[8];
     if (gguf_get_str(f, "tokenizer.chat_template", &s, err, sizeof err) != 0)
-        return "";
+        return CHAT_STYLE_NONE;
     char *text = malloc(s.len + 1);
     if (!text)
-        return "";
+        return CHAT_STYLE_NONE;
     memcpy(text, s.ptr, s.len);
     text[s.len] = 0;
-    enum chat_family fam = chat_detect(text);
+    enum chat_style st = chat_detect_style(text);
     free(text);
-    return chat_family_names[fam];
+    return st;
 }
 
 void model_fill_desc(const struct model *m, struct model_desc *d)
@@ -638,7 +638,12 @@ void model_fill_desc(const struct model *m, struct model_desc *d)
              !strcmp(tk, "llama") ? "spm" : !strcmp(tk, "gpt2") ? "bpe" : tk);
     gguf_get_strz(&m->f, "tokenizer.ggml.pre", d->pretokenizer, sizeof d->pretokenizer, err,
                   sizeof err);
-    snprintf(d->chat_family, sizeof d->chat_family, "%s", model_chat_family(&m->f));
+    /* The style, not only its family: a family name stands for its first style (deepseek:
+     * DeepSeek-Coder's), and V3's template is another. */
+    enum chat_style st = model_chat_style(&m->f);
+    snprintf(d->chat_family, sizeof d->chat_family, "%s",
+             chat_family_names[chat_style_family(st)]);
+    snprintf(d->chat_style, sizeof d->chat_style, "%s", chat_style_name(st));
 
     for (uint64_t i = 0; i < m->f.n_tensors; i++) {
         const struct gguf_tensor *t = &m->f.tensors[i];

@@ -23,6 +23,8 @@ serves /v1/models (owned_by from the mode's family) and POST /v1/completions and
   vllm        /v1/models owned_by vllm; a whole (non-streamed) reply read from
               tests/remote/vllm_reply.json
   sglang      /v1/models owned_by sglang; the stream in tests/remote/sglang_stream.txt
+  think       a reasoning model's reply: <think>, two pieces of thinking, </think>, the
+              answer "Yes." (tests/e2e_reasoning.sh)
 Everything here is written from the servers' documented formats; no GPU server was used.
 """
 import json
@@ -35,6 +37,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 MODE = sys.argv[1]
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOKENS = [" To", " be", ",", " or", " not"]
+if MODE == "think":
+    TOKENS = ["<think>", "\nplan", " ahead\n", "</think>", "\n\n", "Yes", "."]
 OWNER = {"vllm": "vllm", "sglang": "sglang"}.get(MODE, "llamacpp")
 
 
@@ -124,7 +128,7 @@ class Handler(BaseHTTPRequestHandler):
             self.send_chunk(b"")
             return
         count = {"stall": 1, "cut": 3, "badsse": 2, "badjson": 2, "midError": 2,
-                 "slow": 400}.get(MODE, 5)
+                 "slow": 400}.get(MODE, len(TOKENS))
         maxt = req.get("max_tokens")
         if maxt is not None:
             count = min(count, maxt)

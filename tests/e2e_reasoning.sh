@@ -1,0 +1,56 @@
+#!/bin/sh
+# tests/e2e_reasoning.sh: `moescope run --chat --reasoning show|hide|raw` on a reasoning
+# model's reply (<think>...</think> then the answer, streamed by tests/remote/fake_server.py's
+# think mode, rendered in the deepseek3 style): show puts the thinking on stderr and the
+# answer alone on stdout, hide drops the thinking, raw writes the reply as the model wrote it.
+# Last line: `N passed, N failed`.
+set -u
+cd "$(dirname "$0")/.." || exit 1
+ROOT=$(pwd)
+BIN=${MOESCOPE_BIN:-"$ROOT/moescope"}
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); printf "ok   %s\n" "$1"; }
+bad() { fail=$((fail + 1)); printf "FAIL %s\n" "$1"; [ -n "${2:-}" ] && printf '%s\n' "$2" | sed 's/^/     /'; }
+finish() { echo "$pass passed, $fail failed"; [ "$fail" -eq 0 ]; exit $?; }
+command -v python3 >/dev/null 2>&1 || { echo "skipped: python3 is not installed"; finish; }
+[ -x "$BIN" ] || { echo "skipped: build moescope first (make)"; finish; }
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/moescope-reason.XXXXXX") || exit 1
+PID=""
+cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; rm -rf "$TMP"; }
+trap cleanup EXIT INT TERM
+python3 tests/remote/fake_server.py think "$TMP/port" >/dev/null 2>&1 &
+PID=$!
+i=0
+while [ ! -s "$TMP/port" ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
+URL="http://127.0.0.1:$(cat "$TMP/port" 2>/dev/null)"
+
+runit() {
+    "$BIN" run -m "$URL" --chat --chat-template deepseek3 -p "Is it?" "$@" >"$TMP/out" 2>"$TMP/err"
+    RC=$?
+}
+# check NAME FILE WANT: FILE's text (figures lines left out) is exactly WANT.
+check() {
+    got=$(grep -v '^moescope: ' "$2")
+    if [ "$RC" = 0 ] && [ "$got" = "$3" ]; then ok "$1"
+    else bad "$1" "exit $RC, wanted [$3], got [$got]; stderr: $(cat "$TMP/err")"; fi
+}
+
+runit
+check "show (the default): the answer alone on stdout" "$TMP/out" "Yes."
+check "show: the thinking on stderr" "$TMP/err" "$(printf '\nplan ahead')"
+runit --reasoning hide
+check "hide: the answer on stdout" "$TMP/out" "Yes."
+check "hide: no thinking on stderr" "$TMP/err" ""
+runit --reasoning raw
+check "raw: the reply as written" "$TMP/out" "$(printf '<think>\nplan ahead\n</think>\n\nYes.')"
+"$BIN" run -m "$URL" -p hi --reasoning hide >/dev/null 2>"$TMP/err"
+RC=$?
+if [ "$RC" = 2 ] && grep -q -- "--reasoning need --chat" "$TMP/err"; then ok "--reasoning needs --chat"
+else bad "--reasoning needs --chat" "exit $RC: $(cat "$TMP/err")"; fi
+"$BIN" run -m "$URL" --chat -p hi --reasoning loud >/dev/null 2>"$TMP/err"
+RC=$?
+if [ "$RC" = 2 ] && grep -q "bad value for --reasoning: 'loud'" "$TMP/err"; then ok "a bad mode"
+else bad "a bad mode" "exit $RC: $(cat "$TMP/err")"; fi
+finish

@@ -1,0 +1,179 @@
+/* tests/test_reasoning.c: thinking told apart from the answer (engine/reasoning.h), in a
+ * stream cut into pieces anywhere and in a stored reply, with the same result. */
+#include "test.h"
+
+#include <stdlib.h>
+
+#include "reasoning.h"
+
+/* What the stream showed, per part, and the part of each piece. */
+struct rt_out {
+    char text[REASON_PART_COUNT][512];
+    size_t n[REASON_PART_COUNT];
+};
+
+static void rt_emit(void *ud, enum reason_part part, const char *s, size_t n)
+{
+    struct rt_out *o = ud;
+    if (o->n[part] + n < sizeof o->text[part]) {
+        memcpy(o->text[part] + o->n[part], s, n);
+        o->n[part] += n;
+        o->text[part][o->n[part]] = 0;
+    }
+}
+
+/* Streams text cut at the given piece lengths (0-terminated; the rest as one piece). */
+static void rt_stream(enum chat_style s, const char *text, const size_t *cuts,
+                      enum reason_part *parts, struct rt_out *o)
+{
+    memset(o, 0, sizeof *o);
+    struct reason_split rs;
+    reason_split_init(&rs, s);
+    size_t off = 0, n = strlen(text);
+    for (int i = 0; off < n; i++) {
+        size_t len = cuts && cuts[i] ? cuts[i] : n - off;
+        parts[i] = reason_split_push(&rs, text + off, len, rt_emit, o);
+        off += len;
+    }
+    reason_split_flush(&rs, rt_emit, o);
+}
+
+TEST(reasoning_stream_r1_tokens)
+{
+    /* DeepSeek-R1 as its tokens come: <think> and </think> are single tokens. */
+    const char *r = "<think>\nThe user greets.\n</think>\n\nHello!";
+    size_t cuts[] = { 7, 1, 4, 5, 8, 8, 2, 5, 1, 0 };
+    enum reason_part parts[16];
+    struct rt_out o;
+    rt_stream(CHAT_STYLE_DEEPSEEK3, r, cuts, parts, &o);
+    CHECK_STR_EQ(o.text[REASON_THINKING], "\nThe user greets.\n");
+    CHECK_STR_EQ(o.text[REASON_ANSWER], "Hello!");
+    for (int i = 0; i <= 6; i++) /* <think> ... </think> and the blank line after it */
+        CHECK_MSG(parts[i] == REASON_THINKING, "piece %d: expected thinking", i);
+    CHECK_INT_EQ(parts[7], REASON_ANSWER);
+    CHECK_INT_EQ(parts[8], REASON_ANSWER);
+}
+
+TEST(reasoning_stream_no_thinking)
+{
+    enum reason_part parts[8];
+    struct rt_out o;
+    size_t cuts[] = { 1, 3, 0 };
+    rt_stream(CHAT_STYLE_CHATML, "  Hi <think> there", cuts, parts, &o);
+    CHECK_STR_EQ(o.text[REASON_ANSWER], "  Hi <think> there");
+    CHECK_INT_EQ(o.n[REASON_THINKING], 0);
+    CHECK_INT_EQ(parts[2], REASON_ANSWER);
+    /* A style without markers: everything is answer, markers included. */
+    rt_stream(CHAT_STYLE_LLAMA3, "<think>x</think>y", NULL, parts, &o);
+    CHECK_STR_EQ(o.text[REASON_ANSWER], "<think>x</think>y");
+    CHECK_INT_EQ(parts[0], REASON_ANSWER);
+    /* Something that only began like the marker is shown once decided. */
+    rt_stream(CHAT_STYLE_CHATML, "<thin", NULL, parts, &o);
+    CHECK_STR_EQ(o.text[REASON_ANSWER], "<thin");
+}
+
+TEST(reasoning_stream_unclosed_and_partial_close)
+{
+    enum reason_part parts[8];
+    struct rt_out o;
+    /* The close marker cut across pieces, and a "</" that is not one. */
+    size_t cuts[] = { 9, 4, 5, 3, 0 };
+    rt_stream(CHAT_STYLE_DEEPSEEK3, "<think>a</b</thi</think>ok", cuts, parts, &o);
+    CHECK_STR_EQ(o.text[REASON_THINKING], "a</b</thi");
+    CHECK_STR_EQ(o.text[REASON_ANSWER], "ok");
+    /* A reply cut off while thinking: all of it is thinking, held bytes included. */
+    rt_stream(CHAT_STYLE_DEEPSEEK3, "<think>still </thi", NULL, parts, &o);
+    CHECK_STR_EQ(o.text[REASON_THINKING], "still </thi");
+    CHECK_INT_EQ(o.n[REASON_ANSWER], 0);
+    CHECK_INT_EQ(parts[0], REASON_THINKING);
+}
+
+/* Every reply below, cut into pieces at every pair of points, shows what reason_spans_of
+ * says its parts are. */
+TEST(reasoning_stream_equals_spans)
+{
+    static const char *const replies[] = {
+        "<think>\nplan\n</think>\n\nanswer text",
+        "   <think>x</think>y",
+        "<think></think>",
+        "<think>never closed",
+        "plain answer",
+        "\n\n",
+        "<thi",
+        "</think>answer",
+        "<think>a</think>   ",
+    };
+    for (size_t r = 0; r < sizeof replies / sizeof replies[0]; r++) {
+        const char *t = replies[r];
+        size_t n = strlen(t);
+        struct reason_spans sp;
+        reason_spans_of(CHAT_STYLE_DEEPSEEK3, t, n, &sp);
+        for (size_t a = 0; a <= n; a++)
+            for (size_t b = a; b <= n; b++) {
+                size_t cuts[4] = { a, b - a, 0, 0 };
+                if (a == 0) { /* a zero cut would end the list: one cut at b */
+                    cuts[0] = b;
+                    cuts[1] = 0;
+                } else if (b == a) {
+                    cuts[1] = 0;
+                }
+                enum reason_part parts[8];
+                struct rt_out o;
+                rt_stream(CHAT_STYLE_DEEPSEEK3, t, cuts[0] ? cuts : NULL, parts, &o);
+                bool ok = o.n[REASON_THINKING] == sp.think_len &&
+                          !memcmp(o.text[REASON_THINKING], t + sp.think_off, sp.think_len) &&
+                          o.n[REASON_ANSWER] == n - sp.answer_off &&
+                          !memcmp(o.text[REASON_ANSWER], t + sp.answer_off, n - sp.answer_off);
+                CHECK_MSG(ok, "reply %zu cut at %zu,%zu: stream [%s|%s] spans think %zu+%zu "
+                              "answer %zu", r, a, b, o.text[REASON_THINKING],
+                          o.text[REASON_ANSWER], sp.think_off, sp.think_len, sp.answer_off);
+            }
+    }
+}
+
+TEST(reasoning_spans_and_history)
+{
+    const char *t = "<think>\nhmm\n</think>\n\nThe answer.";
+    size_t n = strlen(t), off, len;
+    struct reason_spans sp;
+    reason_spans_of(CHAT_STYLE_DEEPSEEK3, t, n, &sp);
+    CHECK(sp.has_thinking && sp.closed);
+    CHECK_INT_EQ(sp.think_off, 7);
+    CHECK_INT_EQ(sp.think_len, 5);
+    CHECK_INT_EQ(sp.answer_off, n - strlen("The answer."));
+    reason_history_text(CHAT_STYLE_DEEPSEEK3, t, n, &off, &len);
+    CHECK_INT_EQ(off, sp.answer_off);
+    CHECK_INT_EQ(len, strlen("The answer."));
+    /* No thinking in the reply, or a style that keeps it: the whole text. */
+    reason_history_text(CHAT_STYLE_DEEPSEEK3, "Hi", 2, &off, &len);
+    CHECK(off == 0 && len == 2);
+    reason_history_text(CHAT_STYLE_LLAMA3, t, n, &off, &len);
+    CHECK(off == 0 && len == n);
+    /* Still thinking: nothing of the answer yet. */
+    reason_spans_of(CHAT_STYLE_CHATML, "<think>abc", 10, &sp);
+    CHECK(sp.has_thinking && !sp.closed && sp.think_len == 3 && sp.answer_off == 10);
+}
+
+TEST(reasoning_table)
+{
+    /* The styles of the reasoning models moescope knows (R1/V3 and Qwen3) have markers,
+     * and each marker fits what the stream can hold. */
+    CHECK(reason_markers_of(CHAT_STYLE_DEEPSEEK3) != NULL);
+    CHECK(reason_markers_of(CHAT_STYLE_CHATML) != NULL);
+    CHECK(reason_markers_of(CHAT_STYLE_NONE) == NULL);
+    CHECK(reason_markers_of(CHAT_STYLE_COUNT) == NULL);
+    for (int s = 0; s < CHAT_STYLE_COUNT; s++) {
+        const struct reason_markers *mk = reason_markers_of((enum chat_style)s);
+        if (!mk)
+            continue;
+        CHECK(mk->open && mk->close && strlen(mk->open) && strlen(mk->close));
+        CHECK(strlen(mk->open) < REASON_HOLD_MAX && strlen(mk->close) < REASON_HOLD_MAX);
+        CHECK(!mk->answer_open || strlen(mk->answer_open) < REASON_HOLD_MAX);
+    }
+    enum reason_mode m;
+    CHECK_INT_EQ(reason_mode_from_name("hide", &m), 0);
+    CHECK_INT_EQ(m, REASON_HIDE);
+    CHECK_INT_EQ(reason_mode_from_name("raw", &m), 0);
+    CHECK_INT_EQ(m, REASON_RAW);
+    CHECK_INT_EQ(reason_mode_from_name("shown", &m), -1);
+}
