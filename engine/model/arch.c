@@ -32,6 +32,7 @@ static const struct arch_role roles[AT_COUNT] = {
     [AT_ATTN_K_B_MLA] = { "blk.%d.attn_k_b.weight", R(KV_SPLIT, QK_NOPE, KV_LORA, HEADS) },
     [AT_ATTN_V_B_MLA] = { "blk.%d.attn_v_b.weight", R(KV_SPLIT, KV_LORA, HEAD_V, HEADS) },
     [AT_FFN_NORM] = { "blk.%d.ffn_norm.weight", R(LAYER, D_MODEL, NONE, NONE) },
+    [AT_ATTN_POST_NORM] = { "blk.%d.post_attention_norm.weight", R(LAYER, D_MODEL, NONE, NONE) },
     [AT_FFN_GATE] = { "blk.%d.ffn_gate.weight", R(DENSE_FFN, D_MODEL, FF, NONE) },
     [AT_FFN_UP] = { "blk.%d.ffn_up.weight", R(DENSE_FFN, D_MODEL, FF, NONE) },
     [AT_FFN_DOWN] = { "blk.%d.ffn_down.weight", R(DENSE_FFN, FF, D_MODEL, NONE) },
@@ -72,14 +73,17 @@ static const char *const dim_names[AD_COUNT] = {
 };
 
 /* What every family in the table has: the pre-norm block, Q/K/V/O, a dense FFN in dense
- * layers and gate_inp + the three expert tensors in MoE layers. */
-#define NEED_COMMON                                                                         \
+ * layers and gate_inp + the three expert tensors in MoE layers; NEED_COMMON adds the FFN's
+ * norm under its usual name (ffn_norm), NEED_POST_NORM under glm4moe's and gpt-oss's. */
+#define NEED_BLOCK                                                                          \
     [AT_TOKEN_EMBD] = AN_REQ, [AT_OUTPUT_NORM] = AN_REQ, [AT_OUTPUT] = AN_REQ,              \
     [AT_ATTN_NORM] = AN_REQ, [AT_ATTN_Q] = AN_REQ, [AT_ATTN_K] = AN_REQ,                    \
-    [AT_ATTN_V] = AN_REQ, [AT_ATTN_OUT] = AN_REQ, [AT_FFN_NORM] = AN_REQ,                   \
+    [AT_ATTN_V] = AN_REQ, [AT_ATTN_OUT] = AN_REQ,                                           \
     [AT_FFN_GATE] = AN_REQ, [AT_FFN_UP] = AN_REQ, [AT_FFN_DOWN] = AN_REQ,                   \
     [AT_FFN_GATE_INP] = AN_REQ, [AT_FFN_GATE_EXPS] = AN_REQ, [AT_FFN_UP_EXPS] = AN_REQ,     \
     [AT_FFN_DOWN_EXPS] = AN_REQ
+#define NEED_COMMON NEED_BLOCK, [AT_FFN_NORM] = AN_REQ
+#define NEED_POST_NORM NEED_BLOCK, [AT_ATTN_POST_NORM] = AN_REQ
 
 static const struct arch_info table[] = {
     /* llama: dense llama, and mixtral (experts when expert_count > 0; build_moe_ffn with
@@ -167,6 +171,21 @@ static const struct arch_info table[] = {
                   [AT_ATTN_V_B] = AN_OPT, [AT_ATTN_OUT_B] = AN_OPT,
                   [AT_FFN_EXP_PROBS_B] = AN_OPT, [AT_FFN_GATE_SHEXP] = AN_OPT, [AT_FFN_UP_SHEXP] = AN_OPT,
                   [AT_FFN_DOWN_SHEXP] = AN_OPT },
+    },
+    /* glm4moe (GLM-4.5, GLM-4.5-Air): Q/K/V biases (no output bias), per-head QK-norm only
+     * in some files (GLM-4.5 355B), NEOX RoPE on the first rope.dimension_count dims of each
+     * head (partial rotary), the FFN's norm named post_attention_norm, leading dense layers,
+     * sigmoid routing with a selection bias, expert_weights_norm/_scale from the file, an
+     * ungated shared expert of n_ff_exp * expert_shared_count. The nextn_predict_layers
+     * blocks after the others (multi-token prediction) are left out, as llama.cpp does
+     * without load_mtp. */
+    {
+        .name = "glm4moe", .rope = ARCH_ROPE_NEOX, .qk_norm = ARCH_QK_NORM_HEAD,
+        .router = ARCH_ROUTER_SIGMOID, .router_renorm = false, .output_tied_ok = true,
+        .need = { NEED_POST_NORM, [AT_ATTN_Q_B] = AN_OPT, [AT_ATTN_K_B] = AN_OPT, [AT_ATTN_V_B] = AN_OPT,
+                  [AT_ATTN_Q_NORM] = AN_OPT, [AT_ATTN_K_NORM] = AN_OPT,
+                  [AT_FFN_EXP_PROBS_B] = AN_REQ, [AT_FFN_GATE_SHEXP] = AN_REQ,
+                  [AT_FFN_UP_SHEXP] = AN_REQ, [AT_FFN_DOWN_SHEXP] = AN_REQ },
     },
     /* deepseek2 (DeepSeek-V2/V2-Lite, V3, R1, Moonlight, Kimi): multi-head latent attention
      * (the query straight or through a LoRA; the keys and values from a compressed latent

@@ -61,6 +61,7 @@ enum arch_tensor {
     AT_ATTN_K_B_MLA,
     AT_ATTN_V_B_MLA,
     AT_FFN_NORM,
+    AT_ATTN_POST_NORM,  /* the FFN's input norm under glm4moe's and gpt-oss's name */
     AT_FFN_GATE,        /* dense FFN */
     AT_FFN_UP,
     AT_FFN_DOWN,

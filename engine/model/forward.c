@@ -570,7 +570,7 @@ static void fwd_attn_project(struct fwd *f, const struct layer *L, int n, int po
         if (m->arch->qk_norm == ARCH_QK_NORM_FULL) {
             fwd_rmsnorm(q, q, (const float *)L->t[AT_ATTN_Q_NORM].data, f->qd, hp->norm_eps);
             fwd_rmsnorm(k, k, (const float *)L->t[AT_ATTN_K_NORM].data, f->kw, hp->norm_eps);
-        } else if (m->arch->qk_norm == ARCH_QK_NORM_HEAD) {
+        } else if (m->arch->qk_norm == ARCH_QK_NORM_HEAD && L->t[AT_ATTN_Q_NORM].data) {
             for (int h = 0; h < hp->n_head; h++)
                 fwd_rmsnorm(q + h * hd, q + h * hd, (const float *)L->t[AT_ATTN_Q_NORM].data,
                             hd, hp->norm_eps);
@@ -894,9 +894,11 @@ static uint64_t fwd_ffn(struct fwd *f, int il, int n, struct trace_layer *recs, 
     const int d = f->d;
     uint64_t t0 = clock_now_ns();
 
+    /* the FFN's input norm: ffn_norm, or post_attention_norm where the family names it so */
+    const struct wt *norm = L->t[AT_FFN_NORM].data ? &L->t[AT_FFN_NORM] : &L->t[AT_ATTN_POST_NORM];
     for (int t = 0; t < n; t++)
-        fwd_rmsnorm(f->xn + (size_t)t * d, f->x + (size_t)t * d,
-                    (const float *)L->t[AT_FFN_NORM].data, d, hp->norm_eps);
+        fwd_rmsnorm(f->xn + (size_t)t * d, f->x + (size_t)t * d, (const float *)norm->data, d,
+                    hp->norm_eps);
 
     /* units: experts 0..n_experts-1, then the shared expert; or the dense FFN alone */
     struct ffn_unit dense;

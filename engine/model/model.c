@@ -150,6 +150,11 @@ static int model_read_hparams(struct model *m, char *err, size_t errlen)
         model_get_int(m, "embedding_length", &hp->d_model, true, 1, big, err, errlen) ||
         model_get_int(m, "attention.head_count", &hp->n_head, true, 1, 65536, err, errlen))
         return -1;
+    /* llama.cpp counts the NextN blocks in block_count and runs the ones before them */
+    if (model_get_int(m, "nextn_predict_layers", &hp->n_nextn, false, 0, hp->n_layers - 1, err,
+                      errlen))
+        return -1;
+    hp->n_layers -= hp->n_nextn;
     hp->n_kv_head = hp->n_head;
     hp->n_ctx_train = 2048;
     if (model_get_int(m, "attention.head_count_kv", &hp->n_kv_head, false, 1, 65536, err,
@@ -477,9 +482,10 @@ static int model_bind_all(struct model *m, bool compute, char *err, size_t errle
     /* A block_count below the blocks the file holds would run a cut model as if whole. */
     for (uint64_t i = 0; i < m->f.n_tensors; i++) {
         int il;
-        if (sscanf(m->f.tensors[i].name, "blk.%d.", &il) == 1 && il >= hp->n_layers)
+        if (sscanf(m->f.tensors[i].name, "blk.%d.", &il) == 1 && il >= hp->n_layers + hp->n_nextn)
             return gguf_fail(m->f.path, err, errlen, "the key '%s.block_count' is %d, but the "
-                             "file holds tensors of block %d", m->arch->name, hp->n_layers, il);
+                             "file holds tensors of block %d", m->arch->name,
+                             hp->n_layers + hp->n_nextn, il);
     }
     return 0;
 }

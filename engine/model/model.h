@@ -34,6 +34,8 @@ struct hparams {
     int n_ff_shexp;            /* the shared expert's FFN rows (0: none) */
     int n_shared_experts;      /* as the file counts them (dots1), 1 for qwen2moe, else 0 */
     int n_dense_lead;          /* leading dense layers before MoE ones */
+    int n_nextn;               /* blocks after the n_layers that run (glm4moe's multi-token
+                                * prediction): in the file, never computed */
     float rope_base, rope_freq_scale;
     float norm_eps;
     enum arch_router router;
