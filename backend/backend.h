@@ -88,7 +88,9 @@ struct backend_request {
     const char *system;        /* chat: the system prompt, or NULL */
     const struct chat_msg *msgs; /* chat: the conversation after the system prompt */
     int n_msgs;
-    const char *text;          /* raw (msgs == NULL): the prompt text */
+    const char *text;          /* raw (msgs == NULL): the prompt text; with msgs (optional),
+                                * the messages' contents one after the other: what the
+                                * records' pieces hold (text_new as below) */
     size_t len;
     const char *text_name;     /* what messages call the prompt (a file), or NULL */
     size_t text_new;           /* remote, raw: text[text_new..len) is what the log's records
@@ -133,6 +135,7 @@ struct backend_result {
     /* The server's own figures (remote; -1 when not reported). */
     double server_prompt_ms, server_predicted_ms;
     long server_prompt_n, server_predicted_n, server_cache_n;
+    int http_status;           /* remote: the reply's HTTP status (0: no reply) */
     char msg[1024];            /* the failure's or the cut's one line ("" otherwise) */
 };
 

@@ -690,9 +690,10 @@ int remote_generate(struct backend *b, const struct backend_request *rq, struct 
     bool chat = rq->msgs != NULL;
     char *json = turn_request_json(&t, chat);
     t.prompt_idx = log->n;
-    const char *said = !chat ? rq->text + (rq->text_new < rq->len ? rq->text_new : rq->len)
+    /* The first prompt record's piece: the new text, or without one the last message. */
+    const char *said = rq->text ? rq->text + (rq->text_new < rq->len ? rq->text_new : rq->len)
                        : rq->n_msgs > 0 ? rq->msgs[rq->n_msgs - 1].content : "";
-    size_t said_len = chat ? strlen(said) : (size_t)(rq->text + rq->len - said);
+    size_t said_len = rq->text ? (size_t)(rq->text + rq->len - said) : strlen(said);
     if (!json || trace_log_push(log, 0, said, said_len, true) < 0) {
         free(json);
         snprintf(res->msg, sizeof res->msg, "out of memory");
@@ -711,6 +712,7 @@ int remote_generate(struct backend *b, const struct backend_request *rq, struct 
                                sizeof http_err);
     free(json);
     int rc = turn_conclude(&t, http_rc, &resp, http_err);
+    res->http_status = (int)resp.status;
     res->streamed = t.streamed;
     if (!t.streamed) /* one whole reply: routed, but no time of its own (see the top) */
         for (size_t i = t.prompt_idx + 1; i < log->n; i++)

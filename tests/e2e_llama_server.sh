@@ -15,7 +15,8 @@
 #      shows the slot idle with fewer tokens decoded than asked, and its log the stop);
 #   4. the server killed mid-reply: one clear line, the partial text kept, marked interrupted;
 #   5. `bench -m URL --parallel 1,4` against it (--json has the parallel rows);
-#   6. the app in tmux chats with it, and Esc stops generation on the server (/slots).
+#   6. the app in tmux chats with it (messages to /v1/chat/completions, the server's own
+#      template), and Esc stops generation on the server (/slots).
 # The binary: $LLAMA_SERVER, else tools/llama_anchor.sh --print server (which builds it the
 # first time: about 10 minutes), else a build already in the cache. Skips with a message
 # when none can be had. Last line: `N passed, N failed`.
@@ -172,6 +173,11 @@ PY
            grep -qF "llama-server at $URL/v1" "$TMP/app.screen"; then
             ok "the app chats with llama-server; Esc stops it there ($(cat "$TMP/slots2"))"
         else bad "the app on llama-server, Esc" "$(cat "$TMP/slots2" "$TMP/app2.screen")"; fi
+        # The app sends messages in llama-server's own template; a refusal would have turned
+        # the status bar to /v1/completions (the fallback) before the reply.
+        grep -qF "via /v1/chat/completions" "$TMP/app.screen" &&
+            ok "the app talks to llama-server's /v1/chat/completions (its own template)" ||
+            bad "the app's endpoint on llama-server" "$(cat "$TMP/app.screen")"
         cp "$TMP/app.screen" "${LLAMA_SCREEN_OUT:-/dev/null}" 2>/dev/null
         T kill-server 2>/dev/null
     else

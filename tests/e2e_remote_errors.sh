@@ -201,6 +201,51 @@ if command -v tmux >/dev/null 2>&1; then
         else bad "the app chats with a server" "$(screen)"; fi
     else bad "the app opens a server" "$(screen)"; fi
     T kill-session -t app
+
+    # Which endpoint: the server's chat template (/v1/chat/completions) when it takes
+    # messages; raw text (/v1/completions) after it refuses them, or with --chat-template.
+    # posts_are MODE NAME WANT: the fake server's log of POSTs (path and message roles).
+    posts_are() {
+        if [ "$(cat "$TMP/port.$1.posts" 2>/dev/null)" = "$3" ]; then ok "$2"
+        else bad "$2" "posts: $(cat "$TMP/port.$1.posts" 2>/dev/null)
+$(screen)"; fi
+    }
+    two_turns() { # ARGS...: the app on a server, two messages; the screen in $TMP/two
+        T new-session -d -s app -x 120 -y 32 \
+            "env XDG_DATA_HOME=$TMP/data XDG_STATE_HOME=$TMP/state $BIN $*; sleep 30"
+        waitfor "served by " 20
+        T send-keys -t app "Hello there" Enter
+        waitfor "5 tokens" 20
+        T send-keys -t app "And again" Enter
+        i=0
+        while [ $i -lt 100 ] && [ "$(screen | grep -c "5 tokens")" -lt 2 ]; do sleep 0.1; i=$((i + 1)); done
+        screen >"$TMP/two"
+        T kill-session -t app
+    }
+    : >"$TMP/port.ok.posts"
+    two_turns -m "http://127.0.0.1:$OKPORT" --system Brief
+    posts_are ok "the app sends messages to /v1/chat/completions (the server's template)" \
+"/v1/chat/completions ['system', 'user']
+/v1/chat/completions ['system', 'user', 'assistant', 'user']"
+    grep -qF "via /v1/chat/completions" "$TMP/two" && grep -qF "in the server's own chat" "$TMP/two" &&
+        ok "the status bar and the welcome say /v1/chat/completions" || bad "chat endpoint shown" "$(cat "$TMP/two")"
+    : >"$TMP/port.ok.posts"
+    two_turns -m "http://127.0.0.1:$OKPORT" --chat-template chatml
+    posts_are ok "--chat-template: raw text to /v1/completions in the app's template" \
+"/v1/completions prompt
+/v1/completions prompt"
+    grep -qF "via /v1/completions" "$TMP/two" && ok "the status bar says /v1/completions" || bad "raw endpoint shown" "$(cat "$TMP/two")"
+    start nochat
+    two_turns -m "http://127.0.0.1:$PORT"
+    posts_are nochat "a server that refuses messages (400): the turn again as raw text, and the next" \
+"/v1/chat/completions ['user']
+/v1/completions prompt
+/v1/completions prompt"
+    if [ "$(grep -c "^ *5 tokens" "$TMP/two")" = 2 ] && grep -qF "HTTP 400 - As of transformers" "$TMP/two" &&
+       grep -qF "goes as raw text to /v1/completions from now" "$TMP/two" &&
+       grep -qF "via /v1/completions" "$TMP/two"; then
+        ok "the refusal is said once, both replies arrive, the status bar says /v1/completions"
+    else bad "the chat refusal in the app" "$(cat "$TMP/two")"; fi
     T new-session -d -s app -x 120 -y 32 \
         "env XDG_DATA_HOME=$TMP/data XDG_STATE_HOME=$TMP/state $BIN -m http://127.0.0.1:$SLOWPORT; sleep 30"
     waitfor "served by llama-server" 20
@@ -220,7 +265,7 @@ if command -v tmux >/dev/null 2>&1; then
     T send-keys -t app "Hi" Enter
     # (the error line wraps in the 62-column transcript: its first words are checked)
     if waitfor "interrupted" 20 && screen | grep -qF " To be," &&
-       screen | grep -qF "completions: the connection was"; then
+       screen | grep -qF "completions: the connection"; then
         ok "a cut stream in the app: the partial reply stays, marked interrupted"
     else bad "a cut stream in the app" "$(screen)"; fi
     # Expert ids from a server reach the app's views: the UI's log takes the shape the

@@ -16,7 +16,15 @@
 #include "trace_stats.h"
 
 
-/* The style a chat is rendered in: --chat-template, else the model's. A file with no chat
+/* A server that takes the chat endpoint (the worker says), unless --chat-template asked for
+ * the app's own template. */
+bool conversation_server_chat(const struct app *a)
+{
+    return a->ws.backend[0] && a->ws.chat_api && !a->chat_template[0];
+}
+
+/* The style a chat is rendered in: --chat-template, else the model's (a server's chat
+ * endpoint: none here, the server renders the messages). A file with no chat
  * template is a base model: like llama-cli, which turns chat mode on only when the model
  * has a template, the conversation is then plain text the model continues
  * (CHAT_STYLE_NONE). */
@@ -24,6 +32,8 @@ static enum chat_style conversation_style(const struct app *a)
 {
     enum chat_style st = CHAT_STYLE_NONE;
     char err[256];
+    if (conversation_server_chat(a))
+        return CHAT_STYLE_NONE;
     if (a->chat_template[0] && chat_style_from_name(a->chat_template, &st, err, sizeof err) == 0)
         return st;
     if (a->ws.desc.chat_style[0] &&
@@ -51,8 +61,8 @@ static char *conversation_render_plain(const struct chat_msg *msgs, int n, size_
     return text;
 }
 
-/* The whole conversation as the model's template renders it (malloc'd). */
-static char *conversation_render(const struct app *a, bool generation_prompt, size_t *len)
+/* The messages the model sees, the system prompt first (malloc'd; *n of them). */
+static struct chat_msg *conversation_messages(const struct app *a, int *n_out)
 {
     int n = 0;
     struct chat_msg *msgs = malloc(((size_t)a->tr.n + 1) * sizeof *msgs);
@@ -66,6 +76,18 @@ static char *conversation_render(const struct app *a, bool generation_prompt, si
             continue;
         msgs[n++] = (struct chat_msg){ m->role == MSG_USER ? "user" : "assistant", m->text };
     }
+    *n_out = n;
+    return msgs;
+}
+
+/* The whole conversation as the model's template renders it (malloc'd); for a server's
+ * chat endpoint, the contents one after the other (what its records hold). */
+static char *conversation_render(const struct app *a, bool generation_prompt, size_t *len)
+{
+    int n = 0;
+    struct chat_msg *msgs = conversation_messages(a, &n);
+    if (!msgs)
+        return NULL;
     enum chat_style st = conversation_style(a);
     char *text = st == CHAT_STYLE_NONE ? conversation_render_plain(msgs, n, len)
                                        : chat_render_style(st, msgs, n, generation_prompt, len);
@@ -150,6 +172,11 @@ int conversation_send(struct app *a)
     }
     worker_set_context(a->worker, conversation_system_bytes(a, text, len),
                        conversation_can_drop(a));
+    int n_msgs = 0;
+    struct chat_msg *msgs = conversation_server_chat(a) ? conversation_messages(a, &n_msgs) : NULL;
+    if (msgs)
+        worker_set_messages(a->worker, msgs, n_msgs); /* (out of memory: sent as raw text) */
+    free(msgs);
     int r = worker_submit_reply(a->worker, text, len, &a->sampler, a->n_predict);
     free(text);
     if (r < 0) {

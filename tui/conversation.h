@@ -35,5 +35,8 @@ void conversation_stream_follow(struct app *a);
 /* The worker finished a job: the streamed message closed (kept, dropped or an error).
  * Returns true when a reply was kept (time to autosave). */
 bool conversation_stream_end(struct app *a);
+/* Whether replies go to a server's /v1/chat/completions in its own template (else raw text
+ * to /v1/completions, or the local engine). */
+bool conversation_server_chat(const struct app *a);
 
 #endif

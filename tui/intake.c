@@ -32,10 +32,15 @@ static void intake_model_ready(struct app *a)
                                          : ".\nThe file has no chat template: it is a base "
                                            "model, and continues your text as it is";
     if (a->ws.backend[0]) /* a server: what it is, how it is asked, what it lacks */
-        conversation_note(a, MSG_NOTE, "%s, served by %s. The conversation goes to it as raw "
-                          "text (/v1/completions), in the template --chat-template names; "
+        conversation_note(a, MSG_NOTE, "%s, served by %s. The conversation goes to it %s; "
                           "times are measured here, from the stream; %s.", a->model_label,
-                          a->ws.backend, a->ws.missing[0] ? a->ws.missing : "it reports all");
+                          a->ws.backend,
+                          conversation_server_chat(a)
+                              ? "as messages (/v1/chat/completions), in the server's own chat "
+                                "template (raw text to /v1/completions if it refuses them)"
+                              : "as raw text (/v1/completions), in the template --chat-template "
+                                "names",
+                          a->ws.missing[0] ? a->ws.missing : "it reports all");
     else
         conversation_note(a, MSG_NOTE, "%s: %s, %d layers, %s, context %d%s%s",
                           a->model_label, d->arch, d->n_layers, experts, a->ws.n_ctx,
@@ -60,12 +65,17 @@ void intake_pump(struct app *a)
     enum worker_state before = a->ws.state;
     size_t n_before = a->log.n;
     int layers_before = a->log.n_layers;
+    bool chat_before = a->ws.chat_api;
     first = n_before + 1;
     if (!worker_take(a->worker, &a->log, &first, &a->ws))
         return;
     if (a->log.n_layers != layers_before) { /* a server's first expert ids gave it a shape */
         a->vctx.layer = a->log.n_layers / 2;
         a->dirty |= DIRTY_ALL;
+    }
+    if (chat_before && !a->ws.chat_api && a->ws.api_said[0] && a->model_ready) {
+        conversation_note(a, MSG_NOTE, "%s", a->ws.api_said); /* the server refused chat */
+        a->dirty |= DIRTY_TRANSCRIPT;
     }
     if (a->ws.backend[0] && a->model_ready) /* a server's pieces grow with every turn */
         a->vocab = worker_vocab(a->worker);

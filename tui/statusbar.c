@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "app.h"
+#include "conversation.h"
 #include "draw.h"
 #include "statusbar.h"
 #include "trace_stats.h"
@@ -80,6 +81,9 @@ static int statusbar_pieces(const struct app *a, struct piece *p)
             n = piece_add(p, n, 70, THEME_STATUS, "dense");
         if (a->worker && ws->backend[0]) { /* a remote engine: which, and what it lacks */
             n = piece_add(p, n, 85, THEME_STATUS, "%s", ws->backend);
+            n = piece_add(p, n, 80, THEME_STATUS, "via %s", conversation_server_chat(a)
+                                                                ? "/v1/chat/completions"
+                                                                : "/v1/completions");
             if (ws->missing[0])
                 n = piece_add(p, n, 45, THEME_WARNING, "%s", ws->missing);
         } else if (a->worker) {

@@ -570,6 +570,7 @@ void worker_quit(struct worker *w, int timeout_ms)
     }
     free(w->vt_seen);
     free(w->job_text);
+    worker_free_messages(w->job_msgs, w->job_n_msgs);
     free(w->reply);
     pthread_cond_destroy(&w->cv);
     pthread_mutex_destroy(&w->mu);

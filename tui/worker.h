@@ -54,6 +54,11 @@ struct worker_status {
     char backend[600];
     char missing[200];
     unsigned reports;          /* a remote engine: enum backend_report bits */
+    /* A remote engine that takes /v1/chat/completions (its own chat template): true from
+     * the open until the server refuses that endpoint; api_said then says why, and the
+     * replies go as raw text to /v1/completions. */
+    bool chat_api;
+    char api_said[400];
     size_t need_tokens;        /* REPLY_TOO_LONG: the conversation's tokens */
     int n_past;                /* tokens in the model's context after the last job */
     size_t shift_dropped;      /* tokens the last reply's context shifts dropped */
@@ -90,6 +95,12 @@ int worker_submit_reply(struct worker *w, const char *text, size_t len,
  * than a quarter of the context for the reply ends REPLY_TOO_LONG instead of being sent.
  * Call it just before worker_submit_reply. */
 void worker_set_context(struct worker *w, size_t keep_bytes, bool can_drop);
+/* For the next reply on a server that takes the chat endpoint (worker_status.chat_api):
+ * the conversation as messages, the system prompt first when there is one; the reply's
+ * text (worker_submit_reply) is then their contents one after the other, which is what
+ * the records hold and what a raw fallback sends. Call just before worker_submit_reply.
+ * Returns -1 when memory runs out (the reply then goes as raw text). */
+int worker_set_messages(struct worker *w, const struct chat_msg *msgs, int n);
 /* Feeds the rendered conversation without sampling (a loaded session, so the inspector
  * shows its records and the next reply starts at once). Returns -1 when busy. */
 int worker_submit_feed(struct worker *w, const char *text, size_t len);

@@ -39,6 +39,8 @@ struct worker {
     size_t job_len;
     struct sampler_params job_sp;
     int job_n_predict;
+    struct chat_msg *job_msgs;    /* (job_n_msgs) worker_set_messages: owned copies */
+    int job_n_msgs;
     size_t job_keep_bytes;        /* worker_set_context, for the next reply */
     bool job_can_drop;
     bool quit;                    /* the UI wants the thread to end */
@@ -75,5 +77,6 @@ void worker_progress(struct worker *w, enum worker_state s, size_t done, size_t 
 void worker_do_remote_reply(struct worker *w, const char *text, size_t len,
                             const struct sampler_params *sp, int n_predict);
 int worker_open_remote(struct worker *w, char *err, size_t errlen);
+void worker_free_messages(struct chat_msg *msgs, int n);
 
 #endif

@@ -1,6 +1,12 @@
 /* tui/worker_remote.c: the worker's replies from a server (a remote backend): the stream's
  * records posted to the UI as they come, Esc closing the connection, the server's pieces as
- * the views' vocabulary. The local engine's replies are in worker.c. */
+ * the views' vocabulary. The local engine's replies are in worker.c.
+ *
+ * Which endpoint: with messages (worker_set_messages) a reply goes to /v1/chat/completions,
+ * rendered by the server's own template; a server that refuses that endpoint (a 4xx before
+ * any token: vLLM without a chat template answers 400) gets the same turn again as raw text
+ * on /v1/completions, and every later one too (worker_status.chat_api false, api_said why).
+ * The app sends raw text itself when the user named --chat-template. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -64,9 +70,60 @@ static void worker_remote_vocab(struct worker *w)
     pthread_mutex_unlock(&w->mu);
 }
 
+void worker_free_messages(struct chat_msg *msgs, int n)
+{
+    for (int i = 0; msgs && i < n; i++) {
+        free((char *)msgs[i].role);
+        free((char *)msgs[i].content);
+    }
+    free(msgs);
+}
+
+int worker_set_messages(struct worker *w, const struct chat_msg *msgs, int n)
+{
+    struct chat_msg *copy = calloc(n > 0 ? (size_t)n : 1, sizeof *copy);
+    int ok = copy != NULL;
+    for (int i = 0; ok && i < n; i++) {
+        copy[i].role = strdup(msgs[i].role);
+        copy[i].content = strdup(msgs[i].content);
+        ok = copy[i].role && copy[i].content;
+    }
+    if (!ok) {
+        worker_free_messages(copy, n);
+        copy = NULL;
+    }
+    pthread_mutex_lock(&w->mu);
+    worker_free_messages(w->job_msgs, w->job_n_msgs);
+    w->job_msgs = copy;
+    w->job_n_msgs = copy ? n : 0;
+    pthread_mutex_unlock(&w->mu);
+    return ok ? 0 : -1;
+}
+
+/* Whether a failed chat request means "this server has no chat endpoint or template":
+ * refused with a client error before any token. A 404 may also be the model itself: then
+ * the raw request fails the same way and says so. Keys (401/403) and load (429) are not. */
+static bool worker_chat_refused(const struct backend_result *res, int rc)
+{
+    static const int refusals[] = { 400, 404, 405, 422, 501 };
+    if (rc == 0 || res->n_gen > 0)
+        return false;
+    for (size_t i = 0; i < sizeof refusals / sizeof refusals[0]; i++)
+        if (res->http_status == refusals[i])
+            return true;
+    return false;
+}
+
 void worker_do_remote_reply(struct worker *w, const char *text, size_t len,
                             const struct sampler_params *sp, int n_predict)
 {
+    pthread_mutex_lock(&w->mu);
+    struct chat_msg *msgs = w->job_msgs; /* this turn's, freed at its end */
+    int n_msgs = w->job_n_msgs;
+    bool chat = msgs && w->st.chat_api;
+    w->job_msgs = NULL;
+    w->job_n_msgs = 0;
+    pthread_mutex_unlock(&w->mu);
     size_t off = 0, k = worker_text_prefix(w, text, len, &off);
     trace_log_truncate(&w->log, k);
     pthread_mutex_lock(&w->mu);
@@ -77,12 +134,24 @@ void worker_do_remote_reply(struct worker *w, const char *text, size_t len,
     worker_post(w, k);
     struct remote_turn rt = { .w = w, .from = k };
     struct backend_request rq = {
-        .text = text, .len = len, .text_new = off, .sp = *sp,
+        .msgs = chat ? msgs : NULL, .n_msgs = chat ? n_msgs : 0, .text = text, .len = len, .text_new = off, .sp = *sp,
         .n_predict = n_predict > 0 ? n_predict : -1, .on_token = worker_remote_token,
         .should_stop = worker_remote_should_stop, .ud = &rt,
     };
     struct backend_result res;
     int rc = backend_generate(w->be, &rq, &w->log, &res);
+    if (chat && worker_chat_refused(&res, rc)) {
+        pthread_mutex_lock(&w->mu);
+        w->st.chat_api = false;
+        snprintf(w->st.api_said, sizeof w->st.api_said, "%.300s\nThe conversation goes as raw "
+                 "text to /v1/completions from now on.", res.msg);
+        w->status_changed = true;
+        pthread_mutex_unlock(&w->mu);
+        rq.msgs = NULL;
+        rq.n_msgs = 0;
+        rc = backend_generate(w->be, &rq, &w->log, &res);
+    }
+    worker_free_messages(msgs, n_msgs);
     /* The prompt records were counted at the end (usage): the reply starts after them. */
     pthread_mutex_lock(&w->mu);
     w->st.reply_first = res.n_gen ? (long)(res.first + res.n_prompt) : -1;
@@ -114,6 +183,7 @@ int worker_open_remote(struct worker *w, char *err, size_t errlen)
              in->insecure ? " (INSECURE: TLS not checked)" : "");
     backend_missing_text(in->reports, w->st.missing, sizeof w->st.missing);
     w->st.reports = in->reports;
+    w->st.chat_api = true;
     pthread_mutex_unlock(&w->mu);
     return 0;
 }

@@ -20,11 +20,14 @@ serves /v1/models (owned_by from the mode's family) and POST /v1/completions and
   midError    two tokens, then {"error": {...}} as an event
   slow        400 tokens, 50 ms apart; when the client closes the connection it writes
               "closed after N tokens" to PORTFILE.closed
+  nochat      as ok, but /v1/chat/completions answers 400 as vLLM does for a model with no
+              chat template
   vllm        /v1/models owned_by vllm; a whole (non-streamed) reply read from
               tests/remote/vllm_reply.json
   sglang      /v1/models owned_by sglang; the stream in tests/remote/sglang_stream.txt
   think       a reasoning model's reply: <think>, two pieces of thinking, </think>, the
               answer "Yes." (tests/e2e_reasoning.sh)
+Every POST's path and its messages' roles (or "prompt") are appended to PORTFILE.posts.
 Everything here is written from the servers' documented formats; no GPU server was used.
 """
 import json
@@ -101,6 +104,16 @@ class Handler(BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length", "0"))
         req = json.loads(self.rfile.read(n) or b"{}")
         chat = self.path.endswith("/chat/completions")
+        if len(sys.argv) > 2:
+            with open(sys.argv[2] + ".posts", "a") as f:
+                said = [m.get("role") for m in req.get("messages", [])] if chat else "prompt"
+                f.write("%s %s\n" % (self.path, said))
+        if MODE == "nochat" and chat:
+            return self.send_json(400, {"object": "error", "message": "As of transformers "
+                                        "v4.44, default chat template is no longer allowed, so "
+                                        "you must provide a chat template if the tokenizer does "
+                                        "not define one.", "type": "BadRequestError",
+                                        "code": 400})
         if MODE == "auth" and self.headers.get("Authorization") != "Bearer right-key":
             return self.send_json(401, {"error": {"message": "invalid key: %s" %
                                                   self.headers.get("Authorization", "")}})
