@@ -19,13 +19,14 @@ static const struct {
     { "run", cmd_run, "generate from a prompt, streaming text (and a trace)" },
     { "export", cmd_export, "write a saved session as md, csv, ndjson or html" },
     { "models", cmd_models, "list the GGUF models on this machine (Ollama, HF, LM Studio)" },
+    { "analyze", cmd_analyze, "replay a session's routing through an expert cache" },
 };
 
 static void usage(FILE *out)
 {
     fprintf(out, "usage: moescope [-m MODEL] [options]   open the full-screen app\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(out, "       moescope %-6s ...                %s\n", commands[i].name,
+        fprintf(out, "       moescope %-7s ...               %s\n", commands[i].name,
                 commands[i].what);
     fprintf(out, "See moescope(1) for every option.\n");
 }

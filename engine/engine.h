@@ -45,6 +45,10 @@ struct model_desc {
     uint64_t n_params;               /* every weight in the file */
     uint64_t n_active_params;        /* weights one decode step uses (k of n experts) */
     uint64_t active_bytes;           /* bytes one decode step must read */
+    /* Bytes of one routed expert in one MoE layer (its gate, up and down slices): the mean
+     * over the MoE layers, exact when they share their types; 0 for a dense model. What an
+     * expert cache holds per slot (moescope analyze). */
+    uint64_t expert_bytes;
     /* The KV cache (F16, as llama.cpp keeps it): bytes one token adds over all layers, and
      * what a plain multi-head cache of the same heads would take (they differ for latent
      * attention, which caches kv_lora_rank + RoPE dims per token and layer). */

@@ -236,6 +236,8 @@ int session_model_from_desc(struct session_model *m, const struct model_desc *d,
     m->n_experts_used = d->n_experts_used;
     m->d_model = d->d_model;
     m->n_vocab = d->n_vocab;
+    m->active_bytes = d->active_bytes;
+    m->expert_bytes = d->expert_bytes;
     if (!strncasecmp(d->path, "http://", 7) || !strncasecmp(d->path, "https://", 8)) {
         m->file[0] = 0; /* a server: no file to hash */
         session_copy_str(m->backend, sizeof m->backend, d->arch);

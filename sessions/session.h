@@ -48,6 +48,9 @@ struct session_model {
     int n_layers, n_experts, n_experts_used, d_model, n_vocab;
     uint64_t hash;                         /* FNV-1a 64 of the file's first hash_bytes */
     uint64_t hash_bytes;                   /* min(size, SESSION_HASH_BYTES) */
+    /* What its weights cost to read (0: not recorded, as in sessions saved before these
+     * were): model_desc's active_bytes and expert_bytes. */
+    uint64_t active_bytes, expert_bytes;
     /* A remote engine (model.backend in the file; all "" for a local GGUF, which is then
      * recognised by file, size and hash, all empty or 0 for a server). */
     char backend[16];                      /* the server family: "llama-server", "vllm", ... */

@@ -470,6 +470,10 @@ static int load_model(struct loader *L, const cJSON *root)
     m->hash = strtoull(h + 8, NULL, 16);
     if (get_u64(L, mo, b, "header_hash_bytes", &m->hash_bytes))
         return -1;
+    if (cJSON_GetObjectItemCaseSensitive(mo, "active_bytes") &&
+        (get_u64(L, mo, b, "active_bytes", &m->active_bytes) ||
+         get_u64(L, mo, b, "expert_bytes", &m->expert_bytes)))
+        return -1; /* both or neither: sessions saved before them have neither */
     if (!cJSON_GetObjectItemCaseSensitive(mo, "backend"))
         return 0; /* a local GGUF */
     const cJSON *be = NULL;

@@ -152,6 +152,9 @@ static void session_write_model(struct json_out *b, const struct session_model *
     json_fmt(b, ",\"d_model\":%d,\"vocab\":%d", m->d_model, m->n_vocab);
     json_fmt(b, ",\"header_hash\":\"fnv1a64:%016llx\",\"header_hash_bytes\":%llu",
            (unsigned long long)m->hash, (unsigned long long)m->hash_bytes);
+    if (m->active_bytes || m->expert_bytes)
+        json_fmt(b, ",\"active_bytes\":%llu,\"expert_bytes\":%llu",
+                 (unsigned long long)m->active_bytes, (unsigned long long)m->expert_bytes);
     if (m->backend[0]) { /* a remote engine */
         json_str(b, ",\"backend\":{");
         session_put_text(b, "family", m->backend, strlen(m->backend));

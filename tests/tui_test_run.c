@@ -8,56 +8,12 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "cmd_capture.h"
 #include "commands.h"
-
-/* Runs cmd(argv) with stdout into out_path and stderr into err_path; its exit status. */
-static int cmd_captured(int (*cmd)(int, char **), char **argv, int argc, const char *out_path,
-                        const char *err_path)
-{
-    fflush(stdout);
-    fflush(stderr);
-    int saved_out = dup(STDOUT_FILENO), saved_err = dup(STDERR_FILENO);
-    int fo = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    int fe = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(fo, STDOUT_FILENO);
-    dup2(fe, STDERR_FILENO);
-    close(fo);
-    close(fe);
-    int rc = cmd(argc, argv);
-    fflush(stdout);
-    fflush(stderr);
-    dup2(saved_out, STDOUT_FILENO);
-    dup2(saved_err, STDERR_FILENO);
-    close(saved_out);
-    close(saved_err);
-    return rc;
-}
 
 static int run_captured(char **argv, int argc, const char *out_path, const char *err_path)
 {
     return cmd_captured(cmd_run, argv, argc, out_path, err_path);
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    if (buf) {
-        buf[n] = 0;
-        if (len)
-            *len = (size_t)n;
-    }
-    fclose(f);
-    return buf;
 }
 
 static int count_json_lines(const char *path, int *bad)

@@ -664,16 +664,20 @@ void model_fill_desc(const struct model *m, struct model_desc *d)
     /* One decode step: one embedding row, every non-expert weight of every layer, k of the
      * n experts' matrices, the final norm and the output matrix. (The KV cache reads grow
      * with the context and are not counted.) */
-    uint64_t ap = (uint64_t)hp->d_model, ab = m->tok_embd.nb1;
+    uint64_t ap = (uint64_t)hp->d_model, ab = m->tok_embd.nb1, expert_total = 0;
+    int n_moe_layers = 0;
     ap += wt_elems(&m->output_norm) + wt_elems(&m->output);
     ab += wt_bytes(&m->output_norm) + wt_bytes(&m->output);
     for (int il = 0; il < hp->n_layers; il++) {
         const struct layer *L = &m->layers[il];
+        bool routed = false;
         for (int t = AT_FIRST_LAYER_TENSOR; t < AT_COUNT; t++) {
             const struct wt *w = &L->t[t];
             if (!w->data)
                 continue;
             if (arch_role((enum arch_tensor)t)->kind == AK_EXPERTS) {
+                routed = true;
+                expert_total += wt_bytes(w);
                 /* one slice per expert; a step reads k of the n */
                 ap += wt_elems(w) / (uint64_t)hp->n_experts * (uint64_t)hp->n_experts_used;
                 ab += wt_bytes(w) / (uint64_t)hp->n_experts * (uint64_t)hp->n_experts_used;
@@ -682,9 +686,12 @@ void model_fill_desc(const struct model *m, struct model_desc *d)
                 ab += wt_bytes(w);
             }
         }
+        n_moe_layers += routed;
     }
     d->n_active_params = ap;
     d->active_bytes = ab;
+    if (n_moe_layers && hp->n_experts)
+        d->expert_bytes = expert_total / (uint64_t)n_moe_layers / (uint64_t)hp->n_experts;
 
     const uint64_t plain = (uint64_t)hp->n_kv_head * (uint64_t)(hp->head_dim + hp->head_dim_v);
     const uint64_t heads = (uint64_t)hp->n_head * (uint64_t)(hp->head_dim + hp->head_dim_v);
