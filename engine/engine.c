@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "faults.h"
 #include "forward.h"
 #include "model.h"
 #include "quant.h"
@@ -246,6 +247,13 @@ static long engine_shift(struct engine *e, int n, uint64_t *ns, char *err, size_
     return drop;
 }
 
+/* Record i's share of a count over n records: the remainder goes to the first ones, so the
+ * shares add up to the count. */
+static uint64_t engine_share(uint64_t count, int n, int i)
+{
+    return count / (uint64_t)n + ((uint64_t)i < count % (uint64_t)n);
+}
+
 int engine_eval(struct engine *e, struct trace_log *log, char *err, size_t errlen)
 {
     const size_t start = engine_n_fed(e);
@@ -285,6 +293,9 @@ int engine_eval(struct engine *e, struct trace_log *log, char *err, size_t errle
     for (int i = 0; i < n; i++)
         e->hist[pos0 + i] = log->tok[start + (size_t)i].token;
     struct fwd_out out = { .layers = e->trace ? trace_layers(log, start) : NULL };
+    struct fault_sample f0 = { 0 }, f1 = { 0 };
+    if (e->trace)
+        faults_sample(e->pool, &f0);
     uint64_t t0 = clock_now_ns();
     if (fwd_eval(e->fwd, e->hist + pos0, n, pos0, &out)) {
         snprintf(err, errlen, "cannot evaluate positions %d..%d", pos0, pos0 + n - 1);
@@ -295,6 +306,8 @@ int engine_eval(struct engine *e, struct trace_log *log, char *err, size_t errle
         return -1;
     }
     uint64_t total = clock_now_ns() - t0;
+    if (e->trace)
+        faults_sample(e->pool, &f1);
     for (int i = 0; i < n; i++) {
         struct trace_token *r = &log->tok[start + (size_t)i];
         r->fed = true;
@@ -304,6 +317,10 @@ int engine_eval(struct engine *e, struct trace_log *log, char *err, size_t errle
             r->ns[ph] = e->trace ? out.ns[ph] / (uint64_t)n : 0;
         r->shift_dropped = i == 0 ? (uint32_t)dropped : 0;
         r->ns_shift = i == 0 ? ns_shift : 0;
+        /* counts shared so that the records add up to the pass's */
+        r->faults_minor = (uint32_t)engine_share(f1.minor - f0.minor, n, i);
+        r->faults_major = (uint32_t)engine_share(f1.major - f0.major, n, i);
+        r->ns_kernel = engine_share(f1.ns_kernel - f0.ns_kernel, n, i);
     }
     trace_log_touch(log);
     e->n_past = pos0 + n;

@@ -5,7 +5,8 @@
  *   {"pos":3,"token":42,"piece":"the","prompt":false,
  *    "layers":[null,{"experts":[5,1],"weights":[0.61,0.39],"entropy":1.73,"cold":[1]},...],
  *    "logprob":-0.52,"top":[[42,-0.52],[7,-1.9],...],
- *    "ns":{"total":812345,"attn":100,"router":20,"experts":600,"other":92}}
+ *    "ns":{"total":812345,"attn":100,"router":20,"experts":600,"other":92},
+ *    "faults":{"minor":12,"major":0,"kernel_ns":40000}}
  * - piece: the token's bytes; well-formed UTF-8 is kept, any other byte is written as the
  *   four characters \xNN (so JSON's "\\xNN"), and JSON's own escapes apply to the rest.
  * - layers: always n_layers entries; null for a dense layer or a record not fed through.
@@ -14,6 +15,7 @@
  * - ns: always; zeros for a record not fed through.
  * - shift: only on the first record fed after a context shift:
  *   "shift":{"dropped":120,"ns":4100000} (positions dropped, time to evaluate the kept tail).
+ * - faults: the record's page faults and kernel time, only when one of them is not 0.
  * Numbers: integers as such, floats with %.6g; a float that is not finite is null. */
 #include "trace.h"
 
@@ -236,6 +238,10 @@ size_t trace_json_line(const struct trace_log *log, size_t i, char *buf, size_t 
     if (t->shift_dropped)
         json_fmt(&o, ",\"shift\":{\"dropped\":%lu,\"ns\":%llu}", (unsigned long)t->shift_dropped,
                  (unsigned long long)t->ns_shift);
+    if (t->faults_minor || t->faults_major || t->ns_kernel)
+        json_fmt(&o, ",\"faults\":{\"minor\":%lu,\"major\":%lu,\"kernel_ns\":%llu}",
+                 (unsigned long)t->faults_minor, (unsigned long)t->faults_major,
+                 (unsigned long long)t->ns_kernel);
     json_str(&o, "}");
     return o.len;
 }

@@ -51,6 +51,16 @@ struct trace_token {
                                           before this record was fed (0: no shift here) */
     uint64_t ns_shift;                 /* what that shift cost (the kept tail evaluated
                                           again); not part of ns_total */
+    /* What the pass cost the engine's threads in the kernel (engine/sys/faults.h: summed
+     * per thread on Linux, the whole process elsewhere); prompt tokens get their share. */
+    uint32_t faults_minor;             /* page faults served from memory (page cache) */
+    uint32_t faults_major;             /* page faults that waited for storage */
+    uint64_t ns_kernel;                /* kernel CPU time: page faults, as the pass makes no
+                                          other system call than the pool's futex waits. The
+                                          kernel splits user and system time by tick samples:
+                                          sound summed over many tokens, coarse for one. A
+                                          major fault's wait for storage is not CPU time and
+                                          is not in it. */
 };
 
 struct trace_log {

@@ -11,21 +11,24 @@
 
 /* In file order. piece_len comes before pieces: the loader checks that they agree. */
 const struct session_column session_columns[] = {
-    { "pos", SESSION_COL_INT, 1, ONE, 0, INT32_MAX, FIELD(pos), true },
-    { "token", SESSION_COL_INT, 1, ONE, 0, SESSION_COL_HI_VOCAB, FIELD(token), true },
-    { "piece_len", SESSION_COL_INT, 1, ONE, 0, UINT32_MAX, FIELD(piece_len), false },
-    { "pieces", SESSION_COL_PIECES, 0, "", 0, 0, 0, 0, false },
-    { "prompt", SESSION_COL_INT, 1, ONE, 0, 1, FIELD(prompt), false },
-    { "fed", SESSION_COL_INT, 1, ONE, 0, 1, FIELD(fed), false },
-    { "sampled", SESSION_COL_INT, 1, ONE, 0, 1, FIELD(sampled), false },
-    { "logprob", SESSION_COL_FLOAT, 1, ONE, 0, 0, FIELD(logprob), true },
+    { "pos", SESSION_COL_INT, 1, ONE, 0, INT32_MAX, FIELD(pos), true, false },
+    { "token", SESSION_COL_INT, 1, ONE, 0, SESSION_COL_HI_VOCAB, FIELD(token), true, false },
+    { "piece_len", SESSION_COL_INT, 1, ONE, 0, UINT32_MAX, FIELD(piece_len), false, false },
+    { "pieces", SESSION_COL_PIECES, 0, "", 0, 0, 0, 0, false, false },
+    { "prompt", SESSION_COL_INT, 1, ONE, 0, 1, FIELD(prompt), false, false },
+    { "fed", SESSION_COL_INT, 1, ONE, 0, 1, FIELD(fed), false, false },
+    { "sampled", SESSION_COL_INT, 1, ONE, 0, 1, FIELD(sampled), false, false },
+    { "logprob", SESSION_COL_FLOAT, 1, ONE, 0, 0, FIELD(logprob), true, false },
     { "top_id", SESSION_COL_INT, TRACE_TOP, "5 per token", -1, SESSION_COL_HI_VOCAB,
-      ENTRY(top_id), true },
+      ENTRY(top_id), true, false },
     { "top_logprob", SESSION_COL_FLOAT, TRACE_TOP, "5 per token", 0, 0, ENTRY(top_logprob),
-      true },
-    { "ns_total", SESSION_COL_INT, 1, ONE, 0, 1LL << 53, FIELD(ns_total), false },
+      true, false },
+    { "ns_total", SESSION_COL_INT, 1, ONE, 0, 1LL << 53, FIELD(ns_total), false, false },
     { "ns", SESSION_COL_INT, TRACE_PHASE_COUNT, "attn, router, experts, other per token", 0,
-      1LL << 53, ENTRY(ns), false },
+      1LL << 53, ENTRY(ns), false, false },
+    { "faults_minor", SESSION_COL_INT, 1, ONE, 0, UINT32_MAX, FIELD(faults_minor), false, true },
+    { "faults_major", SESSION_COL_INT, 1, ONE, 0, UINT32_MAX, FIELD(faults_major), false, true },
+    { "ns_kernel", SESSION_COL_INT, 1, ONE, 0, 1LL << 53, FIELD(ns_kernel), false, true },
 };
 
 const int session_column_count = (int)(sizeof session_columns / sizeof session_columns[0]);

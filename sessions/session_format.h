@@ -53,6 +53,7 @@ struct session_column {
     size_t offset;          /* of the field in struct trace_token */
     unsigned char size;     /* of one entry: 1 (bool), 4 (int32_t, uint32_t, float), 8 */
     bool is_signed;
+    bool optional;          /* added after version 1 was out: a file without it reads 0s */
 };
 
 extern const struct session_column session_columns[];

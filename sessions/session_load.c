@@ -673,6 +673,9 @@ static int chunk_columns(struct loader *L, const cJSON *tr, struct chunk *c)
         }
         if (!strcmp(sc->key, "piece_len"))
             piece_len = k;
+        c->col[k] = NULL;
+        if (sc->optional && !cJSON_GetObjectItemCaseSensitive(tr, sc->key))
+            continue; /* an older file: the records keep 0 */
         if (get_column(L, tr, c->tp, sc->key, c->nt * (size_t)sc->per_token, sc->what,
                        &c->col[k], c->col_path[k], sizeof c->col_path[k]) != 0)
             return -1;
@@ -722,7 +725,7 @@ static int chunk_record_fields(struct loader *L, struct chunk *c, size_t i,
         const struct session_column *sc = &session_columns[k];
         long long hi = sc->hi == SESSION_COL_HI_VOCAB ? (n_vocab > 0 ? n_vocab - 1 : INT32_MAX)
                                                       : sc->hi;
-        for (int j = 0; j < sc->per_token && sc->kind != SESSION_COL_PIECES; j++) {
+        for (int j = 0; j < sc->per_token && sc->kind != SESSION_COL_PIECES && c->col[k]; j++) {
             path_idx(path, sizeof path, c->col_path[k], i * (size_t)sc->per_token + (size_t)j);
             if (sc->kind == SESSION_COL_FLOAT) {
                 if (check_float(L, c->col[k], path, session_column_float(sc, t, j)) != 0)

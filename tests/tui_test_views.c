@@ -349,6 +349,44 @@ TEST(views_latency_shift_bar)
     trace_log_free(&log);
 }
 
+/* Page faults colour a bar: a step that waited for storage (a major fault) always; a step
+ * at or above p95 that faulted in more than twice the mean pages; not a fast step with the
+ * same pages, nor a slow step without faults. */
+TEST(views_latency_fault_bars)
+{
+    if (!vt_init())
+        return;
+    struct trace_log log;
+    trace_log_init(&log, 1, 4, 1);
+    const int e0[1] = { 0 };
+    vt_push(&log, "p", true, e0, NULL, 1, 10.0);
+    /* 20 steps of 2 ms with 10 minor faults; step 4 took 9 ms with 400 faults (mean 29.5:
+     * over twice), step 8 had one major fault, step 12 took 9 ms without faults, step 16
+     * faulted 400 times but was fast */
+    for (int i = 0; i < 20; i++)
+        vt_push(&log, "g", false, e0, NULL, 1, i == 4 || i == 12 ? 9.0 : 2.0);
+    for (size_t i = 1; i < log.n; i++)
+        log.tok[i].faults_minor = 10;
+    log.tok[1 + 4].faults_minor = 400;
+    log.tok[1 + 8].faults_major = 1;
+    log.tok[1 + 12].faults_minor = 0;
+    log.tok[1 + 16].faults_minor = 400;
+    WINDOW *w = newwin(6, 100, 0, 0);
+    struct view_ctx ctx = vt_ctx_default;
+    ctx.log = &log;
+    ctx.sel = 0;
+    view_latency_draw(&ctx, w);
+    /* after "pre 10ms|" (9 columns) */
+    CHECK_INT_EQ(vt_pair(w, 5, 9 + 4), THEME_WARNING + 1);
+    CHECK_INT_EQ(vt_pair(w, 5, 9 + 8), THEME_WARNING + 1);
+    CHECK_INT_EQ(vt_pair(w, 5, 9 + 12), THEME_SPARK_LATENCY + 1);
+    CHECK_INT_EQ(vt_pair(w, 5, 9 + 16), THEME_SPARK_LATENCY + 1);
+    CHECK_INT_EQ(vt_pair(w, 5, 9 + 3), THEME_SPARK_LATENCY + 1);
+    CHECK_MSG(strstr(vt_row(w, 1), "page faults: 2") != NULL, "row 1: %s", vt_row(w, 1));
+    delwin(w);
+    trace_log_free(&log);
+}
+
 /* ---------------------------------------------------------------- balance, split, token */
 
 TEST(views_balance_figures)

@@ -9,7 +9,10 @@
  * from the smallest to the largest in sight (the range is printed), so jitter shows. A
  * record fed right after a context shift is its own bar, in the prefill colour, as tall as
  * the step and the shift together (the kept tokens evaluated again), and the second row
- * counts the shifts and their time. Prefill is kept apart: it is a batched pass, so it is one figure
+ * counts the shifts and their time. A bar whose step waited on page faults is in the
+ * warning colour: it waited for storage (a major fault), or it is at or above the session's
+ * p95 and faulted in more than twice the mean pages of the steps in sight (cold experts
+ * mapped in); the second row counts them. Prefill is kept apart: it is a batched pass, so it is one figure
  * (TTFT) on the left, not columns. TTFT and tok/s are of the last turn; the inter-token
  * p50/p95/p99 and jitter are over the whole session (trace_stats.h has the definitions).
  *
@@ -172,6 +175,13 @@ void view_latency_draw(const struct view_ctx *ctx, WINDOW *w)
         if (j == from || v < vmin)
             vmin = v;
     }
+    double faults_mean = 0;
+    for (long j = from; j < to; j++) {
+        const struct trace_token *t = &va.log->tok[idx[j]];
+        faults_mean += (double)t->faults_minor + t->faults_major;
+    }
+    faults_mean = to > from ? faults_mean / (double)(to - from) : 0;
+    long n_fault = 0;
     if (n == 0) {
         draw_printf(w, y0, px, width, draw_attr(va.th, THEME_DIM), "no generated tokens yet");
     } else {
@@ -179,15 +189,23 @@ void view_latency_draw(const struct view_ctx *ctx, WINDOW *w)
             const struct trace_token *t = &va.log->tok[idx[j]];
             double v = (double)(t->ns_total + t->ns_shift);
             double frac = vmax > vmin ? (v - vmin) / (vmax - vmin) : 0.5;
+            bool faulted = t->faults_major > 0 ||
+                           ((double)t->ns_total >= all.itl_p95_ms * 1e6 &&
+                            (double)t->faults_minor > 2 * faults_mean);
+            n_fault += faulted && !t->shift_dropped;
             enum theme_role role = idx[j] == sel        ? THEME_SELECTION
                                    : t->shift_dropped ? THEME_PREFILL
+                                   : faulted          ? THEME_WARNING
                                                       : THEME_SPARK_LATENCY;
             draw_spark_col(w, y0, px + (int)(j - from), h, frac, draw_attr(va.th, role), ctx->utf8);
         }
         if (va.rows >= 3) {
             int bx = draw_text_width(b, strlen(b), true);
-            draw_printf(w, 1, bx, va.cols - bx, draw_attr(va.th, THEME_DIM), "  range %.1f..%.1f",
-                        vmin / 1e6, vmax / 1e6);
+            bx += draw_printf(w, 1, bx, va.cols - bx, draw_attr(va.th, THEME_DIM),
+                              "  range %.1f..%.1f", vmin / 1e6, vmax / 1e6);
+            if (n_fault)
+                draw_printf(w, 1, bx, va.cols - bx, draw_attr(va.th, THEME_WARNING),
+                            "  page faults: %ld", n_fault);
         }
     }
     free(idx);
