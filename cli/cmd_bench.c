@@ -24,6 +24,7 @@
 #include "clock.h"
 #include "commands.h"
 #include "model_store.h"
+#include "proc_mem.h"
 #include "engine.h"
 #include "membw.h"
 #include "text_escape.h"
@@ -81,31 +82,6 @@ static void bench_cache_file(const char *path)
     static char buf[1 << 20];
     while (fread(buf, 1, sizeof buf, f) == sizeof buf)
         ;
-    fclose(f);
-}
-
-/* Starts VmHWM afresh from the current RSS (Linux 4.0 on; elsewhere the peak stays). */
-static void bench_reset_peak(void)
-{
-    FILE *f = fopen("/proc/self/clear_refs", "w");
-    if (!f)
-        return;
-    fputs("5", f);
-    fclose(f);
-}
-
-/* VmRSS and VmHWM of this process, in KiB (0 when /proc is not there). */
-static void bench_rss(long *rss_kb, long *hwm_kb)
-{
-    *rss_kb = *hwm_kb = 0;
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f)
-        return;
-    char line[256];
-    while (fgets(line, sizeof line, f)) {
-        sscanf(line, "VmRSS: %ld", rss_kb);
-        sscanf(line, "VmHWM: %ld", hwm_kb);
-    }
     fclose(f);
 }
 
@@ -263,7 +239,7 @@ static int bench_threads(const struct bench_opts *o, int threads, struct bench_r
      * so a pass slowed by a neighbour must not lower it. 10 GiB read: about 0.3 s. */
     if (membw_measure(o->bw_bytes, threads, 10, &r->bw, err, errlen) != 0)
         return -1;
-    bench_reset_peak();
+    proc_mem_reset_peak();
 
     /* Start-up: from opening the model to the first token of a 16-token prompt, with the
      * file in the page cache. */
@@ -361,7 +337,7 @@ static int bench_threads(const struct bench_opts *o, int threads, struct bench_r
     /* The trace's cost: how much longer the median decode step takes with it on. */
     if (bench_trace_cost(e, &log, prompt, o, &r->trace_overhead, err, errlen) != 0)
         goto out;
-    bench_rss(&r->rss_kb, &r->hwm_kb);
+    proc_mem_rss(&r->rss_kb, &r->hwm_kb);
     rc = 0;
 out:
     free(prompt);

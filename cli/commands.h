@@ -12,6 +12,7 @@ int cmd_bench(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_models(int argc, char **argv);
 int cmd_analyze(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
 int cmd_app(int argc, char **argv); /* the full-screen app: `moescope [options]` */
 
 /* The model used when no -m is given: $MOESCOPE_MODEL, else the installed default, else the

@@ -20,6 +20,7 @@ static const struct {
     { "export", cmd_export, "write a saved session as md, csv, ndjson or html" },
     { "models", cmd_models, "list the GGUF models on this machine (Ollama, HF, LM Studio)" },
     { "analyze", cmd_analyze, "replay a session's routing through an expert cache" },
+    { "compare", cmd_compare, "run the same prompts through two models, side by side" },
 };
 
 static void usage(FILE *out)

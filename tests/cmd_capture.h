@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "test.h"
+
 /* Runs cmd(argv) with stdout into out_path and stderr into err_path; its exit status. */
 static inline int cmd_captured(int (*cmd)(int, char **), char **argv, int argc, const char *out_path,
                         const char *err_path)
@@ -52,6 +54,20 @@ static inline char *slurp(const char *path, size_t *len)
     }
     fclose(f);
     return buf;
+}
+
+/* cmd_captured into files named NAME.out and NAME.err in the test's folder, read back into
+ * *out and *err (malloc'd; NULL when unreadable). */
+static inline int cmd_captured_text(int (*cmd)(int, char **), char **argv, int argc,
+                                    const char *name, char **out, char **err)
+{
+    char o[4096], e[4096];
+    snprintf(o, sizeof o, "%s/%s.out", test_tmp_dir(), name);
+    snprintf(e, sizeof e, "%s/%s.err", test_tmp_dir(), name);
+    int rc = cmd_captured(cmd, argv, argc, o, e);
+    *out = slurp(o, NULL);
+    *err = slurp(e, NULL);
+    return rc;
 }
 
 #endif

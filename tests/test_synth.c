@@ -1032,3 +1032,41 @@ TEST(synth_iq4_types_run_on_every_path)
     quant_set_simd(before);
     gguf_close(&ff);
 }
+
+/* --dense-of: the dense counterpart of an MoE shape. qwen2moe, 2 layers, d_model 64, 8
+ * experts of FFN 32 with 2 used, shared FFN 64: the dense FFN is 2 x 32 + 64 = 128 wide
+ * (active) or 8 x 32 + 64 = 320 (total), in a qwen2 model. Its active parameters (all its
+ * weights but the embedding rows a step does not read) equal the MoE's active ones, and
+ * the total one's parameters the MoE's total, less what only MoE has: the router (64 x 8) and the shared
+ * expert's gate (64) of each layer, 2 x 576 = 1152. */
+TEST(synth_dense_of_active_and_total)
+{
+    static const char *const moe[] = { "--arch", "qwen2moe", "--layers", "2", "--d-model", "64",
+                                       "--heads", "4", "--kv-heads", "2", "--experts", "8",
+                                       "--experts-used", "2", "--ff", "32", "--shared-ff", "64",
+                                       NULL, NULL, NULL };
+    const char *args[21];
+    memcpy(args, moe, sizeof moe);
+    char path[3][4096], err[512];
+    struct model_desc d[3];
+    CHECK_INT_EQ(ts_run("moe.gguf", path[0], sizeof path[0], args), 0);
+    args[18] = "--dense-of";
+    args[19] = "active";
+    CHECK_INT_EQ(ts_run("dense-active.gguf", path[1], sizeof path[1], args), 0);
+    args[19] = "total";
+    CHECK_INT_EQ(ts_run("dense-total.gguf", path[2], sizeof path[2], args), 0);
+    for (int i = 0; i < 3; i++)
+        CHECK_MSG(model_describe(path[i], &d[i], err, sizeof err) == 0, "%s", err);
+    CHECK_STR_EQ(d[1].arch, "qwen2");
+    CHECK_INT_EQ(d[1].n_experts, 0);
+    CHECK_INT_EQ(d[1].d_ff, 128);
+    CHECK_INT_EQ(d[2].d_ff, 320);
+    CHECK_INT_EQ(d[1].n_active_params, d[0].n_active_params - 1152);
+    CHECK_INT_EQ(d[2].n_params, d[0].n_params - 1152);
+    CHECK_INT_EQ(d[0].d_model, d[1].d_model);
+    CHECK_INT_EQ(d[0].n_kv_heads, d[2].n_kv_heads);
+
+    args[18] = "--dense-of";
+    args[19] = "some";
+    CHECK_INT_EQ(ts_run("bad.gguf", path[1], sizeof path[1], args), 2);
+}

@@ -38,13 +38,7 @@ static int save_cyclic(const char *path, uint64_t expert_bytes)
 
 static int analyze_captured(char **argv, int argc, char **out, char **err)
 {
-    char o[4096], e[4096];
-    snprintf(o, sizeof o, "%s/analyze.out", test_tmp_dir());
-    snprintf(e, sizeof e, "%s/analyze.err", test_tmp_dir());
-    int rc = cmd_captured(cmd_analyze, argv, argc, o, e);
-    *out = slurp(o, NULL);
-    *err = slurp(e, NULL);
-    return rc;
+    return cmd_captured_text(cmd_analyze, argv, argc, "analyze", out, err);
 }
 
 static double json_num(const cJSON *root, const char *a, const char *b, const char *c)

@@ -2,8 +2,9 @@
 # tools/bench.sh: what `make bench` runs. Builds the laptop-shape model of issue 4 with
 # tools/synth (qwen2moe: 16 layers, d_model 1024, 16 heads, 4 kv heads, 32 experts, top-4,
 # expert FFN 512, shared FFN 1024, vocab 32 000) in Q8_0 and Q4_K, runs `moescope bench` on
-# each at 1 and 2 threads, and prints one table. Then moescope against llama.cpp's
-# llama-bench (tools/llama_anchor.sh, when built: make bench-anchor) on those two and on the
+# each at 1 and 2 threads, and prints one table; then the MoE-against-dense tables (moescope
+# compare with synth's dense models of equal active and of equal total parameters). Then
+# moescope against llama.cpp's llama-bench (tools/llama_anchor.sh, when built: make bench-anchor) on those two and on the
 # OLMoE-1B-7B shape in Q4_K_M, on each kernel path (this CPU's best; AVX2 forced where the
 # CPU has AVX-512, against llama.cpp's AVX2 build), at 2 threads, the two engines
 # alternating round by round. Every figure is measured in this run.
@@ -25,6 +26,20 @@ done
 for t in q8_0 q4_k; do
     echo "== laptop shape, $t"
     ./moescope bench -m "$out/laptop-$t.gguf" -t 1,2 -p 64 -n 64 -r "$reps"
+    echo
+done
+
+# MoE against dense at the same cost: the laptop shape beside a dense model with as many
+# active parameters, and one with as many parameters in all (synth --dense-of), in Q8_0,
+# the same prompt through both, 2 threads.
+for d in active total; do
+    m="$out/laptop-dense-$d-q8_0.gguf"
+    [ -s "$m" ] || build/synth "${shape[@]}" --type q8_0 --dense-of "$d" \
+        --name "laptop shape, dense of equal $d parameters, q8_0" -o "$m"
+done
+for d in active total; do
+    echo "== MoE (A) against dense of equal $d parameters (B), q8_0, 2 threads"
+    ./moescope compare -m "$out/laptop-q8_0.gguf" -m "$out/laptop-dense-$d-q8_0.gguf" -t 2 -n 64
     echo
 done
 

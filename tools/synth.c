@@ -763,6 +763,10 @@ static void synth_usage(FILE *fp)
           "                    norms, biases and routers stay f32\n"
           "  --pure            every matrix in --type, no mix\n"
           "  --rope-base F     RoPE frequency base (10000)\n"
+          "  --dense-of WHAT   instead of the MoE model described, a dense one with as many\n"
+          "                    active (k x ff + shared-ff) or total (n x ff + shared-ff) FFN\n"
+          "                    parameters per layer (qwen2moe -> qwen2, others -> llama);\n"
+          "                    attention, embeddings and norms as described, no router\n"
           "  --seed N          random seed (1)\n"
           "  --name S          general.name\n"
           "  -o FILE           output path\n",
@@ -869,6 +873,25 @@ static int synth_check(struct synth_cfg *c, bool experts_given, bool shared_give
     return 0;
 }
 
+/* The dense counterpart of a checked MoE shape (--dense-of): one FFN per layer as wide as
+ * the k used (active) or all n (total) experts, plus the shared expert. */
+static int synth_dense_of(struct synth_cfg *c, const char *what)
+{
+    if (c->n_experts == 0) {
+        synth_say("synth: --dense-of needs an MoE shape to match (--experts N)\n");
+        return -1;
+    }
+    const int n = !strcmp(what, "active") ? c->n_experts_used : c->n_experts;
+    const bool qwen2 = !strcmp(c->arch->gguf, "qwen2moe");
+    for (int k = 0; k < SYNTH_N_ARCHS; k++)
+        if (!strcmp(synth_archs[k].flag, qwen2 ? "qwen2" : "llama"))
+            c->arch = &synth_archs[k];
+    c->d_ff = n * c->d_ff + c->d_ff_shared;
+    c->d_ff_shared = 0;
+    c->n_experts = 0;
+    return synth_check(c, true, true);
+}
+
 static int synth_main(int argc, char **argv)
 {
     struct synth_cfg c = {
@@ -877,6 +900,7 @@ static int synth_main(int argc, char **argv)
         .type = GGML_TYPE_F32, .seed = 1, .rope_base = 10000.0f, .norm_eps = 1e-6f,
     };
     bool experts_given = false, shared_given = false;
+    const char *dense_of = NULL;
     char default_name[64];
     for (int i = 1; i < argc; i++) {
         const char *f = argv[i];
@@ -959,6 +983,12 @@ static int synth_main(int argc, char **argv)
                 synth_say("synth: --seed wants a whole number, not '%s'\n", v);
                 return 2;
             }
+        } else if (!strcmp(f, "--dense-of")) {
+            if (strcmp(v, "active") && strcmp(v, "total")) {
+                synth_say("synth: --dense-of is active or total, not '%s'\n", v);
+                return 2;
+            }
+            dense_of = v;
         } else if (!strcmp(f, "--name")) {
             c.name = v;
         } else if (!strcmp(f, "-o") || !strcmp(f, "--output")) {
@@ -971,6 +1001,8 @@ static int synth_main(int argc, char **argv)
             return 2;
     }
     if (synth_check(&c, experts_given, shared_given))
+        return 2;
+    if (dense_of && synth_dense_of(&c, dense_of))
         return 2;
     if (!c.name) {
         snprintf(default_name, sizeof default_name, "moescope synthetic %s", c.arch->flag);
