@@ -166,6 +166,21 @@ T send-keys -t e2e Home
 sleep 0.3
 cap | sed 's/^.*│//' > "$TMP/insp"
 grep -q 'token 0/' "$TMP/insp" && ok "Home selects the first token" || bad "Home did not select token 0" "$(cat "$TMP/insp")"
+T send-keys -t e2e 8
+sleep 0.3
+cap | sed 's/^.*│//' > "$TMP/insp"
+if grep -q 'MB per token; dense' "$TMP/insp" && grep -q 'ms per token' "$TMP/insp" &&
+    grep -q 'LRU hits' "$TMP/insp"; then
+    ok "8: the cost view (bytes per token, routing ms, the expert cache in free memory)"
+else
+    bad "8: the cost view" "$(cat "$TMP/insp")"
+fi
+T send-keys -t e2e 5
+sleep 0.3
+cap | sed 's/^.*│//' > "$TMP/insp"
+grep -q 'co-activation L' "$TMP/insp" && ok "5: the balance view shows the chosen layer's co-activation" ||
+    bad "5: no co-activation matrix" "$(cat "$TMP/insp")"
+T send-keys -t e2e 0
 T send-keys -t e2e Tab
 
 # ---- 4. sizes, help, quit

@@ -387,6 +387,84 @@ TEST(views_latency_fault_bars)
     trace_log_free(&log);
 }
 
+/* ---------------------------------------------------------------- cost */
+
+/* 1 layer of 4 experts, k = 1: a prompt record on expert 3, then 40 generated records on
+ * 0 1 2 3 0 ..., each 2 ms of which 0.1 ms routing, 3 minor faults and 0.2 ms kernel time.
+ * Model: 4 MB read per token of a 16 MB file, 1 MB experts. 3 MB free hold 3 experts: the
+ * cycle of 4 always misses (41 misses of 1 MB over 41 steps); 4 MB hold all: 41 - 4 = 37
+ * hits of 41 = 90.2%. */
+TEST(views_cost_figures)
+{
+    if (!vt_init())
+        return;
+    struct trace_log log;
+    trace_log_init(&log, 1, 4, 1);
+    const int e3[1] = { 3 };
+    vt_push(&log, "p", true, e3, NULL, 1, 10.0);
+    for (int i = 0; i < 40; i++) {
+        const int e[1] = { i % 4 };
+        vt_push(&log, "g", false, e, NULL, 1, 2.0);
+        struct trace_token *t = &log.tok[log.n - 1];
+        t->ns[TRACE_ROUTER] = 100000;
+        t->faults_minor = 3;
+        t->ns_kernel = 200000;
+    }
+    WINDOW *w = newwin(8, 150, 0, 0);
+    struct view_cache cache = { 0 };
+    struct view_ctx ctx = vt_ctx_default;
+    ctx.log = &log;
+    ctx.cache = &cache;
+    ctx.costs = (struct view_costs){ 4000000, 16000000, 1000000, 3000000 };
+    view_cost_draw(&ctx, w);
+    CHECK_MSG(strstr(vt_row(w, 1), "4.0 MB per token; dense of this size 16.0 MB (0.25x)"), "%s", vt_row(w, 1));
+    CHECK_MSG(strstr(vt_row(w, 2), "0.100 ms per token, 5.0% of time (< 50 ms: yes)"), "%s",
+              vt_row(w, 2));
+    CHECK_MSG(strstr(vt_row(w, 3), "3.0 minor, 0.00 major per token; kernel 10.0% of time"), "%s",
+              vt_row(w, 3));
+    CHECK_MSG(strstr(vt_row(w, 4), "LRU hits 0.0%, 1.00 MB read per token"), "%s", vt_row(w, 4));
+    CHECK_MSG(strstr(vt_row(w, 5), "0.0 GB free: 3 experts; 4 touched in 41 records"), "%s",
+              vt_row(w, 5));
+    ctx.costs.free_ram = 4000000;
+    view_cost_draw(&ctx, w);
+    CHECK_MSG(strstr(vt_row(w, 4), "LRU hits 90.2%"), "%s", vt_row(w, 4));
+    CHECK_MSG(strstr(vt_row(w, 5), "4 experts; 4 touched"), "%s", vt_row(w, 5));
+    ctx.costs = (struct view_costs){ 0 };
+    view_cost_draw(&ctx, w);
+    CHECK(strstr(vt_row(w, 1), "not known") != NULL);
+    CHECK(strstr(vt_row(w, 4), "experts' size is not known") != NULL);
+    view_cache_free(&cache);
+    delwin(w);
+    trace_log_free(&log);
+}
+
+/* The balance view's co-activation matrix: 1 layer of 4 experts, k = 2, five records on
+ * {0, 1} and five on {2, 3}: 0 and 1 fire together twice as often as chance (lift 2: the
+ * second step), 0 and 2 never (nothing drawn), the diagonal has no pairs. */
+TEST(views_balance_coactivation_matrix)
+{
+    if (!vt_init())
+        return;
+    struct trace_log log;
+    trace_log_init(&log, 1, 4, 2);
+    const int a[2] = { 0, 1 }, b[2] = { 2, 3 };
+    for (int i = 0; i < 10; i++)
+        vt_push(&log, "x", false, i < 5 ? a : b, NULL, 2, 1.0);
+    WINDOW *w = newwin(12, 70, 0, 0);
+    struct view_ctx ctx = vt_ctx_default;
+    ctx.log = &log;
+    view_balance_draw(&ctx, w);
+    /* rows: label, header, L0, mean, blank, the matrix's label, experts 0..3 from row 6 */
+    CHECK_MSG(strstr(vt_row(w, 5), "co-activation L0"), "row 5: %s", vt_row(w, 5));
+    CHECK(strncmp(vt_row(w, 6), "   0", 4) == 0);
+    CHECK_INT_EQ(vt_pair(w, 6, 5 + 1), THEME_HEAT_1 + 2);
+    CHECK_INT_EQ(vt_pair(w, 6, 5 + 2), THEME_DIM + 1);
+    CHECK_INT_EQ(vt_pair(w, 6, 5 + 0), THEME_DIM + 1);
+    CHECK_INT_EQ(vt_pair(w, 9, 5 + 2), THEME_HEAT_1 + 2); /* 3 with 2 */
+    delwin(w);
+    trace_log_free(&log);
+}
+
 /* ---------------------------------------------------------------- balance, split, token */
 
 TEST(views_balance_figures)

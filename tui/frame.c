@@ -134,6 +134,40 @@ static void frame_draw_tabs(const struct app *a, WINDOW *w)
         draw_printf(w, 0, wd - 11, 11, draw_attr(th, THEME_DIM), "Tab: focus");
 }
 
+/* Memory this machine can give now: MemAvailable (Linux 3.14 on), else the free pages. */
+static uint64_t frame_free_ram(void)
+{
+    FILE *f = fopen("/proc/meminfo", "r");
+    char line[128];
+    unsigned long long kb = 0;
+    while (f && fgets(line, sizeof line, f) && sscanf(line, "MemAvailable: %llu", &kb) != 1)
+        ;
+    if (f)
+        fclose(f);
+    if (kb)
+        return kb * 1024ull;
+    long pages = sysconf(_SC_AVPHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+    return pages > 0 && size > 0 ? (uint64_t)pages * (uint64_t)size : 0;
+}
+
+/* What the cost view compares with: the open model's sizes, else a loaded session's
+ * record of them; the free memory only when that view is shown (a file read per frame). */
+static void frame_costs(const struct app *a, struct view_costs *c)
+{
+    *c = (struct view_costs){ 0 };
+    if (a->ws.opened && !a->ws.backend[0]) {
+        c->active_bytes = a->ws.desc.active_bytes;
+        c->file_bytes = a->ws.desc.file_size;
+        c->expert_bytes = a->ws.desc.expert_bytes;
+    } else if (a->sess.have_loaded_model) {
+        c->active_bytes = a->sess.loaded_model.active_bytes;
+        c->file_bytes = a->sess.loaded_model.size;
+        c->expert_bytes = a->sess.loaded_model.expert_bytes;
+    }
+    if (a->view == VIEW_COST)
+        c->free_ram = frame_free_ram();
+}
+
 static void frame_draw_inspector(struct app *a)
 {
     struct view_ctx ctx = a->vctx;
@@ -149,6 +183,7 @@ static void frame_draw_inspector(struct app *a)
                                               (BACKEND_REPORTS_EXPERTS | BACKEND_REPORTS_GATES |
                                                BACKEND_REPORTS_ENTROPY | BACKEND_REPORTS_SPLIT)
                                         : 0;
+    frame_costs(a, &ctx.costs);
     if (a->win.tabs)
         frame_draw_tabs(a, a->win.tabs);
     if (a->win.inspector) {

@@ -422,15 +422,15 @@ const struct key_binding key_table[] = {
     { '[', INS, key_layer, "[", "choose the layer (strip, entropy)" },
     { ']', INS, key_layer, "]", "choose the layer (strip, entropy)" },
     VIEW_KEY(0), VIEW_KEY(1), VIEW_KEY(2), VIEW_KEY(3),
-    VIEW_KEY(4), VIEW_KEY(5), VIEW_KEY(6), VIEW_KEY(7),
-    { KEYS_ALT | '0', ANY, key_view, "Alt-0 .. Alt-7", "the same views from the input line" },
+    VIEW_KEY(4), VIEW_KEY(5), VIEW_KEY(6), VIEW_KEY(7), VIEW_KEY(8),
+    { KEYS_ALT | '0', ANY, key_view, "Alt-0 .. Alt-8", "the same views from the input line" },
     ALT_VIEW_KEY(1), ALT_VIEW_KEY(2), ALT_VIEW_KEY(3),
-    ALT_VIEW_KEY(4), ALT_VIEW_KEY(5), ALT_VIEW_KEY(6), ALT_VIEW_KEY(7),
+    ALT_VIEW_KEY(4), ALT_VIEW_KEY(5), ALT_VIEW_KEY(6), ALT_VIEW_KEY(7), ALT_VIEW_KEY(8),
     { 'h', INS, key_heat, "h", "heatmap: selected token / session / last 64" },
     { 'e', INS, key_entropy, "e", "entropy: mean over layers / the chosen layer" },
 };
 const size_t key_table_count = sizeof key_table / sizeof key_table[0];
-_Static_assert(VIEW_COUNT == 8, "a view without its key rows (VIEW_KEY, ALT_VIEW_KEY)");
+_Static_assert(VIEW_COUNT == 9, "a view without its key rows (VIEW_KEY, ALT_VIEW_KEY)");
 
 const char *keys_what(const struct key_binding *k)
 {

@@ -213,7 +213,7 @@ static const struct hint hints_busy[] = {
     { "PgUp/PgDn", "scroll" }, { "F2", "inspector on/off" },
 };
 static const struct hint hints_inspector[] = {
-    { "\u2190\u2192", "token" }, { "\u2191\u2193 [ ]", "layer" }, { "0-7", "view" },
+    { "\u2190\u2192", "token" }, { "\u2191\u2193 [ ]", "layer" }, { "0-8", "view" },
     { "Tab", "chat" }, { "F1", "keys" }, { "h", "heatmap mode" }, { "e", "entropy mode" },
     { "End", "follow" },
 };

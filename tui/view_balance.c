@@ -3,13 +3,69 @@
  * MaxVio ((max - mean) / mean, as in the auxiliary-loss-free balancing paper), and locality:
  * how often a token's top-1 expert is the previous token's, i.e. what keeping the last
  * expert cached would save. Each row ends with the layer's load per expert as a small
- * sparkline when there is room. The chosen layer is highlighted and kept in sight. */
+ * sparkline when there is room. The chosen layer is highlighted and kept in sight.
+ *
+ * Below the table, when there are rows left, the chosen layer's co-activation
+ * (sessions/coactivation.h): an experts x experts matrix of how often two experts were
+ * chosen by the same token against chance (lift), experts grouped when they do not fit (a
+ * group's lift is its pairs' count over their expected sum). Step 0 (nothing drawn) is
+ * below chance, then each step doubles: lift 1, 2, 4 ... 2^7 and more. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "coactivation.h"
 #include "draw.h"
 #include "trace_stats.h"
 #include "views.h"
+
+/* The lift of the pairs (a in group ga, b in group gb, a != b) of per experts a group. */
+static double coact_group_lift(const struct coact *c, int ga, int gb, int per)
+{
+    double seen = 0, expected = 0;
+    const int ne = c->n_experts;
+    for (int a = ga * per; a < (ga + 1) * per && a < ne; a++)
+        for (int b = gb * per; b < (gb + 1) * per && b < ne; b++)
+            if (a != b) {
+                seen += c->same[(size_t)a * (size_t)ne + (size_t)b];
+                expected += (double)c->load[a] * c->load[b] / c->n_tokens;
+            }
+    return expected > 0 ? seen / expected : NAN;
+}
+
+/* The chosen layer's co-activation matrix from row y0 down (see the top). */
+static void balance_coact(const struct view_ctx *ctx, const struct view_area *va, WINDOW *w,
+                          int y0, int layer)
+{
+    const int rows = va->rows - y0 - 1, width = va->cols - 5;
+    struct coact c;
+    if (rows < 2 || width < 2 || coact_count(&c, va->log, 0, va->log->n, layer) != 0)
+        return;
+    const int ne = c.n_experts;
+    int per = (ne + rows - 1) / rows;
+    if ((ne + per - 1) / per > width)
+        per = (ne + width - 1) / width;
+    const int groups = (ne + per - 1) / per;
+    int x = draw_printf(w, y0, 0, va->cols, draw_attr(va->th, THEME_TITLE),
+                        "co-activation L%d %s same token, lift", layer,
+                        DRAW_GLYPH(ctx->utf8, "·", "-"));
+    if (per > 1)
+        x += draw_printf(w, y0, x, va->cols - x, draw_attr(va->th, THEME_DIM),
+                         ", %d experts a cell", per);
+    draw_printf(w, y0, x, va->cols - x, draw_attr(va->th, THEME_DIM),
+                "  (1, 2, 4 ... x chance; blank: below)");
+    for (int gy = 0; gy < groups && gy < rows; gy++) {
+        draw_printf(w, y0 + 1 + gy, 0, 5, draw_attr(va->th, THEME_DIM), "%4d", gy * per);
+        for (int gx = 0; gx < groups; gx++) {
+            double lift = coact_group_lift(&c, gy, gx, per);
+            int step = lift >= 1 ? 1 + (int)floor(log2(lift)) : 0;
+            draw_heat_cell(w, y0 + 1 + gy, 5 + gx, 1,
+                           step > THEME_HEAT_STEPS ? THEME_HEAT_STEPS : step, va->th,
+                           ctx->utf8);
+        }
+    }
+    coact_free(&c);
+}
 
 void view_balance_draw(const struct view_ctx *ctx, WINDOW *w)
 {
@@ -80,5 +136,7 @@ void view_balance_draw(const struct view_ctx *ctx, WINDOW *w)
         draw_printf(w, ys, 0, va.cols, draw_attr(va.th, THEME_TITLE),
                     "mean  %7.2f %5.2f %6.2f %7.0f%%", s_avgmax / n_routed, s_cv / n_routed,
                     s_vio / n_routed, s_loc / n_routed * 100);
+    if (ys + 2 < va.rows && all[layer].n_tokens > 0)
+        balance_coact(ctx, &va, w, ys + 2, layer);
     trace_load_cache_free(&own);
 }

@@ -18,6 +18,9 @@ const struct view_info view_table[VIEW_COUNT] = {
     [VIEW_SPLIT] = { "split", "split", '6', "time split: attention, router, experts",
                      view_split_draw },
     [VIEW_TOKEN] = { "token", "tok", '7', "the selected token in detail", view_token_draw },
+    [VIEW_COST] = { "cost", "cost", '8',
+                    "cost: bytes per token against dense, routing and fault time, expert cache",
+                    view_cost_draw },
 };
 
 const char *view_no_routing(unsigned not_reported)

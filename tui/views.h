@@ -8,7 +8,7 @@
  * Row 0 of every view is its label, e.g. "heatmap · selected token  [h] mode". The labels
  * name these keys, for the app to bind while the inspector has focus: `[` and `]` the
  * layer, `h` the heatmap mode, `e` the entropy mode, left/right the selected record, and
- * view_table[].key ('0'..'7') the view.
+ * view_table[].key ('0'..'8') the view.
  *
  * Colours come from the theme by role (themes/theme.h) through draw_attr() (tui/draw.h);
  * call draw_theme_apply() once after initscr() and again after /theme.
@@ -61,10 +61,21 @@ struct strip_scroll {
     long first;                   /* that line's number */
 };
 
+/* The cost view's expert-cache replay: recomputed only when the log was replaced, shrank
+ * or grew by a sixteenth (at least 32 records) since, as the replay is a whole-log pass. */
+struct cost_replay_cache {
+    const struct trace_log *log;  /* the log it was computed for (NULL: nothing yet) */
+    size_t n;                     /* over its first n records */
+    size_t slots;                 /* for a cache of this many experts */
+    size_t steps, touches, distinct;
+    uint64_t hits;                /* LRU hits */
+};
+
 struct view_cache {
     struct trace_speed_cache speed;
     struct trace_load_cache load;
     struct strip_scroll strip;
+    struct cost_replay_cache cost;
 };
 
 void view_cache_free(struct view_cache *c);
@@ -82,9 +93,15 @@ struct view_ctx {
     void *piece_user;
     struct view_cache *cache;     /* aggregates of the log kept across frames, or NULL */
     unsigned not_reported;        /* a remote engine: backend_report bits it lacks (0: local) */
+    struct view_costs {           /* what the cost view compares with; 0 = unknown */
+        uint64_t active_bytes;    /* weights one decode step reads (model_desc) */
+        uint64_t file_bytes;      /* the model file: what a dense model of its size reads */
+        uint64_t expert_bytes;    /* one routed expert of one layer */
+        uint64_t free_ram;        /* memory available on this machine now */
+    } costs;
 };
 
-/* The views, in the order of their number keys 1..7. VIEW_OVERVIEW is the default screen:
+/* The views, in the order of their number keys 1..8. VIEW_OVERVIEW is the default screen:
  * selected token, heatmap, entropy and latency sparklines stacked with their labels. */
 enum view_id {
     VIEW_OVERVIEW,
@@ -95,6 +112,7 @@ enum view_id {
     VIEW_BALANCE,   /* 5: per layer avg/max load, CV, MaxVio, locality */
     VIEW_SPLIT,     /* 6: attention / router / experts / other */
     VIEW_TOKEN,     /* 7: the selected token in detail */
+    VIEW_COST,      /* 8: bytes per token against dense, routing and fault time, cache */
     VIEW_COUNT
 };
 
@@ -105,7 +123,7 @@ typedef void (*view_draw_fn)(const struct view_ctx *ctx, WINDOW *w);
 struct view_info {
     const char *name;   /* the tab's label: "overview", "strip", "heatmap", ... */
     const char *brief;  /* the tab's label when the row is narrow: "all", "strip", ... */
-    int key;            /* its key: '0'..'7' (Alt-0..7 from anywhere) */
+    int key;            /* its key: '0'..'8' (Alt-0..8 from anywhere) */
     const char *help;   /* one line for the keys screen */
     view_draw_fn draw;
 };
@@ -119,6 +137,7 @@ void view_latency_draw(const struct view_ctx *ctx, WINDOW *w);
 void view_balance_draw(const struct view_ctx *ctx, WINDOW *w);
 void view_split_draw(const struct view_ctx *ctx, WINDOW *w);
 void view_token_draw(const struct view_ctx *ctx, WINDOW *w);
+void view_cost_draw(const struct view_ctx *ctx, WINDOW *w);
 
 /* What every view's draw begins with: the window erased, and its size. A view with no
  * room (ok false) draws nothing more. */
