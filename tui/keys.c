@@ -341,7 +341,7 @@ static int keys_view_of(int key)
     return -1;
 }
 
-/* 0..7 (Alt-0..7 from anywhere): a view. */
+/* 0..8 (Alt-0..8 from anywhere): a view. */
 static unsigned key_view(struct app *a, int key)
 {
     int v = keys_view_of(key);
