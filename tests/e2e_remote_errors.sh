@@ -227,6 +227,10 @@ $(screen)"; fi
     posts_are ok "the app sends messages to /v1/chat/completions (the server's template)" \
 "/v1/chat/completions ['system', 'user']
 /v1/chat/completions ['system', 'user', 'assistant', 'user']"
+    autosave=$(ls -t "$TMP"/data/moescope/sessions/*.json 2>/dev/null | head -1)
+    grep -qF '"backend":{"family":"llama-server","url":"http://127.0.0.1:'"$OKPORT"'/v1","fingerprint":"b7100-80fb11ac"}' "$autosave" &&
+        ok "the app's autosave records the server: family, URL and fingerprint" ||
+        bad "the app's autosave backend" "$autosave: $(head -c 600 "$autosave" 2>&1)"
     grep -qF "via /v1/chat/completions" "$TMP/two" && grep -qF "in the server's own chat" "$TMP/two" &&
         ok "the status bar and the welcome say /v1/chat/completions" || bad "chat endpoint shown" "$(cat "$TMP/two")"
     : >"$TMP/port.ok.posts"

@@ -30,10 +30,15 @@ static int app_session_build(struct app *a, struct session *s, char *err, size_t
         snprintf(a->sess.id, sizeof a->sess.id, "%s", s->id);
         snprintf(a->sess.created, sizeof a->sess.created, "%s", s->created);
     }
-    if (a->replay && a->sess.have_loaded_model)
+    if (a->replay && a->sess.have_loaded_model) {
         s->model = a->sess.loaded_model;
-    else if (a->model_ready && session_set_model(s, &a->ws.desc, err, errlen) < 0)
-        return -1;
+    } else if (a->model_ready) {
+        if (session_set_model(s, &a->ws.desc, err, errlen) < 0)
+            return -1;
+        if (a->ws.backend[0]) /* a server: its fingerprint too, as run --session records */
+            snprintf(s->model.fingerprint, sizeof s->model.fingerprint, "%s",
+                     a->ws.fingerprint);
+    }
     s->sampler = a->sampler;
     if (a->system && session_set_system_prompt(s, a->system) < 0)
         goto oom;

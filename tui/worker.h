@@ -59,6 +59,7 @@ struct worker_status {
      * replies go as raw text to /v1/completions. */
     bool chat_api;
     char api_said[400];
+    char fingerprint[128];     /* a remote engine's system_fingerprint or Server header */
     size_t need_tokens;        /* REPLY_TOO_LONG: the conversation's tokens */
     int n_past;                /* tokens in the model's context after the last job */
     size_t shift_dropped;      /* tokens the last reply's context shifts dropped */

@@ -157,6 +157,9 @@ void worker_do_remote_reply(struct worker *w, const char *text, size_t len,
     w->st.reply_first = res.n_gen ? (long)(res.first + res.n_prompt) : -1;
     w->st.desc = backend_info(w->be)->model; /* the shape grows when expert ids arrive */
     w->st.reports = backend_info(w->be)->reports;
+    /* (replies carry system_fingerprint: the latest one is what a session records) */
+    snprintf(w->st.fingerprint, sizeof w->st.fingerprint, "%s",
+             backend_info(w->be)->fingerprint);
     pthread_mutex_unlock(&w->mu);
     worker_post(w, k);
     static const enum reply_end why[BACKEND_STOP_COUNT] = {
@@ -184,6 +187,7 @@ int worker_open_remote(struct worker *w, char *err, size_t errlen)
     backend_missing_text(in->reports, w->st.missing, sizeof w->st.missing);
     w->st.reports = in->reports;
     w->st.chat_api = true;
+    snprintf(w->st.fingerprint, sizeof w->st.fingerprint, "%s", in->fingerprint);
     pthread_mutex_unlock(&w->mu);
     return 0;
 }
