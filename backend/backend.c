@@ -24,7 +24,8 @@ const char backend_args_usage[] =
     "  --timeout S          with a URL: give up after S seconds without data (default 60)\n"
     "  --insecure           with https://: do not check the server's certificate\n"
     "  --routed-experts     with a URL: ask vLLM or SGLang for the routed expert ids\n"
-    "  --experts-shape L,K  SGLang's ids: L MoE layers, K experts per token\n";
+    "  --experts-shape L,K  SGLang's ids: L MoE layers, K experts per token\n"
+    "  --native             with Ollama: its own /api/chat and /api/generate (its durations)\n";
 
 bool backend_is_url(const char *model)
 {
@@ -42,6 +43,10 @@ int backend_args_take(struct backend_args *a, int argc, char **argv, int *i, cha
     }
     if (!strcmp(opt, "--routed-experts")) {
         a->routed_experts = true;
+        return 1;
+    }
+    if (!strcmp(opt, "--native")) {
+        a->native = true;
         return 1;
     }
     static const char *const with_value[] = {
@@ -124,6 +129,7 @@ int backend_generate(struct backend *b, const struct backend_request *rq, struct
 {
     memset(res, 0, sizeof *res);
     res->server_prompt_ms = res->server_predicted_ms = -1;
+    res->server_load_ms = res->server_total_ms = -1;
     res->server_prompt_n = res->server_predicted_n = res->server_cache_n = -1;
     res->first = log->n;
     return b->ops->generate(b, rq, log, res);

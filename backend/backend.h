@@ -39,6 +39,7 @@ struct backend_args {
     double timeout_s;          /* --timeout S: read timeout for a URL (0: 60 s) */
     bool insecure;             /* --insecure: no TLS certificate check */
     bool routed_experts;       /* --routed-experts: ask the server for expert ids */
+    bool native;               /* --native: Ollama's own /api/chat (its durations) */
     int experts_layers, experts_k; /* --experts-shape L,K: SGLang's raw ids carry no shape */
     bool model_from_long;      /* model came from --model (a later -m URL makes it the name) */
 };
@@ -134,6 +135,7 @@ struct backend_result {
     bool streamed;             /* remote: false for one whole reply (no inter-token times) */
     /* The server's own figures (remote; -1 when not reported). */
     double server_prompt_ms, server_predicted_ms;
+    double server_load_ms, server_total_ms; /* Ollama's native load_ and total_duration */
     long server_prompt_n, server_predicted_n, server_cache_n;
     int http_status;           /* remote: the reply's HTTP status (0: no reply) */
     char msg[1024];            /* the failure's or the cut's one line ("" otherwise) */

@@ -425,6 +425,9 @@ static void run_print_figures(const struct trace_log *log, const struct backend_
         fprintf(stderr, " | server: prompt %ld tok %.1f ms, decode %ld tok %.1f ms%s",
                 res->server_prompt_n, res->server_prompt_ms, res->server_predicted_n,
                 res->server_predicted_ms, res->server_cache_n > 0 ? " (cache used)" : "");
+    if (res->server_load_ms >= 0 && res->server_total_ms >= 0) /* Ollama's native API */
+        fprintf(stderr, ", load %.1f ms, total %.1f ms", res->server_load_ms,
+                res->server_total_ms);
     char missing[256];
     unsigned reports = info->reports;
     if (res->server_prompt_ms < 0 || res->server_predicted_ms < 0)

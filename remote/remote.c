@@ -329,7 +329,7 @@ static unsigned remote_reports(const struct remote *r)
 {
     unsigned rep = BACKEND_REPORTS_LOGPROBS;
     const struct remote_family_info *f = &remote_families[r->family];
-    if (f->timings)
+    if (f->timings || r->native)
         rep |= BACKEND_REPORTS_SERVER_TIMES;
     if (r->routed_experts && (f->experts_npy || (f->experts_stream && r->experts_layers)))
         rep |= BACKEND_REPORTS_EXPERTS;
@@ -349,6 +349,7 @@ struct backend *backend_remote_open(const struct backend_params *p, char *err, s
     in->remote = true;
     in->insecure = p->args.insecure;
     r->routed_experts = p->args.routed_experts;
+    r->native = p->args.native;
     r->experts_layers = p->args.experts_layers;
     r->experts_k = p->args.experts_k;
     r->http.timeout_s = p->args.timeout_s > 0 ? p->args.timeout_s : 60;
@@ -366,6 +367,12 @@ struct backend *backend_remote_open(const struct backend_params *p, char *err, s
     }
     remote_served_list(r, in->served_list, sizeof in->served_list);
     snprintf(in->family, sizeof in->family, "%s", remote_families[r->family].name);
+    if (r->native && r->family != REMOTE_OLLAMA) {
+        snprintf(err, errlen, "%s: --native is Ollama's own API (/api/chat), and this server "
+                 "is %s, not Ollama", in->url, in->family);
+        remote_close(&r->base);
+        return NULL;
+    }
     snprintf(in->model.arch, sizeof in->model.arch, "%s", in->family);
     snprintf(in->model.name, sizeof in->model.name, "%.*s", (int)sizeof in->model.name - 1,
              in->served_model);

@@ -33,36 +33,17 @@
 #include <string.h>
 #include <time.h>
 
+#include "ollama.h"
 #include "remote_impl.h"
 #include "routed.h"
 #include "sampler.h"
 #include "sse.h"
 #include "text_escape.h"
+#include "turn_impl.h"
 
 enum { TURN_MAX_PROMPT = 1 << 24 };
 
-struct turn {
-    struct remote *r;
-    const struct backend_request *rq;
-    struct trace_log *log;
-    struct backend_result *res;
-    struct sse_parser sse;
-    bool sse_mode;             /* the reply is text/event-stream (decided at its first byte) */
-    bool streamed;             /* we asked for a stream */
-    char *body;                /* (body_len) a whole JSON reply */
-    size_t body_len, body_cap;
-    uint64_t t0, t_last;       /* ns: request sent, last content chunk */
-    size_t prompt_idx;         /* the turn's first (prompt) record */
-    size_t pending;            /* first generated record whose time is not known yet */
-    bool got_content, finished, done, user_stop;
-    char finish[32];
-    long usage_prompt, usage_completion;
-    struct routed_experts gen_exp, prompt_exp;
-    bool exp_shape_missing;    /* SGLang sent ids but --experts-shape was not given */
-    char err[480];             /* why a callback stopped the transfer */
-};
-
-static uint64_t turn_now(void)
+uint64_t turn_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -192,7 +173,7 @@ static int turn_fill_top(struct turn *t, struct trace_token *rec, const cJSON *t
 }
 
 /* Appends one generated record; 0, or -1 when memory runs out. */
-static int turn_push(struct turn *t, const char *piece, size_t n, bool sampled, float logprob,
+int turn_push(struct turn *t, const char *piece, size_t n, bool sampled, float logprob,
                      const cJSON *top)
 {
     int32_t id = pieces_intern(&t->r->pieces, piece, n);
@@ -212,6 +193,23 @@ static int turn_push(struct turn *t, const char *piece, size_t n, bool sampled, 
     return 0;
 }
 
+int turn_take_entries(struct turn *t, const cJSON *entries)
+{
+    const cJSON *e;
+    cJSON_ArrayForEach(e, entries) {
+        size_t n;
+        char *b = turn_token_bytes(e, &n);
+        int rc = b ? turn_push(t, b, n, true,
+                               turn_logprob(cJSON_GetObjectItemCaseSensitive(e, "logprob")),
+                               cJSON_GetObjectItemCaseSensitive(e, "top_logprobs"))
+                   : -1;
+        free(b);
+        if (rc)
+            return -1;
+    }
+    return 0;
+}
+
 /* The tokens of a choice: logprobs.content[] (chat, llama-server), the legacy completions
  * form {tokens, token_logprobs, top_logprobs: [{text: logprob}]}, or else the text as one
  * record. Returns the records added, or -1. */
@@ -224,18 +222,8 @@ static long turn_take_tokens(struct turn *t, const cJSON *choice)
     const cJSON *legacy = cJSON_IsObject(lp) ? cJSON_GetObjectItemCaseSensitive(lp, "tokens")
                                              : NULL;
     if (cJSON_IsArray(content) && cJSON_GetArraySize(content) > 0) {
-        const cJSON *e;
-        cJSON_ArrayForEach(e, content) {
-            size_t n;
-            char *b = turn_token_bytes(e, &n);
-            int rc = b ? turn_push(t, b, n, true,
-                                   turn_logprob(cJSON_GetObjectItemCaseSensitive(e, "logprob")),
-                                   cJSON_GetObjectItemCaseSensitive(e, "top_logprobs"))
-                       : -1;
-            free(b);
-            if (rc)
-                return -1;
-        }
+        if (turn_take_entries(t, content) != 0)
+            return -1;
     } else if (cJSON_IsArray(legacy) && cJSON_GetArraySize(legacy) > 0) {
         const cJSON *lps = cJSON_GetObjectItemCaseSensitive(lp, "token_logprobs");
         const cJSON *tops = cJSON_GetObjectItemCaseSensitive(lp, "top_logprobs");
@@ -446,7 +434,7 @@ static int turn_apply_experts(struct turn *t, size_t n_prompt)
 
 /* ---- the reply ---- */
 
-static void turn_take_usage(struct turn *t, const cJSON *j)
+void turn_take_usage(struct turn *t, const cJSON *j)
 {
     const cJSON *u = cJSON_GetObjectItemCaseSensitive(j, "usage");
     const cJSON *v;
@@ -477,18 +465,37 @@ static void turn_take_usage(struct turn *t, const cJSON *j)
 }
 
 /* One JSON object of the reply (a stream event or the whole body). 0, or non-zero to stop. */
-static int turn_take_object(struct turn *t, const cJSON *j)
+int turn_take_error(struct turn *t, const cJSON *j)
 {
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
-    if (e) {
-        const cJSON *m = cJSON_IsObject(e) ? cJSON_GetObjectItemCaseSensitive(e, "message") : e;
-        char said[300] = "";
-        if (cJSON_IsString(m))
-            text_escape_line(m->valuestring, strlen(m->valuestring), said, sizeof said);
-        snprintf(t->err, sizeof t->err, "the server reported an error mid-reply: %s",
-                 said[0] ? said : "(no message)");
+    if (!e)
+        return 0;
+    const cJSON *m = cJSON_IsObject(e) ? cJSON_GetObjectItemCaseSensitive(e, "message") : e;
+    char said[300] = "";
+    if (cJSON_IsString(m))
+        text_escape_line(m->valuestring, strlen(m->valuestring), said, sizeof said);
+    snprintf(t->err, sizeof t->err, "the server reported an error mid-reply: %s",
+             said[0] ? said : "(no message)");
+    return -1;
+}
+
+int turn_tokens_arrived(struct turn *t, size_t first_new)
+{
+    if (t->log->n == first_new)
+        return 0;
+    turn_time_chunk(t, first_new, turn_now());
+    for (size_t i = first_new; i < t->log->n; i++)
+        if (t->rq->on_token && !t->rq->on_token(t->rq->ud, t->log, i)) {
+            t->user_stop = true;
+            return 1;
+        }
+    return 0;
+}
+
+static int turn_take_object(struct turn *t, const cJSON *j)
+{
+    if (turn_take_error(t, j) != 0)
         return -1;
-    }
     const cJSON *fp = cJSON_GetObjectItemCaseSensitive(j, "system_fingerprint");
     struct backend_info *in = &t->r->base.info;
     if (cJSON_IsString(fp) && fp->valuestring[0]) {
@@ -517,15 +524,7 @@ static int turn_take_object(struct turn *t, const cJSON *j)
         t->finished = true;
         snprintf(t->finish, sizeof t->finish, "%s", fr->valuestring);
     }
-    if (added == 0)
-        return 0;
-    turn_time_chunk(t, first_new, turn_now());
-    for (size_t i = first_new; i < t->log->n; i++)
-        if (t->rq->on_token && !t->rq->on_token(t->rq->ud, t->log, i)) {
-            t->user_stop = true;
-            return 1;
-        }
-    return 0;
+    return turn_tokens_arrived(t, first_new);
 }
 
 static int turn_on_event(void *ud, const char *data, size_t len, uint64_t offset)
@@ -688,7 +687,8 @@ int remote_generate(struct backend *b, const struct backend_request *rq, struct 
     const struct remote_family_info *f = &remote_families[r->family];
     t.streamed = !(f->experts_npy && r->routed_experts);
     bool chat = rq->msgs != NULL;
-    char *json = turn_request_json(&t, chat);
+    t.native = r->native;
+    char *json = t.native ? ollama_request_json(&t, chat) : turn_request_json(&t, chat);
     t.prompt_idx = log->n;
     /* The first prompt record's piece: the new text, or without one the last message. */
     const char *said = rq->text ? rq->text + (rq->text_new < rq->len ? rq->text_new : rq->len)
@@ -701,15 +701,21 @@ int remote_generate(struct backend *b, const struct backend_request *rq, struct 
         return -1;
     }
     char url[2100], shown[600], http_err[1024] = "";
-    snprintf(url, sizeof url, "%s/%s", r->api, chat ? "chat/completions" : "completions");
-    snprintf(shown, sizeof shown, "%s/%s", b->info.url, chat ? "chat/completions" : "completions");
+    /* Ollama's own API is at the server's root, beside /v1 (both end in /v1) */
+    const char *path = t.native ? ollama_path(chat) : chat ? "chat/completions" : "completions";
+    int cut = t.native ? 3 : 0;
+    snprintf(url, sizeof url, "%.*s/%s", (int)strlen(r->api) - cut, r->api, path);
+    snprintf(shown, sizeof shown, "%.*s/%s", (int)strlen(b->info.url) - cut, b->info.url, path);
     struct http_opts ho = r->http;
     ho.should_stop = turn_should_stop;
     ho.stop_ud = &t;
     struct http_response resp;
     t.t0 = turn_now();
-    int http_rc = http_request(&ho, url, shown, json, turn_on_body, &t, &resp, http_err,
-                               sizeof http_err);
+    int http_rc = http_request(&ho, url, shown, json, t.native ? ollama_on_body : turn_on_body,
+                               &t, &resp, http_err, sizeof http_err);
+    if (t.native && http_rc == 0 && resp.status >= 200 && resp.status < 300 &&
+        ollama_finish(&t) != 0)
+        http_rc = -1; /* a last line that does not parse: said as t.err */
     free(json);
     int rc = turn_conclude(&t, http_rc, &resp, http_err);
     res->http_status = (int)resp.status;

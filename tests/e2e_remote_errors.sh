@@ -177,6 +177,26 @@ for t, r in enumerate(reply[:3]):
 PY
 runit run -m "http://127.0.0.1:$PORT" -p hi -n 4 --routed-experts
 grep -qF "sent routed experts without their shape: give --experts-shape LAYERS,K" "$TMP/err" && ok "SGLang ids without a shape: says so" || bad "SGLang shape message" "$(cat "$TMP/err")"
+# -- Ollama's own API (--native): /api/generate and /api/chat streamed as NDJSON, the
+# durations in ns on the last line (a fake written from Ollama's documented format) --
+start ollama
+runit run -m "http://127.0.0.1:$PORT" --native -p hi --temp 0 --trace "$TMP/o.jsonl"
+[ "$RC" = 0 ] && [ "$(cat "$TMP/out")" = " To be, or not" ] && ok "Ollama --native: the NDJSON stream's text" || bad "Ollama --native text" "rc $RC: $(cat "$TMP/out" "$TMP/err")"
+grep -qF "server: prompt 4 tok 1.5 ms, decode 5 tok 80.0 ms, load 20.0 ms, total 250.0 ms" "$TMP/err" &&
+    grep -q "TTFT [0-9.]* ms | inter-token p50 [0-9.]* p95" "$TMP/err" &&
+    ok "Ollama's durations (ns) beside the client's TTFT and inter-token times" || bad "Ollama durations" "$(cat "$TMP/err")"
+grep -q '"piece":" be","prompt":false.*"logprob":-0.5,"top":\[\[' "$TMP/o.jsonl" && ok "Ollama's logprobs reach the trace" || bad "Ollama logprobs" "$(head -c 800 "$TMP/o.jsonl")"
+runit run -m "http://127.0.0.1:$PORT" --native --chat -p hi -n 3
+[ "$RC" = 0 ] && [ "$(cat "$TMP/out")" = " To be," ] && grep -qF "decode 3 tok 80.0 ms" "$TMP/err" &&
+    ok "Ollama --native --chat: /api/chat, num_predict" || bad "Ollama /api/chat" "rc $RC: $(cat "$TMP/out" "$TMP/err")"
+[ "$(cat "$TMP/port.ollama.posts")" = "/api/generate prompt
+/api/chat ['user']" ] && ok "--native asks /api/generate (raw) and /api/chat (--chat)" || bad "Ollama endpoints" "$(cat "$TMP/port.ollama.posts")"
+start ollamabad
+runit run -m "http://127.0.0.1:$PORT" --native -p hi
+partial "Ollama: a line of cut JSON names the byte offset" " To be" "malformed JSON at byte 557 of the stream"
+runit run -m "http://127.0.0.1:$OKPORT" --native -p hi
+expect "--native on a server that is not Ollama" "--native is Ollama's own API (/api/chat), and this server is llama-server, not Ollama"
+
 # -- the app in tmux on a server --
 if command -v tmux >/dev/null 2>&1; then
     SOCK="moescope-remote-$$"

@@ -22,6 +22,11 @@ serves /v1/models (owned_by from the mode's family) and POST /v1/completions and
               "closed after N tokens" to PORTFILE.closed
   nochat      as ok, but /v1/chat/completions answers 400 as vLLM does for a model with no
               chat template
+  ollama      /v1/models owned_by library (Ollama's); POST /api/chat and /api/generate
+              stream five tokens as NDJSON with logprobs, the last line done: true with
+              Ollama's durations in ns (load 20 ms, prompt 4 tokens 1.5 ms, eval 5 tokens
+              80 ms, total 250 ms)
+  ollamabad   as ollama, but the third line is cut JSON
   vllm        /v1/models owned_by vllm; a whole (non-streamed) reply read from
               tests/remote/vllm_reply.json
   sglang      /v1/models owned_by sglang; the stream in tests/remote/sglang_stream.txt
@@ -42,7 +47,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TOKENS = [" To", " be", ",", " or", " not"]
 if MODE == "think":
     TOKENS = ["<think>", "\nplan", " ahead\n", "</think>", "\n\n", "Yes", "."]
-OWNER = {"vllm": "vllm", "sglang": "sglang"}.get(MODE, "llamacpp")
+OWNER = {"vllm": "vllm", "sglang": "sglang", "ollama": "library",
+         "ollamabad": "library"}.get(MODE, "llamacpp")
 
 
 def chunk(i, tok, chat):
@@ -100,10 +106,46 @@ class Handler(BaseHTTPRequestHandler):
     def event(self, obj):
         self.send_chunk(b"data: " + json.dumps(obj).encode() + b"\n\n")
 
+    def ollama_stream(self, req, chat):
+        """Ollama's own API: NDJSON, one object a line, durations in ns at the end."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-ndjson")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        count = min(5, req.get("options", {}).get("num_predict", 5))
+        for i in range(count):
+            if MODE == "ollamabad" and i == 2:
+                self.send_chunk(b'{"model": "fake-moe", "message": {"content": \n')
+                self.send_chunk(b"")
+                return
+            tok = TOKENS[i]
+            line = {"model": "fake-moe", "created_at": "2026-12-07T06:00:00Z", "done": False,
+                    "logprobs": [{"token": tok, "bytes": list(tok.encode()),
+                                  "logprob": -0.25 * (i + 1),
+                                  "top_logprobs": [{"token": tok, "logprob": -0.25 * (i + 1)},
+                                                   {"token": " and", "logprob": -3.5}]}]}
+            if chat:
+                line["message"] = {"role": "assistant", "content": tok}
+            else:
+                line["response"] = tok
+            self.send_chunk(json.dumps(line).encode() + b"\n")
+            time.sleep(0.02)
+        last = {"model": "fake-moe", "created_at": "2026-12-07T06:00:01Z", "done": True,
+                "done_reason": "length" if count < 5 else "stop",
+                "total_duration": 250000000, "load_duration": 20000000,
+                "prompt_eval_count": 4, "prompt_eval_duration": 1500000,
+                "eval_count": count, "eval_duration": 80000000}
+        if chat:
+            last["message"] = {"role": "assistant", "content": ""}
+        else:
+            last["response"] = ""
+        self.send_chunk(json.dumps(last).encode() + b"\n")
+        self.send_chunk(b"")
+
     def do_POST(self):
         n = int(self.headers.get("Content-Length", "0"))
         req = json.loads(self.rfile.read(n) or b"{}")
-        chat = self.path.endswith("/chat/completions")
+        chat = self.path.endswith("/chat/completions") or self.path == "/api/chat"
         if len(sys.argv) > 2:
             with open(sys.argv[2] + ".posts", "a") as f:
                 said = [m.get("role") for m in req.get("messages", [])] if chat else "prompt"
@@ -119,6 +161,10 @@ class Handler(BaseHTTPRequestHandler):
                                                   self.headers.get("Authorization", "")}})
         if MODE == "nomodel" or req.get("model") not in ("fake-moe", "other-model"):
             return self.send_json(404, {"error": {"message": "model not found"}})
+        if self.path in ("/api/chat", "/api/generate"):
+            if not MODE.startswith("ollama"):
+                return self.send_json(404, {"error": {"message": "no such path"}})
+            return self.ollama_stream(req, chat)
         if MODE == "ratelimit":
             return self.send_json(429, {"error": {"message": "slow down"}}, [("Retry-After", "7")])
         if MODE == "busy":

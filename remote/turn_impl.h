@@ -1,0 +1,51 @@
+/* remote/turn_impl.h: one turn's state, shared by turn.c (the OpenAI-compatible endpoints)
+ * and ollama.c (Ollama's native /api/chat and /api/generate). */
+#ifndef MOESCOPE_TURN_IMPL_H
+#define MOESCOPE_TURN_IMPL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "remote_impl.h"
+#include "routed.h"
+#include "sse.h"
+
+struct turn {
+    struct remote *r;
+    const struct backend_request *rq;
+    struct trace_log *log;
+    struct backend_result *res;
+    struct sse_parser sse;
+    bool sse_mode;             /* the reply is text/event-stream (decided at its first byte) */
+    bool streamed;             /* we asked for a stream */
+    char *body;                /* (body_len) a whole JSON reply; native: the line so far */
+    size_t body_len, body_cap;
+    uint64_t t0, t_last;       /* ns: request sent, last content chunk */
+    size_t prompt_idx;         /* the turn's first (prompt) record */
+    size_t pending;            /* first generated record whose time is not known yet */
+    bool got_content, finished, done, user_stop;
+    char finish[32];
+    long usage_prompt, usage_completion;
+    struct routed_experts gen_exp, prompt_exp;
+    bool exp_shape_missing;    /* SGLang sent ids but --experts-shape was not given */
+    bool native;               /* Ollama's own API: an NDJSON stream */
+    uint64_t line_offset;      /* native: the stream offset of body[0] */
+    char err[480];             /* why a callback stopped the transfer */
+};
+
+uint64_t turn_now(void);
+/* Appends one generated record; 0, or -1 when memory runs out. */
+int turn_push(struct turn *t, const char *piece, size_t n, bool sampled, float logprob,
+              const cJSON *top);
+/* Records for [{token, bytes, logprob, top_logprobs}] entries; 0, or -1. */
+int turn_take_entries(struct turn *t, const cJSON *entries);
+/* After records first_new.. were appended: their times, and on_token for each. 0, or 1
+ * when on_token asked to stop. */
+int turn_tokens_arrived(struct turn *t, size_t first_new);
+/* An {"error": ...} object: -1 with t->err set; else 0. */
+int turn_take_error(struct turn *t, const cJSON *j);
+/* usage and llama-server's timings of an OpenAI-style object. */
+void turn_take_usage(struct turn *t, const cJSON *j);
+
+#endif
