@@ -23,6 +23,7 @@ const char backend_args_usage[] =
     "  --api-key-file FILE  with a URL: the API key (default: $MOESCOPE_API_KEY)\n"
     "  --timeout S          with a URL: give up after S seconds without data (default 60)\n"
     "  --insecure           with https://: do not check the server's certificate\n"
+    "  --ca-cert FILE       with https://: trust the CA certificates in FILE (PEM)\n"
     "  --routed-experts     with a URL: ask vLLM or SGLang for the routed expert ids\n"
     "  --experts-shape L,K  SGLang's ids: L MoE layers, K experts per token\n"
     "  --native             with Ollama: its own /api/chat and /api/generate (its durations)\n";
@@ -50,7 +51,7 @@ int backend_args_take(struct backend_args *a, int argc, char **argv, int *i, cha
         return 1;
     }
     static const char *const with_value[] = {
-        "-m", "--model", "--api-key-file", "--timeout", "--experts-shape",
+        "-m", "--model", "--api-key-file", "--timeout", "--experts-shape", "--ca-cert",
     };
     bool known = false;
     for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++)
@@ -77,6 +78,8 @@ int backend_args_take(struct backend_args *a, int argc, char **argv, int *i, cha
         }
     } else if (!strcmp(opt, "--api-key-file")) {
         a->api_key_file = v;
+    } else if (!strcmp(opt, "--ca-cert")) {
+        a->ca_cert = v;
     } else if (!strcmp(opt, "--timeout")) {
         char *end;
         errno = 0;

@@ -36,6 +36,7 @@ struct backend_args {
     const char *model;         /* -m: a GGUF path or http(s)://HOST:PORT[/v1]; NULL: default */
     const char *served_model;  /* --model NAME with a URL: the served model (default: first) */
     const char *api_key_file;  /* --api-key-file FILE (else $MOESCOPE_API_KEY) */
+    const char *ca_cert;       /* --ca-cert FILE (else $CURL_CA_BUNDLE, $SSL_CERT_FILE) */
     double timeout_s;          /* --timeout S: read timeout for a URL (0: 60 s) */
     bool insecure;             /* --insecure: no TLS certificate check */
     bool routed_experts;       /* --routed-experts: ask the server for expert ids */

@@ -160,8 +160,10 @@ static void http_explain(CURLcode rc, const char *detail, const struct http_call
     case CURLE_SSL_CACERT_BADFILE:
     case CURLE_SSL_ISSUER_ERROR:
     case CURLE_USE_SSL_FAILED:
-        snprintf(err, errlen, "%s: TLS error: %.200s (the system's CA store is used; "
-                 "--insecure skips the check)", shown_url, detail[0] ? detail : curl_easy_strerror(rc));
+        snprintf(err, errlen, "%s: TLS error: %.200s (trusted: %.300s; --ca-cert FILE trusts "
+                 "another CA, --insecure skips the check)", shown_url,
+                 detail[0] ? detail : curl_easy_strerror(rc),
+                 c->o->ca_file ? c->o->ca_from : "the system's CA store");
         break;
     case CURLE_PARTIAL_FILE:
     case CURLE_RECV_ERROR:
@@ -233,6 +235,8 @@ int http_request(const struct http_opts *o, const char *url, const char *shown_u
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "identity");
+    if (o->ca_file)
+        curl_easy_setopt(h, CURLOPT_CAINFO, o->ca_file);
     if (o->insecure) {
         curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
         curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);

@@ -14,6 +14,8 @@ struct http_opts {
     const char *api_key;       /* "Authorization: Bearer KEY", or NULL */
     double timeout_s;          /* no byte for this long: give up (also the connect timeout) */
     bool insecure;             /* no certificate check */
+    const char *ca_file;       /* the CA certificates to trust (PEM), or NULL: the system's */
+    const char *ca_from;       /* what messages call it: "--ca-cert FILE", "$CURL_CA_BUNDLE" */
     /* Polled often while waiting; true aborts the transfer (the connection is closed). */
     bool (*should_stop)(void *ud);
     void *stop_ud;

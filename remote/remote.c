@@ -138,6 +138,34 @@ void remote_explain_status(const struct remote *r, const char *what,
     remote_scrub(r, err);
 }
 
+/* The CA certificates to trust: --ca-cert FILE, else $CURL_CA_BUNDLE, else $SSL_CERT_FILE
+ * (as curl and OpenSSL read them), else the system's store. 0, or -1 when it cannot be
+ * read. */
+static int remote_set_ca(struct remote *r, const char *file, char *err, size_t errlen)
+{
+    static const char *const env[] = { "CURL_CA_BUNDLE", "SSL_CERT_FILE" };
+    const char *from = "--ca-cert";
+    for (size_t i = 0; !(file && file[0]) && i < sizeof env / sizeof env[0]; i++) {
+        file = getenv(env[i]);
+        from = env[i];
+    }
+    if (!file || !file[0])
+        return 0;
+    FILE *f = fopen(file, "rb");
+    if (!f) {
+        snprintf(err, errlen, "%s%s %s: %s", strcmp(from, "--ca-cert") ? "$" : "", from, file,
+                 strerror(errno));
+        return -1;
+    }
+    fclose(f);
+    snprintf(r->ca_file, sizeof r->ca_file, "%s", file);
+    snprintf(r->ca_from, sizeof r->ca_from, "%s%s %s", strcmp(from, "--ca-cert") ? "$" : "",
+             from, file);
+    r->http.ca_file = r->ca_file;
+    r->http.ca_from = r->ca_from;
+    return 0;
+}
+
 /* The key from --api-key-file or the environment; 0, or -1 with err (never the key). */
 static int remote_read_key(struct remote *r, const char *file, char *err, size_t errlen)
 {
@@ -355,6 +383,7 @@ struct backend *backend_remote_open(const struct backend_params *p, char *err, s
     r->http.timeout_s = p->args.timeout_s > 0 ? p->args.timeout_s : 60;
     r->http.insecure = p->args.insecure;
     if (remote_set_url(r, p->args.model, err, errlen) != 0 ||
+        remote_set_ca(r, p->args.ca_cert, err, errlen) != 0 ||
         remote_read_key(r, p->args.api_key_file, err, errlen) != 0) {
         remote_close(&r->base);
         return NULL;

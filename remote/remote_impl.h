@@ -14,6 +14,8 @@ struct remote {
     struct backend base;       /* first: a struct backend * is a struct remote * */
     char api[2048];            /* the base URL ending in /v1, credentials included (curl) */
     char *key;                 /* the API key, or NULL; wiped on close */
+    char ca_file[4096];        /* --ca-cert, $CURL_CA_BUNDLE or $SSL_CERT_FILE ("": none) */
+    char ca_from[4200];        /* how messages name it */
     struct http_opts http;
     enum remote_family family;
     char **served;             /* (n_served) the ids /v1/models listed */

@@ -1,8 +1,10 @@
 #!/bin/sh
 # tests/e2e_remote_errors.sh: `moescope run|bench|info -m URL` against a tiny misbehaving
 # server (tests/remote/fake_server.py, one mode per process) and against addresses that do
-# not work: each failure is one line that says what went wrong, a partial reply stays on
-# stdout marked interrupted, and the API key never reaches a message, a trace or a session.
+# not work, and over https to a local TLS server whose CA the test makes with openssl
+# (--ca-cert, $CURL_CA_BUNDLE, $SSL_CERT_FILE, --insecure): each failure is one line that
+# says what went wrong, a partial reply stays on stdout marked interrupted, and the API key
+# never reaches a message, a trace or a session.
 # Also the recorded vLLM and SGLang replies (tests/remote/*: written from their documented
 # formats; no GPU server is available here) decode to the expert ids their generator
 # (tests/remote/make_fixtures.py) used. Last line: `N passed, N failed`.
@@ -65,6 +67,37 @@ expect "TLS error (https to a plain-HTTP server)" "https://127.0.0.1:$OKPORT/v1/
 grep -qF -- "--insecure skips the check" "$TMP/err" && ok "TLS error names --insecure" || bad "TLS error names --insecure" "$(cat "$TMP/err")"
 runit info "http://127.0.0.1:$OKPORT" --insecure
 grep -qF "INSECURE: the certificate is not checked" "$TMP/out" && ok "--insecure says so" || bad "--insecure says so" "$(cat "$TMP/out")"
+# -- https that works: a local TLS server with a certificate from a CA the test makes --
+if command -v openssl >/dev/null 2>&1 && python3 -c 'import ssl' 2>/dev/null; then
+    ec="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+    openssl req -x509 $ec -keyout "$TMP/ca.key" -out "$TMP/ca.pem" -days 2 \
+        -subj /CN=moescope-test-ca >/dev/null 2>&1
+    openssl req $ec -keyout "$TMP/srv.key" -out "$TMP/srv.csr" -subj /CN=127.0.0.1 >/dev/null 2>&1
+    printf 'subjectAltName=IP:127.0.0.1\n' >"$TMP/srv.ext"
+    openssl x509 -req -in "$TMP/srv.csr" -CA "$TMP/ca.pem" -CAkey "$TMP/ca.key" -CAcreateserial \
+        -out "$TMP/srv.pem" -days 2 -extfile "$TMP/srv.ext" >/dev/null 2>&1
+    FAKE_SERVER_TLS="$TMP/srv.pem:$TMP/srv.key" python3 tests/remote/fake_server.py ok "$TMP/port.tls" >/dev/null 2>&1 &
+    PIDS="$PIDS $!"
+    i=0
+    while [ ! -s "$TMP/port.tls" ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
+    TLSURL="https://127.0.0.1:$(cat "$TMP/port.tls" 2>/dev/null)"
+    nocas() { env -u CURL_CA_BUNDLE -u SSL_CERT_FILE "$@"; }
+    RC=0; nocas "$BIN" run -m "$TLSURL" -p hi -n 3 >"$TMP/out" 2>"$TMP/err" || RC=$?
+    expect "https: a certificate the system does not trust" "$TLSURL/v1/models: TLS error: SSL certificate problem: unable to get local issuer certificate (trusted: the system's CA store; --ca-cert FILE trusts another CA"
+    RC=0; nocas "$BIN" run -m "$TLSURL" -p hi -n 3 --ca-cert "$TMP/ca.pem" >"$TMP/out" 2>"$TMP/err" || RC=$?
+    [ "$RC" = 0 ] && [ "$(cat "$TMP/out")" = " To be," ] && ok "https with --ca-cert: the stream over TLS" || bad "https --ca-cert" "rc $RC: $(cat "$TMP/err")"
+    for var in CURL_CA_BUNDLE SSL_CERT_FILE; do
+        RC=0; nocas env "$var=$TMP/ca.pem" "$BIN" run -m "$TLSURL" -p hi -n 3 >"$TMP/out" 2>"$TMP/err" || RC=$?
+        [ "$RC" = 0 ] && [ "$(cat "$TMP/out")" = " To be," ] && ok "https with \$$var" || bad "https \$$var" "rc $RC: $(cat "$TMP/err")"
+    done
+    RC=0; nocas "$BIN" run -m "$TLSURL" -p hi -n 3 --insecure >"$TMP/out" 2>"$TMP/err" || RC=$?
+    [ "$RC" = 0 ] && [ "$(cat "$TMP/out")" = " To be," ] && grep -qF "INSECURE: TLS certificate not checked" "$TMP/err" &&
+        ok "https with --insecure: works, and says INSECURE" || bad "https --insecure" "rc $RC: $(cat "$TMP/err")"
+    RC=0; nocas "$BIN" run -m "$TLSURL" -p hi --ca-cert "$TMP/none.pem" >"$TMP/out" 2>"$TMP/err" || RC=$?
+    expect "--ca-cert FILE that is not there" "--ca-cert $TMP/none.pem: No such file or directory"
+else
+    echo "skipped: openssl or python3's ssl is not installed (the https part; tools/deps.sh test installs it)"
+fi
 runit run -m "http://127.0.0.1:$OKPORT" --api-key-file "$TMP/none" -p hi
 expect "missing key file" "--api-key-file $TMP/none: No such file or directory"
 

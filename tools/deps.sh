@@ -30,6 +30,7 @@ need_cmd cc gcc
 need_cmd make make
 if [ "$what" = test ]; then
     need_cmd tmux tmux
+    need_cmd openssl openssl    # the https test makes its own CA and certificate
     need_cmd clang clang
     need_cmd man man-db
     need_cmd valgrind valgrind

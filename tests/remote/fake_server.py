@@ -32,6 +32,7 @@ serves /v1/models (owned_by from the mode's family) and POST /v1/completions and
   sglang      /v1/models owned_by sglang; the stream in tests/remote/sglang_stream.txt
   think       a reasoning model's reply: <think>, two pieces of thinking, </think>, the
               answer "Yes." (tests/e2e_reasoning.sh)
+With FAKE_SERVER_TLS=CERT:KEY in the environment it speaks https with that certificate.
 Every POST's path and its messages' roles (or "prompt") are appended to PORTFILE.posts.
 Everything here is written from the servers' documented formats; no GPU server was used.
 """
@@ -231,6 +232,13 @@ class Handler(BaseHTTPRequestHandler):
 
 srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
 srv.daemon_threads = True
+if os.environ.get("FAKE_SERVER_TLS"):
+    # https: FAKE_SERVER_TLS=CERT.pem:KEY.pem (made by the test with openssl)
+    import ssl
+    cert, key = os.environ["FAKE_SERVER_TLS"].split(":")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
 port = srv.server_address[1]
 if len(sys.argv) > 2:
     with open(sys.argv[2] + ".tmp", "w") as f:
