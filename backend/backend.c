@@ -161,6 +161,7 @@ size_t backend_missing_text(unsigned reports, char *buf, size_t buflen)
         { BACKEND_REPORTS_ENTROPY, "entropy" },
         { BACKEND_REPORTS_SPLIT, "time split" },
         { BACKEND_REPORTS_SERVER_TIMES, "server times" },
+        { BACKEND_REPORTS_TOKEN_TIMES, "inter-token times (one whole reply)" },
     };
     size_t n = 0;
     if (buflen)

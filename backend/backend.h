@@ -27,6 +27,7 @@ enum backend_report {
     BACKEND_REPORTS_SPLIT = 1 << 4,     /* the attention/router/experts time split */
     BACKEND_REPORTS_SERVER_TIMES = 1 << 5, /* the server's own prompt and decode times */
     BACKEND_REPORTS_TOKEN_IDS = 1 << 6, /* the model's own token ids */
+    BACKEND_REPORTS_TOKEN_TIMES = 1 << 7, /* a time per token (a stream, or the engine) */
 };
 
 /* Where the model comes from and how to reach it: what `-m` and its companions set. One

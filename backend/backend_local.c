@@ -235,6 +235,7 @@ struct backend *backend_local_open(const struct backend_params *p, char *err, si
     snprintf(b->info.family, sizeof b->info.family, "local");
     b->info.n_ctx = engine_n_ctx(b->engine);
     b->info.reports = BACKEND_REPORTS_LOGPROBS | BACKEND_REPORTS_TOKEN_IDS |
+                      BACKEND_REPORTS_TOKEN_TIMES |
                       BACKEND_REPORTS_SERVER_TIMES | /* the engine is its own server */
                       (p->trace ? BACKEND_REPORTS_EXPERTS | BACKEND_REPORTS_GATES |
                                       BACKEND_REPORTS_ENTROPY | BACKEND_REPORTS_SPLIT : 0);

@@ -357,6 +357,8 @@ static unsigned remote_reports(const struct remote *r)
 {
     unsigned rep = BACKEND_REPORTS_LOGPROBS;
     const struct remote_family_info *f = &remote_families[r->family];
+    if (!(f->experts_npy && r->routed_experts)) /* else one whole reply a turn (turn.c) */
+        rep |= BACKEND_REPORTS_TOKEN_TIMES;
     if (f->timings || r->native)
         rep |= BACKEND_REPORTS_SERVER_TIMES;
     if (r->routed_experts && (f->experts_npy || (f->experts_stream && r->experts_layers)))

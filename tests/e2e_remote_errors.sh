@@ -347,6 +347,9 @@ $(screen)"; fi
         T send-keys -t app 7
         sleep 0.5
         tok=$(screen)
+        T send-keys -t app 4
+        sleep 0.5
+        lat=$(screen)
         T kill-session -t app
         if printf '%s\n' "$heat" | grep -q "│L0 .*$(printf '\342\226\210')" &&
            printf '%s\n' "$heat" | grep -qF "chosen (ids only: no gate weights)" &&
@@ -360,8 +363,15 @@ $tok
 $bal"; fi
     }
     app_routing vllm "$VLLMPORT" "21 22" --routed-experts
+    # vLLM's whole reply has no token times: said, not drawn as zeros
+    if printf '%s\n' "$lat" | grep -qF "inter-token times: not measured" &&
+       printf '%s\n' "$lat" | grep -qF "4 tokens · TTFT" && ! printf '%s\n' "$lat" | grep -qF "0.0 tok/s"; then
+        ok "vLLM's whole reply in the app: inter-token times not measured, no 0.0 tok/s"
+    else bad "vLLM's whole reply: latency view" "$lat"; fi
     # (SGLang's last token has no next chunk, so it is not fed: the one before it is shown)
     app_routing sglang "$SGLPORT" "14 15" --routed-experts --experts-shape 3,2
+    printf '%s\n' "$lat" | grep -q "tok/s  p50 [0-9.]*  p95" && ! printf '%s\n' "$lat" | grep -qF "not measured" &&
+        ok "SGLang's stream in the app: inter-token times measured" || bad "SGLang latency view" "$lat"
     T kill-server 2>/dev/null
 else
     echo "skipped: tmux is not installed (the app's part)"

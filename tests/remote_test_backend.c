@@ -109,9 +109,15 @@ TEST(backend_args_one_parser_for_every_command)
 TEST(backend_missing_text_names_what_a_server_lacks)
 {
     char buf[256];
+    /* a streaming server with expert ids and its own timings */
     backend_missing_text(BACKEND_REPORTS_LOGPROBS | BACKEND_REPORTS_EXPERTS |
-                         BACKEND_REPORTS_SERVER_TIMES, buf, sizeof buf);
+                         BACKEND_REPORTS_SERVER_TIMES | BACKEND_REPORTS_TOKEN_TIMES, buf,
+                         sizeof buf);
     CHECK_STR_EQ(buf, "not reported by this server: gate weights, entropy, time split");
+    /* vLLM with routed experts: one whole reply a turn */
+    backend_missing_text(BACKEND_REPORTS_LOGPROBS | BACKEND_REPORTS_EXPERTS, buf, sizeof buf);
+    CHECK_STR_EQ(buf, "not reported by this server: gate weights, entropy, time split, server "
+                      "times, inter-token times (one whole reply)");
     CHECK_INT_EQ(backend_missing_text(~0u, buf, sizeof buf), 0);
     CHECK_STR_EQ(buf, "");
 }

@@ -310,11 +310,14 @@ static void conversation_reply_meta(const struct app *a, struct message *m, enum
                       : why == REPLY_CTX_FULL ? "context full"
                       : why == REPLY_INTERRUPTED ? "interrupted"
                                               : "";
-    char ttft[48] = "";
+    char ttft[48] = "", tps[48] = "";
     if (sp.n_prompt_fed > 0)
         snprintf(ttft, sizeof ttft, "%sTTFT %.0f ms", dot, sp.ttft_ms);
-    snprintf(m->meta, sizeof m->meta, "%zu tokens%s%.1f tok/s%s%s%s", sp.n_gen, dot,
-             sp.decode_tps, ttft, *end ? dot : "", end);
+    /* (a server that sends each reply whole times no token: no rate) */
+    if (!a->ws.backend[0] || (a->ws.reports & BACKEND_REPORTS_TOKEN_TIMES))
+        snprintf(tps, sizeof tps, "%s%.1f tok/s", dot, sp.decode_tps);
+    snprintf(m->meta, sizeof m->meta, "%zu tokens%s%s%s%s", sp.n_gen, tps, ttft,
+             *end ? dot : "", end);
 }
 
 void conversation_stream_follow(struct app *a)

@@ -181,7 +181,8 @@ static void frame_draw_inspector(struct app *a)
     ctx.piece_user = a;
     ctx.not_reported = a->ws.backend[0] ? ~a->ws.reports &
                                               (BACKEND_REPORTS_EXPERTS | BACKEND_REPORTS_GATES |
-                                               BACKEND_REPORTS_ENTROPY | BACKEND_REPORTS_SPLIT)
+                                               BACKEND_REPORTS_ENTROPY | BACKEND_REPORTS_SPLIT |
+                                               BACKEND_REPORTS_TOKEN_TIMES)
                                         : 0;
     frame_costs(a, &ctx.costs);
     if (a->win.tabs)

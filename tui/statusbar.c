@@ -105,6 +105,9 @@ static int statusbar_pieces(const struct app *a, struct piece *p)
     if (a->log.n > 0 && trace_speed_cache_get(&a->cache->speed, &a->log) == 0)
         sp = a->cache->speed.turn;
     char ms[32];
+    /* a server that sends each reply whole (vLLM with routed experts) times no token */
+    if (ws->backend[0] && !(ws->reports & BACKEND_REPORTS_TOKEN_TIMES))
+        sp.n_itl = 0;
     if (sp.n_itl > 0)
         n = piece_add(p, n, 80, THEME_STATUS, "%.1f tok/s", sp.decode_tps);
     if (sp.n_prompt_fed > 0) {

@@ -114,6 +114,15 @@ void view_latency_draw(const struct view_ctx *ctx, WINDOW *w)
         return;
     }
     const struct trace_speed turn = sc->turn, all = sc->all;
+    if (va.not_reported & BACKEND_REPORTS_TOKEN_TIMES) {
+        /* a server's whole replies (vLLM with routed experts): a TTFT, no token times */
+        x += draw_printf(w, 0, x, va.cols - x, draw_attr(va.th, THEME_TEXT),
+                         "  TTFT %.0f ms (the whole reply)", turn.ttft_ms);
+        if (va.rows >= 2)
+            draw_printf(w, 1, 0, va.cols, draw_attr(va.th, THEME_WARNING), "inter-token times: "
+                        "not measured (the server sends each reply whole)");
+        return;
+    }
     /* Row 0 carries what matters most (TTFT, p95); row 1 the rest when there is room. */
     char a[128], b[160];
     snprintf(a, sizeof a, "  TTFT %.0f ms  p95 %.1f ms", turn.ttft_ms, all.itl_p95_ms);
