@@ -3,7 +3,8 @@
  * kern_dot_rows() must give, on every SIMD path this machine has, exactly (bit for bit) the
  * active path's vec_dot for every (row, y) pair, whatever the count of rows and of y rows
  * and whatever the output strides: the forward pass relies on it to keep llama.cpp's
- * rounding (test_fidelity). kern_swiglu16() must equal an independent scalar statement
+ * rounding (test_fidelity). kern_dot_rows_in() the same against vec_dot_repack and
+ * vec_dot_repack4 for the types llama.cpp repacks (its 8-row kernels and their remainders). kern_swiglu16() must equal an independent scalar statement
  * of ggml_vec_swiglu_f32's vector lanes (ggml_v_expf, written out below from its
  * definition), over values that reach its overflow and underflow lanes. */
 #include "test.h"
@@ -22,9 +23,9 @@ static float tk_uniform(uint64_t *s)
     return (float)((*s >> 40) & 0xFFFFFF) / (float)0x1000000 * 2.0f - 1.0f;
 }
 
-static void tk_one_type(uint32_t type, int simd, int ne0)
+static void tk_one_type(uint32_t type, int simd, int ne0, enum kern_order o)
 {
-    enum { MAXR = 13, MAXY = 9 };
+    enum { MAXR = 19, MAXY = 33 };
     const struct quant_traits *qt = quant_traits(type), *vt = quant_traits(qt->vec_dot_type);
     const size_t rs = quant_row_size(type, ne0), ys = quant_row_size(qt->vec_dot_type, ne0);
     uint8_t *w = malloc(rs * MAXR), *y = malloc(ys * MAXY);
@@ -43,28 +44,32 @@ static void tk_one_type(uint32_t type, int simd, int ne0)
         yp[j] = y + (size_t)j * ys;
     }
     int bad = 0, total = 0;
-    const int nys[] = { 1, 2, 3, 4, 5, 9 };
+    const int nys[] = { 1, 2, 3, 4, 5, 9, 32, 33 };
+    const quant_vec_dot_fn ref = o == KERN_PLAIN    ? qt->vec_dot
+                                 : o == KERN_REPACK ? qt->vec_dot_repack
+                                                    : qt->vec_dot_repack4;
+    static const char *const order_name[] = { "vec_dot", "vec_dot_repack", "vec_dot_repack4" };
     for (int nx = 1; nx <= MAXR; nx++)
         for (size_t q = 0; q < sizeof nys / sizeof nys[0]; q++) {
             const int ny = nys[q];
             for (int layout = 0; layout < 2; layout++) {
                 /* layout 0: out[i * ny + j]; layout 1: out[j * 3 * nx + i] (y-major, gapped) */
                 const size_t orow = layout ? 1 : (size_t)ny, ocol = layout ? 3 * (size_t)nx : 1;
-                kern_dot_rows(type, ne0, w, rs, nx, yp, ny, out, orow, ocol);
+                kern_dot_rows_in(o, type, ne0, w, rs, nx, yp, ny, out, orow, ocol);
                 for (int i = 0; i < nx; i++)
                     for (int j = 0; j < ny; j++) {
-                        const float want = qt->vec_dot(ne0, w + (size_t)i * rs, yp[j]);
+                        const float want = ref(ne0, w + (size_t)i * rs, yp[j]);
                         const float got = out[(size_t)i * orow + (size_t)j * ocol];
                         total++;
                         if (memcmp(&want, &got, sizeof want) != 0 && bad++ < 3)
                             CHECK_MSG(false, "%s on %s, n %d: row %d of %d, y %d of %d: %.9g, "
-                                      "vec_dot %.9g", qt->name, cpu_simd_name(simd), ne0, i,
-                                      nx, j, ny, got, want);
+                                      "%s %.9g", qt->name, cpu_simd_name(simd), ne0, i,
+                                      nx, j, ny, got, order_name[o], want);
                     }
             }
         }
-    CHECK_MSG(bad == 0, "%s on %s, n %d: %d of %d products differ from vec_dot", qt->name,
-              cpu_simd_name(simd), ne0, bad, total);
+    CHECK_MSG(bad == 0, "%s on %s, n %d: %d of %d products differ from %s", qt->name,
+              cpu_simd_name(simd), ne0, bad, total, order_name[o]);
     free(w);
     free(y);
     free(src);
@@ -80,12 +85,30 @@ TEST(kernels_dot_rows_equal_vec_dot_on_every_path)
         if (!quant_set_simd(s))
             continue;
         for (size_t t = 0; t < sizeof types / sizeof types[0]; t++)
-            tk_one_type(types[t], s, 512);
+            tk_one_type(types[t], s, 512, KERN_PLAIN);
         /* the attention's F16 rows: head_dim long (64, 128) and KV lengths in steps of 32,
          * whose tails (n % 64) take a path of their own; and odd lengths */
         const int f16_lens[] = { 32, 64, 96, 128, 160, 17, 47, 113 };
         for (size_t q = 0; q < sizeof f16_lens / sizeof f16_lens[0]; q++)
-            tk_one_type(GGML_TYPE_F16, s, f16_lens[q]);
+            tk_one_type(GGML_TYPE_F16, s, f16_lens[q], KERN_PLAIN);
+    }
+    quant_set_simd(before);
+}
+
+TEST(kernels_dot_rows_in_repacked_orders_on_every_path)
+{
+    const int before = quant_simd();
+    const uint32_t types[] = { GGML_TYPE_Q4_0, GGML_TYPE_Q4_K, GGML_TYPE_IQ4_NL,
+                               GGML_TYPE_MXFP4 };
+    const int lens[] = { 256, 1024, 2816 };
+    for (int s = 0; s < CPU_SIMD_COUNT; s++) {
+        if (!quant_set_simd(s))
+            continue;
+        for (size_t t = 0; t < sizeof types / sizeof types[0]; t++)
+            for (size_t q = 0; q < sizeof lens / sizeof lens[0]; q++) {
+                tk_one_type(types[t], s, lens[q], KERN_REPACK);
+                tk_one_type(types[t], s, lens[q], KERN_REPACK4);
+            }
     }
     quant_set_simd(before);
 }

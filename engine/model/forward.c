@@ -24,8 +24,10 @@ struct mm_job {
     const uint8_t *w;          /* the (expert's) matrix: ne1 rows of nb1 bytes */
     size_t nb1;
     int64_t ne0, rows;
-    quant_vec_dot_fn dot;
-    quant_vec_dot_fn dot4;     /* non-NULL: items [0, n - n % 4) take it (a repacked gemm) */
+    quant_vec_dot_fn gemm;     /* non-NULL: every product in this order (tinyBLAS's), row by
+                                  row; NULL: through kernels.h in `order` */
+    enum kern_order order;     /* KERN_PLAIN, or KERN_REPACK for repacked weights */
+    int n4;                    /* repacked: items [0, n4) take the gemm's KERN_REPACK4 */
     const uint8_t *x;          /* input rows, already in the weight's vec_dot_type */
     size_t x_stride;
     const int *xi;             /* x row of item j (NULL: j) */
@@ -246,14 +248,17 @@ static bool fwd_uses_tinyblas(int64_t m, int n_cols)
 static void fwd_pick_dot(struct mm_job *j, const struct wt *w, bool expert, int n_cols)
 {
     const struct quant_traits *qt = quant_traits(w->type);
-    j->dot4 = NULL;
+    j->gemm = NULL;
+    j->order = KERN_PLAIN;
+    j->n4 = 0;
     if (fwd_is_repacked(w)) {
-        j->dot = qt->vec_dot_repack;
+        j->order = KERN_REPACK;
         if (!expert && n_cols >= 4)
-            j->dot4 = qt->vec_dot_repack4;
+            j->n4 = n_cols - n_cols % 4;
         return;
     }
-    j->dot = !expert && fwd_uses_tinyblas(w->ne[1], n_cols) ? qt->vec_dot_gemm : qt->vec_dot;
+    if (!expert && fwd_uses_tinyblas(w->ne[1], n_cols) && qt->vec_dot_gemm != qt->vec_dot)
+        j->gemm = qt->vec_dot_gemm;
 }
 
 static void fwd_mm_run(struct fwd *f);
@@ -341,24 +346,29 @@ static void fwd_job_rows(struct fwd *f, const struct wt *w, int64_t e, const flo
     *j = (struct mm_job){ .w = w->data + (size_t)e * w->nb2, .nb1 = w->nb1, .ne0 = w->ne[0],
                           .rows = w->ne[1], .x = xq, .x_stride = stride, .y = y,
                           .y_stride = y_stride, .n = n, .type = w->type,
-                          .dot = fwd_uses_tinyblas(w->ne[1], n) ? qt->vec_dot_gemm
-                                                                : qt->vec_dot };
+                          .order = KERN_PLAIN,
+                          .gemm = fwd_uses_tinyblas(w->ne[1], n) &&
+                                          qt->vec_dot_gemm != qt->vec_dot
+                                      ? qt->vec_dot_gemm
+                                      : NULL };
 }
 
-/* Rows [r0, r1) of job j through kernels.h: every item's y pointer, then the rows,
- * straight into y when the outputs are evenly spaced, else through tile and scattered. */
-static void fwd_mm_rows(const struct mm_job *j, int64_t r0, int64_t r1, float *tile)
+/* Rows [r0, r1) of job j for items [ib, ie) through kernels.h in order o: every item's y
+ * pointer, then the rows, straight into y when the outputs are evenly spaced, else through
+ * tile and scattered. */
+static void fwd_mm_rows(const struct mm_job *j, enum kern_order o, int ib, int ie, int64_t r0,
+                        int64_t r1, float *tile)
 {
     const void *yp[KERN_MAX_Y];
-    for (int i0 = 0; i0 < j->n; i0 += KERN_MAX_Y) {
-        const int c = j->n - i0 < KERN_MAX_Y ? j->n - i0 : KERN_MAX_Y;
+    for (int i0 = ib; i0 < ie; i0 += KERN_MAX_Y) {
+        const int c = ie - i0 < KERN_MAX_Y ? ie - i0 : KERN_MAX_Y;
         for (int i = 0; i < c; i++)
             yp[i] = j->x + (size_t)(j->xi ? j->xi[i0 + i] : i0 + i) * j->x_stride;
         if (!j->yi || c == 1) {
             const size_t yrow = (size_t)(j->yi ? j->yi[i0] : i0);
             float *out = j->y + yrow * j->y_stride;
-            kern_dot_rows(j->type, j->ne0, j->w + (size_t)r0 * j->nb1, j->nb1, (int)(r1 - r0),
-                          yp, c, out + r0, 1, j->y_stride);
+            kern_dot_rows_in(o, j->type, j->ne0, j->w + (size_t)r0 * j->nb1, j->nb1,
+                             (int)(r1 - r0), yp, c, out + r0, 1, j->y_stride);
             if (j->bias)
                 for (int i = 0; i < c; i++)
                     for (int64_t r = r0; r < r1; r++)
@@ -367,8 +377,8 @@ static void fwd_mm_rows(const struct mm_job *j, int64_t r0, int64_t r1, float *t
         }
         for (int64_t s0 = r0; s0 < r1; s0 += FWD_TILE_ROWS) {
             const int m = (int)(r1 - s0 < FWD_TILE_ROWS ? r1 - s0 : FWD_TILE_ROWS);
-            kern_dot_rows(j->type, j->ne0, j->w + (size_t)s0 * j->nb1, j->nb1, m, yp, c,
-                          tile, (size_t)c, 1);
+            kern_dot_rows_in(o, j->type, j->ne0, j->w + (size_t)s0 * j->nb1, j->nb1, m, yp,
+                             c, tile, (size_t)c, 1);
             for (int i = 0; i < c; i++) {
                 float *out = j->y + (size_t)j->yi[i0 + i] * j->y_stride;
                 for (int r = 0; r < m; r++)
@@ -395,18 +405,19 @@ static void fwd_mm_worker(void *arg, int ith, int nth)
         const struct mm_job *j = &f->jobs[k];
         const int64_t r0 = (int64_t)(c - j->chunk0) * j->chunk_rows;
         const int64_t r1 = r0 + j->chunk_rows < j->rows ? r0 + j->chunk_rows : j->rows;
-        /* the kernels reproduce the type's vec_dot: use them where that is the order */
-        if (j->dot == quant_traits(j->type)->vec_dot) {
-            fwd_mm_rows(j, r0, r1, tile);
+        /* the kernels reproduce the plain and repacked orders; tinyBLAS's goes row by row */
+        if (!j->gemm) {
+            if (j->n4)
+                fwd_mm_rows(j, KERN_REPACK4, 0, j->n4, r0, r1, tile);
+            fwd_mm_rows(j, j->order, j->n4, j->n, r0, r1, tile);
             continue;
         }
         for (int64_t r = r0; r < r1; r++) {
             const uint8_t *wr = j->w + (size_t)r * j->nb1;
             const float b = j->bias ? j->bias[r] : 0.0f;
-            const int n4 = j->dot4 ? j->n - j->n % 4 : 0;
             for (int i = 0; i < j->n; i++) {
                 const uint8_t *xr = j->x + (size_t)(j->xi ? j->xi[i] : i) * j->x_stride;
-                float v = (i < n4 ? j->dot4 : j->dot)(j->ne0, wr, xr);
+                float v = j->gemm(j->ne0, wr, xr);
                 if (j->bias)
                     v += b;
                 j->y[(size_t)(j->yi ? j->yi[i] : i) * j->y_stride + (size_t)r] = v;

@@ -31,6 +31,26 @@ void kern_dot_rows(uint32_t type, int64_t n, const void *x, size_t x_stride, int
     }
 }
 
+void kern_dot_rows_in(enum kern_order order, uint32_t type, int64_t n, const void *x,
+                      size_t x_stride, int nx, const void *const *y, int ny, float *out,
+                      size_t out_row, size_t out_col)
+{
+    if (order == KERN_PLAIN || type >= GGML_TYPE_COUNT) {
+        kern_dot_rows(type, n, x, x_stride, nx, y, ny, out, out_row, out_col);
+        return;
+    }
+    const struct quant_kernels *k = quant_kernels_active();
+    const quant_rows_fn rows = order == KERN_REPACK ? k->rows_repack[type] : k->rows_repack4[type];
+    if (rows && rows(n, x, x_stride, nx, y, ny, out, out_row, out_col) == 0)
+        return;
+    const struct quant_traits *qt = quant_traits(type);
+    const quant_vec_dot_fn dot = order == KERN_REPACK ? qt->vec_dot_repack : qt->vec_dot_repack4;
+    for (int i = 0; i < nx; i++)
+        for (int j = 0; j < ny; j++)
+            out[(size_t)i * out_row + (size_t)j * out_col] =
+                dot(n, (const uint8_t *)x + (size_t)i * x_stride, y[j]);
+}
+
 int kern_vexpf16(float *p, const float *x, float sub, int n)
 {
     const struct quant_kernels *k = quant_kernels_active();

@@ -21,6 +21,14 @@ enum { KERN_MAX_Y = 32 }; /* ny per call */
 void kern_dot_rows(uint32_t type, int64_t n, const void *x, size_t x_stride, int nx,
                    const void *const *y, int ny, float *out, size_t out_row, size_t out_col);
 
+/* The same in one of the orders llama.cpp sums in (quant.h): KERN_PLAIN is vec_dot (=
+ * kern_dot_rows), KERN_REPACK vec_dot_repack (the repacked gemv), KERN_REPACK4
+ * vec_dot_repack4 (the repacked gemm); every result equals that function's bit for bit. */
+enum kern_order { KERN_PLAIN, KERN_REPACK, KERN_REPACK4 };
+void kern_dot_rows_in(enum kern_order order, uint32_t type, int64_t n, const void *x,
+                      size_t x_stride, int nx, const void *const *y, int ny, float *out,
+                      size_t out_row, size_t out_col);
+
 /* g[i] = silu(g[i]) * u[i] for i < n, equal bit for bit to forward.c's scalar definition
  * (ggml_vec_swiglu_f32 of the AVX2 build: ggml_v_expf lane for lane). Handles groups of 16.
  * Returns the count it did (a multiple of 16, or 0 when this path has no vector kernel);

@@ -22,29 +22,7 @@
 #include <string.h>
 
 #include "x86_hsum.h"
-
-#define AVX2 __attribute__((target("avx2,fma,f16c")))
-
-/* Signed x times signed y: 8 int32 lanes, lane k = sum of bytes 4k..4k+3. */
-static inline AVX2 __m256i dot_i8(__m256i x, __m256i y)
-{
-    const __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
-    return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
-}
-
-/* Unsigned x (< 128) times signed y, same lanes. */
-static inline AVX2 __m256i dot_u8(__m256i x, __m256i y)
-{
-    return _mm256_madd_epi16(_mm256_maddubs_epi16(x, y), _mm256_set1_epi16(1));
-}
-
-/* 16 bytes of nibbles -> 32 bytes: low nibbles first, then high ones (q4 value order). */
-static inline AVX2 __m256i nibbles32(const uint8_t *p)
-{
-    const __m128i t = _mm_loadu_si128((const __m128i *)p);
-    const __m256i b = _mm256_set_m128i(_mm_srli_epi16(t, 4), t);
-    return _mm256_and_si256(b, _mm256_set1_epi8(0xF));
-}
+#include "avx2_blocks.h"
 
 /* Byte k = 0xFF when bit k of the little-endian uint32 at p is set, else 0. */
 static inline AVX2 __m256i bits32(const uint8_t *p)
@@ -56,34 +34,6 @@ static inline AVX2 __m256i bits32(const uint8_t *p)
         _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
     const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ull);
     return _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
-}
-
-static inline AVX2 __m256i load256(const void *p)
-{
-    return _mm256_loadu_si256((const __m256i *)p);
-}
-
-/* int16 scale vector: elements 0..7 = a, 8..15 = b (two groups of 16 values). */
-static inline AVX2 __m256i scales2(int a, int b)
-{
-    return _mm256_set_m128i(_mm_set1_epi16((short)b), _mm_set1_epi16((short)a));
-}
-
-/* From 8 int16 scales held in both 128-bit halves of s: element i in the low half and
- * element j in the high half, each broadcast over its half. */
-static inline AVX2 __m256i pick2(__m256i s, int i, int j)
-{
-    const __m256i ctrl = _mm256_set_m128i(_mm_set1_epi16((short)((2 * j + 1) << 8 | 2 * j)),
-                                          _mm_set1_epi16((short)((2 * i + 1) << 8 | 2 * i)));
-    return _mm256_shuffle_epi8(s, ctrl);
-}
-
-/* 16 int16 from 16 bytes, split as [low 8 | low 8] and [high 8 | high 8] for pick2. */
-static inline AVX2 void halves16(__m256i s16, __m256i out[2])
-{
-    const __m128i lo = _mm256_castsi256_si128(s16), hi = _mm256_extracti128_si256(s16, 1);
-    out[0] = _mm256_set_m128i(lo, lo);
-    out[1] = _mm256_set_m128i(hi, hi);
 }
 
 /* ------------------------------------------------------------------ 32-value blocks */
@@ -99,24 +49,6 @@ static AVX2 float q4_0_dot(int64_t n, const void *vx, const void *vy)
         acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8(qx, load256(y[b].qs))), acc);
     }
     return hsum8(acc);
-}
-
-/* q4_0 in the repacked kernels' order: the block's integer sum (exact, any order), then
- * one scalar fused step per block. */
-static AVX2 float q4_0_repack_dot(int64_t n, const void *vx, const void *vy)
-{
-    const struct block_q4_0 *x = vx;
-    const struct block_q8_0 *y = vy;
-    float acc = 0.0f;
-    for (int64_t b = 0; b < n / QK8_0; b++) {
-        const __m256i qx = _mm256_sub_epi8(nibbles32(x[b].qs), _mm256_set1_epi8(8));
-        const __m256i p = dot_i8(qx, load256(y[b].qs));
-        __m128i s = _mm_add_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
-        s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
-        const int isum = _mm_cvtsi128_si32(_mm_add_epi32(s, _mm_shuffle_epi32(s, 1)));
-        acc = fmaf((float)isum, h2f(x[b].d) * h2f(y[b].d), acc);
-    }
-    return acc;
 }
 
 static AVX2 float q5_0_dot(int64_t n, const void *vx, const void *vy)
@@ -382,28 +314,6 @@ static AVX2 float q3_K_dot(int64_t n, const void *vx, const void *vy)
     return hsum8(acc);
 }
 
-/* Group sums of 32 (bsums pairs) times the 8 mins (int16, in both halves of m):
- * 4 int32 lanes, lane i = groups 2i, 2i+1. */
-static inline AVX2 __m128i k4_min_prod(const struct block_q8_K *y, __m256i m)
-{
-    const __m256i bs = load256(y->bsums);
-    const __m128i g = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
-    return _mm_madd_epi16(_mm256_castsi256_si128(m), g);
-}
-
-/* Chunk pair p (values 64p .. 64p + 63) of a q4_K block against y, times the scales (sc:
- * [scales | scales] as int16): 8 int32 lanes, lane k = values with (v % 32) / 4 == k. */
-static inline AVX2 __m256i k4_pair(const uint8_t *qs, const int8_t *y, __m256i sc, int p)
-{
-    const __m256i bits = load256(qs + 32 * p);
-    const __m256i lo = _mm256_and_si256(bits, _mm256_set1_epi8(0xF));
-    const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), _mm256_set1_epi8(0xF));
-    const __m256i pl = _mm256_maddubs_epi16(lo, load256(y + 64 * p));
-    const __m256i ph = _mm256_maddubs_epi16(hi, load256(y + 64 * p + 32));
-    return _mm256_add_epi32(_mm256_madd_epi16(pl, pick2(sc, 2 * p, 2 * p)),
-                            _mm256_madd_epi16(ph, pick2(sc, 2 * p + 1, 2 * p + 1)));
-}
-
 static AVX2 float q4_K_dot(int64_t n, const void *vx, const void *vy)
 {
     const struct block_q4_K *x = vx;
@@ -427,56 +337,6 @@ static AVX2 float q4_K_dot(int64_t n, const void *vx, const void *vy)
     acc_m = _mm_add_ps(acc_m, _mm_movehl_ps(acc_m, acc_m));
     acc_m = _mm_add_ss(acc_m, _mm_movehdup_ps(acc_m));
     return hsum8(acc) + _mm_cvtss_f32(acc_m);
-}
-
-/* Sum of the 8 int32 lanes (exact). */
-static inline AVX2 int hsum_i32_8(__m256i a)
-{
-    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
-    s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
-    return _mm_cvtsi128_si32(_mm_add_epi32(s, _mm_shuffle_epi32(s, 1)));
-}
-
-/* q4_K in the repacked kernels' orders (quant.h): the integer sums of `per` groups of 32
- * per fused step; per = 8 is the gemv's step, per = 2 the gemm's. */
-static inline AVX2 float q4_K_repack_steps(int64_t n, const void *vx, const void *vy, int per)
-{
-    const struct block_q4_K *x = vx;
-    const struct block_q8_K *y = vy;
-    float acc = 0.0f, acc_min = 0.0f;
-    for (int64_t b = 0; b < n / QK_K; b++) {
-        const float d = h2f(x[b].d) * y[b].d, dmin = h2f(x[b].dmin) * y[b].d;
-        uint32_t u[4];
-        quant_k4_unpack(x[b].scales, u);
-        __m256i sm[2];
-        halves16(_mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)u)), sm);
-        /* lane i: mins 2i, 2i+1 times the group sums of 32 */
-        int32_t mp[4];
-        _mm_storeu_si128((__m128i *)mp, k4_min_prod(&y[b], sm[1]));
-        __m256i sumi = _mm256_setzero_si256();
-        int imin = 0;
-        for (int p = 0; p < 4; p++) {
-            sumi = _mm256_add_epi32(sumi, k4_pair(x[b].qs, y[b].qs, sm[0], p));
-            imin += mp[p];
-            if ((2 * p + 2) % per == 0) {
-                acc = fmaf((float)hsum_i32_8(sumi), d, acc);
-                acc_min = fmaf((float)imin, dmin, acc_min);
-                sumi = _mm256_setzero_si256();
-                imin = 0;
-            }
-        }
-    }
-    return acc - acc_min;
-}
-
-static AVX2 float q4_K_repack_dot(int64_t n, const void *vx, const void *vy)
-{
-    return q4_K_repack_steps(n, vx, vy, 8);
-}
-
-static AVX2 float q4_K_repack4_dot(int64_t n, const void *vx, const void *vy)
-{
-    return q4_K_repack_steps(n, vx, vy, 2);
 }
 
 /* q4_K tile: each x super-block's nibbles and scale vectors are made once for two y rows
@@ -913,10 +773,6 @@ void quant_avx2_fill(struct quant_kernels *k)
 {
     k->vec_dot[GGML_TYPE_Q4_0] = q4_0_dot;
     k->tile[GGML_TYPE_Q4_0] = q4_0_tile;
-    k->vec_dot_repack[GGML_TYPE_Q4_0] = q4_0_repack_dot;
-    k->vec_dot_repack4[GGML_TYPE_Q4_0] = q4_0_repack_dot;
-    k->vec_dot_repack[GGML_TYPE_Q4_K] = q4_K_repack_dot;
-    k->vec_dot_repack4[GGML_TYPE_Q4_K] = q4_K_repack4_dot;
     k->tile[GGML_TYPE_Q8_0] = q8_0_tile;
     k->rows[GGML_TYPE_Q8_0] = q8_0_rows;
     k->vec_dot[GGML_TYPE_Q4_1] = q4_1_dot;

@@ -222,6 +222,8 @@ struct quant_kernels {
     quant_vec_dot_fn vec_dot_repack4[GGML_TYPE_COUNT];
     quant_from_float_fn from_float[GGML_TYPE_COUNT];
     quant_rows_fn rows[GGML_TYPE_COUNT];
+    quant_rows_fn rows_repack[GGML_TYPE_COUNT];  /* kern_dot_rows_in(KERN_REPACK) */
+    quant_rows_fn rows_repack4[GGML_TYPE_COUNT]; /* kern_dot_rows_in(KERN_REPACK4) */
     int (*swiglu16)(float *g, const float *u, int n);            /* kern_swiglu16 */
     int (*vexpf16)(float *p, const float *x, float sub, int n);  /* kern_vexpf16 */
 };
@@ -234,6 +236,8 @@ const struct quant_kernels *quant_kernels_active(void);
 void quant_avx2_fill(struct quant_kernels *k);
 void quant_avx512_fill(struct quant_kernels *k);
 void quant_neon_fill(struct quant_kernels *k);
+/* The repacked orders on AVX2 (repack_avx2.c), called right after quant_avx2_fill. */
+void quant_repack_avx2_fill(struct quant_kernels *k);
 /* The same for the table-coded 4-bit types (quant_iq_avx2.c, quant_iq_avx512.c,
  * quant_iq_neon.c), called after the file-wide fills above. */
 void quant_iq_avx2_fill(struct quant_kernels *k);

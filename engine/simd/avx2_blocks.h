@@ -1,0 +1,93 @@
+/* engine/simd/avx2_blocks.h: the AVX2 integer steps the block kernels share (quant_avx2.c for
+ * the plain orders, repack_avx2.c for the repacked ones). Every step here is exact integer
+ * arithmetic, so the files that share them may sum in their own orders. Include inside
+ * `#if defined(__x86_64__)`, after x86_hsum.h. */
+#ifndef MOESCOPE_AVX2_BLOCKS_H
+#define MOESCOPE_AVX2_BLOCKS_H
+
+#include <immintrin.h>
+
+#include "quant_blocks.h"
+
+#define AVX2 __attribute__((target("avx2,fma,f16c")))
+
+/* Signed x times signed y: 8 int32 lanes, lane k = sum of bytes 4k..4k+3. */
+static inline AVX2 __m256i dot_i8(__m256i x, __m256i y)
+{
+    const __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
+    return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+}
+
+/* Unsigned x (< 128) times signed y, same lanes. */
+static inline AVX2 __m256i dot_u8(__m256i x, __m256i y)
+{
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(x, y), _mm256_set1_epi16(1));
+}
+
+/* 16 bytes of nibbles -> 32 bytes: low nibbles first, then high ones (q4 value order). */
+static inline AVX2 __m256i nibbles32(const uint8_t *p)
+{
+    const __m128i t = _mm_loadu_si128((const __m128i *)p);
+    const __m256i b = _mm256_set_m128i(_mm_srli_epi16(t, 4), t);
+    return _mm256_and_si256(b, _mm256_set1_epi8(0xF));
+}
+
+static inline AVX2 __m256i load256(const void *p)
+{
+    return _mm256_loadu_si256((const __m256i *)p);
+}
+
+/* int16 scale vector: elements 0..7 = a, 8..15 = b (two groups of 16 values). */
+static inline AVX2 __m256i scales2(int a, int b)
+{
+    return _mm256_set_m128i(_mm_set1_epi16((short)b), _mm_set1_epi16((short)a));
+}
+
+/* From 8 int16 scales held in both 128-bit halves of s: element i in the low half and
+ * element j in the high half, each broadcast over its half. */
+static inline AVX2 __m256i pick2(__m256i s, int i, int j)
+{
+    const __m256i ctrl = _mm256_set_m128i(_mm_set1_epi16((short)((2 * j + 1) << 8 | 2 * j)),
+                                          _mm_set1_epi16((short)((2 * i + 1) << 8 | 2 * i)));
+    return _mm256_shuffle_epi8(s, ctrl);
+}
+
+/* 16 int16 from 16 bytes, split as [low 8 | low 8] and [high 8 | high 8] for pick2. */
+static inline AVX2 void halves16(__m256i s16, __m256i out[2])
+{
+    const __m128i lo = _mm256_castsi256_si128(s16), hi = _mm256_extracti128_si256(s16, 1);
+    out[0] = _mm256_set_m128i(lo, lo);
+    out[1] = _mm256_set_m128i(hi, hi);
+}
+
+/* Group sums of 32 (bsums pairs) times the 8 mins (int16, in both halves of m):
+ * 4 int32 lanes, lane i = groups 2i, 2i+1. */
+static inline AVX2 __m128i k4_min_prod(const struct block_q8_K *y, __m256i m)
+{
+    const __m256i bs = load256(y->bsums);
+    const __m128i g = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
+    return _mm_madd_epi16(_mm256_castsi256_si128(m), g);
+}
+
+/* Chunk pair p (values 64p .. 64p + 63) of a q4_K block against y, times the scales (sc:
+ * [scales | scales] as int16): 8 int32 lanes, lane k = values with (v % 32) / 4 == k. */
+static inline AVX2 __m256i k4_pair(const uint8_t *qs, const int8_t *y, __m256i sc, int p)
+{
+    const __m256i bits = load256(qs + 32 * p);
+    const __m256i lo = _mm256_and_si256(bits, _mm256_set1_epi8(0xF));
+    const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), _mm256_set1_epi8(0xF));
+    const __m256i pl = _mm256_maddubs_epi16(lo, load256(y + 64 * p));
+    const __m256i ph = _mm256_maddubs_epi16(hi, load256(y + 64 * p + 32));
+    return _mm256_add_epi32(_mm256_madd_epi16(pl, pick2(sc, 2 * p, 2 * p)),
+                            _mm256_madd_epi16(ph, pick2(sc, 2 * p + 1, 2 * p + 1)));
+}
+
+/* Sum of the 8 int32 lanes (exact). */
+static inline AVX2 int hsum_i32_8(__m256i a)
+{
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
+    s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+    return _mm_cvtsi128_si32(_mm_add_epi32(s, _mm_shuffle_epi32(s, 1)));
+}
+
+#endif

@@ -1,0 +1,286 @@
+/* engine/simd/repack_avx2.c: the repacked orders (quant.h's vec_dot_repack and
+ * vec_dot_repack4) on AVX2, one row at a time and eight rows at a time.
+ *
+ * llama.cpp repacks q4_0 and q4_K weights into 8-row interleaved blocks and keeps one float
+ * accumulator per output row, updated once per step with a fused multiply-add of the step's
+ * exact integer sum. Eight rows at a time is the same arithmetic with the rows in the eight
+ * lanes of one register: every lane's chain of FMAs is the single row's, so the results are
+ * equal bit for bit, while the eight chains overlap and the integer sums are reduced eight
+ * at a time (sum8x8) instead of one horizontal sum per row. With several activation rows,
+ * a block's scales are unpacked once for all of them.
+ * Compiled with function target attributes: the caller checks cpu.h first. */
+#include "quant_blocks.h"
+
+#if defined(__x86_64__)
+
+#include <immintrin.h>
+#include <math.h>
+#include <stdbool.h>
+
+#include "x86_hsum.h"
+#include "avx2_blocks.h"
+
+/* q4_0 in the repacked kernels' order: the block's integer sum (exact, any order), then
+ * one scalar fused step per block. */
+static AVX2 float q4_0_repack_dot(int64_t n, const void *vx, const void *vy)
+{
+    const struct block_q4_0 *x = vx;
+    const struct block_q8_0 *y = vy;
+    float acc = 0.0f;
+    for (int64_t b = 0; b < n / QK8_0; b++) {
+        const __m256i qx = _mm256_sub_epi8(nibbles32(x[b].qs), _mm256_set1_epi8(8));
+        const __m256i p = dot_i8(qx, load256(y[b].qs));
+        __m128i s = _mm_add_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
+        s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+        const int isum = _mm_cvtsi128_si32(_mm_add_epi32(s, _mm_shuffle_epi32(s, 1)));
+        acc = fmaf((float)isum, h2f(x[b].d) * h2f(y[b].d), acc);
+    }
+    return acc;
+}
+
+/* q4_K in the repacked kernels' orders (quant.h): the integer sums of `per` groups of 32
+ * per fused step; per = 8 is the gemv's step, per = 2 the gemm's. */
+static inline AVX2 float q4_K_repack_steps(int64_t n, const void *vx, const void *vy, int per)
+{
+    const struct block_q4_K *x = vx;
+    const struct block_q8_K *y = vy;
+    float acc = 0.0f, acc_min = 0.0f;
+    for (int64_t b = 0; b < n / QK_K; b++) {
+        const float d = h2f(x[b].d) * y[b].d, dmin = h2f(x[b].dmin) * y[b].d;
+        uint32_t u[4];
+        quant_k4_unpack(x[b].scales, u);
+        __m256i sm[2];
+        halves16(_mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)u)), sm);
+        /* lane i: mins 2i, 2i+1 times the group sums of 32 */
+        int32_t mp[4];
+        _mm_storeu_si128((__m128i *)mp, k4_min_prod(&y[b], sm[1]));
+        __m256i sumi = _mm256_setzero_si256();
+        int imin = 0;
+        for (int p = 0; p < 4; p++) {
+            sumi = _mm256_add_epi32(sumi, k4_pair(x[b].qs, y[b].qs, sm[0], p));
+            imin += mp[p];
+            if ((2 * p + 2) % per == 0) {
+                acc = fmaf((float)hsum_i32_8(sumi), d, acc);
+                acc_min = fmaf((float)imin, dmin, acc_min);
+                sumi = _mm256_setzero_si256();
+                imin = 0;
+            }
+        }
+    }
+    return acc - acc_min;
+}
+
+static AVX2 float q4_K_repack_dot(int64_t n, const void *vx, const void *vy)
+{
+    return q4_K_repack_steps(n, vx, vy, 8);
+}
+
+static AVX2 float q4_K_repack4_dot(int64_t n, const void *vx, const void *vy)
+{
+    return q4_K_repack_steps(n, vx, vy, 2);
+}
+
+/* Lane r = the sum of v[r]'s eight lanes (exact). */
+static inline AVX2 __m256i sum8x8(const __m256i v[8])
+{
+    const __m256i a = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]),
+                                        _mm256_hadd_epi32(v[2], v[3]));
+    const __m256i b = _mm256_hadd_epi32(_mm256_hadd_epi32(v[4], v[5]),
+                                        _mm256_hadd_epi32(v[6], v[7]));
+    return _mm256_add_epi32(_mm256_permute2x128_si256(a, b, 0x20),
+                            _mm256_permute2x128_si256(a, b, 0x31));
+}
+
+/* m[r] holds row r's four int32 values; col[p] gets value p of every row, row r in lane r. */
+static inline AVX2 void transpose8x4(const __m128i m[8], __m256i col[4])
+{
+    __m128i c[2][4];
+    for (int h = 0; h < 2; h++) {
+        const __m128i *r = m + 4 * h;
+        const __m128i t0 = _mm_unpacklo_epi32(r[0], r[1]), t1 = _mm_unpacklo_epi32(r[2], r[3]);
+        const __m128i t2 = _mm_unpackhi_epi32(r[0], r[1]), t3 = _mm_unpackhi_epi32(r[2], r[3]);
+        c[h][0] = _mm_unpacklo_epi64(t0, t1);
+        c[h][1] = _mm_unpackhi_epi64(t0, t1);
+        c[h][2] = _mm_unpacklo_epi64(t2, t3);
+        c[h][3] = _mm_unpackhi_epi64(t2, t3);
+    }
+    for (int p = 0; p < 4; p++)
+        col[p] = _mm256_set_m128i(c[1][p], c[0][p]);
+}
+
+/* The eight lanes of the kernels below: lane j multiplies weight row j / L (of R = 8 / L
+ * rows, xs bytes apart) with activation row j % L. Decode (one activation row) takes 8 rows
+ * at a time, a prefill's expert products (a few rows each) 2 or 4 at a time, the rest 8
+ * activation rows for one weight row; the chains are the single row's whatever the mix. */
+#define FOR_LANES(j) _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++)
+
+static inline AVX2 void lanes_store(float *out, size_t out_row, size_t out_col, int L, int ny,
+                                    __m256 v)
+{
+    float t[8];
+    _mm256_storeu_ps(t, v);
+    for (int j = 0; j < 8; j++)
+        if (j % L < ny)
+            out[(size_t)(j / L) * out_row + (size_t)(j % L) * out_col] = t[j];
+}
+
+/* Pair p (groups 2p, 2p + 1) of each lane's block, times the group scales: into sums (add)
+ * or as sums' first values. */
+static inline __attribute__((always_inline)) AVX2 void
+q4_K_lanes_pair(const struct block_q4_K *const xb[8], const struct block_q8_K *const yb[8],
+                const __m256i sm[8][2], int L, int p, __m256i sums[8], bool add)
+{
+    const __m256i m4 = _mm256_set1_epi8(0xF);
+    __m256i lo[8], hi[8], sl[8], sh[8];
+    for (int r = 0; r < 8 / L; r++) {
+        const __m256i bits = load256(xb[r]->qs + 32 * p);
+        lo[r] = _mm256_and_si256(bits, m4);
+        hi[r] = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
+        sl[r] = pick2(sm[r][0], 2 * p, 2 * p);
+        sh[r] = pick2(sm[r][0], 2 * p + 1, 2 * p + 1);
+    }
+    FOR_LANES(j) {
+        const int r = j / L;
+        const __m256i pl = _mm256_maddubs_epi16(lo[r], load256(yb[j]->qs + 64 * p));
+        const __m256i ph = _mm256_maddubs_epi16(hi[r], load256(yb[j]->qs + 64 * p + 32));
+        const __m256i v = _mm256_add_epi32(_mm256_madd_epi16(pl, sl[r]), _mm256_madd_epi16(ph, sh[r]));
+        sums[j] = add ? _mm256_add_epi32(sums[j], v) : v;
+    }
+}
+
+/* q4_K with per = 8 groups of 32 per step (the gemv) or 2 (the gemm), as q4_K_repack_steps.
+ * ny <= L activation rows; the missing ones repeat y[0] and are not stored. */
+static inline __attribute__((always_inline)) AVX2 void
+q4_K_repack_lanes(int64_t n, const uint8_t *x, size_t xs, int L, const void *const *y, int ny,
+                  float *out, size_t out_row, size_t out_col, int per)
+{
+    const int R = 8 / L;
+    __m256 acc = _mm256_setzero_ps(), acc_min = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / QK_K; b++) {
+        const struct block_q4_K *xb[8];
+        const struct block_q8_K *yb[8];
+        __m256i sm[8][2]; /* row r: [scales | scales], [mins | mins] as int16 */
+        float xd[8], xdmin[8], yd[8];
+        for (int r = 0; r < R; r++) {
+            xb[r] = (const struct block_q4_K *)(x + (size_t)r * xs) + b;
+            uint32_t u[4];
+            quant_k4_unpack(xb[r]->scales, u);
+            halves16(_mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)u)), sm[r]);
+        }
+        FOR_LANES(j) {
+            yb[j] = (const struct block_q8_K *)y[j % L < ny ? j % L : 0] + b;
+            yd[j] = yb[j]->d;
+            xd[j] = h2f(xb[j / L]->d);
+            xdmin[j] = h2f(xb[j / L]->dmin);
+        }
+        const __m256 vyd = _mm256_loadu_ps(yd);
+        const __m256 d = _mm256_mul_ps(_mm256_loadu_ps(xd), vyd);
+        const __m256 dmin = _mm256_mul_ps(_mm256_loadu_ps(xdmin), vyd);
+        __m128i mp[8];
+        FOR_LANES(j) mp[j] = k4_min_prod(yb[j], sm[j / L][1]);
+        __m256i mins[4];
+        transpose8x4(mp, mins);
+        const int pairs = per / 2; /* pairs of groups of 32 per step */
+        for (int p0 = 0; p0 < 4; p0 += pairs) {
+            __m256i sums[8], imin = mins[p0];
+            q4_K_lanes_pair(xb, yb, sm, L, p0, sums, false);
+            for (int p = p0 + 1; p < p0 + pairs; p++) {
+                q4_K_lanes_pair(xb, yb, sm, L, p, sums, true);
+                imin = _mm256_add_epi32(imin, mins[p]);
+            }
+            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum8x8(sums)), d, acc);
+            acc_min = _mm256_fmadd_ps(_mm256_cvtepi32_ps(imin), dmin, acc_min);
+        }
+    }
+    lanes_store(out, out_row, out_col, L, ny, _mm256_sub_ps(acc, acc_min));
+}
+
+/* q4_0: one step per block. */
+static inline __attribute__((always_inline)) AVX2 void
+q4_0_repack_lanes(int64_t n, const uint8_t *x, size_t xs, int L, const void *const *y, int ny,
+                  float *out, size_t out_row, size_t out_col, int per)
+{
+    (void)per;
+    const int R = 8 / L;
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / QK8_0; b++) {
+        const struct block_q4_0 *xb[8];
+        __m256i qx[8];
+        for (int r = 0; r < R; r++) {
+            xb[r] = (const struct block_q4_0 *)(x + (size_t)r * xs) + b;
+            qx[r] = _mm256_sub_epi8(nibbles32(xb[r]->qs), _mm256_set1_epi8(8));
+        }
+        const struct block_q8_0 *yb[8];
+        __m256i sums[8];
+        uint16_t xh[8], yh[8];
+        FOR_LANES(j) {
+            yb[j] = (const struct block_q8_0 *)y[j % L < ny ? j % L : 0] + b;
+            sums[j] = dot_i8(qx[j / L], load256(yb[j]->qs));
+            xh[j] = xb[j / L]->d;
+            yh[j] = yb[j]->d;
+        }
+        const __m256 d = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)xh)),
+                                       _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)yh)));
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum8x8(sums)), d, acc);
+    }
+    lanes_store(out, out_row, out_col, L, ny, acc);
+}
+
+/* kern_dot_rows in a repacked order through a lanes kernel: one activation row against 8
+ * weight rows, 2 against 4, 3-4 against 2, more in groups of 8 against each row; the rows
+ * left over one at a time. */
+#define REPACK_ROWS(name, lanes, one, per)                                                     \
+    static AVX2 int name(int64_t n, const void *vx, size_t xs, int nx, const void *const *y,   \
+                         int ny, float *out, size_t out_row, size_t out_col)                   \
+    {                                                                                          \
+        const uint8_t *x = vx;                                                                 \
+        const int L = ny == 1 ? 1 : ny == 2 ? 2 : ny <= 4 ? 4 : 8;                             \
+        int i = 0;                                                                             \
+        if (L == 1)                                                                            \
+            for (; i + 8 <= nx; i += 8)                                                        \
+                lanes(n, x + (size_t)i * xs, xs, 1, y, 1, out + (size_t)i * out_row, out_row,  \
+                      out_col, per);                                                           \
+        else if (L == 2)                                                                       \
+            for (; i + 4 <= nx; i += 4)                                                        \
+                lanes(n, x + (size_t)i * xs, xs, 2, y, ny, out + (size_t)i * out_row, out_row, \
+                      out_col, per);                                                           \
+        else if (L == 4)                                                                       \
+            for (; i + 2 <= nx; i += 2)                                                        \
+                lanes(n, x + (size_t)i * xs, xs, 4, y, ny, out + (size_t)i * out_row, out_row, \
+                      out_col, per);                                                           \
+        else                                                                                   \
+            for (; i < nx; i++)                                                                \
+                for (int j = 0; j < ny; j += 8)                                                \
+                    lanes(n, x + (size_t)i * xs, xs, 8, y + j, ny - j < 8 ? ny - j : 8,        \
+                          out + (size_t)i * out_row + (size_t)j * out_col, out_row, out_col,   \
+                          per);                                                                \
+        for (; i < nx; i++)                                                                    \
+            for (int j = 0; j < ny; j++)                                                       \
+                out[(size_t)i * out_row + (size_t)j * out_col] = one(n, x + (size_t)i * xs, y[j]); \
+        return 0;                                                                              \
+    }
+
+REPACK_ROWS(q4_K_repack_rows, q4_K_repack_lanes, q4_K_repack_dot, 8)
+REPACK_ROWS(q4_K_repack4_rows, q4_K_repack_lanes, q4_K_repack4_dot, 2)
+REPACK_ROWS(q4_0_repack_rows, q4_0_repack_lanes, q4_0_repack_dot, 1)
+
+void quant_repack_avx2_fill(struct quant_kernels *k)
+{
+    k->vec_dot_repack[GGML_TYPE_Q4_0] = q4_0_repack_dot;
+    k->vec_dot_repack4[GGML_TYPE_Q4_0] = q4_0_repack_dot;
+    k->rows_repack[GGML_TYPE_Q4_0] = q4_0_repack_rows;
+    k->rows_repack4[GGML_TYPE_Q4_0] = q4_0_repack_rows;
+    k->vec_dot_repack[GGML_TYPE_Q4_K] = q4_K_repack_dot;
+    k->vec_dot_repack4[GGML_TYPE_Q4_K] = q4_K_repack4_dot;
+    k->rows_repack[GGML_TYPE_Q4_K] = q4_K_repack_rows;
+    k->rows_repack4[GGML_TYPE_Q4_K] = q4_K_repack4_rows;
+}
+
+#else
+
+void quant_repack_avx2_fill(struct quant_kernels *k)
+{
+    (void)k;
+}
+
+#endif
