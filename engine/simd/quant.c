@@ -1140,6 +1140,7 @@ static void table_apply(enum cpu_simd s)
     if (s == CPU_SIMD_AVX2 || s == CPU_SIMD_AVX512) {
         quant_avx2_fill(&k);
         quant_repack_avx2_fill(&k);
+        quant_vexpf_avx2_fill(&k);
         quant_iq_avx2_fill(&k);
     }
     if (s == CPU_SIMD_AVX512) {
