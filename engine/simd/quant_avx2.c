@@ -443,27 +443,32 @@ static inline AVX2 __m256i q6_K_offset(const int8_t scales[16], const struct blo
     return _mm256_slli_epi32(_mm256_madd_epi16(load256(y->bsums), sc), 5);
 }
 
+/* The unsigned 6-bit levels (0..63) of half h of a q6_K block, chunks 4h .. 4h + 3. */
+static inline AVX2 void q6_levels(const struct block_q6_K *x, int h, __m256i q[4])
+{
+    const __m256i m4 = _mm256_set1_epi8(0xF), m3 = _mm256_set1_epi8(3);
+    const __m256i l1 = load256(x->ql + 64 * h), l2 = load256(x->ql + 64 * h + 32);
+    const __m256i hb = load256(x->qh + 32 * h);
+    q[0] = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m3), 4));
+    q[1] = _mm256_or_si256(_mm256_and_si256(l2, m4),
+                           _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m3), 4));
+    q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                           _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m3), 4));
+    q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l2, 4), m4),
+                           _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m3), 4));
+}
+
 static AVX2 float q6_K_dot(int64_t n, const void *vx, const void *vy)
 {
     const struct block_q6_K *x = vx;
     const struct block_q8_K *y = vy;
-    const __m256i m4 = _mm256_set1_epi8(0xF), m3 = _mm256_set1_epi8(3);
     __m256 acc = _mm256_setzero_ps();
     for (int64_t b = 0; b < n / QK_K; b++) {
         const float d = y[b].d * h2f(x[b].d);
         __m256i sumi = _mm256_setzero_si256();
         for (int h = 0; h < 2; h++) {
-            const __m256i l1 = load256(x[b].ql + 64 * h), l2 = load256(x[b].ql + 64 * h + 32);
-            const __m256i hb = load256(x[b].qh + 32 * h);
             __m256i q[4];
-            q[0] = _mm256_or_si256(_mm256_and_si256(l1, m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(hb, m3), 4));
-            q[1] = _mm256_or_si256(_mm256_and_si256(l2, m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m3), 4));
-            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m3), 4));
-            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l2, 4), m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m3), 4));
+            q6_levels(&x[b], h, q);
             for (int m = 0; m < 4; m++) {
                 const int c = 4 * h + m;
                 const __m256i y8 = load256(y[b].qs + 32 * c);
@@ -477,6 +482,47 @@ static AVX2 float q6_K_dot(int64_t n, const void *vx, const void *vy)
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
     }
     return hsum8(acc);
+}
+
+/* q6_K tile: each x block's levels are made once for two y rows (the steps per pair are
+ * those of q6_K_dot). */
+static AVX2 void q6_K_tile(int64_t n, const void *vx, size_t xs, int nx, const void *const *y,
+                           int ny, float *out, size_t os)
+{
+    for (int i = 0; i < nx; i++) {
+        const struct block_q6_K *x = (const struct block_q6_K *)((const uint8_t *)vx + (size_t)i * xs);
+        if (ny == 1) {
+            out[(size_t)i * os] = q6_K_dot(n, x, y[0]);
+            continue;
+        }
+        for (int j0 = 0; j0 < ny; j0 += 2) {
+            const struct block_q8_K *ya = y[j0], *yb = y[j0 + 1 < ny ? j0 + 1 : j0];
+            __m256 acc_a = _mm256_setzero_ps(), acc_b = acc_a;
+            for (int64_t b = 0; b < n / QK_K; b++) {
+                __m256i sa = _mm256_setzero_si256(), sb = sa;
+                for (int h = 0; h < 2; h++) {
+                    __m256i q[4];
+                    q6_levels(&x[b], h, q);
+                    for (int m = 0; m < 4; m++) {
+                        const int c = 4 * h + m;
+                        const __m256i sc = scales2(x[b].scales[2 * c], x[b].scales[2 * c + 1]);
+                        sa = _mm256_add_epi32(sa, _mm256_madd_epi16(
+                            _mm256_maddubs_epi16(q[m], load256(ya[b].qs + 32 * c)), sc));
+                        sb = _mm256_add_epi32(sb, _mm256_madd_epi16(
+                            _mm256_maddubs_epi16(q[m], load256(yb[b].qs + 32 * c)), sc));
+                    }
+                }
+                sa = _mm256_sub_epi32(sa, q6_K_offset(x[b].scales, &ya[b]));
+                sb = _mm256_sub_epi32(sb, q6_K_offset(x[b].scales, &yb[b]));
+                const float xd = h2f(x[b].d);
+                acc_a = _mm256_fmadd_ps(_mm256_set1_ps(ya[b].d * xd), _mm256_cvtepi32_ps(sa), acc_a);
+                acc_b = _mm256_fmadd_ps(_mm256_set1_ps(yb[b].d * xd), _mm256_cvtepi32_ps(sb), acc_b);
+            }
+            out[(size_t)i * os + (size_t)j0] = hsum8(acc_a);
+            if (j0 + 1 < ny)
+                out[(size_t)i * os + (size_t)j0 + 1] = hsum8(acc_b);
+        }
+    }
 }
 
 /* ------------------------------------------------------------------ f32, f16, bf16 */
@@ -785,6 +831,7 @@ void quant_avx2_fill(struct quant_kernels *k)
     k->tile[GGML_TYPE_Q4_K] = q4_K_tile;
     k->vec_dot[GGML_TYPE_Q5_K] = q5_K_dot;
     k->vec_dot[GGML_TYPE_Q6_K] = q6_K_dot;
+    k->tile[GGML_TYPE_Q6_K] = q6_K_tile;
     k->vec_dot[GGML_TYPE_F32] = f32_dot;
     k->vec_dot[GGML_TYPE_F16] = f16_dot;
     k->tile[GGML_TYPE_F16] = f16_tile;
