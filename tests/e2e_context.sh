@@ -4,9 +4,13 @@
 #   1. 20 turns on a 128-token context (replies of 200 tokens): every one gets its reply and
 #      no error; the replies shift the context, older turns go out of context and are
 #      marked so, and the status line says how many tokens the context holds;
-#   2. /model lists the models of $MOESCOPE_MODELS, /model NAME switches mid-conversation
-#      (the status bar names the new model and the next message is answered by it), and
-#      /model on a broken file says why and leaves the running model answering.
+#   2. /model opens the picker over the models of $MOESCOPE_MODELS (why one does not run
+#      shown), typing filters it, Enter switches mid-conversation (the status bar names the
+#      new model and the next message is answered by it); picking a broken file says why and
+#      leaves the running model answering; /model NAME switches at once; the picker fits a
+#      20x6 terminal;
+#   3. `make run` as a new user would, then 20 messages at the default settings: every one
+#      gets its reply (the first five too, the issue's check), no error.
 # Models: tools/train/default.gguf (the default) and ../shared/fixtures/models/
 # qwen2moe-tiny-f32.gguf. Last line: `N passed, N failed`.
 set -u
@@ -113,21 +117,31 @@ else
     bad "status bar context count" "$(head -1 "$TMP/screen")"
 fi
 
-# ---- 2. /model: list, switch mid-conversation, a broken file
+# ---- 2. /model: the picker, switch mid-conversation, a broken file, a tiny terminal
 start_app -m "$DEFAULT" -t 1 -n 40
 T send-keys -t e2e "ROMEO:" Enter
 wait_reply "ROMEO:" 30
 T send-keys -t e2e "/model" Enter
-if wait_for 'broken.gguf .*not a GGUF' 5 && grep -q 'other-qwen2moe.gguf  qwen2moe' "$TMP/screen"; then
-    ok "/model lists the models with why one does not run"
+if wait_for '│.broken.gguf  \(no: not a GGUF' 5 && grep -q 'other-qwen2moe.gguf  qwen2moe 2/8' "$TMP/screen" &&
+   grep -q '─ models ─.* 2/2 ─' "$TMP/screen"; then
+    ok "/model opens the picker: the models, with why one does not run"
 else
-    bad "/model list" "$(cat "$TMP/screen")"
+    bad "/model picker" "$(cat "$TMP/screen")"
 fi
-T send-keys -t e2e "/model other-qwen2moe" Enter
-if wait_for 'opening ' 5 && wait_for 'qwen2moe, 4 layers' 20 && wait_for '^ . ready . [^│]*qwen2moe' 10; then
-    ok "/model NAME switches: the status bar names the new model"
+cp "$TMP/screen" "$TMP/picker"
+T send-keys -t e2e "qwen"
+if wait_for '─ models ─.* 1/2 ─' 5 && grep -q '>other-qwen2moe.gguf' "$TMP/screen" &&
+   ! grep -q 'broken.gguf' "$TMP/screen"; then
+    ok "typing filters the picker"
 else
-    bad "/model switch" "$(cat "$TMP/screen")"
+    bad "picker filter" "$(cat "$TMP/screen")"
+fi
+T send-keys -t e2e Enter
+if wait_for 'opening ' 5 && wait_for 'qwen2moe, 4 layers' 20 && wait_for '^ . ready . [^│]*qwen2moe' 10 &&
+   ! grep -q '─ models ─' "$TMP/screen"; then
+    ok "Enter switches: the picker closes, the status bar names the new model"
+else
+    bad "picker switch" "$(cat "$TMP/screen")"
 fi
 T send-keys -t e2e "Hello after the switch" Enter
 if wait_for 'Hello after the switch' 5 && wait_reply 'Hello after the switch' 30 &&
@@ -137,11 +151,15 @@ else
     bad "no reply after the switch" "$(cat "$TMP/screen")"
 fi
 cp "$TMP/screen" "$TMP/switched"
-T send-keys -t e2e "/model broken" Enter
+T send-keys -t e2e "/model" Enter
+wait_for '─ models ─' 5
+T send-keys -t e2e "broken"
+wait_for '─ models ─.* 1/2 ─' 5
+T send-keys -t e2e Enter
 if wait_for 'broken.gguf: not' 5 && wait_for 'stays open' 5; then
-    ok "/model on a broken file says why and keeps the model"
+    ok "picking a broken file says why and keeps the model"
 else
-    bad "/model broken" "$(cat "$TMP/screen")"
+    bad "picker broken" "$(cat "$TMP/screen")"
 fi
 T send-keys -t e2e "Still there?" Enter
 if wait_for 'Still there' 5 && wait_reply 'Still there' 30; then
@@ -149,5 +167,63 @@ if wait_for 'Still there' 5 && wait_reply 'Still there' 30; then
 else
     bad "no reply after the refused switch" "$(cat "$TMP/screen")"
 fi
-[ -n "${E2E_KEEP:-}" ] && cp "$TMP/turn3" "$TMP/switched" "$TMP/screen" "$E2E_KEEP"/ 2>/dev/null
+T send-keys -t e2e "/model other-qwen" Enter
+if wait_for 'opening ' 5 && wait_for '^ . ready' 20; then
+    ok "/model NAME switches at once"
+else
+    bad "/model NAME" "$(cat "$TMP/screen")"
+fi
+T resize-window -t e2e -x 20 -y 6
+T send-keys -t e2e "/model" Enter
+if wait_for '^┌─ models ─.*┐$' 5 && [ "$(wc -l < "$TMP/screen")" -le 6 ] &&
+   sed -n 2p "$TMP/screen" | grep -q '^│/ type to filter *│$' &&
+   sed -n 6p "$TMP/screen" | grep -q '^└.*┘$' &&
+   [ "$(LC_ALL=C.UTF-8 wc -L < "$TMP/screen")" -le 20 ]; then
+    ok "the picker fits a 20x6 terminal"
+else
+    bad "picker at 20x6" "$(cat "$TMP/screen")"
+fi
+cp "$TMP/screen" "$TMP/picker-20x6"
+T send-keys -t e2e Escape
+T resize-window -t e2e -x 120 -y 40
+
+# ---- 3. make run, then twenty messages at the default settings (replies of up to 2048
+# tokens scroll the message away: the replies are counted in the autosaved session)
+T kill-session -t e2e 2>/dev/null
+T new-session -d -s e2e -x 120 -y 40 "cd $ROOT && env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS $ENVS XDG_DATA_HOME=$TMP/data3 make -s run; sleep 30"
+wait_for 'ready' 60
+replies() { cat "$TMP"/data3/moescope/sessions/*.json 2>/dev/null | grep -o '"role":"assistant"' | wc -l; }
+wait_replies() { # wait_replies N SECONDS
+    w_n=0
+    while [ "$w_n" -lt $(($2 * 10)) ]; do
+        if [ "$(replies)" -ge "$1" ]; then
+            cap > "$TMP/screen" 2>/dev/null
+            grep -q '^ . ready' "$TMP/screen" && return 0
+        fi
+        sleep 0.1
+        w_n=$((w_n + 1))
+    done
+    return 1
+}
+errors=0
+missing=0
+for turn in $(seq 1 20); do
+    T send-keys -t e2e "Message $turn, friend:" Enter
+    wait_replies "$turn" 90 || missing=$((missing + 1))
+    grep -q '^! ' "$TMP/screen" && errors=$((errors + 1))
+    if [ "$turn" = 5 ]; then
+        if [ "$missing" = 0 ] && [ "$errors" = 0 ]; then
+            ok "make run, then five messages: five replies, no error"
+        else
+            bad "make run: $missing of 5 replies not seen, $errors errors" "$(cat "$TMP/screen")"
+        fi
+    fi
+done
+if [ "$missing" = 0 ] && [ "$errors" = 0 ] && [ "$(replies)" = 20 ]; then
+    ok "20 messages to the default model at its defaults: 20 replies, no error"
+else
+    bad "20 default turns: $missing replies not seen, $errors screens with an error, $(replies) in the session" "$(cat "$TMP/screen")"
+fi
+cp "$TMP/screen" "$TMP/default20"
+[ -n "${E2E_KEEP:-}" ] && cp "$TMP/turn3" "$TMP/picker" "$TMP/switched" "$TMP/picker-20x6" "$TMP/default20" "$E2E_KEEP"/ 2>/dev/null
 finish

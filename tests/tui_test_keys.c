@@ -164,6 +164,79 @@ TEST(keys_inspector)
     app_free(&a);
 }
 
+/* The model picker is a state: typing filters (every word, case ignored, on the name,
+ * file, architecture or main type), Backspace and Ctrl-U undo it, Up/Down/Home/End move
+ * within the matches, Ctrl-C passes through, Esc closes and frees the list. */
+TEST(keys_picker_state)
+{
+    struct app a;
+    app_bare(&a);
+    struct picker_state *p = &a.picker;
+    static const char *const names[][3] = {
+        { "qwen3:30b-a3b", "qwen3moe", "q4_K" },
+        { "Qwen/Qwen1.5-MoE-A2.7B-GGUF:model-q8_0.gguf", "qwen2moe", "q8_0" },
+        { "mixtral:8x7b", "llama", "q4_0" },
+        { "./broken.gguf", "", "" },
+    };
+    p->list.n = p->list.cap = 4;
+    p->list.v = calloc(4, sizeof *p->list.v);
+    p->match = calloc(4, sizeof *p->match);
+    CHECK(p->list.v && p->match);
+    if (!p->list.v || !p->match)
+        return;
+    for (int i = 0; i < 4; i++) {
+        struct model_entry *e = &p->list.v[i];
+        snprintf(e->name, sizeof e->name, "%s", names[i][0]);
+        snprintf(e->path, sizeof e->path, "/models/%d.gguf", i);
+        snprintf(e->desc.arch, sizeof e->desc.arch, "%s", names[i][1]);
+        snprintf(e->main_type, sizeof e->main_type, "%s", names[i][2]);
+        e->described = i < 3;
+    }
+    picker_set_filter(p, "", 0);
+    p->open = true;
+    CHECK_INT_EQ(p->n_match, 4);
+    keys_dispatch(&a, 'Q');
+    keys_dispatch(&a, 'W');
+    CHECK_STR_EQ(p->filter, "QW");
+    CHECK_INT_EQ(p->n_match, 2);            /* both qwens, case ignored */
+    keys_dispatch(&a, ' ');
+    keys_dispatch(&a, '8');
+    CHECK_INT_EQ(p->n_match, 1);            /* every word: qwen and q8_0 */
+    CHECK_INT_EQ(p->match[0], 1);
+    keys_dispatch(&a, 127);
+    keys_dispatch(&a, KEYS_CODE | KEY_BACKSPACE);
+    CHECK_STR_EQ(p->filter, "QW");
+    keys_dispatch(&a, KEYS_CODE | KEY_DOWN);
+    CHECK_INT_EQ(p->sel, 1);
+    keys_dispatch(&a, KEYS_CODE | KEY_DOWN);
+    CHECK_INT_EQ(p->sel, 1);                /* the last match stays chosen */
+    keys_dispatch(&a, KEYS_CTRL('U'));
+    CHECK_INT_EQ(p->n_match, 4);
+    CHECK_INT_EQ(p->sel, 0);
+    keys_dispatch(&a, KEYS_CODE | KEY_END);
+    CHECK_INT_EQ(p->sel, 3);
+    keys_dispatch(&a, KEYS_CODE | KEY_UP);
+    CHECK_INT_EQ(p->sel, 2);
+    keys_dispatch(&a, 0x00e9);              /* a non-ASCII character is typed as UTF-8 */
+    CHECK_STR_EQ(p->filter, "\xc3\xa9");
+    CHECK_INT_EQ(p->n_match, 0);
+    keys_dispatch(&a, KEYS_CODE | KEY_BACKSPACE); /* one character, both bytes */
+    CHECK_INT_EQ(p->filter_len, 0);
+    keys_dispatch(&a, 'l');
+    keys_dispatch(&a, 'l');
+    keys_dispatch(&a, 'a');
+    CHECK_INT_EQ(p->n_match, 1);            /* the architecture matches too */
+    CHECK_INT_EQ(a.view, VIEW_OVERVIEW);
+    keys_dispatch(&a, KEYS_CTRL('C'));
+    CHECK_INT_EQ(a.ctrl_c, 1);
+    CHECK(p->open);
+    keys_dispatch(&a, KEYS_ESC);
+    CHECK(!p->open);
+    CHECK(p->list.v == NULL && p->match == NULL);
+    CHECK(!a.quit);
+    app_free(&a);
+}
+
 /* The keys screen is a state: it opens from F1 (and ? in the inspector), scrolls within
  * its lines, swallows characters, lets Ctrl-C through, and closes on q, ? and Esc. */
 TEST(keys_help_state)

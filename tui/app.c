@@ -116,6 +116,7 @@ void app_free(struct app *a)
         view_cache_free(a->cache);
     free(a->cache);
     app_session_free(&a->sess);
+    picker_close(&a->picker);
     a->ws.reply = NULL;
     a->system = NULL;
     a->cache = NULL;

@@ -20,6 +20,7 @@
 #include "frame.h"
 #include "help.h"
 #include "layout.h"
+#include "picker.h"
 #include "theme.h"
 #include "trace.h"
 #include "transcript.h"
@@ -81,6 +82,7 @@ struct app {
     bool inspector_alone;      /* cramped terminal: the inspector in place of the chat */
     enum focus focus;          /* where keys go */
     struct help_state help;    /* the keys screen over everything */
+    struct picker_state picker; /* /model's picker over everything */
     struct input *in;          /* the input line (NULL in tests) */
     struct theme theme;        /* colours by role */
     bool theme_dirty;          /* the theme changed: colour pairs are set again */

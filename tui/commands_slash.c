@@ -14,6 +14,7 @@
 #include "commands_slash.h"
 #include "conversation.h"
 #include "model_store.h"
+#include "picker.h"
 #include "text_escape.h"
 
 static int cmd_help(struct app *a, const char *args)
@@ -181,47 +182,12 @@ static int cmd_load(struct app *a, const char *args)
     return app_session_load(a, slash_path(args, buf, sizeof buf));
 }
 
-/* /model: the models on this machine (cli/model_store.h) numbered, or /model NAME|NUMBER|
- * PART to switch. The file is checked from its header first, so one that moescope cannot
- * open leaves the running model as it is, with the reason. */
-static int cmd_model(struct app *a, const char *args)
+int slash_model_switch(struct app *a, const char *path)
 {
-    struct model_list l;
-    char err[4096 + 600];
-    if (model_list_find(&l, err, sizeof err) != 0) {
-        app_message(a, true, "/model: %s", err);
-        return -1;
-    }
-    if (!args || !*args) {
-        model_list_describe(&l);
-        char text[8192];
-        int o = snprintf(text, sizeof text, "%zu models on this machine (/model NUMBER or "
-                         "NAME switches; the conversation stays):", l.n);
-        for (size_t i = 0; i < l.n && o > 0 && (size_t)o < sizeof text; i++) {
-            const struct model_entry *e = &l.v[i];
-            char name[600], why[80];
-            text_escape_line(e->name, strlen(e->name), name, sizeof name);
-            text_escape_line(e->why_not, strlen(e->why_not), why, sizeof why);
-            o += snprintf(text + o, sizeof text - (size_t)o, "\n%3zu  %s  %s%s%s%s", i + 1,
-                          name, e->described ? e->desc.arch : "?", why[0] ? "  (no: " : "",
-                          why, why[0] ? ")" : "");
-        }
-        conversation_note(a, MSG_NOTE, "%s", text);
-        model_list_free(&l);
-        return 0;
-    }
-    char path[4096];
-    char *end;
-    long pick = strtol(args, &end, 10);
-    int rc = 0;
-    if (*end == 0 && pick >= 1 && (size_t)pick <= l.n)
-        snprintf(path, sizeof path, "%s", l.v[pick - 1].path);
-    else
-        rc = model_resolve(args, path, sizeof path, err, sizeof err);
-    model_list_free(&l);
     struct model_desc d;
-    char why[512];
-    if (rc == 0 && model_check(path, &d, why, sizeof why) != 0) {
+    char why[512], err[4096 + 600];
+    int rc = 0;
+    if (model_check(path, &d, why, sizeof why) != 0) {
         snprintf(err, sizeof err, "%s: %s", path, why);
         rc = -1;
     }
@@ -234,6 +200,27 @@ static int cmd_model(struct app *a, const char *args)
     conversation_note(a, MSG_NOTE, "opening %s (%s); the conversation stays and goes to it "
                       "with the next message", d.name[0] ? d.name : path, d.arch);
     return 0;
+}
+
+/* /model: the picker over the models on this machine (picker.h), or /model NAME|PART to
+ * switch at once (the names of `moescope models`, cli/model_store.h). */
+static int cmd_model(struct app *a, const char *args)
+{
+    char err[4096 + 600];
+    if (!args || !*args) {
+        if (picker_open(a, err, sizeof err) != 0) {
+            app_message(a, true, "/model: %s", err);
+            return -1;
+        }
+        a->dirty |= DIRTY_ALL;
+        return 0;
+    }
+    char path[4096];
+    if (model_resolve(args, path, sizeof path, err, sizeof err) != 0) {
+        conversation_note(a, MSG_ERROR, "/model: %s; %s stays open", err, a->model_label);
+        return -1;
+    }
+    return slash_model_switch(a, path);
 }
 
 static int cmd_theme(struct app *a, const char *args)
@@ -284,7 +271,7 @@ const struct slash_command slash_commands[] = {
     { "/load", "FILE", "open a saved session and continue it", false, cmd_load },
     { "/export", "FORMAT FILE", "md, csv, ndjson or html of the conversation", true,
       cmd_export },
-    { "/model", "[NAME|NUMBER]", "list the models on this machine, or switch to one", false,
+    { "/model", "[NAME]", "pick a model on this machine (type to filter), or switch to NAME", false,
       cmd_model },
     { "/theme", "NAME", "dark, light, high-contrast, mono, or a file", true,
       cmd_theme },

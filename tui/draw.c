@@ -517,3 +517,17 @@ int draw_label(WINDOW *w, int y, const struct theme *th, const char *title, cons
         x += draw_printf(w, y, x, getmaxx(w) - x, draw_attr(th, THEME_DIM), "  %s", hint);
     return x;
 }
+
+void draw_dialog(WINDOW *w, const struct theme *th, const char *title, const char *keys)
+{
+    int h, wd;
+    getmaxyx(w, h, wd);
+    werase(w);
+    wbkgdset(w, ' ' | draw_attr(th, THEME_TEXT));
+    wattrset(w, draw_attr(th, THEME_BORDER_FOCUS));
+    box(w, 0, 0);
+    draw_printf(w, 0, 2, wd - 4, draw_attr(th, THEME_TITLE), "%s", title);
+    int kw = (int)strlen(keys);
+    draw_printf(w, h - 1, wd - kw - 2 > 2 ? wd - kw - 2 : 2, wd - 4, draw_attr(th, THEME_DIM),
+                "%s", keys);
+}

@@ -66,6 +66,10 @@ void draw_bar(WINDOW *w, int y, int x, int width, double frac, attr_t attr, bool
 void draw_heat_cell(WINDOW *w, int y, int x, int width, int step, const struct theme *th,
                     bool utf8);
 
+/* A box over everything (the keys screen, the model picker): w erased in the text colour,
+ * its border in the focus colour, title at the top left, the keys that close it at the
+ * bottom right (as far as they fit). */
+void draw_dialog(WINDOW *w, const struct theme *th, const char *title, const char *keys);
 /* A view's label at row y: title in THEME_TITLE, then two blanks and hint in THEME_DIM,
  * clipped. Returns the column after it. */
 int draw_label(WINDOW *w, int y, const struct theme *th, const char *title, const char *hint);

@@ -260,6 +260,31 @@ static void frame_draw_help(const struct app *a)
     }
 }
 
+/* The model picker over everything, as tall as its list (at most the screen); on a terminal
+ * too small for the panes (whole) it takes the whole screen. */
+static void frame_draw_picker(struct app *a, bool whole)
+{
+    int rows, cols;
+    getmaxyx(stdscr, rows, cols);
+    int h = (int)a->picker.list.n + 3, w = 96;
+    if (h < 6)
+        h = 6;
+    if (whole) {
+        h = rows;
+        w = cols;
+    }
+    if (h > rows - (whole ? 0 : 2))
+        h = rows - (whole ? 0 : 2);
+    if (w > cols - (whole ? 0 : 2))
+        w = cols - (whole ? 0 : 2);
+    WINDOW *pw = newwin(h, w, (rows - h) / 2, (cols - w) / 2);
+    if (pw) {
+        picker_draw(a, pw);
+        wnoutrefresh(pw);
+        delwin(pw);
+    }
+}
+
 void frame_draw(struct app *a)
 {
     double now = clock_now_s();
@@ -271,6 +296,15 @@ void frame_draw(struct app *a)
     }
     frame_read_rss(&a->frame, now);
     frame_layout(a);
+    if (a->lay.mode == LAYOUT_TOO_SMALL && a->picker.open && LINES >= 3 && COLS >= 8) {
+        curs_set(0);
+        werase(stdscr);
+        wnoutrefresh(stdscr);
+        frame_draw_picker(a, true);
+        doupdate();
+        a->dirty = 0;
+        return;
+    }
     if (a->lay.mode == LAYOUT_TOO_SMALL) {
         curs_set(0);
         frame_draw_too_small();
@@ -302,7 +336,10 @@ void frame_draw(struct app *a)
         hints_draw(a, a->win.hints);
         wnoutrefresh(a->win.hints);
     }
-    if (a->help.open) {
+    if (a->picker.open) {
+        frame_draw_picker(a, false);
+        curs_set(0);
+    } else if (a->help.open) {
         frame_draw_help(a);
         curs_set(0);
     } else if (a->win.input) {

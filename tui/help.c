@@ -104,15 +104,7 @@ void help_draw(const struct app *a, WINDOW *w)
     const struct theme *th = &a->theme;
     int h, wd;
     getmaxyx(w, h, wd);
-    werase(w);
-    wbkgdset(w, ' ' | draw_attr(th, THEME_TEXT));
-    wattrset(w, draw_attr(th, THEME_BORDER_FOCUS));
-    box(w, 0, 0);
-    draw_printf(w, 0, 2, wd - 4, draw_attr(th, THEME_TITLE), " moescope keys ");
-    const char *close = " Esc, q or F1 closes  PgUp/PgDn scroll ";
-    int cw = (int)strlen(close);
-    draw_printf(w, h - 1, wd - cw - 2 > 2 ? wd - cw - 2 : 2, wd - 4, draw_attr(th, THEME_DIM),
-                "%s", close);
+    draw_dialog(w, th, " moescope keys ", " Esc, q or F1 closes  PgUp/PgDn scroll ");
     int n_key_lines = help_key_lines(-1, NULL, NULL);
     int inner = h - 2, total = help_lines();
     int top = a->help.scroll;

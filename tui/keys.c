@@ -444,6 +444,11 @@ unsigned keys_dispatch(struct app *a, int key)
 {
     if (key != KEYS_CTRL('C'))
         a->ctrl_c = 0;
+    if (a->picker.open) {
+        unsigned d = picker_key(a, key);
+        if (!(d & KEYS_PASS))
+            return d;
+    }
     if (a->help.open) {
         unsigned d = help_key(a, key);
         if (!(d & KEYS_PASS))
