@@ -145,7 +145,9 @@ PY
     else bad "the server stops on Ctrl-C" "rc $rc; $(cat "$TMP/slots" "$TMP/int.err")"; fi
 
     if command -v tmux >/dev/null 2>&1; then
-        T new-session -d -s app -x 120 -y 32 \
+        # 140 columns: the status bar keeps "via /v1/chat/completions" beside a long
+        # "generating 2s" and the URL (at 120 it was dropped for width on a loaded machine)
+        T new-session -d -s app -x 140 -y 32 \
             "env XDG_DATA_HOME=$TMP/data XDG_STATE_HOME=$TMP/state $BIN -m $URL --temp 0; sleep 60"
         i=0
         until T capture-pane -p -t app | grep -qF "served by llama-server" || [ $i -ge 200 ]; do
