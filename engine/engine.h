@@ -35,7 +35,7 @@ struct model_desc {
     bool rope_neox;                  /* NeoX-style (halves) rather than interleaved pairs */
     float norm_eps;
     bool qk_norm, qkv_bias;
-    char router[16];                 /* "softmax" or "sigmoid" */
+    char router[16];                 /* "softmax", "sigmoid" or "top-k softmax" (gpt-oss) */
     bool router_renorm;              /* top-k weights renormalised to sum to 1 */
     char tokenizer[16];              /* "spm" or "bpe" */
     char pretokenizer[32];           /* tokenizer.ggml.pre */

@@ -23,6 +23,7 @@ static const struct arch_role roles[AT_COUNT] = {
     [AT_ATTN_OUT_B] = { "blk.%d.attn_output.bias", R(LAYER, D_MODEL, NONE, NONE) },
     [AT_ATTN_Q_NORM] = { "blk.%d.attn_q_norm.weight", R(LAYER, Q_NORM, NONE, NONE) },
     [AT_ATTN_K_NORM] = { "blk.%d.attn_k_norm.weight", R(LAYER, K_NORM, NONE, NONE) },
+    [AT_ATTN_SINKS] = { "blk.%d.attn_sinks.weight", R(LAYER, HEADS, NONE, NONE) },
     [AT_ATTN_Q_A] = { "blk.%d.attn_q_a.weight", R(Q_LORA, D_MODEL, Q_LORA, NONE) },
     [AT_ATTN_Q_A_NORM] = { "blk.%d.attn_q_a_norm.weight", R(Q_LORA, Q_LORA, NONE, NONE) },
     [AT_ATTN_Q_B_LORA] = { "blk.%d.attn_q_b.weight", R(Q_LORA, Q_LORA, Q, NONE) },
@@ -37,10 +38,14 @@ static const struct arch_role roles[AT_COUNT] = {
     [AT_FFN_UP] = { "blk.%d.ffn_up.weight", R(DENSE_FFN, D_MODEL, FF, NONE) },
     [AT_FFN_DOWN] = { "blk.%d.ffn_down.weight", R(DENSE_FFN, FF, D_MODEL, NONE) },
     [AT_FFN_GATE_INP] = { "blk.%d.ffn_gate_inp.weight", R(MOE, D_MODEL, EXPERTS, NONE) },
+    [AT_FFN_GATE_INP_B] = { "blk.%d.ffn_gate_inp.bias", R(MOE, EXPERTS, NONE, NONE) },
     [AT_FFN_EXP_PROBS_B] = { "blk.%d.exp_probs_b.bias", R(MOE, EXPERTS, NONE, NONE) },
     [AT_FFN_GATE_EXPS] = { "blk.%d.ffn_gate_exps.weight", R(EXPERTS, D_MODEL, FF_EXP, EXPERTS) },
     [AT_FFN_UP_EXPS] = { "blk.%d.ffn_up_exps.weight", R(EXPERTS, D_MODEL, FF_EXP, EXPERTS) },
     [AT_FFN_DOWN_EXPS] = { "blk.%d.ffn_down_exps.weight", R(EXPERTS, FF_EXP, D_MODEL, EXPERTS) },
+    [AT_FFN_GATE_EXPS_B] = { "blk.%d.ffn_gate_exps.bias", R(EXPERTS, FF_EXP, EXPERTS, NONE) },
+    [AT_FFN_UP_EXPS_B] = { "blk.%d.ffn_up_exps.bias", R(EXPERTS, FF_EXP, EXPERTS, NONE) },
+    [AT_FFN_DOWN_EXPS_B] = { "blk.%d.ffn_down_exps.bias", R(EXPERTS, D_MODEL, EXPERTS, NONE) },
     [AT_FFN_GATE_INP_SHEXP] = { "blk.%d.ffn_gate_inp_shexp.weight",
                                 R(SHARED_GATE, D_MODEL, NONE, NONE) },
     [AT_FFN_GATE_SHEXP] = { "blk.%d.ffn_gate_shexp.weight", R(SHARED, D_MODEL, FF_SHEXP, NONE) },
@@ -186,6 +191,19 @@ static const struct arch_info table[] = {
                   [AT_ATTN_Q_NORM] = AN_OPT, [AT_ATTN_K_NORM] = AN_OPT,
                   [AT_FFN_EXP_PROBS_B] = AN_REQ, [AT_FFN_GATE_SHEXP] = AN_REQ,
                   [AT_FFN_UP_SHEXP] = AN_REQ, [AT_FFN_DOWN_SHEXP] = AN_REQ },
+    },
+    /* gpt-oss (gpt-oss-20b, -120b): Q/K/V and output biases, a learned sink logit per head
+     * in every attention softmax, a sliding window on every other layer (0, 2, ...), NEOX
+     * RoPE with YaRN, the FFN's norm named post_attention_norm, a router with a bias whose
+     * top-k logits are softmaxed into the weights, per-expert biases around the clamped
+     * SwiGLU (alpha 1.702, limit 7), no dense layers, no shared expert. */
+    {
+        .name = "gpt-oss", .rope = ARCH_ROPE_NEOX, .router = ARCH_ROUTER_SOFTMAX_WEIGHT,
+        .swiglu_oai = true, .last_layer_all_rows = true, .swa_period = 2,
+        .need = { NEED_POST_NORM, [AT_ATTN_Q_B] = AN_REQ, [AT_ATTN_K_B] = AN_REQ,
+                  [AT_ATTN_V_B] = AN_REQ, [AT_ATTN_OUT_B] = AN_REQ, [AT_ATTN_SINKS] = AN_REQ,
+                  [AT_FFN_GATE_INP_B] = AN_REQ, [AT_FFN_GATE_EXPS_B] = AN_REQ,
+                  [AT_FFN_UP_EXPS_B] = AN_REQ, [AT_FFN_DOWN_EXPS_B] = AN_REQ },
     },
     /* deepseek2 (DeepSeek-V2/V2-Lite, V3, R1, Moonlight, Kimi): multi-head latent attention
      * (the query straight or through a LoRA; the keys and values from a compressed latent

@@ -30,6 +30,8 @@ enum arch_qk_norm {
 enum arch_router {
     ARCH_ROUTER_SOFTMAX, /* probs = softmax(logits) over all experts */
     ARCH_ROUTER_SIGMOID, /* probs = sigmoid(logits) per expert */
+    ARCH_ROUTER_SOFTMAX_WEIGHT, /* top-k on the logits, weights = softmax over the chosen
+                                 * (gpt-oss) */
 };
 
 /* The tensors a layer (or the model) may have, by role. Names are llama.cpp's. */
@@ -49,6 +51,7 @@ enum arch_tensor {
     AT_ATTN_OUT_B,
     AT_ATTN_Q_NORM,
     AT_ATTN_K_NORM,
+    AT_ATTN_SINKS,      /* gpt-oss: one learned logit per head in each softmax's denominator */
     /* latent attention (deepseek2): the query through a LoRA or straight (AT_ATTN_Q), the
      * compressed KV and its RoPE part in one projection, and the up-projection as one
      * attn_kv_b (legacy files) or as attn_k_b + attn_v_b (absorbed into the query / output) */
@@ -66,10 +69,14 @@ enum arch_tensor {
     AT_FFN_UP,
     AT_FFN_DOWN,
     AT_FFN_GATE_INP,    /* router */
+    AT_FFN_GATE_INP_B,  /* router bias (gpt-oss) */
     AT_FFN_EXP_PROBS_B, /* selection bias added to probs before top-k only */
     AT_FFN_GATE_EXPS,
     AT_FFN_UP_EXPS,
     AT_FFN_DOWN_EXPS,
+    AT_FFN_GATE_EXPS_B, /* per-expert biases (gpt-oss) */
+    AT_FFN_UP_EXPS_B,
+    AT_FFN_DOWN_EXPS_B,
     AT_FFN_GATE_INP_SHEXP, /* the shared expert's sigmoid gate, one row */
     AT_FFN_GATE_SHEXP,
     AT_FFN_UP_SHEXP,
@@ -146,6 +153,11 @@ struct arch_info {
     bool granite_scales;         /* embedding, residual, attention and logit scales */
     bool output_tied_ok;         /* no output.weight: reuse token_embd */
     bool latent_attn;            /* deepseek2's multi-head latent attention (forward_mla) */
+    bool swiglu_oai;             /* gpt-oss's clamped SwiGLU in the experts */
+    bool last_layer_all_rows;    /* the last layer's FFN runs on every prompt row (gpt-oss's
+                                  * graph drops the unneeded rows only after it) */
+    unsigned char swa_period;    /* sliding window on layers il % period < period - 1 when
+                                  * the file gives attention.sliding_window (0: never) */
     unsigned char need[AT_COUNT]; /* enum arch_need per role */
 };
 

@@ -54,6 +54,7 @@ struct ffn_unit {
     const struct wt *gate, *up, *down;
     int64_t e;                 /* slice of 3-D expert tensors (0 for 2-D) */
     int n_ff;
+    const float *gate_b, *up_b, *down_b; /* the expert's biases (gpt-oss), or NULL */
 };
 
 struct fwd {
@@ -196,12 +197,15 @@ static void fwd_swiglu(float *g, const float *u, int n)
 
 /* ggml_vec_soft_max_f32 then the 1/sum scale: p = softmax(x) over n values (p may be x;
  * x[i] = -inf is a masked cell). Groups of 8 through fwd_vexpf, each summed in the AVX2
- * order into a double; the rest with expf. */
-static void fwd_softmax(float *p, const float *x, int n)
+ * order into a double; the rest with expf. sink (gpt-oss's attention, else NULL): one more
+ * logit in the max and the denominator, with no output of its own (ggml_soft_max_ext). */
+static void fwd_softmax_sink(float *p, const float *x, int n, const float *sink)
 {
     float max = -INFINITY;
     for (int i = 0; i < n; i++)
         max = x[i] > max ? x[i] : max;
+    if (sink && *sink > max)
+        max = *sink;
     double sum = 0.0;
     int i = 0;
     const int nv = kern_vexpf16(p, x, max, n);
@@ -215,9 +219,30 @@ static void fwd_softmax(float *p, const float *x, int n)
         p[i] = expf(x[i] - max);
         sum += (double)p[i];
     }
+    if (sink)
+        sum += (double)expf(*sink - max);
     const float inv = (float)(1.0 / sum);
     for (int k = 0; k < n; k++)
         p[k] *= inv;
+}
+
+static void fwd_softmax(float *p, const float *x, int n)
+{
+    fwd_softmax_sink(p, x, n, NULL);
+}
+
+/* ggml_swiglu_oai (gpt-oss's experts): g = min(g, limit) * sigmoid(alpha * min(g, limit)) *
+ * (clamp(u, -limit, limit) + 1), with llama.cpp's alpha 1.702 and limit 7 and its float
+ * steps (the C library's expf, one division). */
+static void fwd_swiglu_oai(float *g, const float *u, int n)
+{
+    const float alpha = 1.702f, limit = 7.0f;
+    for (int i = 0; i < n; i++) {
+        const float x = g[i] < limit ? g[i] : limit;
+        const float y = u[i] < -limit ? -limit : u[i] > limit ? limit : u[i];
+        const float glu = x / (1.0f + expf(alpha * (-x)));
+        g[i] = glu * (y + 1.0f);
+    }
 }
 
 /* llama.cpp's CPU backend (the x86 build with AVX2 that recorded the fixtures) repacks q4_0
@@ -499,6 +524,12 @@ static void fwd_rope_apply(float *v, const float *cache, int n_rot, bool neox)
     }
 }
 
+/* Whether layer il attends through the sliding window (llama.cpp's set_swa_pattern). */
+static bool fwd_layer_swa(const struct hparams *hp, int il)
+{
+    return hp->n_swa > 0 && hp->swa_period > 0 && il % hp->swa_period < hp->swa_period - 1;
+}
+
 struct attn_ctx {
     struct fwd *f;
     int il, n, pos0;
@@ -524,6 +555,8 @@ static void fwd_attn_worker(void *arg, int ith, int nth)
     uint16_t *q16 = f->q16 + (size_t)ith * (size_t)dk;
     (void)nth;
     const int n_items = a->n * hp->n_head;
+    const float *sinks = (const float *)f->m->layers[a->il].t[AT_ATTN_SINKS].data;
+    const int swa = fwd_layer_swa(hp, a->il) ? hp->n_swa : 0;
     /* one token (decode): the rows go through kern_dot_rows, which keeps vec_dot's order */
     const bool rows = dot_qk == t16->vec_dot && dot_pv == t16->vec_dot;
     for (;;) {
@@ -545,10 +578,13 @@ static void fwd_attn_worker(void *arg, int ith, int nth)
                 sc[j] = dot_qk(dk, kg + (size_t)j * (size_t)f->kw, q16);
         for (int j = 0; j < npos; j++)
             sc[j] *= hp->kq_scale;
-        /* ggml_soft_max_ext over the padded row, the masked cells at -inf */
+        /* ggml_soft_max_ext over the padded row, the masked cells at -inf: those past the
+         * query and, in a windowed layer, those n_swa or more before it */
         for (int j = npos; j < nkv; j++)
             sc[j] = -INFINITY;
-        fwd_softmax(sc, sc, nkv);
+        for (int j = 0; swa && j < npos - swa; j++)
+            sc[j] = -INFINITY;
+        fwd_softmax_sink(sc, sc, nkv, sinks ? sinks + h : NULL);
         t16->from_float(sc, p16, nkv);
         /* KQV: a mul_mat of transposed F16 V with the probabilities rounded to F16 */
         float *o = f->att + (size_t)t * (size_t)f->od + (size_t)h * (size_t)dv;
@@ -784,14 +820,21 @@ static void fwd_route(struct fwd *f, const struct layer *L, int il, int t,
     const int ne = f->n_experts, k = hp->n_experts_used;
     const float *lg = f->rlog + (size_t)t * ne;
     float *p = f->rprob + (size_t)t * ne, *s = f->rsel + (size_t)t * ne;
-    if (hp->router == ARCH_ROUTER_SIGMOID)
-        for (int i = 0; i < ne; i++)
-            p[i] = 1.0f / (1.0f + expf(-lg[i]));
-    else
-        fwd_softmax(p, lg, ne);
     const float *bias = (const float *)L->t[AT_FFN_EXP_PROBS_B].data;
-    for (int i = 0; i < ne; i++)
-        s[i] = bias ? p[i] + bias[i] : p[i];
+    if (hp->router == ARCH_ROUTER_SOFTMAX_WEIGHT) {
+        /* gpt-oss: the (biased) logits choose; p, the softmax over all of them, is only
+         * what the trace reports as the router's distribution */
+        memcpy(s, lg, (size_t)ne * sizeof(float));
+        fwd_softmax(p, lg, ne);
+    } else {
+        if (hp->router == ARCH_ROUTER_SIGMOID)
+            for (int i = 0; i < ne; i++)
+                p[i] = 1.0f / (1.0f + expf(-lg[i]));
+        else
+            fwd_softmax(p, lg, ne);
+        for (int i = 0; i < ne; i++)
+            s[i] = bias ? p[i] + bias[i] : p[i];
+    }
 
     int *sel = f->sel + (size_t)t * f->k;
     float *w = f->selw + (size_t)t * f->k;
@@ -809,6 +852,12 @@ static void fwd_route(struct fwd *f, const struct layer *L, int il, int t,
         }
         sel[j] = best;
         w[j] = p[best];
+    }
+    if (hp->router == ARCH_ROUTER_SOFTMAX_WEIGHT) {
+        float chosen[TRACE_MAX_K];
+        for (int j = 0; j < k; j++)
+            chosen[j] = s[sel[j]];
+        fwd_softmax(w, chosen, k);
     }
     if (hp->router_renorm) {
         double sum = 0.0;
@@ -864,9 +913,9 @@ static void fwd_ffn_units(struct fwd *f, const struct ffn_unit *units, int n_uni
         const int *tok = f->pair_tok + f->unit_off[u], *row = f->pair_row + f->unit_off[u];
         const struct ffn_unit *U = &units[u];
         struct mm_job *j = fwd_job(f, U->gate, U->e, f->xn, n, NULL, f->g, (size_t)f->ffmax,
-                                   row, NULL);
+                                   row, U->gate_b);
         j->xi = tok, j->n = c;
-        j = fwd_job(f, U->up, U->e, f->xn, n, NULL, f->u, (size_t)f->ffmax, row, NULL);
+        j = fwd_job(f, U->up, U->e, f->xn, n, NULL, f->u, (size_t)f->ffmax, row, U->up_b);
         j->xi = tok, j->n = c;
     }
     fwd_mm_run(f);
@@ -875,7 +924,10 @@ static void fwd_ffn_units(struct fwd *f, const struct ffn_unit *units, int n_uni
         for (int q = f->unit_off[u]; q < f->unit_off[u + 1]; q++) {
             float *g = f->g + (size_t)f->pair_row[q] * f->ffmax;
             const float *up = f->u + (size_t)f->pair_row[q] * f->ffmax;
-            fwd_swiglu(g, up, units[u].n_ff);
+            if (f->m->arch->swiglu_oai)
+                fwd_swiglu_oai(g, up, units[u].n_ff);
+            else
+                fwd_swiglu(g, up, units[u].n_ff);
         }
     fwd_act_reset(f);
     for (int u = 0; u < n_units; u++) {
@@ -889,7 +941,7 @@ static void fwd_ffn_units(struct fwd *f, const struct ffn_unit *units, int n_uni
         const uint8_t *hx = fwd_act(f, f->g, n_pairs, U->n_ff, (size_t)f->ffmax,
                                     U->down->type, &stride);
         struct mm_job *j = fwd_job(f, U->down, U->e, NULL, 0, NULL, f->eo, (size_t)f->d, row,
-                                   NULL);
+                                   U->down_b);
         j->x = hx, j->x_stride = stride, j->xi = row, j->n = c;
         fwd_pick_dot(j, U->down, U->down->ne[2] > 1, c);
     }
@@ -920,7 +972,7 @@ static uint64_t fwd_ffn(struct fwd *f, int il, int n, struct trace_layer *recs, 
     if (L->moe) {
         fwd_act_reset(f);
         fwd_job(f, &L->t[AT_FFN_GATE_INP], 0, f->xn, n, NULL, f->rlog, (size_t)f->n_experts, NULL,
-                NULL);
+                (const float *)L->t[AT_FFN_GATE_INP_B].data);
         if (L->t[AT_FFN_GATE_INP_SHEXP].data) {
             /* a one-row matrix: the shared gate's logit per token */
             struct wt gw = L->t[AT_FFN_GATE_INP_SHEXP];
@@ -935,8 +987,8 @@ static uint64_t fwd_ffn(struct fwd *f, int il, int n, struct trace_layer *recs, 
         n_units = f->n_experts + (has_shared ? 1 : 0);
         per_tok = hp->n_experts_used + (has_shared ? 1 : 0);
     } else {
-        dense = (struct ffn_unit){ &L->t[AT_FFN_GATE], &L->t[AT_FFN_UP], &L->t[AT_FFN_DOWN],
-                                      0, hp->n_ff };
+        dense = (struct ffn_unit){ .gate = &L->t[AT_FFN_GATE], .up = &L->t[AT_FFN_UP],
+                                   .down = &L->t[AT_FFN_DOWN], .n_ff = hp->n_ff };
         n_units = 1;
         per_tok = 1;
     }
@@ -965,12 +1017,23 @@ static uint64_t fwd_ffn(struct fwd *f, int il, int n, struct trace_layer *recs, 
     if (L->moe) {
         /* Build the unit table in the scratch that follows the jobs (sized at create). */
         struct ffn_unit *tab = (struct ffn_unit *)(f->jobs + MAX_JOBS);
-        for (int e = 0; e < f->n_experts; e++)
-            tab[e] = (struct ffn_unit){ &L->t[AT_FFN_GATE_EXPS], &L->t[AT_FFN_UP_EXPS],
-                                        &L->t[AT_FFN_DOWN_EXPS], e, hp->n_ff_exp };
+        for (int e = 0; e < f->n_experts; e++) {
+            tab[e] = (struct ffn_unit){ .gate = &L->t[AT_FFN_GATE_EXPS],
+                                        .up = &L->t[AT_FFN_UP_EXPS],
+                                        .down = &L->t[AT_FFN_DOWN_EXPS], .e = e,
+                                        .n_ff = hp->n_ff_exp };
+            /* per-expert bias rows (gpt-oss): ggml_add_id after each product */
+            if (L->t[AT_FFN_GATE_EXPS_B].data) {
+                tab[e].gate_b = (const float *)L->t[AT_FFN_GATE_EXPS_B].data + e * hp->n_ff_exp;
+                tab[e].up_b = (const float *)L->t[AT_FFN_UP_EXPS_B].data + e * hp->n_ff_exp;
+                tab[e].down_b = (const float *)L->t[AT_FFN_DOWN_EXPS_B].data + e * hp->d_model;
+            }
+        }
         if (has_shared)
-            tab[f->n_experts] = (struct ffn_unit){ &L->t[AT_FFN_GATE_SHEXP], &L->t[AT_FFN_UP_SHEXP],
-                                              &L->t[AT_FFN_DOWN_SHEXP], 0, hp->n_ff_shexp };
+            tab[f->n_experts] = (struct ffn_unit){ .gate = &L->t[AT_FFN_GATE_SHEXP],
+                                                   .up = &L->t[AT_FFN_UP_SHEXP],
+                                                   .down = &L->t[AT_FFN_DOWN_SHEXP],
+                                                   .n_ff = hp->n_ff_shexp };
         U = tab;
     }
     fwd_ffn_units(f, U, n_units, n);
@@ -1220,7 +1283,8 @@ int fwd_eval(struct fwd *f, const int32_t *tokens, int n, int pos0, struct fwd_o
                     memset(recs + (size_t)t * hp->n_layers, 0, sizeof *recs);
             }
             uint64_t r;
-            if (il == hp->n_layers - 1 && nb >= 2 && b + nb == n) {
+            if (il == hp->n_layers - 1 && nb >= 2 && b + nb == n &&
+                !f->m->arch->last_layer_all_rows) {
                 /* llama.cpp keeps only the rows whose logits it needs before the last
                  * layer's FFN, so it multiplies that one row alone (no tinyBLAS): do the
                  * others, then the last row by itself. */

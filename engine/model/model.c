@@ -141,6 +141,34 @@ static int model_read_rope(struct model *m, char *err, size_t errlen)
     return 0;
 }
 
+/* The sliding window of the families that have one (gpt-oss): attention.sliding_window and
+ * the period of its layers (attention.sliding_window_pattern, else the family's). */
+static int model_read_swa(struct model *m, char *err, size_t errlen)
+{
+    struct hparams *hp = &m->hp;
+    if (!m->arch->swa_period)
+        return 0;
+    hp->swa_period = m->arch->swa_period;
+    char key[128];
+    const struct gguf_kv *kv = gguf_find(&m->f, model_key(m, "attention.sliding_window_pattern",
+                                                           key, sizeof key));
+    if (kv && kv->type == GGUF_VT_ARRAY)
+        return gguf_fail(m->f.path, err, errlen,
+                         "the key '%s' is a per-layer array: not supported", key);
+    float base_swa = hp->rope_base;
+    if (model_get_int(m, "attention.sliding_window", &hp->n_swa, false, 0, 1 << 30, err,
+                      errlen) ||
+        model_get_int(m, "attention.sliding_window_pattern", &hp->swa_period, false, 0, 4096,
+                      err, errlen) ||
+        model_get_float(m, "rope.freq_base_swa", &base_swa, err, errlen))
+        return -1;
+    if (base_swa != hp->rope_base)
+        return gguf_fail(m->f.path, err, errlen,
+                         "the key '%s.rope.freq_base_swa' differs from rope.freq_base: a second "
+                         "RoPE base for the windowed layers is not supported", m->arch->name);
+    return 0;
+}
+
 static int model_read_hparams(struct model *m, char *err, size_t errlen)
 {
     struct hparams *hp = &m->hp;
@@ -252,9 +280,11 @@ static int model_read_hparams(struct model *m, char *err, size_t errlen)
     hp->router = m->arch->router;
     hp->router_renorm = m->arch->router_renorm;
     int gating = 0;
-    if (model_get_int(m, "expert_gating_func", &gating, false, 0, 2, err, errlen))
+    if (model_get_int(m, "expert_gating_func", &gating, false, 0, 4, err, errlen))
         return -1;
-    if (gating == 1)
+    if (m->arch->router == ARCH_ROUTER_SOFTMAX_WEIGHT)
+        ; /* gpt-oss's graph routes so whatever the key says */
+    else if (gating == 1)
         hp->router = ARCH_ROUTER_SOFTMAX;
     else if (gating == 2)
         hp->router = ARCH_ROUTER_SIGMOID;
@@ -281,6 +311,8 @@ static int model_read_hparams(struct model *m, char *err, size_t errlen)
                          hp->n_experts, hp->n_expert_groups, hp->n_group_used,
                          hp->n_experts_used);
 
+    if (model_read_swa(m, err, errlen))
+        return -1;
     hp->kq_scale = 1.0f / sqrtf((float)hp->head_dim);
     if (m->arch->latent_attn) {
         /* llama.cpp's deepseek2 graph: the YaRN mscale folded into the scores' scale */
@@ -636,7 +668,9 @@ void model_fill_desc(const struct model *m, struct model_desc *d)
     d->qk_norm = m->arch->qk_norm != ARCH_QK_NORM_NONE;
     d->qkv_bias = m->layers && m->layers[0].t[AT_ATTN_Q_B].data != NULL;
     snprintf(d->router, sizeof d->router, "%s",
-             hp->router == ARCH_ROUTER_SIGMOID ? "sigmoid" : "softmax");
+             hp->router == ARCH_ROUTER_SIGMOID          ? "sigmoid"
+             : hp->router == ARCH_ROUTER_SOFTMAX_WEIGHT ? "top-k softmax"
+                                                        : "softmax");
     d->router_renorm = hp->router_renorm;
     char tk[16] = "";
     gguf_get_strz(&m->f, "tokenizer.ggml.model", tk, sizeof tk, err, sizeof err);

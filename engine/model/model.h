@@ -51,6 +51,8 @@ struct hparams {
     float rope_ext_factor, rope_attn_factor, rope_corr_dims[2];
     float yarn_log_mul;        /* rope.scaling.yarn_log_multiplier (deepseek2: over 0.1) */
     int n_expert_groups, n_group_used; /* group-limited top-k (0: none) */
+    int n_swa, swa_period;     /* sliding window (gpt-oss): layers il % swa_period <
+                                * swa_period - 1 see the last n_swa positions (0: none) */
     float embedding_scale;     /* 0: none */
     float residual_scale;      /* 0: none */
     float logit_scale;         /* 0: none (logits are divided by it) */
