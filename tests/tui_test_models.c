@@ -68,6 +68,26 @@ static void tm_copy(const char *name, const char *path)
         fclose(out);
 }
 
+/* A copy of fixture name whose general.architecture (the first "gpt-oss" string of the
+ * header, the gpt-oss fixture's) reads "unknown": a file of an architecture moescope does
+ * not run. */
+static void tm_copy_unknown_arch(const char *name, const char *path)
+{
+    tm_copy(name, path);
+    FILE *f = fopen(path, "r+b");
+    char head[4096];
+    size_t n = f ? fread(head, 1, sizeof head, f) : 0;
+    static const char val[] = "\x07\0\0\0\0\0\0\0gpt-oss";
+    for (size_t i = 0; i + sizeof val - 1 <= n; i++)
+        if (!memcmp(head + i, val, sizeof val - 1)) {
+            fseek(f, (long)(i + 8), SEEK_SET);
+            fwrite("unknown", 1, 7, f);
+            break;
+        }
+    if (f)
+        fclose(f);
+}
+
 /* An Ollama manifest for a model blob, with the other layers Ollama writes beside it. */
 static void tm_ollama(const char *models, const char *host_ns_name, const char *tag,
                       const char *hex, const char *fixture)
@@ -190,7 +210,7 @@ static bool tm_build(void)
     tm_mkdirs(p);
     if (chdir(p) != 0)
         return false;
-    tm_copy("gpt-oss-small-mxfp4.gguf", "gpt-oss.gguf");
+    tm_copy_unknown_arch("gpt-oss-small-mxfp4.gguf", "other.gguf");
     tm_write("notes.gguf", "not a model\n");
     return true;
 }
@@ -245,7 +265,7 @@ TEST(models_lists_every_store)
         { "lmstudio-community/OLMoE-GGUF:olmoe-tiny-f16.gguf", "olmoe", MODEL_SRC_LMSTUDIO,
           1, true },
         { "stories260K.gguf", "llama", MODEL_SRC_DIRS, 1, true },
-        { "./gpt-oss.gguf", "", MODEL_SRC_CWD, 1, false },
+        { "./other.gguf", "", MODEL_SRC_CWD, 1, false },
         { "./notes.gguf", "", MODEL_SRC_CWD, 1, false },
     };
     const size_t n_want = sizeof want / sizeof want[0];
@@ -280,8 +300,8 @@ TEST(models_lists_every_store)
             }
         }
     }
-    const struct model_entry *e = tm_find(&l, "./gpt-oss.gguf");
-    CHECK_MSG(e && strstr(e->why_not, "architecture 'gpt-oss' is not supported"), "%s",
+    const struct model_entry *e = tm_find(&l, "./other.gguf");
+    CHECK_MSG(e && strstr(e->why_not, "architecture 'unknown' is not supported"), "%s",
               e ? e->why_not : "");
     e = tm_find(&l, "./notes.gguf");
     CHECK_MSG(e && strstr(e->why_not, "not a GGUF file"), "%s", e ? e->why_not : "");
@@ -374,7 +394,7 @@ TEST(models_command_table_json_and_speed)
     CHECK(strstr(text, "qwen3:30b-a3b "));
     CHECK(strstr(text, "Qwen/Qwen3-30B-A3B-GGUF:Qwen3-30B-A3B-Q4_K_M.gguf"));
     CHECK(strstr(text, "lmstudio-community/OLMoE-GGUF:olmoe-tiny-f16.gguf"));
-    CHECK(strstr(text, "no: architecture 'gpt-oss' is not supported"));
+    CHECK(strstr(text, "no: architecture 'unknown' is not supported"));
     CHECK(strstr(text, "11 models (ollama 4, huggingface 3, lmstudio 1, MOESCOPE_MODELS 1, "
                        "current directory 2)"));
     f = fopen(jout, "r");
