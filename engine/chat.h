@@ -22,6 +22,9 @@ enum chat_family {
     CHAT_DEEPSEEK,
     CHAT_TULU,
     CHAT_GRANITE,
+    CHAT_HARMONY,
+    CHAT_GLM,
+    CHAT_ERNIE,
     CHAT_FAMILY_COUNT
 };
 
@@ -47,6 +50,10 @@ enum chat_style {
     CHAT_STYLE_DEEPSEEK3,         /* deepseek3: V2.5 / V3 <｜User｜> */
     CHAT_STYLE_TULU,              /* tulu: llama.cpp's falcon3 format (OLMoE, Tulu) */
     CHAT_STYLE_GRANITE,           /* granite */
+    CHAT_STYLE_GPT_OSS,           /* gpt-oss: OpenAI's harmony */
+    CHAT_STYLE_CHATGLM4,          /* chatglm4: GLM-4's, "<|assistant|>\n" */
+    CHAT_STYLE_GLM45,             /* glm4.5: GLM-4.5's own, "<|assistant|>" */
+    CHAT_STYLE_ERNIE45,           /* ernie4.5: ERNIE 4.5's "User: ... Assistant: " */
     CHAT_STYLE_COUNT
 };
 
@@ -65,7 +72,8 @@ const char *chat_style_name(enum chat_style s);
 enum chat_family chat_detect(const char *jinja_template);
 enum chat_style chat_detect_style(const char *jinja_template);
 
-/* A family name ("chatml", "llama3", "mistral", "deepseek", "tulu", "granite"), or CHAT_NONE. */
+/* A family name ("chatml", "llama3", "mistral", "deepseek", "tulu", "granite", "harmony",
+ * "glm", "ernie"), or CHAT_NONE. */
 enum chat_family chat_family_from_name(const char *name);
 /* A family or llama.cpp template name -> style. Returns 0, or -1 with a message in err that
  * names every family and style. */

@@ -1,8 +1,9 @@
 #!/bin/sh
 # tests/e2e_reasoning.sh: `moescope run --chat --reasoning show|hide|raw` on a reasoning
 # model's reply (<think>...</think> then the answer, streamed by tests/remote/fake_server.py's
-# think mode, rendered in the deepseek3 style): show puts the thinking on stderr and the
-# answer alone on stdout, hide drops the thinking, raw writes the reply as the model wrote it.
+# think mode, rendered in the deepseek3 style; then gpt-oss's harmony channels, its harmony
+# mode): show puts the thinking on stderr and the answer alone on stdout, hide drops the
+# thinking, raw writes the reply as the model wrote it.
 # Last line: `N passed, N failed`.
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -20,11 +21,17 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/moescope-reason.XXXXXX") || exit 1
 PID=""
 cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; rm -rf "$TMP"; }
 trap cleanup EXIT INT TERM
-python3 tests/remote/fake_server.py think "$TMP/port" >/dev/null 2>&1 &
-PID=$!
-i=0
-while [ ! -s "$TMP/port" ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
-URL="http://127.0.0.1:$(cat "$TMP/port" 2>/dev/null)"
+# serve MODE: starts tests/remote/fake_server.py in that mode (stopping the one before); URL
+serve() {
+    [ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
+    rm -f "$TMP/port"
+    python3 tests/remote/fake_server.py "$1" "$TMP/port" >/dev/null 2>&1 &
+    PID=$!
+    i=0
+    while [ ! -s "$TMP/port" ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
+    URL="http://127.0.0.1:$(cat "$TMP/port" 2>/dev/null)"
+}
+serve think
 
 runit() {
     "$BIN" run -m "$URL" --chat --chat-template deepseek3 -p "Is it?" "$@" >"$TMP/out" 2>"$TMP/err"
@@ -45,6 +52,20 @@ check "hide: the answer on stdout" "$TMP/out" "Yes."
 check "hide: no thinking on stderr" "$TMP/err" ""
 runit --reasoning raw
 check "raw: the reply as written" "$TMP/out" "$(printf '<think>\nplan ahead\n</think>\n\nYes.')"
+# gpt-oss: the analysis channel is the thinking, the final channel the answer
+serve harmony
+runh() {
+    "$BIN" run -m "$URL" --chat --chat-template gpt-oss -p "Is it?" "$@" >"$TMP/out" 2>"$TMP/err"
+    RC=$?
+}
+runh
+check "harmony show: the final channel alone on stdout" "$TMP/out" "Yes."
+check "harmony show: the analysis channel on stderr" "$TMP/err" "plan ahead"
+runh --reasoning hide
+check "harmony hide: no analysis on stderr" "$TMP/err" ""
+runh --reasoning raw
+check "harmony raw: the channels as written" "$TMP/out" \
+    "<|channel|>analysis<|message|>plan ahead<|end|><|start|>assistant<|channel|>final<|message|>Yes."
 "$BIN" run -m "$URL" -p hi --reasoning hide >/dev/null 2>"$TMP/err"
 RC=$?
 if [ "$RC" = 2 ] && grep -q -- "--reasoning need --chat" "$TMP/err"; then ok "--reasoning needs --chat"

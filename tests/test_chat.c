@@ -97,6 +97,23 @@ static const struct {
      "<|im_end|><|im_start|>assistant<|im_sep|>Hi there<|im_end|><|im_start|>user<|im_sep|>Who are you"
      "<|im_end|><|im_start|>assistant<|im_sep|>   I am an assistant   <|im_end|><|im_start|>user"
      "<|im_sep|>Another question<|im_end|><|im_start|>assistant<|im_sep|>"},
+    {CHAT_STYLE_GPT_OSS, "llama-chat.cpp OPENAI_MOE branch",
+     "<|start|>system<|message|>You are a helpful assistant<|end|><|start|>user<|message|>Hello<|end|>"
+     "<|start|>assistant<|message|>Hi there<|return|><|start|>user<|message|>Who are you<|end|>"
+     "<|start|>assistant<|message|>   I am an assistant   <|return|><|start|>user<|message|>Another "
+     "question<|end|><|start|>assistant"},
+    {CHAT_STYLE_CHATGLM4, "THUDM/glm-4-9b-chat",
+     "[gMASK]<sop><|system|>\nYou are a helpful assistant<|user|>\nHello<|assistant|>\nHi there"
+     "<|user|>\nWho are you<|assistant|>\n   I am an assistant   <|user|>\nAnother question"
+     "<|assistant|>\n"},
+    {CHAT_STYLE_GLM45, "glm4moe-small-q5_k_m's template (GLM-4.5's generation prompt)",
+     "[gMASK]<sop><|system|>\nYou are a helpful assistant<|user|>\nHello<|assistant|>\nHi there"
+     "<|user|>\nWho are you<|assistant|>\n   I am an assistant   <|user|>\nAnother question"
+     "<|assistant|>"},
+    {CHAT_STYLE_ERNIE45, "ernie4_5-moe-small-bf16's template (ERNIE 4.5's)",
+     "<|begin_of_sentence|>You are a helpful assistant\nUser: Hello\nAssistant: Hi there"
+     "<|end_of_sentence|>User: Who are you\nAssistant:    I am an assistant   <|end_of_sentence|>"
+     "User: Another question\nAssistant: "},
     {CHAT_STYLE_TULU, "llama-chat.cpp FALCON_3 branch",
      "<|system|>\nYou are a helpful assistant\n<|user|>\nHello\n<|assistant|>\nHi there\n<|user|>\n"
      "Who are you\n<|assistant|>\n   I am an assistant   \n<|user|>\nAnother question\n<|assistant|>\n"},
@@ -139,6 +156,28 @@ TEST(chat_render_families)
     free(s);
 }
 
+/* The "prompt" of fixtures/SUB/NAME.chat.json, malloc'd; NULL (and a failed check) when the
+ * file cannot be read or has none. */
+static char *tc_fixture_prompt(const char *dir, const char *sub, const char *name)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s/%s.chat.json", dir, sub, name);
+    FILE *fp = fopen(path, "rb");
+    CHECK_MSG(fp != NULL, "cannot open %s", path);
+    if (!fp)
+        return NULL;
+    static char buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof buf - 1, fp);
+    fclose(fp);
+    buf[n] = '\0';
+    cJSON *root = cJSON_Parse(buf);
+    cJSON *prompt = cJSON_GetObjectItem(root, "prompt");
+    CHECK_MSG(cJSON_IsString(prompt), "%s has no prompt", path);
+    char *out = cJSON_IsString(prompt) ? strdup(prompt->valuestring) : NULL;
+    cJSON_Delete(root);
+    return out;
+}
+
 /* The reference's chat prompt (fixtures/models/NAME.chat.json) is ChatML with one user message and
  * no system message; the fixture model's own template is recognised as ChatML. */
 TEST(chat_fixture_prompt)
@@ -149,24 +188,13 @@ TEST(chat_fixture_prompt)
         return;
     }
     char path[4096];
-    snprintf(path, sizeof path, "%s/models/qwen2moe-tiny-f32.chat.json", dir);
-    FILE *fp = fopen(path, "rb");
-    CHECK_MSG(fp != NULL, "cannot open %s", path);
-    if (!fp)
-        return;
-    static char buf[1 << 20];
-    size_t n = fread(buf, 1, sizeof buf - 1, fp);
-    fclose(fp);
-    buf[n] = '\0';
-    cJSON *root = cJSON_Parse(buf);
-    cJSON *prompt = cJSON_GetObjectItem(root, "prompt");
-    CHECK(cJSON_IsString(prompt));
+    char *prompt = tc_fixture_prompt(dir, "models", "qwen2moe-tiny-f32");
     struct chat_msg msg = {"user", "Why is a mixture of experts fast?"};
     char *got = chat_render(CHAT_CHATML, &msg, 1, true, NULL);
-    if (cJSON_IsString(prompt))
-        CHECK_STR_EQ(got, prompt->valuestring);
+    if (prompt)
+        CHECK_STR_EQ(got, prompt);
     free(got);
-    cJSON_Delete(root);
+    free(prompt);
 
     char err[512];
     struct gguf_file f;
@@ -197,24 +225,15 @@ TEST(chat_fixture_prompt_deepseek2)
     static const char bos[] = "<\xef\xbd\x9c" "begin\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>";
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         char path[4096], err[512];
-        snprintf(path, sizeof path, "%s/models-2026/%s.chat.json", dir, names[i]);
-        FILE *fp = fopen(path, "rb");
-        CHECK_MSG(fp != NULL, "cannot open %s", path);
-        if (!fp)
+        char *prompt = tc_fixture_prompt(dir, "models-2026", names[i]);
+        if (!prompt)
             continue;
-        static char buf[1 << 20];
-        size_t n = fread(buf, 1, sizeof buf - 1, fp);
-        fclose(fp);
-        buf[n] = '\0';
-        cJSON *root = cJSON_Parse(buf);
-        cJSON *prompt = cJSON_GetObjectItem(root, "prompt");
-        CHECK(cJSON_IsString(prompt));
         snprintf(path, sizeof path, "%s/models-2026/%s.gguf", dir, names[i]);
         struct gguf_file f;
         static char tmpl[65536];
         if (gguf_open(&f, path, err, sizeof err) < 0) {
             test_fail(__FILE__, __LINE__, "%s", err);
-            cJSON_Delete(root);
+            free(prompt);
             continue;
         }
         CHECK_INT_EQ(gguf_get_strz(&f, "tokenizer.chat_template", tmpl, sizeof tmpl, err,
@@ -230,10 +249,49 @@ TEST(chat_fixture_prompt_deepseek2)
         char *got = chat_render_style(chat_detect_style(tmpl), &msg, 1, true, NULL);
         char want[1024];
         snprintf(want, sizeof want, "%s%s", bos, got ? got : "");
-        if (cJSON_IsString(prompt))
-            CHECK_STR_EQ(want, prompt->valuestring);
+        CHECK_STR_EQ(want, prompt);
         free(got);
-        cJSON_Delete(root);
+        free(prompt);
+    }
+}
+
+/* The gpt-oss, glm4moe and ernie4_5-moe reference runs (models-2026): each file's template is
+ * recognised as its style, and one user message renders the reference's chat prompt. The
+ * gpt-oss run opens the final channel itself (no analysis), so its prompt is ours plus
+ * "<|channel|>final<|message|>". */
+TEST(chat_fixture_prompt_gpt_oss_glm4moe_ernie)
+{
+    const char *dir = test_fixtures_dir();
+    if (!dir) {
+        test_skip("no fixtures directory");
+        return;
+    }
+    static const struct {
+        const char *name;
+        enum chat_style style;
+        const char *family, *tail;
+    } fx[] = {
+        {"gpt-oss-small-mxfp4", CHAT_STYLE_GPT_OSS, "harmony", "<|channel|>final<|message|>"},
+        {"glm4moe-small-q5_k_m", CHAT_STYLE_GLM45, "glm", ""},
+        {"ernie4_5-moe-small-bf16", CHAT_STYLE_ERNIE45, "ernie", ""},
+    };
+    for (size_t i = 0; i < sizeof fx / sizeof fx[0]; i++) {
+        char path[4096], err[512];
+        char *prompt = tc_fixture_prompt(dir, "models-2026", fx[i].name);
+        if (!prompt)
+            continue;
+        snprintf(path, sizeof path, "%s/models-2026/%s.gguf", dir, fx[i].name);
+        struct model_desc d;
+        CHECK_INT_EQ(model_describe(path, &d, err, sizeof err), 0);
+        CHECK_STR_EQ(d.chat_style, chat_style_name(fx[i].style));
+        CHECK_STR_EQ(d.chat_family, fx[i].family);
+        struct chat_msg msg = {"user", "Why is a mixture of experts fast?"};
+        char *got = chat_render_style(fx[i].style, &msg, 1, true, NULL);
+        char want[1024];
+        snprintf(want, sizeof want, "%s%s", got ? got : "", fx[i].tail);
+        CHECK_STR_EQ(want, prompt);
+        free(got);
+        free(prompt);
     }
 }
 
@@ -300,6 +358,19 @@ TEST(chat_detect_templates)
          CHAT_STYLE_NONE},
         {"{{ '<|START_OF_TURN_TOKEN|><|USER_TOKEN|>' + content.strip() + '<|END_OF_TURN_TOKEN|>' }}",
          CHAT_STYLE_NONE},
+        /* gpt-oss-20b (harmony, with channels) */
+        {"{{- \"<|start|>assistant<|channel|>final<|message|>\" + message.content + \"<|end|>\" }}",
+         CHAT_STYLE_GPT_OSS},
+        /* GLM-4.5 */
+        {"[gMASK]<sop>\n{%- for m in messages %}{%- if m.role == 'user' -%}<|user|>\n{{ m.content }}"
+         "{%- endif -%}{%- endfor -%}{%- if add_generation_prompt -%}<|assistant|>{%- endif -%}",
+         CHAT_STYLE_GLM45},
+        /* ERNIE-4.5-21B-A3B-PT */
+        {"{%- if not cls_token is defined -%}{%- set cls_token = \"<|begin_of_sentence|>\" -%}"
+         "{%- endif -%}{{- cls_token -}}{%- for message in messages -%}{%- if message[\"role\"] == "
+         "\"user\" -%}{{- \"User: \" + message[\"content\"] + \"\\n\" -}}{%- elif "
+         "message[\"role\"] == \"assistant\" -%}{{- \"Assistant: \" + message[\"content\"] + "
+         "sep_token -}}{%- endif -%}{%- endfor -%}", CHAT_STYLE_ERNIE45},
         /* A name in place of the template, as llama.cpp allows */
         {"mistral-v3-tekken", CHAT_STYLE_MISTRAL_V3_TEKKEN},
         {"granite", CHAT_STYLE_GRANITE},

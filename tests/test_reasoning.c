@@ -54,6 +54,30 @@ TEST(reasoning_stream_r1_tokens)
     CHECK_INT_EQ(parts[8], REASON_ANSWER);
 }
 
+/* gpt-oss (harmony) after its "<|start|>assistant" prompt: the analysis channel is the
+ * thinking, the final channel the answer, the headers between them neither; the special
+ * tokens come whole. */
+TEST(reasoning_stream_harmony_channels)
+{
+    const char *r = "<|channel|>analysis<|message|>User asks why.<|end|><|start|>assistant"
+                    "<|channel|>final<|message|>Sparse.";
+    size_t cuts[] = { 11, 8, 11, 5, 5, 5, 7, 12, 9, 11, 5, 11, 0 };
+    enum reason_part parts[16];
+    struct rt_out o;
+    rt_stream(CHAT_STYLE_GPT_OSS, r, cuts, parts, &o);
+    CHECK_STR_EQ(o.text[REASON_THINKING], "User asks why.");
+    CHECK_STR_EQ(o.text[REASON_ANSWER], "Sparse.");
+    CHECK_INT_EQ(parts[0], REASON_THINKING);
+    CHECK_INT_EQ(parts[12], REASON_ANSWER);
+    /* a reply that opens the final channel at once is all answer */
+    rt_stream(CHAT_STYLE_GPT_OSS, "<|channel|>final<|message|>Hi", NULL, parts, &o);
+    CHECK_STR_EQ(o.text[REASON_ANSWER], "Hi");
+    CHECK_INT_EQ((int)o.n[REASON_THINKING], 0);
+    size_t off = 0, len = 0;
+    reason_history_text(CHAT_STYLE_GPT_OSS, r, strlen(r), &off, &len);
+    CHECK(len == strlen("Sparse.") && memcmp(r + off, "Sparse.", len) == 0);
+}
+
 TEST(reasoning_stream_no_thinking)
 {
     enum reason_part parts[8];

@@ -16,6 +16,9 @@ const char *const chat_family_names[CHAT_FAMILY_COUNT] = {
     [CHAT_DEEPSEEK] = "deepseek",
     [CHAT_TULU] = "tulu",
     [CHAT_GRANITE] = "granite",
+    [CHAT_HARMONY] = "harmony",
+    [CHAT_GLM] = "glm",
+    [CHAT_ERNIE] = "ernie",
 };
 
 /* The roles a style can give a turn of its own. */
@@ -146,6 +149,35 @@ static const struct chat_style_row chat_styles[CHAT_STYLE_COUNT] = {
                   [CR_ANY] = { "", "<|end_of_text|>\n" } },
         .gen = "<|start_of_role|>assistant<|end_of_role|>",
     },
+    /* gpt-oss: llama.cpp's harmony (OPENAI_MOE) branch; the reply opens its own channel
+     * (analysis, then final) after the generation prompt. */
+    [CHAT_STYLE_GPT_OSS] = {
+        .name = "gpt-oss", .family = CHAT_HARMONY,
+        .role_pre = "<|start|>", .role_post = "<|message|>",
+        .turn = { [CR_ASSISTANT] = { "", "<|return|>" }, [CR_ANY] = { "", "<|end|>" } },
+        .gen = "<|start|>assistant",
+    },
+    /* GLM: llama.cpp's chatglm4 (GLM-4) ends the prompt with a newline; GLM-4.5's own
+     * template (and the glm4moe reference run) does not. */
+    [CHAT_STYLE_CHATGLM4] = {
+        .name = "chatglm4", .family = CHAT_GLM, .begin = "[gMASK]<sop>",
+        .role_pre = "<|", .role_post = "|>\n", .turn = { [CR_ANY] = { "", "" } },
+        .gen = "<|assistant|>\n",
+    },
+    [CHAT_STYLE_GLM45] = {
+        .name = "glm4.5", .family = CHAT_GLM, .begin = "[gMASK]<sop>",
+        .role_pre = "<|", .role_post = "|>\n", .turn = { [CR_ANY] = { "", "" } },
+        .gen = "<|assistant|>",
+    },
+    /* ERNIE 4.5's template (llama.cpp has no built-in one): a system message is written
+     * bare, each line ends in a newline, a reply in <|end_of_sentence|>. */
+    [CHAT_STYLE_ERNIE45] = {
+        .name = "ernie4.5", .family = CHAT_ERNIE, .begin = "<|begin_of_sentence|>",
+        .turn = { [CR_USER] = { "User: ", "\n" },
+                  [CR_ASSISTANT] = { "Assistant: ", "<|end_of_sentence|>" },
+                  [CR_ANY] = { "", "\n" } },
+        .gen = "Assistant: ",
+    },
 };
 #undef NAMED_ROLES
 #undef LLAMA2
@@ -174,6 +206,9 @@ enum chat_style chat_family_default_style(enum chat_family f)
     case CHAT_DEEPSEEK: return CHAT_STYLE_DEEPSEEK;
     case CHAT_TULU: return CHAT_STYLE_TULU;
     case CHAT_GRANITE: return CHAT_STYLE_GRANITE;
+    case CHAT_HARMONY: return CHAT_STYLE_GPT_OSS;
+    case CHAT_GLM: return CHAT_STYLE_GLM45;
+    case CHAT_ERNIE: return CHAT_STYLE_ERNIE45;
     default: return CHAT_STYLE_NONE;
     }
 }
@@ -254,8 +289,9 @@ enum chat_style chat_detect_style(const char *t)
     }
     if (HAS("<|assistant|>") && HAS("<|end|>"))
         return CHAT_STYLE_NONE; /* phi3 */
-    if (HAS("[gMASK]<sop>"))
-        return CHAT_STYLE_NONE; /* chatglm4 */
+    if (HAS("[gMASK]<sop>")) /* llama.cpp: chatglm4; GLM-4.5's generation prompt has no
+                              * newline (the GLM-4 templates are dense models we do not run) */
+        return CHAT_STYLE_GLM45;
     if (HAS("<|assistant|>") && HAS("<|user|>"))
         /* llama.cpp: falcon3 when "</s>" appears, else glmedge. OLMoE's and Tulu's templates
          * have no "</s>" but are the falcon3 format, which is what we render. */
@@ -282,6 +318,12 @@ enum chat_style chat_detect_style(const char *t)
         return CHAT_STYLE_NONE; /* exaone, rwkv-world */
     if (HAS("<|start_of_role|>"))
         return CHAT_STYLE_GRANITE;
+    /* llama.cpp asks for <|channel|> too; gpt-oss templates written without channels (the
+     * gpt-oss reference file's) it does not recognise */
+    if (HAS("<|start|>") && (HAS("<|channel|>") || HAS("<|message|>")))
+        return CHAT_STYLE_GPT_OSS;
+    if (HAS("<|begin_of_sentence|>") && HAS("Assistant: ")) /* ERNIE 4.5, not in llama.cpp */
+        return CHAT_STYLE_ERNIE45;
 #undef HAS
     return CHAT_STYLE_NONE;
 }

@@ -10,9 +10,17 @@
  * last user message. Both write <think> as the first thing of a reply. */
 static const struct reason_markers reason_think = { "<think>", "</think>", NULL, true };
 
+/* gpt-oss (harmony) thinks in the analysis channel, then writes "<|start|>assistant" and the
+ * final channel; its template keeps only the final message of earlier turns. */
+static const struct reason_markers reason_harmony = {
+    "<|channel|>analysis<|message|>", "<|end|>", "<|channel|>final<|message|>", true
+};
+
 static const struct reason_markers *const reason_rows[CHAT_STYLE_COUNT] = {
     [CHAT_STYLE_CHATML] = &reason_think,
     [CHAT_STYLE_DEEPSEEK3] = &reason_think,
+    [CHAT_STYLE_GLM45] = &reason_think,
+    [CHAT_STYLE_GPT_OSS] = &reason_harmony,
 };
 
 const struct reason_markers *reason_markers_of(enum chat_style s)

@@ -32,6 +32,8 @@ serves /v1/models (owned_by from the mode's family) and POST /v1/completions and
   sglang      /v1/models owned_by sglang; the stream in tests/remote/sglang_stream.txt
   think       a reasoning model's reply: <think>, two pieces of thinking, </think>, the
               answer "Yes." (tests/e2e_reasoning.sh)
+  harmony     the same reply in gpt-oss's harmony channels: analysis, then the
+              "<|start|>assistant" header and the final channel
 With FAKE_SERVER_TLS=CERT:KEY in the environment it speaks https with that certificate.
 Every POST's path and its messages' roles (or "prompt") are appended to PORTFILE.posts.
 Everything here is written from the servers' documented formats; no GPU server was used.
@@ -48,6 +50,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TOKENS = [" To", " be", ",", " or", " not"]
 if MODE == "think":
     TOKENS = ["<think>", "\nplan", " ahead\n", "</think>", "\n\n", "Yes", "."]
+if MODE == "harmony":
+    TOKENS = ["<|channel|>", "analysis", "<|message|>", "plan", " ahead", "<|end|>", "<|start|>",
+              "assistant", "<|channel|>", "final", "<|message|>", "Yes", "."]
 OWNER = {"vllm": "vllm", "sglang": "sglang", "ollama": "library",
          "ollamabad": "library"}.get(MODE, "llamacpp")
 
