@@ -4,12 +4,16 @@
 # expert FFN 512, shared FFN 1024, vocab 32 000) in Q8_0 and Q4_K, runs `moescope bench` on
 # each at 1 and 2 threads, and prints one table; then the MoE-against-dense tables (moescope
 # compare with synth's dense models of equal active and of equal total parameters). Then
-# moescope against llama.cpp's llama-bench (tools/llama_anchor.sh, when built: make bench-anchor) on those two and on the
-# OLMoE-1B-7B shape in Q4_K_M, on each kernel path (this CPU's best; AVX2 forced where the
-# CPU has AVX-512, against llama.cpp's AVX2 build), at 2 threads, the two engines
-# alternating round by round. Every figure is measured in this run.
+# moescope against llama.cpp's llama-bench (tools/llama_anchor.sh, when built: make
+# bench-anchor) on those two, on the OLMoE-1B-7B shape in Q4_K_M and on the gpt-oss-20b shape
+# with MXFP4 experts, on each kernel path (this CPU's best; AVX2 forced where the CPU has
+# AVX-512, against llama.cpp's AVX2 build), at 2 threads, the two engines alternating round
+# by round. Every figure is measured in this run.
 #   BENCH_REPEATS (5): repeats per moescope bench run; BENCH_ROUNDS (3): alternating rounds
 #   BENCH_OLMOE=0 skips the OLMoE shape (a 4.2 GB file, written once into build/bench/)
+#   BENCH_GPTOSS=0 skips the gpt-oss-20b shape (a 13 GB file, written once: about 12 CPU-
+#   minutes, and synth holds the file in memory); BENCH_GPTOSS_LAYERS=N writes and measures
+#   it with N of its 24 layers (a check that the row runs, not its figures)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=build/bench
@@ -53,6 +57,26 @@ if [ "${BENCH_OLMOE:-1}" != 0 ]; then
     if [ ! -s "$m" ]; then
         echo "== writing the OLMoE-shape model (4.2 GB, once) into $m"
         build/synth "${olmoe[@]}" --type q4_k --name "OLMoE-1B-7B shape q4_k" -o "$m.tmp"
+        mv "$m.tmp" "$m"
+    fi
+    models+=("$m")
+fi
+
+# gpt-oss-20b's shape: 24 layers, d_model 2880, 64 heads of 64 with 8 KV heads, 32 experts of
+# which 4, expert FFN 2880, vocab 201 088, a window of 128 on every other layer, YaRN; MXFP4
+# experts with Q8_0 attention and F16 embeddings and output, as llama.cpp's converter writes
+# gpt-oss (tools/synth's gpt-oss mix).
+gl=${BENCH_GPTOSS_LAYERS:-24}
+gptoss=(--arch gpt-oss --layers "$gl" --d-model 2880 --heads 64 --kv-heads 8 --head-dim 64
+        --experts 32 --experts-used 4 --ff 2880 --vocab 201088 --rope-base 150000
+        --ctx 131072 --seed 7)
+if [ "${BENCH_GPTOSS:-1}" != 0 ]; then
+    m="$out/gpt-oss-20b-mxfp4.gguf"
+    [ "$gl" = 24 ] || m="$out/gpt-oss-20b-${gl}layers-mxfp4.gguf"
+    if [ ! -s "$m" ]; then
+        echo "== writing the gpt-oss-20b-shape model ($gl layers) into $m (once)"
+        nice -n 10 build/synth "${gptoss[@]}" --type mxfp4 \
+            --name "gpt-oss-20b shape mxfp4 ($gl layers)" -o "$m.tmp"
         mv "$m.tmp" "$m"
     fi
     models+=("$m")

@@ -14,6 +14,11 @@
  *   granitemoe  llama layout plus embedding, residual, attention and logit scales
  *   llama       dense (ffn_gate/ffn_up/ffn_down), --experts 0
  *   qwen2       dense with QKV bias
+ *   gpt-oss     QKV and output biases, attention sinks, a sliding window of 128 on every
+ *               other layer, YaRN (factor 32 over 4096), post_attention_norm, a router
+ *               bias and per-expert biases; with --type mxfp4 the experts are MXFP4, the
+ *               other matrices Q8_0 and the embeddings and output F16 (llama.cpp's
+ *               converter's mix, as in the gpt-oss reference file) unless --pure
  * The vocabulary is byte-level BPE ("gpt2" model): 256 byte tokens in GPT-2's byte-to-unicode
  * order, a few built-in merges (--merges N), then <|endoftext|>, <|im_start|>, <|im_end|> as
  * control tokens, then (--hostile) the hostile pieces below, then (--vocab N) filler tokens
@@ -65,6 +70,7 @@ struct synth_arch {
     bool shexp_gate;       /* ffn_gate_inp_shexp */
     bool expert_ff_key;    /* expert_feed_forward_length holds the expert size */
     bool granite;          /* the four scales */
+    bool gpt_oss;          /* sinks, window, biases, post_attention_norm (gpt-oss) */
     const char *pre;       /* tokenizer.ggml.pre */
 };
 
@@ -79,6 +85,8 @@ static const struct synth_arch synth_archs[] = {
       .pre = "default" },
     { .flag = "llama", .gguf = "llama", .pre = "default" },
     { .flag = "qwen2", .gguf = "qwen2", .qkv_bias = true, .pre = "qwen2" },
+    { .flag = "gpt-oss", .gguf = "gpt-oss", .moe = true, .qkv_bias = true,
+      .expert_ff_key = true, .gpt_oss = true, .pre = "gpt-4o" },
 };
 enum { SYNTH_N_ARCHS = sizeof synth_archs / sizeof synth_archs[0] };
 
@@ -298,6 +306,8 @@ static uint32_t synth_pick_type(const struct synth_cfg *c, enum synth_kind kind,
     if (kind != SK_MATRIX && kind != SK_EMBED && kind != SK_HEAD)
         return GGML_TYPE_F32;
     uint32_t t = c->type;
+    if (c->arch->gpt_oss && t == GGML_TYPE_MXFP4 && !c->pure && !strstr(name, "_exps."))
+        return kind == SK_MATRIX ? GGML_TYPE_Q8_0 : GGML_TYPE_F16;
     if (c->pure || (t != GGML_TYPE_Q4_0 && t != GGML_TYPE_Q4_K))
         return t;
     int il = -1;
@@ -446,7 +456,17 @@ static int synth_layer(struct synth_state *st, int il)
         rc |= synth_tensor(st, SK_NORM, 1, NE(qn), "blk.%d.attn_q_norm.weight", il);
         rc |= synth_tensor(st, SK_NORM, 1, NE(kn), "blk.%d.attn_k_norm.weight", il);
     }
-    rc |= synth_tensor(st, SK_NORM, 1, NE(d), "blk.%d.ffn_norm.weight", il);
+    if (a->gpt_oss) {
+        rc |= synth_tensor(st, SK_BIAS, 1, NE(d), "blk.%d.attn_output.bias", il);
+        rc |= synth_tensor(st, SK_BIAS, 1, NE(c->n_heads), "blk.%d.attn_sinks.weight", il);
+        rc |= synth_tensor(st, SK_NORM, 1, NE(d), "blk.%d.post_attention_norm.weight", il);
+        rc |= synth_tensor(st, SK_BIAS, 1, NE(ne), "blk.%d.ffn_gate_inp.bias", il);
+        rc |= synth_tensor(st, SK_BIAS, 2, NE(ff, ne), "blk.%d.ffn_gate_exps.bias", il);
+        rc |= synth_tensor(st, SK_BIAS, 2, NE(ff, ne), "blk.%d.ffn_up_exps.bias", il);
+        rc |= synth_tensor(st, SK_BIAS, 2, NE(d, ne), "blk.%d.ffn_down_exps.bias", il);
+    } else {
+        rc |= synth_tensor(st, SK_NORM, 1, NE(d), "blk.%d.ffn_norm.weight", il);
+    }
     if (rc)
         return -1;
     if (c->n_experts == 0) {
@@ -675,6 +695,13 @@ static void synth_keys(struct synth_state *st)
             gguf_writer_add_u32(w, KEY("expert_shared_feed_forward_length"),
                                 (uint32_t)c->d_ff_shared);
     }
+    if (a->gpt_oss) {
+        /* gpt-oss-20b's window and RoPE scaling */
+        gguf_writer_add_u32(w, KEY("attention.sliding_window"), 128);
+        gguf_writer_add_str(w, KEY("rope.scaling.type"), "yarn");
+        gguf_writer_add_f32(w, KEY("rope.scaling.factor"), 32.0f);
+        gguf_writer_add_u32(w, KEY("rope.scaling.original_context_length"), 4096);
+    }
     if (a->granite) {
         /* The values of granite-3.0-1b-a400m, with the attention scale 1/head_dim. */
         gguf_writer_add_f32(w, KEY("embedding_scale"), 12.0f);
@@ -742,7 +769,8 @@ static void synth_usage(FILE *fp)
     fprintf(fp, "usage: synth [options] -o FILE\n"
           "Writes a random-weight GGUF model that llama.cpp can load.\n"
           "  --arch A          qwen2moe (default), qwen3moe, olmoe, mixtral, granitemoe,\n"
-          "                    llama (dense, or mixtral with --experts N), qwen2 (dense)\n"
+          "                    llama (dense, or mixtral with --experts N), qwen2 (dense),\n"
+          "                    gpt-oss\n"
           "  --layers N        blocks (4)\n"
           "  --d-model N       embedding width (128)\n"
           "  --heads N         attention heads (4)\n"
@@ -931,7 +959,7 @@ static int synth_main(int argc, char **argv)
                     c.arch = &synth_archs[k];
             if (!c.arch) {
                 synth_say("synth: unknown --arch '%s' (qwen2moe, qwen3moe, olmoe, mixtral, "
-                                "granitemoe, llama, qwen2)\n", v);
+                                "granitemoe, llama, qwen2, gpt-oss)\n", v);
                 return 2;
             }
         } else if (!strcmp(f, "--layers")) {
