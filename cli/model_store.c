@@ -298,8 +298,10 @@ static void ms_hf_repo(struct ms_scan *s, const char *hub, const char *dirname)
         snprintf(repo, sizeof repo, "%s", rest);
     char prefix[600], refpath[4096], snaps[4096];
     snprintf(prefix, sizeof prefix, "%s:", repo);
-    snprintf(refpath, sizeof refpath, "%s/%s/refs/main", hub, dirname);
-    snprintf(snaps, sizeof snaps, "%s/%s/snapshots", hub, dirname);
+    /* a path longer than PATH_MAX-ish buffers is no model of ours: skip it */
+    if (snprintf(refpath, sizeof refpath, "%s/%s/refs/main", hub, dirname) >= (int)sizeof refpath ||
+        snprintf(snaps, sizeof snaps, "%s/%s/snapshots", hub, dirname) >= (int)sizeof snaps)
+        return;
     char *ref = ms_read_small(refpath, 256);
     if (ref) {
         ref[strcspn(ref, "\r\n")] = 0;
