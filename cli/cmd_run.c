@@ -451,6 +451,19 @@ static void run_print_shifts(const struct trace_log *log, const struct backend_r
             s.n_shifts == 1 ? "" : "s", s.shift_dropped, s.shift_ms);
 }
 
+/* A reasoning model's share of the reply, on its own line: how much of the wait was thinking. */
+static void run_print_thinking(const struct trace_log *log, const struct backend_result *res)
+{
+    struct trace_speed s;
+    if (trace_speed(log, res->first, log->n, &s) != 0 || s.n_thinking == 0)
+        return;
+    char ttfa[64] = "no answer yet";
+    if (s.ttfa_ms > 0)
+        snprintf(ttfa, sizeof ttfa, "first answer token after %.1f ms", s.ttfa_ms);
+    fprintf(stderr, "moescope: thinking %zu of %zu tokens | %s (TTFT %.1f ms)\n", s.n_thinking,
+            s.n_gen, ttfa, s.ttft_ms);
+}
+
 struct run_stream {
     struct run_out out;
     struct run_out think;     /* --reasoning show: the thinking on stderr */
@@ -524,7 +537,8 @@ static int run_generate(struct backend *b, const struct run_opts *o, struct trac
         .think = { .fp = stderr, .escape = !o->raw && isatty(STDERR_FILENO) },
         .dim = isatty(STDERR_FILENO), .reasoning = o->reasoning,
     };
-    reason_split_init(&st.rs, o->chat ? run_reply_style(b, style) : CHAT_STYLE_NONE);
+    enum chat_style reply_style = o->chat ? run_reply_style(b, style) : CHAT_STYLE_NONE;
+    reason_split_init(&st.rs, reply_style);
     struct chat_msg user = { "user", text };
     struct backend_request rq = {
         .system = o->system, .msgs = o->chat ? &user : NULL, .n_msgs = o->chat ? 1 : 0,
@@ -533,6 +547,8 @@ static int run_generate(struct backend *b, const struct run_opts *o, struct trac
         .on_token = run_on_token, .should_stop = run_should_stop, .ud = &st,
     };
     int rc = backend_generate(b, &rq, log, res);
+    if (reason_mark_records(reply_style, log, res->first, log->n)) /* --trace, --session */
+        trace_log_touch(log);
     if (rc != 0) {
         fprintf(stderr, "moescope run: %s\n", res->msg);
         return 1;
@@ -580,6 +596,7 @@ static int run_generate(struct backend *b, const struct run_opts *o, struct trac
     run_print_figures(log, res, backend_info(b), stop,
                       st.out.wrote && !st.out.ends_newline && isatty(STDERR_FILENO));
     run_print_shifts(log, res, backend_info(b)->n_ctx);
+    run_print_thinking(log, res);
     return status;
 }
 
@@ -627,10 +644,16 @@ static int run_write_session(const struct run_opts *o, const struct backend_info
     reply[len] = 0;
     const char *user = o->prompt ? o->prompt : prompt;
     size_t user_len = o->prompt ? strlen(o->prompt) : prompt_len;
-    int rc = in->remote ? session_save_run_remote(o->session_path, &in->model, in->fingerprint,
+    /* The template the reply was written in, when named: a replay finds its thinking by it. */
+    struct model_desc md = in->model;
+    enum chat_style st;
+    if (o->chat && o->chat_template &&
+        chat_style_from_name(o->chat_template, &st, err, sizeof err) == 0)
+        snprintf(md.chat_style, sizeof md.chat_style, "%s", chat_style_name(st));
+    int rc = in->remote ? session_save_run_remote(o->session_path, &md, in->fingerprint,
                                                   &o->sp, o->system, user, user_len, reply, len,
                                                   log, false, err, sizeof err)
-                        : session_save_run(o->session_path, &in->model, &o->sp, o->system, user,
+                        : session_save_run(o->session_path, &md, &o->sp, o->system, user,
                                            user_len, reply, len, log, false, err, sizeof err);
     if (rc != 0)
         fprintf(stderr, "moescope run: --session %s\n", err);

@@ -19,6 +19,7 @@
 #include <stddef.h>
 
 #include "chat.h"
+#include "trace.h"
 
 enum reason_part { REASON_ANSWER, REASON_THINKING, REASON_PART_COUNT };
 
@@ -65,6 +66,11 @@ enum reason_part reason_split_push(struct reason_split *rs, const char *piece, s
                                    reason_emit_fn emit, void *ud);
 /* The end of the reply: held bytes go out as what they were waiting in. */
 void reason_split_flush(struct reason_split *rs, reason_emit_fn emit, void *ud);
+
+/* Sets trace_token.thinking of the generated records of one reply, log records [from, to),
+ * as the stream would (prompt records are skipped). Returns true when a record changed
+ * (the caller then touches the log, trace.h's trace_log_touch). */
+bool reason_mark_records(enum chat_style s, struct trace_log *log, size_t from, size_t to);
 
 /* ---- a stored reply ---- */
 

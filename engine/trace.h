@@ -61,6 +61,8 @@ struct trace_token {
                                           sound summed over many tokens, coarse for one. A
                                           major fault's wait for storage is not CPU time and
                                           is not in it. */
+    bool thinking;                     /* generated as a reasoning model's thinking (its
+                                          markers included), not its answer (reasoning.h) */
 };
 
 struct trace_log {

@@ -72,10 +72,16 @@ int trace_speed(const struct trace_log *log, size_t from, size_t to, struct trac
     to = range_end(log, to);
     if (from >= to)
         return 0;
-    uint64_t prompt_ns = 0;
+    uint64_t prompt_ns = 0, before_answer_ns = 0;
     size_t n_itl = 0;
+    bool answered = false;
     for (size_t i = from; i < to; i++) {
         const struct trace_token *t = &log->tok[i];
+        if (!t->prompt && !answered) {
+            answered = !t->thinking;
+            before_answer_ns += answered ? 0 : t->ns_total;
+        }
+        out->n_thinking += !t->prompt && t->thinking;
         if (t->shift_dropped) {
             out->n_shifts++;
             out->shift_dropped += t->shift_dropped;
@@ -94,6 +100,7 @@ int trace_speed(const struct trace_log *log, size_t from, size_t to, struct trac
     }
     out->prompt_ms = (double)prompt_ns / 1e6;
     out->ttft_ms = out->prompt_ms;
+    out->ttfa_ms = answered ? (double)(prompt_ns + before_answer_ns) / 1e6 : 0;
     if (prompt_ns)
         out->prompt_tps = (double)out->n_prompt_fed * 1e9 / (double)prompt_ns;
     out->n_itl = n_itl;
@@ -189,8 +196,25 @@ static void balance_finish(const uint32_t *load, int ne, uint32_t n_tokens, uint
         out->locality = (double)same / n_pairs;
 }
 
+bool trace_selects(const struct trace_token *t, enum trace_select sel)
+{
+    switch (sel) {
+    case TRACE_SEL_PROMPT: return t->prompt;
+    case TRACE_SEL_GEN: return !t->prompt;
+    case TRACE_SEL_THINKING: return !t->prompt && t->thinking;
+    case TRACE_SEL_ANSWER: return !t->prompt && !t->thinking;
+    default: return true;
+    }
+}
+
 int trace_balance_all(const struct trace_log *log, size_t from, size_t to,
                       struct trace_balance *out)
+{
+    return trace_balance_select(log, from, to, TRACE_SEL_ALL, out);
+}
+
+int trace_balance_select(const struct trace_log *log, size_t from, size_t to,
+                         enum trace_select sel, struct trace_balance *out)
 {
     int nl = log->n_layers, ne = log->n_experts;
     if (nl <= 0)
@@ -212,7 +236,7 @@ int trace_balance_all(const struct trace_log *log, size_t from, size_t to,
         prev_top[l] = -1;
     for (size_t i = from; i < to; i++) {
         const struct trace_layer *lys = trace_layers(log, i);
-        bool fed = log->tok[i].fed;
+        bool fed = log->tok[i].fed && trace_selects(&log->tok[i], sel);
         for (int l = 0; l < nl; l++) {
             const struct trace_layer *ly = &lys[l];
             if (!fed || !ly->n) {
@@ -301,8 +325,7 @@ void trace_time_split(const struct trace_log *log, size_t from, size_t to,
     to = range_end(log, to);
     for (size_t i = from; i < to; i++) {
         const struct trace_token *t = &log->tok[i];
-        if (!t->fed || (sel == TRACE_SEL_PROMPT && !t->prompt) ||
-            (sel == TRACE_SEL_GEN && t->prompt))
+        if (!t->fed || !trace_selects(t, sel))
             continue;
         out->n_tokens++;
         out->ns_total += t->ns_total;

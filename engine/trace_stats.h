@@ -7,7 +7,8 @@
  * Definitions:
  * - A record counts for timing and routing only when it was fed (fed = 1).
  * - TTFT = the forward time (ns_total) of the prompt records in the range: the passes that
- *   produce the first token's logits. Sampling the first token is not recorded in a trace
+ *   produce the first token's logits. Time to first answer (TTFA) adds the passes of the
+ *   generated records before the first one that is not thinking. Sampling the first token is not recorded in a trace
  *   record, and costs well under 1% of that, so it is left out.
  * - Prompt tokens/s = fed prompt records / their summed ns_total.
  * - Inter-token latency (ITL) of generated token j+1 = the ns_total of generated token j:
@@ -29,13 +30,20 @@
 #ifndef MOESCOPE_TRACE_STATS_H
 #define MOESCOPE_TRACE_STATS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "trace.h"
 
 /* Which records of a range a statistic looks at. */
-enum trace_select { TRACE_SEL_ALL, TRACE_SEL_PROMPT, TRACE_SEL_GEN };
+enum trace_select {
+    TRACE_SEL_ALL, TRACE_SEL_PROMPT, TRACE_SEL_GEN,
+    TRACE_SEL_THINKING, TRACE_SEL_ANSWER, /* generated records of a reasoning model's thinking,
+                                           * and the others (trace_token.thinking) */
+};
+/* Whether record t is one that sel selects. */
+bool trace_selects(const struct trace_token *t, enum trace_select sel);
 
 struct trace_speed {
     size_t n_prompt;          /* prompt records in the range (fed or not) */
@@ -49,6 +57,11 @@ struct trace_speed {
     size_t n_shifts;          /* context shifts in the range (records with shift_dropped) */
     size_t shift_dropped;     /* positions they dropped */
     double shift_ms;          /* their cost, apart from the ITL samples and decode_tps */
+    size_t n_thinking;        /* generated records that were thinking (trace_token.thinking) */
+    double ttfa_ms;           /* time to the first answer token: TTFT plus the ns_total of
+                               * the generated records before it (their passes produced the
+                               * logits up to it); = TTFT without thinking; 0 while no
+                               * answer token has come */
 };
 
 struct trace_balance {
@@ -110,6 +123,10 @@ double trace_entropy_norm(const struct trace_log *log, size_t i, int layer);
  * runs out. */
 int trace_balance_all(const struct trace_log *log, size_t from, size_t to,
                       struct trace_balance *out);
+/* The same over the selected records only (a record left out breaks locality's pairs):
+ * thinking and answer apart, for a reasoning model. */
+int trace_balance_select(const struct trace_log *log, size_t from, size_t to,
+                         enum trace_select sel, struct trace_balance *out);
 
 /* The whole log's expert load and per-layer balance, kept for one (log, rev) as
  * trace_speed_cache is: the heatmap's session mode and the balance view draw them on every

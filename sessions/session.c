@@ -229,7 +229,7 @@ int session_model_from_desc(struct session_model *m, const struct model_desc *d,
     session_copy_str(m->file, sizeof m->file, slash ? slash + 1 : d->path);
     session_copy_str(m->name, sizeof m->name, d->name);
     session_copy_str(m->arch, sizeof m->arch, d->arch);
-    session_copy_str(m->chat, sizeof m->chat, d->chat_family);
+    session_copy_str(m->chat, sizeof m->chat, d->chat_style[0] ? d->chat_style : d->chat_family);
     m->size = d->file_size;
     m->n_layers = d->n_layers;
     m->n_experts = d->n_experts;

@@ -43,7 +43,9 @@ struct session_model {
     char file[256];                        /* the GGUF's file name, without its folder */
     char name[128];                        /* general.name */
     char arch[32];                         /* general.architecture */
-    char chat[16];                         /* chat template family, "" when none */
+    char chat[24];                         /* chat template: its style's name (a family name,
+                                              or llama.cpp's name of a variant: deepseek3),
+                                              "" when none */
     uint64_t size;                         /* file size in bytes */
     int n_layers, n_experts, n_experts_used, d_model, n_vocab;
     uint64_t hash;                         /* FNV-1a 64 of the file's first hash_bytes */

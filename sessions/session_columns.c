@@ -29,6 +29,7 @@ const struct session_column session_columns[] = {
     { "faults_minor", SESSION_COL_INT, 1, ONE, 0, UINT32_MAX, FIELD(faults_minor), false, true },
     { "faults_major", SESSION_COL_INT, 1, ONE, 0, UINT32_MAX, FIELD(faults_major), false, true },
     { "ns_kernel", SESSION_COL_INT, 1, ONE, 0, 1LL << 53, FIELD(ns_kernel), false, true },
+    { "thinking", SESSION_COL_INT, 1, ONE, 0, 1, FIELD(thinking), false, true },
 };
 
 const int session_column_count = (int)(sizeof session_columns / sizeof session_columns[0]);

@@ -19,7 +19,12 @@ command -v python3 >/dev/null 2>&1 || { echo "skipped: python3 is not installed"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/moescope-reason.XXXXXX") || exit 1
 PID=""
-cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; rm -rf "$TMP"; }
+SOCK="moescope-reason-$$"
+cleanup() {
+    tmux -L "$SOCK" kill-server 2>/dev/null
+    [ -n "$PID" ] && kill "$PID" 2>/dev/null
+    rm -rf "$TMP"
+}
 trap cleanup EXIT INT TERM
 # serve MODE: starts tests/remote/fake_server.py in that mode (stopping the one before); URL
 serve() {
@@ -47,11 +52,48 @@ check() {
 runit
 check "show (the default): the answer alone on stdout" "$TMP/out" "Yes."
 check "show: the thinking on stderr" "$TMP/err" "$(printf '\nplan ahead')"
-runit --reasoning hide
+if grep -q "^moescope: thinking 5 of 7 tokens | first answer token after [0-9.]* ms (TTFT" "$TMP/err"
+then ok "the closing figures count the thinking and time the first answer"
+else bad "the closing figures count the thinking and time the first answer" "$(cat "$TMP/err")"; fi
+runit --reasoning hide --session "$TMP/s.json" --trace "$TMP/t.jsonl"
 check "hide: the answer on stdout" "$TMP/out" "Yes."
 check "hide: no thinking on stderr" "$TMP/err" ""
+# 4 prompt records, then <think> .. "\n\n" (5 thinking), Yes . (answer)
+if grep -q '"thinking":\[0,0,0,0,1,1,1,1,1,0,0\]' "$TMP/s.json" &&
+   [ "$(grep -c '"thinking":true' "$TMP/t.jsonl")" = 5 ]
+then ok "the session and the trace say which tokens were thinking"
+else bad "the session and the trace say which tokens were thinking" "$(grep -o '"thinking[^]]*' "$TMP/s.json")"; fi
 runit --reasoning raw
 check "raw: the reply as written" "$TMP/out" "$(printf '<think>\nplan ahead\n</think>\n\nYes.')"
+# The app on that session, replayed: the thinking folds to one line under the answer's
+# mark, F3 shows it and folds it again, and the time to the first answer is in the bar.
+if command -v tmux >/dev/null 2>&1; then
+    tmux -L "$SOCK" new-session -d -x 120 -y 30 "$BIN --replay $TMP/s.json"
+    screen() { tmux -L "$SOCK" capture-pane -p; }
+    waitfor() { # waitfor TEXT: up to 10 s
+        i=0
+        while [ $i -lt 50 ]; do screen | grep -qF -- "$1" && return 0; sleep 0.2; i=$((i + 1)); done
+        return 1
+    }
+    if waitfor "thought, 5 tokens" && screen | grep -q "Yes\." && ! screen | grep -q "plan ahead"
+    then ok "replay: the thinking folded to one line, the answer shown"
+    else bad "replay: the thinking folded to one line, the answer shown" "$(screen)"; fi
+    if screen | grep -q "think 5 tok, answer at [0-9]"
+    then ok "replay: the status bar times the first answer beside TTFT"
+    else bad "replay: the status bar times the first answer beside TTFT" "$(screen | head -1)"; fi
+    tmux -L "$SOCK" send-keys F3
+    if waitfor "plan ahead" && screen | grep -q "(F3 folds it)" && ! screen | grep -qF "<think>"
+    then ok "replay: F3 unfolds the thinking (without its markers)"
+    else bad "replay: F3 unfolds the thinking (without its markers)" "$(screen)"; fi
+    tmux -L "$SOCK" send-keys F3
+    sleep 0.5
+    if waitfor "(F3 shows it)" && ! screen | grep -q "plan ahead"
+    then ok "replay: F3 folds it again"
+    else bad "replay: F3 folds it again" "$(screen)"; fi
+    tmux -L "$SOCK" kill-server 2>/dev/null
+else
+    echo "skipped: tmux is not installed (the replay checks)"
+fi
 # gpt-oss: the analysis channel is the thinking, the final channel the answer
 serve harmony
 runh() {

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "reasoning.h"
+#include "trace_stats.h"
 
 /* What the stream showed, per part, and the part of each piece. */
 struct rt_out {
@@ -200,4 +201,64 @@ TEST(reasoning_table)
     CHECK_INT_EQ(reason_mode_from_name("raw", &m), 0);
     CHECK_INT_EQ(m, REASON_RAW);
     CHECK_INT_EQ(reason_mode_from_name("shown", &m), -1);
+}
+
+/* A reply's records marked as the stream splits it, and the figures that follow: thinking
+ * tokens, and the time to the first answer token (TTFT plus the passes before it). */
+TEST(reasoning_marks_records_and_times_the_answer)
+{
+    struct trace_log log;
+    CHECK_INT_EQ(trace_log_init(&log, 1, 4, 2), 0);
+    static const char *const pieces[] = { "Hi", "<think>", "hm", "</think>", "\n\n", "Ok", "." };
+    for (int i = 0; i < 7; i++) {
+        long k = trace_log_push(&log, 100 + i, pieces[i], strlen(pieces[i]), i == 0);
+        CHECK(k == i);
+        log.tok[i].fed = i < 6;               /* the last token is never fed */
+        log.tok[i].ns_total = (uint64_t)(i + 1) * 1000000;
+    }
+    CHECK(reason_mark_records(CHAT_STYLE_DEEPSEEK3, &log, 0, log.n));
+    static const bool want[] = { false, true, true, true, true, false, false };
+    for (int i = 0; i < 7; i++)
+        CHECK_MSG(log.tok[i].thinking == want[i], "record %d", i);
+    CHECK(!reason_mark_records(CHAT_STYLE_DEEPSEEK3, &log, 0, log.n)); /* nothing changes */
+    struct trace_speed s;
+    CHECK_INT_EQ(trace_speed(&log, 0, log.n, &s), 0);
+    CHECK_INT_EQ(s.n_thinking, 4);
+    CHECK_NEAR(s.ttft_ms, 1.0, 1e-9);
+    CHECK_NEAR(s.ttfa_ms, 1.0 + 2 + 3 + 4 + 5, 1e-9); /* prompt, then the four thinking passes */
+    /* Still thinking: no answer yet, so no time to it. */
+    CHECK_INT_EQ(trace_speed(&log, 0, 4, &s), 0);
+    CHECK(s.ttfa_ms == 0 && s.n_thinking == 3);
+    /* A style without markers: nothing is thinking, and TTFA is TTFT. */
+    CHECK(reason_mark_records(CHAT_STYLE_LLAMA3, &log, 0, log.n));
+    CHECK_INT_EQ(trace_speed(&log, 0, log.n, &s), 0);
+    CHECK(s.n_thinking == 0 && s.ttfa_ms == s.ttft_ms);
+    trace_log_free(&log);
+}
+
+/* Routing of thinking and answer apart: thinking tokens all pick expert 0, answer tokens
+ * experts 1 and 2 in turn; each selection sees only its own records. */
+TEST(reasoning_balance_apart)
+{
+    struct trace_log log;
+    CHECK_INT_EQ(trace_log_init(&log, 1, 4, 1), 0);
+    for (int i = 0; i < 8; i++) {
+        trace_log_push(&log, i, "x", 1, i == 0);
+        struct trace_token *t = &log.tok[i];
+        t->fed = true;
+        t->thinking = i >= 1 && i <= 4;
+        struct trace_layer *ly = trace_layers(&log, (size_t)i);
+        ly->n = 1;
+        ly->experts[0] = (uint16_t)(t->thinking ? 0 : 1 + i % 2);
+    }
+    struct trace_balance th, an;
+    CHECK_INT_EQ(trace_balance_select(&log, 0, log.n, TRACE_SEL_THINKING, &th), 0);
+    CHECK_INT_EQ(trace_balance_select(&log, 0, log.n, TRACE_SEL_ANSWER, &an), 0);
+    CHECK_INT_EQ(th.n_tokens, 4);
+    CHECK_NEAR(th.max_load, 4, 1e-12);
+    CHECK_NEAR(th.locality, 1.0, 1e-12); /* always the same expert */
+    CHECK_INT_EQ(an.n_tokens, 3);        /* records 5, 6, 7 (the prompt is neither) */
+    CHECK_NEAR(an.max_load, 2, 1e-12);
+    CHECK_NEAR(an.locality, 0.0, 1e-12); /* alternating */
+    trace_log_free(&log);
 }

@@ -75,6 +75,7 @@ struct app {
     struct view_cache *cache;  /* aggregates of log across frames (drawing reads const) */
     enum view_id view;         /* the view shown */
     long sel;                  /* selected record, -1 = follow the newest */
+    bool thinking_unfolded;    /* F3: replies' thinking shown whole, not folded to a line */
 
     /* the screen (frame.c, keys.c) */
     struct layout lay;         /* the panes for the current size */

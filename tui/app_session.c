@@ -259,6 +259,14 @@ int app_session_load(struct app *a, const char *path)
         d->n_experts_used = s.model.n_experts_used;
         d->d_model = s.model.d_model;
         d->n_vocab = s.model.n_vocab;
+        /* The template the replies were written in: it says where their thinking is. */
+        enum chat_style st;
+        char e2[256];
+        if (s.model.chat[0] && chat_style_from_name(s.model.chat, &st, e2, sizeof e2) == 0) {
+            snprintf(d->chat_style, sizeof d->chat_style, "%s", chat_style_name(st));
+            snprintf(d->chat_family, sizeof d->chat_family, "%s",
+                     chat_family_names[chat_style_family(st)]);
+        }
         snprintf(a->model_label, sizeof a->model_label, "%.150s",
                  s.model.name[0] ? s.model.name : s.model.file);
         a->random_weights = strstr(s.model.name, "random") != NULL;

@@ -13,6 +13,7 @@
 #include "app.h"
 #include "chat.h"
 #include "conversation.h"
+#include "reasoning.h"
 #include "trace_stats.h"
 
 
@@ -28,7 +29,7 @@ bool conversation_server_chat(const struct app *a)
  * template is a base model: like llama-cli, which turns chat mode on only when the model
  * has a template, the conversation is then plain text the model continues
  * (CHAT_STYLE_NONE). */
-static enum chat_style conversation_style(const struct app *a)
+enum chat_style conversation_style(const struct app *a)
 {
     enum chat_style st = CHAT_STYLE_NONE;
     char err[256];
@@ -61,37 +62,69 @@ static char *conversation_render_plain(const struct chat_msg *msgs, int n, size_
     return text;
 }
 
-/* The messages the model sees, the system prompt first (malloc'd; *n of them). */
-static struct chat_msg *conversation_messages(const struct app *a, int *n_out)
+/* The messages the model sees, the system prompt first. A reply goes in as its template
+ * keeps earlier replies: without its thinking where the template drops it (those contents
+ * are copies, in cut). */
+struct conv_msgs {
+    struct chat_msg *msg;      /* (n) */
+    char **cut;                /* (n_cut) the shortened replies */
+    int n, n_cut;
+};
+
+static void conversation_messages_free(struct conv_msgs *cm)
 {
-    int n = 0;
-    struct chat_msg *msgs = malloc(((size_t)a->tr.n + 1) * sizeof *msgs);
-    if (!msgs)
-        return NULL;
+    for (int i = 0; i < cm->n_cut; i++)
+        free(cm->cut[i]);
+    free(cm->cut);
+    free(cm->msg);
+    memset(cm, 0, sizeof *cm);
+}
+
+/* Returns 0, or -1 when memory runs out (cm then holds nothing). */
+static int conversation_messages(const struct app *a, struct conv_msgs *cm)
+{
+    memset(cm, 0, sizeof *cm);
+    cm->msg = malloc(((size_t)a->tr.n + 1) * sizeof *cm->msg);
+    cm->cut = calloc((size_t)a->tr.n + 1, sizeof *cm->cut);
+    if (!cm->msg || !cm->cut)
+        goto oom;
+    enum chat_style st = conversation_style(a);
     if (a->system)
-        msgs[n++] = (struct chat_msg){ "system", a->system };
+        cm->msg[cm->n++] = (struct chat_msg){ "system", a->system };
     for (int i = 0; i < a->tr.n; i++) {
         const struct message *m = &a->tr.msg[i];
         if (!m->in_chat || m->streaming || m->out_of_context)
             continue;
-        msgs[n++] = (struct chat_msg){ m->role == MSG_USER ? "user" : "assistant", m->text };
+        const char *content = m->text;
+        size_t off = 0, keep = m->len;
+        if (m->role == MSG_ASSISTANT)
+            reason_history_text(st, m->text, m->len, &off, &keep);
+        if (keep != m->len) {
+            if (!(cm->cut[cm->n_cut] = strndup(m->text + off, keep)))
+                goto oom;
+            content = cm->cut[cm->n_cut++];
+        }
+        cm->msg[cm->n++] = (struct chat_msg){ m->role == MSG_USER ? "user" : "assistant",
+                                              content };
     }
-    *n_out = n;
-    return msgs;
+    return 0;
+oom:
+    conversation_messages_free(cm);
+    return -1;
 }
 
 /* The whole conversation as the model's template renders it (malloc'd); for a server's
  * chat endpoint, the contents one after the other (what its records hold). */
 static char *conversation_render(const struct app *a, bool generation_prompt, size_t *len)
 {
-    int n = 0;
-    struct chat_msg *msgs = conversation_messages(a, &n);
-    if (!msgs)
+    struct conv_msgs cm;
+    if (conversation_messages(a, &cm) != 0)
         return NULL;
     enum chat_style st = conversation_style(a);
-    char *text = st == CHAT_STYLE_NONE ? conversation_render_plain(msgs, n, len)
-                                       : chat_render_style(st, msgs, n, generation_prompt, len);
-    free(msgs);
+    char *text = st == CHAT_STYLE_NONE
+                     ? conversation_render_plain(cm.msg, cm.n, len)
+                     : chat_render_style(st, cm.msg, cm.n, generation_prompt, len);
+    conversation_messages_free(&cm);
     return text;
 }
 
@@ -172,11 +205,11 @@ int conversation_send(struct app *a)
     }
     worker_set_context(a->worker, conversation_system_bytes(a, text, len),
                        conversation_can_drop(a));
-    int n_msgs = 0;
-    struct chat_msg *msgs = conversation_server_chat(a) ? conversation_messages(a, &n_msgs) : NULL;
-    if (msgs)
-        worker_set_messages(a->worker, msgs, n_msgs); /* (out of memory: sent as raw text) */
-    free(msgs);
+    struct conv_msgs cm;
+    if (conversation_server_chat(a) && conversation_messages(a, &cm) == 0) {
+        worker_set_messages(a->worker, cm.msg, cm.n); /* (out of memory: sent as raw text) */
+        conversation_messages_free(&cm);
+    }
     int r = worker_submit_reply(a->worker, text, len, &a->sampler, a->n_predict);
     free(text);
     if (r < 0) {
@@ -310,14 +343,34 @@ static void conversation_reply_meta(const struct app *a, struct message *m, enum
                       : why == REPLY_CTX_FULL ? "context full"
                       : why == REPLY_INTERRUPTED ? "interrupted"
                                               : "";
-    char ttft[48] = "", tps[48] = "";
+    char ttft[96] = "", tps[48] = "";
+    int tl = 0;
     if (sp.n_prompt_fed > 0)
-        snprintf(ttft, sizeof ttft, "%sTTFT %.0f ms", dot, sp.ttft_ms);
+        tl = snprintf(ttft, sizeof ttft, "%sTTFT %.0f ms", dot, sp.ttft_ms);
+    if (sp.n_thinking > 0 && sp.ttfa_ms > 0 && tl >= 0 && (size_t)tl < sizeof ttft)
+        snprintf(ttft + tl, sizeof ttft - (size_t)tl, "%sthinking %zu%sanswer at %.0f ms", dot,
+                 sp.n_thinking, dot, sp.ttfa_ms);
     /* (a server that sends each reply whole times no token: no rate) */
     if (!a->ws.backend[0] || (a->ws.reports & BACKEND_REPORTS_TOKEN_TIMES))
         snprintf(tps, sizeof tps, "%s%.1f tok/s", dot, sp.decode_tps);
     snprintf(m->meta, sizeof m->meta, "%zu tokens%.24s%.24s%s%s", sp.n_gen, tps, ttft,
              *end ? dot : "", end);
+}
+
+void conversation_mark_thinking(struct app *a)
+{
+    enum chat_style st = conversation_style(a);
+    if (a->replay || !reason_markers_of(st))
+        return; /* replay: the records say it as they were saved */
+    bool changed = false;
+    for (int i = 0; i < a->tr.n; i++) {
+        const struct message *m = &a->tr.msg[i];
+        if (m->role == MSG_ASSISTANT && m->rec_first >= 0)
+            changed |= reason_mark_records(st, &a->log, (size_t)m->rec_first,
+                                           m->streaming ? a->log.n : m->rec_end);
+    }
+    if (changed)
+        trace_log_touch(&a->log);
 }
 
 void conversation_stream_follow(struct app *a)

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "chat.h"
 #include "transcript.h"
 
 struct app;
@@ -30,6 +31,12 @@ int conversation_add_loaded(struct app *a, enum msg_role role, const char *text,
                             size_t rec_end, long rec_first);
 /* The system prompt (NULL or "": none). Returns 0, or -1 with a message. */
 int conversation_set_system(struct app *a, const char *text);
+/* The style replies are written in: --chat-template, else the model's (CHAT_STYLE_NONE: a
+ * base model's plain text). */
+enum chat_style conversation_style(const struct app *a);
+/* Marks the records of every reply that were thinking (trace_token.thinking), as its
+ * style's markers split it (reasoning.h); records taken again from the worker lose it. */
+void conversation_mark_thinking(struct app *a);
 /* The worker's reply so far into the message being streamed. */
 void conversation_stream_follow(struct app *a);
 /* The worker finished a job: the streamed message closed (kept, dropped or an error).

@@ -80,8 +80,9 @@ void intake_pump(struct app *a)
     if (a->ws.backend[0] && a->model_ready) /* a server's pieces grow with every turn */
         a->vocab = worker_vocab(a->worker);
     a->dirty |= DIRTY_STATUS;
-    if (first <= n_before || a->log.n != n_before)
-        a->dirty |= DIRTY_INSPECTOR;   /* records changed */
+    bool records_changed = first <= n_before || a->log.n != n_before;
+    if (records_changed)
+        a->dirty |= DIRTY_INSPECTOR;
     if (a->ws.state != before) {
         a->dirty |= DIRTY_HINTS | DIRTY_INPUT;   /* the keys on offer follow the state */
         a->state_since = clock_now_s();
@@ -95,11 +96,14 @@ void intake_pump(struct app *a)
         a->dirty |= DIRTY_TRANSCRIPT | DIRTY_INPUT;
     }
     conversation_stream_follow(a);
-    if (a->ws.done_seq != a->done_seen) {
+    bool done = a->ws.done_seq != a->done_seen;
+    if (done)
         a->done_seen = a->ws.done_seq;
-        if (conversation_stream_end(a))
-            app_session_autosave(a);   /* after every reply; the first one says where */
-    }
+    bool kept = done && conversation_stream_end(a);
+    if (records_changed || done)
+        conversation_mark_thinking(a); /* before the autosave writes the records */
+    if (kept)
+        app_session_autosave(a);   /* after every reply; the first one says where */
     if (a->feed_pending && a->model_ready && !app_busy(a))
         conversation_feed(a);
 }

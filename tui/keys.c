@@ -366,6 +366,14 @@ static unsigned key_entropy(struct app *a, int key)
     return DIRTY_INSPECTOR;
 }
 
+/* F3: a reasoning model's thinking, every reply's, folded to its head line or shown whole. */
+static unsigned key_thinking(struct app *a, int key)
+{
+    (void)key;
+    a->thinking_unfolded = !a->thinking_unfolded;
+    return DIRTY_TRANSCRIPT;
+}
+
 /* ---- the table ---- */
 
 #define C(k) (KEYS_CODE | (k))
@@ -407,6 +415,7 @@ const struct key_binding key_table[] = {
     { C(KEY_F(1)), ANY, key_help, "F1", "this screen" },
     { '?', ANY, key_question, "?", "this screen (in the input: on an empty line)" },
     { C(KEY_F(2)), ANY, key_inspector_toggle, "F2", "inspector on/off (small screens: swap panes)" },
+    { C(KEY_F(3)), ANY, key_thinking, "F3", "a reasoning model's thinking: folded / shown whole" },
     { C(KEY_BTAB), ANY, key_focus_swap, "Shift-Tab", "focus to the other pane" },
     { C(KEY_RESIZE), ANY, key_redraw, NULL, NULL },
     { '\r', INS, key_focus_input, "Enter", "back to the input line" },

@@ -114,6 +114,12 @@ static int statusbar_pieces(const struct app *a, struct piece *p)
         fmt_ms(ms, sizeof ms, sp.ttft_ms);
         n = piece_add(p, n, 60, THEME_STATUS, "TTFT %s", ms);
     }
+    if (sp.n_thinking > 0) { /* a reasoning model: how much of the wait was thinking */
+        char ms2[32] = "-";
+        if (sp.ttfa_ms > 0)
+            fmt_ms(ms2, sizeof ms2, sp.ttfa_ms);
+        n = piece_add(p, n, 58, THEME_STATUS, "think %zu tok, answer at %s", sp.n_thinking, ms2);
+    }
     if (sp.n_itl > 0) {
         fmt_ms(ms, sizeof ms, sp.itl_p95_ms);
         n = piece_add(p, n, 50, THEME_STATUS, "p95 %s", ms);

@@ -15,6 +15,7 @@
 #include <wchar.h>
 
 #include "app.h"
+#include "conversation.h"
 #include "draw.h"
 #include "transcript.h"
 #include "text_escape.h"
@@ -30,6 +31,7 @@ static void message_free(struct message *m)
 {
     free(m->text);
     free(m->wl);
+    free(m->row_line);
     memset(m, 0, sizeof *m);
 }
 
@@ -277,9 +279,109 @@ static bool message_token_range(const struct app *a, const struct message *m, si
     return true;
 }
 
+/* ---- a reply's thinking: its block of rows ---- */
+
+/* Display line [o, o + len) shows bytes of [a, b) (an empty line: when it stands in it). */
+static bool line_meets(const struct wrap_line *l, size_t a, size_t b)
+{
+    return l->len ? l->off < b && l->off + l->len > a : l->off >= a && l->off < b;
+}
+
+/* Works out m's thinking block for this draw: the spans, the fold, and which wrap line each
+ * row shows (the head first; lines of markers only, and of a folded thinking, left out).
+ * Without thinking, rows are the wrap lines. Returns 0 or -1. */
+static int message_think_rows(const struct app *a, struct message *m, enum chat_style st)
+{
+    memset(&m->think, 0, sizeof m->think);
+    if (m->role == MSG_ASSISTANT)
+        reason_spans_of(st, m->text, m->len, &m->think);
+    m->n_rows = m->n_wl;
+    if (!m->think.has_thinking)
+        return 0;
+    const struct reason_spans *sp = &m->think;
+    m->think_folded = sp->closed && !a->thinking_unfolded;
+    if (m->cap_rows < m->n_wl + 1) {
+        int *r = realloc(m->row_line, (size_t)(m->n_wl + 1) * sizeof *r);
+        if (!r)
+            return -1;
+        m->row_line = r;
+        m->cap_rows = m->n_wl + 1;
+    }
+    m->n_rows = 0;
+    m->row_line[m->n_rows++] = -1;
+    for (int i = 0; i < m->n_wl; i++)
+        if ((!m->think_folded &&
+             line_meets(&m->wl[i], sp->think_off, sp->think_off + sp->think_len)) ||
+            line_meets(&m->wl[i], sp->answer_off, m->len))
+            m->row_line[m->n_rows++] = i;
+    return 0;
+}
+
+static int message_row_line(const struct message *m, int row)
+{
+    return m->think.has_thinking ? m->row_line[row] : row;
+}
+
+/* The head of a thinking block: what it cost, and the key that folds it. */
+static void message_draw_think_head(const struct app *a, const struct message *m, WINDOW *w,
+                                    int y, int wd)
+{
+    size_t n = 0;
+    uint64_t ns = 0;
+    size_t end = m->streaming ? a->log.n : (m->rec_end < a->log.n ? m->rec_end : a->log.n);
+    for (size_t i = m->rec_first >= 0 ? (size_t)m->rec_first : end; i < end; i++)
+        if (a->log.tok[i].thinking) {
+            n++;
+            ns += a->log.tok[i].ns_total;
+        }
+    char cost[64] = "";
+    if (n)
+        snprintf(cost, sizeof cost, ", %zu tokens, %.1f s", n, (double)ns / 1e9);
+    draw_printf(w, y, GUTTER, wd - GUTTER, draw_attr(&a->theme, THEME_DIM), "%s %s%s  (F3 %s)",
+                m->think_folded ? DRAW_GLYPH(a->utf8, "\u25b8", ">")
+                                : DRAW_GLYPH(a->utf8, "\u25be", "v"),
+                m->think.closed ? "thought" : "thinking", cost,
+                m->think_folded ? "shows it" : "folds it");
+}
+
 static int message_rows(const struct message *m)
 {
-    return m->n_wl + (m->meta[0] ? 1 : 0) + 1;   /* + the blank line after it */
+    return m->n_rows + (m->meta[0] ? 1 : 0) + 1;   /* + the blank line after it */
+}
+
+/* One wrap line of m: with thinking, its thinking bytes dimmed and its answer bytes as
+ * they are, the markers between left out. Returns the columns used. */
+static int message_draw_line(const struct app *a, const struct message *m,
+                             const struct wrap_line *l, WINDOW *w, int y, int wd, attr_t attr,
+                             attr_t esc, size_t hs, size_t he)
+{
+    struct text_part { size_t a, b; attr_t attr; } part[2] = {
+        { l->off, l->off + l->len, attr },
+    };
+    int n_parts = 1;
+    if (m->think.has_thinking) {
+        const struct reason_spans *sp = &m->think;
+        n_parts = 0;
+        if (!m->think_folded)
+            part[n_parts++] = (struct text_part){ sp->think_off, sp->think_off + sp->think_len,
+                                                  draw_attr(&a->theme, THEME_DIM) };
+        part[n_parts++] = (struct text_part){ sp->answer_off, m->len, attr };
+    }
+    int col = 0;
+    for (int k = 0; k < n_parts; k++) {
+        size_t s = part[k].a > l->off ? part[k].a : l->off;
+        size_t e = part[k].b < l->off + l->len ? part[k].b : l->off + l->len;
+        if (s >= e)
+            continue;
+        /* The selection's bytes relative to this piece (none when it is elsewhere). */
+        size_t ls = hs > s ? hs - s : 0, le = he > s ? he - s : 0;
+        if (he <= s || hs >= e)
+            ls = le = (size_t)-1;
+        draw_wrapped(w, y, GUTTER + col, wd - GUTTER - col, m->text + s, e - s, part[k].attr,
+                     esc, draw_attr(&a->theme, THEME_SELECTION), ls, le, a->utf8);
+        col += draw_text_width(m->text + s, e - s, a->utf8);
+    }
+    return col;
 }
 
 static void message_draw_row(const struct app *a, const struct message *m, int row, WINDOW *w,
@@ -292,7 +394,7 @@ static void message_draw_row(const struct app *a, const struct message *m, int r
                                                       : THEME_DIM;
     attr_t attr = draw_attr(th, role);
     attr_t esc = draw_attr(th, THEME_ESCAPE);
-    if (row < m->n_wl) {
+    if (row < m->n_rows) {
         if (row == 0) {
             const char *mark = m->role == MSG_USER        ? DRAW_GLYPH(a->utf8, "\u203a", ">")
                                : m->role == MSG_ASSISTANT ? DRAW_GLYPH(a->utf8, "\u25cf", "*")
@@ -301,19 +403,18 @@ static void message_draw_row(const struct app *a, const struct message *m, int r
             attr_t ma = m->role == MSG_ASSISTANT ? draw_attr(th, THEME_TITLE) : attr;
             draw_printf(w, y, 0, GUTTER, ma, "%s", mark);
         }
-        const struct wrap_line *l = &m->wl[row];
-        /* The selection's bytes relative to this line (empty when it is elsewhere). */
-        size_t ls = hs > l->off ? hs - l->off : 0, le = he > l->off ? he - l->off : 0;
-        if (he <= l->off || hs >= l->off + l->len)
-            ls = le = (size_t)-1;
-        draw_wrapped(w, y, GUTTER, wd - GUTTER, m->text + l->off, l->len, attr, esc,
-                     draw_attr(th, THEME_SELECTION), ls, le, a->utf8);
-        if (m->streaming && row == m->n_wl - 1) {
-            int used = draw_text_width(m->text + l->off, l->len, a->utf8);
+        int li = message_row_line(m, row);
+        if (li < 0) {
+            message_draw_think_head(a, m, w, y, wd);
+            return;
+        }
+        const struct wrap_line *l = &m->wl[li];
+        int used = message_draw_line(a, m, l, w, y, wd, attr, esc, hs, he);
+        if (m->streaming && row == m->n_rows - 1) {
             draw_printf(w, y, GUTTER + used, wd - GUTTER - used, draw_attr(th, THEME_KEY), "%s",
                         DRAW_GLYPH(a->utf8, "\u258d", "_"));
         }
-    } else if (row == m->n_wl && m->meta[0]) {
+    } else if (row == m->n_rows && m->meta[0]) {
         draw_printf(w, y, GUTTER, wd - GUTTER, draw_attr(th, THEME_DIM), "%s", m->meta);
     }
 }
@@ -325,8 +426,13 @@ void transcript_draw(const struct app *a, struct transcript *t, WINDOW *w)
     werase(w);
     t->last_h = h;
     int total = 0;
+    enum chat_style st = conversation_style(a);
     for (int i = 0; i < t->n; i++) {
         transcript_wrap(&t->msg[i], wd - GUTTER, a->utf8);
+        if (message_think_rows(a, &t->msg[i], st) < 0) { /* out of memory: drawn whole */
+            t->msg[i].think.has_thinking = false;
+            t->msg[i].n_rows = t->msg[i].n_wl;
+        }
         total += message_rows(&t->msg[i]);
     }
     if (total > 0)
@@ -339,11 +445,13 @@ void transcript_draw(const struct app *a, struct transcript *t, WINDOW *w)
         if (!message_token_range(a, m, &hs, &hlen))
             continue;
         hl_msg = i;
-        for (int r = 0; r < m->n_wl; r++)
-            if (hs >= m->wl[r].off && hs < m->wl[r].off + m->wl[r].len) {
+        for (int r = 0; r < m->n_rows; r++) {
+            int li = message_row_line(m, r);
+            if (li >= 0 && hs >= m->wl[li].off && hs < m->wl[li].off + m->wl[li].len) {
                 hl_line = line + r;
                 break;
             }
+        }
         break;
     }
     int max_scroll = total > h ? total - h : 0;

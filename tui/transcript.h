@@ -10,6 +10,8 @@
 
 #include <curses.h>
 
+#include "reasoning.h"
+
 enum msg_role {
     MSG_USER,
     MSG_ASSISTANT,
@@ -27,7 +29,7 @@ struct message {
     bool in_chat;              /* part of the conversation sent to the model */
     bool out_of_context;       /* dropped from the model's context to make room (kept in the
                                   transcript and the session, no longer sent) */
-    char meta[96];             /* a dim line under a reply: "42 tokens · 31.0 tok/s" */
+    char meta[160];            /* a dim line under a reply: "42 tokens · 31.0 tok/s" */
     size_t rec_end;            /* replies: the log's length when it ended (session ranges) */
     long rec_first;            /* replies: the log index of its first sampled token, -1 =
                                   unknown (a loaded reply fed back as prompt) */
@@ -36,6 +38,13 @@ struct message {
     size_t wrap_len;
     struct wrap_line *wl;      /* (n_wl) display lines */
     int n_wl, cap_wl;
+    /* a reply's thinking (reasoning.h), worked out on each draw: its own block, dimmed,
+     * folded to its head line once the answer starts (unless unfolded) */
+    struct reason_spans think;
+    bool think_folded;
+    int *row_line;             /* (n_rows) the wrap line each row shows, -1: the block's head;
+                                  used only when think.has_thinking */
+    int n_rows, cap_rows;      /* rows of text drawn (n_wl without thinking) */
 };
 
 struct transcript {

@@ -9,8 +9,12 @@
  * (sessions/coactivation.h): an experts x experts matrix of how often two experts were
  * chosen by the same token against chance (lift), experts grouped when they do not fit (a
  * group's lift is its pairs' count over their expected sum). Step 0 (nothing drawn) is
- * below chance, then each step doubles: lift 1, 2, 4 ... 2^7 and more. */
+ * below chance, then each step doubles: lift 1, 2, 4 ... 2^7 and more.
+ *
+ * Under the mean, a reasoning model's thinking tokens and answer tokens get a mean row
+ * each, before the matrix. */
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -67,6 +71,54 @@ static void balance_coact(const struct view_ctx *ctx, const struct view_area *va
     coact_free(&c);
 }
 
+/* The mean over routed layers of b[nl]; false when no layer was routed. */
+static bool balance_mean(const struct trace_balance *b, int nl, struct trace_balance *mean)
+{
+    int n = 0;
+    *mean = (struct trace_balance){ 0 };
+    for (int l = 0; l < nl; l++)
+        if (b[l].n_tokens > 0) {
+            mean->avg_max += b[l].avg_max;
+            mean->cv += b[l].cv;
+            mean->maxvio += b[l].maxvio;
+            mean->locality += b[l].locality;
+            n++;
+        }
+    if (n) {
+        mean->avg_max /= n;
+        mean->cv /= n;
+        mean->maxvio /= n;
+        mean->locality /= n;
+    }
+    return n > 0;
+}
+
+/* Rows from y on: the mean of thinking tokens and of answer tokens, when there are
+ * thinking tokens. Returns the rows used. */
+static int balance_draw_parts(const struct view_area *va, WINDOW *w, int y)
+{
+    int nl = va->log->n_layers;
+    bool thinking = false;
+    for (size_t i = 0; i < va->log->n && !thinking; i++)
+        thinking = trace_selects(&va->log->tok[i], TRACE_SEL_THINKING);
+    struct trace_balance *b = thinking ? malloc((size_t)nl * sizeof *b) : NULL;
+    static const struct { enum trace_select sel; const char *name; } parts[] = {
+        { TRACE_SEL_THINKING, "think" },
+        { TRACE_SEL_ANSWER, "answer" },
+    };
+    int k = 0;
+    for (; b && k < 2 && y + k < va->rows; k++) {
+        struct trace_balance m;
+        if (trace_balance_select(va->log, 0, va->log->n, parts[k].sel, b) == 0 &&
+            balance_mean(b, nl, &m))
+            draw_printf(w, y + k, 0, va->cols, draw_attr(va->th, THEME_DIM),
+                        "%-6s%7.2f %5.2f %6.2f %7.0f%%", parts[k].name, m.avg_max, m.cv,
+                        m.maxvio, m.locality * 100);
+    }
+    free(b);
+    return k;
+}
+
 void view_balance_draw(const struct view_ctx *ctx, WINDOW *w)
 {
     const struct view_area va = view_begin(ctx, w);
@@ -95,18 +147,9 @@ void view_balance_draw(const struct view_ctx *ctx, WINDOW *w)
     int first = 0;
     if (body > 0 && layer >= body)
         first = layer - body + 1;
-    double s_avgmax = 0, s_cv = 0, s_vio = 0, s_loc = 0;
-    int n_routed = 0;
     const struct trace_balance *all = lc->balance;
     for (int l = 0; l < nl; l++) {
         struct trace_balance b = all[l];
-        if (b.n_tokens > 0) {
-            s_avgmax += b.avg_max;
-            s_cv += b.cv;
-            s_vio += b.maxvio;
-            s_loc += b.locality;
-            n_routed++;
-        }
         int y = 2 + l - first;
         if (l < first || y >= va.rows)
             continue;
@@ -132,10 +175,12 @@ void view_balance_draw(const struct view_ctx *ctx, WINDOW *w)
     }
     /* The mean over layers replaces the last row when the table is cut short. */
     int ys = 2 + nl - first;
-    if (n_routed > 0 && ys < va.rows)
+    struct trace_balance mean;
+    if (balance_mean(all, nl, &mean) && ys < va.rows)
         draw_printf(w, ys, 0, va.cols, draw_attr(va.th, THEME_TITLE),
-                    "mean  %7.2f %5.2f %6.2f %7.0f%%", s_avgmax / n_routed, s_cv / n_routed,
-                    s_vio / n_routed, s_loc / n_routed * 100);
+                    "mean  %7.2f %5.2f %6.2f %7.0f%%", mean.avg_max, mean.cv, mean.maxvio,
+                    mean.locality * 100);
+    ys += balance_draw_parts(&va, w, ys + 1);
     if (ys + 2 < va.rows && all[layer].n_tokens > 0)
         balance_coact(ctx, &va, w, ys + 2, layer);
     trace_load_cache_free(&own);

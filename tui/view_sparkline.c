@@ -132,6 +132,14 @@ void view_latency_draw(const struct view_ctx *ctx, WINDOW *w)
     if (all.n_shifts && bl > 0 && (size_t)bl < sizeof b)
         snprintf(b + bl, sizeof b - (size_t)bl, "  shifts %zu: %.0f ms", all.n_shifts,
                  all.shift_ms);
+    if (turn.n_thinking > 0) { /* a reasoning model: the first answer token beside TTFT */
+        size_t al = strlen(a);
+        if (turn.ttfa_ms > 0)
+            snprintf(a + al, sizeof a - al, "  answer %.0f ms (%zu thinking)", turn.ttfa_ms,
+                     turn.n_thinking);
+        else
+            snprintf(a + al, sizeof a - al, "  thinking %zu", turn.n_thinking);
+    }
     x += draw_printf(w, 0, x, va.cols - x, draw_attr(va.th, THEME_TEXT), "%s", a);
     int y0 = 1;
     if (va.rows >= 3) {

@@ -201,6 +201,23 @@ void reason_split_flush(struct reason_split *rs, reason_emit_fn emit, void *ud)
     acc_flush(&a);
 }
 
+bool reason_mark_records(enum chat_style s, struct trace_log *log, size_t from, size_t to)
+{
+    struct reason_split rs;
+    reason_split_init(&rs, s);
+    bool changed = false;
+    for (size_t i = from; i < to && i < log->n; i++) {
+        struct trace_token *t = &log->tok[i];
+        if (t->prompt)
+            continue;
+        bool th = reason_split_push(&rs, trace_piece(log, i), t->piece_len, NULL, NULL) ==
+                  REASON_THINKING;
+        changed |= t->thinking != th;
+        t->thinking = th;
+    }
+    return changed;
+}
+
 /* ---- a stored reply ---- */
 
 /* The first m in text[from..n), or n. */
