@@ -353,7 +353,7 @@ static void conversation_reply_meta(const struct app *a, struct message *m, enum
     /* (a server that sends each reply whole times no token: no rate) */
     if (!a->ws.backend[0] || (a->ws.reports & BACKEND_REPORTS_TOKEN_TIMES))
         snprintf(tps, sizeof tps, "%s%.1f tok/s", dot, sp.decode_tps);
-    snprintf(m->meta, sizeof m->meta, "%zu tokens%.24s%.24s%s%s", sp.n_gen, tps, ttft,
+    snprintf(m->meta, sizeof m->meta, "%zu tokens%.47s%.95s%s%s", sp.n_gen, tps, ttft,
              *end ? dot : "", end);
 }
 

@@ -29,7 +29,7 @@ struct message {
     bool in_chat;              /* part of the conversation sent to the model */
     bool out_of_context;       /* dropped from the model's context to make room (kept in the
                                   transcript and the session, no longer sent) */
-    char meta[160];            /* a dim line under a reply: "42 tokens · 31.0 tok/s" */
+    char meta[224];            /* a dim line under a reply: "42 tokens · 31.0 tok/s" */
     size_t rec_end;            /* replies: the log's length when it ended (session ranges) */
     long rec_first;            /* replies: the log index of its first sampled token, -1 =
                                   unknown (a loaded reply fed back as prompt) */
