@@ -226,9 +226,11 @@ q4_0_repack_lanes(int64_t n, const uint8_t *x, size_t xs, int L, const void *con
     lanes_store(out, out_row, out_col, L, ny, acc);
 }
 
-/* kern_dot_rows in a repacked order through a lanes kernel: one activation row against 8
- * weight rows, 2 against 4, 3-4 against 2, more in groups of 8 against each row; the rows
- * left over one at a time. */
+/* kern_dot_rows in a repacked order through a lanes kernel: 2 activation rows against 4
+ * weight rows, 3-4 against 2, more in groups of 8 against each row; the rows left over one
+ * at a time. One activation row (decode) goes row by row: 8 rows in the lanes was faster
+ * with the weights in cache but 35% slower streaming them from memory (laptop shape q4_K,
+ * 2 threads: 47 against 73 tok/s). */
 #define REPACK_ROWS(name, lanes, one, per)                                                     \
     static AVX2 int name(int64_t n, const void *vx, size_t xs, int nx, const void *const *y,   \
                          int ny, float *out, size_t out_row, size_t out_col)                   \
@@ -236,11 +238,7 @@ q4_0_repack_lanes(int64_t n, const uint8_t *x, size_t xs, int L, const void *con
         const uint8_t *x = vx;                                                                 \
         const int L = ny == 1 ? 1 : ny == 2 ? 2 : ny <= 4 ? 4 : 8;                             \
         int i = 0;                                                                             \
-        if (L == 1)                                                                            \
-            for (; i + 8 <= nx; i += 8)                                                        \
-                lanes(n, x + (size_t)i * xs, xs, 1, y, 1, out + (size_t)i * out_row, out_row,  \
-                      out_col, per);                                                           \
-        else if (L == 2)                                                                       \
+        if (L == 2)                                                                            \
             for (; i + 4 <= nx; i += 4)                                                        \
                 lanes(n, x + (size_t)i * xs, xs, 2, y, ny, out + (size_t)i * out_row, out_row, \
                       out_col, per);                                                           \
@@ -248,7 +246,7 @@ q4_0_repack_lanes(int64_t n, const uint8_t *x, size_t xs, int L, const void *con
             for (; i + 2 <= nx; i += 2)                                                        \
                 lanes(n, x + (size_t)i * xs, xs, 4, y, ny, out + (size_t)i * out_row, out_row, \
                       out_col, per);                                                           \
-        else                                                                                   \
+        else if (L == 8)                                                                       \
             for (; i < nx; i++)                                                                \
                 for (int j = 0; j < ny; j += 8)                                                \
                     lanes(n, x + (size_t)i * xs, xs, 8, y + j, ny - j < 8 ? ny - j : 8,        \
