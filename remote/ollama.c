@@ -20,26 +20,9 @@ char *ollama_request_json(const struct turn *t, bool chat)
     const struct backend_request *rq = t->rq;
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "model", t->r->base.info.served_model);
-    if (chat) {
-        cJSON *msgs = cJSON_AddArrayToObject(j, "messages");
-        for (int i = -1; i < rq->n_msgs; i++) {
-            if (i < 0 && !rq->system)
-                continue;
-            cJSON *m = cJSON_CreateObject();
-            cJSON_AddStringToObject(m, "role", i < 0 ? "system" : rq->msgs[i].role);
-            cJSON_AddStringToObject(m, "content", i < 0 ? rq->system : rq->msgs[i].content);
-            cJSON_AddItemToArray(msgs, m);
-        }
-    } else {
-        char *text = malloc(rq->len + 1);
-        if (text) {
-            memcpy(text, rq->text, rq->len);
-            text[rq->len] = 0;
-            cJSON_AddStringToObject(j, "prompt", text);
-            free(text);
-        }
+    turn_json_add_input(j, rq, chat);
+    if (!chat)
         cJSON_AddBoolToObject(j, "raw", true); /* the text as it is: no template */
-    }
     cJSON_AddBoolToObject(j, "stream", true);
     cJSON_AddBoolToObject(j, "logprobs", true);
     cJSON_AddNumberToObject(j, "top_logprobs", TRACE_TOP);

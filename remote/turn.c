@@ -52,13 +52,10 @@ uint64_t turn_now(void)
 
 /* ---- the request ---- */
 
-static char *turn_request_json(const struct turn *t, bool chat)
+/* The request's input: the conversation as "messages" (system turn first, when there is
+ * one), or the rendered text as "prompt". Shared by the OpenAI and Ollama requests. */
+void turn_json_add_input(cJSON *j, const struct backend_request *rq, bool chat)
 {
-    const struct remote *r = t->r;
-    const struct backend_request *rq = t->rq;
-    const struct remote_family_info *f = &remote_families[r->family];
-    cJSON *j = cJSON_CreateObject();
-    cJSON_AddStringToObject(j, "model", r->base.info.served_model);
     if (chat) {
         cJSON *msgs = cJSON_AddArrayToObject(j, "messages");
         for (int i = -1; i < rq->n_msgs; i++) {
@@ -69,16 +66,30 @@ static char *turn_request_json(const struct turn *t, bool chat)
             cJSON_AddStringToObject(m, "content", i < 0 ? rq->system : rq->msgs[i].content);
             cJSON_AddItemToArray(msgs, m);
         }
+        return;
+    }
+    char *text = malloc(rq->len + 1);
+    if (text) {
+        memcpy(text, rq->text, rq->len);
+        text[rq->len] = 0;
+        cJSON_AddStringToObject(j, "prompt", text);
+        free(text);
+    }
+}
+
+static char *turn_request_json(const struct turn *t, bool chat)
+{
+    const struct remote *r = t->r;
+    const struct backend_request *rq = t->rq;
+    const struct remote_family_info *f = &remote_families[r->family];
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "model", r->base.info.served_model);
+    if (chat) {
+        turn_json_add_input(j, rq, true);
         cJSON_AddBoolToObject(j, "logprobs", true);
         cJSON_AddNumberToObject(j, "top_logprobs", TRACE_TOP);
     } else {
-        char *text = malloc(rq->len + 1);
-        if (text) {
-            memcpy(text, rq->text, rq->len);
-            text[rq->len] = 0;
-            cJSON_AddStringToObject(j, "prompt", text);
-            free(text);
-        }
+        turn_json_add_input(j, rq, false);
         cJSON_AddNumberToObject(j, "logprobs", TRACE_TOP);
     }
     cJSON_AddBoolToObject(j, "stream", t->streamed);

@@ -45,6 +45,8 @@ int turn_take_entries(struct turn *t, const cJSON *entries);
 int turn_tokens_arrived(struct turn *t, size_t first_new);
 /* An {"error": ...} object: -1 with t->err set; else 0. */
 int turn_take_error(struct turn *t, const cJSON *j);
+/* The request's input into j: "messages" (chat) or "prompt" (the rendered text). */
+void turn_json_add_input(cJSON *j, const struct backend_request *rq, bool chat);
 /* usage and llama-server's timings of an OpenAI-style object. */
 void turn_take_usage(struct turn *t, const cJSON *j);
 
