@@ -605,10 +605,12 @@ TEST(tokenizer_spm_special_and_bytes)
     tt_unload(t, &f, mem);
 }
 
-/* gpt-4o's and glm4's pre-tokenizers (no fixture vocabulary has them) against the regexes
- * llama-vocab.cpp names for them, applied by Python's regex module (tests/pretok_regex.py)
- * to the texts of every llama.cpp tokenizer test file: the same words for every text. */
-TEST(tokenizer_pretok_gpt4o_glm4_against_python_regex)
+/* The pre-tokenizers of the newer fixtures, which have no llama.cpp .inp/.out files of their
+ * own (gpt-4o: gpt-oss; glm4; deepseek-llm: DeepSeek-V2; deepseek-v3: V3 and R1), against the
+ * regexes llama-vocab.cpp names for them, applied in turn by Python's regex module
+ * (tests/pretok_regex.py) to the texts of every llama.cpp tokenizer test file: the same words
+ * for every text. */
+TEST(tokenizer_pretok_against_python_regex)
 {
     const char *dir = test_fixtures_dir();
     if (!dir) {
@@ -619,7 +621,7 @@ TEST(tokenizer_pretok_gpt4o_glm4_against_python_regex)
         test_skip("needs python3 with the regex module (python3-regex; tools/deps.sh test)");
         return;
     }
-    static const char *const pres[] = {"gpt-4o", "glm4"};
+    static const char *const pres[] = {"gpt-4o", "glm4", "deepseek-llm", "deepseek-v3"};
     char path[4096];
     snprintf(path, sizeof path, "%s/tokenizer", dir);
     DIR *d = opendir(path);
