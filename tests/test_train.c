@@ -1,6 +1,7 @@
 /* tests/test_train.c: the trainer as a whole (tools/train/trainer.h): its composed
  * gradient against finite differences, and a short run that must lower the loss.
  * The per-layer float64 checks are in test_train_grad.c. */
+#include <stdbool.h>
 #include <stdlib.h>
 
 #include "../tools/train/trainer.h"
@@ -21,6 +22,42 @@ static void tiny_batch(int32_t *tok, int32_t *tgt, int n, uint64_t seed)
     }
 }
 
+/* Central differences of the float forward at 200 random parameters against m->grads;
+ * replay: the same dropout masks for every forward (dropout_rng reset to 41). Returns the
+ * parameters that disagree; *zero counts the zero gradients among those checked. */
+static int gradient_disagreements(struct train_model *m, const int32_t *tok, const int32_t *tgt,
+                                  uint64_t s, bool replay, int *zero)
+{
+    float *grad = malloc(sizeof(float) * m->n_params);
+    memcpy(grad, m->grads, sizeof(float) * m->n_params);
+    int bad = 0;
+    *zero = 0;
+    for (int n = 0; n < 200; n++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        size_t i = (size_t)(s >> 20) % m->n_params;
+        float keep = m->params[i], h = 1e-2f;
+        double ap, am;
+        m->params[i] = keep + h;
+        if (replay)
+            m->dropout_rng = 41;
+        double lp = train_forward(m, tok, tgt, 2, &ap, NULL) + ap;
+        m->params[i] = keep - h;
+        if (replay)
+            m->dropout_rng = 41;
+        double lm = train_forward(m, tok, tgt, 2, &am, NULL) + am;
+        m->params[i] = keep;
+        double num = (lp - lm) / (2.0 * h);
+        *zero += grad[i] == 0;
+        if (fabs(num - grad[i]) > 2e-3 + 0.05 * fabs(num)) {
+            if (bad++ < 5)
+                test_fail(__FILE__, __LINE__, "parameter %zu: finite difference %.6f, backward %.6f",
+                          i, num, (double)grad[i]);
+        }
+    }
+    free(grad);
+    return bad;
+}
+
 /* The composed backward (residuals, expert grouping, the balance term) against central
  * differences of the float forward. In float the difference quotient carries noise of
  * about eps * loss / h = 6e-7 * 6 / 1e-2 = 4e-4, so the bound is 2e-3 + 5% relative. */
@@ -38,31 +75,10 @@ TEST(train_model_gradient_matches_finite_differences)
     double aux;
     train_forward(&m, tok, tgt, 2, &aux, NULL);
     train_backward(&m);
-    float *grad = malloc(sizeof(float) * m.n_params);
-    memcpy(grad, m.grads, sizeof(float) * m.n_params);
-    int bad = 0, checked = 0;
-    uint64_t s = 77;
-    for (int n = 0; n < 200; n++) {
-        s = s * 6364136223846793005ull + 1442695040888963407ull;
-        size_t i = (size_t)(s >> 20) % m.n_params;
-        float keep = m.params[i], h = 1e-2f;
-        double ap, am;
-        m.params[i] = keep + h;
-        double lp = train_forward(&m, tok, tgt, 2, &ap, NULL) + ap;
-        m.params[i] = keep - h;
-        double lm = train_forward(&m, tok, tgt, 2, &am, NULL) + am;
-        m.params[i] = keep;
-        double num = (lp - lm) / (2.0 * h);
-        checked++;
-        if (fabs(num - grad[i]) > 2e-3 + 0.05 * fabs(num)) {
-            if (bad++ < 5)
-                test_fail(__FILE__, __LINE__, "parameter %zu: finite difference %.6f, backward %.6f",
-                          i, num, (double)grad[i]);
-        }
-    }
+    int zero;
+    int bad = gradient_disagreements(&m, tok, tgt, 77, false, &zero);
     /* A top-k switch inside +-h can make one sample disagree; more than 2 is a bug. */
-    CHECK_MSG(bad <= 2, "%d of %d parameters disagree", bad, checked);
-    free(grad);
+    CHECK_MSG(bad <= 2, "%d of 200 parameters disagree", bad);
     train_model_free(&m);
 }
 
@@ -92,5 +108,46 @@ TEST(train_smoke_50_steps_lower_the_loss)
     }
     CHECK_MSG(first > 5.0, "initial loss %.3f should be near ln(257) = 5.55", first);
     CHECK_MSG(last < first - 2.0, "loss went from %.3f to %.3f in 50 steps", first, last);
+    train_model_free(&m);
+}
+
+/* Residual dropout: with the same masks replayed (dropout_rng reset before each forward) the
+ * backward still matches central differences; the masks change the loss; a forward without
+ * targets (evaluation) never drops. */
+TEST(train_dropout_gradient_matches_finite_differences)
+{
+    struct train_model m;
+    char err[256];
+    CHECK_INT_EQ(train_model_init(&m, &tiny, 3, 1, err, sizeof err), 0);
+    for (size_t i = 0; i < m.n_params; i++)
+        if (m.params[i] != 1.0f)
+            m.params[i] *= 4;
+    int32_t tok[16], tgt[16];
+    tiny_batch(tok, tgt, 16, 9);
+    double aux;
+    double plain = train_forward(&m, tok, tgt, 2, &aux, NULL);
+    m.dropout = 0.3f;
+    m.dropout_rng = 41;
+    double dropped = train_forward(&m, tok, tgt, 2, &aux, NULL);
+    CHECK_MSG(fabs(dropped - plain) > 1e-3, "dropout 0.3 left the loss at %.6f", plain);
+    m.dropout_rng = 41;
+    double again = train_forward(&m, tok, tgt, 2, &aux, NULL);
+    CHECK_MSG(again == dropped, "same masks, loss %.9f then %.9f", dropped, again);
+    m.dropout_rng = 41;
+    train_forward(&m, tok, tgt, 2, &aux, NULL);
+    train_backward(&m);
+    int zero;
+    int bad = gradient_disagreements(&m, tok, tgt, 78, true, &zero);
+    CHECK_MSG(bad <= 2, "%d of 200 parameters disagree", bad);
+    CHECK_MSG(zero < 100, "%d of 200 gradients are zero", zero);
+    /* Evaluation: no targets, no masks: the logits equal the undropped model's. */
+    float *with = malloc(sizeof(float) * 16 * TRAIN_VOCAB), *without = malloc(sizeof(float) * 16 * TRAIN_VOCAB);
+    train_forward(&m, tok, NULL, 2, NULL, with);
+    m.dropout = 0;
+    train_forward(&m, tok, NULL, 2, NULL, without);
+    CHECK_MSG(memcmp(with, without, sizeof(float) * 16 * TRAIN_VOCAB) == 0,
+              "a forward without targets dropped something");
+    free(with);
+    free(without);
     train_model_free(&m);
 }

@@ -17,7 +17,7 @@ struct train_opts {
     const char *init;         /* --init: start from this GGUF's weights */
     struct train_config c;
     int steps, batch, warmup, eval_every, eval_windows, threads, save_every;
-    float lr, lr_min, wd, clip;
+    float lr, lr_min, wd, clip, dropout;
     uint64_t seed;
 };
 
@@ -109,10 +109,12 @@ static void write_curve(const char *path, const struct curve_point *pts, int n,
     if (!f)
         return;
     fprintf(f, "# tools/train on %s: %zu parameters, %d layers, d_model %d, %d of %d experts,\n"
-               "# batch %d x %d bytes, seed %llu%s%s. Loss in nats per byte (= per character).\n",
+               "# batch %d x %d bytes, seed %llu, lr %g, weight decay %g, dropout %g%s%s.\n"
+            "# Loss in nats per byte (= per character).\n",
             o->corpus, n_params, o->c.n_layers, o->c.d_model, o->c.n_experts_used,
-            o->c.n_experts, o->batch, o->c.n_ctx, (unsigned long long)o->seed,
-            o->init ? ", starting from " : "", o->init ? o->init : "");
+            o->c.n_experts, o->batch, o->c.n_ctx, (unsigned long long)o->seed, (double)o->lr,
+            (double)o->wd, (double)o->dropout, o->init ? ", starting from " : "",
+            o->init ? o->init : "");
     fprintf(f, "%8s %10s %10s %9s\n", "step", "train", "held-out", "minutes");
     for (int i = 0; i < n; i++)
         fprintf(f, "%8d %10.4f %10.4f %9.2f\n", pts[i].step, pts[i].train, pts[i].heldout,
@@ -259,7 +261,8 @@ static int usage(void)
             "             [--layers L] [--d-model D] [--heads H] [--kv-heads K] [--experts E]\n"
             "             [--experts-used K] [--ff F] [--lr LR] [--warmup N] [--aux A]\n"
             "             [--eval-every N] [--seed S] [-t THREADS] [--log FILE] [--svg FILE]\n"
-            "             [--report FILE] [--name NAME] [--save-every N] [--init FILE]\n");
+            "             [--report FILE] [--name NAME] [--save-every N] [--init FILE]\n"
+            "             [--wd W] [--dropout P]\n");
     return 2;
 }
 
@@ -322,11 +325,13 @@ int main(int argc, char **argv)
         INT_OPT("--save-every", o.save_every)
         FLT_OPT("--lr", o.lr)
         FLT_OPT("--aux", o.c.aux_alpha)
+        FLT_OPT("--wd", o.wd)
+        FLT_OPT("--dropout", o.dropout)
         else return usage();
 #undef INT_OPT
 #undef FLT_OPT
     }
-    if (o.c.n_heads < 1 || o.batch < 1 || o.steps < 1 || o.eval_every < 1)
+    if (o.c.n_heads < 1 || o.batch < 1 || o.steps < 1 || o.eval_every < 1 || o.dropout >= 1)
         return usage();
     o.c.head_dim = o.c.d_model / o.c.n_heads;
     o.lr_min = o.lr / 10;
@@ -361,6 +366,7 @@ int main(int argc, char **argv)
         return 1;
     }
     data_rng = o.seed * 7919 + 1;
+    m.dropout_rng = o.seed * 104729 + 3;
     size_t bt = (size_t)o.batch * (size_t)o.c.n_ctx;
     int32_t *tok = malloc(sizeof(int32_t) * bt), *tgt = malloc(sizeof(int32_t) * bt);
     int max_points = o.steps / o.eval_every + 2;
@@ -383,7 +389,9 @@ int main(int argc, char **argv)
         }
         sample_batch(text, n_train, o.batch, o.c.n_ctx, tok, tgt);
         double aux;
+        m.dropout = o.dropout; /* only the training forward drops; every evaluation sees all */
         double loss = train_forward(&m, tok, tgt, o.batch, &aux, NULL);
+        m.dropout = 0;
         train_backward(&m);
         double gnorm = train_adamw_step(&m, lr, 0.9f, 0.99f, o.wd, o.clip, step);
         run_loss += loss;

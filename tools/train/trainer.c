@@ -34,12 +34,15 @@ struct train_acts {
         int32_t *slot_tok;           /* (N * k) token of each grouped row */
         int32_t *e_off;              /* (E + 1) first grouped row of each expert */
         float *Xe, *G, *U, *A, *Ye;  /* (N*k, d) (N*k, ff) x3 (N*k, d), grouped by expert */
+        float *keep_attn, *keep_moe; /* (N, d) dropout masks: 0 or 1 / (1 - p) */
     } *L;
+    int dropped;                     /* the last forward applied the masks */
     float *x_out;                    /* (N, d) after the last layer */
     float *xnf, *rstdf;              /* (N, d), (N) */
     float *logits;                   /* (N, V) */
     /* backward scratch */
     float *dx, *dx2, *dxn, *dq, *dk, *dv, *datt, *dlogits, *drl, *dXe, *dG, *dU, *dA, *dYe;
+    float *dkept;                    /* (N, d) dx times a dropout mask */
     int32_t *pos;                    /* (N) position of each token in its sequence */
     double f_e[256];                 /* routed share per expert, scratch for balance_loss */
 };
@@ -120,13 +123,13 @@ static void acts_free(struct train_acts *a, int n_layers)
             free(L->P), free(L->att), free(L->x_mid), free(L->xn2), free(L->rstd2);
             free(L->rlogits), free(L->probs), free(L->idx), free(L->w), free(L->slot_of);
             free(L->slot_tok), free(L->e_off), free(L->Xe), free(L->G), free(L->U), free(L->A);
-            free(L->Ye);
+            free(L->Ye), free(L->keep_attn), free(L->keep_moe);
         }
     free(a->L);
     free(a->tokens), free(a->targets), free(a->x_out), free(a->xnf), free(a->rstdf);
     free(a->logits), free(a->dx), free(a->dx2), free(a->dxn), free(a->dq), free(a->dk);
     free(a->dv), free(a->datt), free(a->dlogits), free(a->drl), free(a->dXe), free(a->dG);
-    free(a->dU), free(a->dA), free(a->dYe), free(a->pos);
+    free(a->dU), free(a->dA), free(a->dYe), free(a->pos), free(a->dkept);
     free(a);
 }
 
@@ -157,13 +160,14 @@ static struct train_acts *acts_alloc(const struct train_config *c, int n_seq)
         ALLOC(L->w, N * k), ALLOC(L->slot_of, N * k), ALLOC(L->slot_tok, N * k);
         ALLOC(L->e_off, E + 1), ALLOC(L->Xe, N * k * d), ALLOC(L->G, N * k * ff);
         ALLOC(L->U, N * k * ff), ALLOC(L->A, N * k * ff), ALLOC(L->Ye, N * k * d);
+        ALLOC(L->keep_attn, N * d), ALLOC(L->keep_moe, N * d);
     }
     ALLOC(a->tokens, N), ALLOC(a->targets, N), ALLOC(a->x_out, N * d), ALLOC(a->xnf, N * d);
     ALLOC(a->rstdf, N), ALLOC(a->logits, N * V), ALLOC(a->dx, N * d), ALLOC(a->dx2, N * d);
     ALLOC(a->dxn, N * d), ALLOC(a->dq, N * d), ALLOC(a->dk, N * kvd), ALLOC(a->dv, N * kvd);
     ALLOC(a->datt, N * d), ALLOC(a->dlogits, N * V), ALLOC(a->drl, N * E);
     ALLOC(a->dXe, N * k * d), ALLOC(a->dG, N * k * ff), ALLOC(a->dU, N * k * ff);
-    ALLOC(a->dA, N * k * ff), ALLOC(a->dYe, N * k * d), ALLOC(a->pos, N);
+    ALLOC(a->dA, N * k * ff), ALLOC(a->dYe, N * k * d), ALLOC(a->pos, N), ALLOC(a->dkept, N * d);
     if (!ok) {
         acts_free(a, c->n_layers);
         return NULL;
@@ -302,7 +306,7 @@ static void attn_job_fn(void *arg, int ith, int nth)
 
 /* ---- forward ---- */
 
-static void moe_forward(struct train_model *m, int l, float *out_add)
+static void moe_forward(struct train_model *m, int l, float *out_add, const float *keep)
 {
     const struct train_config *c = &m->c;
     struct train_acts *a = m->acts;
@@ -344,8 +348,12 @@ static void moe_forward(struct train_model *m, int l, float *out_add)
         for (int r = 0; r < k; r++) {
             const float *y = L->Ye + (int64_t)L->slot_of[t * k + r] * d;
             float w = L->w[t * k + r];
-            for (int i = 0; i < d; i++)
-                out_add[(int64_t)t * d + i] += w * y[i];
+            if (keep)
+                for (int i = 0; i < d; i++)
+                    out_add[(int64_t)t * d + i] += keep[(int64_t)t * d + i] * (w * y[i]);
+            else
+                for (int i = 0; i < d; i++)
+                    out_add[(int64_t)t * d + i] += w * y[i];
         }
 }
 
@@ -366,6 +374,29 @@ static double balance_loss(const struct train_config *c, const struct train_laye
     return c->aux_alpha * E * loss;
 }
 
+/* A dropout mask: each element kept with probability 1 - p and then scaled by 1 / (1 - p),
+ * so the expected output is the undropped one. Its own generator (m->dropout_rng), so a
+ * caller can replay the same masks. */
+static void dropout_mask(struct train_model *m, float *keep, int64_t n)
+{
+    float p = m->dropout, scale = 1.0f / (1.0f - p);
+    uint64_t threshold = (uint64_t)((double)p * 18446744073709551616.0);
+    for (int64_t i = 0; i < n; i++) {
+        m->dropout_rng += 0x9E3779B97F4A7C15ull;
+        uint64_t z = m->dropout_rng;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        z ^= z >> 31;
+        keep[i] = z < threshold ? 0.0f : scale;
+    }
+}
+
+static void mul_into(float *dst, const float *a, const float *b, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        dst[i] = a[i] * b[i];
+}
+
 double train_forward(struct train_model *m, const int32_t *tokens, const int32_t *targets,
                      int n_seq, double *aux, float *logits_out)
 {
@@ -381,6 +412,7 @@ double train_forward(struct train_model *m, const int32_t *tokens, const int32_t
     struct train_acts *a = m->acts;
     a->n_seq = n_seq;
     a->N = N;
+    a->dropped = m->dropout > 0 && targets;
     memcpy(a->tokens, tokens, sizeof(int32_t) * (size_t)N);
     for (int t = 0; t < N; t++)
         a->pos[t] = t % T;
@@ -404,11 +436,17 @@ double train_forward(struct train_model *m, const int32_t *tokens, const int32_t
         struct attn_job aj = { .c = c, .L = L, .a = a, .backward = 0 };
         threads_run(m->pool, attn_job_fn, &aj);
         lin_fwd(m, L->x_mid, L->att, W->wo, N, d, d);
+        if (a->dropped) {
+            dropout_mask(m, L->keep_attn, (int64_t)N * d);
+            dropout_mask(m, L->keep_moe, (int64_t)N * d);
+            for (int64_t i = 0; i < (int64_t)N * d; i++)
+                L->x_mid[i] *= L->keep_attn[i];
+        }
         for (int64_t i = 0; i < (int64_t)N * d; i++)
             L->x_mid[i] += L->x_in[i];
         nn_rmsnorm_fwd_f(L->xn2, L->rstd2, L->x_mid, W->ffn_norm, N, d, c->norm_eps);
         memcpy(x_next, L->x_mid, sizeof(float) * (size_t)N * (size_t)d);
-        moe_forward(m, l, x_next);
+        moe_forward(m, l, x_next, a->dropped ? L->keep_moe : NULL);
         aux_sum += balance_loss(c, L, N, a->f_e);
     }
     nn_rmsnorm_fwd_f(a->xnf, a->rstdf, a->x_out, m->out_norm, N, d, c->norm_eps);
@@ -505,11 +543,15 @@ void train_backward(struct train_model *m)
         const struct train_layer *W = &m->layer[l];
         /* x_out = x_mid + moe(norm2(x_mid)) */
         memset(dxn, 0, sizeof(float) * (size_t)N * d);
-        moe_backward(m, l, dx, dxn);
+        if (a->dropped)
+            mul_into(a->dkept, dx, L->keep_moe, (int64_t)N * d);
+        moe_backward(m, l, a->dropped ? a->dkept : dx, dxn);
         nn_rmsnorm_bwd_f(dx, GRAD(W->ffn_norm), dxn, L->x_mid, W->ffn_norm, L->rstd2, N, d);
         /* x_mid = x_in + wo(attn(norm1(x_in))) */
         memset(a->datt, 0, sizeof(float) * (size_t)N * d);
-        lin_bwd(m, a->datt, GRAD(W->wo), dx, L->att, W->wo, N, d, d);
+        if (a->dropped)
+            mul_into(a->dkept, dx, L->keep_attn, (int64_t)N * d);
+        lin_bwd(m, a->datt, GRAD(W->wo), a->dropped ? a->dkept : dx, L->att, W->wo, N, d, d);
         memset(a->dq, 0, sizeof(float) * (size_t)N * d);
         memset(a->dk, 0, sizeof(float) * (size_t)N * kvd);
         memset(a->dv, 0, sizeof(float) * (size_t)N * kvd);

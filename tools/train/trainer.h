@@ -60,6 +60,11 @@ struct train_model {
     float *out_norm;                        /* (d) */
     float *output;                          /* (V, d) */
     struct train_acts *acts;                /* activations of the last forward */
+    /* Residual dropout: a forward with targets drops this share of each attention and
+     * expert output before it joins the residual stream (0: none; set it to 0 to evaluate).
+     * dropout_rng draws the masks. */
+    float dropout;
+    uint64_t dropout_rng;
     struct thread_pool *pool;
 };
 
