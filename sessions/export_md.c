@@ -52,7 +52,8 @@ int session_export_md(const struct session *s, FILE *out, char *err, size_t errl
     }
     for (size_t i = 0; i < s->n_msg; i++) {
         const struct session_message *msg = &s->msg[i];
-        fprintf(out, "\n## %s\n\n", heading[msg->role]);
+        fprintf(out, "\n## %s%s\n\n", heading[msg->role],
+                msg->out_of_context ? " (out of context)" : "");
         md_put_text(out, msg->content, msg->content_len);
         fputc('\n', out);
         if (msg->trace_end > msg->trace_begin) {

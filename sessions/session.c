@@ -108,6 +108,7 @@ long session_add_message(struct session *s, enum session_role role, const char *
     m->content = copy;
     m->content_len = len;
     m->trace_begin = m->trace_end = 0;
+    m->out_of_context = false;
     if (role == SESSION_ASSISTANT) {
         size_t begin = session_range_cursor(s, s->n_msg);
         if (s->log.n > begin) {

@@ -68,6 +68,9 @@ struct session_message {
     char *content;                         /* (content_len + 1), NUL-terminated; may hold */
     size_t content_len;                    /* NULs or bytes that are not UTF-8 */
     size_t trace_begin, trace_end;         /* records of s->log it owns; empty when equal */
+    bool out_of_context;                   /* dropped from the model's context to make room
+                                              (the app keeps it in the transcript); written
+                                              only when true, so older files read false */
 };
 
 struct session {

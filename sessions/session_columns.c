@@ -30,6 +30,8 @@ const struct session_column session_columns[] = {
     { "faults_major", SESSION_COL_INT, 1, ONE, 0, UINT32_MAX, FIELD(faults_major), false, true },
     { "ns_kernel", SESSION_COL_INT, 1, ONE, 0, 1LL << 53, FIELD(ns_kernel), false, true },
     { "thinking", SESSION_COL_INT, 1, ONE, 0, 1, FIELD(thinking), false, true },
+    { "shift_dropped", SESSION_COL_INT, 1, ONE, 0, UINT32_MAX, FIELD(shift_dropped), false, true },
+    { "ns_shift", SESSION_COL_INT, 1, ONE, 0, 1LL << 53, FIELD(ns_shift), false, true },
 };
 
 const int session_column_count = (int)(sizeof session_columns / sizeof session_columns[0]);

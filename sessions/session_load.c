@@ -557,6 +557,12 @@ static int load_messages(struct loader *L, const cJSON *root)
         free(s->msg[k].content);
         s->msg[k].content = content;
         s->msg[k].content_len = len;
+        const cJSON *ooc = cJSON_GetObjectItemCaseSensitive(m, "out_of_context");
+        if (ooc && !cJSON_IsBool(ooc)) {
+            path_key(path, sizeof path, mp, "out_of_context");
+            return lerr(L, path, "expected true or false, found %s", json_kind(ooc));
+        }
+        s->msg[k].out_of_context = cJSON_IsTrue(ooc);
     }
     return 0;
 }

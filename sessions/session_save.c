@@ -359,6 +359,8 @@ int session_to_json(const struct session *s, char **out, size_t *outlen, char *e
         const struct session_message *msg = &s->msg[m];
         json_fmt(&b, "%s\n {\"role\":\"%s\",", m ? "," : "", session_role_names[msg->role]);
         session_put_text(&b, "content", msg->content, msg->content_len);
+        if (msg->out_of_context)
+            json_str(&b, ",\"out_of_context\":true");
         json_str(&b, "}");
     }
     json_str(&b, "],\n\"traces\":[");

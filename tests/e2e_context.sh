@@ -3,7 +3,8 @@
 #
 #   1. 20 turns on a 128-token context (replies of 200 tokens): every one gets its reply and
 #      no error; the replies shift the context, older turns go out of context and are
-#      marked so, and the status line says how many tokens the context holds;
+#      marked so (in the autosaved session too, whose kept replies own their records), and
+#      the status line says how many tokens the context holds;
 #   2. /model opens the picker over the models of $MOESCOPE_MODELS (why one does not run
 #      shown), typing filters it, Enter switches mid-conversation (the status bar names the
 #      new model and the next message is answered by it); picking a broken file says why and
@@ -115,6 +116,28 @@ if grep -Eq 'ctx (12[0-8]|1[01][0-9]|[0-9]{1,2})/128' "$TMP/screen"; then
     ok "the status bar counts positions in the context, at most 128"
 else
     bad "status bar context count" "$(head -1 "$TMP/screen")"
+fi
+# The autosaved session: the dropped messages say so, every kept reply owns its records
+# (found again after each drop), and the shifts are in the records.
+if python3 - "$TMP"/data/moescope/sessions/*.json > "$TMP/sess" 2>&1 <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+msgs = s["messages"]
+owners = {t["message"] for t in s["traces"]}
+ooc = [i for i, m in enumerate(msgs) if m.get("out_of_context")]
+kept = [i for i, m in enumerate(msgs) if m["role"] == "assistant" and not m.get("out_of_context")]
+shifts = sum(1 for t in s["traces"] for d in t.get("shift_dropped", []) if d)
+print("messages", len(msgs), "out of context", len(ooc), "kept replies", kept,
+      "chunks of", sorted(owners), "shifts", shifts)
+assert ooc and ooc == list(range(len(ooc))), "out of context: %s" % ooc
+assert not owners & set(ooc), "a dropped message owns records"
+assert kept and set(kept) <= owners, "kept replies without records: %s" % (set(kept) - owners)
+assert shifts > 0, "no shift in the records"
+PY
+then
+    ok "the session marks the dropped messages, keeps each kept reply's records and the shifts ($(cat "$TMP/sess"))"
+else
+    bad "session after 20 turns on 128 tokens" "$(cat "$TMP/sess")"
 fi
 
 # ---- 2. /model: the picker, switch mid-conversation, a broken file, a tiny terminal

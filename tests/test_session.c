@@ -650,3 +650,71 @@ TEST(session_live_engine_replay)
     session_free(&live);
     engine_close(e);
 }
+
+/* A message dropped out of the model's context (the app keeps it in the transcript) says so
+ * in the file; a context shift's figures are columns. Both read back, re-save to the same
+ * bytes, and files from before them read false and 0s. */
+TEST(session_out_of_context_and_shift_round_trip)
+{
+    struct session s;
+    CHECK_INT_EQ(session_init(&s, 1, 4, 1), 0);
+    session_add_message(&s, SESSION_USER, "old", 3);
+    session_add_message(&s, SESSION_ASSISTANT, "gone", 4);
+    session_add_message(&s, SESSION_USER, "new", 3);
+    s.msg[0].out_of_context = s.msg[1].out_of_context = true;
+    for (int i = 0; i < 3; i++) {
+        long r = trace_log_push(&s.log, 1, "x", 1, i == 0);
+        s.log.tok[r].fed = true;
+    }
+    s.log.tok[2].shift_dropped = 61;
+    s.log.tok[2].ns_shift = 4200000;
+    session_add_message(&s, SESSION_ASSISTANT, "xx", 2);
+    char *json, *again, err[512];
+    size_t len, len2;
+    CHECK_INT_EQ(session_to_json(&s, &json, &len, err, sizeof err), 0);
+    CHECK(strstr(json, "{\"role\":\"user\",\"content\":\"old\",\"out_of_context\":true}") &&
+          strstr(json, "{\"role\":\"assistant\",\"content\":\"gone\",\"out_of_context\":true}") &&
+          strstr(json, "{\"role\":\"user\",\"content\":\"new\"}"));
+    CHECK(strstr(json, "\"shift_dropped\":[0,0,61]") && strstr(json, "\"ns_shift\":[0,0,4200000]"));
+    struct session t;
+    CHECK_INT_EQ(session_load_buffer(&t, json, len, "s.json", err, sizeof err), 0);
+    CHECK(t.n_msg == 4 && t.msg[0].out_of_context && t.msg[1].out_of_context &&
+          !t.msg[2].out_of_context && !t.msg[3].out_of_context);
+    CHECK_INT_EQ(t.log.tok[2].shift_dropped, 61);
+    CHECK(t.log.tok[2].ns_shift == 4200000);
+    CHECK_INT_EQ(session_to_json(&t, &again, &len2, err, sizeof err), 0);
+    CHECK(len2 == len && memcmp(again, json, len) == 0);
+    free(again);
+    session_free(&t);
+    /* The Markdown export says it too. */
+    char *md = NULL;
+    size_t md_len = 0;
+    FILE *f = open_memstream(&md, &md_len);
+    CHECK_INT_EQ(session_export_md(&s, f, err, sizeof err), 0);
+    fclose(f);
+    CHECK_MSG(md && strstr(md, "## Assistant (out of context)"), "%s", md ? md : "");
+    free(md);
+    /* Not a bool: refused with the path. */
+    char *bad = strdup(json);
+    char *at = strstr(bad, "\"out_of_context\":true");
+    memcpy(at + strlen("\"out_of_context\":"), "1111", 4);
+    CHECK_INT_EQ(session_load_buffer(&t, bad, strlen(bad), "s.json", err, sizeof err), -1);
+    CHECK_MSG(strstr(err, "$.messages[0].out_of_context: expected true or false"), "%s", err);
+    free(bad);
+    /* An older file: no flags, no shift columns. */
+    static const char *const cut[] = { ",\"out_of_context\":true", ",\"out_of_context\":true",
+                                       ",\n  \"shift_dropped\":[0,0,61]",
+                                       ",\n  \"ns_shift\":[0,0,4200000]" };
+    for (int c = 0; c < 4; c++) {
+        at = strstr(json, cut[c]);
+        CHECK_MSG(at != NULL, "'%s' not in the file", cut[c]);
+        if (at)
+            memmove(at, at + strlen(cut[c]), strlen(at + strlen(cut[c])) + 1);
+    }
+    CHECK_INT_EQ(session_load_buffer(&t, json, strlen(json), "s.json", err, sizeof err), 0);
+    CHECK(!t.msg[0].out_of_context && !t.msg[1].out_of_context);
+    CHECK_INT_EQ(t.log.tok[2].shift_dropped, 0);
+    session_free(&t);
+    free(json);
+    session_free(&s);
+}

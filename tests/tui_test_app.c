@@ -12,9 +12,15 @@
 #include <unistd.h>
 
 #include "app.h"
+#include "app_session.h"
 #include "commands_slash.h"
+#include "conversation.h"
+#include "intake.h"
+#include "model_store.h"
+#include "worker.h"
 #include "draw.h"
 #include "rec_queue.h"
+#include "session.h"
 #include "statusbar.h"
 #include "test.h"
 
@@ -1118,4 +1124,186 @@ TEST(app_worker_failed_send_has_no_reply)
     worker_quit(w, 5000);
     trace_log_free(&ui);
     free(st.reply);
+}
+
+/* After a turn drop the worker feeds the kept turns again as one prompt: each kept reply gets
+ * its records back (the session's chunks say which tokens were its), the dropped messages
+ * none, and the saved session says which messages were out of context. */
+TEST(app_turn_drop_keeps_ranges_and_marks)
+{
+    struct app a;
+    app_for_test(&a);
+    trace_log_free(&a.log);
+    CHECK_INT_EQ(trace_log_init(&a.log, 1, 4, 1), 0);
+    static const char *const said[][2] = { { "u", "one" }, { "a", "alpha" }, { "u", "two" },
+                                           { "a", "beta beta" }, { "u", "three" },
+                                           { "a", "gamma" } };
+    for (int i = 0; i < 6; i++) {
+        int k = transcript_add(&a.tr, said[i][0][0] == 'u' ? MSG_USER : MSG_ASSISTANT,
+                               said[i][1], strlen(said[i][1]));
+        CHECK_INT_EQ(k, i);
+        a.tr.msg[i].out_of_context = i < 2;
+    }
+    /* The context after the drop: system prompt, turn two fed again, turn three's reply. */
+    static const char *const pieces[] = { "<s>", "<u>", "two", "</u>", "<a>", "beta", " beta",
+                                          "</a>", "<u>", "three", "</u>", "<a>", "gam", "ma" };
+    for (int i = 0; i < 14; i++)
+        CHECK(trace_log_push(&a.log, i + 1, pieces[i], strlen(pieces[i]), i < 12) == i);
+    a.tr.msg[5].rec_first = 12;
+    a.tr.msg[5].rec_end = 14;
+    conversation_rebind_ranges(&a, 5);
+    CHECK_INT_EQ(a.tr.msg[3].rec_first, 5);
+    CHECK_INT_EQ(a.tr.msg[3].rec_end, 7);
+    CHECK_INT_EQ(a.tr.msg[1].rec_end, 0);
+    CHECK_INT_EQ(a.tr.msg[1].rec_first, -1);
+
+    char path[] = "/tmp/moescope-turndrop-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    close(fd);
+    unlink(path);
+    CHECK_INT_EQ(app_session_save(&a, path, true), 0);
+    struct session s;
+    char err[512];
+    CHECK_INT_EQ(session_load(&s, path, err, sizeof err), 0);
+    CHECK_INT_EQ(s.n_msg, 6);
+    for (size_t i = 0; i < s.n_msg && i < 6; i++)
+        CHECK_MSG(s.msg[i].out_of_context == (i < 2), "message %zu: out_of_context %d", i,
+                  s.msg[i].out_of_context);
+    CHECK_MSG(s.msg[1].trace_begin == s.msg[1].trace_end, "a dropped reply owns records");
+    CHECK_INT_EQ(s.msg[3].trace_begin, 0);
+    CHECK_INT_EQ(s.msg[3].trace_end, 7);
+    CHECK_INT_EQ(s.msg[5].trace_begin, 7);
+    CHECK_INT_EQ(s.msg[5].trace_end, 14);
+    session_free(&s);
+    /* The replay shows the marks. */
+    struct app b;
+    app_for_test(&b);
+    b.replay = true;
+    CHECK_INT_EQ(app_session_load(&b, path), 0);
+    int marked = 0, chat = 0;
+    for (int i = 0; i < b.tr.n; i++) {
+        const struct message *m = &b.tr.msg[i];
+        if (!m->in_chat)
+            continue;
+        CHECK_MSG(m->out_of_context == (chat < 2), "replayed message %d: out_of_context %d",
+                  chat, m->out_of_context);
+        marked += strstr(m->meta, "out of context") != NULL;
+        chat++;
+    }
+    CHECK_INT_EQ(chat, 6);
+    CHECK_INT_EQ(marked, 2);
+    app_free(&b);
+    unlink(path);
+    app_free(&a);
+}
+
+/* Pumps the app's intake until done(a) or timeout_ms. */
+static bool app_pump_until(struct app *a, bool (*done)(const struct app *), int timeout_ms)
+{
+    for (int t = 0; t < timeout_ms; t += 10) {
+        intake_pump(a);
+        if (done(a))
+            return true;
+        usleep(10000);
+    }
+    return false;
+}
+static bool app_ready(const struct app *a) { return a->model_ready && !app_busy(a); }
+static bool app_switch_settled(const struct app *a) { return !a->next_worker; }
+
+static int count_notes(const struct app *a, const char *needle)
+{
+    int n = 0;
+    for (int i = 0; i < a->tr.n; i++)
+        n += strstr(a->tr.msg[i].text, needle) != NULL;
+    return n;
+}
+
+/* /model to a file whose header passes the check but which fails in engine_open (its
+ * tokenizer model renamed: the header check reads the tensors, not the vocabulary): the old model stays open and answers, the reason is
+ * in the transcript. Then a good file: it takes over, introduced once, and the app's welcome
+ * is not shown again. */
+TEST(app_switch_to_model_that_fails_to_open_keeps_the_old)
+{
+    const char *fx = test_fixtures_dir();
+    if (!fx) {
+        test_skip("no fixtures");
+        return;
+    }
+    char good[1024], bad[] = "/tmp/moescope-nobind-XXXXXX";
+    snprintf(good, sizeof good, "%s/models/qwen2moe-tiny-f32.gguf", fx);
+    size_t len = 0;
+    char *bytes = NULL;
+    FILE *f = fopen(good, "rb");
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    bytes = malloc(8 << 20);
+    len = fread(bytes, 1, 8 << 20, f);
+    fclose(f);
+    char *key = memmem(bytes, len < 65536 ? len : 65536, "tokenizer.ggml.model", 20);
+    char *at = key ? memmem(key, 64, "gpt2", 4) : NULL;
+    CHECK(at != NULL);
+    if (at)
+        at[2] = 'X'; /* "gpX2": a tokenizer moescope does not know */
+    int fd = mkstemp(bad);
+    CHECK(fd >= 0 && write(fd, bytes, len) == (ssize_t)len);
+    close(fd);
+    free(bytes);
+    struct model_desc d;
+    char why[512] = "";
+    CHECK_MSG(model_check(bad, &d, why, sizeof why) == 0, "the header check refused it: %s", why);
+
+    struct app a;
+    app_for_test(&a);
+    a.opt.n_threads = 1;
+    char err[1024];
+    struct engine_params ep;
+    engine_params_default(&ep);
+    ep.model_path = good;
+    ep.n_threads = 1;
+    ep.n_ctx = 64;
+    a.worker = worker_start(&ep, err, sizeof err);
+    CHECK(a.worker != NULL);
+    CHECK(app_pump_until(&a, app_ready, 20000));
+    struct worker *old = a.worker;
+    char label[sizeof a.model_label];
+    snprintf(label, sizeof label, "%s", a.model_label);
+    CHECK_INT_EQ(count_notes(&a, "Type a message"), 1);
+
+    CHECK_INT_EQ(app_switch_model(&a, bad, err, sizeof err), 0);
+    CHECK(a.worker == old && a.next_worker != NULL);
+    CHECK(app_pump_until(&a, app_switch_settled, 20000));
+    CHECK_MSG(a.worker == old && a.model_ready, "the old model was closed");
+    CHECK_STR_EQ(a.model_label, label);
+    CHECK_INT_EQ(count_notes(&a, "did not open"), 1);
+    CHECK_MSG(count_notes(&a, "'gpX2'") == 1, "the reason is not in the transcript");
+    CHECK_INT_EQ(count_notes(&a, "stays open"), 1);
+    /* The old model still answers. */
+    const char *hello = "<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\n";
+    unsigned long seq = a.ws.done_seq;
+    CHECK(worker_submit_reply(a.worker, hello, strlen(hello), &a.sampler, 4) == 0);
+    for (int t = 0; t < 2000 && a.ws.done_seq == seq; t++) {
+        struct trace_log none;
+        size_t first = 0;
+        trace_log_init(&none, 0, 0, 0);
+        worker_take(a.worker, &none, &first, &a.ws);
+        trace_log_free(&none);
+        usleep(10000);
+    }
+    CHECK_MSG(a.ws.done_seq != seq && a.ws.reply_len > 0, "no reply from the old model (%s)",
+              a.ws.err);
+
+    /* A good file takes over; the model is introduced, the welcome not shown again. */
+    CHECK_INT_EQ(app_switch_model(&a, good, err, sizeof err), 0);
+    CHECK(app_pump_until(&a, app_switch_settled, 20000));
+    CHECK(app_pump_until(&a, app_ready, 20000));
+    CHECK(a.worker != old);
+    CHECK_INT_EQ(count_notes(&a, "Type a message"), 1);
+    CHECK_INT_EQ(count_notes(&a, "4 layers"), 2);
+    worker_quit(a.worker, 5000);
+    a.worker = NULL;
+    app_free(&a);
+    unlink(bad);
 }

@@ -111,6 +111,7 @@ void app_free(struct app *a)
     transcript_free(&a->tr);
     trace_log_free(&a->log);
     free(a->ws.reply);
+    app_switch_abandon(a);
     free(a->system);
     if (a->cache)
         view_cache_free(a->cache);
@@ -217,25 +218,55 @@ int app_switch_model(struct app *a, const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "a reply is being written (Esc stops it first)");
         return -1;
     }
+    if (a->next_worker) {
+        snprintf(err, errlen, "%.3000s is still opening", a->next_path);
+        return -1;
+    }
     struct engine_params ep;
     app_engine_params(a, path, &ep);
+    /* Opened before the old one is closed: a model that fails in engine_open (out of
+     * memory, mlock refused, a tensor that does not bind) must leave the old one running,
+     * and opening the old one again could fail too. The cost is both in memory for the
+     * load's duration; their weights are mapped from their files, so what is doubled is
+     * mostly the KV caches and any repacked or locked weights. */
     struct worker *w = worker_start(&ep, err, errlen);
     if (!w)
         return -1;
+    a->next_worker = w;
+    free(a->next_ws.reply);
+    memset(&a->next_ws, 0, sizeof a->next_ws);
+    a->next_ws.state = WORKER_LOADING;
+    snprintf(a->next_path, sizeof a->next_path, "%s", path);
+    a->dirty |= DIRTY_STATUS;
+    return 0;
+}
+
+void app_switch_abandon(struct app *a)
+{
+    if (!a->next_worker)
+        return;
+    worker_quit(a->next_worker, WORKER_QUIT_MS);
+    a->next_worker = NULL;
+    free(a->next_ws.reply);
+    memset(&a->next_ws, 0, sizeof a->next_ws);
+    a->next_path[0] = 0;
+}
+
+void app_switch_take_over(struct app *a)
+{
     if (a->worker)
         worker_quit(a->worker, WORKER_QUIT_MS);
-    a->worker = w;
-    /* The new model opens in the background; intake_model_ready takes its shape then. The
+    a->worker = a->next_worker;
+    a->next_worker = NULL;
+    a->next_path[0] = 0;
+    /* The new model's status as last taken; intake_model_ready takes its shape. The
      * conversation stays: its records were the old model's, so no message owns any now,
      * and the next send feeds it all to the new one. */
-    char *reply = a->ws.reply;
-    size_t cap = a->ws.reply_cap;
-    memset(&a->ws, 0, sizeof a->ws);
-    a->ws.reply = reply;
-    a->ws.reply_cap = cap;
-    a->ws.state = WORKER_LOADING;
+    free(a->ws.reply);
+    a->ws = a->next_ws;
+    memset(&a->next_ws, 0, sizeof a->next_ws);
     a->ws.reply_first = -1;
-    a->done_seen = 0;
+    a->done_seen = a->ws.done_seq;
     a->model_ready = false;
     a->vocab = NULL;
     trace_log_clear(&a->log);
@@ -246,7 +277,6 @@ int app_switch_model(struct app *a, const char *path, char *err, size_t errlen)
     a->sel = -1;
     a->state_since = clock_now_s();
     a->dirty |= DIRTY_ALL;
-    return 0;
 }
 
 /* Opens the model (the worker loads it in the background) or the replayed session, and
@@ -339,18 +369,21 @@ static void app_loop(struct app *a, const sigset_t *waitmask)
         int paste_ms = a->in ? input_paste_wait_ms(a->in) : -1;
         if (paste_ms >= 0 && (timeout < 0 || paste_ms < timeout))
             timeout = paste_ms;
-        struct pollfd fds[2] = { { STDIN_FILENO, POLLIN, 0 }, { -1, POLLIN, 0 } };
+        struct pollfd fds[3] = { { STDIN_FILENO, POLLIN, 0 }, { -1, POLLIN, 0 },
+                                 { -1, POLLIN, 0 } };
         /* While a paced frame is pending, the worker's news waits in its queue (merged)
          * until the frame is due: the UI wakes ~30 times a second, not once per token. */
         if (a->worker && !(a->dirty && streaming))
             fds[1].fd = worker_wake_fd(a->worker);
+        if (a->next_worker) /* a model being switched to: its open or its failure */
+            fds[2].fd = worker_wake_fd(a->next_worker);
         struct timespec ts, *tsp = NULL;
         if (timeout >= 0) {
             ts.tv_sec = timeout / 1000;
             ts.tv_nsec = (long)(timeout % 1000) * 1000000L;
             tsp = &ts;
         }
-        int pr = ppoll(fds, a->worker ? 2 : 1, tsp, waitmask);
+        int pr = ppoll(fds, 3, tsp, waitmask);
         /* The terminal went away (its window closed, tmux killed the pane): no key will
          * ever come, so leave as a hangup would. A readable terminal that yields no key
          * again and again is the same thing seen differently (EOF). */
@@ -413,6 +446,7 @@ int app_run(struct app *a)
     if (a->worker)
         worker_quit(a->worker, WORKER_QUIT_MS);
     a->worker = NULL;
+    app_switch_abandon(a);
     pthread_sigmask(SIG_SETMASK, &waitmask, NULL);
     signals_uninstall();
     if (a->quit_signal) {

@@ -57,6 +57,13 @@ struct app {
     unsigned long done_seen;   /* ws.done_seq already turned into a message */
     double state_since;        /* when the worker entered its current state (seconds) */
     const struct vocab_table *vocab; /* token texts for the views, NULL until known */
+    bool welcomed;             /* the "Type a message" welcome was shown (not again) */
+    /* A /model switch in progress: the new model opens beside the old one, which answers
+     * until the new one is open and idle takes over (intake.c); if it fails to open, the
+     * old one stays. Both are in memory meanwhile. */
+    struct worker *next_worker;
+    struct worker_status next_ws;
+    char next_path[4096];
 
     /* the conversation (conversation.c) */
     struct transcript tr;      /* every message shown */
@@ -105,12 +112,18 @@ int app_run(struct app *a);
 /* Shows a message in the hint line for a few seconds. */
 void app_message(struct app *a, bool error, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* Closes the model and opens the one at path (checked by the caller: a file that does not
- * open leaves the app without a model). The conversation stays and is fed again on the
- * next send. Returns 0, or -1 with err set (busy, or no thread). */
+/* Opens the model at path beside the current one (its header checked by the caller); once
+ * it is open the current one is closed and the new one takes over (intake.c), and a file
+ * that fails to open (memory, a tensor that does not bind) leaves the current one running,
+ * with the reason in the transcript. The conversation stays and is fed again on the next
+ * send. Returns 0, or -1 with err set (busy, a switch already under way, or no thread). */
 int app_switch_model(struct app *a, const char *path, char *err, size_t errlen);
 /* A reply or a feed is in progress (or the model is loading). */
 bool app_busy(const struct app *a);
+/* The second half of a switch: the new model (open) takes over from the old one. */
+void app_switch_take_over(struct app *a);
+/* A switch that failed: the new worker goes, the old model stays. */
+void app_switch_abandon(struct app *a);
 /* Ctrl-Z: the terminal given back to the shell until fg. */
 void app_suspend(void);
 

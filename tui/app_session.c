@@ -57,6 +57,7 @@ static int app_session_build(struct app *a, struct session *s, char *err, size_t
                                    m->text, m->len);
         if (last < 0)
             goto oom;
+        s->msg[last].out_of_context = m->out_of_context;
     }
     /* Records after the last reply's end belong to it when it is the last message (a
      * later turn's tokenization moved the boundary); else they are an unanswered prompt. */
@@ -238,7 +239,8 @@ int app_session_load(struct app *a, const char *path)
                     break;
                 }
         conversation_add_loaded(a, m->role == SESSION_USER ? MSG_USER : MSG_ASSISTANT,
-                                m->content, m->content_len, m->trace_end, first);
+                                m->content, m->content_len, m->trace_end, first,
+                                m->out_of_context);
     }
     a->sampler = s.sampler;
     a->sess.loaded_model = s.model;

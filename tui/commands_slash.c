@@ -197,8 +197,9 @@ int slash_model_switch(struct app *a, const char *path)
         conversation_note(a, MSG_ERROR, "/model: %s; %s stays open", err, a->model_label);
         return -1;
     }
-    conversation_note(a, MSG_NOTE, "opening %s (%s); the conversation stays and goes to it "
-                      "with the next message", d.name[0] ? d.name : path, d.arch);
+    conversation_note(a, MSG_NOTE, "opening %s (%s); %s answers until it is open, and the "
+                      "conversation stays and goes to it with the next message",
+                      d.name[0] ? d.name : path, d.arch, a->model_label);
     return 0;
 }
 

@@ -155,6 +155,16 @@ static bool conversation_can_drop(const struct app *a)
     return sent > 1;
 }
 
+/* A message no longer sent to the model: flagged (sessions keep the flag) and said in its
+ * meta line. */
+static void conversation_mark_out_of_context(const struct app *a, struct message *m)
+{
+    m->out_of_context = true;
+    const char *dot = a->utf8 ? " \u00b7 " : " - ";
+    size_t ml = strlen(m->meta);
+    snprintf(m->meta + ml, sizeof m->meta - ml, "%sout of context", ml ? dot : "");
+}
+
 /* Drops the oldest turn still sent (its user message and the replies after it) out of the
  * context; they stay in the transcript, marked. Returns the messages dropped. */
 static int conversation_drop_oldest_turn(struct app *a)
@@ -166,20 +176,62 @@ static int conversation_drop_oldest_turn(struct app *a)
             continue;
         if (dropped > 0 && m->role == MSG_USER)
             break;
-        m->out_of_context = true;
-        const char *dot = a->utf8 ? " \u00b7 " : " - ";
-        size_t ml = strlen(m->meta);
-        snprintf(m->meta + ml, sizeof m->meta - ml, "%sout of context", ml ? dot : "");
+        conversation_mark_out_of_context(a, m);
         dropped++;
     }
     /* The worker feeds what is kept again after the system prompt, so no message's record
-     * range holds any more: the next reply's end takes every record in the context. */
+     * range holds any more until the reply ends (conversation_rebind_ranges). */
     for (int i = 0; dropped && i < a->tr.n; i++) {
         a->tr.msg[i].rec_end = 0;
         a->tr.msg[i].rec_first = -1;
     }
     a->dirty |= DIRTY_TRANSCRIPT;
     return dropped;
+}
+
+void conversation_rebind_ranges(struct app *a, int upto)
+{
+    const struct trace_log *log = &a->log;
+    size_t total = 0;
+    for (size_t r = 0; r < log->n; r++)
+        total += log->tok[r].piece_len;
+    char *bytes = malloc(total + 1);
+    size_t *end_of = malloc(sizeof *end_of * (log->n + 1)); /* byte offset after record r */
+    if (!bytes || !end_of) {
+        free(bytes);
+        free(end_of);
+        return; /* the ranges stay cleared: the next reply takes every record */
+    }
+    size_t off = 0;
+    for (size_t r = 0; r < log->n; r++) {
+        memcpy(bytes + off, trace_piece(log, r), log->tok[r].piece_len);
+        off += log->tok[r].piece_len;
+        end_of[r] = off;
+    }
+    size_t at = 0, rec = 0;
+    for (int i = 0; i < upto && i < a->tr.n; i++) {
+        struct message *m = &a->tr.msg[i];
+        if (!m->in_chat || m->streaming || m->out_of_context || m->len == 0)
+            continue;
+        const char *hit = memmem(bytes + at, total - at, m->text, m->len);
+        if (!hit)
+            continue; /* rendered otherwise (a reply without its thinking): no range */
+        size_t first_byte = (size_t)(hit - bytes), after = first_byte + m->len;
+        at = after;
+        if (m->role != MSG_ASSISTANT)
+            continue;
+        size_t first = rec;
+        while (first < log->n && end_of[first] <= first_byte)
+            first++;
+        rec = first;
+        while (rec < log->n && end_of[rec] < after)
+            rec++;
+        m->rec_first = (long)first;
+        m->rec_end = rec < log->n ? rec + 1 : log->n;
+        rec = m->rec_end;
+    }
+    free(bytes);
+    free(end_of);
 }
 
 int conversation_send(struct app *a)
@@ -275,13 +327,15 @@ int conversation_note(struct app *a, enum msg_role role, const char *fmt, ...)
 }
 
 int conversation_add_loaded(struct app *a, enum msg_role role, const char *text, size_t len,
-                            size_t rec_end, long rec_first)
+                            size_t rec_end, long rec_first, bool out_of_context)
 {
     int k = transcript_add(&a->tr, role, text, len);
     if (k < 0)
         return -1;
     a->tr.msg[k].rec_end = rec_end;
     a->tr.msg[k].rec_first = rec_first;
+    if (out_of_context)
+        conversation_mark_out_of_context(a, &a->tr.msg[k]);
     a->dirty |= DIRTY_TRANSCRIPT;
     return k;
 }
@@ -413,6 +467,8 @@ bool conversation_stream_end(struct app *a)
         m->streaming = false;
         transcript_set_text(&a->tr, k, a->ws.reply ? a->ws.reply : "", a->ws.reply_len);
         m->rec_end = a->log.n;
+        if (a->ctx_dropped > 0)
+            conversation_rebind_ranges(a, k);
         if (a->ws.done_why == REPLY_ERROR ||
             (a->ws.done_why == REPLY_INTERRUPTED && m->len == 0)) {
             if (m->len == 0)

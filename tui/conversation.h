@@ -26,9 +26,10 @@ int conversation_reset(struct app *a);
 /* A note or an error from the app, printf-style, scrolled into view. Returns its index. */
 int conversation_note(struct app *a, enum msg_role role, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* A message of a loaded session, with its record range. Returns its index or -1. */
+/* A message of a loaded session, with its record range and whether it had been dropped out
+ * of the context. Returns its index or -1. */
 int conversation_add_loaded(struct app *a, enum msg_role role, const char *text, size_t len,
-                            size_t rec_end, long rec_first);
+                            size_t rec_end, long rec_first, bool out_of_context);
 /* The system prompt (NULL or "": none). Returns 0, or -1 with a message. */
 int conversation_set_system(struct app *a, const char *text);
 /* The style replies are written in: --chat-template, else the model's (CHAT_STYLE_NONE: a
@@ -39,6 +40,11 @@ enum chat_style conversation_style(const struct app *a);
 void conversation_mark_thinking(struct app *a);
 /* The worker's reply so far into the message being streamed. */
 void conversation_stream_follow(struct app *a);
+/* After a turn drop the worker fed the kept messages again after the system prompt, as one
+ * prompt, so their records moved and their ranges were cleared. Each kept reply before
+ * message upto gets its range again: it ends after the record that holds its text's last
+ * byte, found in the records' bytes in message order (a message not found keeps none). */
+void conversation_rebind_ranges(struct app *a, int upto);
 /* The worker finished a job: the streamed message closed (kept, dropped or an error).
  * Returns true when a reply was kept (time to autosave). */
 bool conversation_stream_end(struct app *a);

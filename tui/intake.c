@@ -48,17 +48,43 @@ static void intake_model_ready(struct app *a)
                           a->random_weights ? ".\nIts weights are random: the words are "
                                               "noise, but the routing and the timings are real."
                                             : ".");
-    conversation_note(a, MSG_NOTE,
-                      "Type a message and press Enter. Tab moves to the inspector, F1 lists "
-                      "every key, /help the commands.");
+    if (!a->welcomed) /* once: a switched-to model is introduced, not the app again */
+        conversation_note(a, MSG_NOTE,
+                          "Type a message and press Enter. Tab moves to the inspector, F1 "
+                          "lists every key, /help the commands.");
+    a->welcomed = true;
     a->dirty |= DIRTY_ALL;   /* the welcome, the status, the inspector's shape */
     if (a->feed_pending)
         conversation_feed(a);
 }
 
+/* A /model switch under way: the new model's news. Open, it takes over once the old one is
+ * idle; failed, it goes and the old one stays, the reason in the transcript. */
+static void intake_pump_switch(struct app *a)
+{
+    if (!a->next_worker)
+        return;
+    struct trace_log none; /* no job runs on it before it takes over: no records */
+    size_t first = 0;
+    if (trace_log_init(&none, 0, 0, 0) == 0) {
+        worker_take(a->next_worker, &none, &first, &a->next_ws);
+        trace_log_free(&none);
+    }
+    if (a->next_ws.state == WORKER_FAILED) {
+        conversation_note(a, MSG_ERROR, "/model: %s did not open: %s; %s stays open",
+                          a->next_path, a->next_ws.err, a->model_label);
+        app_switch_abandon(a);
+        a->dirty |= DIRTY_ALL;
+    } else if (a->next_ws.opened && !app_busy(a)) {
+        app_switch_take_over(a);
+        intake_model_ready(a);
+    }
+}
+
 /* Takes what the worker posted and turns it into transcript and inspector changes. */
 void intake_pump(struct app *a)
 {
+    intake_pump_switch(a);
     if (!a->worker)
         return;
     size_t first = 0;
