@@ -2,6 +2,7 @@
  * thread pool, the tokenizer and the sampler, and the bookkeeping between them and a
  * trace_log. */
 #include "engine.h"
+#include "engine_impl.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,27 +21,6 @@
 
 enum { ENGINE_MAX_CTX_DEFAULT = 4096 };
 
-struct engine {
-    struct model m;
-    struct model_desc desc;
-    struct thread_pool *pool;
-    struct fwd *fwd;
-    struct tokenizer *tok;
-    struct sampler *smp;
-    bool trace;
-    int n_ctx;
-    int n_past;          /* positions already in the KV cache */
-    bool has_logits;     /* fwd_logits() belongs to position n_past - 1 */
-    int32_t *hist;       /* (n_ctx) the tokens at each position */
-    /* The records fed, after context shifts: records [0, kept) sit at their own positions,
-     * records [kept, kept + n_dropped) were dropped, and record i after them sits at
-     * position i - n_dropped. With no shift since the last rewind n_dropped is 0. */
-    bool shift;          /* context shift on */
-    int n_keep;          /* positions the next shift keeps (engine_set_context_shift) */
-    int kept;            /* positions the shifts since the last rewind kept */
-    size_t n_dropped;    /* records dropped by shifts since the last rewind */
-};
-
 void engine_params_default(struct engine_params *p)
 {
     memset(p, 0, sizeof *p);
@@ -50,7 +30,7 @@ void engine_params_default(struct engine_params *p)
 
 /* Whether the model file was truncated or rewritten while mapped (gguf_changed): its weights
  * now read as zeros, so the step just taken is void and no later one is allowed. */
-static bool engine_file_changed(const struct engine *e, char *err, size_t errlen)
+bool engine_file_changed(const struct engine *e, char *err, size_t errlen)
 {
     if (!gguf_changed(&e->m.f))
         return false;
@@ -247,11 +227,53 @@ static long engine_shift(struct engine *e, int n, uint64_t *ns, char *err, size_
     return drop;
 }
 
-/* Record i's share of a count over n records: the remainder goes to the first ones, so the
- * shares add up to the count. */
-static uint64_t engine_share(uint64_t count, int n, int i)
+uint64_t engine_share(uint64_t count, int n, int i)
 {
     return count / (uint64_t)n + ((uint64_t)i < count % (uint64_t)n);
+}
+
+void engine_mark_fed(struct trace_token *r, int pos, uint64_t ns_total, const uint64_t *ns,
+                     const struct fault_sample *f0, const struct fault_sample *f1, int n, int i)
+{
+    r->fed = true;
+    r->pos = pos;
+    r->ns_total = ns_total;
+    for (int ph = 0; ph < TRACE_PHASE_COUNT; ph++)
+        r->ns[ph] = ns ? ns[ph] : 0;
+    /* counts shared so that the records add up to the pass's */
+    r->faults_minor = (uint32_t)engine_share(f1->minor - f0->minor, n, i);
+    r->faults_major = (uint32_t)engine_share(f1->major - f0->major, n, i);
+    r->ns_kernel = engine_share(f1->ns_kernel - f0->ns_kernel, n, i);
+}
+
+int engine_feed(struct engine *e, int kv, const int32_t *tokens, int pos0,
+                struct trace_log *log, size_t start, int n, char *err, size_t errlen)
+{
+    struct fwd_out out = { .layers = e->trace ? trace_layers(log, start) : NULL };
+    struct fault_sample f0 = { 0 }, f1 = { 0 };
+    if (e->trace)
+        faults_sample(e->pool, &f0);
+    uint64_t t0 = clock_now_ns();
+    if (fwd_eval_kv(e->fwd, kv, tokens, n, pos0, &out)) {
+        snprintf(err, errlen, "cannot evaluate positions %d..%d", pos0, pos0 + n - 1);
+        return -1;
+    }
+    if (engine_file_changed(e, err, errlen))
+        return -1;
+    uint64_t total = clock_now_ns() - t0;
+    if (e->trace)
+        faults_sample(e->pool, &f1);
+    uint64_t ns[TRACE_PHASE_COUNT];
+    for (int ph = 0; ph < TRACE_PHASE_COUNT; ph++)
+        ns[ph] = out.ns[ph] / (uint64_t)n;
+    for (int i = 0; i < n; i++) {
+        struct trace_token *r = &log->tok[start + (size_t)i];
+        engine_mark_fed(r, pos0 + i, total / (uint64_t)n, e->trace ? ns : NULL, &f0, &f1, n, i);
+        r->shift_dropped = 0;
+        r->ns_shift = 0;
+    }
+    trace_log_touch(log);
+    return 0;
 }
 
 int engine_eval(struct engine *e, struct trace_log *log, char *err, size_t errlen)
@@ -292,36 +314,12 @@ int engine_eval(struct engine *e, struct trace_log *log, char *err, size_t errle
     const int pos0 = e->n_past;
     for (int i = 0; i < n; i++)
         e->hist[pos0 + i] = log->tok[start + (size_t)i].token;
-    struct fwd_out out = { .layers = e->trace ? trace_layers(log, start) : NULL };
-    struct fault_sample f0 = { 0 }, f1 = { 0 };
-    if (e->trace)
-        faults_sample(e->pool, &f0);
-    uint64_t t0 = clock_now_ns();
-    if (fwd_eval(e->fwd, e->hist + pos0, n, pos0, &out)) {
-        snprintf(err, errlen, "cannot evaluate positions %d..%d", pos0, pos0 + n - 1);
-        return -1;
-    }
-    if (engine_file_changed(e, err, errlen)) {
+    if (engine_feed(e, 0, e->hist + pos0, pos0, log, start, n, err, errlen) != 0) {
         e->has_logits = false;
         return -1;
     }
-    uint64_t total = clock_now_ns() - t0;
-    if (e->trace)
-        faults_sample(e->pool, &f1);
-    for (int i = 0; i < n; i++) {
-        struct trace_token *r = &log->tok[start + (size_t)i];
-        r->fed = true;
-        r->pos = pos0 + i;
-        r->ns_total = total / (uint64_t)n;
-        for (int ph = 0; ph < TRACE_PHASE_COUNT; ph++)
-            r->ns[ph] = e->trace ? out.ns[ph] / (uint64_t)n : 0;
-        r->shift_dropped = i == 0 ? (uint32_t)dropped : 0;
-        r->ns_shift = i == 0 ? ns_shift : 0;
-        /* counts shared so that the records add up to the pass's */
-        r->faults_minor = (uint32_t)engine_share(f1.minor - f0.minor, n, i);
-        r->faults_major = (uint32_t)engine_share(f1.major - f0.major, n, i);
-        r->ns_kernel = engine_share(f1.ns_kernel - f0.ns_kernel, n, i);
-    }
+    log->tok[start].shift_dropped = (uint32_t)dropped;
+    log->tok[start].ns_shift = ns_shift;
     trace_log_touch(log);
     e->n_past = pos0 + n;
     e->has_logits = true;
@@ -336,10 +334,17 @@ long engine_sample(struct engine *e, struct trace_log *log, char *err, size_t er
         snprintf(err, errlen, "nothing to sample from: evaluate the log first");
         return -1;
     }
+    return engine_push_sampled(e, log, e->smp, fwd_logits(e->fwd), e->hist, e->n_past, err,
+                               errlen);
+}
+
+long engine_push_sampled(struct engine *e, struct trace_log *log, struct sampler *smp,
+                         const float *logits, const int32_t *hist, int n_past, char *err,
+                         size_t errlen)
+{
     struct trace_token rec;
     memset(&rec, 0, sizeof rec);
-    int32_t tk = sampler_sample(e->smp, fwd_logits(e->fwd), e->m.hp.n_vocab, e->hist,
-                                e->n_past, &rec);
+    int32_t tk = sampler_sample(smp, logits, e->m.hp.n_vocab, hist, n_past, &rec);
     if (tk < 0) {
         snprintf(err, errlen, "out of memory while sampling");
         return -1;
@@ -354,7 +359,7 @@ long engine_sample(struct engine *e, struct trace_log *log, char *err, size_t er
         return -1;
     }
     struct trace_token *r = &log->tok[idx];
-    r->pos = e->n_past; /* where it goes when fed (a shift may move it) */
+    r->pos = n_past; /* where it goes when fed (a shift may move it) */
     r->sampled = true;
     r->logprob = rec.logprob;
     memcpy(r->top_id, rec.top_id, sizeof r->top_id);

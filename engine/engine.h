@@ -134,4 +134,45 @@ bool engine_type_computable(uint32_t type);
 /* The logits of the last evaluated position (n_vocab floats), valid until the next eval. */
 const float *engine_logits(const struct engine *e);
 
+/* Several independent sequences decoded together on one engine (continuous batching).
+ * Each sequence has its own log, KV cache, context and sampler; the engine's own sequence
+ * (engine_eval) keeps its cache. A step evaluates what each live sequence has not fed - a
+ * prompt alone (as engine_eval would), every sequence with one new token in ONE pass that
+ * reads each weight once for all of them and each expert once for all rows routed to it -
+ * then samples each sequence's next token into its log. Batching changes the timing only:
+ * a sequence's records (tokens, experts, weights, logprobs) and logits are bit for bit
+ * those of an engine running it alone with the same sampler settings (the `cold` flags
+ * differ: an expert is cold once per engine, whichever sequence touches it first). A
+ * decoded record's ns_total and phases are its whole pass's; faults are shared over the
+ * pass's records. Sequences join and leave between steps. One batch per engine. */
+struct engine_batch;
+struct engine_batch_step {
+    int n_decoded;               /* sequences in the step's batched pass (0: none) */
+    int n_prefilled;             /* prompts evaluated alone in the step */
+    uint64_t ns_batched;         /* wall time of the batched pass */
+    /* The batched pass's weight reads (trace on; 0 otherwise): the distinct experts each MoE
+     * layer ran, summed over the layers, and the bytes of weights the pass read (every
+     * non-expert weight once, each distinct expert once: model_desc.expert_bytes each). */
+    int experts_distinct, n_moe_layers;
+    uint64_t bytes_read;
+};
+/* max_seqs: 1 to 64 sequences live at once (a KV cache of engine_n_ctx positions each). */
+struct engine_batch *engine_batch_create(struct engine *e, int max_seqs, char *err,
+                                         size_t errlen);
+void engine_batch_free(struct engine_batch *b);
+/* A sequence joins with log (its prompt records pushed, at least one; the log stays the
+ * caller's and must outlive the sequence). Returns its slot (0 .. max_seqs-1), or -1 with
+ * err set (every slot taken, an empty log, a prompt longer than the context). */
+int engine_batch_join(struct engine_batch *b, struct trace_log *log,
+                      const struct sampler_params *sp, char *err, size_t errlen);
+void engine_batch_leave(struct engine_batch *b, int slot);
+int engine_batch_n_live(const struct engine_batch *b);
+/* One step (above). st may be NULL. Returns 0, or -1 with err set (a sequence's context is
+ * full, nothing to feed: checked before anything is evaluated; the model file changed). */
+int engine_batch_step(struct engine_batch *b, struct engine_batch_step *st, char *err,
+                      size_t errlen);
+/* The logits slot's last sample was drawn from (n_vocab floats), or NULL before its first
+ * step; valid until the next step. */
+const float *engine_batch_logits(const struct engine_batch *b, int slot);
+
 #endif

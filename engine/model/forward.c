@@ -40,6 +40,13 @@ struct mm_job {
     int chunk_rows, chunk0, n_chunks; /* rows per chunk, first chunk's number, chunks */
 };
 
+/* One sequence's KV cache. */
+struct fwd_kv {
+    uint16_t *k;       /* (n_layers, n_pad, kw) K rows by position */
+    uint16_t *v;       /* (n_layers, vw, n_pad) V transposed, as llama.cpp stores it (latent:
+                        * the latent's transposed copy, as llama.cpp's ggml_cont makes it) */
+};
+
 /* A quantized copy of an activation matrix, reused within one stage. */
 struct act_slot {
     const float *src;
@@ -109,11 +116,16 @@ struct fwd {
     uint16_t *q16;   /* (nth, dk), at least vw */
     int nth;
 
-    /* KV cache, F16 */
+    /* KV caches, F16: cache 0 is fwd_eval's, more for sequences decoded together */
     int n_pad;         /* n_ctx rounded up to KV_PAD */
-    uint16_t *kc;      /* (n_layers, n_pad, kw) K rows by position */
-    uint16_t *vc;      /* (n_layers, vw, n_pad) V transposed, as llama.cpp stores it (latent:
-                        * the latent's transposed copy, as llama.cpp's ggml_cont makes it) */
+    struct fwd_kv *kv; /* (n_kv) */
+    int n_kv;
+    int n_logits;      /* rows of logits (1, or the most rows of a fwd_eval_rows pass) */
+    /* each row of the pass now running: its position and its cache; rows_alone: every row
+     * is a sequence of its own, so every product takes one row's order (fwd_eval_rows) */
+    int *row_pos;      /* (B) */
+    int *row_kv;       /* (B) */
+    bool rows_alone;
     uint8_t *touched;  /* (n_layers, n_experts) expert used before in this process */
 };
 
@@ -288,6 +300,13 @@ static void fwd_pick_dot(struct mm_job *j, const struct wt *w, bool expert, int 
 
 static void fwd_mm_run(struct fwd *f);
 
+/* The activation rows llama.cpp would have multiplied together with a weight: n, or 1 when
+ * every row is a sequence of its own (each would have been a one-row product). */
+static int fwd_n_cols(const struct fwd *f, int n)
+{
+    return f->rows_alone ? 1 : n;
+}
+
 /* Returns n rows of x (d values each, rows xs floats apart) in the vec_dot type of weight
  * type wtype, quantizing once per stage per (source, type, width). */
 static const uint8_t *fwd_act(struct fwd *f, const float *x, int n, int d, size_t xs,
@@ -345,7 +364,7 @@ static struct mm_job *fwd_job(struct fwd *f, const struct wt *w, int64_t e, cons
     j->rows = w->ne[1];
     /* llama.cpp multiplies 2-D weights with tinyBLAS and expert slices (mul_mat_id) with
      * the per-row kernels; the two sum f32/f16/bf16 rows in different orders. */
-    fwd_pick_dot(j, w, w->ne[2] > 1 || e > 0, n);
+    fwd_pick_dot(j, w, w->ne[2] > 1 || e > 0, fwd_n_cols(f, n));
     j->type = w->type;
     j->xi = xi;
     j->y = y;
@@ -372,7 +391,7 @@ static void fwd_job_rows(struct fwd *f, const struct wt *w, int64_t e, const flo
                           .rows = w->ne[1], .x = xq, .x_stride = stride, .y = y,
                           .y_stride = y_stride, .n = n, .type = w->type,
                           .order = KERN_PLAIN,
-                          .gemm = fwd_uses_tinyblas(w->ne[1], n) &&
+                          .gemm = fwd_uses_tinyblas(w->ne[1], fwd_n_cols(f, n)) &&
                                           qt->vec_dot_gemm != qt->vec_dot
                                       ? qt->vec_dot_gemm
                                       : NULL };
@@ -532,7 +551,7 @@ static bool fwd_layer_swa(const struct hparams *hp, int il)
 
 struct attn_ctx {
     struct fwd *f;
-    int il, n, pos0;
+    int il, n;
 };
 
 static void fwd_attn_worker(void *arg, int ith, int nth)
@@ -543,13 +562,12 @@ static void fwd_attn_worker(void *arg, int ith, int nth)
     const int dk = f->dk, dv = f->dv, gq = hp->n_head / f->n_kvh;
     /* Q.K (K rows: the padded length) and P.V (V^T rows: dv) are mul_mats too */
     const struct quant_traits *t16 = quant_traits(GGML_TYPE_F16);
-    const quant_vec_dot_fn dot_qk = fwd_uses_tinyblas(KV_PAD, a->n) ? t16->vec_dot_gemm
-                                                                     : t16->vec_dot;
-    const quant_vec_dot_fn dot_pv = fwd_uses_tinyblas(dv, a->n) ? t16->vec_dot_gemm
-                                                                 : t16->vec_dot;
+    const int n_cols = fwd_n_cols(f, a->n);
+    const quant_vec_dot_fn dot_qk = fwd_uses_tinyblas(KV_PAD, n_cols) ? t16->vec_dot_gemm
+                                                                       : t16->vec_dot;
+    const quant_vec_dot_fn dot_pv = fwd_uses_tinyblas(dv, n_cols) ? t16->vec_dot_gemm
+                                                                   : t16->vec_dot;
     const size_t np = (size_t)f->n_pad;
-    const uint16_t *kc = f->kc + (size_t)a->il * np * (size_t)f->kw;
-    const uint16_t *vc = f->vc + (size_t)a->il * (size_t)f->vw * np;
     float *sc = f->sc + (size_t)ith * np;
     uint16_t *p16 = f->p16 + (size_t)ith * np;
     uint16_t *q16 = f->q16 + (size_t)ith * (size_t)dk;
@@ -564,8 +582,11 @@ static void fwd_attn_worker(void *arg, int ith, int nth)
         if (it >= n_items)
             break;
         const int t = (int)(it / hp->n_head), h = (int)(it % hp->n_head);
-        const int g = h / gq, npos = a->pos0 + t + 1;
+        const int g = h / gq, npos = f->row_pos[t] + 1;
         const int nkv = (npos + KV_PAD - 1) / KV_PAD * KV_PAD;
+        const struct fwd_kv *kv = &f->kv[f->row_kv[t]];
+        const uint16_t *kc = kv->k + (size_t)a->il * np * (size_t)f->kw;
+        const uint16_t *vc = kv->v + (size_t)a->il * (size_t)f->vw * np;
         const float *q = f->q + (size_t)t * (size_t)f->qd + (size_t)h * (size_t)dk;
         const uint16_t *kg = kc + (size_t)g * (size_t)dk, *vg = vc + (size_t)g * (size_t)dv * np;
         const void *yq = q16, *yp = p16;
@@ -597,7 +618,7 @@ static void fwd_attn_worker(void *arg, int ith, int nth)
 }
 
 /* The plain projections: Q, K, V (with their biases), QK-norm, RoPE. */
-static void fwd_attn_project(struct fwd *f, const struct layer *L, int n, int pos0)
+static void fwd_attn_project(struct fwd *f, const struct layer *L, int n)
 {
     const struct model *m = f->m;
     const struct hparams *hp = &m->hp;
@@ -625,7 +646,7 @@ static void fwd_attn_project(struct fwd *f, const struct layer *L, int n, int po
                 fwd_rmsnorm(k + h * hd, k + h * hd, (const float *)L->t[AT_ATTN_K_NORM].data,
                             hd, hp->norm_eps);
         }
-        fwd_rope_table(f->rope, hp, (float)(pos0 + t));
+        fwd_rope_table(f->rope, hp, (float)f->row_pos[t]);
         for (int h = 0; h < hp->n_head; h++)
             fwd_rope_apply(q + h * hd, f->rope, hp->n_rot, neox);
         for (int h = 0; h < hp->n_kv_head; h++)
@@ -640,7 +661,7 @@ static void fwd_attn_project(struct fwd *f, const struct layer *L, int n, int po
  * space, the query is [absorbed (kv_lora) | roped (n_rot)], the one key row [latent | k_pe]
  * and the values the latent. Legacy attn_kv_b: plain multi-head keys [k_nope | k_pe] and
  * values from the up-projection of the latent. */
-static void fwd_attn_project_latent(struct fwd *f, const struct layer *L, int n, int pos0)
+static void fwd_attn_project_latent(struct fwd *f, const struct layer *L, int n)
 {
     const struct hparams *hp = &f->m->hp;
     const int hd = hp->head_dim, nope = hd - hp->n_rot, rank = hp->n_lora_kv;
@@ -670,7 +691,7 @@ static void fwd_attn_project_latent(struct fwd *f, const struct layer *L, int n,
     for (int t = 0; t < n; t++) {
         float *kva = f->kva + (size_t)t * kva_w, *q = f->qraw + (size_t)t * qraw_w;
         fwd_rmsnorm(kva, kva, (const float *)L->t[AT_ATTN_KV_A_NORM].data, rank, hp->norm_eps);
-        fwd_rope_table(f->rope, hp, (float)(pos0 + t));
+        fwd_rope_table(f->rope, hp, (float)f->row_pos[t]);
         fwd_rope_apply(kva + rank, f->rope, hp->n_rot, false);
         for (int h = 0; h < hp->n_head; h++)
             fwd_rope_apply(q + h * hd + nope, f->rope, hp->n_rot, false);
@@ -711,24 +732,25 @@ static void fwd_attn_project_latent(struct fwd *f, const struct layer *L, int n,
     }
 }
 
-/* K and V of the batch into the cache as F16 (V transposed, as llama.cpp stores it). */
-static void fwd_attn_store(struct fwd *f, int il, int n, int pos0)
+/* K and V of the batch into each row's cache as F16 (V transposed, as llama.cpp stores it). */
+static void fwd_attn_store(struct fwd *f, int il, int n)
 {
     const struct quant_traits *t16 = quant_traits(GGML_TYPE_F16);
     const size_t np = (size_t)f->n_pad;
     for (int t = 0; t < n; t++) {
-        const size_t p = (size_t)(pos0 + t);
-        t16->from_float(f->kx + (size_t)t * f->kw, f->kc + ((size_t)il * np + p) * (size_t)f->kw,
+        const size_t p = (size_t)f->row_pos[t];
+        const struct fwd_kv *kv = &f->kv[f->row_kv[t]];
+        t16->from_float(f->kx + (size_t)t * f->kw, kv->k + ((size_t)il * np + p) * (size_t)f->kw,
                         f->kw);
         /* V goes in transposed: converted as a row, then spread a column */
         uint16_t *v16 = f->q16;
         t16->from_float(f->vx + (size_t)t * f->vw, v16, f->vw);
         for (int i = 0; i < f->vw; i++)
-            f->vc[((size_t)il * (size_t)f->vw + (size_t)i) * np + p] = v16[i];
+            kv->v[((size_t)il * (size_t)f->vw + (size_t)i) * np + p] = v16[i];
     }
 }
 
-static void fwd_attention(struct fwd *f, int il, int n, int pos0)
+static void fwd_attention(struct fwd *f, int il, int n)
 {
     const struct model *m = f->m;
     const struct hparams *hp = &m->hp;
@@ -739,12 +761,12 @@ static void fwd_attention(struct fwd *f, int il, int n, int pos0)
         fwd_rmsnorm(f->xn + (size_t)t * d, f->x + (size_t)t * d,
                     (const float *)L->t[AT_ATTN_NORM].data, d, hp->norm_eps);
     if (m->arch->latent_attn)
-        fwd_attn_project_latent(f, L, n, pos0);
+        fwd_attn_project_latent(f, L, n);
     else
-        fwd_attn_project(f, L, n, pos0);
-    fwd_attn_store(f, il, n, pos0);
+        fwd_attn_project(f, L, n);
+    fwd_attn_store(f, il, n);
 
-    struct attn_ctx a = { .f = f, .il = il, .n = n, .pos0 = pos0 };
+    struct attn_ctx a = { .f = f, .il = il, .n = n };
     atomic_store_explicit(&f->next_chunk, 0, memory_order_relaxed);
     threads_run_any(f->pool, fwd_attn_worker, &a);
 
@@ -943,7 +965,7 @@ static void fwd_ffn_units(struct fwd *f, const struct ffn_unit *units, int n_uni
         struct mm_job *j = fwd_job(f, U->down, U->e, NULL, 0, NULL, f->eo, (size_t)f->d, row,
                                    U->down_b);
         j->x = hx, j->x_stride = stride, j->xi = row, j->n = c;
-        fwd_pick_dot(j, U->down, U->down->ne[2] > 1, c);
+        fwd_pick_dot(j, U->down, U->down->ne[2] > 1, fwd_n_cols(f, c));
     }
     fwd_mm_run(f);
 }
@@ -1116,8 +1138,13 @@ void fwd_free(struct fwd *f)
     free(f->tile);
     free(f->p16);
     free(f->q16);
-    free(f->kc);
-    free(f->vc);
+    for (int i = 0; f->kv && i < f->n_kv; i++) {
+        free(f->kv[i].k);
+        free(f->kv[i].v);
+    }
+    free(f->kv);
+    free(f->row_pos);
+    free(f->row_kv);
     free(f->touched);
     free(f);
 }
@@ -1125,6 +1152,51 @@ void fwd_free(struct fwd *f)
 static int imax(int a, int b)
 {
     return a > b ? a : b;
+}
+
+/* Grows the caches to n (allocated zeroed, as a fresh cache is). Returns 0, -1 when memory
+ * runs out (the caches already there stay). */
+static int fwd_kv_reserve(struct fwd *f, int n)
+{
+    if (n <= f->n_kv)
+        return 0;
+    struct fwd_kv *kv = realloc(f->kv, (size_t)n * sizeof *kv);
+    if (!kv)
+        return -1;
+    f->kv = kv;
+    const size_t cells = (size_t)f->m->hp.n_layers * (size_t)f->n_pad;
+    for (; f->n_kv < n; f->n_kv++) {
+        struct fwd_kv *c = &f->kv[f->n_kv];
+        c->k = calloc(cells * (size_t)f->kw, sizeof(uint16_t));
+        c->v = calloc(cells * (size_t)f->vw, sizeof(uint16_t));
+        if (!c->k || !c->v) {
+            free(c->k);
+            free(c->v);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int fwd_reserve(struct fwd *f, int n_kv, int n_rows)
+{
+    if (n_kv < 1 || n_rows < 1 || n_rows > FWD_BATCH)
+        return -1;
+    if (fwd_kv_reserve(f, n_kv) != 0)
+        return -1;
+    if (n_rows > f->n_logits) {
+        float *l = realloc(f->logits, (size_t)n_rows * (size_t)f->m->hp.n_vocab * sizeof *l);
+        if (!l)
+            return -1;
+        f->logits = l;
+        f->n_logits = n_rows;
+    }
+    return 0;
+}
+
+int fwd_n_kv(const struct fwd *f)
+{
+    return f->n_kv;
 }
 
 struct fwd *fwd_create(const struct model *m, int n_ctx, struct thread_pool *pool, char *err,
@@ -1208,15 +1280,15 @@ struct fwd *fwd_create(const struct model *m, int n_ctx, struct thread_pool *poo
     f->p16 = malloc((size_t)f->nth * (size_t)f->n_pad * sizeof(uint16_t));
     /* q16: a head's query per thread, and (thread 0's) a V row before it goes in a column */
     f->q16 = malloc((size_t)imax(f->nth * f->dk, f->vw) * sizeof(uint16_t));
-    const size_t cells = (size_t)hp->n_layers * (size_t)f->n_pad;
-    f->kc = calloc(cells * (size_t)f->kw, sizeof(uint16_t));
-    f->vc = calloc(cells * (size_t)f->vw, sizeof(uint16_t));
+    f->row_pos = malloc(B * sizeof(int));
+    f->row_kv = malloc(B * sizeof(int));
+    f->n_logits = 1;
     f->touched = calloc((size_t)hp->n_layers * ne, 1);
     if (!f->x || !f->xn || !f->q || !f->kx || !f->vx || !f->att || !f->tmp || !f->acc ||
         !f->rlog || !f->rprob || !f->rsel || !f->sel || !f->selw || !f->sgate || !f->g ||
         !f->u || !f->eo || !f->pair_tok || !f->pair_row || !f->unit_cnt ||
         !f->unit_off || !f->logits || !f->rope || !f->jobs || !f->tile || !f->sc || !f->p16 || !f->q16 ||
-        !f->kc || !f->vc || !f->touched)
+        !f->row_pos || !f->row_kv || !f->touched || fwd_kv_reserve(f, 1) != 0)
         goto oom;
     return f;
 oom:
@@ -1240,78 +1312,142 @@ static void fwd_embed(struct fwd *f, const int32_t *tokens, int n)
     }
 }
 
-static void fwd_output(struct fwd *f, int t)
+/* The logits of rows [t, t + n) of x into logits rows 0..n-1. */
+static void fwd_output(struct fwd *f, int t, int n)
 {
     const struct model *m = f->m;
-    fwd_rmsnorm(f->xn, f->x + (size_t)t * f->d, (const float *)m->output_norm.data, f->d,
-                m->hp.norm_eps);
+    const size_t nv = (size_t)m->hp.n_vocab;
+    for (int r = 0; r < n; r++)
+        fwd_rmsnorm(f->xn + (size_t)r * f->d, f->x + (size_t)(t + r) * f->d,
+                    (const float *)m->output_norm.data, f->d, m->hp.norm_eps);
     fwd_act_reset(f);
-    fwd_job(f, &m->output, 0, f->xn, 1, NULL, f->logits, (size_t)m->hp.n_vocab, NULL, NULL);
+    fwd_job(f, &m->output, 0, f->xn, n, NULL, f->logits, nv, NULL, NULL);
     fwd_mm_run(f);
     if (m->hp.logit_scale != 0.0f) {
         const float s = 1.0f / m->hp.logit_scale;
-        for (int i = 0; i < m->hp.n_vocab; i++)
+        for (size_t i = 0; i < (size_t)n * nv; i++)
             f->logits[i] *= s;
     }
 }
 
-int fwd_eval(struct fwd *f, const int32_t *tokens, int n, int pos0, struct fwd_out *out)
+/* One pass of n rows (set in row_pos and row_kv) through every layer, the phases' times
+ * added into out. last: the pass ends a prompt, so the last layer's FFN runs its last row
+ * alone (as llama.cpp) and the logits are the last row's. */
+static void fwd_pass(struct fwd *f, int n, struct trace_layer *recs, bool last,
+                     struct fwd_out *out)
 {
     const struct hparams *hp = &f->m->hp;
-    if (n < 0 || pos0 < 0 || pos0 + n > f->n_ctx)
+    uint64_t t_attn = 0, t_route = 0, t_exp = 0;
+    for (int il = 0; il < hp->n_layers; il++) {
+        uint64_t a0 = clock_now_ns();
+        fwd_attention(f, il, n);
+        uint64_t a1 = clock_now_ns();
+        struct trace_layer *rl = NULL;
+        if (recs) {
+            rl = recs + il;
+            for (int t = 0; t < n; t++)
+                memset(rl + (size_t)t * hp->n_layers, 0, sizeof *rl);
+        }
+        uint64_t r;
+        if (il == hp->n_layers - 1 && n >= 2 && last && !f->rows_alone &&
+            !f->m->arch->last_layer_all_rows) {
+            /* llama.cpp keeps only the rows whose logits it needs before the last
+             * layer's FFN, so it multiplies that one row alone (no tinyBLAS): do the
+             * others, then the last row by itself. */
+            const size_t d = (size_t)f->d;
+            r = fwd_ffn(f, il, n - 1, rl, hp->n_layers);
+            memcpy(f->x, f->x + (size_t)(n - 1) * d, d * sizeof(float));
+            r += fwd_ffn(f, il, 1, rl ? rl + (size_t)(n - 1) * hp->n_layers : NULL,
+                         hp->n_layers);
+            memcpy(f->x + (size_t)(n - 1) * d, f->x, d * sizeof(float));
+        } else {
+            r = fwd_ffn(f, il, n, rl, hp->n_layers);
+        }
+        uint64_t a2 = clock_now_ns();
+        t_attn += a1 - a0;
+        t_route += r;
+        t_exp += a2 - a1 - r;
+    }
+    uint64_t t2 = clock_now_ns();
+    if (f->rows_alone)
+        fwd_output(f, 0, n);
+    else if (last)
+        fwd_output(f, n - 1, 1);
+    uint64_t t3 = clock_now_ns();
+    if (out) {
+        out->ns[TRACE_ATTN] += t_attn;
+        out->ns[TRACE_ROUTER] += t_route;
+        out->ns[TRACE_EXPERTS] += t_exp;
+        out->ns[TRACE_OTHER] += t3 - t2;
+    }
+}
+
+int fwd_eval_kv(struct fwd *f, int kv, const int32_t *tokens, int n, int pos0,
+                struct fwd_out *out)
+{
+    const struct hparams *hp = &f->m->hp;
+    if (n < 0 || pos0 < 0 || pos0 + n > f->n_ctx || kv < 0 || kv >= f->n_kv)
         return -1;
     for (int t = 0; t < n; t++)
         if (tokens[t] < 0 || tokens[t] >= hp->n_vocab)
             return -1;
     if (out)
         memset(out->ns, 0, sizeof out->ns);
+    f->rows_alone = false;
     for (int b = 0, nb = 0; b < n; b += nb) {
         nb = n - b < FWD_BATCH ? n - b : FWD_BATCH;
         if (n - b - nb == 1)
             nb--; /* never leave one row alone: llama.cpp runs the prompt as one batch */
         uint64_t t0 = clock_now_ns();
         fwd_embed(f, tokens + b, nb);
-        uint64_t t1 = clock_now_ns(), t_attn = 0, t_route = 0, t_exp = 0;
-        for (int il = 0; il < hp->n_layers; il++) {
-            uint64_t a0 = clock_now_ns();
-            fwd_attention(f, il, nb, pos0 + b);
-            uint64_t a1 = clock_now_ns();
-            struct trace_layer *recs = NULL;
-            if (out && out->layers) {
-                recs = out->layers + (size_t)b * hp->n_layers + il;
-                for (int t = 0; t < nb; t++)
-                    memset(recs + (size_t)t * hp->n_layers, 0, sizeof *recs);
-            }
-            uint64_t r;
-            if (il == hp->n_layers - 1 && nb >= 2 && b + nb == n &&
-                !f->m->arch->last_layer_all_rows) {
-                /* llama.cpp keeps only the rows whose logits it needs before the last
-                 * layer's FFN, so it multiplies that one row alone (no tinyBLAS): do the
-                 * others, then the last row by itself. */
-                const size_t d = (size_t)f->d;
-                r = fwd_ffn(f, il, nb - 1, recs, hp->n_layers);
-                memcpy(f->x, f->x + (size_t)(nb - 1) * d, d * sizeof(float));
-                r += fwd_ffn(f, il, 1, recs ? recs + (size_t)(nb - 1) * hp->n_layers : NULL,
-                             hp->n_layers);
-                memcpy(f->x + (size_t)(nb - 1) * d, f->x, d * sizeof(float));
-            } else {
-                r = fwd_ffn(f, il, nb, recs, hp->n_layers);
-            }
-            uint64_t a2 = clock_now_ns();
-            t_attn += a1 - a0;
-            t_route += r;
-            t_exp += a2 - a1 - r;
+        for (int t = 0; t < nb; t++) {
+            f->row_pos[t] = pos0 + b + t;
+            f->row_kv[t] = kv;
         }
-        uint64_t t2 = clock_now_ns();
-        if (b + nb == n)
-            fwd_output(f, nb - 1);
-        uint64_t t3 = clock_now_ns();
-        if (out) {
-            out->ns[TRACE_ATTN] += t_attn;
-            out->ns[TRACE_ROUTER] += t_route;
-            out->ns[TRACE_EXPERTS] += t_exp;
-            out->ns[TRACE_OTHER] += (t1 - t0) + (t3 - t2);
-        }
+        uint64_t t1 = clock_now_ns();
+        fwd_pass(f, nb, out && out->layers ? out->layers + (size_t)b * hp->n_layers : NULL,
+                 b + nb == n, out);
+        if (out)
+            out->ns[TRACE_OTHER] += t1 - t0;
     }
     return 0;
+}
+
+int fwd_eval(struct fwd *f, const int32_t *tokens, int n, int pos0, struct fwd_out *out)
+{
+    return fwd_eval_kv(f, 0, tokens, n, pos0, out);
+}
+
+int fwd_eval_rows(struct fwd *f, const int *kv, const int32_t *tokens, const int *pos, int n,
+                  struct fwd_out *out)
+{
+    const struct hparams *hp = &f->m->hp;
+    if (n < 1 || n > f->n_logits)
+        return -1;
+    for (int t = 0; t < n; t++) {
+        if (tokens[t] < 0 || tokens[t] >= hp->n_vocab || pos[t] < 0 || pos[t] >= f->n_ctx ||
+            kv[t] < 0 || kv[t] >= f->n_kv)
+            return -1;
+        for (int u = 0; u < t; u++)
+            if (kv[u] == kv[t])
+                return -1; /* one row per cache: a row must not see another's new cell */
+    }
+    if (out)
+        memset(out->ns, 0, sizeof out->ns);
+    uint64_t t0 = clock_now_ns();
+    fwd_embed(f, tokens, n);
+    memcpy(f->row_pos, pos, (size_t)n * sizeof *pos);
+    memcpy(f->row_kv, kv, (size_t)n * sizeof *kv);
+    f->rows_alone = true;
+    uint64_t t1 = clock_now_ns();
+    fwd_pass(f, n, out ? out->layers : NULL, true, out);
+    f->rows_alone = false;
+    if (out)
+        out->ns[TRACE_OTHER] += t1 - t0;
+    return 0;
+}
+
+const float *fwd_logits_row(const struct fwd *f, int i)
+{
+    return f->logits + (size_t)i * (size_t)f->m->hp.n_vocab;
 }

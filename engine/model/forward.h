@@ -55,6 +55,29 @@ int fwd_n_ctx(const struct fwd *f);
  * argument (token out of range). */
 int fwd_eval(struct fwd *f, const int32_t *tokens, int n, int pos0, struct fwd_out *out);
 const float *fwd_logits(const struct fwd *f);
+
+/* Several sequences at once (continuous batching): each has a KV cache of its own (cache 0
+ * is fwd_eval's), and one pass takes one new token of each.
+ * fwd_reserve() makes n_kv caches (n_ctx positions each, zeroed) and room for the logits of
+ * n_rows rows (<= FWD_BATCH); it allocates, fwd_eval_rows() does not. Returns 0, -1 when
+ * memory runs out or an argument is out of range. */
+int fwd_reserve(struct fwd *f, int n_kv, int n_rows);
+int fwd_n_kv(const struct fwd *f);
+/* fwd_eval against cache kv (a prompt, or one token, of one sequence). Logits: fwd_logits. */
+int fwd_eval_kv(struct fwd *f, int kv, const int32_t *tokens, int n, int pos0,
+                struct fwd_out *out);
+/* One pass of n rows: row i is token tokens[i] at position pos[i] of the sequence in cache
+ * kv[i] (distinct caches; each row attends to its own cache only). The weights are read
+ * once for all rows - the experts of all rows grouped by expert - but every product is
+ * summed in the order of a one-row pass (kernels.h gives each row the same arithmetic
+ * whatever the number of rows), so row i's routing and logits are bit for bit what
+ * fwd_eval_kv(kv[i], &tokens[i], 1, pos[i]) gives. out->layers: NULL, or (n * n_layers)
+ * records, row after row. Afterwards fwd_logits_row(i) holds row i's logits. Returns 0, -1
+ * on a bad argument (n above fwd_reserve's n_rows, a token, position or cache out of range,
+ * a cache twice). */
+int fwd_eval_rows(struct fwd *f, const int *kv, const int32_t *tokens, const int *pos, int n,
+                  struct fwd_out *out);
+const float *fwd_logits_row(const struct fwd *f, int i);
 /* Marks every expert as used before, so that no trace record calls one cold (after the
  * engine has read the whole model in, --prewarm). */
 void fwd_mark_warm(struct fwd *f);
