@@ -43,12 +43,6 @@ static double bench_now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static void level_record(struct level_run *lr, const struct trace_log *log,
                          const struct backend_result *res, bool ok)
 {
@@ -119,7 +113,7 @@ static void *level_thread(void *arg)
 }
 
 static int level_measure(const struct bench_remote_opts *o, int level,
-                         struct bench_remote_level *out)
+                         struct bench_level *out)
 {
     struct level_run lr = { .o = o, .level = level };
     lr.n_requests = o->n_requests ? o->n_requests : 2 * level > 8 ? 2 * level : 8;
@@ -147,15 +141,7 @@ static int level_measure(const struct bench_remote_opts *o, int level,
     out->tokens = lr.n_tokens;
     out->wall_s = wall;
     out->tg_tps = wall > 0 ? (double)lr.n_tokens / wall : 0;
-    qsort(lr.ttft, lr.n_ttft, sizeof *lr.ttft, cmp_double);
-    qsort(lr.itl, lr.n_itl, sizeof *lr.itl, cmp_double);
-    out->ttft_p50 = trace_percentile(lr.ttft, lr.n_ttft, 50);
-    out->ttft_p99 = trace_percentile(lr.ttft, lr.n_ttft, 99);
-    out->itl_p50 = trace_percentile(lr.itl, lr.n_itl, 50);
-    out->itl_p95 = trace_percentile(lr.itl, lr.n_itl, 95);
-    out->itl_p99 = trace_percentile(lr.itl, lr.n_itl, 99);
-    out->n_itl = lr.n_itl;
-    out->n_ttft = lr.n_ttft;
+    bench_level_percentiles(out, lr.ttft, lr.n_ttft, lr.itl, lr.n_itl);
     snprintf(out->first_error, sizeof out->first_error, "%s", lr.first_error);
     free(lr.ttft);
     free(lr.itl);
@@ -178,16 +164,15 @@ int bench_remote(const struct bench_remote_opts *o)
         printf("server  %s (%s), model %s\n", in->url, in->family, in->served_model);
         printf("run     prompt of %zu bytes, %d tokens per request, greedy; streamed; "
                "times measured at the client\n\n", strlen(o->prompt), o->n_gen);
-        printf("%5s %8s %6s %10s %10s %10s %8s %8s %8s\n", "level", "requests", "errors",
-               "tg tok/s", "TTFT p50", "TTFT p99", "ITL p50", "p95", "p99");
     } else {
-        printf("{\"url\":\"%s\",\"family\":\"%s\",\"n_gen\":%d,\"parallel\":[", in->url,
-               in->family, o->n_gen);
+        printf("{\"url\":\"%s\",\"family\":\"%s\",\"n_gen\":%d,", in->url, in->family,
+               o->n_gen);
     }
+    bench_levels_head(o->json, false, true);
     backend_close(b);
     int status = 0;
     for (int i = 0; i < o->n_levels; i++) {
-        struct bench_remote_level r;
+        struct bench_level r;
         if (level_measure(o, o->levels[i], &r) != 0) {
             fprintf(stderr, "moescope bench: out of memory\n");
             return 1;
@@ -197,31 +182,9 @@ int bench_remote(const struct bench_remote_opts *o)
                     r.level, r.errors, r.requests, r.first_error);
             status = 1;
         }
-        if (o->json) {
-            printf("%s{\"level\":%d,\"requests\":%d,\"tg_tps\":%.2f,\"itl_p50_ms\":%.3f,"
-                   "\"itl_p95_ms\":%.3f,\"itl_p99_ms\":%.3f,\"ttft_p50_ms\":%.3f,"
-                   "\"ttft_p99_ms\":%.3f,\"errors\":%d}", i ? "," : "", r.level, r.requests,
-                   r.tg_tps, r.itl_p50, r.itl_p95, r.itl_p99, r.ttft_p50, r.ttft_p99, r.errors);
-        } else {
-            char t50[16] = "-", t99[16] = "-", i50[16] = "-", i95[16] = "-", i99[16] = "-";
-            if (r.n_ttft) { /* no sample: a dash, never a zero */
-                snprintf(t50, sizeof t50, "%.1fms", r.ttft_p50);
-                snprintf(t99, sizeof t99, "%.1fms", r.ttft_p99);
-            }
-            if (r.n_itl) {
-                snprintf(i50, sizeof i50, "%.2fms", r.itl_p50);
-                snprintf(i95, sizeof i95, "%.2fms", r.itl_p95);
-                snprintf(i99, sizeof i99, "%.2fms", r.itl_p99);
-            }
-            printf("%5d %8d %6d %10.1f %10s %10s %8s %8s %8s\n", r.level, r.requests, r.errors,
-                   r.tg_tps, t50, t99, i50, i95, i99);
-        }
+        bench_levels_row(&r, i, o->json, true);
         fflush(stdout);
     }
-    if (o->json)
-        printf("]}\n");
-    else
-        printf("\n    tg tok/s = generated tokens of all requests / the level's wall time;\n"
-               "    ITL = inter-chunk time per token of every stream, pooled\n");
+    bench_levels_foot(o->json, false);
     return status;
 }

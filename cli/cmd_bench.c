@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "bench_parallel.h"
 #include "bench_remote.h"
 #include "clock.h"
 #include "commands.h"
@@ -404,6 +405,8 @@ static int bench_usage(void)
 {
     fprintf(stderr, "usage: moescope bench [-m MODEL] [-t N[,N...]] [-p 64] [-n 64] [-r 5] "
                     "[-c CTX] [--prewarm] [--mlock] [--json]\n"
+                    "       moescope bench [-m MODEL] --parallel N[,N...] [--requests N] "
+                    "[--arrival all|poisson:RATE] [-t N] [-p 16] [-n 64] [--json]\n"
                     "       moescope bench -m URL --parallel N[,N...] [--requests N] [-n 64] "
                     "[--json]\n%s", backend_args_usage);
     return 2;
@@ -445,10 +448,11 @@ static const struct bench_int_opt bench_int_opts[] = {
 
 int cmd_bench(int argc, char **argv)
 {
-    struct bench_opts o = { .model = NULL, .n_prompt = 64, .n_gen = 64, .repeats = 5,
+    struct bench_opts o = { .model = NULL, .n_prompt = 0, .n_gen = 64, .repeats = 5,
                             .ctx = 0, .bw_bytes = (size_t)1 << 30 };
     int *int_dest[] = { &o.n_prompt, &o.n_gen, &o.repeats, &o.ctx };
     struct bench_remote_opts ro = { .n_gen = 64 };
+    double rate = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         char why[256];
@@ -474,7 +478,8 @@ int cmd_bench(int argc, char **argv)
                strcmp(a, bench_int_opts[k].name))
             k++;
         bool known = k < sizeof bench_int_opts / sizeof bench_int_opts[0] ||
-                     !strcmp(a, "-t") || !strcmp(a, "--parallel") || !strcmp(a, "--requests");
+                     !strcmp(a, "-t") || !strcmp(a, "--parallel") || !strcmp(a, "--requests") ||
+                     !strcmp(a, "--arrival");
         if (!known)
             return bench_bad(a, NULL, "is not an option of bench");
         if (!v)
@@ -484,11 +489,14 @@ int cmd_bench(int argc, char **argv)
             char buf[128];
             snprintf(buf, sizeof buf, "%s", v);
             for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-                if (ro.n_levels == BENCH_REMOTE_MAX_LEVELS ||
+                if (ro.n_levels == BENCH_MAX_LEVELS ||
                     parse_int(tok, 1, 1024, &ro.levels[ro.n_levels]) != 0)
                     return bench_bad(a, v, "up to 16 concurrency levels from 1 to 1024");
                 ro.n_levels++;
             }
+        } else if (!strcmp(a, "--arrival")) {
+            if (bench_parse_arrival(v, &rate) != 0)
+                return bench_bad(a, v, "'all' or 'poisson:RATE', RATE requests per second");
         } else if (!strcmp(a, "--requests")) {
             if (parse_int(v, 1, 1 << 20, &ro.n_requests))
                 return bench_bad(a, v, "requests per level, 1 to 1048576");
@@ -511,6 +519,11 @@ int cmd_bench(int argc, char **argv)
         }
     }
     if (backend_is_url(o.model)) {
+        if (rate > 0) {
+            fprintf(stderr, "moescope bench: --arrival is for the in-process engine (a "
+                    "server's requests go L at a time)\n");
+            return 2;
+        }
         if (ro.n_levels == 0)
             ro.levels[ro.n_levels++] = 1;
         ro.n_gen = o.n_gen;
@@ -518,10 +531,12 @@ int cmd_bench(int argc, char **argv)
         ro.prompt = "The history of the world, told in brief: in the beginning there was";
         return bench_remote(&ro);
     }
-    if (ro.n_levels) {
-        fprintf(stderr, "moescope bench: --parallel measures a server: give -m URL\n");
+    if (rate > 0 && !ro.n_levels) {
+        fprintf(stderr, "moescope bench: --arrival goes with --parallel\n");
         return 2;
     }
+    if (!o.n_prompt) /* --parallel: short prompts, so that decode is what is measured */
+        o.n_prompt = ro.n_levels ? 16 : 64;
     static char model_path[4096];
     char err[1024];
     if (!o.model) {
@@ -536,9 +551,20 @@ int cmd_bench(int argc, char **argv)
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         o.threads[o.n_threads++] = n > 0 ? (int)n : 1;
     }
-    if (o.json && o.n_threads != 1) {
-        fprintf(stderr, "moescope bench: --json takes one thread count\n");
+    if ((o.json || ro.n_levels) && o.n_threads != 1) {
+        fprintf(stderr, "moescope bench: %s takes one thread count\n",
+                ro.n_levels ? "--parallel" : "--json");
         return 2;
+    }
+    if (ro.n_levels) {
+        struct bench_parallel_opts po = { .model = o.model, .n_threads = o.threads[0],
+                                          .n_levels = ro.n_levels,
+                                          .n_requests = ro.n_requests, .n_prompt = o.n_prompt,
+                                          .n_gen = o.n_gen, .ctx = o.ctx, .rate = rate,
+                                          .json = o.json, .prewarm = o.prewarm,
+                                          .mlock = o.mlock };
+        memcpy(po.levels, ro.levels, sizeof po.levels);
+        return bench_parallel(&po);
     }
 
     struct model_desc d;
