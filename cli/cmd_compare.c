@@ -9,13 +9,16 @@
  * decode N tokens greedily (end-of-generation tokens do not stop it, so both models do the
  * same work). The figures come from the trace records (trace_stats.h): TTFT = the prompt's
  * forward time, the inter-token samples = the decode steps' forward times over every prompt.
- * Peak RSS is VmHWM from the model's opening on. */
+ * Peak RSS is VmHWM from the model's opening on. --parallel LIST adds, per model, bench's
+ * concurrency table (bench_parallel.c: many sequences batched in one engine) after the rest,
+ * on an engine of its own. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "bench_parallel.h"
 #include "cli_format.h"
 #include "commands.h"
 #include "engine.h"
@@ -36,6 +39,8 @@ struct compare_opts {
     int n_models;
     const char *prompt, *prompt_file;
     int n_gen, threads, ctx;
+    int levels[BENCH_MAX_LEVELS];
+    int n_levels;
     bool json;
 };
 
@@ -46,16 +51,19 @@ struct compare_result {
     double ttft_ms;            /* mean over the prompts */
     double tg_tps, itl_p50, itl_p95, itl_p99;
     double rss_mib;            /* peak */
+    struct bench_level par[BENCH_MAX_LEVELS]; /* --parallel's levels */
 };
 
 static void compare_usage(FILE *out)
 {
     fprintf(out,
-            "usage: moescope compare -m A -m B [-p TEXT | -f PROMPTS] [-n N] [-t T] [-c CTX] [--json]\n"
+            "usage: moescope compare -m A -m B [-p TEXT | -f PROMPTS] [-n N] [-t T] [-c CTX]\n"
+            "                        [--parallel N[,N...]] [--json]\n"
             "Runs the same prompts through models A and B and prints them side by side: TTFT,\n"
             "decode tokens/s, inter-token p50/p95/p99, bytes read per token against the whole\n"
             "file, KV cache bytes per token, peak RSS. PROMPTS is a file with one prompt a line.\n"
-            "-n tokens to decode per prompt (64), -t threads (all cores), -c context (4096 at most).\n");
+            "-n tokens to decode per prompt (64), -t threads (all cores), -c context (4096 at most).\n"
+            "--parallel: each model's concurrency table too (moescope bench --parallel).\n");
 }
 
 static int compare_int(const char *flag, const char *v, int lo, int hi, int *out)
@@ -107,6 +115,17 @@ static int compare_args(int argc, char **argv, struct compare_opts *o)
             rc = compare_int(a, v, 1, 1024, &o->threads);
         } else if (!strcmp(a, "-c")) {
             rc = compare_int(a, v, 16, 1 << 20, &o->ctx);
+        } else if (!strcmp(a, "--parallel")) {
+            char buf[128];
+            snprintf(buf, sizeof buf, "%s", v);
+            for (char *t = strtok(buf, ","); t && rc == 0; t = strtok(NULL, ",")) {
+                if (o->n_levels == BENCH_MAX_LEVELS) {
+                    fprintf(stderr, "moescope compare: --parallel takes up to %d levels\n",
+                            BENCH_MAX_LEVELS);
+                    return 2;
+                }
+                rc = compare_int(a, t, 1, 64, &o->levels[o->n_levels++]);
+            }
         } else {
             fprintf(stderr, "moescope compare: unknown option '%s'\n", a);
             compare_usage(stderr);
@@ -247,6 +266,22 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* --parallel: the levels on an engine of their own, as bench runs them. */
+static int compare_parallel(const char *path, const struct compare_opts *o,
+                            struct compare_result *r, char *err, size_t errlen)
+{
+    const struct bench_parallel_opts po = { .model = path, .n_threads = o->threads,
+                                            .n_prompt = 16, .n_gen = o->n_gen };
+    struct engine *e = bench_parallel_open(&po, err, errlen);
+    if (!e)
+        return -1;
+    int rc = 0;
+    for (int i = 0; i < o->n_levels && rc == 0; i++)
+        rc = bench_parallel_level(e, &po, o->levels[i], &r->par[i], err, errlen);
+    engine_close(e);
+    return rc;
+}
+
 static int compare_model(const char *path, const struct compare_opts *o, const struct prompts *p,
                          struct compare_result *r, char *err, size_t errlen)
 {
@@ -350,6 +385,23 @@ static void compare_text(const struct compare_result *r, const struct compare_op
     compare_row("KV kB per token", r[0].d.kv_bytes_per_token / 1e3,
                 r[1].d.kv_bytes_per_token / 1e3, "%.1f");
     compare_row("peak RSS MiB", r[0].rss_mib, r[1].rss_mib, "%.1f");
+    if (!o->n_levels)
+        return;
+    printf("\nconcurrency: 16 prompt + %d sampled tokens per request, all arriving at once "
+           "(moescope bench --parallel)\n", o->n_gen);
+    for (int m = 0; m < 2; m++) {
+        printf("\n%s  %s\n", m ? "B" : "A", name[m]);
+        bench_levels_head(false, true, false);
+        for (int i = 0; i < o->n_levels; i++)
+            bench_levels_row(&r[m].par[i], i, false, false);
+    }
+    printf("\n");
+    for (int i = 0; i < o->n_levels; i++) {
+        char what[48];
+        snprintf(what, sizeof what, "tg tok/s at %d", o->levels[i]);
+        compare_row(what, r[0].par[i].tg_tps, r[1].par[i].tg_tps, "%.1f");
+    }
+    bench_levels_foot(false, true);
 }
 
 static void compare_json(const struct compare_result *r, const struct compare_opts *o, int n_prompts)
@@ -363,13 +415,21 @@ static void compare_json(const struct compare_result *r, const struct compare_op
                "\"prompt_tokens\":%zu,\"ttft_ms\":%.3f,\"tg_tps\":%.2f,\"itl_p50_ms\":%.3f,"
                "\"itl_p95_ms\":%.3f,\"itl_p99_ms\":%.3f,\"active_bytes\":%llu,"
                "\"total_bytes\":%llu,\"n_params\":%llu,\"n_active_params\":%llu,"
-               "\"kv_bytes_per_token\":%llu,\"rss_mib\":%.1f}",
+               "\"kv_bytes_per_token\":%llu,\"rss_mib\":%.1f",
                m ? "," : "", d->arch, d->n_layers, d->n_experts, d->n_experts_used,
                r[m].prompt_tokens, r[m].ttft_ms, r[m].tg_tps, r[m].itl_p50, r[m].itl_p95,
                r[m].itl_p99, (unsigned long long)d->active_bytes,
                (unsigned long long)d->file_size, (unsigned long long)d->n_params,
                (unsigned long long)d->n_active_params,
                (unsigned long long)d->kv_bytes_per_token, r[m].rss_mib);
+        if (o->n_levels) {
+            printf(",");
+            bench_levels_head(true, true, false);
+            for (int i = 0; i < o->n_levels; i++)
+                bench_levels_row(&r[m].par[i], i, true, false);
+            printf("]");
+        }
+        printf("}");
     }
     printf("]}\n");
 }
@@ -398,7 +458,8 @@ int cmd_compare(int argc, char **argv)
     struct compare_result r[2];
     rc = 0;
     for (int m = 0; m < 2 && rc == 0; m++)
-        if (compare_model(path[m], &o, &p, &r[m], err, sizeof err) != 0) {
+        if (compare_model(path[m], &o, &p, &r[m], err, sizeof err) != 0 ||
+            compare_parallel(path[m], &o, &r[m], err, sizeof err) != 0) {
             fprintf(stderr, "moescope compare: %s: %s\n", path[m], err);
             rc = 1;
         }

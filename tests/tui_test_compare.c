@@ -88,3 +88,46 @@ TEST(compare_refuses_bad_usage_and_files)
     free(out);
     free(err);
 }
+
+/* --parallel: each model's object gains bench's "parallel" rows (one sequence a step reads
+ * k = 2 experts per layer, so level 1 says 2.000), the text both tables and a B/A row per
+ * level; a level out of 1..64 is refused. */
+TEST(compare_parallel_levels)
+{
+    char *out, *err;
+    char *argv[] = { "compare", "-m", "tools/train/default.gguf", "-m", "tools/train/default.gguf",
+                     "-p", "ROMEO:", "-n", "4", "-t", "1", "--parallel", "1,3", "--json", NULL };
+    CHECK_INT_EQ(compare_captured(argv, 14, &out, &err), 0);
+    cJSON *root = out ? cJSON_Parse(out) : NULL;
+    CHECK_MSG(root != NULL, "stdout: %s stderr: %s", out ? out : "", err ? err : "");
+    const cJSON *models = cJSON_GetObjectItem(root, "models");
+    for (int m = 0; m < cJSON_GetArraySize(models); m++) {
+        const cJSON *rows = cJSON_GetObjectItem(cJSON_GetArrayItem(models, m), "parallel");
+        CHECK_INT_EQ(cJSON_GetArraySize(rows), 2);
+        const cJSON *r0 = cJSON_GetArrayItem(rows, 0), *r1 = cJSON_GetArrayItem(rows, 1);
+        CHECK(r0 && cJSON_GetObjectItem(r0, "level")->valueint == 1 &&
+              cJSON_GetObjectItem(r0, "experts_per_step")->valuedouble == 2.0);
+        CHECK(r1 && cJSON_GetObjectItem(r1, "level")->valueint == 3 &&
+              cJSON_GetObjectItem(r1, "experts_per_step")->valuedouble > 2.0 &&
+              cJSON_GetObjectItem(r1, "tg_tps")->valuedouble > 0);
+    }
+    CHECK_INT_EQ(cJSON_GetArraySize(models), 2);
+    cJSON_Delete(root);
+    free(out);
+    free(err);
+
+    argv[13] = NULL;
+    CHECK_INT_EQ(compare_captured(argv, 13, &out, &err), 0);
+    CHECK_MSG(out && strstr(out, "concurrency: 16 prompt + 4 sampled tokens") &&
+                  strstr(out, "tg tok/s at 3") && strstr(out, "experts   MB/step"),
+              "stdout: %s", out ? out : "");
+    free(out);
+    free(err);
+
+    argv[12] = "1,65";
+    CHECK_INT_EQ(compare_captured(argv, 13, &out, &err), 2);
+    CHECK_MSG(err && strstr(err, "--parallel wants a whole number from 1 to 64, not '65'"),
+              "stderr: %s", err ? err : "");
+    free(out);
+    free(err);
+}
