@@ -57,9 +57,8 @@ int bench_parse_arrival(const char *s, double *rate)
     return 0;
 }
 
-/* Request i's prompt records into log: its text's tokens, repeated to n. */
-static int bp_prompt(struct engine *e, int i, int n, struct trace_log *log, char *err,
-                     size_t errlen)
+int bench_prompt_records(struct engine *e, int i, int n, struct trace_log *log, char *err,
+                         size_t errlen)
 {
     const char *text = bp_texts[i % BP_TEXTS];
     int32_t tok[512];
@@ -179,7 +178,7 @@ int bench_parallel_level(struct engine *e, const struct bench_parallel_opts *o, 
     const struct model_desc *d = engine_desc(e);
     for (int i = 0; i < lr.n_req; i++)
         if (trace_log_init(&lr.logs[i], d->n_layers, d->n_experts, d->n_experts_used) != 0 ||
-            bp_prompt(e, i, o->n_prompt, &lr.logs[i], err, errlen) != 0)
+            bench_prompt_records(e, i, o->n_prompt, &lr.logs[i], err, errlen) != 0)
             goto out;
     for (int s = 0; s < level; s++)
         lr.slot_req[s] = -1;
@@ -236,15 +235,21 @@ out:
     return rc;
 }
 
+void bench_engine_params(struct engine_params *p, const char *model, int n_threads, int ctx,
+                         int need)
+{
+    engine_params_default(p);
+    p->model_path = model;
+    p->n_threads = n_threads;
+    p->n_ctx = ctx ? ctx : need + 1;
+    p->trace = true;
+}
+
 struct engine *bench_parallel_open(const struct bench_parallel_opts *o, char *err,
                                    size_t errlen)
 {
     struct engine_params p;
-    engine_params_default(&p);
-    p.model_path = o->model;
-    p.n_threads = o->n_threads;
-    p.n_ctx = o->ctx ? o->ctx : o->n_prompt + o->n_gen + 1;
-    p.trace = true;
+    bench_engine_params(&p, o->model, o->n_threads, o->ctx, o->n_prompt + o->n_gen);
     p.prewarm = o->prewarm;
     p.mlock = o->mlock;
     struct engine *e = engine_open(&p, err, errlen);

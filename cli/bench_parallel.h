@@ -24,6 +24,13 @@ struct bench_parallel_opts {
  * Returns 0, or -1 when it is neither. */
 int bench_parse_arrival(const char *s, double *rate);
 
+/* Request i's prompt: n records pushed into log, the tokens of one of a few English texts
+ * (chosen by i), repeated. Returns 0, or -1 with err set. */
+int bench_prompt_records(struct engine *e, int i, int n, struct trace_log *log, char *err,
+                         size_t errlen);
+/* The parameters of a bench engine: the trace on, the context ctx or (0) need + 1. */
+void bench_engine_params(struct engine_params *p, const char *model, int n_threads, int ctx,
+                         int need);
 /* The engine the levels run on (trace on, a context a request fits in), or NULL with err. */
 struct engine *bench_parallel_open(const struct bench_parallel_opts *o, char *err,
                                    size_t errlen);

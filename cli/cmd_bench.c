@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "bench_memlimit.h"
 #include "bench_parallel.h"
 #include "bench_remote.h"
 #include "clock.h"
@@ -407,6 +408,8 @@ static int bench_usage(void)
                     "[-c CTX] [--prewarm] [--mlock] [--json]\n"
                     "       moescope bench [-m MODEL] --parallel N[,N...] [--requests N] "
                     "[--arrival all|poisson:RATE] [-t N] [-p 16] [-n 64] [--json]\n"
+                    "       moescope bench [-m MODEL] --mem-limit MB [-t N] [-p 64] [-n 64] "
+                    "[--json]\n"
                     "       moescope bench -m URL --parallel N[,N...] [--requests N] [-n 64] "
                     "[--json]\n%s", backend_args_usage);
     return 2;
@@ -453,6 +456,7 @@ int cmd_bench(int argc, char **argv)
     int *int_dest[] = { &o.n_prompt, &o.n_gen, &o.repeats, &o.ctx };
     struct bench_remote_opts ro = { .n_gen = 64 };
     double rate = 0;
+    int mem_limit_mb = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         char why[256];
@@ -479,7 +483,7 @@ int cmd_bench(int argc, char **argv)
             k++;
         bool known = k < sizeof bench_int_opts / sizeof bench_int_opts[0] ||
                      !strcmp(a, "-t") || !strcmp(a, "--parallel") || !strcmp(a, "--requests") ||
-                     !strcmp(a, "--arrival");
+                     !strcmp(a, "--arrival") || !strcmp(a, "--mem-limit");
         if (!known)
             return bench_bad(a, NULL, "is not an option of bench");
         if (!v)
@@ -494,6 +498,9 @@ int cmd_bench(int argc, char **argv)
                     return bench_bad(a, v, "up to 16 concurrency levels from 1 to 1024");
                 ro.n_levels++;
             }
+        } else if (!strcmp(a, "--mem-limit")) {
+            if (parse_int(v, 1, 1 << 24, &mem_limit_mb))
+                return bench_bad(a, v, "megabytes, 1 to 16777216");
         } else if (!strcmp(a, "--arrival")) {
             if (bench_parse_arrival(v, &rate) != 0)
                 return bench_bad(a, v, "'all' or 'poisson:RATE', RATE requests per second");
@@ -517,6 +524,10 @@ int cmd_bench(int argc, char **argv)
             if (parse_int(v, io->lo, io->hi, int_dest[k]) != 0)
                 return bench_bad(a, v, io->want);
         }
+    }
+    if (mem_limit_mb && (ro.n_levels || backend_is_url(o.model))) {
+        fprintf(stderr, "moescope bench: --mem-limit runs alone, on a model file\n");
+        return 2;
     }
     if (backend_is_url(o.model)) {
         if (rate > 0) {
@@ -551,10 +562,17 @@ int cmd_bench(int argc, char **argv)
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         o.threads[o.n_threads++] = n > 0 ? (int)n : 1;
     }
-    if ((o.json || ro.n_levels) && o.n_threads != 1) {
+    if ((o.json || ro.n_levels || mem_limit_mb) && o.n_threads != 1) {
         fprintf(stderr, "moescope bench: %s takes one thread count\n",
-                ro.n_levels ? "--parallel" : "--json");
+                ro.n_levels ? "--parallel" : mem_limit_mb ? "--mem-limit" : "--json");
         return 2;
+    }
+    if (mem_limit_mb) {
+        const struct bench_memlimit_opts mo = { .model = o.model, .n_threads = o.threads[0],
+                                                .n_prompt = o.n_prompt, .n_gen = o.n_gen,
+                                                .ctx = o.ctx, .json = o.json,
+                                                .limit = (uint64_t)mem_limit_mb * 1000000 };
+        return bench_memlimit(&mo);
     }
     if (ro.n_levels) {
         struct bench_parallel_opts po = { .model = o.model, .n_threads = o.threads[0],

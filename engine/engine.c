@@ -104,6 +104,16 @@ struct engine *engine_open(const struct engine_params *p, char *err, size_t errl
         engine_prewarm(&e->m);
         fwd_mark_warm(e->fwd); /* no expert's first use will fault its pages in */
     }
+    if (p->mem_limit) {
+        if (!p->trace) {
+            snprintf(err, errlen, "%s: the memory limit follows the routing: it needs the "
+                     "trace on", p->model_path);
+            goto fail;
+        }
+        e->mem_limit = mem_limit_create(&e->m, p->mem_limit, !p->prewarm, err, errlen);
+        if (!e->mem_limit)
+            goto fail;
+    }
     if (engine_file_changed(e, err, errlen))
         goto fail;
     return e;
@@ -116,6 +126,7 @@ void engine_close(struct engine *e)
 {
     if (!e)
         return;
+    mem_limit_free(e->mem_limit);
     sampler_free(e->smp);
     tokenizer_free(e->tok);
     fwd_free(e->fwd);
@@ -272,6 +283,8 @@ int engine_feed(struct engine *e, int kv, const int32_t *tokens, int pos0,
         r->shift_dropped = 0;
         r->ns_shift = 0;
     }
+    if (e->mem_limit && e->trace)
+        mem_limit_touch(e->mem_limit, trace_layers(log, start), (size_t)n, log->n_layers);
     trace_log_touch(log);
     return 0;
 }
@@ -396,6 +409,13 @@ void engine_set_trace(struct engine *e, bool on)
 const float *engine_logits(const struct engine *e)
 {
     return e->has_logits ? fwd_logits(e->fwd) : NULL;
+}
+
+void engine_mem_limit_counts(const struct engine *e, uint64_t *reloaded, uint64_t *evicted)
+{
+    *reloaded = *evicted = 0;
+    if (e->mem_limit)
+        mem_limit_counts(e->mem_limit, reloaded, evicted);
 }
 
 const char *engine_type_name(uint32_t type)

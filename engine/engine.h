@@ -76,6 +76,12 @@ struct engine_params {
     bool prewarm;             /* read every expert once before the first token */
     bool mlock;               /* pin the model in memory */
     bool context_shift;       /* go on past a full context (engine_set_context_shift) */
+    /* Emulates a machine with this many bytes of RAM for the model (0: off; needs the
+     * trace): the non-expert weights stay, the least recently used experts beyond the rest
+     * are dropped from memory (the map and the page cache) after each pass, so using them
+     * again reads storage (engine/mem_limit.h). Without prewarm every expert starts out of
+     * memory (a cold start from storage); with it, in memory. */
+    uint64_t mem_limit;
     int n_keep;               /* with context_shift: positions always kept */
 };
 void engine_params_default(struct engine_params *p);
@@ -133,6 +139,9 @@ bool engine_type_computable(uint32_t type);
 
 /* The logits of the last evaluated position (n_vocab floats), valid until the next eval. */
 const float *engine_logits(const struct engine *e);
+/* Under engine_params.mem_limit: bytes of experts used while out of memory (so read back
+ * from storage) and bytes dropped, since the engine opened; zeros without a limit. */
+void engine_mem_limit_counts(const struct engine *e, uint64_t *reloaded, uint64_t *evicted);
 
 /* Several independent sequences decoded together on one engine (continuous batching).
  * Each sequence has its own log, KV cache, context and sampler; the engine's own sequence

@@ -259,6 +259,8 @@ static int batch_decode(struct engine_batch *b, int n, struct engine_batch_step 
     if (e->trace) {
         faults_sample(e->pool, &f1);
         batch_count_experts(b, n, st);
+        if (e->mem_limit)
+            mem_limit_touch(e->mem_limit, b->layers, (size_t)n, nl);
     }
     st->ns_batched = total;
     for (int r = 0; r < n; r++) {

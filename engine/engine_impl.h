@@ -11,6 +11,7 @@
 #include "engine.h"
 #include "faults.h"
 #include "forward.h"
+#include "mem_limit.h"
 #include "model.h"
 #include "sampler.h"
 #include "threads.h"
@@ -36,6 +37,7 @@ struct engine {
     int kept;            /* positions the shifts since the last rewind kept */
     size_t n_dropped;    /* records dropped by shifts since the last rewind */
     bool batch_open;     /* an engine_batch uses the forward pass's other caches */
+    struct mem_limit *mem_limit; /* NULL: no emulated memory limit */
 };
 
 /* Whether the model file was truncated or rewritten while mapped; sets err when it was. */

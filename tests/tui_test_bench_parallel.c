@@ -1,9 +1,12 @@
 /* tests/tui_test_bench_parallel.c: `moescope bench --parallel` on the in-process engine
  * (cli/bench_parallel.c) with the default model (tools/train/default.gguf: 4 MoE layers,
- * 2 of 8 experts), and its refusals. */
+ * 2 of 8 experts), `bench --mem-limit` (cli/bench_memlimit.c) on a copy of the mixtral
+ * q8_0 fixture (models-2026), and their refusals. */
 #include "test.h"
 
 #include <cjson/cJSON.h>
+#include <stdio.h>
+#include <unistd.h>
 
 #include "cmd_capture.h"
 #include "commands.h"
@@ -96,4 +99,64 @@ TEST(bench_parallel_refusals)
         free(out);
         free(err);
     }
+}
+
+/* bench --mem-limit on a copy of the mixtral q8_0 fixture (its 6.7 MB of experts in a
+ * limit of 3 MB, 1.3 MB of it the rest): without a limit nothing is read back; under it,
+ * from a cold start or prewarmed, decoding reads experts back from storage every token. */
+TEST(bench_mem_limit_rows)
+{
+    const char *fx = test_fixtures_dir();
+    if (!fx) {
+        test_skip("no fixtures");
+        return;
+    }
+    char src[4096], path[4096];
+    snprintf(src, sizeof src, "%s/models-2026/mixtral-small-q8_0.gguf", fx);
+    snprintf(path, sizeof path, "%s/bench-ml.gguf", test_tmp_dir());
+    FILE *in = fopen(src, "rb"), *out_f = fopen(path, "wb");
+    char buf[65536];
+    size_t n;
+    while (in && out_f && (n = fread(buf, 1, sizeof buf, in)) > 0)
+        fwrite(buf, 1, n, out_f);
+    if (out_f) {
+        fflush(out_f);
+        fsync(fileno(out_f)); /* the kernel keeps dirty pages */
+        fclose(out_f);
+    }
+    if (in)
+        fclose(in);
+    char *out, *err;
+    char *argv[] = { "bench", "-m", path, "--mem-limit", "3", "-p", "8", "-n", "12", "-t", "1",
+                     "--json", NULL };
+    CHECK_INT_EQ(bench_captured(argv, 12, &out, &err), 0);
+    cJSON *root = out ? cJSON_Parse(out) : NULL;
+    CHECK_MSG(root != NULL, "stdout: %s stderr: %s", out ? out : "", err ? err : "");
+    const cJSON *rows = cJSON_GetObjectItem(root, "rows");
+    CHECK_INT_EQ(cJSON_GetArraySize(rows), 3);
+    static const char *const names[3] = { "none", "cold", "prewarm" };
+    for (int i = 0; i < 3 && cJSON_GetArraySize(rows) == 3; i++) {
+        const cJSON *r = cJSON_GetArrayItem(rows, i);
+        const cJSON *c = cJSON_GetObjectItem(r, "condition");
+        CHECK(cJSON_IsString(c) && !strcmp(c->valuestring, names[i]));
+        const double mb = bp_num(r, "storage_mb_per_token");
+        CHECK_MSG(i ? mb > 0 : mb == 0, "%s: %.4f MB from storage per token", names[i], mb);
+        CHECK(bp_num(r, "tg_tps") > 0 && bp_num(r, "itl_p99_ms") >= bp_num(r, "itl_p50_ms"));
+    }
+    CHECK(bp_num(root, "mem_limit_bytes") == 3e6);
+    cJSON_Delete(root);
+    free(out);
+    free(err);
+
+    char *a2[] = { "bench", "-m", path, "--mem-limit", "3", "--parallel", "2", NULL };
+    CHECK_INT_EQ(bench_captured(a2, 7, &out, &err), 2);
+    CHECK_MSG(err && strstr(err, "--mem-limit runs alone"), "stderr: %s", err ? err : "");
+    free(out);
+    free(err);
+    snprintf(src, sizeof src, "%s/models-2026/stories260K.gguf", fx);
+    char *a3[] = { "bench", "-m", src, "--mem-limit", "3", "-t", "1", NULL };
+    CHECK_INT_EQ(bench_captured(a3, 7, &out, &err), 1);
+    CHECK_MSG(err && strstr(err, "this model has none"), "stderr: %s", err ? err : "");
+    free(out);
+    free(err);
 }
