@@ -3,7 +3,8 @@
 # tools/synth (qwen2moe: 16 layers, d_model 1024, 16 heads, 4 kv heads, 32 experts, top-4,
 # expert FFN 512, shared FFN 1024, vocab 32 000) in Q8_0 and Q4_K, runs `moescope bench` on
 # each at 1 and 2 threads, and prints one table; then the MoE-against-dense tables (moescope
-# compare with synth's dense models of equal active and of equal total parameters). Then
+# compare with synth's dense models of equal active and of equal total parameters), the
+# concurrency table (bench --parallel) and the memory-limit table (bench --mem-limit). Then
 # moescope against llama.cpp's llama-bench (tools/llama_anchor.sh, when built: make
 # bench-anchor) on those two, on the OLMoE-1B-7B shape in Q4_K_M and on the gpt-oss-20b shape
 # with MXFP4 experts, on each kernel path (this CPU's best; AVX2 forced where the CPU has
@@ -46,6 +47,20 @@ for d in active total; do
     ./moescope compare -m "$out/laptop-q8_0.gguf" -m "$out/laptop-dense-$d-q8_0.gguf" -t 2 -n 64
     echo
 done
+
+# Many users at once: the laptop shape's concurrency table (bench --parallel: the issue's
+# batch-8 target and the experts each step touches), then decode when it does not fit:
+# 300 MB for its 590 MB (bench --mem-limit, on a copy, as the limit drops the pages of the
+# file it runs on from the page cache), cold and prewarmed.
+echo "== laptop shape q4_k, many sequences at once, 2 threads"
+./moescope bench -m "$out/laptop-q4_k.gguf" --parallel 1,2,4,8,16 -t 2 -n 64
+echo
+cp "$out/laptop-q4_k.gguf" "$out/memlimit-q4_k.gguf"
+sync "$out/memlimit-q4_k.gguf" # the kernel keeps dirty pages whatever it is told
+echo "== laptop shape q4_k in 300 MB, 2 threads"
+./moescope bench -m "$out/memlimit-q4_k.gguf" --mem-limit 300 -t 2 -p 64 -n 64
+rm -f "$out/memlimit-q4_k.gguf"
+echo
 
 # OLMoE-1B-7B's shape: 16 layers, d_model 2048, 16 heads, 64 experts of which 8, expert FFN
 # 1024, vocab 50 304, in Q4_K_M.
