@@ -45,6 +45,7 @@
 #include <string.h>
 
 #include "cpu.h"
+#include "ollama_write.h"
 #include "engine.h"
 #include "model.h"
 #include "quant.h"
@@ -251,7 +252,9 @@ static void fix_cmp_logits(const char *name, int step, const float *lg, int n_vo
     }
 }
 
-static void fix_run_one(const char *dir, const char *json_name)
+/* One reference run; model_path: the GGUF to run instead of the one the JSON names (NULL:
+ * that one). */
+static void fix_run_one(const char *dir, const char *json_name, const char *model_path)
 {
     char path[8192];
     snprintf(path, sizeof path, "%s/%s", dir, json_name);
@@ -278,6 +281,8 @@ static void fix_run_one(const char *dir, const char *json_name)
     const bool chat = strstr(json_name, ".chat.") != NULL;
     char mpath[8192], err[512];
     snprintf(mpath, sizeof mpath, "%s/%s", dir, jm->valuestring);
+    if (model_path)
+        snprintf(mpath, sizeof mpath, "%s", model_path);
 
     struct engine_params ep;
     engine_params_default(&ep);
@@ -421,6 +426,23 @@ static bool fix_selected(const char *name)
     return false;
 }
 
+/* Selects (and prints) the next kernel path after *s that this machine has; false past the
+ * last. MOESCOPE_SIMD=NAME limits the runs to that path (make test-arm64: NEON only under
+ * emulation; the scalar path is the same C as on x86, which make test runs). */
+static bool fix_next_path(int *s)
+{
+    const char *only = getenv("MOESCOPE_SIMD");
+    while (++*s < CPU_SIMD_COUNT) {
+        if (only && *only && strcmp(only, cpu_simd_name((enum cpu_simd)*s)) != 0)
+            continue;
+        if (!quant_set_simd(*s))
+            continue;
+        printf("  -- kernel path %s\n", quant_simd_name());
+        return true;
+    }
+    return false;
+}
+
 /* Every NAME.plain.json and NAME.chat.json in ../shared/fixtures/models-2026. */
 TEST(fidelity_all_fixtures)
 {
@@ -450,19 +472,11 @@ TEST(fidelity_all_fixtures)
      * must keep the engine llama.cpp's), then back to the one that was in use. */
     const int was = quant_simd();
     int paths = 0;
-    /* MOESCOPE_SIMD=NAME limits the runs to that path (make test-arm64: NEON only under
-     * emulation; the scalar path is the same C as on x86, which make test runs) */
-    const char *only = getenv("MOESCOPE_SIMD");
-    for (int s = 0; s < CPU_SIMD_COUNT; s++) {
-        if (only && *only && strcmp(only, cpu_simd_name((enum cpu_simd)s)) != 0)
-            continue;
-        if (!quant_set_simd(s))
-            continue;
+    for (int s = -1; fix_next_path(&s);) {
         paths++;
-        printf("  -- kernel path %s\n", quant_simd_name());
         for (int i = 0; i < nn; i++)
             if (fix_selected(names[i]) && fix_supported(mdir, names[i]))
-                fix_run_one(mdir, names[i]);
+                fix_run_one(mdir, names[i], NULL);
     }
     quant_set_simd(was);
     CHECK_MSG(paths >= 1, "no kernel path could be selected");
@@ -546,4 +560,55 @@ TEST(fidelity_stories_greedy_text)
     trace_log_free(&log);
     engine_close(e);
     cJSON_Delete(root);
+}
+
+/* Ollama's gptoss layout of the gpt-oss fixture (tests/ollama_write.h: other key and tensor
+ * names, Q/K/V and gate/up fused, MXFP4 in OpenAI's nibble order) through the same two
+ * reference runs of ../shared/fixtures/models-2026/gpt-oss-small-mxfp4.{chat,plain}.json on
+ * every kernel path: the same prompt tokens, greedy tokens and experts as llama.cpp's file. */
+TEST(fidelity_ollama_gptoss)
+{
+    const char *dir = test_fixtures_dir();
+    if (!dir) {
+        test_skip("../shared/fixtures is absent");
+        return;
+    }
+    char mdir[4096], src[8192], dst[4096], err[512];
+    snprintf(mdir, sizeof mdir, "%s/models-2026", dir);
+    snprintf(src, sizeof src, "%s/gpt-oss-small-mxfp4.gguf", mdir);
+    snprintf(dst, sizeof dst, "%s/gptoss-ollama.gguf", test_tmp_dir());
+    CHECK_MSG(ollama_write_gptoss(src, dst, err, sizeof err) == 0, "%s", err);
+    struct model_desc d;
+    CHECK_MSG(model_describe(dst, &d, err, sizeof err) == 0, "%s", err);
+    CHECK_MSG(!strcmp(d.arch, "gptoss"), "%s", d.arch);
+    CHECK(d.n_experts == 8 && d.d_ff_expert == 128);
+    /* its tokenizer.ggml.pre says "default": split as gpt-4o, as Ollama does, these texts
+     * tokenize as in llama.cpp's file (the fixture prompts split the same either way) */
+    static const char *const texts[] = { "12345678 and 3.14159", "DON'T stop, it's OK's",
+                                         "tabs\t\tand  spaces\n\n\nnewlines" };
+    struct engine_params ep;
+    engine_params_default(&ep);
+    ep.n_ctx = 64;
+    ep.model_path = src;
+    struct engine *a = engine_open(&ep, err, sizeof err);
+    ep.model_path = dst;
+    struct engine *b = engine_open(&ep, err, sizeof err);
+    CHECK_MSG(a && b, "%s", err);
+    for (size_t i = 0; a && b && i < sizeof texts / sizeof texts[0]; i++) {
+        int32_t ta[64], tb[64];
+        int na = engine_tokenize(a, texts[i], strlen(texts[i]), false, false, ta, 64, err,
+                                 sizeof err);
+        int nb = engine_tokenize(b, texts[i], strlen(texts[i]), false, false, tb, 64, err,
+                                 sizeof err);
+        CHECK_MSG(na > 0 && na == nb && !memcmp(ta, tb, (size_t)na * sizeof ta[0]),
+                  "'%s': %d tokens in llama.cpp's file, %d in Ollama's layout", texts[i], na, nb);
+    }
+    engine_close(a);
+    engine_close(b);
+    const int was = quant_simd();
+    for (int s = -1; fix_next_path(&s);) {
+        fix_run_one(mdir, "gpt-oss-small-mxfp4.chat.json", dst);
+        fix_run_one(mdir, "gpt-oss-small-mxfp4.plain.json", dst);
+    }
+    quant_set_simd(was);
 }

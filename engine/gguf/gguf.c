@@ -123,6 +123,7 @@ struct gguf_reader {
     const char *path;
     char *err;
     size_t errlen;
+    bool gptoss;  /* general.architecture is Ollama's 'gptoss': type id 4 is its MXFP4 */
 };
 
 static uint64_t reader_left(const struct gguf_reader *r)
@@ -432,6 +433,12 @@ static int parse_kvs(struct gguf_reader *r, struct gguf_file *f)
                              gguf_fmt_u64(al->offset, a), gguf_fmt_u64(v, c));
         f->alignment = v;
     }
+    /* Ollama writes gpt-oss's experts as type id 4 (ggml's removed Q4_2): MXFP4 blocks of 17
+     * bytes whose nibbles keep OpenAI's order. Only its 'gptoss' files mean that. */
+    struct gguf_str arch;
+    char ignored[8]; /* a wrong type is the model loader's to report */
+    r->gptoss = gguf_get_str(f, "general.architecture", &arch, ignored, sizeof ignored) == 0 &&
+                gguf_str_cmp(arch.ptr, arch.len, "gptoss", 6) == 0;
     return 0;
 }
 
@@ -483,6 +490,10 @@ static int parse_tensor_info(struct gguf_reader *r, struct gguf_tensor *t, uint6
     snprintf(what, sizeof what, "the type of tensor '%s'", nm);
     if (reader_u32(r, &t->type, what))
         return -1;
+    if (t->type == 4 && r->gptoss) {
+        t->type = GGML_TYPE_MXFP4;
+        t->ollama_mxfp4 = true;
+    }
     const struct quant_traits *qt = quant_traits(t->type);
     if (!qt || qt->blck_size <= 0 || qt->type_size == 0)
         return gguf_fail(r->path, r->err, r->errlen,

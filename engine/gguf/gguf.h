@@ -57,6 +57,9 @@ struct gguf_tensor {
     uint64_t nbytes;          /* checked to fit in the file */
     const void *data;         /* into the map */
     uint64_t info_offset;     /* byte offset of the tensor's entry, for messages */
+    bool ollama_mxfp4;        /* type id 4 in a file of Ollama's 'gptoss': MXFP4 blocks
+                               * (type is GGML_TYPE_MXFP4) with their nibbles in OpenAI's
+                               * order, two neighbours a byte; engine/model reorders them */
 };
 
 struct gguf_file {

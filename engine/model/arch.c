@@ -198,7 +198,7 @@ static const struct arch_info table[] = {
      * top-k logits are softmaxed into the weights, per-expert biases around the clamped
      * SwiGLU (alpha 1.702, limit 7), no dense layers, no shared expert. */
     {
-        .name = "gpt-oss", .rope = ARCH_ROPE_NEOX, .router = ARCH_ROUTER_SOFTMAX_WEIGHT,
+        .name = "gpt-oss", .alias = "gptoss", .rope = ARCH_ROPE_NEOX, .router = ARCH_ROUTER_SOFTMAX_WEIGHT,
         .swiglu_oai = true, .last_layer_all_rows = true, .swa_period = 2,
         .need = { NEED_POST_NORM, [AT_ATTN_Q_B] = AN_REQ, [AT_ATTN_K_B] = AN_REQ,
                   [AT_ATTN_V_B] = AN_REQ, [AT_ATTN_OUT_B] = AN_REQ, [AT_ATTN_SINKS] = AN_REQ,
@@ -234,7 +234,7 @@ enum { N_ARCH = (int)(sizeof table / sizeof table[0]) };
 const struct arch_info *arch_find(const char *name)
 {
     for (int i = 0; i < N_ARCH; i++)
-        if (!strcmp(table[i].name, name))
+        if (!strcmp(table[i].name, name) || (table[i].alias && !strcmp(table[i].alias, name)))
             return &table[i];
     return NULL;
 }

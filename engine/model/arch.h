@@ -144,6 +144,8 @@ enum arch_need {
 
 struct arch_info {
     const char *name;            /* general.architecture */
+    const char *alias;           /* another writer's name for the family (Ollama's "gptoss":
+                                  * engine/model/ollama.c maps its names and layouts), or NULL */
     enum arch_rope rope;
     enum arch_qk_norm qk_norm;
     enum arch_router router;     /* default; "%s.expert_gating_func" overrides */

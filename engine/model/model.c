@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "chat.h"
+#include "ollama.h"
 #include "quant.h"
 #include "text_escape.h"
 
@@ -15,7 +16,7 @@
 /* "<arch>.<suffix>" */
 static const char *model_key(const struct model *m, const char *suffix, char *buf, size_t len)
 {
-    snprintf(buf, len, "%s.%s", m->arch->name, suffix);
+    snprintf(buf, len, "%s.%s", m->key_arch, suffix);
     return buf;
 }
 
@@ -106,6 +107,9 @@ static int model_read_rope(struct model *m, char *err, size_t errlen)
     if (gguf_get_strz(&m->f, model_key(m, "rope.scaling.type", key, sizeof key), stype,
                       sizeof stype, err, errlen) < 0)
         return -1;
+    /* Ollama's gptoss gives the factor and no type, and always runs YaRN (ext_factor 1) */
+    if (!stype[0] && m->ollama && factor > 0.0f)
+        snprintf(stype, sizeof stype, "yarn");
     if (stype[0] && strcmp(stype, "none") && strcmp(stype, "linear") && strcmp(stype, "yarn")) {
         char shown[4 * sizeof stype + 8]; /* the file's words: shown, never obeyed */
         text_escape_line(stype, strlen(stype), shown, sizeof shown);
@@ -165,7 +169,7 @@ static int model_read_swa(struct model *m, char *err, size_t errlen)
     if (base_swa != hp->rope_base)
         return gguf_fail(m->f.path, err, errlen,
                          "the key '%s.rope.freq_base_swa' differs from rope.freq_base: a second "
-                         "RoPE base for the windowed layers is not supported", m->arch->name);
+                         "RoPE base for the windowed layers is not supported", m->key_arch);
     return 0;
 }
 
@@ -246,7 +250,7 @@ static int model_read_hparams(struct model *m, char *err, size_t errlen)
         if (step > 1)
             return gguf_fail(m->f.path, err, errlen,
                              "the key '%s.interleave_moe_layer_step' is %d: MoE layers "
-                             "between dense ones are not supported", m->arch->name, step);
+                             "between dense ones are not supported", m->key_arch, step);
         if (m->arch->need[AT_FFN_GATE_SHEXP] == AN_REQ && hp->n_ff_shexp == 0)
             hp->n_ff_shexp = hp->n_shared_experts > 0 && !m->arch->shared_gate
                                  ? hp->n_ff_exp * hp->n_shared_experts
@@ -258,7 +262,7 @@ static int model_read_hparams(struct model *m, char *err, size_t errlen)
     }
     if (hp->n_ff <= 0 && (hp->n_experts == 0 || hp->n_dense_lead > 0))
         return gguf_fail(m->f.path, err, errlen, "the key '%s.feed_forward_length' is missing",
-                         m->arch->name);
+                         m->key_arch);
 
     hp->rope_base = 10000.0f;
     hp->norm_eps = 1e-5f;
@@ -269,12 +273,12 @@ static int model_read_hparams(struct model *m, char *err, size_t errlen)
     /* Accepted, these computed garbage (a zero base is 0^x, a zero epsilon divides by 0). */
     if (!(hp->rope_base > 0.0f))
         return gguf_fail(m->f.path, err, errlen,
-                         "the key '%s.rope.freq_base' is %g: it must be above 0", m->arch->name,
+                         "the key '%s.rope.freq_base' is %g: it must be above 0", m->key_arch,
                          (double)hp->rope_base);
     if (!(hp->norm_eps > 0.0f))
         return gguf_fail(m->f.path, err, errlen,
                          "the key '%s.attention.layer_norm_rms_epsilon' is %g: it must be "
-                         "above 0", m->arch->name, (double)hp->norm_eps);
+                         "above 0", m->key_arch, (double)hp->norm_eps);
     char key[128];
 
     hp->router = m->arch->router;
@@ -406,6 +410,14 @@ static int model_bind(struct model *m, enum arch_tensor t, int layer, enum arch_
         return 0;
     arch_tensor_name(t, layer, name, sizeof name);
     const struct gguf_tensor *g = gguf_find_tensor(&m->f, name);
+    if (!g && m->ollama) {
+        char alt[96];
+        if (ollama_alt_name(t, layer, alt, sizeof alt) && (g = gguf_find_tensor(&m->f, alt)))
+            snprintf(name, sizeof name, "%s", alt);
+        int rc = g ? 0 : ollama_bind_fused(m, t, layer, compute, w, err, errlen);
+        if (rc)
+            return rc < 0 ? -1 : 0;
+    }
     if (!g) {
         if (need == AN_REQ)
             return gguf_fail(m->f.path, err, errlen, "tensor '%s' is missing (%s needs it)", name,
@@ -429,29 +441,36 @@ static int model_bind(struct model *m, enum arch_tensor t, int layer, enum arch_
         return gguf_fail(m->f.path, err, errlen, "tensor '%s' has shape %s, expected %s (%s)",
                          name, a, b, what);
     }
-    const struct quant_traits *qt = quant_traits(g->type);
+    /* vectors and biases are added or multiplied as floats */
+    const bool floats = nd == 1 || t == AT_FFN_GATE_EXPS_B || t == AT_FFN_UP_EXPS_B ||
+                        t == AT_FFN_DOWN_EXPS_B;
+    unsigned type = g->type;
+    const uint8_t *data = g->data;
+    if (compute && m->ollama && !(data = ollama_tensor_data(m, g, floats, &type, err, errlen)))
+        return -1;
+    const struct quant_traits *qt = quant_traits(type);
     if (!qt || !qt->name)
-        return gguf_fail(m->f.path, err, errlen, "tensor '%s' has unknown type %u", name, g->type);
+        return gguf_fail(m->f.path, err, errlen, "tensor '%s' has unknown type %u", name, type);
     if (got[0] % qt->blck_size)
         return gguf_fail(m->f.path, err, errlen,
                          "tensor '%s': row length %lld is not a multiple of %s's block of %lld",
                          name, (long long)got[0], qt->name, (long long)qt->blck_size);
     if (compute) {
-        /* Norm weights, biases and other vectors are added or multiplied as floats. */
-        if (nd == 1 && g->type != GGML_TYPE_F32)
+        if (floats && type != GGML_TYPE_F32)
             return gguf_fail(m->f.path, err, errlen, "tensor '%s' is %s; moescope needs f32 here",
                              name, qt->name);
-        if (!quant_computable(g->type))
+        if (!quant_computable(type))
             return gguf_fail(m->f.path, err, errlen,
                              "tensor '%s' has type %s, which moescope cannot compute", name,
                              qt->name);
     }
-    size_t nb1 = quant_row_size(g->type, got[0]);
-    if (nb1 == 0 || (uint64_t)nb1 * (uint64_t)got[1] * (uint64_t)got[2] > g->nbytes)
+    size_t nb1 = quant_row_size(type, got[0]);
+    if (nb1 == 0 ||
+        (uint64_t)quant_row_size(g->type, got[0]) * (uint64_t)got[1] * (uint64_t)got[2] > g->nbytes)
         return gguf_fail(m->f.path, err, errlen, "tensor '%s' is smaller than its shape says",
                          name);
-    w->data = g->data;
-    w->type = g->type;
+    w->data = data;
+    w->type = type;
     w->ne[0] = got[0], w->ne[1] = got[1], w->ne[2] = got[2];
     w->nb1 = nb1;
     w->nb2 = nb1 * (size_t)got[1];
@@ -516,7 +535,7 @@ static int model_bind_all(struct model *m, bool compute, char *err, size_t errle
         int il;
         if (sscanf(m->f.tensors[i].name, "blk.%d.", &il) == 1 && il >= hp->n_layers + hp->n_nextn)
             return gguf_fail(m->f.path, err, errlen, "the key '%s.block_count' is %d, but the "
-                             "file holds tensors of block %d", m->arch->name,
+                             "file holds tensors of block %d", m->key_arch,
                              hp->n_layers + hp->n_nextn, il);
     }
     return 0;
@@ -548,6 +567,8 @@ static int model_bind_file(struct model *m, bool compute, char *err, size_t errl
         gguf_close(&m->f);
         return -1;
     }
+    m->ollama = m->arch->alias && !strcmp(arch, m->arch->alias);
+    m->key_arch = m->ollama ? m->arch->alias : m->arch->name;
     if (model_read_hparams(m, err, errlen))
         goto fail;
     /* The vocabulary size is the embedding's row count (the token list says the same). */
@@ -600,6 +621,9 @@ void model_close(struct model *m)
     if (!m)
         return;
     free(m->layers);
+    for (uint64_t i = 0; m->owned && i < m->f.n_tensors; i++)
+        free(m->owned[i]);
+    free(m->owned);
     gguf_close(&m->f);
     memset(m, 0, sizeof *m);
 }
@@ -613,7 +637,9 @@ static uint64_t wt_elems(const struct wt *w)
 
 static uint64_t wt_bytes(const struct wt *w)
 {
-    return w->data ? (uint64_t)w->nb2 * (uint64_t)w->ne[2] : 0;
+    /* the rows read, not the strides: a view's rows may lie apart (ollama.c) */
+    return w->data ? quant_row_size(w->type, w->ne[0]) * (uint64_t)w->ne[1] * (uint64_t)w->ne[2]
+                   : 0;
 }
 
 /* The chat template's style as engine/chat recognises it, or CHAT_STYLE_NONE. */
@@ -638,7 +664,7 @@ void model_fill_desc(const struct model *m, struct model_desc *d)
     const struct hparams *hp = &m->hp;
     char err[8];
     memset(d, 0, sizeof *d);
-    snprintf(d->arch, sizeof d->arch, "%.*s", (int)sizeof d->arch - 1, m->arch->name);
+    snprintf(d->arch, sizeof d->arch, "%.*s", (int)sizeof d->arch - 1, m->key_arch);
     if (gguf_get_strz(&m->f, "general.name", d->name, sizeof d->name, err, sizeof err) != 0) {
         const char *base = strrchr(m->f.path, '/');
         snprintf(d->name, sizeof d->name, "%.*s", (int)sizeof d->name - 1,
@@ -678,6 +704,8 @@ void model_fill_desc(const struct model *m, struct model_desc *d)
              !strcmp(tk, "llama") ? "spm" : !strcmp(tk, "gpt2") ? "bpe" : tk);
     gguf_get_strz(&m->f, "tokenizer.ggml.pre", d->pretokenizer, sizeof d->pretokenizer, err,
                   sizeof err);
+    if (m->ollama) /* the tokenizer splits Ollama's gptoss as gpt-4o whatever the key says */
+        snprintf(d->pretokenizer, sizeof d->pretokenizer, "gpt-4o");
     /* The style, not only its family: a family name stands for its first style (deepseek:
      * DeepSeek-Coder's), and V3's template is another. */
     enum chat_style st = model_chat_style(&m->f);

@@ -66,6 +66,10 @@ struct layer {
 struct model {
     struct gguf_file f;
     const struct arch_info *arch;
+    const char *key_arch;      /* the keys' prefix: the file's architecture (arch's name or
+                                * alias) */
+    bool ollama;               /* Ollama's 'gptoss' (engine/model/ollama.h) */
+    void **owned;              /* (f.n_tensors) copies made at load (ollama.c), or NULL */
     struct hparams hp;
     struct wt tok_embd, output_norm, output; /* output may alias tok_embd (tied) */
     struct layer *layers;      /* (n_layers) */

@@ -417,6 +417,14 @@ struct tokenizer *tokenizer_load(const struct gguf_file *f, char *err, size_t er
         rc = gguf_get_strz(f, "tokenizer.ggml.pre", t->pre_name, sizeof t->pre_name, err, errlen);
         if (rc < 0)
             goto fail;
+        /* Ollama's gptoss splits with o200k's regex whatever the key says (its
+         * model/models/gptoss): that is gpt-4o's */
+        char arch[16] = "", ignored[8];
+        gguf_get_strz(f, "general.architecture", arch, sizeof arch, ignored, sizeof ignored);
+        if (!strcmp(arch, "gptoss")) {
+            snprintf(t->pre_name, sizeof t->pre_name, "gpt-4o");
+            rc = 0;
+        }
         t->pre = pretok_find(rc == 1 ? "" : t->pre_name);
         if (!t->pre) {
             char shown[4 * sizeof t->pre_name + 8]; /* the file's words, never obeyed */
