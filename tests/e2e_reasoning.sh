@@ -108,6 +108,21 @@ check "harmony hide: no analysis on stderr" "$TMP/err" ""
 runh --reasoning raw
 check "harmony raw: the channels as written" "$TMP/out" \
     "<|channel|>analysis<|message|>plan ahead<|end|><|start|>assistant<|channel|>final<|message|>Yes."
+# The app in a harmony conversation: the analysis channel folds like <think>, and F3 shows
+# it on lines of its own (no newline separates the channels: the answer starts a new line)
+if command -v tmux >/dev/null 2>&1; then
+    tmux -L "$SOCK" new-session -d -x 120 -y 30 "$BIN -m $URL --chat-template gpt-oss"
+    sleep 1
+    tmux -L "$SOCK" send-keys "Is it?" Enter
+    if waitfor "thought, 11 tokens" && screen | grep -q "^  Yes\." && ! screen | grep -q "plan ahead"
+    then ok "app, harmony: the analysis channel folded, the final one shown"
+    else bad "app, harmony: the analysis channel folded, the final one shown" "$(screen)"; fi
+    tmux -L "$SOCK" send-keys F3
+    if waitfor "(F3 folds it)" && screen | grep -q "^  plan ahead  " && screen | grep -q "^  Yes\."
+    then ok "app, harmony: F3 shows the analysis on its own lines"
+    else bad "app, harmony: F3 shows the analysis on its own lines" "$(screen)"; fi
+    tmux -L "$SOCK" kill-server 2>/dev/null
+fi
 "$BIN" run -m "$URL" -p hi --reasoning hide >/dev/null 2>"$TMP/err"
 RC=$?
 if [ "$RC" = 2 ] && grep -q -- "--reasoning need --chat" "$TMP/err"; then ok "--reasoning needs --chat"

@@ -165,6 +165,13 @@ int transcript_wrap(struct message *m, int w, bool utf8)
     if (w < 1)
         w = 1;
     size_t start = 0;
+    /* a reply's thinking markers take no columns, and its answer starts a line (harmony's
+     * channels have no newline between them) */
+    const struct reason_spans *sp = &m->think;
+    const size_t ans = sp->has_thinking && sp->answer_off > sp->think_off ? sp->answer_off : 0;
+    if (ans != m->wrap_answer)
+        m->wrap_w = 0;
+    m->wrap_answer = ans;
     if (m->wrap_w == w && m->wrap_len == m->len)
         return 0;
     if (m->wrap_w == w && m->n_wl > 0 && m->len >= m->wrap_len) {
@@ -179,6 +186,13 @@ int transcript_wrap(struct message *m, int w, bool utf8)
     size_t brk = 0;          /* just after the last space on this line, 0 = none */
     int x = 0, brk_x = 0;    /* columns used, and up to brk */
     while (i < n) {
+        if (i == ans && i > line) {
+            if (wrap_push(m, line, i) < 0)
+                return -1;
+            line = i;
+            brk = 0;
+            x = 0;
+        }
         if (s[i] == '\n') {
             if (wrap_push(m, line, i) < 0)
                 return -1;
@@ -189,7 +203,11 @@ int transcript_wrap(struct message *m, int w, bool utf8)
         }
         int cw;
         size_t len;
-        if (s[i] == '\t') {
+        if (sp->has_thinking && (i < sp->think_off ||
+                                 (i >= sp->think_off + sp->think_len && i < ans))) {
+            len = 1;
+            cw = 0;
+        } else if (s[i] == '\t') {
             len = 1;
             cw = TAB_W - x % TAB_W;
         } else {
@@ -287,14 +305,12 @@ static bool line_meets(const struct wrap_line *l, size_t a, size_t b)
     return l->len ? l->off < b && l->off + l->len > a : l->off >= a && l->off < b;
 }
 
-/* Works out m's thinking block for this draw: the spans, the fold, and which wrap line each
+/* Works out m's thinking block for this draw (its spans worked out before the wrap): the
+ * fold, and which wrap line each
  * row shows (the head first; lines of markers only, and of a folded thinking, left out).
  * Without thinking, rows are the wrap lines. Returns 0 or -1. */
-static int message_think_rows(const struct app *a, struct message *m, enum chat_style st)
+static int message_think_rows(const struct app *a, struct message *m)
 {
-    memset(&m->think, 0, sizeof m->think);
-    if (m->role == MSG_ASSISTANT)
-        reason_spans_of(st, m->text, m->len, &m->think);
     m->n_rows = m->n_wl;
     if (!m->think.has_thinking)
         return 0;
@@ -428,8 +444,12 @@ void transcript_draw(const struct app *a, struct transcript *t, WINDOW *w)
     int total = 0;
     enum chat_style st = conversation_style(a);
     for (int i = 0; i < t->n; i++) {
-        transcript_wrap(&t->msg[i], wd - GUTTER, a->utf8);
-        if (message_think_rows(a, &t->msg[i], st) < 0) { /* out of memory: drawn whole */
+        struct message *m = &t->msg[i];
+        memset(&m->think, 0, sizeof m->think);
+        if (m->role == MSG_ASSISTANT)
+            reason_spans_of(st, m->text, m->len, &m->think);
+        transcript_wrap(m, wd - GUTTER, a->utf8);
+        if (message_think_rows(a, m) < 0) { /* out of memory: drawn whole */
             t->msg[i].think.has_thinking = false;
             t->msg[i].n_rows = t->msg[i].n_wl;
         }

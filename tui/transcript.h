@@ -33,13 +33,15 @@ struct message {
     size_t rec_end;            /* replies: the log's length when it ended (session ranges) */
     long rec_first;            /* replies: the log index of its first sampled token, -1 =
                                   unknown (a loaded reply fed back as prompt) */
-    /* wrap cache: valid while wrap_w and wrap_len match the window width and text */
+    /* wrap cache: valid while wrap_w and wrap_len match the window width and text, and
+     * wrap_answer the answer's start in `think` */
     int wrap_w;
-    size_t wrap_len;
+    size_t wrap_len, wrap_answer;
     struct wrap_line *wl;      /* (n_wl) display lines */
     int n_wl, cap_wl;
-    /* a reply's thinking (reasoning.h), worked out on each draw: its own block, dimmed,
-     * folded to its head line once the answer starts (unless unfolded) */
+    /* a reply's thinking (reasoning.h), worked out on each draw before the wrap (which
+     * gives its markers no width and starts the answer on a line of its own): its own
+     * block, dimmed, folded to its head line once the answer starts (unless unfolded) */
     struct reason_spans think;
     bool think_folded;
     int *row_line;             /* (n_rows) the wrap line each row shows, -1: the block's head;
