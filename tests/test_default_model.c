@@ -1,5 +1,5 @@
 /* tests/test_default_model.c: the shipped default model (tools/train/default.gguf) is what
- * README.md and docs/train-loss.txt say: a context of at least 512 (the log's windows), a
+ * README.md and docs/train-loss.txt say: a context of at least 1024 (the log's windows), a
  * file of at most 20 MB, and the held-out loss the README gives is the log's last line. */
 #include "test.h"
 
@@ -30,7 +30,7 @@ TEST(default_model_matches_readme_and_log)
     struct model_desc d;
     char err[512];
     CHECK_MSG(model_describe("tools/train/default.gguf", &d, err, sizeof err) == 0, "%s", err);
-    CHECK_MSG(d.n_ctx_train >= 512, "context %d", d.n_ctx_train);
+    CHECK_MSG(d.n_ctx_train >= 1024, "context %d", d.n_ctx_train);
     CHECK_MSG(d.file_size <= 20u * 1000 * 1000, "%llu bytes", (unsigned long long)d.file_size);
     CHECK_INT_EQ(d.n_experts, 8);
     CHECK_INT_EQ(d.n_experts_used, 2);

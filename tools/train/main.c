@@ -17,6 +17,7 @@ struct train_opts {
     const char *init;         /* --init: start from this GGUF's weights */
     struct train_config c;
     int steps, batch, warmup, eval_every, eval_windows, threads, save_every;
+    int stop_after;           /* --stop-after: end at this step of the --steps schedule */
     float lr, lr_min, wd, clip, dropout;
     uint64_t seed;
 };
@@ -109,10 +110,12 @@ static void write_curve(const char *path, const struct curve_point *pts, int n,
     if (!f)
         return;
     fprintf(f, "# tools/train on %s: %zu parameters, %d layers, d_model %d, %d of %d experts,\n"
-               "# batch %d x %d bytes, seed %llu, lr %g, weight decay %g, dropout %g%s%s.\n"
-            "# Loss in nats per byte (= per character).\n",
+               "# batch %d x %d bytes, seed %llu, lr %g over a schedule of %d steps%s, weight "
+               "decay %g, dropout %g%s%s.\n"
+               "# Loss in nats per byte (= per character).\n",
             o->corpus, n_params, o->c.n_layers, o->c.d_model, o->c.n_experts_used,
             o->c.n_experts, o->batch, o->c.n_ctx, (unsigned long long)o->seed, (double)o->lr,
+            o->steps, o->stop_after > 0 && o->stop_after < o->steps ? " stopped early" : "",
             (double)o->wd, (double)o->dropout, o->init ? ", starting from " : "",
             o->init ? o->init : "");
     fprintf(f, "%8s %10s %10s %9s\n", "step", "train", "held-out", "minutes");
@@ -262,7 +265,7 @@ static int usage(void)
             "             [--experts-used K] [--ff F] [--lr LR] [--warmup N] [--aux A]\n"
             "             [--eval-every N] [--seed S] [-t THREADS] [--log FILE] [--svg FILE]\n"
             "             [--report FILE] [--name NAME] [--save-every N] [--init FILE]\n"
-            "             [--wd W] [--dropout P]\n");
+            "             [--wd W] [--dropout P] [--stop-after N]\n");
     return 2;
 }
 
@@ -323,6 +326,7 @@ int main(int argc, char **argv)
         INT_OPT("--eval-every", o.eval_every)
         INT_OPT("-t", o.threads)
         INT_OPT("--save-every", o.save_every)
+        INT_OPT("--stop-after", o.stop_after)
         FLT_OPT("--lr", o.lr)
         FLT_OPT("--aux", o.c.aux_alpha)
         FLT_OPT("--wd", o.wd)
@@ -379,7 +383,10 @@ int main(int argc, char **argv)
             m.n_params, m.n_params * 4 / 1e6, n_train, n_heldout);
     double t0 = clock_now_s(), run_loss = 0;
     int run_n = 0, n_pts = 0;
-    for (int step = 1; step <= o.steps; step++) {
+    /* --stop-after ends the run part way through the schedule of --steps (the learning rate
+     * is still that schedule's). */
+    int last = o.stop_after > 0 && o.stop_after < o.steps ? o.stop_after : o.steps;
+    for (int step = 1; step <= last; step++) {
         float lr;
         if (step <= o.warmup)
             lr = o.lr * step / o.warmup;
@@ -396,7 +403,7 @@ int main(int argc, char **argv)
         double gnorm = train_adamw_step(&m, lr, 0.9f, 0.99f, o.wd, o.clip, step);
         run_loss += loss;
         run_n++;
-        if (step % o.eval_every == 0 || step == o.steps || step == 1) {
+        if (step % o.eval_every == 0 || step == last || step == 1) {
             double ho = eval_heldout(&m, heldout, n_heldout, o.eval_windows, o.batch, tok, tgt);
             double minutes = (clock_now_s() - t0) / 60;
             pts[n_pts++] = (struct curve_point){ step, run_loss / run_n, ho, minutes };
@@ -405,7 +412,7 @@ int main(int argc, char **argv)
             run_loss = 0;
             run_n = 0;
         }
-        if (o.save_every && step % o.save_every == 0 && step < o.steps) {
+        if (o.save_every && step % o.save_every == 0 && step < last) {
             /* A snapshot, so a run cut short still leaves a model behind. */
             if (train_save_gguf(&m, o.out, o.name, err, sizeof err) != 0)
                 fprintf(stderr, "%s\n", err);
