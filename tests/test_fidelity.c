@@ -408,8 +408,7 @@ static bool fix_supported(const char *dir, const char *json_name)
 }
 
 /* Whether MOESCOPE_FIDELITY_MODELS (comma-separated parts of names; unset: all) takes the
- * run `name`: make test-arm64 picks one model per tensor type, since every float step is
- * emulated under qemu and the whole set takes most of an hour there. */
+ * run `name`: a quick look at a few models, e.g. under qemu while changing a NEON kernel. */
 static bool fix_selected(const char *name)
 {
     const char *list = getenv("MOESCOPE_FIDELITY_MODELS");

@@ -962,7 +962,7 @@ TEST(quant_neon_equals_avx2)
         return;
     }
     enum { N = 4096 + 256 + 64 + 32 };
-    static const int sizes[] = {64, 256, 512, 800, 1024, 4096, 4096 + 256, N};
+    static const int sizes[] = {40, 64, 256, 512, 800, 808, 1024, 4096, 4096 + 256, N};
     float *x = malloc(N * sizeof *x), *y = malloc(N * sizeof *y);
     void *xq = malloc(N * 4), *yq = malloc(N * 4 + 1024);
     int before = quant_simd(), checked = 0;
@@ -971,7 +971,7 @@ TEST(quant_neon_equals_avx2)
         struct quant_kernels k;
         memset(&k, 0, sizeof k);
         quant_neon_fill_emulated(&k, dotprod);
-        quant_iq_neon_fill_emulated(&k);
+        quant_iq_neon_fill_emulated(&k, dotprod);
         for (int t = 0; t < GGML_TYPE_COUNT; t++) {
             if (!k.vec_dot[t])
                 continue;

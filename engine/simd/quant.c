@@ -1150,10 +1150,8 @@ static void table_apply(enum cpu_simd s)
 #endif
 #if defined(__aarch64__)
     if (s == CPU_SIMD_NEON) {
-        quant_neon_fill(&k);
-        /* SDOT only: arm64 CPUs without dotprod keep the scalar mxfp4/iq4 kernels */
-        if (cpu_has_neon_dotprod())
-            quant_iq_neon_fill(&k);
+        quant_neon_fill(&k, cpu_has_neon_dotprod());
+        quant_iq_neon_fill(&k, cpu_has_neon_dotprod());
     }
 #endif
     memcpy(table, scalar_table, sizeof table);

@@ -235,7 +235,7 @@ const struct quant_kernels *quant_kernels_active(void);
  * so calling them is only allowed after cpu.h says the machine has the features). */
 void quant_avx2_fill(struct quant_kernels *k);
 void quant_avx512_fill(struct quant_kernels *k);
-void quant_neon_fill(struct quant_kernels *k);
+void quant_neon_fill(struct quant_kernels *k, bool dotprod);
 /* The repacked orders on AVX2 (repack_avx2.c), called right after quant_avx2_fill. */
 void quant_repack_avx2_fill(struct quant_kernels *k);
 /* kernels.h's swiglu16 and vexpf16 on AVX2 (vexpf_avx2.c). */
@@ -244,7 +244,7 @@ void quant_vexpf_avx2_fill(struct quant_kernels *k);
  * quant_iq_neon.c), called after the file-wide fills above. */
 void quant_iq_avx2_fill(struct quant_kernels *k);
 void quant_iq_avx512_fill(struct quant_kernels *k);
-void quant_iq_neon_fill(struct quant_kernels *k);
+void quant_iq_neon_fill(struct quant_kernels *k, bool dotprod);
 
 /* Unpacks the 6-bit scale and min of group j (0..7) of a q4_K/q5_K block. */
 static inline void quant_k4_scale_min(int j, const uint8_t *q, uint8_t *sc, uint8_t *m)

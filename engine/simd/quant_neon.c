@@ -23,11 +23,11 @@
  * emulation of the intrinsics (when libsimde-dev is installed). */
 #define SIMDE_ENABLE_NATIVE_ALIASES
 #include <simde/arm/neon.h>
-void quant_neon_fill_emulated(struct quant_kernels *k, bool dotprod);
+#define quant_neon_fill quant_neon_fill_emulated
+void quant_neon_fill(struct quant_kernels *k, bool dotprod);
 #define QUANT_NEON_ON 1
 #elif defined(__aarch64__) && defined(__ARM_NEON)
 #include <arm_neon.h>
-#include "cpu.h"
 #define QUANT_NEON_ON 1
 #endif
 
@@ -36,47 +36,7 @@ void quant_neon_fill_emulated(struct quant_kernels *k, bool dotprod);
 #include <math.h>
 #include <string.h>
 
-/* Kernels written once with a constant `dp` and instantiated twice (NEON_BOTH): inlined,
- * the constant picks the SDOT or the plain steps. */
-#define NEON_INLINE static inline __attribute__((always_inline))
-
-/* acc lane k += the dot product of bytes 4k..4k+3 of a and b: SDOT when dp, else two
- * widening multiplies and pairwise adds (the same exact int32 sums). */
-NEON_INLINE int32x4_t sdot(int32x4_t acc, int8x16_t a, int8x16_t b, const bool dp)
-{
-    if (dp) {
-#if defined(QUANT_NEON_EMULATE) || defined(__ARM_FEATURE_DOTPROD)
-        return vdotq_s32(acc, a, b);
-#else
-        __asm__("sdot %0.4s, %1.16b, %2.16b" : "+w"(acc) : "w"(a), "w"(b));
-        return acc;
-#endif
-    }
-    const int16x8_t p0 = vmull_s8(vget_low_s8(a), vget_low_s8(b));
-    const int16x8_t p1 = vmull_s8(vget_high_s8(a), vget_high_s8(b));
-    return vaddq_s32(acc, vpaddq_s32(vpaddlq_s16(p0), vpaddlq_s16(p1)));
-}
-
-/* The SDOT kernels are compiled for ARMv8.2 + dotprod (which lets the assembler take the
- * instruction); the rest of the file for the base arm64. */
-#if defined(QUANT_NEON_EMULATE)
-#define NEON_DP
-#elif defined(__clang__)
-#define NEON_DP __attribute__((target("dotprod")))
-#else
-#define NEON_DP __attribute__((target("arch=armv8.2-a+dotprod")))
-#endif
-
-/* name##_dp and name##_plain from name(n, x, y, dp). */
-#define NEON_BOTH(name)                                                           \
-    static NEON_DP float name##_dp(int64_t n, const void *x, const void *y)      \
-    {                                                                             \
-        return name(n, x, y, true);                                               \
-    }                                                                             \
-    static float name##_plain(int64_t n, const void *x, const void *y)           \
-    {                                                                             \
-        return name(n, x, y, false);                                              \
-    }
+#include "neon_dot.h"
 
 /* Eight float lanes as two quads. */
 struct f8 {
@@ -475,6 +435,17 @@ static inline float hsum8_lanes(float32x4_t lo, float32x4_t hi)
         (out) = hadd_reduce8(a_[0], a_[1]);                                              \
     } while (0)
 
+/* tinyBLAS's order: one 8-lane accumulator (two quads) over the row, then its hsum. */
+#define GEMM_DOT_8(LOAD, x, y, n, out)                                                   \
+    do {                                                                                 \
+        float32x4_t lo_ = vdupq_n_f32(0.0f), hi_ = vdupq_n_f32(0.0f);                    \
+        for (int64_t i_ = 0; i_ < (n); i_ += 8) {                                        \
+            lo_ = vfmaq_f32(lo_, LOAD((x) + i_), LOAD((y) + i_));                        \
+            hi_ = vfmaq_f32(hi_, LOAD((x) + i_ + 4), LOAD((y) + i_ + 4));                \
+        }                                                                                \
+        (out) = hsum8_lanes(lo_, hi_);                                                   \
+    } while (0)
+
 static float f32_dot(int64_t n, const void *vx, const void *vy)
 {
     const float *x = vx, *y = vy;
@@ -504,12 +475,9 @@ static float f32_gemm_dot(int64_t n, const void *vx, const void *vy)
     if (n % 8)
         return f32_dot(n, vx, vy);
     const float *x = vx, *y = vy;
-    float32x4_t lo = vdupq_n_f32(0.0f), hi = vdupq_n_f32(0.0f);
-    for (int64_t i = 0; i < n; i += 8) {
-        lo = vfmaq_f32(lo, ld_f32(x + i), ld_f32(y + i));
-        hi = vfmaq_f32(hi, ld_f32(x + i + 4), ld_f32(y + i + 4));
-    }
-    return hsum8_lanes(lo, hi);
+    float sum;
+    GEMM_DOT_8(ld_f32, x, y, n, sum);
+    return sum;
 }
 
 static float f16_gemm_dot(int64_t n, const void *vx, const void *vy)
@@ -517,12 +485,48 @@ static float f16_gemm_dot(int64_t n, const void *vx, const void *vy)
     if (n % 8)
         return f16_dot(n, vx, vy);
     const uint16_t *x = vx, *y = vy;
-    float32x4_t lo = vdupq_n_f32(0.0f), hi = vdupq_n_f32(0.0f);
-    for (int64_t i = 0; i < n; i += 8) {
-        lo = vfmaq_f32(lo, ld_f16(x + i), ld_f16(y + i));
-        hi = vfmaq_f32(hi, ld_f16(x + i + 4), ld_f16(y + i + 4));
-    }
-    return hsum8_lanes(lo, hi);
+    float sum;
+    GEMM_DOT_8(ld_f16, x, y, n, sum);
+    return sum;
+}
+
+/* bf16 widens to f32 by a 16-bit shift, as load_bf16 does on AVX2. */
+static inline float32x4_t ld_bf16(const uint16_t *p)
+{
+    return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(p), 16));
+}
+
+/* ggml_vec_dot_bf16 of the AVX2 reference build: 4 accumulators of 8 lanes (a_[2j],
+ * a_[2j+1] the halves of accumulator j) over chunks of 32, reduced (0+2)+(1+3), then the
+ * _mm256 hsum, the tail in double. */
+static float bf16_dot(int64_t n, const void *vx, const void *vy)
+{
+    const uint16_t *x = vx, *y = vy;
+    float32x4_t a[8];
+    for (int k = 0; k < 8; k++)
+        a[k] = vdupq_n_f32(0.0f);
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32)
+        for (int k = 0; k < 8; k++)
+            a[k] = vfmaq_f32(a[k], ld_bf16(x + i + 4 * k), ld_bf16(y + i + 4 * k));
+    const float32x4_t lo = vaddq_f32(vaddq_f32(a[0], a[4]), vaddq_f32(a[2], a[6]));
+    const float32x4_t hi = vaddq_f32(vaddq_f32(a[1], a[5]), vaddq_f32(a[3], a[7]));
+    double sum = (double)hsum8_lanes(lo, hi);
+    for (; i < n; i++)
+        sum += (double)(quant_bf16_to_f32(x[i]) * quant_bf16_to_f32(y[i]));
+    return (float)sum;
+}
+
+/* tinyBLAS bf16 as built for AVX2: one 8-lane accumulator; rows not a multiple of 8 fall
+ * back. */
+static float bf16_gemm_dot(int64_t n, const void *vx, const void *vy)
+{
+    if (n % 8)
+        return bf16_dot(n, vx, vy);
+    const uint16_t *x = vx, *y = vy;
+    float sum;
+    GEMM_DOT_8(ld_bf16, x, y, n, sum);
+    return sum;
 }
 
 NEON_BOTH(q4_0_dot)
@@ -538,7 +542,8 @@ NEON_BOTH(q6_K_dot)
 
 #define NEON_SET(T, name) k->vec_dot[T] = dotprod ? name##_dp : name##_plain
 
-static void neon_fill(struct quant_kernels *k, bool dotprod)
+/* The SDOT kernels where the CPU has dotprod, the plain NEON ones (the same sums) elsewhere. */
+void quant_neon_fill(struct quant_kernels *k, bool dotprod)
 {
     NEON_SET(GGML_TYPE_Q4_0, q4_0_dot);
     NEON_SET(GGML_TYPE_Q4_1, q4_1_dot);
@@ -554,25 +559,16 @@ static void neon_fill(struct quant_kernels *k, bool dotprod)
     k->vec_dot[GGML_TYPE_F16] = f16_dot;
     k->vec_dot_gemm[GGML_TYPE_F32] = f32_gemm_dot;
     k->vec_dot_gemm[GGML_TYPE_F16] = f16_gemm_dot;
+    k->vec_dot[GGML_TYPE_BF16] = bf16_dot;
+    k->vec_dot_gemm[GGML_TYPE_BF16] = bf16_gemm_dot;
 }
-
-#if defined(QUANT_NEON_EMULATE)
-void quant_neon_fill_emulated(struct quant_kernels *k, bool dotprod)
-{
-    neon_fill(k, dotprod);
-}
-#else
-void quant_neon_fill(struct quant_kernels *k)
-{
-    neon_fill(k, cpu_has_neon_dotprod());
-}
-#endif
 
 #else
 
-void quant_neon_fill(struct quant_kernels *k)
+void quant_neon_fill(struct quant_kernels *k, bool dotprod)
 {
     (void)k;
+    (void)dotprod;
 }
 
 #endif
