@@ -44,12 +44,19 @@ struct bench_opts {
     bool json, prewarm, mlock;
 };
 
+/* A decode step slower than this times the median is counted as slow (issue 13's jitter
+ * bound: p99/p50 <= 1.3) and its cause looked up in its trace record. */
+#define BENCH_SLOW 1.3
+
 /* One thread count's figures. */
 struct bench_result {
     int threads;
     double pp_tps, pp_sd, tg_tps, tg_sd;
     double ttft_ms, startup_ms;
     double itl_p50, itl_p95, itl_p99, jitter;
+    /* decode steps over BENCH_SLOW x p50, and of them those during which an engine thread
+     * was preempted (another task had its core) or pages were faulted in */
+    int n_steps, n_slow, slow_preempted, slow_faulted;
     struct trace_split split;
     struct membw_result bw;
     double floor_tps, floor_ratio, trace_overhead;
@@ -132,6 +139,31 @@ static int bench_rewind(struct engine *e, struct trace_log *log, const int32_t *
         }
     }
     return 0;
+}
+
+/* Counts the decode steps over BENCH_SLOW x their median and what their records say about
+ * them (cause: bit 1 an engine thread was preempted, bit 2 pages were faulted in). */
+static void bench_slow_steps(const double *itl, const uint8_t *cause, size_t n,
+                             struct bench_result *r)
+{
+    double *sorted = malloc(sizeof(double) * n);
+    r->n_steps = (int)n;
+    r->n_slow = r->slow_preempted = r->slow_faulted = 0;
+    if (!sorted || n == 0) {
+        free(sorted);
+        return;
+    }
+    memcpy(sorted, itl, sizeof(double) * n);
+    qsort(sorted, n, sizeof *sorted, cmp_double);
+    const double limit = BENCH_SLOW * trace_percentile(sorted, n, 50);
+    free(sorted);
+    for (size_t i = 0; i < n; i++) {
+        if (itl[i] <= limit)
+            continue;
+        r->n_slow++;
+        r->slow_preempted += (cause[i] & 1) != 0;
+        r->slow_faulted += (cause[i] & 2) != 0;
+    }
 }
 
 /* One repeat: prefill, then decode. Fills the prefill rate, TTFT and the decode steps'
@@ -280,8 +312,9 @@ static int bench_threads(const struct bench_opts *o, int threads, struct bench_r
     int32_t *prompt = malloc(sizeof(int32_t) * (size_t)(o->n_prompt > 16 ? o->n_prompt : 16));
     size_t n_itl = (size_t)o->repeats * (size_t)(o->n_gen > 1 ? o->n_gen - 1 : 1);
     double *itl = malloc(sizeof(double) * n_itl);
+    uint8_t *cause = calloc(n_itl, 1); /* per step: 1 preempted, 2 faulted */
     double pp[BENCH_MAX_REPEATS], tg[BENCH_MAX_REPEATS], ttft[BENCH_MAX_REPEATS];
-    if (!prompt || !itl ||
+    if (!prompt || !itl || !cause ||
         trace_log_init(&log, d->n_layers, d->n_experts, d->n_experts_used) != 0) {
         snprintf(err, errlen, "out of memory");
         goto out;
@@ -304,6 +337,13 @@ static int bench_threads(const struct bench_opts *o, int threads, struct bench_r
         if (bench_once(e, &log, prompt, o, &pp[rep], &ttft[rep], slot, &tg[rep], err,
                        errlen) != 0)
             goto out;
+        /* decode step k fed record n_prompt + k - 1 (the token sampled before it) */
+        uint8_t *c = cause + (slot - itl);
+        for (int k = 1; k < o->n_gen && (size_t)(o->n_prompt + k - 1) < log.n; k++) {
+            const struct trace_token *t = &log.tok[o->n_prompt + k - 1];
+            c[k - 1] = (uint8_t)((t->preempted ? 1 : 0) |
+                                 (t->faults_minor || t->faults_major ? 2 : 0));
+        }
         struct trace_split s;
         trace_time_split(&log, 0, log.n, TRACE_SEL_GEN, &s);
         total.n_tokens += s.n_tokens;
@@ -323,6 +363,7 @@ static int bench_threads(const struct bench_opts *o, int threads, struct bench_r
     mean_sd(tg, o->repeats, &r->tg_tps, &r->tg_sd);
     mean_sd(ttft, o->repeats, &r->ttft_ms, &sd);
     if (o->n_gen > 1) {
+        bench_slow_steps(itl, cause, n_itl, r);
         qsort(itl, n_itl, sizeof *itl, cmp_double);
         r->itl_p50 = trace_percentile(itl, n_itl, 50);
         r->itl_p95 = trace_percentile(itl, n_itl, 95);
@@ -344,6 +385,7 @@ static int bench_threads(const struct bench_opts *o, int threads, struct bench_r
 out:
     free(prompt);
     free(itl);
+    free(cause);
     trace_log_free(&log);
     engine_close(e);
     return rc;
@@ -361,9 +403,12 @@ static void bench_print_json(const struct bench_result *r)
            (unsigned long long)r->active_bytes, r->floor_tps, r->floor_ratio);
     for (int ph = 0; ph < TRACE_PHASE_COUNT; ph++)
         printf("%s\"%s\":%.4f", ph ? "," : "", trace_phase_names[ph], r->split.share[ph]);
-    printf("},\"trace_overhead\":%.4f,\"rss_mib\":%.1f,\"rss_budget_mib\":%.1f}\n",
+    printf("},\"trace_overhead\":%.4f,\"rss_mib\":%.1f,\"rss_budget_mib\":%.1f,"
+           "\"slow_steps\":{\"over_p50\":%.1f,\"steps\":%d,\"slow\":%d,\"preempted\":%d,"
+           "\"faulted\":%d}}\n",
            r->trace_overhead, r->hwm_kb / 1024.0,
-           (double)(r->file_size + r->kv_bytes) / 1048576.0 + 64);
+           (double)(r->file_size + r->kv_bytes) / 1048576.0 + 64, BENCH_SLOW, r->n_steps,
+           r->n_slow, r->slow_preempted, r->slow_faulted);
 }
 
 static void bench_print_header(const struct bench_opts *o, const struct model_desc *d)
@@ -397,7 +442,10 @@ static void bench_print_details(const struct bench_result *r)
     for (int ph = 0; ph < TRACE_PHASE_COUNT; ph++)
         printf(" %s %.1f%% (%.3f ms)", trace_phase_names[ph], r->split.share[ph] * 100,
                r->split.ms_per_token[ph]);
-    printf("\n    peak RSS %.1f MiB (budget: file %.1f + KV %.1f + 64 MiB = %.1f MiB)\n",
+    printf("\n    decode steps over %.1f x p50: %d of %d; of them %d with an engine thread "
+           "preempted, %d with page faults\n",
+           BENCH_SLOW, r->n_slow, r->n_steps, r->slow_preempted, r->slow_faulted);
+    printf("    peak RSS %.1f MiB (budget: file %.1f + KV %.1f + 64 MiB = %.1f MiB)\n",
            r->hwm_kb / 1024.0, r->file_size / 1048576.0, r->kv_bytes / 1048576.0,
            (double)(r->file_size + r->kv_bytes) / 1048576.0 + 64);
 }

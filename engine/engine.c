@@ -255,6 +255,7 @@ void engine_mark_fed(struct trace_token *r, int pos, uint64_t ns_total, const ui
     r->faults_minor = (uint32_t)engine_share(f1->minor - f0->minor, n, i);
     r->faults_major = (uint32_t)engine_share(f1->major - f0->major, n, i);
     r->ns_kernel = engine_share(f1->ns_kernel - f0->ns_kernel, n, i);
+    r->preempted = (uint32_t)engine_share(f1->preempted - f0->preempted, n, i);
 }
 
 int engine_feed(struct engine *e, int kv, const int32_t *tokens, int pos0,

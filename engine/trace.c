@@ -242,6 +242,8 @@ size_t trace_json_line(const struct trace_log *log, size_t i, char *buf, size_t 
         json_fmt(&o, ",\"faults\":{\"minor\":%lu,\"major\":%lu,\"kernel_ns\":%llu}",
                  (unsigned long)t->faults_minor, (unsigned long)t->faults_major,
                  (unsigned long long)t->ns_kernel);
+    if (t->preempted)
+        json_fmt(&o, ",\"preempted\":%lu", (unsigned long)t->preempted);
     if (t->thinking)
         json_str(&o, ",\"thinking\":true");
     json_str(&o, "}");

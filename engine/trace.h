@@ -61,6 +61,9 @@ struct trace_token {
                                           sound summed over many tokens, coarse for one. A
                                           major fault's wait for storage is not CPU time and
                                           is not in it. */
+    uint32_t preempted;                /* times an engine thread was taken off its core while
+                                          it had work (involuntary context switches): the
+                                          pass waited for it to run again */
     bool thinking;                     /* generated as a reasoning model's thinking (its
                                           markers included), not its answer (reasoning.h) */
 };

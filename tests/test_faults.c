@@ -2,6 +2,9 @@
  * and their place in the trace records. */
 #include "test.h"
 
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -9,6 +12,7 @@
 #include "engine.h"
 #include "faults.h"
 #include "session.h"
+#include "clock.h"
 #include "threads.h"
 
 enum { FAULT_PAGES = 512 };
@@ -58,6 +62,72 @@ TEST(faults_counts_a_workers_page_faults)
     munmap(mem, FAULT_PAGES * page);
     threads_free(pool);
 }
+
+#if defined(__linux__)
+/* Pins the calling thread to CPU 0 (Linux's per-thread affinity). */
+static bool pin_to_cpu0(void)
+{
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(0, &one);
+    return sched_setaffinity(0, sizeof one, &one) == 0;
+}
+
+static _Atomic bool rival_stop;
+
+/* Another runnable thread on CPU 0: the scheduler must share the core with it. */
+static void *rival_spin(void *arg)
+{
+    (void)arg;
+    pin_to_cpu0();
+    while (!atomic_load(&rival_stop))
+        ;
+    return NULL;
+}
+
+struct spin_job {
+    int who;
+    bool pinned;
+};
+
+/* The worker `who` spins 200 ms of wall time on CPU 0 beside the rival. */
+static void spin_beside_rival(void *arg, int ith, int nth)
+{
+    (void)nth;
+    struct spin_job *j = arg;
+    if (ith != j->who)
+        return;
+    j->pinned = pin_to_cpu0();
+    const uint64_t end = clock_now_ns() + 200 * 1000 * 1000;
+    while (clock_now_ns() < end)
+        ;
+}
+
+/* A worker that shares its core with another busy thread is taken off it again and again
+ * (each has its time slice, a few ms): the pool's sum of involuntary context switches
+ * counts it, which is how the trace tells a slow step that waited for a preempted worker. */
+TEST(faults_counts_a_preempted_worker)
+{
+    struct thread_pool *pool = threads_create(2);
+    CHECK(pool != NULL);
+    if (!pool)
+        return;
+    pthread_t rival;
+    atomic_store(&rival_stop, false);
+    CHECK(pthread_create(&rival, NULL, rival_spin, NULL) == 0);
+    struct fault_sample a, b;
+    faults_sample(pool, &a);
+    struct spin_job j = { threads_count(pool) - 1, false };
+    threads_run(pool, spin_beside_rival, &j);
+    faults_sample(pool, &b);
+    atomic_store(&rival_stop, true);
+    pthread_join(rival, NULL);
+    CHECK(j.pinned);
+    CHECK_MSG(b.preempted - a.preempted >= 2, "involuntary switches %llu -> %llu",
+              (unsigned long long)a.preempted, (unsigned long long)b.preempted);
+    threads_free(pool);
+}
+#endif
 
 /* A model opened fresh maps its weights without reading them, so the first pass faults on
  * them: the prompt records carry faults, and their shares add up to whole counts. A run

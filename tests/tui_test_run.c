@@ -250,6 +250,16 @@ TEST(bench_json_has_every_key_and_consistent_figures)
             sum += v;
         }
         CHECK_NEAR(sum, 1.0, 0.01);
+        /* the slow steps: 2 repeats of 7 decode steps, each slow one counted at most once
+         * per cause */
+        const cJSON *slow = cJSON_GetObjectItemCaseSensitive(j, "slow_steps");
+        CHECK_NEAR(json_num(slow, "over_p50"), 1.3, 1e-9);
+        CHECK_INT_EQ((int)json_num(slow, "steps"), 14);
+        CHECK(json_num(slow, "slow") >= 0 && json_num(slow, "slow") < 14);
+        CHECK(json_num(slow, "preempted") >= 0 &&
+              json_num(slow, "preempted") <= json_num(slow, "slow"));
+        CHECK(json_num(slow, "faulted") >= 0 &&
+              json_num(slow, "faulted") <= json_num(slow, "slow"));
         cJSON_Delete(j);
         if (!nl)
             break;

@@ -387,6 +387,39 @@ TEST(views_latency_fault_bars)
     trace_log_free(&log);
 }
 
+/* A slow step (at or above p95) whose engine thread was preempted is dimmed: its time went
+ * to another task. Not a fast step that was preempted, nor a slow one that was not; page
+ * faults win where a step had both. */
+TEST(views_latency_preempted_bars)
+{
+    if (!vt_init())
+        return;
+    struct trace_log log;
+    trace_log_init(&log, 1, 4, 1);
+    const int e0[1] = { 0 };
+    vt_push(&log, "p", true, e0, NULL, 1, 10.0);
+    for (int i = 0; i < 20; i++)
+        vt_push(&log, "g", false, e0, NULL, 1, i == 6 || i == 10 || i == 18 ? 9.0 : 2.0);
+    log.tok[1 + 6].preempted = 2;
+    log.tok[1 + 14].preempted = 1;
+    log.tok[1 + 18].preempted = 1;
+    log.tok[1 + 18].faults_major = 1;
+    WINDOW *w = newwin(6, 130, 0, 0);
+    struct view_ctx ctx = vt_ctx_default;
+    ctx.log = &log;
+    ctx.sel = 0;
+    view_latency_draw(&ctx, w);
+    /* after "pre 10ms|" (9 columns) */
+    CHECK_INT_EQ(vt_pair(w, 5, 9 + 6), THEME_DIM + 1);
+    CHECK_INT_EQ(vt_pair(w, 5, 9 + 10), THEME_SPARK_LATENCY + 1);
+    CHECK_INT_EQ(vt_pair(w, 5, 9 + 14), THEME_SPARK_LATENCY + 1);
+    CHECK_INT_EQ(vt_pair(w, 5, 9 + 18), THEME_WARNING + 1);
+    CHECK_MSG(strstr(vt_row(w, 1), "page faults: 1  preempted: 1") != NULL, "row 1: %s",
+              vt_row(w, 1));
+    delwin(w);
+    trace_log_free(&log);
+}
+
 /* ---------------------------------------------------------------- cost */
 
 /* 1 layer of 4 experts, k = 1: a prompt record on expert 3, then 40 generated records on

@@ -198,7 +198,7 @@ void view_latency_draw(const struct view_ctx *ctx, WINDOW *w)
         faults_mean += (double)t->faults_minor + t->faults_major;
     }
     faults_mean = to > from ? faults_mean / (double)(to - from) : 0;
-    long n_fault = 0;
+    long n_fault = 0, n_preempted = 0;
     if (n == 0) {
         draw_printf(w, y0, px, width, draw_attr(va.th, THEME_DIM), "no generated tokens yet");
     } else {
@@ -209,10 +209,16 @@ void view_latency_draw(const struct view_ctx *ctx, WINDOW *w)
             bool faulted = t->faults_major > 0 ||
                            ((double)t->ns_total >= all.itl_p95_ms * 1e6 &&
                             (double)t->faults_minor > 2 * faults_mean);
+            /* a slow step whose engine thread was taken off its core: the time went to
+             * another task, not to the model */
+            bool preempted = !faulted && t->preempted > 0 &&
+                             (double)t->ns_total >= all.itl_p95_ms * 1e6;
             n_fault += faulted && !t->shift_dropped;
+            n_preempted += preempted && !t->shift_dropped;
             enum theme_role role = idx[j] == sel        ? THEME_SELECTION
                                    : t->shift_dropped ? THEME_PREFILL
                                    : faulted          ? THEME_WARNING
+                                   : preempted        ? THEME_DIM
                                                       : THEME_SPARK_LATENCY;
             draw_spark_col(w, y0, px + (int)(j - from), h, frac, draw_attr(va.th, role), ctx->utf8);
         }
@@ -221,8 +227,11 @@ void view_latency_draw(const struct view_ctx *ctx, WINDOW *w)
             bx += draw_printf(w, 1, bx, va.cols - bx, draw_attr(va.th, THEME_DIM),
                               "  range %.1f..%.1f", vmin / 1e6, vmax / 1e6);
             if (n_fault)
-                draw_printf(w, 1, bx, va.cols - bx, draw_attr(va.th, THEME_WARNING),
-                            "  page faults: %ld", n_fault);
+                bx += draw_printf(w, 1, bx, va.cols - bx, draw_attr(va.th, THEME_WARNING),
+                                  "  page faults: %ld", n_fault);
+            if (n_preempted)
+                draw_printf(w, 1, bx, va.cols - bx, draw_attr(va.th, THEME_DIM),
+                            "  preempted: %ld", n_preempted);
         }
     }
     free(idx);

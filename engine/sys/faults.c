@@ -13,6 +13,7 @@ static void faults_from_rusage(const struct rusage *ru, struct fault_sample *out
     out->major = (uint64_t)ru->ru_majflt;
     out->ns_kernel = (uint64_t)ru->ru_stime.tv_sec * 1000000000u +
                      (uint64_t)ru->ru_stime.tv_usec * 1000u;
+    out->preempted = (uint64_t)ru->ru_nivcsw;
 }
 
 #ifdef RUSAGE_THREAD
@@ -43,6 +44,7 @@ void faults_sample(struct thread_pool *pool, struct fault_sample *out)
         out->minor += slot[i].minor;
         out->major += slot[i].major;
         out->ns_kernel += slot[i].ns_kernel;
+        out->preempted += slot[i].preempted;
     }
 }
 #else
