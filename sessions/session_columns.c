@@ -29,6 +29,7 @@ const struct session_column session_columns[] = {
     { "faults_minor", SESSION_COL_INT, 1, ONE, 0, UINT32_MAX, FIELD(faults_minor), false, true },
     { "faults_major", SESSION_COL_INT, 1, ONE, 0, UINT32_MAX, FIELD(faults_major), false, true },
     { "ns_kernel", SESSION_COL_INT, 1, ONE, 0, 1LL << 53, FIELD(ns_kernel), false, true },
+    { "preempted", SESSION_COL_INT, 1, ONE, 0, UINT32_MAX, FIELD(preempted), false, true },
     { "thinking", SESSION_COL_INT, 1, ONE, 0, 1, FIELD(thinking), false, true },
     { "shift_dropped", SESSION_COL_INT, 1, ONE, 0, UINT32_MAX, FIELD(shift_dropped), false, true },
     { "ns_shift", SESSION_COL_INT, 1, ONE, 0, 1LL << 53, FIELD(ns_shift), false, true },

@@ -188,23 +188,27 @@ TEST(faults_session_columns_round_trip_and_older_files)
         s.log.tok[r].faults_minor = (uint32_t)(10 + i);
         s.log.tok[r].faults_major = (uint32_t)i;
         s.log.tok[r].ns_kernel = 1000u * (uint64_t)(i + 1);
+        s.log.tok[r].preempted = (uint32_t)(2 * i);
     }
     session_add_message(&s, SESSION_ASSISTANT, "xx", 2);
     char *json, err[512];
     size_t len;
     CHECK_INT_EQ(session_to_json(&s, &json, &len, err, sizeof err), 0);
     CHECK(strstr(json, "\"faults_minor\":[10,11,12]") && strstr(json, "\"faults_major\":[0,1,2]") &&
-          strstr(json, "\"ns_kernel\":[1000,2000,3000]"));
+          strstr(json, "\"ns_kernel\":[1000,2000,3000]") &&
+          strstr(json, "\"preempted\":[0,2,4]"));
     struct session t;
     CHECK_INT_EQ(session_load_buffer(&t, json, len, "s.json", err, sizeof err), 0);
     CHECK_INT_EQ(t.log.tok[2].faults_minor, 12);
     CHECK_INT_EQ(t.log.tok[2].faults_major, 2);
     CHECK_INT_EQ(t.log.tok[2].ns_kernel, 3000);
+    CHECK_INT_EQ(t.log.tok[2].preempted, 4);
     session_free(&t);
     static const char *const cut[] = { ",\n  \"faults_minor\":[10,11,12]",
                                        ",\n  \"faults_major\":[0,1,2]",
-                                       ",\n  \"ns_kernel\":[1000,2000,3000]" };
-    for (int c = 0; c < 3; c++) {
+                                       ",\n  \"ns_kernel\":[1000,2000,3000]",
+                                       ",\n  \"preempted\":[0,2,4]" };
+    for (int c = 0; c < 4; c++) {
         char *at = strstr(json, cut[c]);
         if (at)
             memmove(at, at + strlen(cut[c]), strlen(at + strlen(cut[c])) + 1);
@@ -213,6 +217,7 @@ TEST(faults_session_columns_round_trip_and_older_files)
     CHECK_INT_EQ(session_load_buffer(&t, json, strlen(json), "s.json", err, sizeof err), 0);
     CHECK_INT_EQ(t.log.tok[2].faults_minor, 0);
     CHECK_INT_EQ(t.log.tok[2].ns_kernel, 0);
+    CHECK_INT_EQ(t.log.tok[2].preempted, 0);
     session_free(&t);
     free(json);
     session_free(&s);
