@@ -373,8 +373,13 @@ static int bench_threads(const struct bench_opts *o, int threads, struct bench_r
     }
     r->active_bytes = d->active_bytes;
     r->file_size = d->file_size;
-    r->kv_bytes = (uint64_t)d->n_layers * (uint64_t)n_ctx * (uint64_t)d->n_kv_heads *
-                  (uint64_t)d->head_dim * 2u /* K and V */ * 2u /* F16 */;
+    /* The cache as the engine keeps it: the model's KV bytes per token (F16 K and V, or the
+     * latent and RoPE key of latent attention), and for an absorbed latent cache the
+     * transposed copy of its latent part that P.V reads. */
+    uint64_t kv_per_token = d->kv_bytes_per_token;
+    if (d->kv_lora_rank && d->kv_bytes_per_token != d->kv_bytes_per_token_plain)
+        kv_per_token += 2u * (uint64_t)d->kv_lora_rank * (uint64_t)d->n_layers;
+    r->kv_bytes = (uint64_t)n_ctx * kv_per_token;
     r->floor_tps = d->active_bytes ? r->bw.gbps * 1e9 / (double)d->active_bytes : 0;
     r->floor_ratio = r->floor_tps > 0 ? r->tg_tps / r->floor_tps : 0;
     /* The trace's cost: how much longer the median decode step takes with it on. */

@@ -270,6 +270,13 @@ TEST(synth_matches_fixture_layout)
         { "gpt-oss-small-mxfp4", { "--arch", "gpt-oss", "--heads", "4", "--kv-heads", "1",
                                    "--head-dim", "64", "--ff", "128", "--type", "mxfp4",
                                    "--rope-base", "150000", "--ctx", "4096", NULL }, true },
+        /* latent attention (attn_k_b/attn_v_b), a leading dense layer, Q4_K_M's fallbacks
+         * for the rows of 32 and 64 */
+        { "deepseek2-lite-small-q4_k_m", { "--arch", "deepseek2", "--d-model", "256",
+                                           "--head-dim", "32", "--rope-dim", "16",
+                                           "--kv-lora", "64", "--ff", "256", "--dense-lead",
+                                           "1", "--dense-ff", "512", "--type", "q4_k",
+                                           "--ctx", "4096", NULL }, true },
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         char fpath[4096], spath[4096], err[512], file[96];
@@ -547,6 +554,10 @@ TEST(synth_refuses_bad_flags)
         { "--type", "q4_k", "--pure", "--d-model", "64", "--heads", "4", NULL },
         { "--layers", NULL },
         { "--bogus", "1", NULL },
+        { "--kv-lora", "64", NULL },                      /* deepseek2's flags elsewhere */
+        { "--arch", "deepseek2", "--shared-ff", "64", NULL }, /* it counts --shared */
+        { "--arch", "deepseek2", "--layers", "2", "--dense-lead", "2", NULL },
+        { "--arch", "deepseek2", "--rope-dim", "15", NULL },
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         CHECK_MSG(ts_run("bad.gguf", path, sizeof path, bad[i]) == 2, "case %zu (%s %s) accepted",

@@ -6,12 +6,14 @@
 # compare with synth's dense models of equal active and of equal total parameters), the
 # concurrency table (bench --parallel) and the memory-limit table (bench --mem-limit). Then
 # moescope against llama.cpp's llama-bench (tools/llama_anchor.sh, when built: make
-# bench-anchor) on those two, on the OLMoE-1B-7B shape in Q4_K_M and on the gpt-oss-20b shape
-# with MXFP4 experts, on each kernel path (this CPU's best; AVX2 forced where the CPU has
+# bench-anchor) on those two, on the OLMoE-1B-7B shape in Q4_K_M, on the DeepSeek-V2-Lite
+# shape (deepseek2, latent attention) in Q4_K_M and on the gpt-oss-20b shape with MXFP4 experts, on each kernel path (this CPU's best; AVX2 forced where the CPU has
 # AVX-512, against llama.cpp's AVX2 build), at 2 threads, the two engines alternating round
 # by round. Every figure is measured in this run.
 #   BENCH_REPEATS (5): repeats per moescope bench run; BENCH_ROUNDS (3): alternating rounds
 #   BENCH_OLMOE=0 skips the OLMoE shape (a 4.2 GB file, written once into build/bench/)
+#   BENCH_DEEPSEEK=0 skips the DeepSeek-V2-Lite shape (a 9.6 GB file, written once; synth holds
+#   it in memory while it writes)
 #   BENCH_GPTOSS=0 skips the gpt-oss-20b shape (a 13 GB file, written once: about 12 CPU-
 #   minutes, and synth holds the file in memory); BENCH_GPTOSS_LAYERS=N writes and measures
 #   it with N of its 24 layers (a check that the row runs, not its figures)
@@ -72,6 +74,24 @@ if [ "${BENCH_OLMOE:-1}" != 0 ]; then
     if [ ! -s "$m" ]; then
         echo "== writing the OLMoE-shape model (4.2 GB, once) into $m"
         build/synth "${olmoe[@]}" --type q4_k --name "OLMoE-1B-7B shape q4_k" -o "$m.tmp"
+        mv "$m.tmp" "$m"
+    fi
+    models+=("$m")
+fi
+
+# DeepSeek-V2-Lite's shape (deepseek2): 27 layers, d_model 2048, 16 heads of 128 no-RoPE and
+# 64 RoPE key dims with values of 128, latent attention of kv_lora_rank 512 without a query
+# LoRA, 64 experts of which 6, expert FFN 1408, 2 shared experts, 1 leading dense layer of
+# FFN 10944, vocab 102 400, YaRN (factor 40 over 4096), in Q4_K_M.
+dsv2=(--arch deepseek2 --layers 27 --d-model 2048 --heads 16 --head-dim 128 --rope-dim 64
+      --kv-lora 512 --experts 64 --experts-used 6 --ff 1408 --shared 2 --dense-lead 1
+      --dense-ff 10944 --vocab 102400 --ctx 163840 --seed 7)
+if [ "${BENCH_DEEPSEEK:-1}" != 0 ]; then
+    m="$out/deepseek2-lite-q4_k.gguf"
+    if [ ! -s "$m" ]; then
+        echo "== writing the DeepSeek-V2-Lite-shape model (9.6 GB, once) into $m"
+        nice -n 10 build/synth "${dsv2[@]}" --type q4_k --name "DeepSeek-V2-Lite shape q4_k" \
+            -o "$m.tmp"
         mv "$m.tmp" "$m"
     fi
     models+=("$m")

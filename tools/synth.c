@@ -19,6 +19,11 @@
  *               bias and per-expert biases; with --type mxfp4 the experts are MXFP4, the
  *               other matrices Q8_0 and the embeddings and output F16 (llama.cpp's
  *               converter's mix, as in the gpt-oss reference file) unless --pure
+ *   deepseek2   multi-head latent attention as llama.cpp's current converter writes it
+ *               (attn_kv_a_mqa + attn_kv_a_norm, attn_k_b/attn_v_b per head, the query
+ *               straight as attn_q or through --q-lora), one KV head of kv_lora + rope dims,
+ *               YaRN (factor 40 over 4096, DeepSeek-V2-Lite's), softmax routing, --shared
+ *               ungated shared experts of --ff each, --dense-lead dense layers of --dense-ff
  * The vocabulary is byte-level BPE ("gpt2" model): 256 byte tokens in GPT-2's byte-to-unicode
  * order, a few built-in merges (--merges N), then <|endoftext|>, <|im_start|>, <|im_end|> as
  * control tokens, then (--hostile) the hostile pieces below, then (--vocab N) filler tokens
@@ -71,6 +76,7 @@ struct synth_arch {
     bool expert_ff_key;    /* expert_feed_forward_length holds the expert size */
     bool granite;          /* the four scales */
     bool gpt_oss;          /* sinks, window, biases, post_attention_norm (gpt-oss) */
+    bool latent;           /* multi-head latent attention, leading dense layers (deepseek2) */
     const char *pre;       /* tokenizer.ggml.pre */
 };
 
@@ -87,6 +93,8 @@ static const struct synth_arch synth_archs[] = {
     { .flag = "qwen2", .gguf = "qwen2", .qkv_bias = true, .pre = "qwen2" },
     { .flag = "gpt-oss", .gguf = "gpt-oss", .moe = true, .qkv_bias = true,
       .expert_ff_key = true, .gpt_oss = true, .pre = "gpt-4o" },
+    { .flag = "deepseek2", .gguf = "deepseek2", .moe = true, .shexp = true,
+      .expert_ff_key = true, .latent = true, .pre = "deepseek-llm" },
 };
 enum { SYNTH_N_ARCHS = sizeof synth_archs / sizeof synth_archs[0] };
 
@@ -95,6 +103,9 @@ struct synth_cfg {
     int n_layers, d_model, n_heads, n_kv_heads, head_dim;
     int n_experts, n_experts_used;
     int d_ff, d_ff_shared;
+    int n_shared;          /* deepseek2: shared experts, each of d_ff (d_ff_shared = n x d_ff) */
+    int n_dense_lead, d_ff_dense; /* deepseek2: leading dense layers and their FFN width */
+    int kv_lora, q_lora, rope_dim; /* deepseek2: latent width, query LoRA (0: none), RoPE dims */
     int n_ctx;
     int n_merges;
     uint32_t type;         /* matrices: GGML_TYPE_F32, F16, Q8_0, Q4_0 or Q4_K (see the top) */
@@ -431,6 +442,47 @@ static int synth_tensor(struct synth_state *st, enum synth_kind kind, int n_dims
 
 #define NE(...) ((const int64_t[]){ __VA_ARGS__ })
 
+/* A deepseek2 block: latent attention (head_dim is a head's no-RoPE key and value width),
+ * then a dense FFN in the leading layers, else the router, the experts and the shared
+ * experts (ungated, n_shared x ff wide). */
+static int synth_layer_latent(struct synth_state *st, int il)
+{
+    const struct synth_cfg *c = st->cfg;
+    int64_t d = c->d_model, h = c->n_heads, nope = c->head_dim, rope = c->rope_dim;
+    int64_t kvl = c->kv_lora, ql = c->q_lora, qk = h * (nope + rope);
+    int64_t ne = c->n_experts, ff = c->d_ff, sff = c->d_ff_shared, dff = c->d_ff_dense;
+    int rc = synth_tensor(st, SK_NORM, 1, NE(d), "blk.%d.attn_norm.weight", il);
+    if (ql > 0) {
+        rc |= synth_tensor(st, SK_MATRIX, 2, NE(d, ql), "blk.%d.attn_q_a.weight", il);
+        rc |= synth_tensor(st, SK_NORM, 1, NE(ql), "blk.%d.attn_q_a_norm.weight", il);
+        rc |= synth_tensor(st, SK_MATRIX, 2, NE(ql, qk), "blk.%d.attn_q_b.weight", il);
+    } else {
+        rc |= synth_tensor(st, SK_MATRIX, 2, NE(d, qk), "blk.%d.attn_q.weight", il);
+    }
+    rc |= synth_tensor(st, SK_MATRIX, 2, NE(d, kvl + rope), "blk.%d.attn_kv_a_mqa.weight", il);
+    rc |= synth_tensor(st, SK_NORM, 1, NE(kvl), "blk.%d.attn_kv_a_norm.weight", il);
+    rc |= synth_tensor(st, SK_MATRIX, 3, NE(nope, kvl, h), "blk.%d.attn_k_b.weight", il);
+    rc |= synth_tensor(st, SK_MATRIX, 3, NE(kvl, nope, h), "blk.%d.attn_v_b.weight", il);
+    rc |= synth_tensor(st, SK_MATRIX, 2, NE(h * nope, d), "blk.%d.attn_output.weight", il);
+    rc |= synth_tensor(st, SK_NORM, 1, NE(d), "blk.%d.ffn_norm.weight", il);
+    if (rc)
+        return -1;
+    if (il < c->n_dense_lead) {
+        rc |= synth_tensor(st, SK_MATRIX, 2, NE(d, dff), "blk.%d.ffn_gate.weight", il);
+        rc |= synth_tensor(st, SK_MATRIX, 2, NE(d, dff), "blk.%d.ffn_up.weight", il);
+        rc |= synth_tensor(st, SK_MATRIX, 2, NE(dff, d), "blk.%d.ffn_down.weight", il);
+        return rc ? -1 : 0;
+    }
+    rc |= synth_tensor(st, SK_ROUTER, 2, NE(d, ne), "blk.%d.ffn_gate_inp.weight", il);
+    rc |= synth_tensor(st, SK_MATRIX, 3, NE(d, ff, ne), "blk.%d.ffn_gate_exps.weight", il);
+    rc |= synth_tensor(st, SK_MATRIX, 3, NE(d, ff, ne), "blk.%d.ffn_up_exps.weight", il);
+    rc |= synth_tensor(st, SK_MATRIX, 3, NE(ff, d, ne), "blk.%d.ffn_down_exps.weight", il);
+    rc |= synth_tensor(st, SK_MATRIX, 2, NE(d, sff), "blk.%d.ffn_gate_shexp.weight", il);
+    rc |= synth_tensor(st, SK_MATRIX, 2, NE(d, sff), "blk.%d.ffn_up_shexp.weight", il);
+    rc |= synth_tensor(st, SK_MATRIX, 2, NE(sff, d), "blk.%d.ffn_down_shexp.weight", il);
+    return rc ? -1 : 0;
+}
+
 static int synth_layer(struct synth_state *st, int il)
 {
     const struct synth_cfg *c = st->cfg;
@@ -439,6 +491,8 @@ static int synth_layer(struct synth_state *st, int il)
     int64_t kv = (int64_t)c->n_kv_heads * c->head_dim;
     int64_t ne = c->n_experts, ff = c->d_ff, sff = c->d_ff_shared;
     int rc = 0;
+    if (a->latent)
+        return synth_layer_latent(st, il);
     rc |= synth_tensor(st, SK_NORM, 1, NE(d), "blk.%d.attn_norm.weight", il);
     rc |= synth_tensor(st, SK_MATRIX, 2, NE(d, q), "blk.%d.attn_q.weight", il);
     rc |= synth_tensor(st, SK_MATRIX, 2, NE(d, kv), "blk.%d.attn_k.weight", il);
@@ -673,10 +727,34 @@ static void synth_keys(struct synth_state *st)
     gguf_writer_add_u32(w, KEY("context_length"), (uint32_t)c->n_ctx);
     gguf_writer_add_u32(w, KEY("embedding_length"), (uint32_t)c->d_model);
     gguf_writer_add_u32(w, KEY("block_count"), (uint32_t)c->n_layers);
-    gguf_writer_add_u32(w, KEY("feed_forward_length"), (uint32_t)c->d_ff);
+    gguf_writer_add_u32(w, KEY("feed_forward_length"),
+                        (uint32_t)(a->latent ? c->d_ff_dense : c->d_ff));
     gguf_writer_add_u32(w, KEY("attention.head_count"), (uint32_t)c->n_heads);
     gguf_writer_add_u32(w, KEY("attention.head_count_kv"), (uint32_t)c->n_kv_heads);
-    if (c->head_dim * c->n_heads != c->d_model) {
+    if (a->latent) {
+        /* the absorbed layout: one KV head whose key is the latent and the RoPE part and
+         * whose value is the latent; the per-head sizes in the _mla keys */
+        gguf_writer_add_u32(w, KEY("attention.key_length"), (uint32_t)(c->kv_lora + c->rope_dim));
+        gguf_writer_add_u32(w, KEY("attention.value_length"), (uint32_t)c->kv_lora);
+        gguf_writer_add_u32(w, KEY("attention.key_length_mla"),
+                            (uint32_t)(c->head_dim + c->rope_dim));
+        gguf_writer_add_u32(w, KEY("attention.value_length_mla"), (uint32_t)c->head_dim);
+        gguf_writer_add_u32(w, KEY("attention.q_lora_rank"), (uint32_t)c->q_lora);
+        gguf_writer_add_u32(w, KEY("attention.kv_lora_rank"), (uint32_t)c->kv_lora);
+        gguf_writer_add_u32(w, KEY("rope.dimension_count"), (uint32_t)c->rope_dim);
+        gguf_writer_add_u32(w, KEY("vocab_size"), (uint32_t)c->n_vocab);
+        gguf_writer_add_u32(w, KEY("leading_dense_block_count"), (uint32_t)c->n_dense_lead);
+        gguf_writer_add_u32(w, KEY("expert_shared_count"), (uint32_t)c->n_shared);
+        gguf_writer_add_u32(w, KEY("expert_gating_func"), 1); /* softmax, as V2 */
+        gguf_writer_add_f32(w, KEY("expert_weights_scale"), 1.0f);
+        /* DeepSeek-V2-Lite's YaRN: factor 40 over 4096, mscale_all_dim 0.707 */
+        gguf_writer_add_str(w, KEY("rope.scaling.type"), "yarn");
+        gguf_writer_add_f32(w, KEY("rope.scaling.factor"), 40.0f);
+        gguf_writer_add_u32(w, KEY("rope.scaling.original_context_length"), 4096);
+        gguf_writer_add_f32(w, KEY("rope.scaling.yarn_log_multiplier"), 0.0707f);
+        gguf_writer_add_f32(w, KEY("rope.scaling.yarn_beta_fast"), 32.0f);
+        gguf_writer_add_f32(w, KEY("rope.scaling.yarn_beta_slow"), 1.0f);
+    } else if (c->head_dim * c->n_heads != c->d_model) {
         gguf_writer_add_u32(w, KEY("attention.key_length"), (uint32_t)c->head_dim);
         gguf_writer_add_u32(w, KEY("attention.value_length"), (uint32_t)c->head_dim);
     }
@@ -691,7 +769,7 @@ static void synth_keys(struct synth_state *st)
         gguf_writer_add_u32(w, KEY("expert_used_count"), (uint32_t)c->n_experts_used);
         if (a->expert_ff_key)
             gguf_writer_add_u32(w, KEY("expert_feed_forward_length"), (uint32_t)c->d_ff);
-        if (c->d_ff_shared > 0)
+        if (c->d_ff_shared > 0 && !a->latent)
             gguf_writer_add_u32(w, KEY("expert_shared_feed_forward_length"),
                                 (uint32_t)c->d_ff_shared);
     }
@@ -770,7 +848,7 @@ static void synth_usage(FILE *fp)
           "Writes a random-weight GGUF model that llama.cpp can load.\n"
           "  --arch A          qwen2moe (default), qwen3moe, olmoe, mixtral, granitemoe,\n"
           "                    llama (dense, or mixtral with --experts N), qwen2 (dense),\n"
-          "                    gpt-oss\n"
+          "                    gpt-oss, deepseek2\n"
           "  --layers N        blocks (4)\n"
           "  --d-model N       embedding width (128)\n"
           "  --heads N         attention heads (4)\n"
@@ -780,6 +858,11 @@ static void synth_usage(FILE *fp)
           "  --experts-used K  experts per token (2)\n"
           "  --ff N            expert FFN width, or the dense FFN width (256)\n"
           "  --shared-ff N     shared expert width (qwen2moe: = ff; granitemoe: 0 = none)\n"
+          "  --shared N        deepseek2: shared experts, each --ff wide (1)\n"
+          "  --dense-lead N    deepseek2: leading dense layers (0), of --dense-ff (2 x ff)\n"
+          "  --kv-lora N       deepseek2: the KV latent's width (4 x head size); --q-lora N\n"
+          "                    the query LoRA (0: attn_q); --rope-dim N (head size / 2)\n"
+          "                    (--head-dim is a head's no-RoPE key and value width)\n"
           "  --vocab-bytes     byte-level BPE vocabulary (the only kind; the default)\n"
           "  --merges N        built-in merges to include (0 to %d; default all)\n"
           "  --vocab N         vocabulary size: filler words after the built-in tokens\n"
@@ -837,6 +920,8 @@ static int synth_check(struct synth_cfg *c, bool experts_given, bool shared_give
                 c->n_experts_used, c->n_experts);
         return -1;
     }
+    if (a->latent)
+        c->n_kv_heads = 1; /* the latent is one head shared by all */
     if (c->n_kv_heads == 0)
         c->n_kv_heads = c->n_heads;
     if (c->n_heads % c->n_kv_heads != 0) {
@@ -861,6 +946,32 @@ static int synth_check(struct synth_cfg *c, bool experts_given, bool shared_give
                         "head size x heads = --d-model\n");
         return -1;
     }
+    if (!a->latent && (c->n_dense_lead || c->d_ff_dense || c->kv_lora || c->q_lora ||
+                       c->rope_dim || c->n_shared)) {
+        synth_say("synth: --dense-lead, --dense-ff, --kv-lora, --q-lora, --rope-dim and "
+                  "--shared are for --arch deepseek2\n");
+        return -1;
+    }
+    if (a->latent) {
+        if (shared_given) {
+            synth_say("synth: --arch deepseek2 counts its shared experts: --shared N\n");
+            return -1;
+        }
+        if (c->n_shared == 0)
+            c->n_shared = 1;
+        c->d_ff_shared = c->n_shared * c->d_ff;
+        shared_given = true;
+        if (c->kv_lora == 0)
+            c->kv_lora = 4 * c->head_dim;
+        if (c->rope_dim == 0)
+            c->rope_dim = c->head_dim / 2;
+        if (c->d_ff_dense == 0)
+            c->d_ff_dense = 2 * c->d_ff;
+        if (c->rope_dim % 2 || c->n_dense_lead >= c->n_layers) {
+            synth_say("synth: --rope-dim must be even and --dense-lead below --layers\n");
+            return -1;
+        }
+    }
     if (!shared_given)
         c->d_ff_shared = a->shexp && c->n_experts > 0 ? c->d_ff : 0;
     if (c->d_ff_shared > 0 && !a->shexp && !a->granite) {
@@ -874,9 +985,11 @@ static int synth_check(struct synth_cfg *c, bool experts_given, bool shared_give
     }
     if (c->type != GGML_TYPE_F32 && c->type != GGML_TYPE_F16) {
         int q = c->n_heads * c->head_dim;
-        int widths[] = { c->d_model, c->d_ff, c->d_ff_shared, q };
-        const char *names[] = { "--d-model", "--ff", "--shared-ff", "heads x head size" };
-        for (int i = 0; i < 4; i++)
+        int widths[] = { c->d_model, c->d_ff, c->d_ff_shared, q, c->d_ff_dense, c->kv_lora,
+                         c->q_lora };
+        const char *names[] = { "--d-model", "--ff", "--shared-ff", "heads x head size",
+                                "--dense-ff", "--kv-lora", "--q-lora" };
+        for (int i = 0; i < 7; i++)
             if (widths[i] % 32 != 0) {
                 synth_say("synth: --type %s needs rows that are multiples of 32, and "
                                 "%s is %d\n", quant_traits(c->type)->name, names[i], widths[i]);
@@ -959,7 +1072,7 @@ static int synth_main(int argc, char **argv)
                     c.arch = &synth_archs[k];
             if (!c.arch) {
                 synth_say("synth: unknown --arch '%s' (qwen2moe, qwen3moe, olmoe, mixtral, "
-                                "granitemoe, llama, qwen2, gpt-oss)\n", v);
+                                "granitemoe, llama, qwen2, gpt-oss, deepseek2)\n", v);
                 return 2;
             }
         } else if (!strcmp(f, "--layers")) {
@@ -982,6 +1095,18 @@ static int synth_main(int argc, char **argv)
         } else if (!strcmp(f, "--shared-ff")) {
             rc = synth_int(f, v, 0, 1 << 18, &c.d_ff_shared);
             shared_given = true;
+        } else if (!strcmp(f, "--shared")) {
+            rc = synth_int(f, v, 1, 64, &c.n_shared);
+        } else if (!strcmp(f, "--dense-lead")) {
+            rc = synth_int(f, v, 0, 1024, &c.n_dense_lead);
+        } else if (!strcmp(f, "--dense-ff")) {
+            rc = synth_int(f, v, 1, 1 << 18, &c.d_ff_dense);
+        } else if (!strcmp(f, "--kv-lora")) {
+            rc = synth_int(f, v, 1, 65536, &c.kv_lora);
+        } else if (!strcmp(f, "--q-lora")) {
+            rc = synth_int(f, v, 0, 65536, &c.q_lora);
+        } else if (!strcmp(f, "--rope-dim")) {
+            rc = synth_int(f, v, 2, 4096, &c.rope_dim);
         } else if (!strcmp(f, "--merges")) {
             rc = synth_int(f, v, 0, SYNTH_MAX_MERGES, &c.n_merges);
         } else if (!strcmp(f, "--vocab")) {
