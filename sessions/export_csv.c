@@ -42,7 +42,7 @@ static int csv_quote_piece(const char *piece, size_t n, char **buf, size_t *cap)
 int session_export_csv(const struct session *s, FILE *out, char *err, size_t errlen)
 {
     const struct trace_log *log = &s->log;
-    fputs("position,token,piece,layer,rank,expert,weight\n", out);
+    fputs("position,token,piece,layer,rank,expert,weight,thinking\n", out);
     char *q = NULL;
     size_t qcap = 0;
     for (size_t i = 0; i < log->n; i++) {
@@ -58,8 +58,9 @@ int session_export_csv(const struct session *s, FILE *out, char *err, size_t err
         const struct trace_layer *ly = trace_layers(log, i);
         for (int l = 0; l < log->n_layers; l++)
             for (int k = 0; k < ly[l].n && k < TRACE_MAX_K; k++)
-                fprintf(out, "%ld,%ld,%s,%d,%d,%u,%.6g\n", (long)t->pos, (long)t->token, q, l,
-                        k, (unsigned)ly[l].experts[k], (double)ly[l].weights[k]);
+                fprintf(out, "%ld,%ld,%s,%d,%d,%u,%.6g,%d\n", (long)t->pos, (long)t->token, q,
+                        l, k, (unsigned)ly[l].experts[k], (double)ly[l].weights[k],
+                        t->thinking ? 1 : 0);
     }
     free(q);
     if (ferror(out)) {

@@ -116,7 +116,8 @@ static const char html_style[] =
     ".tokens{font:13px/1.9 ui-monospace,monospace;white-space:pre-wrap;word-break:break-word;"
     "border:1px solid #ddd;padding:10px;border-radius:4px}\n"
     ".turn{color:#777;font:12px system-ui,sans-serif;margin:10px 0 2px}\n"
-    ".t{border-radius:2px}.p{opacity:.6}\n"
+    ".t{border-radius:2px}.p{opacity:.6}.k{font-style:italic;text-decoration:underline dotted}\n"
+    "details.think{color:#666;margin:4px 0}\n"
     ".legend span{display:inline-block;min-width:26px;text-align:center;margin:1px;"
     "font:11px ui-monospace,monospace;border-radius:2px}\n"
     ".ax{font:10px ui-monospace,monospace;fill:#555}\n"
@@ -203,7 +204,7 @@ int session_export_html(const struct session *s, FILE *out, int layer, char *err
         for (size_t i = msg->trace_begin; i < msg->trace_end && i < log->n; i++) {
             const struct trace_token *t = &log->tok[i];
             const struct trace_layer *L = &trace_layers(log, i)[layer];
-            fprintf(out, "<span class=\"t%s", t->prompt ? " p" : "");
+            fprintf(out, "<span class=\"t%s%s", t->prompt ? " p" : "", t->thinking ? " k" : "");
             if (nl > 0 && t->fed && L->n > 0)
                 fprintf(out, " e%u", (unsigned)L->experts[0]);
             fprintf(out, "\" title=\"#%ld id %ld\">", (long)t->pos, (long)t->token);
@@ -297,9 +298,26 @@ int session_export_html(const struct session *s, FILE *out, int layer, char *err
         fputs("</div>\n", out);
     }
     for (size_t mi = 0; mi < s->n_msg; mi++) {
+        const struct session_message *msg = &s->msg[mi];
         fprintf(out, "<div class=\"msg\"><div class=\"role\">%s</div>",
-                session_role_names[s->msg[mi].role]);
-        html_put_text(out, s->msg[mi].content, s->msg[mi].content_len);
+                session_role_names[msg->role]);
+        struct export_thinking th;
+        if (export_thinking_of(s, msg, &th)) {
+            fprintf(out, "<p class=\"meta\">thinking %zu of %zu tokens, first answer token after "
+                    "%.1f ms (TTFT %.1f ms)</p>", th.speed.n_thinking, th.speed.n_gen,
+                    th.speed.ttfa_ms, th.speed.ttft_ms);
+        }
+        if (th.spans.has_thinking) {
+            /* the thinking folded, as the app folds it, its markers left out */
+            fputs("<details class=\"think\"><summary>thinking</summary>", out);
+            html_put_text(out, msg->content + th.spans.think_off, th.spans.think_len);
+            fputs("</details>", out);
+            if (th.spans.answer_off < msg->content_len)
+                html_put_text(out, msg->content + th.spans.answer_off,
+                              msg->content_len - th.spans.answer_off);
+        } else {
+            html_put_text(out, msg->content, msg->content_len);
+        }
         fputs("</div>\n", out);
     }
 

@@ -54,7 +54,29 @@ int session_export_md(const struct session *s, FILE *out, char *err, size_t errl
         const struct session_message *msg = &s->msg[i];
         fprintf(out, "\n## %s%s\n\n", heading[msg->role],
                 msg->out_of_context ? " (out of context)" : "");
-        md_put_text(out, msg->content, msg->content_len);
+        struct export_thinking th;
+        bool thinking = export_thinking_of(s, msg, &th);
+        if (thinking && th.spans.has_thinking) {
+            /* the thinking as a quote, its markers left out, then the answer */
+            fprintf(out, "> **Thinking**%s\n>\n> ", th.spans.closed ? "" : " (not closed)");
+            const char *p = msg->content + th.spans.think_off;
+            size_t n = th.spans.think_len;
+            while (n && (p[0] == '\n' || p[0] == ' ')) /* the lines around it */
+                p++, n--;
+            while (n && (p[n - 1] == '\n' || p[n - 1] == ' '))
+                n--;
+            for (size_t k = 0; k < n; k++)
+                if (p[k] == '\n')
+                    fputs("\n> ", out);
+                else
+                    md_put_text(out, p + k, 1);
+            fputs("\n\n", out);
+            if (th.spans.answer_off < msg->content_len)
+                md_put_text(out, msg->content + th.spans.answer_off,
+                            msg->content_len - th.spans.answer_off);
+        } else {
+            md_put_text(out, msg->content, msg->content_len);
+        }
         fputc('\n', out);
         if (msg->trace_end > msg->trace_begin) {
             size_t prompt = 0, gen = 0;
@@ -65,8 +87,13 @@ int session_export_md(const struct session *s, FILE *out, char *err, size_t errl
                 gen += !t->prompt;
                 ns += t->fed ? t->ns_total : 0;
             }
-            fprintf(out, "\n*%zu prompt and %zu generated tokens, %.1f ms of forward passes*\n",
+            fprintf(out, "\n*%zu prompt and %zu generated tokens, %.1f ms of forward passes",
                     prompt, gen, (double)ns / 1e6);
+            if (thinking)
+                fprintf(out, "; thinking %zu of %zu tokens, first answer token after %.1f ms "
+                        "(TTFT %.1f ms)", th.speed.n_thinking, gen, th.speed.ttfa_ms,
+                        th.speed.ttft_ms);
+            fputs("*\n", out);
         }
     }
     if (ferror(out)) {

@@ -28,7 +28,9 @@
 #include <stdio.h>
 
 #include "engine.h"
+#include "reasoning.h"
 #include "trace.h"
+#include "trace_stats.h"
 
 enum {
     SESSION_VERSION = 1,
@@ -172,8 +174,8 @@ extern const char *const session_export_names[EXPORT_COUNT]; /* "md", "csv", "nd
 
 /* Each writes to a stream and returns 0, or -1 with err set (a write error). */
 int session_export_md(const struct session *s, FILE *out, char *err, size_t errlen);
-/* Header `position,token,piece,layer,rank,expert,weight`; one row per (record, layer,
- * rank) of every routed layer. */
+/* Header `position,token,piece,layer,rank,expert,weight,thinking`; one row per (record,
+ * layer, rank) of every routed layer; thinking is 1 for a reasoning model's thinking token. */
 int session_export_csv(const struct session *s, FILE *out, char *err, size_t errlen);
 /* One trace_json_line per record: the `run --trace` format. */
 int session_export_ndjson(const struct session *s, FILE *out, char *err, size_t errlen);
@@ -181,6 +183,15 @@ int session_export_ndjson(const struct session *s, FILE *out, char *err, size_t 
  * text (-1: the middle MoE layer). */
 int session_export_html(const struct session *s, FILE *out, int layer, char *err,
                         size_t errlen);
+/* A reply's reasoning for the exports (export_thinking.c): its thinking and answer spans in
+ * the session's chat style, and its records' figures (TTFT, thinking tokens, time to the first
+ * answer token). false when msg is not a reply with thinking. */
+struct export_thinking {
+    struct reason_spans spans;
+    struct trace_speed speed;
+};
+bool export_thinking_of(const struct session *s, const struct session_message *msg,
+                        struct export_thinking *out);
 /* By name ("md", "csv", "ndjson", "html"), written atomically to path (no id check: exports
  * are not sessions). Returns -1 with err for an unknown format too. */
 int session_export_file(const struct session *s, const char *format, const char *path,

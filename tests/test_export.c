@@ -55,7 +55,7 @@ TEST(export_csv_rows)
     CHECK(csv != NULL);
     if (!csv)
         return;
-    CHECK(!strncmp(csv, "position,token,piece,layer,rank,expert,weight\n", 46));
+    CHECK(!strncmp(csv, "position,token,piece,layer,rank,expert,weight,thinking\n", 55));
     /* RFC 4180 rows: newlines inside quotes do not end a row. */
     size_t rows = 0, fields = 1, bad_rows = 0, layer0 = 0;
     bool quoted = false;
@@ -68,11 +68,12 @@ TEST(export_csv_rows)
             fields++;
         else if (!quoted && c == '\n') {
             if (rows > 0) {
-                bad_rows += fields != 7;
-                /* the layer is the 4th field: find it from the end (weight, expert, rank) */
+                bad_rows += fields != 8;
+                /* the layer is the 4th field: find it from the end (thinking, weight, expert,
+                 * rank) */
                 const char *e = csv + i;
                 int commas = 0;
-                while (e > row && commas < 4)
+                while (e > row && commas < 5)
                     commas += *--e == ',';
                 layer0 += e[1] == '0' && e[2] == ',';
             }
@@ -187,5 +188,62 @@ TEST(export_file_by_name)
     CHECK_STR_EQ(head, "# moescope session\n");
     CHECK(session_export_file(&s, "pdf", path, err, sizeof err) != 0);
     CHECK(strstr(err, "unknown export format 'pdf'") != NULL);
+    session_free(&s);
+}
+
+/* A reasoning model's reply (R1's style): the thinking shown apart in md and html, the
+ * thinking tokens flagged in csv, and the figures (thinking tokens, time to the first answer
+ * beside TTFT) in md and html, as trace_speed computes them over the reply's records. */
+TEST(export_thinking_and_time_to_answer)
+{
+    struct session s;
+    CHECK(build_session(&s, &export_spec) == 0);
+    snprintf(s.model.chat, sizeof s.model.chat, "deepseek3");
+    struct session_message *msg = &s.msg[s.n_msg - 1];
+    static const char reply[] = "<think>\nplan two experts\n</think>\n\nYes, k of n.";
+    char *c = malloc(sizeof reply);
+    CHECK(c != NULL);
+    if (!c) {
+        session_free(&s);
+        return;
+    }
+    memcpy(c, reply, sizeof reply);
+    free(msg->content);
+    msg->content = c;
+    msg->content_len = sizeof reply - 1;
+    /* the reply's first three generated records were thinking */
+    size_t first_gen = msg->trace_begin + export_spec.prompt_len;
+    for (size_t i = first_gen; i < first_gen + 3; i++)
+        s.log.tok[i].thinking = true;
+    struct trace_speed sp;
+    CHECK(trace_speed(&s.log, msg->trace_begin, msg->trace_end, &sp) == 0);
+    CHECK_INT_EQ(sp.n_thinking, 3);
+    CHECK(sp.ttfa_ms > sp.ttft_ms && sp.ttft_ms > 0);
+    char figures[160];
+    snprintf(figures, sizeof figures, "thinking 3 of %zu tokens, first answer token after %.1f "
+             "ms (TTFT %.1f ms)", export_spec.gen_len, sp.ttfa_ms, sp.ttft_ms);
+
+    size_t len;
+    char *md = export_to_mem(&s, EXPORT_MD, &len);
+    CHECK_MSG(md && strstr(md, "> **Thinking**\n>\n> plan two experts\n\nYes, k of n."),
+              "%s", md ? md : "");
+    CHECK_MSG(md && strstr(md, figures), "no \"%s\" in the Markdown", figures);
+    CHECK(md && !strstr(md, "<think>"));
+    free(md);
+
+    char *csv = export_to_mem(&s, EXPORT_CSV, &len);
+    size_t rows_thinking = 0;
+    for (const char *p = csv; p && (p = strstr(p, ",1\n")); p += 3)
+        rows_thinking++;
+    /* three fed records, each routed at every layer but the dense one */
+    CHECK_INT_EQ(rows_thinking, 3 * (size_t)(export_spec.n_layers - 1) * (size_t)export_spec.k);
+    free(csv);
+
+    char *html = export_to_mem(&s, EXPORT_HTML, &len);
+    CHECK(html && strstr(html, "<details class=\"think\"><summary>thinking</summary>\nplan two "
+                               "experts\n</details>Yes, k of n."));
+    CHECK_MSG(html && strstr(html, figures), "no \"%s\" in the page", figures);
+    CHECK(html && count_str(html, "class=\"t k") == 3);
+    free(html);
     session_free(&s);
 }
