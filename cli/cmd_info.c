@@ -73,7 +73,8 @@ static const char *info_type_name(int t)
     return engine_type_name((uint32_t)t);
 }
 
-static void info_print_json(const struct model_desc *d)
+/* {"path": ..., "name": ..., "arch": ... (the object is left open) */
+static void info_json_head(const struct model_desc *d)
 {
     printf("{\"path\": ");
     info_json_str(d->path);
@@ -81,8 +82,59 @@ static void info_print_json(const struct model_desc *d)
     info_json_str(d->name);
     printf(", \"arch\": ");
     info_json_str(d->arch);
-    printf(", \"gguf_version\": %u, \"file_size\": %llu", d->gguf_version,
-           (unsigned long long)d->file_size);
+}
+
+/* "tensors": {"f32": 16, ...} */
+static void info_json_tensors(const struct model_desc *d)
+{
+    printf("\"tensors\": {");
+    bool first = true;
+    for (int t = 0; t < 64; t++)
+        if (d->tensors_per_type[t]) {
+            printf("%s\"%s\": %u", first ? "" : ", ", info_type_name(t), d->tensors_per_type[t]);
+            first = false;
+        }
+    printf("}");
+}
+
+/* The file's name, then its general.name (the file's words: shown, never obeyed). */
+static void info_print_names(const struct model_desc *d)
+{
+    const char *base = strrchr(d->path, '/');
+    base = base ? base + 1 : d->path;
+    char shown[4 * sizeof d->path + 8];
+    text_escape_line(base, strlen(base), shown, sizeof shown);
+    printf("%s\n", shown);
+    char name[4 * sizeof d->name + 8];
+    text_escape_line(d->name, strlen(d->name), name, sizeof name);
+    printf("  name           %s\n", name);
+}
+
+/* The file's size and version (and its parts), and its tensors by type. */
+static void info_print_file(const struct model_desc *d)
+{
+    char a[32], b[32];
+    printf("  file           %s bytes (%s), GGUF v%u", info_num(d->file_size, a),
+           cli_format_bytes(d->file_size, b), d->gguf_version);
+    if (d->n_files > 1)
+        printf(", split into %d files", d->n_files);
+    putchar('\n');
+}
+
+static void info_print_tensors(const struct model_desc *d)
+{
+    printf("  tensors       ");
+    for (int t = 0; t < 64; t++)
+        if (d->tensors_per_type[t])
+            printf(" %s %u", info_type_name(t), d->tensors_per_type[t]);
+    printf("\n");
+}
+
+static void info_print_json(const struct model_desc *d)
+{
+    info_json_head(d);
+    printf(", \"gguf_version\": %u, \"file_size\": %llu, \"n_files\": %d", d->gguf_version,
+           (unsigned long long)d->file_size, d->n_files);
     printf(", \"n_layers\": %d, \"d_model\": %d, \"n_heads\": %d, \"n_kv_heads\": %d"
            ", \"head_dim\": %d, \"n_ctx_train\": %d",
            d->n_layers, d->d_model, d->n_heads, d->n_kv_heads, d->head_dim, d->n_ctx_train);
@@ -112,14 +164,9 @@ static void info_print_json(const struct model_desc *d)
         info_json_str(d->chat_style);
     else
         printf("null");
-    printf(", \"tensors\": {");
-    bool first = true;
-    for (int t = 0; t < 64; t++)
-        if (d->tensors_per_type[t]) {
-            printf("%s\"%s\": %u", first ? "" : ", ", info_type_name(t), d->tensors_per_type[t]);
-            first = false;
-        }
-    printf("}, \"n_params\": %llu, \"n_active_params\": %llu, \"active_bytes\": %llu",
+    printf(", ");
+    info_json_tensors(d);
+    printf(", \"n_params\": %llu, \"n_active_params\": %llu, \"active_bytes\": %llu",
            (unsigned long long)d->n_params, (unsigned long long)d->n_active_params,
            (unsigned long long)d->active_bytes);
     printf(", \"kv_cache\": {\"bytes_per_token\": %llu, \"plain_bytes_per_token\": %llu"
@@ -131,18 +178,10 @@ static void info_print_json(const struct model_desc *d)
 static void info_print_text(const struct model_desc *d)
 {
     char a[32], b[32], c[32];
-    const char *base = strrchr(d->path, '/');
-    base = base ? base + 1 : d->path;
-    char shown[4 * sizeof d->path + 8]; /* a file name too is shown, never obeyed */
-    text_escape_line(base, strlen(base), shown, sizeof shown);
-    printf("%s\n", shown);
-    char name[4 * sizeof d->name + 8]; /* the file's words: shown, never obeyed */
-    text_escape_line(d->name, strlen(d->name), name, sizeof name);
-    printf("  name           %s\n", name);
+    info_print_names(d);
     printf("  architecture   %s%s\n", d->arch,
            !strcmp(d->arch, "llama") && d->n_experts ? " (mixtral-style experts)" : "");
-    printf("  file           %s bytes (%s), GGUF v%u\n", info_num(d->file_size, a),
-           cli_format_bytes(d->file_size, b), d->gguf_version);
+    info_print_file(d);
     printf("  layers         %d\n", d->n_layers);
     printf("  d_model        %d\n", d->d_model);
     printf("  heads          %d, kv heads %d, head size %d\n", d->n_heads, d->n_kv_heads,
@@ -173,11 +212,7 @@ static void info_print_text(const struct model_desc *d)
         printf("  chat template  %s (llama.cpp's %s)\n", d->chat_family, d->chat_style);
     else
         printf("  chat template  %s\n", d->chat_family[0] ? d->chat_family : "none recognised");
-    printf("  tensors       ");
-    for (int t = 0; t < 64; t++)
-        if (d->tensors_per_type[t])
-            printf(" %s %u", info_type_name(t), d->tensors_per_type[t]);
-    printf("\n");
+    info_print_tensors(d);
     printf("  parameters     %s\n", info_num(d->n_params, a));
     printf("  active/token   %s parameters, %s (%s bytes) read per decode step\n",
            info_num(d->n_active_params, b), cli_format_bytes(d->active_bytes, c),
@@ -195,6 +230,67 @@ static void info_print_text(const struct model_desc *d)
                d->kv_bytes_per_token == d->kv_bytes_per_token_plain
                    ? "; legacy attn_kv_b: run and cached as plain multi-head"
                    : "; absorbed (attn_k_b, attn_v_b): the cache holds the latent");
+}
+
+/* The types of tensors the engine cannot compute, as " iq2_xxs (120 tensors)" pieces. */
+static void info_uncomputable(const struct model_desc *d, char *buf, size_t len)
+{
+    size_t o = 0;
+    buf[0] = '\0';
+    for (int t = 0; t < 64 && o < len; t++)
+        if (d->tensors_per_type[t] && !engine_type_computable((uint32_t)t))
+            o += (size_t)snprintf(buf + o, len - o, "%s%s (%u tensors)", o ? ", " : "",
+                                  info_type_name(t), d->tensors_per_type[t]);
+}
+
+/* A GGUF moescope cannot run: what the file says of itself, and why it cannot run. why is
+ * model_describe's line without the path. */
+static void info_print_unsupported(const struct model_desc *d, const char *why, bool json)
+{
+    char a[32], cannot[512];
+    info_uncomputable(d, cannot, sizeof cannot);
+    if (json) {
+        info_json_head(d);
+        printf(", \"runs\": false, \"unsupported\": ");
+        info_json_str(why);
+        printf(", \"uncomputable_types\": ");
+        info_json_str(cannot);
+        printf(", \"gguf_version\": %u, \"file_size\": %llu, \"n_files\": %d, "
+               "\"n_layers\": %d, \"d_model\": %d, \"n_heads\": %d, \"n_kv_heads\": %d, "
+               "\"n_ctx_train\": %d, \"n_experts\": %d, \"n_experts_used\": %d, \"d_ff\": %d, "
+               "\"d_ff_expert\": %d, \"n_vocab\": %d, \"n_params\": %llu, ",
+               d->gguf_version, (unsigned long long)d->file_size, d->n_files, d->n_layers,
+               d->d_model, d->n_heads, d->n_kv_heads, d->n_ctx_train, d->n_experts,
+               d->n_experts_used, d->d_ff, d->d_ff_expert, d->n_vocab,
+               (unsigned long long)d->n_params);
+        info_json_tensors(d);
+        printf("}\n");
+        return;
+    }
+    char arch[4 * sizeof d->arch + 8], reason[4 * 1024 + 8];
+    text_escape_line(d->arch, strlen(d->arch), arch, sizeof arch);
+    text_escape_line(why, strlen(why), reason, sizeof reason);
+    info_print_names(d);
+    printf("  architecture   %s\n", d->arch[0] ? arch : "(general.architecture is missing)");
+    printf("  runs           no: %s\n", reason);
+    info_print_file(d);
+    /* the shape as the keys give it (a 0 is a key the file does not have) */
+    printf("  layers         %d\n", d->n_layers);
+    printf("  d_model        %d\n", d->d_model);
+    printf("  heads          %d, kv heads %d\n", d->n_heads, d->n_kv_heads);
+    printf("  context        %d (trained)\n", d->n_ctx_train);
+    if (d->n_experts)
+        printf("  experts        %d of %d, expert FFN %d\n", d->n_experts_used, d->n_experts,
+               d->d_ff_expert);
+    else
+        printf("  experts        none given, FFN %d\n", d->d_ff);
+    printf("  tokenizer      %s%s%s%s, %d tokens\n", d->tokenizer[0] ? d->tokenizer : "none",
+           d->pretokenizer[0] ? " (" : "", d->pretokenizer, d->pretokenizer[0] ? ")" : "",
+           d->n_vocab);
+    info_print_tensors(d);
+    if (cannot[0])
+        printf("  cannot compute %s\n", cannot);
+    printf("  parameters     %s\n", info_num(d->n_params, a));
 }
 
 /* A server: what it serves, which family it is, and what it reports. */
@@ -308,9 +404,19 @@ int cmd_info(int argc, char **argv)
         return 1;
     }
     if (model_describe(path, d, err, sizeof err)) {
-        fprintf(stderr, "moescope: %s\n", err);
+        /* Not runnable: describe what the file is, when it is a readable GGUF at all. */
+        char err2[1024];
+        if (model_describe_file(path, d, err2, sizeof err2)) {
+            fprintf(stderr, "moescope: %s\n", err);
+            free(d);
+            return 1;
+        }
+        const size_t pl = strlen(d->path);
+        const char *why = !strncmp(err, d->path, pl) && !strncmp(err + pl, ": ", 2)
+                              ? err + pl + 2 : err;
+        info_print_unsupported(d, why, json);
         free(d);
-        return 1;
+        return 0;
     }
     if (json)
         info_print_json(d);

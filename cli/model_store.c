@@ -456,11 +456,8 @@ static void ms_describe(struct model_entry *e)
     char why[sizeof e->why_not] = "";
     bool runs = model_check(e->path, &e->desc, why, sizeof why) == 0;
     e->described = runs || e->desc.arch[0];
-    if (!runs)
+    if (!runs) /* a split set with a missing or foreign part says which */
         snprintf(e->why_not, sizeof e->why_not, "%s", why);
-    else if (e->n_parts > 1 || e->n_parts_named > 1)
-        snprintf(e->why_not, sizeof e->why_not, "split into %d files: moescope opens one-file "
-                 "models (llama-gguf-split --merge joins them)", e->n_parts_named);
     if (e->n_parts < e->n_parts_named && !e->why_not[0])
         snprintf(e->why_not, sizeof e->why_not, "%d of its %d parts are missing",
                  e->n_parts_named - e->n_parts, e->n_parts_named);

@@ -95,10 +95,14 @@ struct engine *engine_open(const struct engine_params *p, char *err, size_t errl
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
-    if (p->mlock && mlock(e->m.f.base, e->m.f.size) != 0) {
-        snprintf(err, errlen, "%s: cannot lock %llu bytes in memory (ulimit -l?)",
-                 p->model_path, (unsigned long long)e->m.f.size);
-        goto fail;
+    /* every part of a split model */
+    for (uint32_t i = 0; p->mlock && i < (e->m.f.split_count > 1 ? e->m.f.split_count : 1); i++) {
+        const struct gguf_file *part = i ? &e->m.f.split_parts[i - 1] : &e->m.f;
+        if (mlock(part->base, part->size) != 0) {
+            snprintf(err, errlen, "%s: cannot lock %llu bytes in memory (ulimit -l?)",
+                     part->path, (unsigned long long)gguf_set_size(&e->m.f));
+            goto fail;
+        }
     }
     if (p->prewarm) {
         engine_prewarm(&e->m);

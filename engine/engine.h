@@ -21,7 +21,8 @@ struct model_desc {
     char arch[32];            /* general.architecture, e.g. "qwen2moe" */
     char name[128];           /* general.name, or the file name */
     char path[1024];
-    uint64_t file_size;
+    uint64_t file_size;              /* every part's bytes, for a split model */
+    int n_files;                     /* the parts of a split model (1: one file) */
     uint32_t gguf_version;
     int n_layers, d_model, n_heads, n_kv_heads, head_dim;
     int n_ctx_train;
@@ -92,6 +93,11 @@ void engine_close(struct engine *e);
 
 /* Fills a model description without building an engine (what `info` uses). */
 int model_describe(const char *path, struct model_desc *d, char *err, size_t errlen);
+/* What any readable GGUF (or split set) says of itself, whether or not moescope can run it:
+ * its architecture as written, the file, the tensor types and parameter count, and the
+ * hyper-parameters its keys give (0 where absent; nothing derived from a binding: no active
+ * bytes, KV sizes or router). -1 with err set when it is not a readable GGUF. */
+int model_describe_file(const char *path, struct model_desc *d, char *err, size_t errlen);
 const struct model_desc *engine_desc(const struct engine *e);
 int engine_n_ctx(const struct engine *e);
 

@@ -804,64 +804,8 @@ static int tg_copy_without(const struct gguf_file *src, const char *skip_key,
         snprintf(key, sizeof key, "%.*s", (int)kv->key.len, kv->key.ptr);
         if (skip_key && !strcmp(key, skip_key))
             continue;
-        const uint8_t *v = kv->value;
-        uint64_t u64;
-        uint32_t u32;
-        uint16_t u16;
-        double f64;
-        float f32;
-        switch (kv->type) {
-        case GGUF_VT_UINT8: gguf_writer_add_u8(w, key, v[0]); break;
-        case GGUF_VT_INT8: gguf_writer_add_i8(w, key, (int8_t)v[0]); break;
-        case GGUF_VT_BOOL: gguf_writer_add_bool(w, key, v[0] != 0); break;
-        case GGUF_VT_UINT16: memcpy(&u16, v, 2); gguf_writer_add_u16(w, key, u16); break;
-        case GGUF_VT_INT16: memcpy(&u16, v, 2); gguf_writer_add_i16(w, key, (int16_t)u16); break;
-        case GGUF_VT_UINT32:
-            memcpy(&u32, v, 4);
-            if (!strcmp(key, "general.alignment"))
-                gguf_writer_set_alignment(w, u32);
-            else
-                gguf_writer_add_u32(w, key, u32);
-            break;
-        case GGUF_VT_INT32: memcpy(&u32, v, 4); gguf_writer_add_i32(w, key, (int32_t)u32); break;
-        case GGUF_VT_FLOAT32: memcpy(&f32, v, 4); gguf_writer_add_f32(w, key, f32); break;
-        case GGUF_VT_UINT64: memcpy(&u64, v, 8); gguf_writer_add_u64(w, key, u64); break;
-        case GGUF_VT_INT64: memcpy(&u64, v, 8); gguf_writer_add_i64(w, key, (int64_t)u64); break;
-        case GGUF_VT_FLOAT64: memcpy(&f64, v, 8); gguf_writer_add_f64(w, key, f64); break;
-        case GGUF_VT_STRING: {
-            struct gguf_str s;
-            gguf_get_str(src, key, &s, err, errlen);
-            gguf_writer_add_strn(w, key, s.ptr, s.len);
-            break;
-        }
-        case GGUF_VT_ARRAY:
-            if (kv->arr_type == GGUF_VT_STRING) {
-                struct gguf_str *s = malloc(kv->arr_n * sizeof *s + 1);
-                char **z = calloc(kv->arr_n + 1, sizeof *z);
-                bool ok = s && z && gguf_arr_strings(kv, s) == 0;
-                for (uint64_t k = 0; ok && k < kv->arr_n; k++) {
-                    z[k] = malloc(s[k].len + 1);
-                    ok = z[k] != NULL;
-                    if (ok) {
-                        memcpy(z[k], s[k].ptr, s[k].len);
-                        z[k][s[k].len] = '\0';
-                    }
-                }
-                if (ok)
-                    gguf_writer_add_arr_str(w, key, (const char *const *)z, kv->arr_n);
-                for (uint64_t k = 0; z && k < kv->arr_n; k++)
-                    free(z[k]);
-                free(z);
-                free(s);
-                if (!ok)
-                    goto out;
-            } else {
-                gguf_writer_add_arr(w, key, kv->arr_type, kv->value, kv->arr_n);
-            }
-            break;
-        default:
+        if (gguf_writer_copy_kv(w, src, kv))
             goto out;
-        }
     }
     for (uint64_t i = 0; i < src->n_tensors; i++) {
         const struct gguf_tensor *t = &src->tensors[i];

@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "gguf.h"
+#include "gguf_write.h"
 #include "model_store.h"
 
 static char tm_root[4096], tm_fx[4096];
@@ -56,7 +58,10 @@ static void tm_write(const char *path, const char *text)
 static void tm_copy(const char *name, const char *path)
 {
     char src[4096];
-    tm_fmt(src, sizeof src, "%s/%s", tm_fx, name);
+    if (name[0] == '/') /* a file made here, not a fixture */
+        tm_fmt(src, sizeof src, "%s", name);
+    else
+        tm_fmt(src, sizeof src, "%s/%s", tm_fx, name);
     FILE *in = fopen(src, "rb"), *out = fopen(path, "wb");
     char buf[65536];
     size_t n;
@@ -189,11 +194,23 @@ static bool tm_build(void)
     tm_mkdirs(p);
     strcat(p, "/main");
     tm_write(p, "aaa111");
-    /* no refs/main: every snapshot; a split set in a folder is one entry */
+    /* no refs/main: every snapshot; a split set in a folder is one entry (a fixture split
+     * in two by our split writer) */
+    char split[4096], part[4200], err[512];
+    struct gguf_file src;
+    tm_fmt(p, sizeof p, "%s/qwen2moe-tiny-f32.gguf", tm_fx);
+    tm_fmt(split, sizeof split, "%s/split", tm_root);
+    if (gguf_open(&src, p, err, sizeof err) == 0) {
+        CHECK_MSG(gguf_write_split(&src, split, 2, err, sizeof err) == 0, "%s", err);
+        gguf_close(&src);
+    }
+    tm_fmt(part, sizeof part, "%s-00002-of-00002.gguf", split);
     tm_hf(hub, "models--org--Big-GGUF", "r1", "Q4_K_M/Big-Q4_K_M-00002-of-00002.gguf", "s2",
-          "stories260K.gguf");
+          part);
+    tm_fmt(part, sizeof part, "%s-00001-of-00002.gguf", split);
     tm_hf(hub, "models--org--Big-GGUF", "r1", "Q4_K_M/Big-Q4_K_M-00001-of-00002.gguf", "s1",
-          "qwen2moe-tiny-f32.gguf");
+          part);
+
 
     tm_fmt(p, sizeof p, "%s/.lmstudio/models/lmstudio-community/OLMoE-GGUF", home);
     tm_mkdirs(p);
@@ -261,7 +278,7 @@ TEST(models_lists_every_store)
         { "Qwen/Qwen3-30B-A3B-GGUF:Qwen3-30B-A3B-Q4_K_M.gguf", "llama", MODEL_SRC_HF, 1, true },
         { "Qwen/Qwen3-30B-A3B-GGUF:Qwen3-30B-A3B-Q8_0.gguf", "qwen2moe", MODEL_SRC_HF, 1, true },
         { "org/Big-GGUF:Q4_K_M/Big-Q4_K_M-00001-of-00002.gguf", "qwen2moe", MODEL_SRC_HF,
-          2, false },
+          2, true },
         { "lmstudio-community/OLMoE-GGUF:olmoe-tiny-f16.gguf", "olmoe", MODEL_SRC_LMSTUDIO,
           1, true },
         { "stories260K.gguf", "llama", MODEL_SRC_DIRS, 1, true },
@@ -306,8 +323,30 @@ TEST(models_lists_every_store)
     e = tm_find(&l, "./notes.gguf");
     CHECK_MSG(e && strstr(e->why_not, "not a GGUF file"), "%s", e ? e->why_not : "");
     e = tm_find(&l, "org/Big-GGUF:Q4_K_M/Big-Q4_K_M-00001-of-00002.gguf");
-    CHECK_MSG(e && strstr(e->why_not, "split into 2 files"), "%s", e ? e->why_not : "");
-    CHECK(e && e->size == 5441696u + 1185376u); /* both parts */
+    /* a split set opens: listed as runnable, described whole, both parts' bytes */
+    CHECK_MSG(e && !e->why_not[0] && e->desc.n_files == 2, "%s", e ? e->why_not : "");
+    struct stat s1, s2;
+    char p[4096], q[4096];
+    tm_fmt(p, sizeof p, "%s/split-00001-of-00002.gguf", tm_root);
+    tm_fmt(q, sizeof q, "%s/split-00002-of-00002.gguf", tm_root);
+    CHECK(stat(p, &s1) == 0 && stat(q, &s2) == 0);
+    CHECK(e && e->size == (uint64_t)s1.st_size + (uint64_t)s2.st_size && e->n_parts == 2);
+    CHECK(e && e->desc.file_size == e->size);
+    /* its second part gone: the set is listed with the part it misses */
+    char snap[4096], moved[4200];
+    tm_fmt(snap, sizeof snap, "%s/home/.cache/huggingface/hub/models--org--Big-GGUF/snapshots/"
+           "r1/Q4_K_M/Big-Q4_K_M-00002-of-00002.gguf", tm_root);
+    tm_fmt(moved, sizeof moved, "%s.away", snap);
+    CHECK(rename(snap, moved) == 0);
+    struct model_list l2;
+    CHECK(model_list_find(&l2, err, sizeof err) == 0);
+    model_list_describe(&l2);
+    e = tm_find(&l2, "org/Big-GGUF:Q4_K_M/Big-Q4_K_M-00001-of-00002.gguf");
+    CHECK_MSG(e && strstr(e->why_not, "part 2 of the 2 files of the split model") &&
+                  strstr(e->why_not, "is missing"),
+              "%s", e ? e->why_not : "");
+    model_list_free(&l2);
+    CHECK(rename(moved, snap) == 0);
     CHECK(tm_find(&l, "Qwen/Qwen3-30B-A3B-GGUF:Qwen3-30B-A3B-Q2_K.gguf") == NULL);
     model_list_free(&l);
     tm_restore();

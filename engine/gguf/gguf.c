@@ -246,6 +246,19 @@ const struct gguf_kv *gguf_find(const struct gguf_file *f, const char *key)
     return NULL;
 }
 
+uint64_t gguf_sort_tensors(struct gguf_file *f)
+{
+    for (uint64_t i = 0; i < f->n_tensors; i++)
+        f->tensor_sorted[i] = (uint32_t)i;
+    sort_file = f;
+    qsort(f->tensor_sorted, f->n_tensors, sizeof *f->tensor_sorted, tensor_order_cmp);
+    for (uint64_t i = 1; i < f->n_tensors; i++)
+        if (strcmp(f->tensors[f->tensor_sorted[i - 1]].name,
+                   f->tensors[f->tensor_sorted[i]].name) == 0)
+            return i;
+    return f->n_tensors;
+}
+
 const struct gguf_tensor *gguf_find_tensor(const struct gguf_file *f, const char *name)
 {
     if (!f || !name || !f->tensor_sorted)
@@ -556,21 +569,15 @@ static int parse_tensors(struct gguf_reader *r, struct gguf_file *f, uint64_t *c
         if (!f->tensor_sorted)
             return gguf_fail(r->path, r->err, r->errlen, "out of memory for %s tensors",
                              gguf_fmt_u64(f->n_tensors, a));
-        for (uint64_t i = 0; i < f->n_tensors; i++)
-            f->tensor_sorted[i] = (uint32_t)i;
-        sort_file = f;
-        qsort(f->tensor_sorted, f->n_tensors, sizeof *f->tensor_sorted, tensor_order_cmp);
-        for (uint64_t i = 1; i < f->n_tensors; i++) {
+        uint64_t i = gguf_sort_tensors(f);
+        if (i < f->n_tensors) {
             const struct gguf_tensor *x = &f->tensors[f->tensor_sorted[i - 1]];
             const struct gguf_tensor *y = &f->tensors[f->tensor_sorted[i]];
-            if (strcmp(x->name, y->name) == 0) {
-                char nm[96];
-                return gguf_fail(r->path, r->err, r->errlen,
-                                 "tensor '%s' at byte %s repeats the tensor at byte %s",
-                                 gguf_fmt_name(y->name, strlen(y->name), nm),
-                                 gguf_fmt_u64(y->info_offset, a),
-                                 gguf_fmt_u64(x->info_offset, b));
-            }
+            char nm[96];
+            return gguf_fail(r->path, r->err, r->errlen,
+                             "tensor '%s' at byte %s repeats the tensor at byte %s",
+                             gguf_fmt_name(y->name, strlen(y->name), nm),
+                             gguf_fmt_u64(y->info_offset, a), gguf_fmt_u64(x->info_offset, b));
         }
     }
 
@@ -638,6 +645,9 @@ void gguf_close(struct gguf_file *f)
         munmap((void *)f->base, f->size);
     if (f->header_only)
         free((void *)f->base);
+    for (uint32_t i = 0; f->split_parts && i + 1 < f->split_count; i++)
+        gguf_close(&f->split_parts[i]);
+    free(f->split_parts);
     memset(f, 0, sizeof *f);
 }
 
@@ -750,6 +760,9 @@ int gguf_open(struct gguf_file *f, const char *path, char *err, size_t errlen)
 
 bool gguf_changed(const struct gguf_file *f)
 {
+    for (uint32_t i = 0; f->split_parts && i + 1 < f->split_count; i++)
+        if (gguf_changed(&f->split_parts[i]))
+            return true;
     return f->watch && gguf_map_changed(f->watch - 1);
 }
 

@@ -80,6 +80,9 @@ struct gguf_file {
     uint64_t data_end;        /* end of the last tensor's data (<= size) */
     uint32_t *kv_sorted;      /* (n_kv) kv indices sorted by key, for gguf_find */
     uint32_t *tensor_sorted;  /* (n_tensors) tensor indices sorted by name */
+    uint32_t split_count;     /* gguf_open_set of a split model: its parts (0 or 1: one file) */
+    struct gguf_file *split_parts; /* (split_count - 1) parts 2..N: their keys and maps; the
+                                    * tensors above point into them, gguf_close closes them */
 };
 
 /* mmaps path read-only and parses it. On error returns -1 with err set and *f cleared. */
@@ -93,6 +96,19 @@ int gguf_open_header(struct gguf_file *f, const char *path, char *err, size_t er
 int gguf_parse(struct gguf_file *f, const void *data, uint64_t size, const char *name,
                char *err, size_t errlen);
 void gguf_close(struct gguf_file *f);
+
+/* A model that may be split into files NAME-00001-of-0000N.gguf ... (llama.cpp's gguf-split:
+ * split.no, split.count, split.tensors.count): given any part, opens every part (mapped, or
+ * header_only as gguf_open_header) and joins their tensors into f, whose keys and path are
+ * the first part's. One file that is not split opens as gguf_open does. A missing part, a
+ * part of another set, a wrong split.no or tensor count, or a tensor in two parts is one
+ * line naming the part (f cleared). gguf_set_size: the bytes of every part. */
+int gguf_open_set(struct gguf_file *f, const char *path, bool header_only, char *err,
+                  size_t errlen);
+uint64_t gguf_set_size(const struct gguf_file *f);
+/* Fills f->tensor_sorted (allocated, n_tensors long) with the tensors in name order; returns
+ * n_tensors, or the first i whose name equals that of i - 1 (a repeated name). */
+uint64_t gguf_sort_tensors(struct gguf_file *f);
 
 const struct gguf_kv *gguf_find(const struct gguf_file *f, const char *key);
 const struct gguf_tensor *gguf_find_tensor(const struct gguf_file *f, const char *name);

@@ -50,6 +50,14 @@ int gguf_writer_add_arr(struct gguf_writer *w, const char *key, enum gguf_vtype 
 /* A string array from n NUL-terminated strings. */
 int gguf_writer_add_arr_str(struct gguf_writer *w, const char *key, const char *const *v,
                             uint64_t n);
+/* Adds a copy of src's key/value kv (any type; general.alignment sets the alignment). */
+int gguf_writer_copy_kv(struct gguf_writer *w, const struct gguf_file *src,
+                        const struct gguf_kv *kv);
+/* Writes src as a split model, as llama.cpp's gguf-split does: PREFIX-00001-of-0000N.gguf
+ * ... with every key in the first part, the tensors in order cut into n_parts runs of
+ * about equal count, and split.no, split.count and split.tensors.count in every part. */
+int gguf_write_split(const struct gguf_file *src, const char *prefix, uint32_t n_parts,
+                     char *err, size_t errlen);
 /* Sets general.alignment (a power of two) and uses it for the layout. */
 int gguf_writer_set_alignment(struct gguf_writer *w, uint32_t alignment);
 

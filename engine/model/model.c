@@ -595,9 +595,9 @@ static int model_open_mode(struct model *m, const char *path, bool compute, char
                            size_t errlen)
 {
     memset(m, 0, sizeof *m);
-    /* A description reads the header alone: no map of the weights. */
-    if (compute ? gguf_open(&m->f, path, err, errlen)
-                : gguf_open_header(&m->f, path, err, errlen))
+    /* A description reads the header alone: no map of the weights. Any part of a split
+     * model opens the whole set. */
+    if (gguf_open_set(&m->f, path, !compute, err, errlen))
         return -1;
     return model_bind_file(m, compute, err, errlen);
 }
@@ -659,20 +659,49 @@ static enum chat_style model_chat_style(const struct gguf_file *f)
     return st;
 }
 
+/* What a description takes from the file alone (d cleared first): the name (else the file
+ * name), path, sizes, the tokenizer and chat style, the tensors' types and parameters. */
+static void model_desc_of_file(const struct gguf_file *f, struct model_desc *d)
+{
+    char err[8];
+    memset(d, 0, sizeof *d);
+    if (gguf_get_strz(f, "general.name", d->name, sizeof d->name, err, sizeof err) != 0) {
+        const char *base = strrchr(f->path, '/');
+        snprintf(d->name, sizeof d->name, "%.*s", (int)sizeof d->name - 1,
+                 base ? base + 1 : f->path);
+    }
+    snprintf(d->path, sizeof d->path, "%s", f->path);
+    d->file_size = gguf_set_size(f);
+    d->n_files = f->split_count > 1 ? (int)f->split_count : 1;
+    d->gguf_version = f->version;
+    char tk[16] = "";
+    gguf_get_strz(f, "tokenizer.ggml.model", tk, sizeof tk, err, sizeof err);
+    snprintf(d->tokenizer, sizeof d->tokenizer, "%s",
+             !strcmp(tk, "llama") ? "spm" : !strcmp(tk, "gpt2") ? "bpe" : tk);
+    gguf_get_strz(f, "tokenizer.ggml.pre", d->pretokenizer, sizeof d->pretokenizer, err,
+                  sizeof err);
+    /* The style, not only its family: a family name stands for its first style (deepseek:
+     * DeepSeek-Coder's), and V3's template is another. */
+    enum chat_style st = model_chat_style(f);
+    snprintf(d->chat_family, sizeof d->chat_family, "%s",
+             chat_family_names[chat_style_family(st)]);
+    snprintf(d->chat_style, sizeof d->chat_style, "%s", chat_style_name(st));
+    for (uint64_t i = 0; i < f->n_tensors; i++) {
+        const struct gguf_tensor *t = &f->tensors[i];
+        if (t->type < 64)
+            d->tensors_per_type[t->type]++;
+        uint64_t n = 1;
+        for (uint32_t k = 0; k < t->n_dims; k++)
+            n *= (uint64_t)t->ne[k];
+        d->n_params += n;
+    }
+}
+
 void model_fill_desc(const struct model *m, struct model_desc *d)
 {
     const struct hparams *hp = &m->hp;
-    char err[8];
-    memset(d, 0, sizeof *d);
+    model_desc_of_file(&m->f, d);
     snprintf(d->arch, sizeof d->arch, "%.*s", (int)sizeof d->arch - 1, m->key_arch);
-    if (gguf_get_strz(&m->f, "general.name", d->name, sizeof d->name, err, sizeof err) != 0) {
-        const char *base = strrchr(m->f.path, '/');
-        snprintf(d->name, sizeof d->name, "%.*s", (int)sizeof d->name - 1,
-                 base ? base + 1 : m->f.path);
-    }
-    snprintf(d->path, sizeof d->path, "%s", m->f.path);
-    d->file_size = m->f.size;
-    d->gguf_version = m->f.version;
     d->n_layers = hp->n_layers;
     d->d_model = hp->d_model;
     d->n_heads = hp->n_head;
@@ -698,30 +727,8 @@ void model_fill_desc(const struct model *m, struct model_desc *d)
              : hp->router == ARCH_ROUTER_SOFTMAX_WEIGHT ? "top-k softmax"
                                                         : "softmax");
     d->router_renorm = hp->router_renorm;
-    char tk[16] = "";
-    gguf_get_strz(&m->f, "tokenizer.ggml.model", tk, sizeof tk, err, sizeof err);
-    snprintf(d->tokenizer, sizeof d->tokenizer, "%s",
-             !strcmp(tk, "llama") ? "spm" : !strcmp(tk, "gpt2") ? "bpe" : tk);
-    gguf_get_strz(&m->f, "tokenizer.ggml.pre", d->pretokenizer, sizeof d->pretokenizer, err,
-                  sizeof err);
     if (m->ollama) /* the tokenizer splits Ollama's gptoss as gpt-4o whatever the key says */
         snprintf(d->pretokenizer, sizeof d->pretokenizer, "gpt-4o");
-    /* The style, not only its family: a family name stands for its first style (deepseek:
-     * DeepSeek-Coder's), and V3's template is another. */
-    enum chat_style st = model_chat_style(&m->f);
-    snprintf(d->chat_family, sizeof d->chat_family, "%s",
-             chat_family_names[chat_style_family(st)]);
-    snprintf(d->chat_style, sizeof d->chat_style, "%s", chat_style_name(st));
-
-    for (uint64_t i = 0; i < m->f.n_tensors; i++) {
-        const struct gguf_tensor *t = &m->f.tensors[i];
-        if (t->type < 64)
-            d->tensors_per_type[t->type]++;
-        uint64_t n = 1;
-        for (uint32_t k = 0; k < t->n_dims; k++)
-            n *= (uint64_t)t->ne[k];
-        d->n_params += n;
-    }
 
     /* One decode step: one embedding row, every non-expert weight of every layer, k of the
      * n experts' matrices, the final norm and the output matrix. (The KV cache reads grow
@@ -764,6 +771,44 @@ void model_fill_desc(const struct model *m, struct model_desc *d)
     d->kv_bytes_per_token_plain = 2 * (m->arch->latent_attn ? heads : plain) * (uint64_t)hp->n_layers;
     d->kv_lora_rank = m->arch->latent_attn ? hp->n_lora_kv : 0;
     d->q_lora_rank = m->arch->latent_attn ? hp->n_lora_q : 0;
+}
+
+/* An integer key ARCH.suffix of f into *out when it is there and fits (else *out stays). */
+static void model_file_int(const struct gguf_file *f, const char *arch, const char *suffix,
+                           int *out)
+{
+    char key[160], err[8];
+    int32_t v;
+    snprintf(key, sizeof key, "%s.%s", arch, suffix);
+    if (gguf_get_i32(f, key, &v, err, sizeof err) == 0 && v >= 0)
+        *out = v;
+}
+
+int model_describe_file(const char *path, struct model_desc *d, char *err, size_t errlen)
+{
+    struct gguf_file f;
+    if (gguf_open_set(&f, path, true, err, errlen))
+        return -1;
+    model_desc_of_file(&f, d);
+    char e8[8];
+    if (gguf_get_strz(&f, "general.architecture", d->arch, sizeof d->arch, e8, sizeof e8) != 0)
+        d->arch[0] = '\0';
+    if (d->arch[0]) {
+        model_file_int(&f, d->arch, "block_count", &d->n_layers);
+        model_file_int(&f, d->arch, "embedding_length", &d->d_model);
+        model_file_int(&f, d->arch, "attention.head_count", &d->n_heads);
+        model_file_int(&f, d->arch, "attention.head_count_kv", &d->n_kv_heads);
+        model_file_int(&f, d->arch, "context_length", &d->n_ctx_train);
+        model_file_int(&f, d->arch, "expert_count", &d->n_experts);
+        model_file_int(&f, d->arch, "expert_used_count", &d->n_experts_used);
+        model_file_int(&f, d->arch, "feed_forward_length", &d->d_ff);
+        model_file_int(&f, d->arch, "expert_feed_forward_length", &d->d_ff_expert);
+    }
+    const struct gguf_tensor *emb = gguf_find_tensor(&f, "token_embd.weight");
+    if (emb && emb->n_dims >= 2 && emb->ne[1] <= INT32_MAX)
+        d->n_vocab = (int)emb->ne[1];
+    gguf_close(&f);
+    return 0;
 }
 
 int model_describe(const char *path, struct model_desc *d, char *err, size_t errlen)
