@@ -13,7 +13,7 @@ static void export_usage(FILE *out)
 {
     fprintf(out, "usage: moescope export FORMAT SESSION OUT [--layer N]\n"
                  "Writes a saved session as FORMAT: md (the transcript), csv (one row per\n"
-                 "position, token, layer, rank, expert, weight), ndjson (the run --trace\n"
+                 "position, token, layer, rank, expert, weight, thinking), ndjson (the run --trace\n"
                  "records) or html (one self-contained page; --layer picks the layer its\n"
                  "text is first coloured by). OUT may be - for standard output.\n");
 }

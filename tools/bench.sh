@@ -12,10 +12,10 @@
 # by round. Every figure is measured in this run.
 #   BENCH_REPEATS (5): repeats per moescope bench run; BENCH_ROUNDS (3): alternating rounds
 #   BENCH_OLMOE=0 skips the OLMoE shape (a 4.2 GB file, written once into build/bench/)
-#   BENCH_DEEPSEEK=0 skips the DeepSeek-V2-Lite shape (a 9.6 GB file, written once; synth holds
-#   it in memory while it writes)
+#   BENCH_DEEPSEEK=0 skips the DeepSeek-V2-Lite shape (a 9.6 GB file, written once; synth
+#   makes one tensor at a time, about 1 GB of memory)
 #   BENCH_GPTOSS=0 skips the gpt-oss-20b shape (a 13 GB file, written once: about 12 CPU-
-#   minutes, and synth holds the file in memory); BENCH_GPTOSS_LAYERS=N writes and measures
+#   minutes); BENCH_GPTOSS_LAYERS=N writes and measures
 #   it with N of its 24 layers (a check that the row runs, not its figures)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -230,7 +230,7 @@ struct synth_state {
     const struct synth_cfg *cfg;
     struct synth_rng rng;
     struct gguf_writer *w;
-    void **bufs;            /* (n_bufs) tensor data, alive until the write */
+    void **bufs;            /* (n_bufs) the tensors' jobs, alive until the write */
     size_t n_bufs, cap_bufs;
     uint64_t n_params;
     char err[512];
@@ -342,7 +342,60 @@ static uint32_t synth_pick_type(const struct synth_cfg *c, enum synth_kind kind,
     return t;
 }
 
-/* Makes one tensor of shape ne[0..n_dims) and adds it to the writer. */
+/* One tensor, made when the writer asks for its bytes (gguf_writer_add_tensor_fill): the
+ * tensors are made one at a time, in the order they were added, so the random stream gives
+ * the same values as making them at once would, and a large model never sits in memory. */
+struct synth_job {
+    struct synth_state *st;
+    enum synth_kind kind;
+    uint32_t type;
+    int64_t n, row, rows;   /* values, ne[0], ne[1] */
+};
+
+static int synth_fill(void *ud, const char *name, void *buf, uint64_t nbytes, char *why,
+                      size_t whylen)
+{
+    const struct synth_job *j = ud;
+    struct synth_state *st = j->st;
+    const struct synth_cfg *c = st->cfg;
+    const int64_t n = j->n;
+    float *x = malloc((size_t)n * sizeof *x); /* (n) the values before conversion */
+    if (!x) {
+        snprintf(why, whylen, "out of memory for tensor '%s'", name);
+        return -1;
+    }
+    double std = j->kind == SK_ROUTER || j->kind == SK_HEAD ? 1.0 / sqrt((double)c->d_model)
+                                                            : 0.02;
+    for (int64_t i = 0; i < n; i++)
+        x[i] = j->kind == SK_NORM ? 1.0f : (float)(std * synth_normal(&st->rng));
+    if (c->hostile && j->kind == SK_EMBED) {
+        for (int64_t r = 0; r < j->rows; r++)
+            x[r * j->row] = SYNTH_CARRIER;
+    }
+    if (c->hostile && j->kind == SK_HEAD) {
+        int first = 256 + c->n_merges + 3;
+        for (int i = 0; i < SYNTH_N_HOSTILE; i++)
+            x[(int64_t)(first + i) * j->row] = SYNTH_PULL;
+        for (int i = 0; i < SYNTH_N_HOSTILE_BYTES; i++)
+            x[(int64_t)synth_hostile_bytes[i] * j->row] = SYNTH_PULL;
+    }
+    const struct quant_traits *qt = quant_traits(j->type);
+    if (j->type == GGML_TYPE_F32) {
+        memcpy(buf, x, (size_t)nbytes);
+    } else if (j->type == GGML_TYPE_F16) {
+        uint16_t *h = buf;
+        for (int64_t i = 0; i < n; i++)
+            h[i] = quant_f32_to_f16(x[i]);
+    } else if (j->type == GGML_TYPE_Q8_0 && !(qt && qt->from_float)) {
+        synth_q8_0_pack(x, buf, n);
+    } else {
+        qt->from_float(x, buf, n); /* synth_tensor checked it has one */
+    }
+    free(x);
+    return 0;
+}
+
+/* Adds one tensor of shape ne[0..n_dims) to the writer, made at the write (synth_fill). */
 static int synth_tensor(struct synth_state *st, enum synth_kind kind, int n_dims,
                         const int64_t *ne, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
@@ -359,81 +412,26 @@ static int synth_tensor(struct synth_state *st, enum synth_kind kind, int n_dims
     int64_t n = 1;
     for (int d = 0; d < n_dims; d++)
         n *= ne[d];
-    float *x = malloc((size_t)n * sizeof *x); /* (n) the values before conversion */
-    if (!x) {
-        snprintf(st->err, sizeof st->err, "out of memory for tensor '%s'", name);
+    st->n_params += (uint64_t)n;
+    const struct synth_cfg *c = st->cfg;
+    uint32_t type = synth_pick_type(c, kind, name, ne[0]);
+    const struct quant_traits *qt = quant_traits(type);
+    if (type != GGML_TYPE_F32 && type != GGML_TYPE_F16 && type != GGML_TYPE_Q8_0 &&
+        (!qt || !qt->from_float || n % qt->blck_size != 0)) {
+        /* synth_check made rows whole blocks */
+        snprintf(st->err, sizeof st->err, "no %s writer for tensor '%s'",
+                 qt ? qt->name : "such", name);
         return -1;
     }
-    double std = kind == SK_ROUTER || kind == SK_HEAD ? 1.0 / sqrt((double)st->cfg->d_model)
-                                                      : 0.02;
-    for (int64_t i = 0; i < n; i++)
-        x[i] = kind == SK_NORM ? 1.0f : (float)(std * synth_normal(&st->rng));
-    st->n_params += (uint64_t)n;
-
-    const struct synth_cfg *c = st->cfg;
-    if (c->hostile && kind == SK_EMBED) {
-        for (int64_t r = 0; r < ne[1]; r++)
-            x[r * ne[0]] = SYNTH_CARRIER;
-    }
-    if (c->hostile && kind == SK_HEAD) {
-        int first = 256 + c->n_merges + 3;
-        for (int i = 0; i < SYNTH_N_HOSTILE; i++)
-            x[(int64_t)(first + i) * ne[0]] = SYNTH_PULL;
-        for (int i = 0; i < SYNTH_N_HOSTILE_BYTES; i++)
-            x[(int64_t)synth_hostile_bytes[i] * ne[0]] = SYNTH_PULL;
-    }
-
-    uint32_t type = synth_pick_type(c, kind, name, ne[0]);
-    void *data = x;
-    const struct quant_traits *qt = quant_traits(type);
-    if (type == GGML_TYPE_F16) {
-        uint16_t *h = malloc((size_t)n * sizeof *h);
-        if (!h) {
-            free(x);
-            snprintf(st->err, sizeof st->err, "out of memory for tensor '%s'", name);
-            return -1;
-        }
-        for (int64_t i = 0; i < n; i++)
-            h[i] = quant_f32_to_f16(x[i]);
-        free(x);
-        data = h;
-    } else if (type == GGML_TYPE_Q8_0) {
-        uint8_t *q = malloc((size_t)(n / 32) * 34); /* (n/32 blocks of 34 bytes) */
-        if (!q) {
-            free(x);
-            snprintf(st->err, sizeof st->err, "out of memory for tensor '%s'", name);
-            return -1;
-        }
-        if (qt && qt->from_float)
-            qt->from_float(x, q, n);
-        else
-            synth_q8_0_pack(x, q, n);
-        free(x);
-        data = q;
-    } else if (type != GGML_TYPE_F32) {
-        /* (n / blck_size blocks of type_size bytes); synth_check made rows whole blocks */
-        if (!qt || !qt->from_float || n % qt->blck_size != 0) {
-            free(x);
-            snprintf(st->err, sizeof st->err, "no %s writer for tensor '%s'",
-                     qt ? qt->name : "such", name);
-            return -1;
-        }
-        uint8_t *q = malloc((size_t)(n / qt->blck_size) * qt->type_size);
-        if (!q) {
-            free(x);
-            snprintf(st->err, sizeof st->err, "out of memory for tensor '%s'", name);
-            return -1;
-        }
-        qt->from_float(x, q, n);
-        free(x);
-        data = q;
-    }
-    if (synth_keep(st, data)) {
-        free(data);
+    struct synth_job *j = malloc(sizeof *j);
+    if (!j || synth_keep(st, j)) {
+        free(j);
         snprintf(st->err, sizeof st->err, "out of memory");
         return -1;
     }
-    if (gguf_writer_add_tensor(st->w, name, type, (uint32_t)n_dims, ne, data)) {
+    *j = (struct synth_job){ .st = st, .kind = kind, .type = type, .n = n, .row = ne[0],
+                             .rows = n_dims > 1 ? ne[1] : 1 };
+    if (gguf_writer_add_tensor_fill(st->w, name, type, (uint32_t)n_dims, ne, synth_fill, j)) {
         snprintf(st->err, sizeof st->err, "cannot add tensor '%s'", name);
         return -1;
     }

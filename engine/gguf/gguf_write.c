@@ -23,6 +23,8 @@ struct gguf_wtensor {
     int64_t ne[GGUF_MAX_DIMS];
     uint64_t nbytes;
     const void *data; /* borrowed until the write */
+    gguf_tensor_fill_fn fill; /* or made at the write by fill(ud, ...) */
+    void *ud;
 };
 
 struct gguf_writer {
@@ -282,8 +284,9 @@ int gguf_writer_set_alignment(struct gguf_writer *w, uint32_t alignment)
     return 0;
 }
 
-int gguf_writer_add_tensor(struct gguf_writer *w, const char *name, uint32_t type,
-                           uint32_t n_dims, const int64_t *ne, const void *data)
+static int writer_add_tensor(struct gguf_writer *w, const char *name, uint32_t type,
+                             uint32_t n_dims, const int64_t *ne, const void *data,
+                             gguf_tensor_fill_fn fill, void *ud)
 {
     if (!w || w->error[0])
         return -1;
@@ -294,7 +297,8 @@ int gguf_writer_add_tensor(struct gguf_writer *w, const char *name, uint32_t typ
         return writer_error(w, "tensor '%s' has an unknown type", name);
     if (n_dims < 1 || n_dims > GGUF_MAX_DIMS)
         return writer_error(w, "tensor '%s' needs 1 to 4 dimensions", name);
-    struct gguf_wtensor t = { .type = type, .n_dims = n_dims, .data = data };
+    struct gguf_wtensor t = { .type = type, .n_dims = n_dims, .data = data, .fill = fill,
+                              .ud = ud };
     for (int d = 0; d < GGUF_MAX_DIMS; d++)
         t.ne[d] = (uint32_t)d < n_dims ? ne[d] : 1;
     uint64_t nbytes = 0;
@@ -312,7 +316,7 @@ int gguf_writer_add_tensor(struct gguf_writer *w, const char *name, uint32_t typ
     }
     if (bad)
         return writer_error(w, "tensor '%s' has a bad shape", name);
-    if (nbytes && !data)
+    if (nbytes && !data && !fill)
         return writer_error(w, "tensor '%s' has no data", name);
     t.nbytes = nbytes;
     for (uint64_t i = 0; i < w->n_tensors; i++)
@@ -333,6 +337,21 @@ int gguf_writer_add_tensor(struct gguf_writer *w, const char *name, uint32_t typ
     return 0;
 }
 
+int gguf_writer_add_tensor(struct gguf_writer *w, const char *name, uint32_t type,
+                           uint32_t n_dims, const int64_t *ne, const void *data)
+{
+    return writer_add_tensor(w, name, type, n_dims, ne, data, NULL, NULL);
+}
+
+int gguf_writer_add_tensor_fill(struct gguf_writer *w, const char *name, uint32_t type,
+                                uint32_t n_dims, const int64_t *ne, gguf_tensor_fill_fn fill,
+                                void *ud)
+{
+    if (!fill)
+        return writer_error(w, "tensor '%s' has no data", name ? name : "");
+    return writer_add_tensor(w, name, type, n_dims, ne, NULL, fill, ud);
+}
+
 /* ---------------------------------------------------------------- output */
 
 /* Where bytes go: a FILE or a growing memory buffer. */
@@ -341,6 +360,7 @@ struct gguf_sink {
     uint8_t *buf;
     uint64_t len, cap;
     bool failed;
+    char why[256];  /* a fill callback's message, or empty (then errno says) */
 };
 
 static void sink_write(struct gguf_sink *s, const void *p, uint64_t n)
@@ -406,9 +426,23 @@ static void writer_emit(const struct gguf_writer *w, struct gguf_sink *s)
         off += t->nbytes + writer_pad(t->nbytes, w->alignment);
     }
     sink_zeros(s, writer_pad(pos, w->alignment));
-    for (uint64_t i = 0; i < w->n_tensors; i++) {
+    for (uint64_t i = 0; i < w->n_tensors && !s->failed; i++) {
         const struct gguf_wtensor *t = &w->tensors[i];
-        sink_write(s, t->data, t->nbytes);
+        if (t->fill && t->nbytes) {
+            void *buf = t->nbytes <= SIZE_MAX ? malloc((size_t)t->nbytes) : NULL;
+            if (!buf)
+                snprintf(s->why, sizeof s->why, "out of memory for tensor '%s'", t->name);
+            else if (t->fill(t->ud, t->name, buf, t->nbytes, s->why, sizeof s->why) != 0 &&
+                     !s->why[0])
+                snprintf(s->why, sizeof s->why, "tensor '%s' could not be made", t->name);
+            if (s->why[0])
+                s->failed = true;
+            else
+                sink_write(s, buf, t->nbytes);
+            free(buf);
+        } else {
+            sink_write(s, t->data, t->nbytes);
+        }
         sink_zeros(s, writer_pad(t->nbytes, w->alignment));
     }
 }
@@ -430,7 +464,7 @@ int gguf_writer_to_mem(struct gguf_writer *w, uint8_t **out, uint64_t *size, cha
     writer_emit(w, &s);
     if (s.failed) {
         free(s.buf);
-        snprintf(err, errlen, "(memory): out of memory");
+        snprintf(err, errlen, "(memory): %s", s.why[0] ? s.why : "out of memory");
         return -1;
     }
     *out = s.buf;
@@ -484,8 +518,11 @@ int gguf_writer_write(struct gguf_writer *w, const char *path, char *err, size_t
         e = errno ? errno : EIO;
     if (!e && rename(tmp, path) != 0)
         e = errno;
-    if (e) {
-        snprintf(err, errlen, "%s: cannot write: %s", path, strerror(e));
+    if (e || s.why[0]) {
+        if (s.why[0])
+            snprintf(err, errlen, "%s: %s", path, s.why);
+        else
+            snprintf(err, errlen, "%s: cannot write: %s", path, strerror(e));
         unlink(tmp);
         free(tmp);
         return -1;

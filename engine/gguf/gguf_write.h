@@ -66,6 +66,16 @@ int gguf_writer_set_alignment(struct gguf_writer *w, uint32_t alignment);
 int gguf_writer_add_tensor(struct gguf_writer *w, const char *name, uint32_t type,
                            uint32_t n_dims, const int64_t *ne, const void *data);
 
+/* A tensor whose bytes are made while the file is written, in the order the tensors were
+ * added: fill writes the tensor's nbytes into buf (the writer's, freed after) and returns
+ * 0, or writes a message into why and returns -1, which fails the write with it. A writer of
+ * a large model so holds one tensor at a time instead of all of them. */
+typedef int (*gguf_tensor_fill_fn)(void *ud, const char *name, void *buf, uint64_t nbytes,
+                                   char *why, size_t whylen);
+int gguf_writer_add_tensor_fill(struct gguf_writer *w, const char *name, uint32_t type,
+                                uint32_t n_dims, const int64_t *ne, gguf_tensor_fill_fn fill,
+                                void *ud);
+
 /* Writes the file atomically. Returns 0, or -1 with a one-line message naming the path. */
 int gguf_writer_write(struct gguf_writer *w, const char *path, char *err, size_t errlen);
 /* Writes into a malloc'd buffer (*out, *size), for tests and fuzz seeds; free() it. */
