@@ -175,3 +175,26 @@ size_t backend_missing_text(unsigned reports, char *buf, size_t buflen)
     }
     return n;
 }
+
+bool backend_server_share(const struct trace_speed *s, char *server, size_t server_len,
+                          char *pipe, size_t pipe_len)
+{
+    if (server_len)
+        server[0] = 0;
+    if (pipe_len)
+        pipe[0] = 0;
+    if (s->n_server == 0)
+        return false;
+    int a = snprintf(server, server_len, "server TTFT %.1f ms", s->server_ttft_ms);
+    int b = snprintf(pipe, pipe_len, "network+queue TTFT %+.1f ms",
+                     s->ttft_ms - s->server_ttft_ms);
+    if (s->n_itl > 0 && s->server_decode_ms > 0 && a > 0 && b > 0 && (size_t)a < server_len &&
+        (size_t)b < pipe_len) {
+        double n = (double)s->n_itl;
+        snprintf(server + a, server_len - (size_t)a, ", %.2f ms/tok (p95 %.2f)",
+                 s->server_decode_ms / n, s->server_itl_p95_ms);
+        snprintf(pipe + b, pipe_len - (size_t)b, ", %+.2f ms/tok",
+                 (s->itl_mean_ms * n - s->server_decode_ms) / n);
+    }
+    return true;
+}

@@ -17,6 +17,7 @@
 #include "chat.h"
 #include "engine.h"
 #include "trace.h"
+#include "trace_stats.h"
 
 /* What a backend fills in the records it appends (bits of backend_info.reports). */
 enum backend_report {
@@ -86,6 +87,13 @@ const struct backend_info *backend_info(const struct backend *b);
 /* "not reported by this server: gate weights, entropy, ..." for what reports lacks, into
  * buf ("" for a backend that reports everything). */
 size_t backend_missing_text(unsigned reports, char *buf, size_t buflen);
+
+/* The server's own times beside the client's, from a range's trace_speed (the records'
+ * ns_server): into server "server TTFT 13.6 ms, 0.53 ms/tok (p95 0.61)" and into pipe
+ * "network+queue TTFT +3.7 ms, +0.12 ms/tok" (client minus server: the seeds'
+ * "is it compute or the pipeline?"). Returns false (both "") when no record has them. */
+bool backend_server_share(const struct trace_speed *s, char *server, size_t server_len,
+                          char *pipe, size_t pipe_len);
 
 struct backend_request {
     const char *system;        /* chat: the system prompt, or NULL */

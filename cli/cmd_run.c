@@ -429,6 +429,9 @@ static void run_print_figures(const struct trace_log *log, const struct backend_
     if (res->server_load_ms >= 0 && res->server_total_ms >= 0) /* Ollama's native API */
         fprintf(stderr, ", load %.1f ms, total %.1f ms", res->server_load_ms,
                 res->server_total_ms);
+    char server[160], pipe[160];
+    if (backend_server_share(&s, server, sizeof server, pipe, sizeof pipe))
+        fprintf(stderr, " | %s", pipe);
     char missing[256];
     unsigned reports = info->reports;
     if (res->server_prompt_ms < 0 || res->server_predicted_ms < 0)

@@ -234,6 +234,8 @@ size_t trace_json_line(const struct trace_log *log, size_t i, char *buf, size_t 
     json_fmt(&o, ",\"ns\":{\"total\":%llu", (unsigned long long)t->ns_total);
     for (int p = 0; p < TRACE_PHASE_COUNT; p++)
         json_fmt(&o, ",\"%s\":%llu", trace_phase_names[p], (unsigned long long)t->ns[p]);
+    if (t->ns_server)
+        json_fmt(&o, ",\"server\":%llu", (unsigned long long)t->ns_server);
     json_str(&o, "}");
     if (t->shift_dropped)
         json_fmt(&o, ",\"shift\":{\"dropped\":%lu,\"ns\":%llu}", (unsigned long)t->shift_dropped,

@@ -66,6 +66,10 @@ struct trace_token {
                                           pass waited for it to run again */
     bool thinking;                     /* generated as a reasoning model's thinking (its
                                           markers included), not its answer (reasoning.h) */
+    uint64_t ns_server;                /* a remote engine: the server's own time for this
+                                          record, as it reports it (backend.h); beside
+                                          ns_total, the client's, the difference is the
+                                          network and the queue. 0: not reported */
 };
 
 struct trace_log {

@@ -87,11 +87,13 @@ int trace_speed(const struct trace_log *log, size_t from, size_t to, struct trac
             out->shift_dropped += t->shift_dropped;
             out->shift_ms += (double)t->ns_shift / 1e6;
         }
+        out->n_server += t->fed && t->ns_server > 0;
         if (t->prompt) {
             out->n_prompt++;
             if (t->fed) {
                 out->n_prompt_fed++;
                 prompt_ns += t->ns_total;
+                out->server_ttft_ms += (double)t->ns_server / 1e6;
             }
         } else {
             out->n_gen++;
@@ -111,6 +113,16 @@ int trace_speed(const struct trace_log *log, size_t from, size_t to, struct trac
         return -1;
     size_t k = 0;
     double sum = 0;
+    for (size_t i = from; i < to; i++) {
+        const struct trace_token *t = &log->tok[i];
+        if (!t->prompt && t->fed) {
+            ms[k] = (double)t->ns_server / 1e6;
+            out->server_decode_ms += ms[k++];
+        }
+    }
+    if (out->n_server)
+        out->server_itl_p95_ms = select_kth(ms, n_itl, percentile_rank(n_itl, 95) - 1);
+    k = 0;
     for (size_t i = from; i < to; i++) {
         const struct trace_token *t = &log->tok[i];
         if (!t->prompt && t->fed) {

@@ -26,7 +26,10 @@
  *   this layer, the fraction with the same top-1 expert (experts[0]).
  * - Normalised entropy of a layer's routing = entropy / ln(n_experts), in [0, 1].
  * - Time split: sums of ns[phase] and ns_total over the fed records; share = phase /
- *   total; ms per token = phase / fed records. */
+ *   total; ms per token = phase / fed records.
+ * - A remote engine's own times (ns_server, when its server reports them): server TTFT =
+ *   the fed prompt records' ns_server; server decode = the ITL samples' ns_server, and its
+ *   p95 their nearest-rank p95. Client minus server is the network and queue share. */
 #ifndef MOESCOPE_TRACE_STATS_H
 #define MOESCOPE_TRACE_STATS_H
 
@@ -62,6 +65,10 @@ struct trace_speed {
                                * the generated records before it (their passes produced the
                                * logits up to it); = TTFT without thinking; 0 while no
                                * answer token has come */
+    size_t n_server;          /* fed records with the server's own time (ns_server > 0) */
+    double server_ttft_ms;    /* sum of the fed prompt records' ns_server */
+    double server_decode_ms;  /* sum of the ITL samples' ns_server */
+    double server_itl_p95_ms; /* p95 of the ITL samples' ns_server */
 };
 
 struct trace_balance {

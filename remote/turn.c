@@ -24,7 +24,12 @@
  *    inter-chunk time per token; the last one stays unfed (no next chunk), as locally, so
  *    routing a server sent for it is kept in the record but not shown;
  *  - routed expert ids (vLLM's .npy, SGLang's int32) fill the layers: ids only (weights 0,
- *    entropy NaN: a server reports neither).
+ *    entropy NaN: a server reports neither);
+ *  - the server's own time (ns_server) beside the client's: with timings_per_token
+ *    llama-server's every chunk carries its running prompt_ms and predicted_ms, so a record
+ *    gets what predicted_ms grew by until the next chunk (the prompt record: prompt_ms and
+ *    the decode to the first token); a server that reports only the whole reply's times
+ *    (Ollama's durations) has them spread evenly over the fed records.
  * A cut stream keeps every record received and ends BACKEND_STOP_INTERRUPTED. */
 #include <inttypes.h>
 #include <math.h>
@@ -274,11 +279,60 @@ static long turn_take_tokens(struct turn *t, const cJSON *choice)
     return (long)(t->log->n - before);
 }
 
+static uint64_t turn_ms_to_ns(double ms)
+{
+    return ms > 0 ? (uint64_t)(ms * 1e6 + 0.5) : 0;
+}
+
+/* The server's share of the records a content chunk completes, from the running totals the
+ * chunk carries (llama-server with timings_per_token): the prompt record gets prompt_ms
+ * plus the decode time to the first token; the records since the last timed chunk the
+ * growth of predicted_ms since then, evenly (as the client's chunk time). */
+static void turn_server_chunk(struct turn *t, size_t first_new, bool first)
+{
+    const struct backend_result *res = t->res;
+    bool timed = t->chunk_timed;
+    t->chunk_timed = false;
+    if (!timed || res->server_predicted_ms < 0 || (!first && !t->srv_per_chunk))
+        return; /* (timings on a later chunk only: the whole reply's, spread at the end) */
+    struct trace_log *log = t->log;
+    if (first) {
+        t->srv_per_chunk = true;
+        log->tok[t->prompt_idx].ns_server =
+            turn_ms_to_ns((res->server_prompt_ms > 0 ? res->server_prompt_ms : 0) +
+                          res->server_predicted_ms);
+        t->srv_from = first_new;
+    } else if (t->pending > t->srv_from) {
+        uint64_t share = turn_ms_to_ns(res->server_predicted_ms - t->srv_prev_ms) /
+                         (t->pending - t->srv_from);
+        for (size_t i = t->srv_from; i < t->pending; i++)
+            log->tok[i].ns_server = share;
+        t->srv_from = t->pending;
+    }
+    t->srv_prev_ms = res->server_predicted_ms;
+}
+
+void turn_server_times_spread(struct turn *t)
+{
+    const struct backend_result *res = t->res;
+    struct trace_log *log = t->log;
+    if (t->srv_per_chunk || res->server_predicted_ms < 0 || log->n <= t->prompt_idx)
+        return;
+    log->tok[t->prompt_idx].ns_server = turn_ms_to_ns(res->server_prompt_ms);
+    size_t n_fed = 0;
+    for (size_t i = t->prompt_idx + 1; i < log->n; i++)
+        n_fed += log->tok[i].fed;
+    for (size_t i = t->prompt_idx + 1; n_fed && i < log->n; i++)
+        if (log->tok[i].fed)
+            log->tok[i].ns_server = turn_ms_to_ns(res->server_predicted_ms) / n_fed;
+}
+
 /* Times for the records a content chunk completes (see the top of the file). */
 static void turn_time_chunk(struct turn *t, size_t first_new, uint64_t now)
 {
     struct trace_log *log = t->log;
-    if (!t->got_content) {
+    bool first = !t->got_content;
+    if (first) {
         t->got_content = true;
         t->res->ttft_ms = (double)(now - t->t0) / 1e6;
         log->tok[t->prompt_idx].ns_total = now - t->t0;
@@ -293,6 +347,7 @@ static void turn_time_chunk(struct turn *t, size_t first_new, uint64_t now)
         }
         t->pending = log->n - 1;
     }
+    turn_server_chunk(t, first_new, first);
     t->t_last = now;
     t->res->n_chunks++;
 }
@@ -458,6 +513,7 @@ void turn_take_usage(struct turn *t, const cJSON *j)
     const cJSON *tm = cJSON_GetObjectItemCaseSensitive(j, "timings");
     if (!cJSON_IsObject(tm))
         return;
+    t->chunk_timed = true;
     struct backend_result *res = t->res;
     struct { const char *key; double *d; long *l; } fields[] = {
         { "prompt_ms", &res->server_prompt_ms, NULL },
@@ -608,6 +664,7 @@ static int turn_expand_prompt(struct turn *t, size_t *n_prompt)
     for (size_t i = t->prompt_idx + 1; rc == 0 && i < log->n; i++)
         rc = trace_log_copy_from(&gen, log, i) < 0 ? -1 : 0;
     uint64_t ttft = log->tok[t->prompt_idx].ns_total;
+    uint64_t server = log->tok[t->prompt_idx].ns_server;
     bool fed = log->tok[t->prompt_idx].fed;
     size_t first_len = log->tok[t->prompt_idx].piece_len;
     char *first = malloc(first_len + 1);
@@ -625,6 +682,7 @@ static int turn_expand_prompt(struct turn *t, size_t *n_prompt)
         struct trace_token *rec = &log->tok[log->n - 1];
         rec->fed = fed;
         rec->ns_total = ttft / (uint64_t)want + (i == want - 1 ? ttft % (uint64_t)want : 0);
+        rec->ns_server = server / (uint64_t)want + (i == want - 1 ? server % (uint64_t)want : 0);
     }
     for (size_t i = 0; rc == 0 && i < gen.n; i++)
         rc = trace_log_copy_from(log, &gen, i) < 0 ? -1 : 0;
@@ -734,6 +792,7 @@ int remote_generate(struct backend *b, const struct backend_request *rq, struct 
     if (!t.streamed) /* one whole reply: routed, but no time of its own (see the top) */
         for (size_t i = t.prompt_idx + 1; i < log->n; i++)
             log->tok[i].fed = true;
+    turn_server_times_spread(&t);
     size_t n_prompt = 1;
     if (res->stop == BACKEND_STOP_ERROR && res->n_gen == 0) {
         trace_log_truncate(log, t.prompt_idx); /* nothing of the turn stays */

@@ -31,6 +31,12 @@ struct turn {
     bool exp_shape_missing;    /* SGLang sent ids but --experts-shape was not given */
     bool native;               /* Ollama's own API: an NDJSON stream */
     uint64_t line_offset;      /* native: the stream offset of body[0] */
+    /* The server's own times per record (trace_token.ns_server): llama-server's chunks
+     * carry its running totals with timings_per_token */
+    bool chunk_timed;          /* the object being read carried timings */
+    bool srv_per_chunk;        /* some content chunk did: records got their own share */
+    double srv_prev_ms;        /* the running decode total (predicted_ms) at the last one */
+    size_t srv_from;           /* first record with no server time yet */
     char err[480];             /* why a callback stopped the transfer */
 };
 
@@ -49,5 +55,8 @@ int turn_take_error(struct turn *t, const cJSON *j);
 void turn_json_add_input(cJSON *j, const struct backend_request *rq, bool chat);
 /* usage and llama-server's timings of an OpenAI-style object. */
 void turn_take_usage(struct turn *t, const cJSON *j);
+/* After the stream: a server that gave its times only for the whole reply (Ollama's
+ * durations, timings on the last chunk alone) has them spread evenly over the records. */
+void turn_server_times_spread(struct turn *t);
 
 #endif

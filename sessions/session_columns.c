@@ -33,6 +33,7 @@ const struct session_column session_columns[] = {
     { "thinking", SESSION_COL_INT, 1, ONE, 0, 1, FIELD(thinking), false, true },
     { "shift_dropped", SESSION_COL_INT, 1, ONE, 0, UINT32_MAX, FIELD(shift_dropped), false, true },
     { "ns_shift", SESSION_COL_INT, 1, ONE, 0, 1LL << 53, FIELD(ns_shift), false, true },
+    { "ns_server", SESSION_COL_INT, 1, ONE, 0, 1LL << 53, FIELD(ns_server), false, true },
 };
 
 const int session_column_count = (int)(sizeof session_columns / sizeof session_columns[0]);

@@ -108,6 +108,12 @@ runit run -m "http://127.0.0.1:$OKPORT" -p hi -n 8 --temp 0 --trace "$TMP/t.json
 grep -q '"piece":" be","prompt":false.*"logprob":-0.5,"top":\[\[' "$TMP/t.jsonl" && ok "logprobs and alternatives reach the trace" || bad "logprobs reach the trace" "$(head -c 600 "$TMP/t.jsonl")"
 grep -q "TTFT [0-9.]* ms | inter-token p50 [0-9.]* p95" "$TMP/err" && ok "TTFT and inter-token times measured" || bad "TTFT and ITL" "$(cat "$TMP/err")"
 grep -qF "server: prompt 4 tok 1.5 ms, decode 5 tok 80.0 ms" "$TMP/err" && ok "the server's own timings beside the client's" || bad "server timings" "$(cat "$TMP/err")"
+# timings_per_token: each chunk's running predicted_ms (0, 20, 40, ...): 20 ms for each fed
+# record (the fifth, last, is never fed); the client's time minus that is the network's
+[ "$(grep -c '"prompt":false.*"server":20000000}' "$TMP/t.jsonl")" = 4 ] &&
+    grep -q "| network+queue TTFT [-+][0-9.]* ms, [-+][0-9.]* ms/tok |" "$TMP/err" &&
+    ok "the server's time per token (timings_per_token) in the trace; network+queue beside it" ||
+    bad "server time per token" "$(cat "$TMP/err" "$TMP/t.jsonl")"
 grep -qF "not reported by this server: expert ids, gate weights, entropy, time split" "$TMP/err" && ok "what the server does not report is named" || bad "not reported" "$(cat "$TMP/err")"
 grep -qF '"backend":{"family":"llama-server","url":"http://127.0.0.1:'"$OKPORT"'/v1","fingerprint":"b7100-80fb11ac"}' "$TMP/s.json" && ok "the session records the backend" || bad "session backend" "$(head -c 800 "$TMP/s.json")"
 "$BIN" export md "$TMP/s.json" "$TMP/s.md" 2>"$TMP/err" && grep -qF " To be, or not" "$TMP/s.md" && ok "the remote session loads with no model and no server" || bad "remote session loads" "$(cat "$TMP/err")"
@@ -167,12 +173,13 @@ start cut
 runit run -m "http://127.0.0.1:$PORT" -p hi --trace "$TMP/cut.jsonl"
 partial "a cut stream" " To be," "the connection was closed mid-reply"
 [ "$(grep -c '"prompt":false' "$TMP/cut.jsonl")" = 3 ] && ok "the cut reply's records reach the trace" || bad "cut trace" "$(cat "$TMP/cut.jsonl")"
+# (the offsets: two events with their timings_per_token objects, then the bad line)
 start badsse
 runit run -m "http://127.0.0.1:$PORT" -p hi
-partial "malformed SSE names the byte offset" " To be" "malformed SSE at byte 846 of the stream"
+partial "malformed SSE names the byte offset" " To be" "malformed SSE at byte 1045 of the stream"
 start badjson
 runit run -m "http://127.0.0.1:$PORT" -p hi
-partial "malformed JSON names the byte offset" " To be" "malformed JSON at byte 872 of the stream"
+partial "malformed JSON names the byte offset" " To be" "malformed JSON at byte 1071 of the stream"
 start midError
 runit run -m "http://127.0.0.1:$PORT" -p hi
 partial "an error event mid-stream" " To be" "the server reported an error mid-reply: the GPU fell over"
@@ -219,6 +226,11 @@ grep -qF "server: prompt 4 tok 1.5 ms, decode 5 tok 80.0 ms, load 20.0 ms, total
     grep -q "TTFT [0-9.]* ms | inter-token p50 [0-9.]* p95" "$TMP/err" &&
     ok "Ollama's durations (ns) beside the client's TTFT and inter-token times" || bad "Ollama durations" "$(cat "$TMP/err")"
 grep -q '"piece":" be","prompt":false.*"logprob":-0.5,"top":\[\[' "$TMP/o.jsonl" && ok "Ollama's logprobs reach the trace" || bad "Ollama logprobs" "$(head -c 800 "$TMP/o.jsonl")"
+# Ollama gives one eval_duration for the reply: spread evenly, 80 ms over the 4 fed records
+[ "$(grep -c '"prompt":false.*"server":20000000}' "$TMP/o.jsonl")" = 4 ] &&
+    grep -q "| network+queue TTFT [-+][0-9.]* ms, [-+][0-9.]* ms/tok |" "$TMP/err" &&
+    ok "Ollama's durations spread over the records; network+queue beside them" ||
+    bad "Ollama server time per record" "$(cat "$TMP/err" "$TMP/o.jsonl")"
 runit run -m "http://127.0.0.1:$PORT" --native --chat -p hi -n 3
 [ "$RC" = 0 ] && [ "$(cat "$TMP/out")" = " To be," ] && grep -qF "decode 3 tok 80.0 ms" "$TMP/err" &&
     ok "Ollama --native --chat: /api/chat, num_predict" || bad "Ollama /api/chat" "rc $RC: $(cat "$TMP/out" "$TMP/err")"
@@ -242,7 +254,8 @@ if command -v tmux >/dev/null 2>&1; then
     }
     start slow
     SLOWPORT=$PORT
-    T new-session -d -s app -x 120 -y 32 \
+    # (140 columns: the reply's line keeps the server's figures, which come last)
+    T new-session -d -s app -x 140 -y 32 \
         "env XDG_DATA_HOME=$TMP/data XDG_STATE_HOME=$TMP/state $BIN -m http://127.0.0.1:$OKPORT; sleep 30"
     if waitfor "served by llama-server at" 20 &&
        screen | head -1 | grep -qF "llama-server at http://127.0.0.1:$OKPORT/v1"; then
@@ -252,6 +265,17 @@ if command -v tmux >/dev/null 2>&1; then
            screen | grep -qF "llama-server at http://127.0.0.1:$OKPORT/v1"; then
             ok "the app chats with a server; the views say what it does not report"
         else bad "the app chats with a server" "$(screen)"; fi
+        # the server's own times beside the client's: the reply's line, and the latency
+        # view's rows (the fake's timings_per_token: prompt 1.5 ms, then 20 ms a token)
+        T send-keys -t app Tab
+        T send-keys -t app 4
+        sleep 0.5
+        if screen | grep -qE "5 tokens [^ ]+ [0-9.]+ tok/s [^ ]+ TTFT [0-9]+ ms [^ ]+ server: TTFT 2 ms, 50\.0 tok/s" &&
+           screen | grep -qF "server TTFT 1.5 ms, 20.00 ms/tok (p95 20.00)" &&
+           screen | grep -qE "network\+queue TTFT [-+][0-9.]+ ms, [-+][0-9.]+ ms/tok"; then
+            ok "the app shows the server's own times: the reply's line and the latency view"
+        else bad "the server's times in the app" "$(screen)"; fi
+        T send-keys -t app Tab
     else bad "the app opens a server" "$(screen)"; fi
     T kill-session -t app
 

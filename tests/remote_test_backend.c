@@ -122,6 +122,30 @@ TEST(backend_missing_text_names_what_a_server_lacks)
     CHECK_STR_EQ(buf, "");
 }
 
+/* The server's figures and client minus server, from a range's trace_speed. */
+TEST(backend_server_share_is_client_minus_server)
+{
+    char server[160], pipe[160];
+    struct trace_speed s = { .n_itl = 4, .ttft_ms = 17.3, .itl_mean_ms = 0.65, .n_server = 5,
+                             .server_ttft_ms = 13.6, .server_decode_ms = 2.12,
+                             .server_itl_p95_ms = 0.61 };
+    CHECK(backend_server_share(&s, server, sizeof server, pipe, sizeof pipe));
+    CHECK_STR_EQ(server, "server TTFT 13.6 ms, 0.53 ms/tok (p95 0.61)");
+    /* 4 x 0.65 = 2.60 ms at the client against 2.12 at the server: +0.12 ms a token */
+    CHECK_STR_EQ(pipe, "network+queue TTFT +3.7 ms, +0.12 ms/tok");
+    /* a one-token reply: TTFT only */
+    s.n_itl = 0;
+    s.server_decode_ms = 0;
+    CHECK(backend_server_share(&s, server, sizeof server, pipe, sizeof pipe));
+    CHECK_STR_EQ(server, "server TTFT 13.6 ms");
+    CHECK_STR_EQ(pipe, "network+queue TTFT +3.7 ms");
+    /* no record with a server time: nothing said */
+    s.n_server = 0;
+    CHECK(!backend_server_share(&s, server, sizeof server, pipe, sizeof pipe));
+    CHECK_STR_EQ(server, "");
+    CHECK_STR_EQ(pipe, "");
+}
+
 TEST(remote_open_refused_connection_is_one_line)
 {
     /* Port 1 on the loopback: nothing listens there. */

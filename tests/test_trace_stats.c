@@ -104,6 +104,31 @@ TEST(stats_speed)
     trace_log_free(&tl);
 }
 
+/* A remote engine's own times (ns_server) beside the client's: the server TTFT is the fed
+ * prompt records' sum, the server decode the ITL samples' sum and nearest-rank p95; an
+ * unfed record's and a record without one (0) count for nothing. */
+TEST(stats_speed_server_times)
+{
+    struct trace_log tl;
+    build_log(&tl); /* prompt 3 fed (3, 3, 4 ms), generated fed ITL 5 6 7 8 20 ms, 1 unfed */
+    static const double server_ms[9] = { 1, 1, 2, 4, 5, 6, 0, 7, 9 };
+    for (int i = 0; i < 9; i++)
+        tl.tok[i].ns_server = (uint64_t)(server_ms[i] * MS);
+    struct trace_speed s;
+    CHECK_INT_EQ(trace_speed(&tl, 0, tl.n, &s), 0);
+    CHECK_INT_EQ(s.n_server, 7);                        /* fed with a time: 3 + 4 (not 0, 9) */
+    CHECK_NEAR(s.server_ttft_ms, 4, 1e-9);              /* 1 + 1 + 2 */
+    CHECK_NEAR(s.server_decode_ms, 22, 1e-9);           /* 4 + 5 + 6 + 0 + 7 */
+    CHECK_NEAR(s.server_itl_p95_ms, 7, 1e-9);           /* sorted 0 4 5 6 7: rank 5 */
+    /* a log with no server times: all zero, so the views say nothing of a server */
+    for (int i = 0; i < 9; i++)
+        tl.tok[i].ns_server = 0;
+    CHECK_INT_EQ(trace_speed(&tl, 0, tl.n, &s), 0);
+    CHECK_INT_EQ(s.n_server, 0);
+    CHECK_NEAR(s.server_ttft_ms + s.server_decode_ms + s.server_itl_p95_ms, 0, 0);
+    trace_log_free(&tl);
+}
+
 static int tts_double_cmp(const void *a, const void *b)
 {
     const double x = *(const double *)a, y = *(const double *)b;

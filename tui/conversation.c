@@ -397,7 +397,7 @@ static void conversation_reply_meta(const struct app *a, struct message *m, enum
                       : why == REPLY_CTX_FULL ? "context full"
                       : why == REPLY_INTERRUPTED ? "interrupted"
                                               : "";
-    char ttft[96] = "", tps[48] = "";
+    char ttft[96] = "", tps[48] = "", server[40] = "";
     int tl = 0;
     if (sp.n_prompt_fed > 0)
         tl = snprintf(ttft, sizeof ttft, "%sTTFT %.0f ms", dot, sp.ttft_ms);
@@ -407,8 +407,16 @@ static void conversation_reply_meta(const struct app *a, struct message *m, enum
     /* (a server that sends each reply whole times no token: no rate) */
     if (!a->ws.backend[0] || (a->ws.reports & BACKEND_REPORTS_TOKEN_TIMES))
         snprintf(tps, sizeof tps, "%s%.1f tok/s", dot, sp.decode_tps);
-    snprintf(m->meta, sizeof m->meta, "%zu tokens%.47s%.95s%s%s", sp.n_gen, tps, ttft,
-             *end ? dot : "", end);
+    /* A server that reports its own times: its figures last (a narrow pane cuts them, not
+     * how the reply ended); the gap to the client's is the network and the queue, which
+     * the latency view shows. */
+    if (sp.server_decode_ms > 0)
+        snprintf(server, sizeof server, "%sserver: TTFT %.0f ms, %.1f tok/s", dot,
+                 sp.server_ttft_ms, (double)sp.n_itl * 1e3 / sp.server_decode_ms);
+    else if (sp.server_ttft_ms > 0)
+        snprintf(server, sizeof server, "%sserver: TTFT %.0f ms", dot, sp.server_ttft_ms);
+    snprintf(m->meta, sizeof m->meta, "%zu tokens%.47s%.95s%s%s%.39s", sp.n_gen, tps, ttft,
+             *end ? dot : "", end, server);
 }
 
 void conversation_mark_thinking(struct app *a)

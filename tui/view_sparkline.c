@@ -16,6 +16,10 @@
  * (TTFT) on the left, not columns. TTFT and tok/s are of the last turn; the inter-token
  * p50/p95/p99 and jitter are over the whole session (trace_stats.h has the definitions).
  *
+ * A remote engine whose server reports its own times (llama-server's timings per token,
+ * Ollama's durations) gets a row with them and the network+queue share: client minus
+ * server, per TTFT and per token, and the selected token's pair.
+ *
  * The window of records in sight ends at the newest record, unless the selection lies
  * further back: then it ends a little after the selection. The selected column is drawn in
  * THEME_SELECTION. */
@@ -100,6 +104,26 @@ void view_entropy_draw(const struct view_ctx *ctx, WINDOW *w)
     }
 }
 
+/* A remote engine that reports its own times: the last turn's server figures (with room
+ * for two rows) and the network+queue share beside the client's (backend_server_share),
+ * then the selected record's pair, from row y. Returns the rows drawn (0 without them). */
+static int latency_server_rows(const struct view_ctx *ctx, const struct view_area *va,
+                               const struct trace_speed *turn, WINDOW *w, int y, int rows)
+{
+    char server[160], pipe[160];
+    if (rows < 1 || !backend_server_share(turn, server, sizeof server, pipe, sizeof pipe))
+        return 0;
+    if (rows >= 2)
+        draw_printf(w, y++, 0, va->cols, draw_attr(va->th, THEME_DIM), "%s", server);
+    int x = draw_printf(w, y, 0, va->cols, draw_attr(va->th, THEME_TEXT), "%s", pipe);
+    long sel = view_selected(ctx);
+    if (sel >= 0 && va->log->tok[sel].fed && va->log->tok[sel].ns_server > 0)
+        draw_printf(w, y, x, va->cols - x, draw_attr(va->th, THEME_SELECTION),
+                    "  token %.1f ms, server %.1f", (double)va->log->tok[sel].ns_total / 1e6,
+                    (double)va->log->tok[sel].ns_server / 1e6);
+    return rows >= 2 ? 2 : 1;
+}
+
 void view_latency_draw(const struct view_ctx *ctx, WINDOW *w)
 {
     const struct view_area va = view_begin(ctx, w);
@@ -145,6 +169,8 @@ void view_latency_draw(const struct view_ctx *ctx, WINDOW *w)
     if (va.rows >= 3) {
         draw_printf(w, 1, 0, va.cols, draw_attr(va.th, THEME_TEXT), "%s", b);
         y0 = 2;
+        /* (the bars keep at least three rows) */
+        y0 += latency_server_rows(ctx, &va, &turn, w, 2, va.rows - 5);
     } else {
         snprintf(a, sizeof a, "  %.1f tok/s", turn.decode_tps);
         draw_printf(w, 0, x, va.cols - x, draw_attr(va.th, THEME_TEXT), "%s", a);

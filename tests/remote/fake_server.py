@@ -8,6 +8,7 @@ It listens on 127.0.0.1 with a free port, writes the port to PORTFILE (or prints
 serves /v1/models (owned_by from the mode's family) and POST /v1/completions and
 /v1/chat/completions as the mode says:
   ok          a llama-server-like stream of five tokens with logprobs, usage and timings
+              (with timings_per_token on every chunk: prompt 1.5 ms, then 20 ms a token)
   auth        401 unless "Authorization: Bearer right-key"; the 401 body quotes the key sent
   forbidden   403 always
   nomodel     404 {"error": "model not found"} on the completions endpoints
@@ -57,7 +58,7 @@ OWNER = {"vllm": "vllm", "sglang": "sglang", "ollama": "library",
          "ollamabad": "library"}.get(MODE, "llamacpp")
 
 
-def chunk(i, tok, chat):
+def chunk(i, tok, chat, timed=False):
     entry = {"id": 100 + i, "token": tok, "bytes": list(tok.encode()), "logprob": -0.25 * (i + 1),
              "top_logprobs": [{"id": 100 + i, "token": tok, "bytes": list(tok.encode()),
                                "logprob": -0.25 * (i + 1)},
@@ -67,8 +68,14 @@ def chunk(i, tok, chat):
         choice["delta"] = {"content": tok}
     else:
         choice["text"] = tok
-    return {"choices": [choice], "object": "text_completion", "model": "fake-moe",
-            "system_fingerprint": "b7100-80fb11ac"}
+    out = {"choices": [choice], "object": "text_completion", "model": "fake-moe",
+           "system_fingerprint": "b7100-80fb11ac"}
+    if timed:
+        # llama-server's timings_per_token: every chunk carries the running totals; the
+        # first token is free (the prompt's logits), then 20 ms a token, as the final 80
+        out["timings"] = {"prompt_n": 4, "prompt_ms": 1.5, "predicted_n": i + 1,
+                          "predicted_ms": 20.0 * i, "cache_n": 0}
+    return out
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -199,7 +206,8 @@ class Handler(BaseHTTPRequestHandler):
             count = min(count, maxt)
         for i in range(count):
             try:
-                self.event(chunk(i, TOKENS[i % len(TOKENS)], chat))
+                self.event(chunk(i, TOKENS[i % len(TOKENS)], chat,
+                                 OWNER == "llamacpp" and req.get("timings_per_token")))
             except (BrokenPipeError, ConnectionResetError):
                 if len(sys.argv) > 2:
                     with open(sys.argv[2] + ".closed", "w") as f:
