@@ -188,17 +188,22 @@ build-fuzz/obj/%.o: %.c
 $(FUZZ_BINS): build-fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_OBJ)
 	@mkdir -p build-fuzz
 	$(FUZZ_CC) $(FUZZ_FLAGS) -DMOESCOPE_FIXTURES='"$(abspath ../shared/fixtures)"' $(PKG_CFLAGS) \
-		-o $@ $^ $(shell pkg-config --libs libcjson 2>/dev/null || echo -lcjson) -lm
+		-o $@ $^ $(shell pkg-config --libs libcjson 2>/dev/null || echo -lcjson) $(FUZZ_LDLIBS) -lm
+# fuzz_ollama reads a remote turn's stream: the backend's objects too, and libcurl (turn.c).
+build-fuzz/fuzz_ollama: $(patsubst %.c,build-fuzz/obj/%.o,$(BACKEND_SRC))
+build-fuzz/fuzz_ollama: FUZZ_LDLIBS := -lcurl
 
 # The longest input per target, for what its format needs: every execution pays for every
 # byte, and libFuzzer's default is the largest seed. Themes are short; sessions, chat turns
 # and texts a few KB; a GGUF's header (keys, arrays, tensor table) fits in 8 KB, and the
-# smallest whole models (fuzz_gguf also loads the model) in 16-20 KB.
+# smallest whole models (fuzz_gguf also loads the model) in 16-20 KB. An NDJSON stream of a
+# few lines with logprobs, 4 KB.
 FUZZ_MAX_LEN_fuzz_theme := 2048
 FUZZ_MAX_LEN_fuzz_session := 4096
 FUZZ_MAX_LEN_fuzz_chat := 4096
 FUZZ_MAX_LEN_fuzz_tokenizer := 4096
 FUZZ_MAX_LEN_fuzz_gguf := 20480
+FUZZ_MAX_LEN_fuzz_ollama := 4096
 
 fuzz: $(FUZZ_BINS)
 	@for t in $(FUZZ_TARGETS); do \

@@ -279,9 +279,13 @@ static long turn_take_tokens(struct turn *t, const cJSON *choice)
     return (long)(t->log->n - before);
 }
 
+/* A server's figure in ms as ns; a negative one is 0 and an absurd one is capped at 2^53 ns
+ * (104 days: what a session's columns hold exactly). */
 static uint64_t turn_ms_to_ns(double ms)
 {
-    return ms > 0 ? (uint64_t)(ms * 1e6 + 0.5) : 0;
+    const double cap = (double)(1ULL << 53);
+    double ns = ms * 1e6 + 0.5;
+    return ns > 1 ? ns < cap ? (uint64_t)ns : (uint64_t)cap : 0;
 }
 
 /* The server's share of the records a content chunk completes, from the running totals the

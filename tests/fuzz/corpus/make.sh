@@ -56,6 +56,10 @@ s --arch qwen2moe --d-model 16 --heads 2 --kv-heads 1 --experts 4 --experts-used
     --session $c/fuzz_session/run-4-tokens.json >/dev/null 2>&1
 rm -f /tmp/moescope-corpus-$$.gguf
 
+# fuzz_ollama: Ollama's NDJSON streams, written from its documented API (no Ollama here).
+mkdir -p $c/fuzz_ollama
+python3 $py ollama $c/fuzz_ollama
+
 # fuzz_theme: the shipped themes.
 cp themes/*.theme $c/fuzz_theme/
 

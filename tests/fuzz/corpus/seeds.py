@@ -10,6 +10,7 @@
 Every seed stays far below the target's -max_len (Makefile): a seed that libFuzzer cuts
 short only reaches the error for a cut file."""
 import glob
+import json
 import os
 import struct
 import sys
@@ -225,6 +226,37 @@ def seeds_chat(fx, out):
             write(os.path.join(out, "fixture-%d-%d" % (i, style)), bytes([style]) + t + b"\0" + msgs)
 
 
+def seeds_ollama(out):
+    """Ollama's NDJSON streams (/api/generate, /api/chat) as its API documents them: tokens
+    with logprobs, text only, the done line's durations in ns, an error line, CRLF and blank
+    lines, a last line without its newline. The first byte seeds the read sizes."""
+    def line(tok, i, chat, lp=True):
+        o = {"model": "m", "created_at": "2026-12-07T06:00:00Z", "done": False}
+        if lp:
+            o["logprobs"] = [{"token": tok, "bytes": list(tok.encode()), "logprob": -0.25 * (i + 1),
+                              "top_logprobs": [{"token": tok, "logprob": -0.25 * (i + 1)},
+                                               {"token": " and", "logprob": -3.5}]}]
+        if chat:
+            o["message"] = {"role": "assistant", "content": tok}
+        else:
+            o["response"] = tok
+        return json.dumps(o).encode()
+    done = {"model": "m", "done": True, "done_reason": "stop", "total_duration": 250000000,
+            "load_duration": 20000000, "prompt_eval_count": 4, "prompt_eval_duration": 1500000,
+            "eval_count": 5, "eval_duration": 80000000}
+    toks = [" To", " be", ",", " \u00e9t\u00e9", " \U0001f600"]
+    for chat in (False, True):
+        name = "chat" if chat else "generate"
+        d = dict(done, message={"role": "assistant", "content": ""}) if chat else dict(done, response="")
+        body = b"\n".join([line(t, i, chat) for i, t in enumerate(toks)] + [json.dumps(d).encode()]) + b"\n"
+        write(os.path.join(out, name + "-logprobs"), bytes([7]) + body)
+        plain = b"\n".join([line(t, i, chat, False) for i, t in enumerate(toks)] + [json.dumps(d).encode()])
+        write(os.path.join(out, name + "-text-no-last-newline"), bytes([200]) + plain)
+    write(os.path.join(out, "error-line"), bytes([1]) + line(" To", 0, False) + b'\n{"error": "model \'x\' not found"}\n')
+    write(os.path.join(out, "crlf-blank"), bytes([3]) + line(" To", 0, True) + b"\r\n\r\n \n" + json.dumps(done).encode() + b"\r\n")
+    write(os.path.join(out, "cut-json"), bytes([42]) + line(" To", 0, False) + b'\n{"model": "m", "message": {"content": \n')
+
+
 if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "gguf":
@@ -233,5 +265,7 @@ if __name__ == "__main__":
         seeds_tokenizer(sys.argv[2], sys.argv[3])
     elif cmd == "chat":
         seeds_chat(sys.argv[2], sys.argv[3])
+    elif cmd == "ollama":
+        seeds_ollama(sys.argv[2])
     else:
         sys.exit("seeds.py: unknown command " + cmd)
