@@ -167,10 +167,12 @@ PY
     else bad "the server stops on Ctrl-C" "rc $rc; $(cat "$TMP/slots" "$TMP/int.err"; tail -5 "$TMP/server.log")"; fi
 
     if command -v tmux >/dev/null 2>&1; then
-        # 140 columns: the status bar keeps "via /v1/chat/completions" beside a long
-        # "generating 2s" and the URL (at 120 it was dropped for width on a loaded machine)
+        # 160 columns: the status bar keeps "via /v1/chat/completions" beside a long
+        # "generating 2s" and the URL (at 120 it was dropped for width on a loaded machine),
+        # and the reply's line the server's figures after "stopped" (cut at 140 on a loaded
+        # machine, where the TTFT has three or four digits)
         # (-n 0: no token limit of the app's own, so only Esc can end the reply)
-        T new-session -d -s app -x 140 -y 32 \
+        T new-session -d -s app -x 160 -y 32 \
             "env XDG_DATA_HOME=$TMP/data XDG_STATE_HOME=$TMP/state $BIN -m $URL --temp 0 -n 0; sleep 60"
         i=0
         until T capture-pane -p -t app | grep -qF "served by llama-server" || [ $i -ge 300 ]; do
