@@ -202,7 +202,8 @@ PY
         # The server's own times (timings_per_token) beside the client's: the reply's line and
         # the latency view's network+queue share.
         if grep -qE "stopped [^ ]+ server: TTFT [0-9]+ ms, [0-9.]+ tok/s" "$TMP/app2.screen" &&
-           grep -qE "network\+queue TTFT [-+][0-9.]+ ms, [-+][0-9.]+ ms/tok" "$TMP/app2.screen"; then
+           grep -qE "network\+queue TTFT [-+][0-9.]+ ms, [-+][0-9.]+ ms/tok" "$TMP/app2.screen" &&
+           grep -qE "latency ms/token  TTFT [0-9]+ ms  p95 [0-9.]+ ms  [0-9.]+ tok/chunk" "$TMP/app2.screen"; then
             ok "the app shows llama-server's own times beside its own ($(grep -oE "[0-9]+ tokens .*server: TTFT [0-9]+ ms, [0-9.]+ tok/s" "$TMP/app2.screen" | head -1))"
         else bad "the server's times in the app" "$(cat "$TMP/app2.screen")"; fi
         cp "$TMP/app2.screen" "${LLAMA_SCREEN_OUT:-/dev/null}" 2>/dev/null

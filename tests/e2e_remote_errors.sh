@@ -269,11 +269,12 @@ if command -v tmux >/dev/null 2>&1; then
         # view's rows (the fake's timings_per_token: prompt 1.5 ms, then 20 ms a token)
         T send-keys -t app Tab
         T send-keys -t app 4
-        sleep 0.5
+        waitfor "server TTFT 1.5 ms" 10 # (the latency view, drawn when the keys are read)
         if screen | grep -qE "5 tokens [^ ]+ [0-9.]+ tok/s [^ ]+ TTFT [0-9]+ ms [^ ]+ server: TTFT 2 ms, 50\.0 tok/s" &&
            screen | grep -qF "server TTFT 1.5 ms, 20.00 ms/tok (p95 20.00)" &&
+           screen | grep -qE "latency ms/token  TTFT [0-9]+ ms  p95 [0-9.]+ ms  1\.00 tok/chunk" &&
            screen | grep -qE "network\+queue TTFT [-+][0-9.]+ ms, [-+][0-9.]+ ms/tok"; then
-            ok "the app shows the server's own times: the reply's line and the latency view"
+            ok "the app shows the server's own times (the reply's line, the latency view) and tokens per chunk"
         else bad "the server's times in the app" "$(screen)"; fi
         T send-keys -t app Tab
     else bad "the app opens a server" "$(screen)"; fi

@@ -184,6 +184,8 @@ static void frame_draw_inspector(struct app *a)
                                                BACKEND_REPORTS_ENTROPY | BACKEND_REPORTS_SPLIT |
                                                BACKEND_REPORTS_TOKEN_TIMES)
                                         : 0;
+    ctx.tokens_per_chunk = a->ws.backend[0] && a->ws.chunks
+                               ? (double)a->ws.chunk_tokens / (double)a->ws.chunks : 0;
     frame_costs(a, &ctx.costs);
     if (a->win.tabs)
         frame_draw_tabs(a, a->win.tabs);

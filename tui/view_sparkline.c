@@ -16,6 +16,8 @@
  * (TTFT) on the left, not columns. TTFT and tok/s are of the last turn; the inter-token
  * p50/p95/p99 and jitter are over the whole session (trace_stats.h has the definitions).
  *
+ * A remote engine's last reply also says how many tokens a chunk of its stream brought (a
+ * server that flushes several at once shows near-zero times for all but one of them).
  * A remote engine whose server reports its own times (llama-server's timings per token,
  * Ollama's durations) gets a row with them and the network+queue share: client minus
  * server, per TTFT and per token, and the selected token's pair.
@@ -156,6 +158,10 @@ void view_latency_draw(const struct view_ctx *ctx, WINDOW *w)
     if (all.n_shifts && bl > 0 && (size_t)bl < sizeof b)
         snprintf(b + bl, sizeof b - (size_t)bl, "  shifts %zu: %.0f ms", all.n_shifts,
                  all.shift_ms);
+    if (ctx->tokens_per_chunk > 0) { /* a server's stream: how many tokens a chunk brought */
+        size_t al = strlen(a);
+        snprintf(a + al, sizeof a - al, "  %.2f tok/chunk", ctx->tokens_per_chunk);
+    }
     if (turn.n_thinking > 0) { /* a reasoning model: the first answer token beside TTFT */
         size_t al = strlen(a);
         if (turn.ttfa_ms > 0)

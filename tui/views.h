@@ -93,6 +93,7 @@ struct view_ctx {
     void *piece_user;
     struct view_cache *cache;     /* aggregates of the log kept across frames, or NULL */
     unsigned not_reported;        /* a remote engine: backend_report bits it lacks (0: local) */
+    double tokens_per_chunk;      /* a remote engine's last reply, as streamed (0: local) */
     struct view_costs {           /* what the cost view compares with; 0 = unknown */
         uint64_t active_bytes;    /* weights one decode step reads (model_desc) */
         uint64_t file_bytes;      /* the model file: what a dense model of its size reads */

@@ -60,6 +60,8 @@ struct worker_status {
     bool chat_api;
     char api_said[400];
     char fingerprint[128];     /* a remote engine's system_fingerprint or Server header */
+    size_t chunks, chunk_tokens; /* a remote engine's last reply: the content chunks of its
+                                  * stream and the tokens they brought (tokens per chunk) */
     size_t need_tokens;        /* REPLY_TOO_LONG: the conversation's tokens */
     int n_past;                /* tokens in the model's context after the last job */
     size_t shift_dropped;      /* tokens the last reply's context shifts dropped */

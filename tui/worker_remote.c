@@ -157,6 +157,8 @@ void worker_do_remote_reply(struct worker *w, const char *text, size_t len,
     w->st.reply_first = res.n_gen ? (long)(res.first + res.n_prompt) : -1;
     w->st.desc = backend_info(w->be)->model; /* the shape grows when expert ids arrive */
     w->st.reports = backend_info(w->be)->reports;
+    w->st.chunks = res.n_chunks;
+    w->st.chunk_tokens = res.n_gen;
     /* (replies carry system_fingerprint: the latest one is what a session records) */
     snprintf(w->st.fingerprint, sizeof w->st.fingerprint, "%s",
              backend_info(w->be)->fingerprint);
