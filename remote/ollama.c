@@ -1,10 +1,10 @@
-/* remote/ollama.c: Ollama's native /api/chat and /api/generate (ollama.h). The records are
+/* remote/ollama.c: Ollama's native /api/chat and /api/generate (ollama_api.h). The records are
  * made as for the OpenAI endpoints (turn.c): the same times, pieces and logprobs. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "ollama.h"
+#include "ollama_api.h"
 #include "sampler.h"
 #include "turn_impl.h"
 

@@ -21,7 +21,7 @@ struct remote {
     char **served;             /* (n_served) the ids /v1/models listed */
     int n_served;
     bool routed_experts;       /* --routed-experts */
-    bool native;               /* --native: Ollama's /api/chat and /api/generate (ollama.h) */
+    bool native;               /* --native: Ollama's /api/chat and /api/generate (ollama_api.h) */
     int experts_layers, experts_k; /* --experts-shape */
     struct remote_pieces pieces;
 };

@@ -38,7 +38,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "ollama.h"
+#include "ollama_api.h"
 #include "remote_impl.h"
 #include "routed.h"
 #include "sampler.h"

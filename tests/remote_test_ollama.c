@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ollama.h"
+#include "ollama_api.h"
 #include "test.h"
 #include "turn_impl.h"
 

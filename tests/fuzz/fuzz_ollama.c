@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ollama.h"
+#include "ollama_api.h"
 #include "turn_impl.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -1,11 +1,11 @@
-/* remote/ollama.h: Ollama's own API (--native): POST /api/chat (messages) or /api/generate
+/* remote/ollama_api.h: Ollama's own API (--native): POST /api/chat (messages) or /api/generate
  * (raw text), streamed as NDJSON, one JSON object a line; the last one has done: true and
  * the server's durations in nanoseconds (prompt_eval_duration, eval_duration,
  * load_duration, total_duration) with prompt_eval_count and eval_count. Tokens come with
  * logprobs where the version supports them ({token, bytes, logprob, top_logprobs} entries
  * beside the message), else one record per line of text. */
-#ifndef MOESCOPE_OLLAMA_H
-#define MOESCOPE_OLLAMA_H
+#ifndef MOESCOPE_OLLAMA_API_H
+#define MOESCOPE_OLLAMA_API_H
 
 #include <stdbool.h>
 #include <stddef.h>
