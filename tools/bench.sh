@@ -52,15 +52,15 @@ done
 
 # Many users at once: the laptop shape's concurrency table (bench --parallel: the issue's
 # batch-8 target and the experts each step touches), then decode when it does not fit:
-# 300 MB for its 590 MB (bench --mem-limit, on a copy, as the limit drops the pages of the
+# 150 MB for its 590 MB (bench --mem-limit, on a copy, as the limit drops the pages of the
 # file it runs on from the page cache), cold and prewarmed.
 echo "== laptop shape q4_k, many sequences at once, 2 threads"
 ./moescope bench -m "$out/laptop-q4_k.gguf" --parallel 1,2,4,8,16 -t 2 -n 64
 echo
 cp "$out/laptop-q4_k.gguf" "$out/memlimit-q4_k.gguf"
 sync "$out/memlimit-q4_k.gguf" # the kernel keeps dirty pages whatever it is told
-echo "== laptop shape q4_k in 300 MB, 2 threads"
-./moescope bench -m "$out/memlimit-q4_k.gguf" --mem-limit 300 -t 2 -p 64 -n 64
+echo "== laptop shape q4_k in 150 MB, 2 threads"
+./moescope bench -m "$out/memlimit-q4_k.gguf" --mem-limit 150 -t 2 -p 64 -n 64
 rm -f "$out/memlimit-q4_k.gguf"
 echo
 
