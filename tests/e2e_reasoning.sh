@@ -114,7 +114,17 @@ if command -v tmux >/dev/null 2>&1; then
     tmux -L "$SOCK" new-session -d -x 120 -y 30 "$BIN -m $URL --chat-template gpt-oss"
     sleep 1
     tmux -L "$SOCK" send-keys "Is it?" Enter
-    if waitfor "thought, 11 tokens" && screen | grep -q "^  Yes\." && ! screen | grep -q "plan ahead"
+    # the whole screen is looked at again until it holds (up to 10 s): the fold line comes
+    # with the first answer token, and a loaded machine was once caught between the two
+    harmony_folded() {
+        shot=$(screen)
+        printf '%s\n' "$shot" | grep -qF "thought, 11 tokens" &&
+            printf '%s\n' "$shot" | grep -q "^  Yes\." &&
+            ! printf '%s\n' "$shot" | grep -q "plan ahead"
+    }
+    i=0
+    while [ $i -lt 50 ] && ! harmony_folded; do sleep 0.2; i=$((i + 1)); done
+    if harmony_folded
     then ok "app, harmony: the analysis channel folded, the final one shown"
     else bad "app, harmony: the analysis channel folded, the final one shown" "$(screen)"; fi
     tmux -L "$SOCK" send-keys F3
