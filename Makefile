@@ -212,7 +212,8 @@ fuzz: $(FUZZ_BINS)
 		echo "== $$t for $(FUZZ_SECONDS) s"; \
 		build-fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=$${ml:-4096} -timeout=10 -rss_limit_mb=4096 \
 			-artifact_prefix=tests/fuzz/crashes/$$t- -print_final_stats=1 \
-			build-fuzz/corpus/$$t tests/fuzz/corpus/$$t 2>build-fuzz/$$t.log; rc=$$?; \
+			build-fuzz/corpus/$$t tests/fuzz/corpus/$$t \
+			$$([ -d tests/fuzz/regressions/$$t ] && echo tests/fuzz/regressions/$$t) 2>build-fuzz/$$t.log; rc=$$?; \
 		grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb)' build-fuzz/$$t.log; \
 		if [ $$rc -ne 0 ]; then tail -40 build-fuzz/$$t.log; echo "$$t: crash, input kept in tests/fuzz/crashes/"; exit 1; fi; \
 	done

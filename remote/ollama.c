@@ -54,13 +54,13 @@ static void ollama_take_durations(struct turn *t, const cJSON *j)
         { "eval_count", NULL, &res->server_predicted_n },
     };
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, fields[i].key);
-        if (!cJSON_IsNumber(v) || v->valuedouble < 0)
+        double x;
+        if (!turn_json_figure(cJSON_GetObjectItemCaseSensitive(j, fields[i].key), &x))
             continue;
         if (fields[i].ms)
-            *fields[i].ms = v->valuedouble / 1e6;
+            *fields[i].ms = x / 1e6;
         else
-            *fields[i].n = (long)v->valuedouble;
+            *fields[i].n = (long)x;
     }
     if (res->server_prompt_n >= 0)
         t->usage_prompt = res->server_prompt_n;

@@ -504,15 +504,23 @@ static int turn_apply_experts(struct turn *t, size_t n_prompt)
 
 /* ---- the reply ---- */
 
+bool turn_json_figure(const cJSON *v, double *out)
+{
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble <= 1e15))
+        return false;
+    *out = v->valuedouble;
+    return true;
+}
+
 void turn_take_usage(struct turn *t, const cJSON *j)
 {
     const cJSON *u = cJSON_GetObjectItemCaseSensitive(j, "usage");
-    const cJSON *v;
+    double x;
     if (cJSON_IsObject(u)) {
-        if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens")))
-            t->usage_prompt = (long)v->valuedouble;
-        if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(u, "completion_tokens")))
-            t->usage_completion = (long)v->valuedouble;
+        if (turn_json_figure(cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens"), &x))
+            t->usage_prompt = (long)x;
+        if (turn_json_figure(cJSON_GetObjectItemCaseSensitive(u, "completion_tokens"), &x))
+            t->usage_completion = (long)x;
     }
     const cJSON *tm = cJSON_GetObjectItemCaseSensitive(j, "timings");
     if (!cJSON_IsObject(tm))
@@ -527,11 +535,11 @@ void turn_take_usage(struct turn *t, const cJSON *j)
         { "cache_n", NULL, &res->server_cache_n },
     };
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
-        if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(tm, fields[i].key))) {
+        if (turn_json_figure(cJSON_GetObjectItemCaseSensitive(tm, fields[i].key), &x)) {
             if (fields[i].d)
-                *fields[i].d = v->valuedouble;
+                *fields[i].d = x;
             else
-                *fields[i].l = (long)v->valuedouble;
+                *fields[i].l = (long)x;
         }
 }
 

@@ -53,6 +53,9 @@ int turn_tokens_arrived(struct turn *t, size_t first_new);
 int turn_take_error(struct turn *t, const cJSON *j);
 /* The request's input into j: "messages" (chat) or "prompt" (the rendered text). */
 void turn_json_add_input(cJSON *j, const struct backend_request *rq, bool chat);
+/* A count or a time a server sent, when it is a number in [0, 1e15]: a hostile stream may
+ * send 1e300, which no integer holds. true and *out set, or false. */
+bool turn_json_figure(const cJSON *v, double *out);
 /* usage and llama-server's timings of an OpenAI-style object. */
 void turn_take_usage(struct turn *t, const cJSON *j);
 /* After the stream: a server that gave its times only for the whole reply (Ollama's
