@@ -349,6 +349,32 @@ TEST(views_latency_shift_bar)
     trace_log_free(&log);
 }
 
+/* A log of one 10 ms prompt record and 20 generated steps of 2 ms, the steps in slow[]
+ * (ending with -1) taking 9 ms: the latency view's cause colouring is tried on it. */
+static void vt_latency_steps(struct trace_log *log, const int *slow)
+{
+    trace_log_init(log, 1, 4, 1);
+    const int e0[1] = { 0 };
+    vt_push(log, "p", true, e0, NULL, 1, 10.0);
+    for (int i = 0; i < 20; i++) {
+        bool is_slow = false;
+        for (const int *s = slow; *s >= 0; s++)
+            is_slow |= *s == i;
+        vt_push(log, "g", false, e0, NULL, 1, is_slow ? 9.0 : 2.0);
+    }
+}
+
+/* The latency view of `log` drawn into a new window of 6 rows and `cols` columns. */
+static WINDOW *vt_latency_window(struct trace_log *log, int cols)
+{
+    WINDOW *w = newwin(6, cols, 0, 0);
+    struct view_ctx ctx = vt_ctx_default;
+    ctx.log = log;
+    ctx.sel = 0;
+    view_latency_draw(&ctx, w);
+    return w;
+}
+
 /* Page faults colour a bar: a step that waited for storage (a major fault) always; a step
  * at or above p95 that faulted in more than twice the mean pages; not a fast step with the
  * same pages, nor a slow step without faults. */
@@ -357,25 +383,17 @@ TEST(views_latency_fault_bars)
     if (!vt_init())
         return;
     struct trace_log log;
-    trace_log_init(&log, 1, 4, 1);
-    const int e0[1] = { 0 };
-    vt_push(&log, "p", true, e0, NULL, 1, 10.0);
     /* 20 steps of 2 ms with 10 minor faults; step 4 took 9 ms with 400 faults (mean 29.5:
      * over twice), step 8 had one major fault, step 12 took 9 ms without faults, step 16
      * faulted 400 times but was fast */
-    for (int i = 0; i < 20; i++)
-        vt_push(&log, "g", false, e0, NULL, 1, i == 4 || i == 12 ? 9.0 : 2.0);
+    vt_latency_steps(&log, (const int[]){ 4, 12, -1 });
     for (size_t i = 1; i < log.n; i++)
         log.tok[i].faults_minor = 10;
     log.tok[1 + 4].faults_minor = 400;
     log.tok[1 + 8].faults_major = 1;
     log.tok[1 + 12].faults_minor = 0;
     log.tok[1 + 16].faults_minor = 400;
-    WINDOW *w = newwin(6, 100, 0, 0);
-    struct view_ctx ctx = vt_ctx_default;
-    ctx.log = &log;
-    ctx.sel = 0;
-    view_latency_draw(&ctx, w);
+    WINDOW *w = vt_latency_window(&log, 100);
     /* after "pre 10ms|" (9 columns) */
     CHECK_INT_EQ(vt_pair(w, 5, 9 + 4), THEME_WARNING + 1);
     CHECK_INT_EQ(vt_pair(w, 5, 9 + 8), THEME_WARNING + 1);
@@ -395,20 +413,12 @@ TEST(views_latency_preempted_bars)
     if (!vt_init())
         return;
     struct trace_log log;
-    trace_log_init(&log, 1, 4, 1);
-    const int e0[1] = { 0 };
-    vt_push(&log, "p", true, e0, NULL, 1, 10.0);
-    for (int i = 0; i < 20; i++)
-        vt_push(&log, "g", false, e0, NULL, 1, i == 6 || i == 10 || i == 18 ? 9.0 : 2.0);
+    vt_latency_steps(&log, (const int[]){ 6, 10, 18, -1 });
     log.tok[1 + 6].preempted = 2;
     log.tok[1 + 14].preempted = 1;
     log.tok[1 + 18].preempted = 1;
     log.tok[1 + 18].faults_major = 1;
-    WINDOW *w = newwin(6, 130, 0, 0);
-    struct view_ctx ctx = vt_ctx_default;
-    ctx.log = &log;
-    ctx.sel = 0;
-    view_latency_draw(&ctx, w);
+    WINDOW *w = vt_latency_window(&log, 130);
     /* after "pre 10ms|" (9 columns) */
     CHECK_INT_EQ(vt_pair(w, 5, 9 + 6), THEME_DIM + 1);
     CHECK_INT_EQ(vt_pair(w, 5, 9 + 10), THEME_SPARK_LATENCY + 1);

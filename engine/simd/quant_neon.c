@@ -435,16 +435,21 @@ static inline float hsum8_lanes(float32x4_t lo, float32x4_t hi)
         (out) = hadd_reduce8(a_[0], a_[1]);                                              \
     } while (0)
 
-/* tinyBLAS's order: one 8-lane accumulator (two quads) over the row, then its hsum. */
-#define GEMM_DOT_8(LOAD, x, y, n, out)                                                   \
-    do {                                                                                 \
-        float32x4_t lo_ = vdupq_n_f32(0.0f), hi_ = vdupq_n_f32(0.0f);                    \
-        for (int64_t i_ = 0; i_ < (n); i_ += 8) {                                        \
-            lo_ = vfmaq_f32(lo_, LOAD((x) + i_), LOAD((y) + i_));                        \
-            hi_ = vfmaq_f32(hi_, LOAD((x) + i_ + 4), LOAD((y) + i_ + 4));                \
+/* name: tinyBLAS's order, one 8-lane accumulator (two quads) over the row, then its hsum;
+ * rows not a multiple of 8 fall back to `fallback` (ggml's vec_dot order). */
+#define GEMM_DOT_FN(name, T, LOAD, fallback)                                             \
+    static float name(int64_t n, const void *vx, const void *vy)                         \
+    {                                                                                    \
+        if (n % 8)                                                                       \
+            return fallback(n, vx, vy);                                                  \
+        const T *x = vx, *y = vy;                                                        \
+        float32x4_t lo = vdupq_n_f32(0.0f), hi = vdupq_n_f32(0.0f);                      \
+        for (int64_t i = 0; i < n; i += 8) {                                             \
+            lo = vfmaq_f32(lo, LOAD(x + i), LOAD(y + i));                                \
+            hi = vfmaq_f32(hi, LOAD(x + i + 4), LOAD(y + i + 4));                        \
         }                                                                                \
-        (out) = hsum8_lanes(lo_, hi_);                                                   \
-    } while (0)
+        return hsum8_lanes(lo, hi);                                                      \
+    }
 
 static float f32_dot(int64_t n, const void *vx, const void *vy)
 {
@@ -469,26 +474,9 @@ static float f16_dot(int64_t n, const void *vx, const void *vy)
     return (float)sum;
 }
 
-/* tinyBLAS's order (one 8-lane accumulator), rows not a multiple of 8 fall back. */
-static float f32_gemm_dot(int64_t n, const void *vx, const void *vy)
-{
-    if (n % 8)
-        return f32_dot(n, vx, vy);
-    const float *x = vx, *y = vy;
-    float sum;
-    GEMM_DOT_8(ld_f32, x, y, n, sum);
-    return sum;
-}
+GEMM_DOT_FN(f32_gemm_dot, float, ld_f32, f32_dot)
 
-static float f16_gemm_dot(int64_t n, const void *vx, const void *vy)
-{
-    if (n % 8)
-        return f16_dot(n, vx, vy);
-    const uint16_t *x = vx, *y = vy;
-    float sum;
-    GEMM_DOT_8(ld_f16, x, y, n, sum);
-    return sum;
-}
+GEMM_DOT_FN(f16_gemm_dot, uint16_t, ld_f16, f16_dot)
 
 /* bf16 widens to f32 by a 16-bit shift, as load_bf16 does on AVX2. */
 static inline float32x4_t ld_bf16(const uint16_t *p)
@@ -517,17 +505,7 @@ static float bf16_dot(int64_t n, const void *vx, const void *vy)
     return (float)sum;
 }
 
-/* tinyBLAS bf16 as built for AVX2: one 8-lane accumulator; rows not a multiple of 8 fall
- * back. */
-static float bf16_gemm_dot(int64_t n, const void *vx, const void *vy)
-{
-    if (n % 8)
-        return bf16_dot(n, vx, vy);
-    const uint16_t *x = vx, *y = vy;
-    float sum;
-    GEMM_DOT_8(ld_bf16, x, y, n, sum);
-    return sum;
-}
+GEMM_DOT_FN(bf16_gemm_dot, uint16_t, ld_bf16, bf16_dot)
 
 NEON_BOTH(q4_0_dot)
 NEON_BOTH(q4_1_dot)
