@@ -1,5 +1,7 @@
 /* engine/chat.h: chat templates, recognised from a GGUF's tokenizer.chat_template by family
- * and rendered exactly as llama.cpp's llm_chat_apply_template does (no Jinja interpreter).
+ * and rendered exactly as llama.cpp's llm_chat_apply_template does (no Jinja interpreter);
+ * glm4.5 and ernie4.5, which llama.cpp has no built-in branch for, as llama.cpp's jinja
+ * engine renders the models' own templates (tests/chat_templates, checked with jinja2).
  *
  * A family is what the user names (--chat-template chatml); a style is the concrete format,
  * because llama.cpp tells some families' variants apart (Mixtral-8x7B's [INST] template is

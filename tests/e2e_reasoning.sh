@@ -70,26 +70,39 @@ check "raw: the reply as written" "$TMP/out" "$(printf '<think>\nplan ahead\n</t
 if command -v tmux >/dev/null 2>&1; then
     tmux -L "$SOCK" new-session -d -x 120 -y 30 "$BIN --replay $TMP/s.json"
     screen() { tmux -L "$SOCK" capture-pane -p; }
-    waitfor() { # waitfor TEXT: up to 10 s
+    # waitfor CHECK: runs CHECK on one capture of the screen ($shot) until it holds, up to
+    # 10 s. A reply is drawn token by token (the fold line comes with the first answer
+    # token), so the parts of a check must all look at the same capture: a loaded machine
+    # once caught the app between two of them.
+    waitfor() {
         i=0
-        while [ $i -lt 50 ]; do screen | grep -qF -- "$1" && return 0; sleep 0.2; i=$((i + 1)); done
-        return 1
+        while :; do
+            shot=$(screen)
+            "$@" && return 0
+            [ $i -ge 50 ] && return 1
+            sleep 0.2
+            i=$((i + 1))
+        done
     }
-    if waitfor "thought, 5 tokens" && screen | grep -q "Yes\." && ! screen | grep -q "plan ahead"
+    has() { printf '%s\n' "$shot" | grep -q -- "$1"; }     # has REGEX: on the capture
+    has_text() { printf '%s\n' "$shot" | grep -qF -- "$1"; } # has_text TEXT: likewise
+    replay_folded() { has_text "thought, 5 tokens" && has "Yes\." && ! has "plan ahead"; }
+    if waitfor replay_folded
     then ok "replay: the thinking folded to one line, the answer shown"
-    else bad "replay: the thinking folded to one line, the answer shown" "$(screen)"; fi
-    if screen | grep -q "think 5 tok, answer at [0-9]"
+    else bad "replay: the thinking folded to one line, the answer shown" "$shot"; fi
+    if waitfor has "think 5 tok, answer at [0-9]"
     then ok "replay: the status bar times the first answer beside TTFT"
-    else bad "replay: the status bar times the first answer beside TTFT" "$(screen | head -1)"; fi
+    else bad "replay: the status bar times the first answer beside TTFT" "$(printf '%s\n' "$shot" | head -1)"; fi
     tmux -L "$SOCK" send-keys F3
-    if waitfor "plan ahead" && screen | grep -q "(F3 folds it)" && ! screen | grep -qF "<think>"
+    replay_unfolded() { has "plan ahead" && has_text "(F3 folds it)" && ! has_text "<think>"; }
+    if waitfor replay_unfolded
     then ok "replay: F3 unfolds the thinking (without its markers)"
-    else bad "replay: F3 unfolds the thinking (without its markers)" "$(screen)"; fi
+    else bad "replay: F3 unfolds the thinking (without its markers)" "$shot"; fi
     tmux -L "$SOCK" send-keys F3
-    sleep 0.5
-    if waitfor "(F3 shows it)" && ! screen | grep -q "plan ahead"
+    replay_refolded() { has_text "(F3 shows it)" && ! has "plan ahead"; }
+    if waitfor replay_refolded
     then ok "replay: F3 folds it again"
-    else bad "replay: F3 folds it again" "$(screen)"; fi
+    else bad "replay: F3 folds it again" "$shot"; fi
     tmux -L "$SOCK" kill-server 2>/dev/null
 else
     echo "skipped: tmux is not installed (the replay checks)"
@@ -114,23 +127,15 @@ if command -v tmux >/dev/null 2>&1; then
     tmux -L "$SOCK" new-session -d -x 120 -y 30 "$BIN -m $URL --chat-template gpt-oss"
     sleep 1
     tmux -L "$SOCK" send-keys "Is it?" Enter
-    # the whole screen is looked at again until it holds (up to 10 s): the fold line comes
-    # with the first answer token, and a loaded machine was once caught between the two
-    harmony_folded() {
-        shot=$(screen)
-        printf '%s\n' "$shot" | grep -qF "thought, 11 tokens" &&
-            printf '%s\n' "$shot" | grep -q "^  Yes\." &&
-            ! printf '%s\n' "$shot" | grep -q "plan ahead"
-    }
-    i=0
-    while [ $i -lt 50 ] && ! harmony_folded; do sleep 0.2; i=$((i + 1)); done
-    if harmony_folded
+    harmony_folded() { has_text "thought, 11 tokens" && has "^  Yes\." && ! has "plan ahead"; }
+    if waitfor harmony_folded
     then ok "app, harmony: the analysis channel folded, the final one shown"
-    else bad "app, harmony: the analysis channel folded, the final one shown" "$(screen)"; fi
+    else bad "app, harmony: the analysis channel folded, the final one shown" "$shot"; fi
     tmux -L "$SOCK" send-keys F3
-    if waitfor "(F3 folds it)" && screen | grep -q "^  plan ahead  " && screen | grep -q "^  Yes\."
+    harmony_unfolded() { has_text "(F3 folds it)" && has "^  plan ahead  " && has "^  Yes\."; }
+    if waitfor harmony_unfolded
     then ok "app, harmony: F3 shows the analysis on its own lines"
-    else bad "app, harmony: F3 shows the analysis on its own lines" "$(screen)"; fi
+    else bad "app, harmony: F3 shows the analysis on its own lines" "$shot"; fi
     tmux -L "$SOCK" kill-server 2>/dev/null
 fi
 "$BIN" run -m "$URL" -p hi --reasoning hide >/dev/null 2>"$TMP/err"

@@ -106,10 +106,10 @@ static const struct {
      "[gMASK]<sop><|system|>\nYou are a helpful assistant<|user|>\nHello<|assistant|>\nHi there"
      "<|user|>\nWho are you<|assistant|>\n   I am an assistant   <|user|>\nAnother question"
      "<|assistant|>\n"},
-    {CHAT_STYLE_GLM45, "glm4moe-small-q5_k_m's template (GLM-4.5's generation prompt)",
-     "[gMASK]<sop><|system|>\nYou are a helpful assistant<|user|>\nHello<|assistant|>\nHi there"
-     "<|user|>\nWho are you<|assistant|>\n   I am an assistant   <|user|>\nAnother question"
-     "<|assistant|>"},
+    {CHAT_STYLE_GLM45, "tests/chat_templates/glm-4.5.jinja rendered by tests/chat_jinja.py",
+     "[gMASK]<sop><|system|>\nYou are a helpful assistant<|user|>\nHello<|assistant|>\n"
+     "<think></think>\nHi there<|user|>\nWho are you<|assistant|>\n<think></think>\nI am an "
+     "assistant<|user|>\nAnother question<|assistant|>"},
     {CHAT_STYLE_ERNIE45, "ernie4_5-moe-small-bf16's template (ERNIE 4.5's)",
      "<|begin_of_sentence|>You are a helpful assistant\nUser: Hello\nAssistant: Hi there"
      "<|end_of_sentence|>User: Who are you\nAssistant:    I am an assistant   <|end_of_sentence|>"
@@ -292,6 +292,149 @@ TEST(chat_fixture_prompt_gpt_oss_glm4moe_ernie)
         CHECK_STR_EQ(want, prompt);
         free(got);
         free(prompt);
+    }
+}
+
+/* The conversations checked against the real templates: what moescope sends (a system prompt,
+ * turns, replies with their thinking or without, with and without the generation prompt) and
+ * the corners of GLM-4.5's "</think>" split and trimming. */
+static const struct chat_msg tj_think_history[] = {
+    {"system", "Be brief."},
+    {"user", "Hello"},
+    {"assistant", "<think>plan a greeting</think>\n\nHi there"},
+    {"user", "Who are you"},
+    {"assistant", "\n<think>\n\nthink again \n\n</think>\n\n  I am an assistant\t\n"},
+    {"user", "  Another question  \n"},
+};
+static const struct chat_msg tj_reply_last[] = { /* a reply after the last user message */
+    {"user", "Why?"},
+    {"assistant", "<think>\nbecause\n</think>\nThat is why."},
+};
+static const struct chat_msg tj_odd_replies[] = {
+    {"user", "a"},
+    {"assistant", ""},
+    {"user", "b"},
+    {"assistant", " \n\t "},
+    {"user", "c"},
+    {"assistant", "no think at all </think> but a close"},
+    {"system", "a second system turn"},
+    {"user", "d"},
+    {"assistant", "<think>x<think>y\n</think>mid</think>\nend"},
+    {"assistant", "<think>\n\n</think>only answer"},
+    {"assistant", "<think>kept \xe6\x80\x9d\xe8\x80\x83</think>\n\n\xe7\xad\x94 \xf0\x9f\x98\x80 "},
+};
+static const struct {
+    const struct chat_msg *msgs;
+    int n;
+} tj_convs[] = {
+    {tc_conv, TC_N},
+    {tc_conv, 2},
+    {tc_conv + 1, 1},
+    {tj_think_history, sizeof tj_think_history / sizeof tj_think_history[0]},
+    {tj_think_history, 5},
+    {tj_reply_last, 2},
+    {tj_odd_replies, sizeof tj_odd_replies / sizeof tj_odd_replies[0]},
+};
+
+/* The models' own templates (tests/chat_templates/README.md says where each text is from), and
+ * llama.cpp's copy of GLM-4.6's when its checkout is there: each text is recognised as its style,
+ * and each conversation, with and without the generation prompt, renders byte for byte as
+ * Python's jinja2 renders the template, called as llama.cpp calls its jinja engine
+ * (tests/chat_jinja.py). One difference is expected and checked: ERNIE's template sets
+ * add_generation_prompt when it is undefined, and llama.cpp leaves it undefined when false. */
+TEST(chat_render_matches_jinja_templates)
+{
+    if (system("python3 -c 'import jinja2' 2>/dev/null") != 0) {
+        test_skip("needs python3 with jinja2 (python3-jinja2; tools/deps.sh test)");
+        return;
+    }
+    char glm46[4096];
+    const char *home = getenv("HOME"), *cache = getenv("XDG_CACHE_HOME");
+    if (cache && *cache)
+        snprintf(glm46, sizeof glm46, "%s/moescope/llama.cpp/src/models/templates/GLM-4.6.jinja",
+                 cache);
+    else
+        snprintf(glm46, sizeof glm46,
+                 "%s/.cache/moescope/llama.cpp/src/models/templates/GLM-4.6.jinja",
+                 home ? home : "");
+    const struct {
+        const char *path;
+        enum chat_style style;
+        const char *undefined_gen_tail; /* what llama.cpp adds without the generation prompt */
+        bool optional;
+    } tmpls[] = {
+        {"tests/chat_templates/glm-4.5.jinja", CHAT_STYLE_GLM45, "", false},
+        {glm46, CHAT_STYLE_GLM45, "", true},
+        {"tests/chat_templates/ernie-4.5.jinja", CHAT_STYLE_ERNIE45, "Assistant: ", false},
+    };
+    char cases_path[4096];
+    snprintf(cases_path, sizeof cases_path, "%s/chat_jinja_cases.json", test_tmp_dir());
+    cJSON *cases = cJSON_CreateArray();
+    for (size_t c = 0; c < sizeof tj_convs / sizeof tj_convs[0]; c++)
+        for (int gen = 1; gen >= 0; gen--) {
+            cJSON *one = cJSON_CreateObject(), *msgs = cJSON_AddArrayToObject(one, "messages");
+            for (int i = 0; i < tj_convs[c].n; i++) {
+                cJSON *m = cJSON_CreateObject();
+                cJSON_AddStringToObject(m, "role", tj_convs[c].msgs[i].role);
+                cJSON_AddStringToObject(m, "content", tj_convs[c].msgs[i].content);
+                cJSON_AddItemToArray(msgs, m);
+            }
+            cJSON_AddBoolToObject(one, "add_generation_prompt", gen);
+            cJSON_AddItemToArray(cases, one);
+        }
+    char *json = cJSON_PrintUnformatted(cases);
+    cJSON_Delete(cases);
+    FILE *fp = fopen(cases_path, "wb");
+    CHECK(fp && json && fputs(json, fp) >= 0);
+    if (fp)
+        fclose(fp);
+    free(json);
+    for (size_t t = 0; t < sizeof tmpls / sizeof tmpls[0]; t++) {
+        FILE *tf = fopen(tmpls[t].path, "rb");
+        CHECK_MSG(tf || tmpls[t].optional, "cannot open %s", tmpls[t].path);
+        if (!tf)
+            continue;
+        static char text[1 << 16];
+        size_t tn = fread(text, 1, sizeof text - 1, tf);
+        fclose(tf);
+        text[tn] = '\0';
+        CHECK_MSG(chat_detect_style(text) == tmpls[t].style, "%s: detected '%s', want '%s'",
+                  tmpls[t].path, chat_style_name(chat_detect_style(text)),
+                  chat_style_name(tmpls[t].style));
+        char cmd[9000];
+        snprintf(cmd, sizeof cmd, "python3 tests/chat_jinja.py '%s' '%s'", tmpls[t].path,
+                 cases_path);
+        FILE *py = popen(cmd, "r");
+        CHECK(py != NULL);
+        if (!py)
+            continue;
+        static char line[1 << 16];
+        int k = 0;
+        for (size_t c = 0; c < sizeof tj_convs / sizeof tj_convs[0]; c++)
+            for (int gen = 1; gen >= 0; gen--, k++) {
+                if (!fgets(line, sizeof line, py)) {
+                    CHECK_MSG(false, "%s: jinja2 gave no line for case %d", tmpls[t].path, k);
+                    break;
+                }
+                cJSON *want = cJSON_Parse(line);
+                CHECK_MSG(cJSON_IsString(want), "%s case %d: not a JSON string: %s",
+                          tmpls[t].path, k, line);
+                size_t len = 0;
+                char *got = chat_render_style(tmpls[t].style, tj_convs[c].msgs, tj_convs[c].n,
+                                              gen, &len);
+                char *full = got ? malloc(len + strlen(tmpls[t].undefined_gen_tail) + 1) : NULL;
+                if (full)
+                    snprintf(full, len + strlen(tmpls[t].undefined_gen_tail) + 1, "%s%s", got,
+                             gen ? "" : tmpls[t].undefined_gen_tail);
+                CHECK_MSG(full && cJSON_IsString(want) && strcmp(full, want->valuestring) == 0,
+                          "%s case %d (generation prompt %s):\n got  \"%s\"\n want \"%s\"",
+                          tmpls[t].path, k, gen ? "on" : "off", full ? full : "(null)",
+                          cJSON_IsString(want) ? want->valuestring : "?");
+                free(full);
+                free(got);
+                cJSON_Delete(want);
+            }
+        CHECK_MSG(pclose(py) == 0, "%s: tests/chat_jinja.py failed", tmpls[t].path);
     }
 }
 

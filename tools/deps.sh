@@ -36,6 +36,8 @@ if [ "$what" = test ]; then
     need_cmd valgrind valgrind
     # the pre-tokenizer test applies llama.cpp's regexes with Python's regex module
     python3 -c 'import regex' 2>/dev/null || missing="$missing python3-regex"
+    # the chat-template test renders the models' templates with Python's jinja2
+    python3 -c 'import jinja2' 2>/dev/null || missing="$missing python3-jinja2"
     # clang's ASan/UBSan and libFuzzer runtimes.
     ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 ||
         ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-aarch64.a >/dev/null 2>&1 ||

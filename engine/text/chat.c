@@ -38,6 +38,14 @@ struct chat_turn {
     bool closes;            /* ends the open [INST] block, so the next message opens one */
 };
 
+/* How a style writes an assistant turn's thinking (GLM-4.5): its template splits the reply at
+ * "</think>", keeps the thinking (open, trimmed, close) only in replies after the last user
+ * message and writes `empty` in the others, then answer_pre and the answer, trimmed, when any
+ * is left. */
+struct chat_think {
+    const char *open, *close, *empty, *answer_pre;
+};
+
 /* A style: a conversation is begin, then each message's turn (after open where no block is
  * open, after role_pre + its role's name + role_post where the style names roles), then the
  * generation prompt when asked. */
@@ -49,6 +57,7 @@ struct chat_style_row {
     const char *open;            /* starts a block before a message when none is open */
     const char *role_pre, *role_post; /* NULL: the role's name is not written */
     struct chat_turn turn[CR_COUNT];
+    const struct chat_think *think; /* NULL: a reply's content is written as it is */
     const char *gen;             /* the generation prompt; NULL: the style never adds one */
 };
 
@@ -164,18 +173,31 @@ static const struct chat_style_row chat_styles[CHAT_STYLE_COUNT] = {
         .role_pre = "<|", .role_post = "|>\n", .turn = { [CR_ANY] = { "", "" } },
         .gen = "<|assistant|>\n",
     },
+    /* GLM-4.5's chat_template.jinja (GLM-4.6's renders these turns alike), as llama.cpp runs
+     * it through its jinja engine (the default there): enable_thinking is true, so a user turn
+     * gets no "/nothink" and the prompt ends "<|assistant|>"; every reply gets a think block,
+     * empty unless it follows the last user message. Other roles (its tool turns) are not
+     * sent by moescope and are dropped, as the template drops roles it does not know. */
     [CHAT_STYLE_GLM45] = {
         .name = "glm4.5", .family = CHAT_GLM, .begin = "[gMASK]<sop>",
-        .role_pre = "<|", .role_post = "|>\n", .turn = { [CR_ANY] = { "", "" } },
+        .turn = { [CR_SYSTEM] = { "<|system|>\n", "" }, [CR_USER] = { "<|user|>\n", "" },
+                  [CR_ASSISTANT] = { "<|assistant|>", "" } },
+        .think = &(const struct chat_think){ "\n<think>", "</think>", "\n<think></think>", "\n" },
         .gen = "<|assistant|>",
     },
-    /* ERNIE 4.5's template (llama.cpp has no built-in one): a system message is written
-     * bare, each line ends in a newline, a reply in <|end_of_sentence|>. */
+    /* ERNIE 4.5's template (the -PT models'; llama.cpp has no built-in one): a system message
+     * is written bare, each line ends in a newline, a reply in <|end_of_sentence|>; other
+     * roles are dropped. The template sets add_generation_prompt to true when it is not
+     * defined, and llama.cpp defines it only when true: run by llama.cpp, a conversation
+     * rendered without the generation prompt still ends "Assistant: ". moescope renders such
+     * text only for itself (a loaded conversation fed ahead, the system prompt's span that a
+     * context shift keeps), where it must be a prefix of the next prompt, so it leaves it
+     * out, as the template means to (tests/test_chat.c checks the difference is exactly
+     * that). */
     [CHAT_STYLE_ERNIE45] = {
         .name = "ernie4.5", .family = CHAT_ERNIE, .begin = "<|begin_of_sentence|>",
-        .turn = { [CR_USER] = { "User: ", "\n" },
-                  [CR_ASSISTANT] = { "Assistant: ", "<|end_of_sentence|>" },
-                  [CR_ANY] = { "", "\n" } },
+        .turn = { [CR_SYSTEM] = { "", "\n" }, [CR_USER] = { "User: ", "\n" },
+                  [CR_ASSISTANT] = { "Assistant: ", "<|end_of_sentence|>" } },
         .gen = "Assistant: ",
     },
 };
@@ -372,15 +394,80 @@ static bool chat_isspace(char c)
     return c == ' ' || (c >= '\t' && c <= '\r');
 }
 
+/* s[0..n) without C-locale whitespace at either end (pointer and length updated). */
+static void chat_trim_span(const char **s, size_t *n)
+{
+    while (*n > 0 && chat_isspace(**s)) {
+        (*s)++;
+        (*n)--;
+    }
+    while (*n > 0 && chat_isspace((*s)[*n - 1]))
+        (*n)--;
+}
+
 /* llama.cpp's trim(): C-locale whitespace off both ends. */
 static void cb_trimmed(struct chat_buf *b, const char *s)
 {
-    size_t n = strlen(s), i = 0;
-    while (i < n && chat_isspace(s[i]))
-        i++;
-    while (n > i && chat_isspace(s[n - 1]))
-        n--;
-    cb_put(b, s + i, n - i);
+    size_t n = strlen(s);
+    chat_trim_span(&s, &n);
+    cb_put(b, s, n);
+}
+
+/* The last occurrence of needle in s[0..n), or NULL. */
+static const char *chat_last(const char *s, size_t n, const char *needle)
+{
+    const size_t k = strlen(needle);
+    const char *last = NULL;
+    for (size_t i = 0; i + k <= n; i++)
+        if (memcmp(s + i, needle, k) == 0)
+            last = s + i;
+    return last;
+}
+
+/* A reply's content as GLM-4.5's template writes it (see struct chat_think). Its split, step
+ * by step: the thinking is what precedes the first "</think>", less trailing newlines, after
+ * the last "<think>" in that, less leading newlines; the answer is what follows the last
+ * "</think>", less leading newlines. "Trimmed" is llama.cpp's jinja strip() (C isspace);
+ * Python's str.strip() would also take Unicode spaces. */
+static void cb_think_reply(struct chat_buf *b, const struct chat_think *th, const char *s,
+                           bool keep_thinking)
+{
+    static const char open[] = "<think>", close[] = "</think>";
+    const size_t n = strlen(s);
+    const char *think = s, *answer = s;
+    size_t n_think = 0, n_answer = n;
+    const char *first_close = strstr(s, close);
+    if (first_close) {
+        size_t r = (size_t)(first_close - s);
+        while (r > 0 && s[r - 1] == '\n')
+            r--;
+        const char *o = chat_last(s, r, open);
+        think = o ? o + strlen(open) : s;
+        n_think = (size_t)(s + r - think);
+        while (n_think > 0 && *think == '\n') {
+            think++;
+            n_think--;
+        }
+        answer = chat_last(s, n, close) + strlen(close);
+        n_answer = (size_t)(s + n - answer);
+        while (n_answer > 0 && *answer == '\n') {
+            answer++;
+            n_answer--;
+        }
+    }
+    if (keep_thinking && n_think > 0) {
+        chat_trim_span(&think, &n_think);
+        cb_str(b, th->open);
+        cb_put(b, think, n_think);
+        cb_str(b, th->close);
+    } else {
+        cb_str(b, th->empty);
+    }
+    chat_trim_span(&answer, &n_answer);
+    if (n_answer > 0) {
+        cb_str(b, th->answer_pre);
+        cb_put(b, answer, n_answer);
+    }
 }
 
 /* The turn a style writes a message with, or NULL to drop the message. */
@@ -410,6 +497,10 @@ static void render(struct chat_buf *b, const struct chat_style_row *st,
 {
     cb_opt(b, st->begin);
     bool open = st->begin_opens;
+    int last_user = -1; /* a reply after it keeps its thinking (struct chat_think) */
+    for (int i = 0; i < n; i++)
+        if (strcmp(m[i].role, "user") == 0)
+            last_user = i;
     for (int i = 0; i < n; i++) {
         const struct chat_turn *t = chat_turn_of(st, &m[i]);
         if (!t)
@@ -423,7 +514,9 @@ static void render(struct chat_buf *b, const struct chat_style_row *st,
             cb_str(b, st->role_post);
         }
         cb_str(b, t->pre);
-        if (t->trim)
+        if (st->think && t == &st->turn[CR_ASSISTANT])
+            cb_think_reply(b, st->think, m[i].content, i > last_user);
+        else if (t->trim)
             cb_trimmed(b, m[i].content);
         else
             cb_str(b, m[i].content);
