@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 enum chat_family {
     CHAT_NONE,
@@ -56,6 +57,7 @@ enum chat_style {
     CHAT_STYLE_CHATGLM4,          /* chatglm4: GLM-4's, "<|assistant|>\n" */
     CHAT_STYLE_GLM45,             /* glm4.5: GLM-4.5's own, "<|assistant|>" */
     CHAT_STYLE_ERNIE45,           /* ernie4.5: ERNIE 4.5's "User: ... Assistant: " */
+    CHAT_STYLE_HARMONY,           /* harmony: gpt-oss's own template (system, developer) */
     CHAT_STYLE_COUNT
 };
 
@@ -86,6 +88,10 @@ int chat_style_from_name(const char *name, enum chat_style *out, char *err, size
  * NULL for CHAT_NONE or when memory runs out. */
 char *chat_render_style(enum chat_style s, const struct chat_msg *msgs, int n,
                         bool add_generation_prompt, size_t *len);
+/* The same, with `now` as the time: harmony's template writes the local date (its
+ * strftime_now("%Y-%m-%d")); chat_render_style uses the current time. */
+char *chat_render_style_at(enum chat_style s, const struct chat_msg *msgs, int n,
+                           bool add_generation_prompt, time_t now, size_t *len);
 char *chat_render(enum chat_family f, const struct chat_msg *msgs, int n,
                   bool add_generation_prompt, size_t *len);
 

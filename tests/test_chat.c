@@ -11,6 +11,7 @@
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "chat.h"
 #include "engine.h"
@@ -31,10 +32,13 @@ enum { TC_N = sizeof tc_conv / sizeof tc_conv[0] };
 #define USER_DS "<\xef\xbd\x9cUser\xef\xbd\x9c>"
 #define ASSIST_DS "<\xef\xbd\x9c" "Assistant\xef\xbd\x9c>"
 
+/* The time harmony's rows render at (its template writes the local date: %s in want). */
+#define TC_NOW ((time_t)1781524800) /* 2026-06-15 12:00 UTC */
+
 static const struct {
     enum chat_style style;
     const char *source; /* the test case's name in test-chat-template.cpp, or the branch */
-    const char *want;
+    const char *want;   /* harmony's has one %s: the date of TC_NOW */
 } tc_cases[] = {
     {CHAT_STYLE_CHATML, "teknium/OpenHermes-2.5-Mistral-7B",
      "<|im_start|>system\nYou are a helpful assistant<|im_end|>\n<|im_start|>user\nHello<|im_end|>\n"
@@ -102,6 +106,14 @@ static const struct {
      "<|start|>assistant<|message|>Hi there<|return|><|start|>user<|message|>Who are you<|end|>"
      "<|start|>assistant<|message|>   I am an assistant   <|return|><|start|>user<|message|>Another "
      "question<|end|><|start|>assistant"},
+    {CHAT_STYLE_HARMONY, "tests/chat_templates/gpt-oss.jinja rendered by tests/chat_jinja.py",
+     "<|start|>system<|message|>You are ChatGPT, a large language model trained by OpenAI.\n"
+     "Knowledge cutoff: 2024-06\nCurrent date: %s\n\nReasoning: medium\n\n# Valid channels: "
+     "analysis, commentary, final. Channel must be included for every message.<|end|><|start|>"
+     "developer<|message|># Instructions\n\nYou are a helpful assistant\n\n<|end|><|start|>user"
+     "<|message|>Hello<|end|><|start|>assistant<|channel|>final<|message|>Hi there<|end|><|start|>"
+     "user<|message|>Who are you<|end|><|start|>assistant<|channel|>final<|message|>   I am an "
+     "assistant   <|end|><|start|>user<|message|>Another question<|end|><|start|>assistant"},
     {CHAT_STYLE_CHATGLM4, "THUDM/glm-4-9b-chat",
      "[gMASK]<sop><|system|>\nYou are a helpful assistant<|user|>\nHello<|assistant|>\nHi there"
      "<|user|>\nWho are you<|assistant|>\n   I am an assistant   <|user|>\nAnother question"
@@ -122,12 +134,21 @@ static const struct {
 TEST(chat_render_llamacpp_cases)
 {
     bool covered[CHAT_STYLE_COUNT] = {false};
+    char date[32] = "";
+    struct tm tm;
+    time_t now = TC_NOW;
+    CHECK(localtime_r(&now, &tm) && strftime(date, sizeof date, "%Y-%m-%d", &tm) == 10);
     for (size_t i = 0; i < sizeof tc_cases / sizeof tc_cases[0]; i++) {
         size_t len = 0;
-        char *got = chat_render_style(tc_cases[i].style, tc_conv, TC_N, true, &len);
-        CHECK_MSG(got && strcmp(got, tc_cases[i].want) == 0, "%s (%s):\n got  \"%s\"\n want \"%s\"",
+        char want[2048];
+        if (strstr(tc_cases[i].want, "%s"))
+            snprintf(want, sizeof want, tc_cases[i].want, date);
+        else
+            snprintf(want, sizeof want, "%s", tc_cases[i].want);
+        char *got = chat_render_style_at(tc_cases[i].style, tc_conv, TC_N, true, TC_NOW, &len);
+        CHECK_MSG(got && strcmp(got, want) == 0, "%s (%s):\n got  \"%s\"\n want \"%s\"",
                   chat_style_name(tc_cases[i].style), tc_cases[i].source, got ? got : "(null)",
-                  tc_cases[i].want);
+                  want);
         CHECK(got == NULL || len == strlen(got));
         covered[tc_cases[i].style] = true;
         free(got);
@@ -323,10 +344,15 @@ static const struct chat_msg tj_odd_replies[] = {
     {"assistant", "<think>\n\n</think>only answer"},
     {"assistant", "<think>kept \xe6\x80\x9d\xe8\x80\x83</think>\n\n\xe7\xad\x94 \xf0\x9f\x98\x80 "},
 };
+static const struct chat_msg tj_empty_system[] = {
+    {"system", ""},
+    {"user", "x"},
+};
 static const struct {
     const struct chat_msg *msgs;
     int n;
 } tj_convs[] = {
+    {tj_empty_system, 2},
     {tc_conv, TC_N},
     {tc_conv, 2},
     {tc_conv + 1, 1},
@@ -336,11 +362,11 @@ static const struct {
     {tj_odd_replies, sizeof tj_odd_replies / sizeof tj_odd_replies[0]},
 };
 
-/* The models' own templates (tests/chat_templates/README.md says where each text is from), and
- * llama.cpp's copy of GLM-4.6's when its checkout is there: each text is recognised as its style,
- * and each conversation, with and without the generation prompt, renders byte for byte as
- * Python's jinja2 renders the template, called as llama.cpp calls its jinja engine
- * (tests/chat_jinja.py). One difference is expected and checked: ERNIE's template sets
+/* The models' own templates (GLM-4.5, ERNIE 4.5, gpt-oss: tests/chat_templates/README.md says
+ * where each text is from), and llama.cpp's copy of GLM-4.6's when its checkout is there: each
+ * text is recognised as its style, and each conversation, with and without the generation
+ * prompt, renders byte for byte as Python's jinja2 renders the template, called as llama.cpp
+ * calls its jinja engine (tests/chat_jinja.py; harmony's date at TC_NOW). One difference is expected and checked: ERNIE's template sets
  * add_generation_prompt when it is undefined, and llama.cpp leaves it undefined when false. */
 TEST(chat_render_matches_jinja_templates)
 {
@@ -366,6 +392,7 @@ TEST(chat_render_matches_jinja_templates)
         {"tests/chat_templates/glm-4.5.jinja", CHAT_STYLE_GLM45, "", false},
         {glm46, CHAT_STYLE_GLM45, "", true},
         {"tests/chat_templates/ernie-4.5.jinja", CHAT_STYLE_ERNIE45, "Assistant: ", false},
+        {"tests/chat_templates/gpt-oss.jinja", CHAT_STYLE_HARMONY, "", false},
     };
     char cases_path[4096];
     snprintf(cases_path, sizeof cases_path, "%s/chat_jinja_cases.json", test_tmp_dir());
@@ -402,8 +429,8 @@ TEST(chat_render_matches_jinja_templates)
                   tmpls[t].path, chat_style_name(chat_detect_style(text)),
                   chat_style_name(tmpls[t].style));
         char cmd[9000];
-        snprintf(cmd, sizeof cmd, "python3 tests/chat_jinja.py '%s' '%s'", tmpls[t].path,
-                 cases_path);
+        snprintf(cmd, sizeof cmd, "python3 tests/chat_jinja.py '%s' '%s' %lld", tmpls[t].path,
+                 cases_path, (long long)TC_NOW);
         FILE *py = popen(cmd, "r");
         CHECK(py != NULL);
         if (!py)
@@ -420,8 +447,8 @@ TEST(chat_render_matches_jinja_templates)
                 CHECK_MSG(cJSON_IsString(want), "%s case %d: not a JSON string: %s",
                           tmpls[t].path, k, line);
                 size_t len = 0;
-                char *got = chat_render_style(tmpls[t].style, tj_convs[c].msgs, tj_convs[c].n,
-                                              gen, &len);
+                char *got = chat_render_style_at(tmpls[t].style, tj_convs[c].msgs,
+                                                 tj_convs[c].n, gen, TC_NOW, &len);
                 char *full = got ? malloc(len + strlen(tmpls[t].undefined_gen_tail) + 1) : NULL;
                 if (full)
                     snprintf(full, len + strlen(tmpls[t].undefined_gen_tail) + 1, "%s%s", got,
@@ -501,8 +528,11 @@ TEST(chat_detect_templates)
          CHAT_STYLE_NONE},
         {"{{ '<|START_OF_TURN_TOKEN|><|USER_TOKEN|>' + content.strip() + '<|END_OF_TURN_TOKEN|>' }}",
          CHAT_STYLE_NONE},
-        /* gpt-oss-20b (harmony, with channels) */
+        /* gpt-oss-20b (harmony, with channels): llama.cpp runs its own template */
         {"{{- \"<|start|>assistant<|channel|>final<|message|>\" + message.content + \"<|end|>\" }}",
+         CHAT_STYLE_HARMONY},
+        /* a template with harmony's turns but no channels (the gpt-oss reference file's) */
+        {"{{ '<|start|>' + message['role'] + '<|message|>' + message['content'] }}",
          CHAT_STYLE_GPT_OSS},
         /* GLM-4.5 */
         {"[gMASK]<sop>\n{%- for m in messages %}{%- if m.role == 'user' -%}<|user|>\n{{ m.content }}"

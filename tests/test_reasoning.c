@@ -77,6 +77,8 @@ TEST(reasoning_stream_harmony_channels)
     size_t off = 0, len = 0;
     reason_history_text(CHAT_STYLE_GPT_OSS, r, strlen(r), &off, &len);
     CHECK(len == strlen("Sparse.") && memcmp(r + off, "Sparse.", len) == 0);
+    /* gpt-oss's own template (the harmony style) writes the reply the same way */
+    CHECK(reason_markers_of(CHAT_STYLE_HARMONY) == reason_markers_of(CHAT_STYLE_GPT_OSS));
 }
 
 TEST(reasoning_stream_no_thinking)

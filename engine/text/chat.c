@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 const char *const chat_family_names[CHAT_FAMILY_COUNT] = {
     [CHAT_NONE] = "",
@@ -53,6 +54,10 @@ struct chat_style_row {
     const char *name;            /* llama.cpp's template name (ours for tulu) */
     enum chat_family family;
     const char *begin;           /* once, first (a template's leading text or BOS) */
+    const char *date_then;       /* non-NULL: the local date (YYYY-MM-DD), then this, after
+                                  * begin */
+    bool system_leads;           /* a system message is written only as the first message,
+                                  * and only when not empty; elsewhere it is dropped */
     bool begin_opens;            /* begin leaves an [INST] block open (llama2) */
     const char *open;            /* starts a block before a message when none is open */
     const char *role_pre, *role_post; /* NULL: the role's name is not written */
@@ -166,6 +171,25 @@ static const struct chat_style_row chat_styles[CHAT_STYLE_COUNT] = {
         .turn = { [CR_ASSISTANT] = { "", "<|return|>" }, [CR_ANY] = { "", "<|end|>" } },
         .gen = "<|start|>assistant",
     },
+    /* gpt-oss's own template (OpenAI's chat_template.jinja, llama.cpp's
+     * models/templates/openai-gpt-oss-120b.jinja) as llama.cpp runs it: a system message of its
+     * own with the date and "Reasoning: medium", the leading system message as the developer's
+     * instructions, earlier replies in the final channel (their analysis dropped). A last
+     * reply without the generation prompt ends "<|return|>" in the template; llama.cpp turns
+     * that into "<|end|>" (common_chat_params_init_gpt_oss), which is what every reply gets
+     * here. Tool turns are not sent by moescope. */
+    [CHAT_STYLE_HARMONY] = {
+        .name = "harmony", .family = CHAT_HARMONY,
+        .begin = "<|start|>system<|message|>You are ChatGPT, a large language model trained by "
+                 "OpenAI.\nKnowledge cutoff: 2024-06\nCurrent date: ",
+        .date_then = "\n\nReasoning: medium\n\n# Valid channels: analysis, commentary, final. "
+                     "Channel must be included for every message.<|end|>",
+        .system_leads = true,
+        .turn = { [CR_SYSTEM] = { "<|start|>developer<|message|># Instructions\n\n", "\n\n<|end|>" },
+                  [CR_USER] = { "<|start|>user<|message|>", "<|end|>" },
+                  [CR_ASSISTANT] = { "<|start|>assistant<|channel|>final<|message|>", "<|end|>" } },
+        .gen = "<|start|>assistant",
+    },
     /* GLM: llama.cpp's chatglm4 (GLM-4) ends the prompt with a newline; GLM-4.5's own
      * template (and the glm4moe reference run) does not. */
     [CHAT_STYLE_CHATGLM4] = {
@@ -228,7 +252,7 @@ enum chat_style chat_family_default_style(enum chat_family f)
     case CHAT_DEEPSEEK: return CHAT_STYLE_DEEPSEEK;
     case CHAT_TULU: return CHAT_STYLE_TULU;
     case CHAT_GRANITE: return CHAT_STYLE_GRANITE;
-    case CHAT_HARMONY: return CHAT_STYLE_GPT_OSS;
+    case CHAT_HARMONY: return CHAT_STYLE_HARMONY;
     case CHAT_GLM: return CHAT_STYLE_GLM45;
     case CHAT_ERNIE: return CHAT_STYLE_ERNIE45;
     default: return CHAT_STYLE_NONE;
@@ -340,9 +364,12 @@ enum chat_style chat_detect_style(const char *t)
         return CHAT_STYLE_NONE; /* exaone, rwkv-world */
     if (HAS("<|start_of_role|>"))
         return CHAT_STYLE_GRANITE;
-    /* llama.cpp asks for <|channel|> too; gpt-oss templates written without channels (the
-     * gpt-oss reference file's) it does not recognise */
-    if (HAS("<|start|>") && (HAS("<|channel|>") || HAS("<|message|>")))
+    /* llama.cpp asks for <|channel|> too, and then runs the template itself (its own,
+     * harmony); gpt-oss templates written without channels (the gpt-oss reference file's) it
+     * does not recognise: their turns are llama.cpp's built-in gpt-oss */
+    if (HAS("<|start|>") && HAS("<|channel|>"))
+        return CHAT_STYLE_HARMONY;
+    if (HAS("<|start|>") && HAS("<|message|>"))
         return CHAT_STYLE_GPT_OSS;
     if (HAS("<|begin_of_sentence|>") && HAS("Assistant: ")) /* ERNIE 4.5, not in llama.cpp */
         return CHAT_STYLE_ERNIE45;
@@ -493,9 +520,17 @@ static void cb_opt(struct chat_buf *b, const char *s)
 }
 
 static void render(struct chat_buf *b, const struct chat_style_row *st,
-                   const struct chat_msg *m, int n, bool add_ass)
+                   const struct chat_msg *m, int n, bool add_ass, time_t now)
 {
     cb_opt(b, st->begin);
+    if (st->date_then) {
+        struct tm tm;
+        char date[32] = "";
+        if (localtime_r(&now, &tm))
+            strftime(date, sizeof date, "%Y-%m-%d", &tm);
+        cb_str(b, date);
+        cb_str(b, st->date_then);
+    }
     bool open = st->begin_opens;
     int last_user = -1; /* a reply after it keeps its thinking (struct chat_think) */
     for (int i = 0; i < n; i++)
@@ -503,7 +538,7 @@ static void render(struct chat_buf *b, const struct chat_style_row *st,
             last_user = i;
     for (int i = 0; i < n; i++) {
         const struct chat_turn *t = chat_turn_of(st, &m[i]);
-        if (!t)
+        if (!t || (st->system_leads && t == &st->turn[CR_SYSTEM] && (i > 0 || !m[i].content[0])))
             continue;
         if (!open)
             cb_opt(b, st->open);
@@ -526,14 +561,14 @@ static void render(struct chat_buf *b, const struct chat_style_row *st,
         cb_opt(b, st->gen);
 }
 
-char *chat_render_style(enum chat_style s, const struct chat_msg *msgs, int n,
-                        bool add_generation_prompt, size_t *len)
+char *chat_render_style_at(enum chat_style s, const struct chat_msg *msgs, int n,
+                           bool add_generation_prompt, time_t now, size_t *len)
 {
     if (s <= CHAT_STYLE_NONE || s >= CHAT_STYLE_COUNT)
         return NULL;
     struct chat_buf b = {0};
     cb_put(&b, "", 0); /* an empty conversation is "" */
-    render(&b, &chat_styles[s], msgs, n < 0 ? 0 : n, add_generation_prompt);
+    render(&b, &chat_styles[s], msgs, n < 0 ? 0 : n, add_generation_prompt, now);
     if (b.oom) {
         free(b.s);
         return NULL;
@@ -541,6 +576,12 @@ char *chat_render_style(enum chat_style s, const struct chat_msg *msgs, int n,
     if (len)
         *len = b.n;
     return b.s;
+}
+
+char *chat_render_style(enum chat_style s, const struct chat_msg *msgs, int n,
+                        bool add_generation_prompt, size_t *len)
+{
+    return chat_render_style_at(s, msgs, n, add_generation_prompt, time(NULL), len);
 }
 
 char *chat_render(enum chat_family f, const struct chat_msg *msgs, int n,

@@ -21,6 +21,7 @@ static const struct reason_markers *const reason_rows[CHAT_STYLE_COUNT] = {
     [CHAT_STYLE_DEEPSEEK3] = &reason_think,
     [CHAT_STYLE_GLM45] = &reason_think,
     [CHAT_STYLE_GPT_OSS] = &reason_harmony,
+    [CHAT_STYLE_HARMONY] = &reason_harmony,
 };
 
 const struct reason_markers *reason_markers_of(enum chat_style s)
