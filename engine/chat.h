@@ -58,6 +58,7 @@ enum chat_style {
     CHAT_STYLE_GLM45,             /* glm4.5: GLM-4.5's own, "<|assistant|>" */
     CHAT_STYLE_ERNIE45,           /* ernie4.5: ERNIE 4.5's "User: ... Assistant: " */
     CHAT_STYLE_HARMONY,           /* harmony: gpt-oss's own template (system, developer) */
+    CHAT_STYLE_GLM47,             /* glm4.7: GLM-4.7's, the prompt ending "<think>" */
     CHAT_STYLE_COUNT
 };
 

@@ -10,7 +10,8 @@
  * where SEPARATOR is whitespace when the row has no answer_open, and everything up to and
  * including answer_open when it has one (harmony: "<|end|><|start|>assistant<|channel|>final
  * <|message|>" after the analysis channel). A reply that does not begin with open is all
- * answer; one that never closes is all thinking. The markers and the separator are neither
+ * answer; one that never closes is all thinking. Where the prompt itself opens the thinking
+ * (prompt_opens) a reply is THINKING close SEPARATOR ANSWER. The markers and the separator are neither
  * thinking nor answer: they are not shown, and a reply's text keeps them (the raw bytes). */
 #ifndef MOESCOPE_REASONING_H
 #define MOESCOPE_REASONING_H
@@ -29,6 +30,8 @@ struct reason_markers {
     const char *answer_open; /* NULL: the answer starts after close and whitespace; else it
                               * starts after this, and what lies between is hidden */
     bool history_drops;      /* the template leaves the thinking out of earlier turns */
+    bool prompt_opens;       /* the generation prompt ends in open (GLM-4.7's "<think>"): a
+                              * reply starts in its thinking, without open */
 };
 
 /* The markers of a style, or NULL when it has none. */

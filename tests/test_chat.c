@@ -122,6 +122,10 @@ static const struct {
      "[gMASK]<sop><|system|>\nYou are a helpful assistant<|user|>\nHello<|assistant|>\n"
      "<think></think>\nHi there<|user|>\nWho are you<|assistant|>\n<think></think>\nI am an "
      "assistant<|user|>\nAnother question<|assistant|>"},
+    {CHAT_STYLE_GLM47, "tests/chat_templates/glm-4.7-flash.jinja rendered by tests/chat_jinja.py",
+     "[gMASK]<sop><|system|>You are a helpful assistant<|user|>Hello<|assistant|></think>Hi there"
+     "<|user|>Who are you<|assistant|></think>I am an assistant<|user|>Another question"
+     "<|assistant|><think>"},
     {CHAT_STYLE_ERNIE45, "ernie4_5-moe-small-bf16's template (ERNIE 4.5's)",
      "<|begin_of_sentence|>You are a helpful assistant\nUser: Hello\nAssistant: Hi there"
      "<|end_of_sentence|>User: Who are you\nAssistant:    I am an assistant   <|end_of_sentence|>"
@@ -362,7 +366,7 @@ static const struct {
     {tj_odd_replies, sizeof tj_odd_replies / sizeof tj_odd_replies[0]},
 };
 
-/* The models' own templates (GLM-4.5, ERNIE 4.5, gpt-oss: tests/chat_templates/README.md says
+/* The models' own templates (GLM-4.5, GLM-4.7, ERNIE 4.5, gpt-oss: tests/chat_templates/README.md says
  * where each text is from), and llama.cpp's copy of GLM-4.6's when its checkout is there: each
  * text is recognised as its style, and each conversation, with and without the generation
  * prompt, renders byte for byte as Python's jinja2 renders the template, called as llama.cpp
@@ -391,6 +395,7 @@ TEST(chat_render_matches_jinja_templates)
     } tmpls[] = {
         {"tests/chat_templates/glm-4.5.jinja", CHAT_STYLE_GLM45, "", false},
         {glm46, CHAT_STYLE_GLM45, "", true},
+        {"tests/chat_templates/glm-4.7-flash.jinja", CHAT_STYLE_GLM47, "", false},
         {"tests/chat_templates/ernie-4.5.jinja", CHAT_STYLE_ERNIE45, "Assistant: ", false},
         {"tests/chat_templates/gpt-oss.jinja", CHAT_STYLE_HARMONY, "", false},
     };

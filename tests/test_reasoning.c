@@ -81,6 +81,28 @@ TEST(reasoning_stream_harmony_channels)
     CHECK(reason_markers_of(CHAT_STYLE_HARMONY) == reason_markers_of(CHAT_STYLE_GPT_OSS));
 }
 
+/* GLM-4.7 after its "<|assistant|><think>" prompt: the reply is thinking until "</think>";
+ * a later prompt carries the answer alone. */
+TEST(reasoning_stream_glm47_opened_by_prompt)
+{
+    const char *r = "\nThe user asks.</think>\nBecause.";
+    size_t cuts[] = { 1, 9, 6, 8, 1, 0 };
+    enum reason_part parts[8];
+    struct rt_out o;
+    rt_stream(CHAT_STYLE_GLM47, r, cuts, parts, &o);
+    CHECK_STR_EQ(o.text[REASON_THINKING], "\nThe user asks.");
+    CHECK_STR_EQ(o.text[REASON_ANSWER], "Because.");
+    CHECK_INT_EQ(parts[0], REASON_THINKING);
+    CHECK_INT_EQ(parts[3], REASON_THINKING); /* "</think>" */
+    CHECK_INT_EQ(parts[5], REASON_ANSWER);
+    size_t off = 0, len = 0;
+    reason_history_text(CHAT_STYLE_GLM47, r, strlen(r), &off, &len);
+    CHECK(len == strlen("Because.") && memcmp(r + off, "Because.", len) == 0);
+    /* the same text after glm4.5's prompt (which does not open the thinking) is all answer */
+    rt_stream(CHAT_STYLE_GLM45, r, NULL, parts, &o);
+    CHECK_INT_EQ((int)o.n[REASON_THINKING], 0);
+}
+
 TEST(reasoning_stream_no_thinking)
 {
     enum reason_part parts[8];
@@ -130,11 +152,14 @@ TEST(reasoning_stream_equals_spans)
         "</think>answer",
         "<think>a</think>   ",
     };
+    /* (glm4.7's prompt opens the thinking: its replies start in it) */
+    static const enum chat_style styles[] = { CHAT_STYLE_DEEPSEEK3, CHAT_STYLE_GLM47 };
+    for (size_t st = 0; st < sizeof styles / sizeof styles[0]; st++)
     for (size_t r = 0; r < sizeof replies / sizeof replies[0]; r++) {
         const char *t = replies[r];
         size_t n = strlen(t);
         struct reason_spans sp;
-        reason_spans_of(CHAT_STYLE_DEEPSEEK3, t, n, &sp);
+        reason_spans_of(styles[st], t, n, &sp);
         for (size_t a = 0; a <= n; a++)
             for (size_t b = a; b <= n; b++) {
                 size_t cuts[4] = { a, b - a, 0, 0 };
@@ -146,13 +171,14 @@ TEST(reasoning_stream_equals_spans)
                 }
                 enum reason_part parts[8];
                 struct rt_out o;
-                rt_stream(CHAT_STYLE_DEEPSEEK3, t, cuts[0] ? cuts : NULL, parts, &o);
+                rt_stream(styles[st], t, cuts[0] ? cuts : NULL, parts, &o);
                 bool ok = o.n[REASON_THINKING] == sp.think_len &&
                           !memcmp(o.text[REASON_THINKING], t + sp.think_off, sp.think_len) &&
                           o.n[REASON_ANSWER] == n - sp.answer_off &&
                           !memcmp(o.text[REASON_ANSWER], t + sp.answer_off, n - sp.answer_off);
-                CHECK_MSG(ok, "reply %zu cut at %zu,%zu: stream [%s|%s] spans think %zu+%zu "
-                              "answer %zu", r, a, b, o.text[REASON_THINKING],
+                CHECK_MSG(ok, "%s reply %zu cut at %zu,%zu: stream [%s|%s] spans think "
+                              "%zu+%zu answer %zu", chat_style_name(styles[st]), r, a, b,
+                          o.text[REASON_THINKING],
                           o.text[REASON_ANSWER], sp.think_off, sp.think_len, sp.answer_off);
             }
     }

@@ -209,6 +209,16 @@ static const struct chat_style_row chat_styles[CHAT_STYLE_COUNT] = {
         .think = &(const struct chat_think){ "\n<think>", "</think>", "\n<think></think>", "\n" },
         .gen = "<|assistant|>",
     },
+    /* GLM-4.7's (llama.cpp's models/templates/GLM-4.7-Flash.jinja) as llama.cpp runs it: the
+     * turns of glm4.5 without their newlines, an earlier reply's empty block is "</think>",
+     * and with enable_thinking true the prompt opens the thinking. */
+    [CHAT_STYLE_GLM47] = {
+        .name = "glm4.7", .family = CHAT_GLM, .begin = "[gMASK]<sop>",
+        .turn = { [CR_SYSTEM] = { "<|system|>", "" }, [CR_USER] = { "<|user|>", "" },
+                  [CR_ASSISTANT] = { "<|assistant|>", "" } },
+        .think = &(const struct chat_think){ "<think>", "</think>", "</think>", "" },
+        .gen = "<|assistant|><think>",
+    },
     /* ERNIE 4.5's template (the -PT models'; llama.cpp has no built-in one): a system message
      * is written bare, each line ends in a newline, a reply in <|end_of_sentence|>; other
      * roles are dropped. The template sets add_generation_prompt to true when it is not
@@ -335,9 +345,11 @@ enum chat_style chat_detect_style(const char *t)
     }
     if (HAS("<|assistant|>") && HAS("<|end|>"))
         return CHAT_STYLE_NONE; /* phi3 */
-    if (HAS("[gMASK]<sop>")) /* llama.cpp: chatglm4; GLM-4.5's generation prompt has no
-                              * newline (the GLM-4 templates are dense models we do not run) */
-        return CHAT_STYLE_GLM45;
+    if (HAS("[gMASK]<sop>")) /* llama.cpp: chatglm4 (built in), but it runs GLM-4.5's and
+                              * GLM-4.7's own templates: no newline after the prompt (the GLM-4
+                              * templates are dense models we do not run); GLM-4.7's has
+                              * clear_thinking */
+        return HAS("clear_thinking") ? CHAT_STYLE_GLM47 : CHAT_STYLE_GLM45;
     if (HAS("<|assistant|>") && HAS("<|user|>"))
         /* llama.cpp: falcon3 when "</s>" appears, else glmedge. OLMoE's and Tulu's templates
          * have no "</s>" but are the falcon3 format, which is what we render. */

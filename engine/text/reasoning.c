@@ -8,18 +8,25 @@
 /* DeepSeek-R1's template keeps only what follows "</think>" of earlier replies
  * (content.split('</think>')[-1]); Qwen3's (ChatML) drops the reasoning of turns before the
  * last user message. Both write <think> as the first thing of a reply. */
-static const struct reason_markers reason_think = { "<think>", "</think>", NULL, true };
+static const struct reason_markers reason_think = { "<think>", "</think>", NULL, true, false };
 
 /* gpt-oss (harmony) thinks in the analysis channel, then writes "<|start|>assistant" and the
  * final channel; its template keeps only the final message of earlier turns. */
 static const struct reason_markers reason_harmony = {
-    "<|channel|>analysis<|message|>", "<|end|>", "<|channel|>final<|message|>", true
+    "<|channel|>analysis<|message|>", "<|end|>", "<|channel|>final<|message|>", true, false
+};
+
+/* GLM-4.7's generation prompt ends "<think>": the reply is the thinking, "</think>", then the
+ * answer; its template keeps the thinking only after the last user message. */
+static const struct reason_markers reason_think_opened = {
+    "<think>", "</think>", NULL, true, true
 };
 
 static const struct reason_markers *const reason_rows[CHAT_STYLE_COUNT] = {
     [CHAT_STYLE_CHATML] = &reason_think,
     [CHAT_STYLE_DEEPSEEK3] = &reason_think,
     [CHAT_STYLE_GLM45] = &reason_think,
+    [CHAT_STYLE_GLM47] = &reason_think_opened,
     [CHAT_STYLE_GPT_OSS] = &reason_harmony,
     [CHAT_STYLE_HARMONY] = &reason_harmony,
 };
@@ -94,7 +101,8 @@ void reason_split_init(struct reason_split *rs, enum chat_style s)
 {
     memset(rs, 0, sizeof *rs);
     rs->mk = reason_markers_of(s);
-    rs->state = rs->mk ? RS_START : RS_ANSWER;
+    rs->state = !rs->mk ? RS_ANSWER : rs->mk->prompt_opens ? RS_THINK : RS_START;
+    rs->thought = rs->state == RS_THINK;
 }
 
 /* Drops or shows (as part) the held bytes that can no longer begin marker m, keeping the
@@ -244,18 +252,19 @@ void reason_spans_of(enum chat_style s, const char *text, size_t n, struct reaso
     if (!mk)
         return;
     size_t i = 0;
-    while (i < n && reason_isspace(text[i]))
+    while (!mk->prompt_opens && i < n && reason_isspace(text[i]))
         i++;
     /* The stream waits through REASON_HOLD_MAX bytes of leading space and marker, no more. */
-    if (mk->answer_open && reason_at(text, n, i, mk->answer_open) &&
+    if (!mk->prompt_opens && mk->answer_open && reason_at(text, n, i, mk->answer_open) &&
         i + strlen(mk->answer_open) <= REASON_HOLD_MAX) {
         out->answer_off = i + strlen(mk->answer_open);
         return;
     }
-    if (!reason_at(text, n, i, mk->open) || i + strlen(mk->open) > REASON_HOLD_MAX)
+    if (!mk->prompt_opens && (!reason_at(text, n, i, mk->open) ||
+                              i + strlen(mk->open) > REASON_HOLD_MAX))
         return;
     out->has_thinking = true;
-    out->think_off = i + strlen(mk->open);
+    out->think_off = mk->prompt_opens ? 0 : i + strlen(mk->open);
     size_t c = reason_find(text, n, out->think_off, mk->close);
     out->think_len = c - out->think_off;
     out->answer_off = n;

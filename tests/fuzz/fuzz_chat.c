@@ -57,11 +57,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else {
         if (!out || strlen(out) != len)
             __builtin_trap();
-        /* (glm4.5 also splits a reply at "</think>" and may leave its thinking out; harmony
+        /* (glm4.5/4.7 also split a reply at "</think>" and may leave its thinking out; harmony
          * writes a system message only as the first one) */
         bool trims = style == CHAT_STYLE_LLAMA3 || style == CHAT_STYLE_LLAMA2_SYS_STRIP ||
                      style == CHAT_STYLE_MISTRAL_V3 || style == CHAT_STYLE_GLM45 ||
-                     style == CHAT_STYLE_HARMONY;
+                     style == CHAT_STYLE_GLM47 || style == CHAT_STYLE_HARMONY;
         for (int i = 0; i < n && !trims; i++)
             if (!strstr(out, msgs[i].content))
                 __builtin_trap();
