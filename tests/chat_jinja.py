@@ -4,7 +4,9 @@ implementation independent of engine/text/chat.c) the way llama.cpp 80fb11ac cal
 jinja engine (common/chat.cpp, common_chat_template_direct_apply_impl; common/jinja/lexer.cpp):
 trim_blocks and lstrip_blocks on; the variables messages, bos_token, eos_token, enable_thinking
 (true: llama.cpp's default for a template that thinks) and add_generation_prompt, which is
-defined only when it is true (llama.cpp leaves it undefined otherwise); strftime_now formats
+defined only when it is true (llama.cpp leaves it undefined otherwise); the variables of its
+default --reasoning-preserve (jinja/caps.cpp caps_apply_preserve_reasoning: preserve_thinking
+true, clear_thinking, truncate_history_thinking and drop_thinking false); strftime_now formats
 the local time of NOW (seconds since the epoch). No template of tests/chat_templates reads
 bos_token or eos_token. For a template with "<|channel|>" (gpt-oss's), what llama.cpp does
 around it too: at load its check against channel tags in a reply is switched off
@@ -46,7 +48,9 @@ def main():
     sys.stdout.reconfigure(encoding="utf-8")
     for case in cases:
         variables = {"messages": case["messages"], "bos_token": "", "eos_token": "",
-                     "enable_thinking": True}
+                     "enable_thinking": True, "preserve_reasoning": True,
+                     "preserve_thinking": True, "clear_thinking": False,
+                     "truncate_history_thinking": False, "drop_thinking": False}
         if case["add_generation_prompt"]:
             variables["add_generation_prompt"] = True
         text = template.render(**variables)

@@ -41,10 +41,11 @@ struct chat_turn {
 
 /* How a style writes an assistant turn's thinking (GLM-4.5): its template splits the reply at
  * "</think>", keeps the thinking (open, trimmed, close) only in replies after the last user
- * message and writes `empty` in the others, then answer_pre and the answer, trimmed, when any
- * is left. */
+ * message (in every reply when keep_all) and writes `empty` in the others, then answer_pre and
+ * the answer, trimmed, when any is left. */
 struct chat_think {
     const char *open, *close, *empty, *answer_pre;
+    bool keep_all;
 };
 
 /* A style: a conversation is begin, then each message's turn (after open where no block is
@@ -206,17 +207,20 @@ static const struct chat_style_row chat_styles[CHAT_STYLE_COUNT] = {
         .name = "glm4.5", .family = CHAT_GLM, .begin = "[gMASK]<sop>",
         .turn = { [CR_SYSTEM] = { "<|system|>\n", "" }, [CR_USER] = { "<|user|>\n", "" },
                   [CR_ASSISTANT] = { "<|assistant|>", "" } },
-        .think = &(const struct chat_think){ "\n<think>", "</think>", "\n<think></think>", "\n" },
+        .think = &(const struct chat_think){ "\n<think>", "</think>", "\n<think></think>", "\n",
+                                             false },
         .gen = "<|assistant|>",
     },
     /* GLM-4.7's (llama.cpp's models/templates/GLM-4.7-Flash.jinja) as llama.cpp runs it: the
-     * turns of glm4.5 without their newlines, an earlier reply's empty block is "</think>",
-     * and with enable_thinking true the prompt opens the thinking. */
+     * turns of glm4.5 without their newlines, a reply without thinking gets "</think>", and
+     * with enable_thinking true the prompt opens the thinking. llama.cpp preserves reasoning
+     * by default (--reasoning-preserve: clear_thinking false), so every reply keeps its
+     * thinking, not only those after the last user message. */
     [CHAT_STYLE_GLM47] = {
         .name = "glm4.7", .family = CHAT_GLM, .begin = "[gMASK]<sop>",
         .turn = { [CR_SYSTEM] = { "<|system|>", "" }, [CR_USER] = { "<|user|>", "" },
                   [CR_ASSISTANT] = { "<|assistant|>", "" } },
-        .think = &(const struct chat_think){ "<think>", "</think>", "</think>", "" },
+        .think = &(const struct chat_think){ "<think>", "</think>", "</think>", "", true },
         .gen = "<|assistant|><think>",
     },
     /* ERNIE 4.5's template (the -PT models'; llama.cpp has no built-in one): a system message
@@ -562,7 +566,7 @@ static void render(struct chat_buf *b, const struct chat_style_row *st,
         }
         cb_str(b, t->pre);
         if (st->think && t == &st->turn[CR_ASSISTANT])
-            cb_think_reply(b, st->think, m[i].content, i > last_user);
+            cb_think_reply(b, st->think, m[i].content, st->think->keep_all || i > last_user);
         else if (t->trim)
             cb_trimmed(b, m[i].content);
         else

@@ -17,9 +17,10 @@ static const struct reason_markers reason_harmony = {
 };
 
 /* GLM-4.7's generation prompt ends "<think>": the reply is the thinking, "</think>", then the
- * answer; its template keeps the thinking only after the last user message. */
+ * answer. Its template, as llama.cpp runs it (reasoning preserved), keeps every reply's
+ * thinking, so a later prompt carries the whole reply. */
 static const struct reason_markers reason_think_opened = {
-    "<think>", "</think>", NULL, true, true
+    "<think>", "</think>", NULL, false, true
 };
 
 static const struct reason_markers *const reason_rows[CHAT_STYLE_COUNT] = {
