@@ -16,6 +16,7 @@
 #include "cpu.h"
 #include "kernels.h"
 #include "quant.h"
+#include "quant_blocks.h"
 
 static float tk_uniform(uint64_t *s)
 {
@@ -110,6 +111,88 @@ TEST(kernels_dot_rows_in_repacked_orders_on_every_path)
                 tk_one_type(types[t], s, lens[q], KERN_REPACK4);
             }
     }
+    quant_set_simd(before);
+}
+
+/* A random half: sign, exponents 2^-8..2^6 and now and then a subnormal, any mantissa. */
+static quant_half tk_half(uint64_t *s)
+{
+    const uint32_t r = (uint32_t)(*s >> 33);
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    const uint32_t exp = r % 16 == 0 ? 0 : 7 + (r >> 4) % 15;
+    return (quant_half)((r >> 20 & 1) << 15 | exp << 10 | (r >> 21 & 0x3FF));
+}
+
+/* mxfp4 and iq4_nl through kern_dot_rows_in in both repacked orders against their one-row
+ * kernel vec_dot_repack, on random blocks: any code, any scale (mxfp4's E8M0 exponents
+ * with the subnormal 0 and 1, iq4_nl's halves with subnormals), row counts that fill the eight lanes, leave a tail,
+ * and stretch the decode's streams over many rows, every activation count from 1 to 9. */
+TEST(kernels_iq4_repack_rows_equal_one_row_dot)
+{
+    enum { MAXR = 68, NY = 9 };
+    const uint32_t types[] = { GGML_TYPE_MXFP4, GGML_TYPE_IQ4_NL };
+    const int lens[] = { 32, 96, 2880 };
+    const int nxs[] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 15, 16, 24, 43, 68 };
+    const int before = quant_simd();
+    uint64_t seed = 1234;
+    for (size_t t = 0; t < sizeof types / sizeof types[0]; t++)
+        for (size_t q = 0; q < sizeof lens / sizeof lens[0]; q++) {
+            const int ne0 = lens[q], nb = ne0 / 32;
+            const struct quant_traits *qt = quant_traits(types[t]);
+            const size_t rs = quant_row_size(types[t], ne0);
+            uint8_t *w = malloc(rs * MAXR);
+            struct block_q8_0 *y = malloc(sizeof *y * (size_t)nb * NY);
+            for (int i = 0; i < MAXR * nb; i++) {
+                uint8_t *b = w + (size_t)i * qt->type_size;
+                if (types[t] == GGML_TYPE_MXFP4) {
+                    /* mostly 2^-8..2^8; now and then 0, 1 (subnormal) or 2 */
+                    const int r = (int)(tk_uniform(&seed) * 40.0f + 40.0f); /* 0..79 */
+                    b[0] = (uint8_t)(r < 6 ? r % 3 : 120 + r % 17);
+                } else {
+                    const quant_half d = tk_half(&seed);
+                    memcpy(b, &d, sizeof d);
+                }
+                for (size_t k = qt->type_size - 16; k < qt->type_size; k++)
+                    b[k] = (uint8_t)(tk_uniform(&seed) * 128.0f + 128.0f);
+            }
+            for (int i = 0; i < nb * NY; i++) {
+                y[i].d = tk_half(&seed);
+                for (int k = 0; k < 32; k++)
+                    y[i].qs[k] = (int8_t)(tk_uniform(&seed) * 127.0f);
+            }
+            const void *yp[NY];
+            for (int j = 0; j < NY; j++)
+                yp[j] = y + (size_t)j * nb;
+            for (int s = 0; s < CPU_SIMD_COUNT; s++) {
+                if (!quant_set_simd(s))
+                    continue;
+                int bad = 0, total = 0;
+                for (enum kern_order o = KERN_REPACK; o <= KERN_REPACK4; o++)
+                    for (size_t a = 0; a < sizeof nxs / sizeof nxs[0]; a++)
+                        for (int ny = 1; ny <= NY; ny++) {
+                            const int nx = nxs[a];
+                            float out[MAXR * NY];
+                            kern_dot_rows_in(o, types[t], ne0, w, rs, nx, yp, ny, out,
+                                             (size_t)ny, 1);
+                            for (int i = 0; i < nx; i++)
+                                for (int j = 0; j < ny; j++) {
+                                    const float want =
+                                        qt->vec_dot_repack(ne0, w + (size_t)i * rs, yp[j]);
+                                    const float got = out[i * ny + j];
+                                    total++;
+                                    if (memcmp(&want, &got, sizeof want) != 0 && bad++ < 3)
+                                        CHECK_MSG(false, "%s on %s, n %d, order %d: row %d of "
+                                                  "%d, y %d of %d: %.9g, one row %.9g",
+                                                  qt->name, cpu_simd_name(s), ne0, (int)o, i,
+                                                  nx, j, ny, got, want);
+                                }
+                        }
+                CHECK_MSG(bad == 0, "%s on %s, n %d: %d of %d products differ", qt->name,
+                          cpu_simd_name(s), ne0, bad, total);
+            }
+            free(w);
+            free(y);
+        }
     quant_set_simd(before);
 }
 

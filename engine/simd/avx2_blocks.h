@@ -32,6 +32,21 @@ static inline AVX2 __m256i nibbles32(const uint8_t *p)
     return _mm256_and_si256(b, _mm256_set1_epi8(0xF));
 }
 
+/* table's 16 bytes in both halves, for levels32 */
+static inline AVX2 __m256i table16(const int8_t t[16])
+{
+    return _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)t));
+}
+
+/* 16 bytes of codes -> their 32 levels in table (table16's), in nibbles32's order (mxfp4,
+ * iq4_nl, iq4_xs): the bytes in both halves, the high half shifted, one lookup. */
+static inline AVX2 __m256i levels32(const uint8_t *p, __m256i table)
+{
+    const __m256i t = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)p));
+    const __m256i codes = _mm256_blend_epi32(t, _mm256_srli_epi16(t, 4), 0xF0);
+    return _mm256_shuffle_epi8(table, _mm256_and_si256(codes, _mm256_set1_epi8(0xF)));
+}
+
 static inline AVX2 __m256i load256(const void *p)
 {
     return _mm256_loadu_si256((const __m256i *)p);
@@ -88,6 +103,20 @@ static inline AVX2 int hsum_i32_8(__m256i a)
     __m128i s = _mm_add_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
     s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
     return _mm_cvtsi128_si32(_mm_add_epi32(s, _mm_shuffle_epi32(s, 1)));
+}
+
+/* The lanes of an 8-lane kernel, unrolled. */
+#define FOR_LANES(j) _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++)
+
+/* Lane r = the sum of v[r]'s eight lanes (exact). */
+static inline AVX2 __m256i sum8x8(const __m256i v[8])
+{
+    const __m256i a = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]),
+                                        _mm256_hadd_epi32(v[2], v[3]));
+    const __m256i b = _mm256_hadd_epi32(_mm256_hadd_epi32(v[4], v[5]),
+                                        _mm256_hadd_epi32(v[6], v[7]));
+    return _mm256_add_epi32(_mm256_permute2x128_si256(a, b, 0x20),
+                            _mm256_permute2x128_si256(a, b, 0x31));
 }
 
 #endif

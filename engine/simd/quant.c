@@ -1142,10 +1142,12 @@ static void table_apply(enum cpu_simd s)
         quant_repack_avx2_fill(&k);
         quant_vexpf_avx2_fill(&k);
         quant_iq_avx2_fill(&k);
+        quant_repack_iq_avx2_fill(&k);
     }
     if (s == CPU_SIMD_AVX512) {
         quant_avx512_fill(&k);
         quant_iq_avx512_fill(&k);
+        quant_repack_iq_avx512_fill(&k);
     }
 #endif
 #if defined(__aarch64__)

@@ -238,6 +238,10 @@ void quant_avx512_fill(struct quant_kernels *k);
 void quant_neon_fill(struct quant_kernels *k, bool dotprod);
 /* The repacked orders on AVX2 (repack_avx2.c), called right after quant_avx2_fill. */
 void quant_repack_avx2_fill(struct quant_kernels *k);
+/* The repacked order of mxfp4 and iq4_nl (repack_iq_x86.c), after quant_iq_avx2_fill and
+ * after quant_iq_avx512_fill. */
+void quant_repack_iq_avx2_fill(struct quant_kernels *k);
+void quant_repack_iq_avx512_fill(struct quant_kernels *k);
 /* kernels.h's swiglu16 and vexpf16 on AVX2 (vexpf_avx2.c). */
 void quant_vexpf_avx2_fill(struct quant_kernels *k);
 /* The same for the table-coded 4-bit types (quant_iq_avx2.c, quant_iq_avx512.c,

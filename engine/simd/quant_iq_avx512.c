@@ -4,8 +4,7 @@
  * mxfp4 and iq4_nl take a pair of blocks per 512-bit register, so its low half is the
  * AVX2 kernel's even-block accumulator and its high half the odd-block one; iq4_xs takes
  * two groups per register and folds its exact int32 lanes back onto the 8 the float step
- * expects. The repacked and dense orders are a chain of one FMA per block either way, and
- * keep their AVX2 kernels. */
+ * expects. The dense order keeps its AVX2 kernel; the repacked one is repack_iq_x86.c's. */
 #include "quant_blocks.h"
 
 #if defined(__x86_64__)
@@ -58,16 +57,6 @@ static inline AVX512 __m512i join256(const int8_t *a, const int8_t *b)
 static inline AVX512 __m512 scales2(float a, float b)
 {
     return _mm512_insertf32x8(_mm512_set1_ps(a), _mm256_set1_ps(b), 1);
-}
-
-static inline AVX512 float mxfp4_scale(const struct block_mxfp4 *x, const struct block_q8_0 *y)
-{
-    return h2f(y->d) * quant_e8m0_half(x->e);
-}
-
-static inline AVX512 float iq4_nl_scale(const struct block_iq4_nl *x, const struct block_q8_0 *y)
-{
-    return h2f(y->d) * h2f(x->d);
 }
 
 #define PAIRED_DOT(name, btype, table, scale)                                                  \

@@ -80,17 +80,6 @@ static AVX2 float q4_K_repack4_dot(int64_t n, const void *vx, const void *vy)
     return q4_K_repack_steps(n, vx, vy, 2);
 }
 
-/* Lane r = the sum of v[r]'s eight lanes (exact). */
-static inline AVX2 __m256i sum8x8(const __m256i v[8])
-{
-    const __m256i a = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]),
-                                        _mm256_hadd_epi32(v[2], v[3]));
-    const __m256i b = _mm256_hadd_epi32(_mm256_hadd_epi32(v[4], v[5]),
-                                        _mm256_hadd_epi32(v[6], v[7]));
-    return _mm256_add_epi32(_mm256_permute2x128_si256(a, b, 0x20),
-                            _mm256_permute2x128_si256(a, b, 0x31));
-}
-
 /* m[r] holds row r's four int32 values; col[p] gets value p of every row, row r in lane r. */
 static inline AVX2 void transpose8x4(const __m128i m[8], __m256i col[4])
 {
@@ -111,9 +100,8 @@ static inline AVX2 void transpose8x4(const __m128i m[8], __m256i col[4])
 /* The eight lanes of the kernels below: lane j multiplies weight row j / L (of R = 8 / L
  * rows, xs bytes apart) with activation row j % L. Decode (one activation row) takes 8 rows
  * at a time, a prefill's expert products (a few rows each) 2 or 4 at a time, the rest 8
- * activation rows for one weight row; the chains are the single row's whatever the mix. */
-#define FOR_LANES(j) _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++)
-
+ * activation rows for one weight row; the chains are the single row's whatever the mix
+ * (FOR_LANES: avx2_blocks.h). */
 static inline AVX2 void lanes_store(float *out, size_t out_row, size_t out_col, int L, int ny,
                                     __m256 v)
 {
