@@ -33,6 +33,35 @@
 #define threads_relax() ((void)0)
 #endif
 
+/* Both sides of each sleep handshake write their own flag and then read the other's: the
+ * caller publishes gen and reads `sleeping`, a worker counts itself in `sleeping` and reads
+ * gen (and likewise `waiting` against `pending`/`entry`). C11 orders a sequentially
+ * consistent store before a later sequentially consistent load, and aarch64 hardware keeps
+ * that for STLR then LDAR; an emulator need not (qemu-user on an x86 host may turn them
+ * into a plain store and load, which the host's store buffer lets pass each other). One
+ * full test_engine run under qemu-aarch64 stopped with every thread in a futex wait, which
+ * is what both sides sleeping would look like. The explicit fence costs one barrier per
+ * handshake. */
+#define threads_store_load_fence() atomic_thread_fence(memory_order_seq_cst)
+
+/* The sleeps also wake on their own now and then and look again: the handshake above is
+ * what wakes them, this only bounds what a lost wake-up could cost (a pause instead of a
+ * hang) should a platform break the ordering in a way not yet seen. Workers idle between
+ * replies, so theirs is long; the caller's is short, as a run is waiting on it. */
+enum { THREADS_IDLE_RECHECK_MS = 100, THREADS_DONE_RECHECK_MS = 5 };
+
+/* pthread_cond_wait for at most ms (the condition's default clock, CLOCK_REALTIME, which
+ * every platform has; a clock step only moves one recheck) */
+static void threads_cond_wait_ms(pthread_cond_t *c, pthread_mutex_t *mu, int ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += (long)ms * 1000000L;
+    ts.tv_sec += ts.tv_nsec / 1000000000L;
+    ts.tv_nsec %= 1000000000L;
+    pthread_cond_timedwait(c, mu, &ts);
+}
+
 /* How long an idle worker spins before it sleeps: longer than the serial work between two
  * runs of one decode step (norms, quantizing an activation row), far shorter than a token.
  * The caller spins less before it sleeps while workers finish. */
@@ -98,8 +127,9 @@ static uint64_t threads_wait_gen(struct thread_pool *p, uint64_t seen)
          * consistent), so either it sees us here and signals, or we see its new gen */
         pthread_mutex_lock(&p->mu);
         atomic_fetch_add(&p->sleeping, 1);
+        threads_store_load_fence();
         while (!threads_new_run(atomic_load(&p->gen), seen) && !atomic_load(&p->quit))
-            pthread_cond_wait(&p->go, &p->mu);
+            threads_cond_wait_ms(&p->go, &p->mu, THREADS_IDLE_RECHECK_MS);
         atomic_fetch_sub(&p->sleeping, 1);
         pthread_mutex_unlock(&p->mu);
         t0 = 0;
@@ -133,7 +163,9 @@ static void *threads_worker(void *v)
         if (!any) {
             /* the caller waits for us (pending), so run g is still the current one */
             fn(arg, wa.ith, p->n);
-            if (atomic_fetch_sub(&p->pending, 1) == 1 && atomic_load(&p->waiting))
+            const int left = atomic_fetch_sub(&p->pending, 1) - 1;
+            threads_store_load_fence();
+            if (left == 0 && atomic_load(&p->waiting))
                 threads_wake_caller(p);
             continue;
         }
@@ -147,6 +179,7 @@ static void *threads_worker(void *v)
             continue;
         fn(arg, wa.ith, p->n);
         e = atomic_fetch_sub(&p->entry, 1);
+        threads_store_load_fence();
         if (ENTRY_ACTIVE(e) == 1 && (e & ENTRY_CLOSED) && atomic_load(&p->waiting))
             threads_wake_caller(p);
     }
@@ -233,7 +266,8 @@ static void threads_publish(struct thread_pool *p, threads_fn fn, void *arg, boo
         atomic_store(&p->entry, ENTRY_OF(g));
     else
         atomic_store(&p->pending, p->n - 1);
-    atomic_store(&p->gen, g); /* seq_cst: publishes the fields, orders the read below */
+    atomic_store(&p->gen, g); /* publishes the fields */
+    threads_store_load_fence();
     if (atomic_load(&p->sleeping) > 0) {
         pthread_mutex_lock(&p->mu);
         pthread_cond_broadcast(&p->go);
@@ -265,9 +299,10 @@ static void threads_wait_done(struct thread_pool *p, bool any)
         if (t - t0 < THREADS_WAIT_NS)
             continue;
         pthread_mutex_lock(&p->mu);
-        atomic_store(&p->waiting, true); /* seq_cst against the workers' decrement */
+        atomic_store(&p->waiting, true);
+        threads_store_load_fence(); /* against the workers' decrement */
         while (threads_busy(p, any))
-            pthread_cond_wait(&p->done, &p->mu);
+            threads_cond_wait_ms(&p->done, &p->mu, THREADS_DONE_RECHECK_MS);
         atomic_store(&p->waiting, false);
         pthread_mutex_unlock(&p->mu);
         return;
