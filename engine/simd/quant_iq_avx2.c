@@ -80,6 +80,8 @@ static AVX2 float iq4_xs_dot(int64_t n, const void *vx, const void *vy)
     __m256 acc = _mm256_setzero_ps();
     for (int64_t b = 0; b < n / QK_K; b++) {
         __m256i sumi = _mm256_setzero_si256();
+        /* unrolled: each group's scale bits at constant shifts */
+#pragma GCC unroll 8
         for (int g = 0; g < QK_K / 32; g++) {
             const __m256i p = mul_pairs(levels32(x[b].qs + 16 * g, tb),
                                         _mm256_loadu_si256((const __m256i *)(y[b].qs + 32 * g)));

@@ -27,13 +27,11 @@ static inline AVX512 int hsum_i32(__m256i p)
  * b's (each run is one 32-value block or group). */
 static inline AVX512 __m512i levels64(const uint8_t *a, const uint8_t *b, __m512i table)
 {
-    const __m128i ta = _mm_loadu_si128((const __m128i *)a);
-    const __m128i tb = _mm_loadu_si128((const __m128i *)b);
-    const __m256i lo = _mm256_set_m128i(_mm_srli_epi16(ta, 4), ta);
-    const __m256i hi = _mm256_set_m128i(_mm_srli_epi16(tb, 4), tb);
-    const __m512i codes = _mm512_and_si512(
-        _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1), _mm512_set1_epi8(0xF));
-    return _mm512_shuffle_epi8(table, codes);
+    const __m256i ta = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)a));
+    const __m256i tb = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)b));
+    const __m512i t = _mm512_inserti64x4(_mm512_castsi256_si512(ta), tb, 1);
+    const __m512i codes = _mm512_mask_srli_epi16(t, 0xFF00FF00, t, 4); /* 128-bit lanes 1, 3 */
+    return _mm512_shuffle_epi8(table, _mm512_and_si512(codes, _mm512_set1_epi8(0xF)));
 }
 
 static inline AVX512 __m512i table64(const int8_t t[16])
@@ -97,6 +95,8 @@ static AVX512 float iq4_xs_dot(int64_t n, const void *vx, const void *vy)
     __m256 acc = _mm256_setzero_ps();
     for (int64_t b = 0; b < n / QK_K; b++) {
         __m512i sumi = _mm512_setzero_si512();
+        /* unrolled: each group's scale bits at constant shifts */
+#pragma GCC unroll 8
         for (int g = 0; g < QK_K / 32; g += 2) {
             const uint8_t *qs = x[b].qs + 16 * g;
             const __m512i p = mul_pairs(levels64(qs, qs + 16, tb),
