@@ -84,9 +84,9 @@ $(BUILD)/synth: $(BUILD)/tools/synth.o $(ENGINE_OBJ)
 # re-creates it from its seeds), or, in a tree without it, a small random-weight synth model.
 # Four stages: 4000 steps on windows of 128 bytes, 200 steps on windows of 512 bytes that
 # start from the first stage's weights (the context grows to 512), 400 more steps on
-# windows of 512 at half the learning rate (a fresh cosine schedule from 5e-4), then the
-# first 100 steps of a 300-step schedule on windows of 1024 with residual dropout 0.1 (the
-# context grows to 1024; dropout holds back the overfitting of the earlier stages).
+# windows of 512 at half the learning rate (a fresh cosine schedule from 5e-4), then 300
+# steps on windows of 1024 with residual dropout 0.1 (the context grows to 1024; dropout
+# holds back the overfitting of the earlier stages).
 TRAINED_MODEL := tools/train/default.gguf
 TRAIN_SHAPE := --layers 4 --d-model 128 --heads 4 --kv-heads 4 --experts 8 --experts-used 2 \
 	--ff 256 --aux 0.01 -t 2 --name "moescope shakespeare moe"
@@ -96,7 +96,7 @@ TRAIN_FLAGS_CTX512 := --steps 200 --batch 4 --ctx 512 --lr 0.001 --warmup 20 --s
 	--eval-every 50 --save-every 50 $(TRAIN_SHAPE)
 TRAIN_FLAGS_CTX512_LOWLR := --steps 400 --batch 4 --ctx 512 --lr 0.0005 --warmup 20 --seed 3 \
 	--eval-every 50 --save-every 50 $(TRAIN_SHAPE)
-TRAIN_FLAGS := --steps 300 --stop-after 100 --batch 4 --ctx 1024 --lr 0.0003 --warmup 20 \
+TRAIN_FLAGS := --steps 300 --batch 4 --ctx 1024 --lr 0.0003 --warmup 20 \
 	--seed 4 --dropout 0.1 --eval-every 50 --save-every 50 $(TRAIN_SHAPE)
 ifneq ($(wildcard $(TRAINED_MODEL)),)
 $(DEFAULT_MODEL): $(TRAINED_MODEL)
