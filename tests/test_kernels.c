@@ -80,13 +80,16 @@ static void tk_one_type(uint32_t type, int simd, int ne0, enum kern_order o)
 TEST(kernels_dot_rows_equal_vec_dot_on_every_path)
 {
     const int before = quant_simd();
-    const uint32_t types[] = { GGML_TYPE_Q8_0, GGML_TYPE_Q4_0, GGML_TYPE_Q4_K, GGML_TYPE_Q6_K,
-                               GGML_TYPE_F16, GGML_TYPE_F32 };
+    const uint32_t types[] = { GGML_TYPE_Q8_0, GGML_TYPE_Q4_0, GGML_TYPE_Q5_0, GGML_TYPE_Q4_K,
+                               GGML_TYPE_Q6_K, GGML_TYPE_F16, GGML_TYPE_F32 };
     for (int s = 0; s < CPU_SIMD_COUNT; s++) {
         if (!quant_set_simd(s))
             continue;
         for (size_t t = 0; t < sizeof types / sizeof types[0]; t++)
             tk_one_type(types[t], s, 512, KERN_PLAIN);
+        /* DeepSeek-V2-Lite's expert down projections: rows of 1408 in q5_0 and q8_0 */
+        tk_one_type(GGML_TYPE_Q5_0, s, 1408, KERN_PLAIN);
+        tk_one_type(GGML_TYPE_Q8_0, s, 1408, KERN_PLAIN);
         /* the attention's F16 rows: head_dim long (64, 128) and KV lengths in steps of 32,
          * whose tails (n % 64) take a path of their own; and odd lengths */
         const int f16_lens[] = { 32, 64, 96, 128, 160, 17, 47, 113 };

@@ -38,6 +38,14 @@ static inline AVX2 __m256i bits32(const uint8_t *p)
 
 /* ------------------------------------------------------------------ 32-value blocks */
 
+/* a q5_0 block's values as int8 */
+static inline AVX2 __m256i q5_0_values(const struct block_q5_0 *xb)
+{
+    /* without the fifth bit the byte becomes nibble - 16 (0xF0 | nibble) */
+    const __m256i hi = _mm256_andnot_si256(bits32(xb->qh), _mm256_set1_epi8((char)0xF0));
+    return _mm256_or_si256(nibbles32(xb->qs), hi);
+}
+
 static AVX2 float q4_0_dot(int64_t n, const void *vx, const void *vy)
 {
     const struct block_q4_0 *x = vx;
@@ -58,10 +66,8 @@ static AVX2 float q5_0_dot(int64_t n, const void *vx, const void *vy)
     __m256 acc = _mm256_setzero_ps();
     for (int64_t b = 0; b < n / QK8_0; b++) {
         const __m256 d = _mm256_set1_ps(h2f(x[b].d) * h2f(y[b].d));
-        /* without the fifth bit the byte becomes nibble - 16 (0xF0 | nibble) */
-        const __m256i hi = _mm256_andnot_si256(bits32(x[b].qh), _mm256_set1_epi8((char)0xF0));
-        const __m256i qx = _mm256_or_si256(nibbles32(x[b].qs), hi);
-        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8(qx, load256(y[b].qs))), acc);
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8(q5_0_values(&x[b]), load256(y[b].qs))),
+                              acc);
     }
     return hsum8(acc);
 }
@@ -167,77 +173,88 @@ static AVX2 float q5_1_dot(int64_t n, const void *vx, const void *vy)
 TILE32(q8_0, struct block_q8_0, load256(xb->qs))
 TILE32(q4_0, struct block_q4_0, _mm256_sub_epi8(nibbles32(xb->qs), _mm256_set1_epi8(8)))
 
-/* q8_0 decode (one y row) over many weight rows, for kernels.h's kern_dot_rows: each row
- * keeps exactly q8_0_dot's steps (the same integer lanes from dot_i8, the same float
- * product of the two scales, one FMA chain per row, hsum8), but R = 4 rows run together
- * from 4 separate stretches of the matrix (nx / 4 rows apart: 4 sequential streams that the
- * prefetchers follow, where 4 neighbouring rows measured 2.5x slower), so their FMA chains
- * overlap instead of one chain waiting ~4 cycles a block, the y scales are converted once
- * per call, and the weights are prefetched ahead of each stream. */
+/* q8_0 and q5_0 decode (one y row) over many weight rows, for kernels.h's kern_dot_rows:
+ * each row keeps exactly its row kernel's steps (q8_0_dot, q5_0_dot: the same integer lanes
+ * from dot_i8, the same float product of the two scales, one FMA chain per row, hsum8),
+ * but R = 4 rows run together from 4 separate stretches of the matrix (nx / 4 rows apart:
+ * 4 sequential streams that the prefetchers follow, where 4 neighbouring rows measured 2.5x
+ * slower), so their FMA chains overlap instead of one chain waiting ~4 cycles a block, the
+ * y scales are converted once per call, and the weights are prefetched ahead of each
+ * stream. q5_0 went row by row before: 2.4x slower per byte than q8_0 from memory, and
+ * DeepSeek-V2-Lite's Q4_K_M has it for the experts' down projections (ff 1408 is no
+ * multiple of 256, so no q4_K/q6_K there). */
 enum { Q8_ROWS_MAX_NB = 512, Q8_ROWS_PREFETCH = 512 };
 
-static inline __attribute__((always_inline)) AVX2 void
-q8_0_rows_step(int R, int64_t nb, const struct block_q8_0 *const *xr,
-               const struct block_q8_0 *y, const float *yd, float *out, size_t out_step)
+/* the weight block's values as int8, the row kernels' */
+static inline AVX2 __m256i q8_0_values(const struct block_q8_0 *xb)
 {
-    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
-                     _mm256_setzero_ps()};
-    for (int64_t b = 0; b < nb; b++) {
-        const __m256i yq = load256(y[b].qs);
-#pragma GCC unroll 4
-        for (int r = 0; r < R; r++) {
-            _mm_prefetch((const char *)&xr[r][b] + Q8_ROWS_PREFETCH, _MM_HINT_T0);
-            const __m256 d = _mm256_set1_ps(h2f(xr[r][b].d) * yd[b]);
-            const __m256i p = dot_i8(load256(xr[r][b].qs), yq);
-            acc[r] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc[r]);
-        }
-    }
-#pragma GCC unroll 4
-    for (int r = 0; r < R; r++)
-        out[(size_t)r * out_step] = hsum8(acc[r]);
+    return load256(xb->qs);
 }
 
-static AVX2 void q8_0_rows4(int64_t nb, const struct block_q8_0 *const *xr,
-                            const struct block_q8_0 *y, const float *yd, float *out,
-                            size_t out_step)
-{
-    q8_0_rows_step(4, nb, xr, y, yd, out, out_step);
-}
 
-static AVX2 void q8_0_rows1(int64_t nb, const struct block_q8_0 *const *xr,
-                            const struct block_q8_0 *y, const float *yd, float *out,
-                            size_t out_step)
-{
-    q8_0_rows_step(1, nb, xr, y, yd, out, out_step);
-}
+#define ROWS32(NAME, XBLOCK)                                                                \
+    static inline __attribute__((always_inline)) AVX2 void                                  \
+    NAME##_rows_step(int R, int64_t nb, const XBLOCK *const *xr,                            \
+                     const struct block_q8_0 *y, const float *yd, float *out,               \
+                     size_t out_step)                                                       \
+    {                                                                                       \
+        __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),     \
+                         _mm256_setzero_ps()};                                              \
+        for (int64_t b = 0; b < nb; b++) {                                                  \
+            const __m256i yq = load256(y[b].qs);                                            \
+            _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)                             \
+            {                                                                               \
+                _mm_prefetch((const char *)&xr[r][b] + Q8_ROWS_PREFETCH, _MM_HINT_T0);      \
+                const __m256 d = _mm256_set1_ps(h2f(xr[r][b].d) * yd[b]);                   \
+                const __m256i p = dot_i8(NAME##_values(&xr[r][b]), yq);                     \
+                acc[r] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc[r]);                 \
+            }                                                                               \
+        }                                                                                   \
+        _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)                                 \
+            out[(size_t)r * out_step] = hsum8(acc[r]);                                      \
+    }                                                                                       \
+    static AVX2 void NAME##_rows4(int64_t nb, const XBLOCK *const *xr,                      \
+                                  const struct block_q8_0 *y, const float *yd, float *out,  \
+                                  size_t out_step)                                          \
+    {                                                                                       \
+        NAME##_rows_step(4, nb, xr, y, yd, out, out_step);                                  \
+    }                                                                                       \
+    static AVX2 void NAME##_rows1(int64_t nb, const XBLOCK *const *xr,                      \
+                                  const struct block_q8_0 *y, const float *yd, float *out,  \
+                                  size_t out_step)                                          \
+    {                                                                                       \
+        NAME##_rows_step(1, nb, xr, y, yd, out, out_step);                                  \
+    }                                                                                       \
+    /* 0 when done; -1 for several y rows (the tiles take those) or rows too long. */       \
+    static AVX2 int NAME##_rows(int64_t n, const void *x, size_t x_stride, int nx,          \
+                                const void *const *y, int ny, float *out, size_t out_row,   \
+                                size_t out_col)                                             \
+    {                                                                                       \
+        const int64_t nb = n / QK8_0;                                                       \
+        (void)out_col;                                                                      \
+        if (ny != 1 || n % QK8_0 || nb > Q8_ROWS_MAX_NB)                                    \
+            return -1;                                                                      \
+        const struct block_q8_0 *yb = y[0];                                                 \
+        float yd[Q8_ROWS_MAX_NB];                                                           \
+        for (int64_t b = 0; b < nb; b++)                                                    \
+            yd[b] = h2f(yb[b].d);                                                           \
+        const int q = nx / 4;                                                               \
+        for (int i = 0; i < q; i++) {                                                       \
+            const XBLOCK *xr[4];                                                            \
+            for (int r = 0; r < 4; r++)                                                     \
+                xr[r] = (const XBLOCK *)((const uint8_t *)x + (size_t)(i + r * q) * x_stride); \
+            NAME##_rows4(nb, xr, yb, yd, out + (size_t)i * out_row, (size_t)q * out_row);   \
+        }                                                                                   \
+        for (int i = 4 * q; i < nx; i++) {                                                  \
+            const XBLOCK *xr[1] = {                                                         \
+                (const XBLOCK *)((const uint8_t *)x + (size_t)i * x_stride)};               \
+            NAME##_rows1(nb, xr, yb, yd, out + (size_t)i * out_row, out_row);               \
+        }                                                                                   \
+        return 0;                                                                           \
+    }
 
-/* 0 when done; -1 for several y rows (the tiles above take those) or rows too long. */
-static AVX2 int q8_0_rows(int64_t n, const void *x, size_t x_stride, int nx,
-                          const void *const *y, int ny, float *out, size_t out_row,
-                          size_t out_col)
-{
-    const int64_t nb = n / QK8_0;
-    (void)out_col;
-    if (ny != 1 || n % QK8_0 || nb > Q8_ROWS_MAX_NB)
-        return -1;
-    const struct block_q8_0 *yb = y[0];
-    float yd[Q8_ROWS_MAX_NB];
-    for (int64_t b = 0; b < nb; b++)
-        yd[b] = h2f(yb[b].d);
-    const int q = nx / 4;
-    for (int i = 0; i < q; i++) {
-        const struct block_q8_0 *xr[4];
-        for (int r = 0; r < 4; r++)
-            xr[r] = (const struct block_q8_0 *)((const uint8_t *)x + (size_t)(i + r * q) * x_stride);
-        q8_0_rows4(nb, xr, yb, yd, out + (size_t)i * out_row, (size_t)q * out_row);
-    }
-    for (int i = 4 * q; i < nx; i++) {
-        const struct block_q8_0 *xr[1] = {
-            (const struct block_q8_0 *)((const uint8_t *)x + (size_t)i * x_stride)};
-        q8_0_rows1(nb, xr, yb, yd, out + (size_t)i * out_row, out_row);
-    }
-    return 0;
-}
+ROWS32(q8_0, struct block_q8_0)
+ROWS32(q5_0, struct block_q5_0)
 
 /* ------------------------------------------------------------------ K-quants */
 
@@ -823,6 +840,7 @@ void quant_avx2_fill(struct quant_kernels *k)
     k->rows[GGML_TYPE_Q8_0] = q8_0_rows;
     k->vec_dot[GGML_TYPE_Q4_1] = q4_1_dot;
     k->vec_dot[GGML_TYPE_Q5_0] = q5_0_dot;
+    k->rows[GGML_TYPE_Q5_0] = q5_0_rows;
     k->vec_dot[GGML_TYPE_Q5_1] = q5_1_dot;
     k->vec_dot[GGML_TYPE_Q8_0] = q8_0_dot;
     k->vec_dot[GGML_TYPE_Q2_K] = q2_K_dot;
