@@ -262,6 +262,15 @@ void engine_mark_fed(struct trace_token *r, int pos, uint64_t ns_total, const ui
     r->preempted = (uint32_t)engine_share(f1->preempted - f0->preempted, n, i);
 }
 
+void engine_fold_untimed(uint64_t *ns, uint64_t ns_total)
+{
+    uint64_t timed = 0;
+    for (int ph = 0; ph < TRACE_PHASE_COUNT; ph++)
+        timed += ns[ph];
+    if (ns_total > timed)
+        ns[TRACE_OTHER] += ns_total - timed;
+}
+
 int engine_feed(struct engine *e, int kv, const int32_t *tokens, int pos0,
                 struct trace_log *log, size_t start, int n, char *err, size_t errlen)
 {
@@ -279,6 +288,7 @@ int engine_feed(struct engine *e, int kv, const int32_t *tokens, int pos0,
     uint64_t total = clock_now_ns() - t0;
     if (e->trace)
         faults_sample(e->pool, &f1);
+    engine_fold_untimed(out.ns, total);
     uint64_t ns[TRACE_PHASE_COUNT];
     for (int ph = 0; ph < TRACE_PHASE_COUNT; ph++)
         ns[ph] = out.ns[ph] / (uint64_t)n;

@@ -263,6 +263,7 @@ static int batch_decode(struct engine_batch *b, int n, struct engine_batch_step 
             mem_limit_touch(e->mem_limit, b->layers, (size_t)n, nl);
     }
     st->ns_batched = total;
+    engine_fold_untimed(out.ns, total);
     for (int r = 0; r < n; r++) {
         struct batch_seq *q = &b->seq[b->row_seq[r]];
         const size_t i = (size_t)q->n_past;
