@@ -52,12 +52,6 @@ static inline AVX2 __m256i load256(const void *p)
     return _mm256_loadu_si256((const __m256i *)p);
 }
 
-/* int16 scale vector: elements 0..7 = a, 8..15 = b (two groups of 16 values). */
-static inline AVX2 __m256i scales2(int a, int b)
-{
-    return _mm256_set_m128i(_mm_set1_epi16((short)b), _mm_set1_epi16((short)a));
-}
-
 /* From 8 int16 scales held in both 128-bit halves of s: element i in the low half and
  * element j in the high half, each broadcast over its half. */
 static inline AVX2 __m256i pick2(__m256i s, int i, int j)

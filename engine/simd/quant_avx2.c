@@ -475,6 +475,20 @@ static inline AVX2 void q6_levels(const struct block_q6_K *x, int h, __m256i q[4
                            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m3), 4));
 }
 
+/* A block's 16 scales as int16, [0..7 | 0..7] and [8..15 | 8..15], for q6_chunk_scales. */
+static inline AVX2 void q6_scales(const int8_t scales[16], __m256i sc[2])
+{
+    halves16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)scales)), sc);
+}
+
+/* Chunk c's two scales as int16: 2c over its first 16 values, 2c + 1 over the rest. One
+ * shuffle once c is a constant (building them from the bytes took six instructions). */
+static inline __attribute__((always_inline)) AVX2 __m256i q6_chunk_scales(const __m256i sc[2],
+                                                                          int c)
+{
+    return pick2(sc[c / 4], 2 * (c % 4), 2 * (c % 4) + 1);
+}
+
 static AVX2 float q6_K_dot(int64_t n, const void *vx, const void *vy)
 {
     const struct block_q6_K *x = vx;
@@ -482,17 +496,20 @@ static AVX2 float q6_K_dot(int64_t n, const void *vx, const void *vy)
     __m256 acc = _mm256_setzero_ps();
     for (int64_t b = 0; b < n / QK_K; b++) {
         const float d = y[b].d * h2f(x[b].d);
+        __m256i sc[2];
+        q6_scales(x[b].scales, sc);
         __m256i sumi = _mm256_setzero_si256();
+#pragma GCC unroll 2
         for (int h = 0; h < 2; h++) {
             __m256i q[4];
             q6_levels(&x[b], h, q);
+#pragma GCC unroll 4
             for (int m = 0; m < 4; m++) {
                 const int c = 4 * h + m;
                 const __m256i y8 = load256(y[b].qs + 32 * c);
                 /* the unsigned level q (0..63) times y; the -32 comes from the bsums below */
                 const __m256i p = _mm256_maddubs_epi16(q[m], y8);
-                const __m256i s = scales2(x[b].scales[2 * c], x[b].scales[2 * c + 1]);
-                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, s));
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, q6_chunk_scales(sc, c)));
             }
         }
         sumi = _mm256_sub_epi32(sumi, q6_K_offset(x[b].scales, &y[b]));
@@ -516,13 +533,16 @@ static AVX2 void q6_K_tile(int64_t n, const void *vx, size_t xs, int nx, const v
             const struct block_q8_K *ya = y[j0], *yb = y[j0 + 1 < ny ? j0 + 1 : j0];
             __m256 acc_a = _mm256_setzero_ps(), acc_b = acc_a;
             for (int64_t b = 0; b < n / QK_K; b++) {
-                __m256i sa = _mm256_setzero_si256(), sb = sa;
+                __m256i sa = _mm256_setzero_si256(), sb = sa, scs[2];
+                q6_scales(x[b].scales, scs);
+#pragma GCC unroll 2
                 for (int h = 0; h < 2; h++) {
                     __m256i q[4];
                     q6_levels(&x[b], h, q);
+#pragma GCC unroll 4
                     for (int m = 0; m < 4; m++) {
                         const int c = 4 * h + m;
-                        const __m256i sc = scales2(x[b].scales[2 * c], x[b].scales[2 * c + 1]);
+                        const __m256i sc = q6_chunk_scales(scs, c);
                         sa = _mm256_add_epi32(sa, _mm256_madd_epi16(
                             _mm256_maddubs_epi16(q[m], load256(ya[b].qs + 32 * c)), sc));
                         sb = _mm256_add_epi32(sb, _mm256_madd_epi16(
