@@ -24,7 +24,10 @@ static float tk_uniform(uint64_t *s)
     return (float)((*s >> 40) & 0xFFFFFF) / (float)0x1000000 * 2.0f - 1.0f;
 }
 
-static void tk_one_type(uint32_t type, int simd, int ne0, enum kern_order o)
+/* kern_dot_rows_in(o) on every (nx <= 19, ny in nys) against ref, in two output layouts. */
+static void tk_rows_against(uint32_t type, int simd, int ne0, enum kern_order o,
+                            const int *nys, size_t n_nys, quant_vec_dot_fn ref,
+                            const char *ref_name)
 {
     enum { MAXR = 19, MAXY = 33 };
     const struct quant_traits *qt = quant_traits(type), *vt = quant_traits(qt->vec_dot_type);
@@ -45,13 +48,8 @@ static void tk_one_type(uint32_t type, int simd, int ne0, enum kern_order o)
         yp[j] = y + (size_t)j * ys;
     }
     int bad = 0, total = 0;
-    const int nys[] = { 1, 2, 3, 4, 5, 9, 32, 33 };
-    const quant_vec_dot_fn ref = o == KERN_PLAIN    ? qt->vec_dot
-                                 : o == KERN_REPACK ? qt->vec_dot_repack
-                                                    : qt->vec_dot_repack4;
-    static const char *const order_name[] = { "vec_dot", "vec_dot_repack", "vec_dot_repack4" };
     for (int nx = 1; nx <= MAXR; nx++)
-        for (size_t q = 0; q < sizeof nys / sizeof nys[0]; q++) {
+        for (size_t q = 0; q < n_nys; q++) {
             const int ny = nys[q];
             for (int layout = 0; layout < 2; layout++) {
                 /* layout 0: out[i * ny + j]; layout 1: out[j * 3 * nx + i] (y-major, gapped) */
@@ -65,16 +63,28 @@ static void tk_one_type(uint32_t type, int simd, int ne0, enum kern_order o)
                         if (memcmp(&want, &got, sizeof want) != 0 && bad++ < 3)
                             CHECK_MSG(false, "%s on %s, n %d: row %d of %d, y %d of %d: %.9g, "
                                       "%s %.9g", qt->name, cpu_simd_name(simd), ne0, i,
-                                      nx, j, ny, got, order_name[o], want);
+                                      nx, j, ny, got, ref_name, want);
                     }
             }
         }
     CHECK_MSG(bad == 0, "%s on %s, n %d: %d of %d products differ from %s", qt->name,
-              cpu_simd_name(simd), ne0, bad, total, order_name[o]);
+              cpu_simd_name(simd), ne0, bad, total, ref_name);
     free(w);
     free(y);
     free(src);
     free(out);
+}
+
+/* The same against the active path's one-row kernel of order o. */
+static void tk_one_type(uint32_t type, int simd, int ne0, enum kern_order o)
+{
+    const struct quant_traits *qt = quant_traits(type);
+    const int nys[] = { 1, 2, 3, 4, 5, 9, 32, 33 };
+    const quant_vec_dot_fn ref = o == KERN_PLAIN    ? qt->vec_dot
+                                 : o == KERN_REPACK ? qt->vec_dot_repack
+                                                    : qt->vec_dot_repack4;
+    static const char *const order_name[] = { "vec_dot", "vec_dot_repack", "vec_dot_repack4" };
+    tk_rows_against(type, simd, ne0, o, nys, sizeof nys / sizeof nys[0], ref, order_name[o]);
 }
 
 TEST(kernels_dot_rows_equal_vec_dot_on_every_path)
@@ -113,6 +123,30 @@ TEST(kernels_dot_rows_in_repacked_orders_on_every_path)
                 tk_one_type(types[t], s, lens[q], KERN_REPACK);
                 tk_one_type(types[t], s, lens[q], KERN_REPACK4);
             }
+    }
+    quant_set_simd(before);
+}
+
+/* q4_K's multi-row kernels in both repacked orders (AVX2's lanes, AVX-512's VNNI lanes)
+ * against the plain C statement of each order (quant.c, itself held to an independent loop
+ * by test_quant's quant_q4_K_repack_orders), for every batch width up to 8 and a few more. */
+TEST(kernels_q4_K_repack_rows_equal_the_scalar_order_on_every_path)
+{
+    const int before = quant_simd();
+    const struct quant_traits *sc = quant_traits_scalar(GGML_TYPE_Q4_K);
+    const int nys[] = { 1, 2, 3, 4, 5, 6, 7, 8, 12, 17 };
+    const int lens[] = { 256, 512, 1024, 2816 };
+    for (int s = 0; s < CPU_SIMD_COUNT; s++) {
+        if (!quant_set_simd(s))
+            continue;
+        for (size_t q = 0; q < sizeof lens / sizeof lens[0]; q++) {
+            tk_rows_against(GGML_TYPE_Q4_K, s, lens[q], KERN_REPACK, nys,
+                            sizeof nys / sizeof nys[0], sc->vec_dot_repack,
+                            "scalar vec_dot_repack");
+            tk_rows_against(GGML_TYPE_Q4_K, s, lens[q], KERN_REPACK4, nys,
+                            sizeof nys / sizeof nys[0], sc->vec_dot_repack4,
+                            "scalar vec_dot_repack4");
+        }
     }
     quant_set_simd(before);
 }

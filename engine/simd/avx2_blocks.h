@@ -113,4 +113,21 @@ static inline AVX2 __m256i sum8x8(const __m256i v[8])
                             _mm256_permute2x128_si256(a, b, 0x31));
 }
 
+/* m[r] holds row r's four int32 values; col[p] gets value p of every row, row r in lane r. */
+static inline AVX2 void transpose8x4(const __m128i m[8], __m256i col[4])
+{
+    __m128i c[2][4];
+    for (int h = 0; h < 2; h++) {
+        const __m128i *r = m + 4 * h;
+        const __m128i t0 = _mm_unpacklo_epi32(r[0], r[1]), t1 = _mm_unpacklo_epi32(r[2], r[3]);
+        const __m128i t2 = _mm_unpackhi_epi32(r[0], r[1]), t3 = _mm_unpackhi_epi32(r[2], r[3]);
+        c[h][0] = _mm_unpacklo_epi64(t0, t1);
+        c[h][1] = _mm_unpackhi_epi64(t0, t1);
+        c[h][2] = _mm_unpacklo_epi64(t2, t3);
+        c[h][3] = _mm_unpackhi_epi64(t2, t3);
+    }
+    for (int p = 0; p < 4; p++)
+        col[p] = _mm256_set_m128i(c[1][p], c[0][p]);
+}
+
 #endif

@@ -1146,6 +1146,7 @@ static void table_apply(enum cpu_simd s)
     }
     if (s == CPU_SIMD_AVX512) {
         quant_avx512_fill(&k);
+        quant_repack_avx512_fill(&k);
         quant_iq_avx512_fill(&k);
         quant_repack_iq_avx512_fill(&k);
     }

@@ -242,6 +242,8 @@ void quant_repack_avx2_fill(struct quant_kernels *k);
  * after quant_iq_avx512_fill. */
 void quant_repack_iq_avx2_fill(struct quant_kernels *k);
 void quant_repack_iq_avx512_fill(struct quant_kernels *k);
+/* q4_K's repacked orders with AVX-512 VNNI (repack_avx512.c), after quant_avx512_fill. */
+void quant_repack_avx512_fill(struct quant_kernels *k);
 /* kernels.h's swiglu16 and vexpf16 on AVX2 (vexpf_avx2.c). */
 void quant_vexpf_avx2_fill(struct quant_kernels *k);
 /* The same for the table-coded 4-bit types (quant_iq_avx2.c, quant_iq_avx512.c,

@@ -84,23 +84,6 @@ static AVX2 float q4_K_repack4_dot(int64_t n, const void *vx, const void *vy)
     return q4_K_repack_steps(n, vx, vy, 2);
 }
 
-/* m[r] holds row r's four int32 values; col[p] gets value p of every row, row r in lane r. */
-static inline AVX2 void transpose8x4(const __m128i m[8], __m256i col[4])
-{
-    __m128i c[2][4];
-    for (int h = 0; h < 2; h++) {
-        const __m128i *r = m + 4 * h;
-        const __m128i t0 = _mm_unpacklo_epi32(r[0], r[1]), t1 = _mm_unpacklo_epi32(r[2], r[3]);
-        const __m128i t2 = _mm_unpackhi_epi32(r[0], r[1]), t3 = _mm_unpackhi_epi32(r[2], r[3]);
-        c[h][0] = _mm_unpacklo_epi64(t0, t1);
-        c[h][1] = _mm_unpackhi_epi64(t0, t1);
-        c[h][2] = _mm_unpacklo_epi64(t2, t3);
-        c[h][3] = _mm_unpackhi_epi64(t2, t3);
-    }
-    for (int p = 0; p < 4; p++)
-        col[p] = _mm256_set_m128i(c[1][p], c[0][p]);
-}
-
 /* The eight lanes of the kernels below: lane j multiplies weight row j / L (of R = 8 / L
  * rows, xs bytes apart) with activation row j % L. Decode (one activation row) takes 8 rows
  * at a time, a prefill's expert products (a few rows each) 2 or 4 at a time, the rest 8
