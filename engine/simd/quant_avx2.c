@@ -116,58 +116,88 @@ static AVX2 float q5_1_dot(int64_t n, const void *vx, const void *vy)
     return hsum8(acc) + summs;
 }
 
-/* Tiles of q8_0/q4_0 dots: pairs (row i, y j) four at a time, row-major so that pairs share
- * a weight row, each with its own accumulator and exactly the steps of q8_0_dot/q4_0_dot.
- * pair k: x rows xr[k], y rows yr[k] (repeated when fewer than four remain). In cache this
- * gains about 5% with four y rows; with one y row, four streamed rows measured 2.5 times
- * slower from memory than one, so a single y goes row by row. */
+/* Tiles of q8_0/q4_0 dots (prefill): RX weight rows against RY activation rows, every pair
+ * (row i, y j) with its own accumulator and exactly the steps of q8_0_dot/q4_0_dot (dot_i8's
+ * integer lanes, the float product of the two scales, one FMA chain, hsum8), but a weight
+ * block is loaded, made absolute and its scale converted once for the RY rows, and an
+ * activation block once for the RX rows (as tinyBLAS blocks its tiles). Two rows by four
+ * was 1.4 times faster than the four pairs sharing nothing before. A single y goes row by
+ * row: four streamed rows measured 2.5 times slower from memory than one. */
 #define TILE32(NAME, XBLOCK, QX)                                                          \
-    static inline AVX2 __m256 NAME##_step(const XBLOCK *xb, const struct block_q8_0 *yb,  \
-                                          __m256 acc)                                     \
+    static inline __attribute__((always_inline)) AVX2 void                                \
+    NAME##_block(int RX, int RY, int64_t nb, const XBLOCK *const *xr,                     \
+                 const struct block_q8_0 *const *yr, float *out, size_t os)               \
     {                                                                                     \
-        const __m256 d = _mm256_set1_ps(h2f(xb->d) * h2f(yb->d));                         \
-        const __m256i p = dot_i8(QX, load256(yb->qs));                                    \
-        return _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);                            \
-    }                                                                                     \
-    static AVX2 void NAME##_quad(int64_t nb, const XBLOCK *const xr[4],                   \
-                                 const struct block_q8_0 *const yr[4], float res[4])      \
-    {                                                                                     \
-        const XBLOCK *x0 = xr[0], *x1 = xr[1], *x2 = xr[2], *x3 = xr[3];                  \
-        const struct block_q8_0 *y0 = yr[0], *y1 = yr[1], *y2 = yr[2], *y3 = yr[3];       \
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                       \
+        __m256 acc[2][4];                                                                 \
+        _Pragma("GCC unroll 2") for (int i = 0; i < RX; i++)                              \
+            _Pragma("GCC unroll 4") for (int j = 0; j < RY; j++)                          \
+                acc[i][j] = _mm256_setzero_ps();                                          \
         for (int64_t b = 0; b < nb; b++) {                                                \
-            a0 = NAME##_step(&x0[b], &y0[b], a0);                                         \
-            a1 = NAME##_step(&x1[b], &y1[b], a1);                                         \
-            a2 = NAME##_step(&x2[b], &y2[b], a2);                                         \
-            a3 = NAME##_step(&x3[b], &y3[b], a3);                                         \
+            __m256i qx[2], ax[2];                                                         \
+            float xd[2];                                                                  \
+            _Pragma("GCC unroll 2") for (int i = 0; i < RX; i++) {                        \
+                const XBLOCK *xb = &xr[i][b];                                             \
+                qx[i] = QX;                                                               \
+                ax[i] = _mm256_sign_epi8(qx[i], qx[i]);                                   \
+                xd[i] = h2f(xb->d);                                                       \
+            }                                                                             \
+            _Pragma("GCC unroll 4") for (int j = 0; j < RY; j++) {                        \
+                const __m256i yq = load256(yr[j][b].qs);                                  \
+                const float yd = h2f(yr[j][b].d);                                         \
+                _Pragma("GCC unroll 2") for (int i = 0; i < RX; i++) {                    \
+                    /* dot_i8(qx, yq) with |qx| made once */                              \
+                    const __m256i p = _mm256_madd_epi16(                                  \
+                        _mm256_maddubs_epi16(ax[i], _mm256_sign_epi8(yq, qx[i])),         \
+                        _mm256_set1_epi16(1));                                            \
+                    acc[i][j] = _mm256_fmadd_ps(_mm256_set1_ps(xd[i] * yd),               \
+                                                _mm256_cvtepi32_ps(p), acc[i][j]);        \
+                }                                                                         \
+            }                                                                             \
         }                                                                                 \
-        res[0] = hsum8(a0);                                                               \
-        res[1] = hsum8(a1);                                                               \
-        res[2] = hsum8(a2);                                                               \
-        res[3] = hsum8(a3);                                                               \
+        _Pragma("GCC unroll 2") for (int i = 0; i < RX; i++)                              \
+            _Pragma("GCC unroll 4") for (int j = 0; j < RY; j++)                          \
+                out[(size_t)i * os + (size_t)j] = hsum8(acc[i][j]);                       \
     }                                                                                     \
+    TILE32_SHAPE(NAME, XBLOCK, 1, 1) TILE32_SHAPE(NAME, XBLOCK, 1, 2)                     \
+    TILE32_SHAPE(NAME, XBLOCK, 1, 3) TILE32_SHAPE(NAME, XBLOCK, 1, 4)                     \
+    TILE32_SHAPE(NAME, XBLOCK, 2, 1) TILE32_SHAPE(NAME, XBLOCK, 2, 2)                     \
+    TILE32_SHAPE(NAME, XBLOCK, 2, 3) TILE32_SHAPE(NAME, XBLOCK, 2, 4)                     \
     static AVX2 void NAME##_tile(int64_t n, const void *x, size_t xs, int nx,              \
                                  const void *const *y, int ny, float *out, size_t os)     \
     {                                                                                     \
-        const int total = nx * ny;                                                        \
+        typedef void (*shape_fn)(int64_t, const XBLOCK *const *,                          \
+                                 const struct block_q8_0 *const *, float *, size_t);      \
+        static const shape_fn shape[2][4] = {                                             \
+            { NAME##_1x1, NAME##_1x2, NAME##_1x3, NAME##_1x4 },                           \
+            { NAME##_2x1, NAME##_2x2, NAME##_2x3, NAME##_2x4 },                           \
+        };                                                                                \
         if (ny == 1) { /* four rows at once measured slower from memory: one at a time */ \
             for (int i = 0; i < nx; i++)                                                  \
                 out[(size_t)i * os] = NAME##_dot(n, (const uint8_t *)x + (size_t)i * xs, y[0]); \
             return;                                                                       \
         }                                                                                 \
-        for (int p0 = 0; p0 < total; p0 += 4) {                                           \
-            const XBLOCK *xr[4];                                                          \
-            const struct block_q8_0 *yr[4];                                               \
-            for (int k = 0; k < 4; k++) {                                                 \
-                const int p = p0 + k < total ? p0 + k : total - 1;                        \
-                xr[k] = (const XBLOCK *)((const uint8_t *)x + (size_t)(p / ny) * xs);     \
-                yr[k] = y[p % ny];                                                        \
+        for (int i = 0; i < nx; i += 2) {                                                 \
+            const int rx = nx - i < 2 ? nx - i : 2;                                       \
+            const XBLOCK *xr[2];                                                          \
+            for (int k = 0; k < rx; k++)                                                  \
+                xr[k] = (const XBLOCK *)((const uint8_t *)x + (size_t)(i + k) * xs);      \
+            for (int j = 0; j < ny; j += 4) {                                             \
+                const int ry = ny - j < 4 ? ny - j : 4;                                   \
+                const struct block_q8_0 *yr[4];                                           \
+                for (int k = 0; k < ry; k++)                                              \
+                    yr[k] = y[j + k];                                                     \
+                shape[rx - 1][ry - 1](n / QK8_0, xr, yr, out + (size_t)i * os + (size_t)j, os); \
             }                                                                             \
-            float res[4];                                                                 \
-            NAME##_quad(n / QK8_0, xr, yr, res);                                          \
-            for (int k = 0; k < 4 && p0 + k < total; k++)                                 \
-                out[(size_t)((p0 + k) / ny) * os + (size_t)((p0 + k) % ny)] = res[k];     \
         }                                                                                 \
+    }
+
+/* One shape of NAME##_block as a function of its own (its loops unrolled). */
+#define TILE32_SHAPE(NAME, XBLOCK, RX, RY)                                                \
+    static AVX2 void NAME##_##RX##x##RY(int64_t nb, const XBLOCK *const *xr,              \
+                                        const struct block_q8_0 *const *yr, float *out,   \
+                                        size_t os)                                        \
+    {                                                                                     \
+        NAME##_block(RX, RY, nb, xr, yr, out, os);                                        \
     }
 
 TILE32(q8_0, struct block_q8_0, load256(xb->qs))
