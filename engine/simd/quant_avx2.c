@@ -221,7 +221,6 @@ static inline AVX2 __m256i q8_0_values(const struct block_q8_0 *xb)
     return load256(xb->qs);
 }
 
-
 #define ROWS32(NAME, XBLOCK)                                                                \
     static inline __attribute__((always_inline)) AVX2 void                                  \
     NAME##_rows_step(int R, int64_t nb, const XBLOCK *const *xr,                            \
