@@ -100,7 +100,7 @@ struct engine *engine_open(const struct engine_params *p, char *err, size_t errl
         const struct gguf_file *part = i ? &e->m.f.split_parts[i - 1] : &e->m.f;
         if (mlock(part->base, part->size) != 0) {
             snprintf(err, errlen, "%s: cannot lock %llu bytes in memory (ulimit -l?)",
-                     part->path, (unsigned long long)gguf_set_size(&e->m.f));
+                     part->path, (unsigned long long)part->size);
             goto fail;
         }
     }

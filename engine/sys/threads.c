@@ -123,8 +123,10 @@ static uint64_t threads_wait_gen(struct thread_pool *p, uint64_t seen)
         }
         if (t - t0 < THREADS_SPIN_NS)
             continue;
-        /* sleep; the caller publishes gen before it reads `sleeping` (both sequentially
-         * consistent), so either it sees us here and signals, or we see its new gen */
+        /* sleep: we count ourselves in `sleeping` before reading gen, the caller publishes
+         * gen before reading `sleeping`, a full fence between each side's store and load
+         * (threads_store_load_fence: an emulator may reorder the pair otherwise), so either
+         * it sees us and signals or we see its new gen; the timed wait rechecks anyway */
         pthread_mutex_lock(&p->mu);
         atomic_fetch_add(&p->sleeping, 1);
         threads_store_load_fence();
