@@ -52,13 +52,16 @@ static inline AVX2 __m256i load256(const void *p)
     return _mm256_loadu_si256((const __m256i *)p);
 }
 
+/* pick2's shuffle controls, [i][j]: bytes 2i, 2i + 1 over the low half, 2j, 2j + 1 over the
+ * high one (quant_avx2.c). From memory, so that the kernels neither keep eight of them in
+ * registers nor rebuild them from immediates in their inner loops. */
+extern const uint8_t avx2_pick2_ctrl[8][8][32];
+
 /* From 8 int16 scales held in both 128-bit halves of s: element i in the low half and
  * element j in the high half, each broadcast over its half. */
 static inline AVX2 __m256i pick2(__m256i s, int i, int j)
 {
-    const __m256i ctrl = _mm256_set_m128i(_mm_set1_epi16((short)((2 * j + 1) << 8 | 2 * j)),
-                                          _mm_set1_epi16((short)((2 * i + 1) << 8 | 2 * i)));
-    return _mm256_shuffle_epi8(s, ctrl);
+    return _mm256_shuffle_epi8(s, _mm256_load_si256((const __m256i *)avx2_pick2_ctrl[i][j]));
 }
 
 /* 16 int16 from 16 bytes, split as [low 8 | low 8] and [high 8 | high 8] for pick2. */

@@ -116,6 +116,16 @@ static AVX2 float q5_1_dot(int64_t n, const void *vx, const void *vy)
     return hsum8(acc) + summs;
 }
 
+#define P2_PAIR(i) 2 * (i), 2 * (i) + 1
+#define P2_HALF(i) P2_PAIR(i), P2_PAIR(i), P2_PAIR(i), P2_PAIR(i), \
+                   P2_PAIR(i), P2_PAIR(i), P2_PAIR(i), P2_PAIR(i)
+#define P2_CTRL(i, j) { P2_HALF(i), P2_HALF(j) }
+#define P2_ROW(i) { P2_CTRL(i, 0), P2_CTRL(i, 1), P2_CTRL(i, 2), P2_CTRL(i, 3), \
+                    P2_CTRL(i, 4), P2_CTRL(i, 5), P2_CTRL(i, 6), P2_CTRL(i, 7) }
+__attribute__((aligned(32))) const uint8_t avx2_pick2_ctrl[8][8][32] = {
+    P2_ROW(0), P2_ROW(1), P2_ROW(2), P2_ROW(3), P2_ROW(4), P2_ROW(5), P2_ROW(6), P2_ROW(7),
+};
+
 /* Tiles of q8_0/q4_0 dots (prefill): RX weight rows against RY activation rows, every pair
  * (row i, y j) with its own accumulator and exactly the steps of q8_0_dot/q4_0_dot (dot_i8's
  * integer lanes, the float product of the two scales, one FMA chain, hsum8), but a weight
