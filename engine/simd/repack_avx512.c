@@ -21,6 +21,8 @@
 #include "avx2_blocks.h"
 #include "avx512_blocks.h"
 
+enum { VNNI_PREFETCH = 512 }; /* bytes ahead of each row's stream */
+
 /* nr <= 8 / L weight rows (xs bytes apart; the missing ones repeat the last) against
  * ny <= L activation rows (the missing ones repeat y[0]); only real pairs are stored. */
 static inline __attribute__((always_inline)) AVX512 void
@@ -37,6 +39,8 @@ q4_K_vnni_lanes(int64_t n, const uint8_t *x, size_t xs, int nr, int L, const voi
         int32_t dd[8]; /* row r's d and dmin (two halves) */
         _Pragma("GCC unroll 8") for (int r = 0; r < R; r++) {
             xb[r] = (const struct block_q4_K *)(x + (size_t)(r < nr ? r : nr - 1) * xs) + b;
+            for (int c = 0; c < 3; c++) /* a block is 144 bytes: three lines */
+                _mm_prefetch((const char *)xb[r] + VNNI_PREFETCH + 64 * c, _MM_HINT_T0);
             uint32_t u[4];
             quant_k4_unpack(xb[r]->scales, u);
             const __m256i sm = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)u));
@@ -96,13 +100,23 @@ q4_K_vnni_lanes(int64_t n, const uint8_t *x, size_t xs, int nr, int L, const voi
             out[(size_t)(j / L) * out_row + (size_t)(j % L) * out_col] = t[j];
 }
 
-/* All nx rows against all ny activation rows in tiles of 8 / L rows by L activation rows. */
+/* All nx rows against all ny activation rows in tiles of R = 8 / L rows by L activation
+ * rows. The R rows of a tile come from R separate stretches of the matrix (nx / R rows
+ * apart), each prefetched ahead: R sequential streams. From memory (64-row calls, 1
+ * thread, loaded machine) that took ny 2 from 7.2-10 to 5.9-7.1 ns per row and 256
+ * values, ny 4 from 7.9-12.6 to 3.5-4.2, against the R neighbouring rows of a tile
+ * before; ny 1 too noisy to tell (7-18 both). The rows left over go together at the end. */
 static inline __attribute__((always_inline)) AVX512 void
 q4_K_vnni_tiles(int64_t n, const uint8_t *x, size_t xs, int nx, int L, const void *const *y,
                 int ny, float *out, size_t out_row, size_t out_col, int per)
 {
-    const int R = 8 / L;
-    for (int i = 0; i < nx; i += R)
+    const int R = 8 / L, q = nx / R;
+    for (int i = 0; i < q; i++)
+        for (int j = 0; j < ny; j += L)
+            q4_K_vnni_lanes(n, x + (size_t)i * xs, (size_t)q * xs, R, L, y + j,
+                            ny - j < L ? ny - j : L, out + (size_t)i * out_row + (size_t)j * out_col,
+                            (size_t)q * out_row, out_col, per);
+    for (int i = q * R; i < nx; i += R)
         for (int j = 0; j < ny; j += L)
             q4_K_vnni_lanes(n, x + (size_t)i * xs, xs, nx - i < R ? nx - i : R, L, y + j,
                             ny - j < L ? ny - j : L, out + (size_t)i * out_row + (size_t)j * out_col,
