@@ -35,7 +35,7 @@ q4_K_vnni_lanes(int64_t n, const uint8_t *x, size_t xs, int nr, int L, const voi
         const struct block_q4_K *xb[8];
         const struct block_q8_K *yb[8];
         __m512i s16[8]; /* row r's 8 scales as int16, for pick16 */
-        __m256i m16[8]; /* row r's 8 mins as int16 in the low half, for k4_min_prod */
+        __m256i m16[8]; /* row r's 8 mins as int16 */
         int32_t dd[8]; /* row r's d and dmin (two halves) */
         _Pragma("GCC unroll 8") for (int r = 0; r < R; r++) {
             xb[r] = (const struct block_q4_K *)(x + (size_t)(r < nr ? r : nr - 1) * xs) + b;
@@ -45,7 +45,10 @@ q4_K_vnni_lanes(int64_t n, const uint8_t *x, size_t xs, int nr, int L, const voi
             quant_k4_unpack(xb[r]->scales, u);
             const __m256i sm = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)u));
             s16[r] = _mm512_castsi256_si512(sm);
-            m16[r] = _mm256_permute2x128_si256(sm, sm, 0x11);
+            const __m128i mn = _mm256_extracti128_si256(sm, 1);
+            /* per 8: each min twice, against the block's 16 bsums; per 2: k4_min_prod's */
+            m16[r] = per == 8 ? _mm256_set_m128i(_mm_unpackhi_epi16(mn, mn), _mm_unpacklo_epi16(mn, mn))
+                              : _mm256_castsi128_si256(mn);
             memcpy(&dd[r], &xb[r]->d, 4);
         }
         FOR_LANES(j) yb[j] = (const struct block_q8_K *)y[j % L < ny ? j % L : 0] + b;
@@ -65,17 +68,26 @@ q4_K_vnni_lanes(int64_t n, const uint8_t *x, size_t xs, int nr, int L, const voi
                                          yb[2]->d, yb[1]->d, yb[0]->d);
         const __m256 d = _mm256_mul_ps(xd, vyd);
         const __m256 dmin = _mm256_mul_ps(xdmin, vyd);
-        __m128i mp[8];
-        FOR_LANES(j) mp[j] = k4_min_prod(yb[j], m16[j / L]);
+        /* the mins times the group sums: mins[p] lane j = pair p's share of lane j (per 2);
+         * per 8 only the block's total, in mins[0] (each lane's eight products summed in
+         * sum8x8 with the other lanes', no transpose) */
         __m256i mins[4];
-        transpose8x4(mp, mins);
+        if (per == 8) {
+            __m256i mq[8];
+            FOR_LANES(j) mq[j] = _mm256_madd_epi16(load256(yb[j]->bsums), m16[j / L]);
+            mins[0] = sum8x8(mq);
+        } else {
+            __m128i mp[8];
+            FOR_LANES(j) mp[j] = k4_min_prod(yb[j], m16[j / L]);
+            transpose8x4(mp, mins);
+        }
         const int pairs = per / 2; /* pairs of groups of 32 per step */
         _Pragma("GCC unroll 4") for (int p0 = 0; p0 < 4; p0 += pairs) {
             __m512i sums[8];
             __m256i imin = mins[p0];
             FOR_LANES(j) sums[j] = _mm512_setzero_si512();
             _Pragma("GCC unroll 4") for (int p = p0; p < p0 + pairs; p++) {
-                if (p > p0)
+                if (p > p0 && per != 8)
                     imin = _mm256_add_epi32(imin, mins[p]);
                 __m512i q = _mm512_setzero_si512(), sc = q; /* row j / L's pair p */
                 FOR_LANES(j) {
