@@ -72,12 +72,13 @@ static inline AVX2 void halves16(__m256i s16, __m256i out[2])
     out[1] = _mm256_set_m128i(hi, hi);
 }
 
-/* A q4_K block's 8 scales then 8 mins as bytes (quant_k4_unpack's four words) in vector
- * steps: the scalar unpack and its four moves into a vector were a fifth of the repacked
- * gemv's instructions. Reads 16 bytes from the 12 of scales: the block's qs follow. */
-static inline AVX2 __m128i k4_unpack(const struct block_q4_K *x)
+/* A q4_K or q5_K block's 8 scales then 8 mins as bytes (quant_k4_unpack's four words) in
+ * vector steps: the scalar unpack and its four moves into a vector were a fifth of the
+ * repacked gemv's instructions. Reads 16 bytes from the 12 of scales: in both block types
+ * more of the block follows them. */
+static inline AVX2 __m128i k4_unpack(const uint8_t scales[K_SCALE_SIZE])
 {
-    const __m128i v = _mm_loadu_si128((const __m128i *)x->scales); /* w0 w1 w2 . */
+    const __m128i v = _mm_loadu_si128((const __m128i *)scales); /* w0 w1 w2 . */
     const __m128i low6 = _mm_and_si128(v, _mm_set1_epi8(0x3f));    /* u0 u2 in lanes 0, 1 */
     const __m128i top2 = _mm_slli_epi32(_mm_and_si128(_mm_srli_epi32(v, 6), _mm_set1_epi8(3)), 4);
     const __m128i w2 = _mm_shuffle_epi32(v, _MM_SHUFFLE(2, 2, 2, 2));

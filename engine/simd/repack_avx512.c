@@ -41,9 +41,7 @@ q4_K_vnni_lanes(int64_t n, const uint8_t *x, size_t xs, int nr, int L, const voi
             xb[r] = (const struct block_q4_K *)(x + (size_t)(r < nr ? r : nr - 1) * xs) + b;
             for (int c = 0; c < 3; c++) /* a block is 144 bytes: three lines */
                 _mm_prefetch((const char *)xb[r] + VNNI_PREFETCH + 64 * c, _MM_HINT_T0);
-            uint32_t u[4];
-            quant_k4_unpack(xb[r]->scales, u);
-            const __m256i sm = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)u));
+            const __m256i sm = _mm256_cvtepu8_epi16(k4_unpack(xb[r]->scales));
             s16[r] = _mm512_castsi256_si512(sm);
             const __m128i mn = _mm256_extracti128_si256(sm, 1);
             /* per 8: each min twice, against the block's 16 bsums; per 2: k4_min_prod's */
