@@ -45,11 +45,11 @@ bool engine_file_changed(const struct engine *e, char *err, size_t errlen);
 /* Record i's share of a count over n records: the remainder goes to the first ones, so the
  * shares add up to the count. */
 uint64_t engine_share(uint64_t count, int n, int i);
-/* Marks record r fed at pos: its pass time, its phases (NULL: zeros, the trace is off) and
- * its share (record i of n) of the fault counts between samples f0 and f1. */
 /* Adds the pass's time outside the timed phases (the layer loop between them, the file
  * check, a preemption in a gap) to "other", so that the phases add up to the pass. */
 void engine_fold_untimed(uint64_t *ns, uint64_t ns_total);
+/* Marks record r fed at pos: its pass time, its phases (NULL: zeros, the trace is off) and
+ * its share (record i of n) of the fault counts between samples f0 and f1. */
 void engine_mark_fed(struct trace_token *r, int pos, uint64_t ns_total, const uint64_t *ns,
                      const struct fault_sample *f0, const struct fault_sample *f1, int n, int i);
 /* Evaluates records [start, start + n) of log, whose tokens are tokens[0..n), at positions

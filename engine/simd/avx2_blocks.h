@@ -88,6 +88,12 @@ static inline AVX2 __m128i k4_unpack(const uint8_t scales[K_SCALE_SIZE])
     return _mm_unpacklo_epi32(low6, _mm_or_si128(nib, top2));
 }
 
+/* A q4_K/q5_K block's scales and mins as int16 for pick2: [scales | scales], [mins | mins]. */
+static inline AVX2 void k4_scales_mins(const uint8_t scales[K_SCALE_SIZE], __m256i sm[2])
+{
+    halves16(_mm256_cvtepu8_epi16(k4_unpack(scales)), sm);
+}
+
 /* Group sums of 32 (bsums pairs) times the 8 mins (int16, in both halves of m):
  * 4 int32 lanes, lane i = groups 2i, 2i+1. */
 static inline AVX2 __m128i k4_min_prod(const struct block_q8_K *y, __m256i m)

@@ -380,7 +380,7 @@ static AVX2 float q4_K_dot(int64_t n, const void *vx, const void *vy)
         const float d = y[b].d * h2f(x[b].d);
         const float dmin = -y[b].d * h2f(x[b].dmin);
         __m256i sm[2]; /* [scales | scales], [mins | mins] as int16 */
-        halves16(_mm256_cvtepu8_epi16(k4_unpack(x[b].scales)), sm);
+        k4_scales_mins(x[b].scales, sm);
         acc_m = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(k4_min_prod(&y[b], sm[1])), acc_m);
         __m256i sumi = _mm256_setzero_si256();
         for (int p = 0; p < 4; p++) {
@@ -412,7 +412,7 @@ static AVX2 void q4_K_tile(int64_t n, const void *vx, size_t xs, int nx, const v
             for (int64_t b = 0; b < n / QK_K; b++) {
                 const float dx = h2f(x[b].d), dminx = h2f(x[b].dmin);
                 __m256i sm[2];
-                halves16(_mm256_cvtepu8_epi16(k4_unpack(x[b].scales)), sm);
+                k4_scales_mins(x[b].scales, sm);
                 m_a = _mm_fmadd_ps(_mm_set1_ps(-ya[b].d * dminx),
                                    _mm_cvtepi32_ps(k4_min_prod(&ya[b], sm[1])), m_a);
                 m_b = _mm_fmadd_ps(_mm_set1_ps(-yb[b].d * dminx),
@@ -455,7 +455,7 @@ static AVX2 float q5_K_dot(int64_t n, const void *vx, const void *vy)
         const float d = y[b].d * h2f(x[b].d);
         const float dmin = -y[b].d * h2f(x[b].dmin);
         __m256i sm[2]; /* [scales | scales], [mins | mins] as int16 */
-        halves16(_mm256_cvtepu8_epi16(k4_unpack(x[b].scales)), sm);
+        k4_scales_mins(x[b].scales, sm);
         const __m128i prod = k4_min_prod(&y[b], sm[1]);
         const __m128i s2 = _mm_add_epi32(prod, _mm_unpackhi_epi64(prod, prod));
         const int msum = _mm_cvtsi128_si32(_mm_add_epi32(s2, _mm_shuffle_epi32(s2, 1)));

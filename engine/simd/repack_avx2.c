@@ -51,7 +51,7 @@ q4_K_repack_steps(int64_t n, const void *vx, const void *vy, int per)
     for (int64_t b = 0; b < n / QK_K; b++) {
         const float d = h2f(x[b].d) * y[b].d, dmin = h2f(x[b].dmin) * y[b].d;
         __m256i sm[2];
-        halves16(_mm256_cvtepu8_epi16(k4_unpack(x[b].scales)), sm);
+        k4_scales_mins(x[b].scales, sm);
         /* lane i: mins 2i, 2i+1 times the group sums of 32 */
         int32_t mp[4];
         _mm_storeu_si128((__m128i *)mp, k4_min_prod(&y[b], sm[1]));
@@ -136,7 +136,7 @@ q4_K_repack_lanes(int64_t n, const uint8_t *x, size_t xs, int L, const void *con
         float xd[8], xdmin[8], yd[8];
         for (int r = 0; r < R; r++) {
             xb[r] = (const struct block_q4_K *)(x + (size_t)r * xs) + b;
-            halves16(_mm256_cvtepu8_epi16(k4_unpack(xb[r]->scales)), sm[r]);
+            k4_scales_mins(xb[r]->scales, sm[r]);
         }
         FOR_LANES(j) {
             yb[j] = (const struct block_q8_K *)y[j % L < ny ? j % L : 0] + b;
