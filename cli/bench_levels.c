@@ -35,8 +35,8 @@ void bench_levels_head(bool json, bool experts, bool errors)
     printf("%5s %8s", "level", "requests");
     if (errors)
         printf(" %6s", "errors");
-    printf(" %10s %10s %10s %8s %8s %8s", "tg tok/s", "TTFT p50", "TTFT p99", "ITL p50", "p95",
-           "p99");
+    printf(" %10s %10s %10s %10s %8s %8s %8s", "tg tok/s", "e2e tok/s", "TTFT p50", "TTFT p99",
+           "ITL p50", "p95", "p99");
     if (experts)
         printf(" %9s %9s %8s", "experts", "MB/step", "MB/tok");
     printf("\n");
@@ -45,10 +45,11 @@ void bench_levels_head(bool json, bool experts, bool errors)
 void bench_levels_row(const struct bench_level *r, int i, bool json, bool errors)
 {
     if (json) {
-        printf("%s{\"level\":%d,\"requests\":%d,\"tg_tps\":%.2f,\"itl_p50_ms\":%.3f,"
-               "\"itl_p95_ms\":%.3f,\"itl_p99_ms\":%.3f,\"ttft_p50_ms\":%.3f,"
-               "\"ttft_p99_ms\":%.3f", i ? "," : "", r->level, r->requests, r->tg_tps,
-               r->itl_p50, r->itl_p95, r->itl_p99, r->ttft_p50, r->ttft_p99);
+        printf("%s{\"level\":%d,\"requests\":%d,\"tg_tps\":%.2f,\"wall_tps\":%.2f,"
+               "\"itl_p50_ms\":%.3f,\"itl_p95_ms\":%.3f,\"itl_p99_ms\":%.3f,"
+               "\"ttft_p50_ms\":%.3f,\"ttft_p99_ms\":%.3f", i ? "," : "", r->level,
+               r->requests, r->tg_tps, r->wall_tps, r->itl_p50, r->itl_p95, r->itl_p99,
+               r->ttft_p50, r->ttft_p99);
         if (errors)
             printf(",\"errors\":%d", r->errors);
         if (r->has_experts)
@@ -70,7 +71,8 @@ void bench_levels_row(const struct bench_level *r, int i, bool json, bool errors
     printf("%5d %8d", r->level, r->requests);
     if (errors)
         printf(" %6d", r->errors);
-    printf(" %10.1f %10s %10s %8s %8s %8s", r->tg_tps, t50, t99, i50, i95, i99);
+    printf(" %10.1f %10.1f %10s %10s %8s %8s %8s", r->tg_tps, r->wall_tps, t50, t99, i50, i95,
+           i99);
     if (r->has_experts)
         printf(" %9.2f %9.1f %8.1f", r->experts_per_step, r->bytes_per_step / 1e6,
                r->bytes_per_token / 1e6);
@@ -83,11 +85,18 @@ void bench_levels_foot(bool json, bool experts)
         printf("]}\n");
         return;
     }
-    printf("\n    tg tok/s = generated tokens of all requests / the level's wall time;\n");
     if (experts)
-        printf("    ITL = time between a sequence's tokens (one batched step), pooled;\n"
+        printf("\n    tg tok/s = aggregate decode: tokens sampled in batched decode steps / "
+               "those steps' time\n"
+               "      (the joining prompts' prefill left out, as llama-batched-bench's S_TG);\n"
+               "    e2e tok/s = generated tokens of all requests / the level's wall time "
+               "(prompts included);\n"
+               "    ITL = time between a sequence's tokens (one batched step), pooled;\n"
                "    experts = distinct experts per MoE layer per batched step (mean);\n"
                "    MB/step = weights read per batched step, MB/tok = that over its tokens\n");
     else
-        printf("    ITL = inter-chunk time per token of every stream, pooled\n");
+        printf("\n    tg tok/s = e2e tok/s = generated tokens of all requests / the level's "
+               "wall time\n"
+               "      (a server's decode is not seen apart from its prompts);\n"
+               "    ITL = inter-chunk time per token of every stream, pooled\n");
 }

@@ -12,7 +12,11 @@ enum { BENCH_MAX_LEVELS = 16 };
 struct bench_level {
     int level, requests, errors;
     size_t tokens, n_itl, n_ttft;
-    double wall_s, tg_tps;
+    /* tg_tps: the aggregate decode rate, tokens sampled in batched decode steps over those
+     * steps' time (the engine; a server's decode is not seen apart from its prompts, so
+     * there it is wall_tps); wall_tps: every generated token over the level's wall time,
+     * the joining prompts' prefill and the queue's waits included */
+    double wall_s, tg_tps, wall_tps;
     double ttft_p50, ttft_p99, itl_p50, itl_p95, itl_p99;
     /* the in-process engine only (has_experts): mean distinct experts per MoE layer per
      * batched step, and mean bytes of weights read per batched step and per token */

@@ -8,7 +8,13 @@
  * request is P prompt tokens (a different English text per request) and G sampled tokens
  * (temperature 0.8, its own seed, so that the sequences route apart as users' would;
  * end-of-generation does not stop it). Per level, with the trace on (as the app runs):
- *  - tg tok/s: generated tokens of all requests / the level's wall time (prompts included);
+ *  - tg tok/s: the aggregate decode rate, tokens sampled in batched decode steps / the time
+ *    of those steps (engine_batch_step's ns_decode: the batched pass and the samples). A
+ *    joining sequence's prompt runs alone after the step's batched pass and its first
+ *    token comes from that prefill, so both are left out, as llama-batched-bench's S_TG
+ *    leaves out its prompts; the single-sequence bench's tg tok/s is decode only too;
+ *  - e2e tok/s: generated tokens of all requests / the level's wall time (prompts and the
+ *    queue included);
  *  - TTFT p50/p99: arrival -> first token (the queue's wait included);
  *  - ITL p50/p95/p99: the time between a sequence's consecutive tokens, pooled;
  *  - experts: distinct experts per MoE layer per batched step (mean), MB/step: the weight
@@ -185,7 +191,7 @@ int bench_parallel_level(struct engine *e, const struct bench_parallel_opts *o, 
     bp_arrivals(lr.arrival, lr.n_req, o->rate);
     if (!(b = engine_batch_create(e, level, err, errlen)))
         goto out;
-    double sum_experts = 0, sum_bytes = 0, sum_rows = 0;
+    double sum_experts = 0, sum_bytes = 0, sum_rows = 0, decode_s = 0, decoded = 0;
     int n_steps = 0, next = 0, done = 0;
     const double t0 = clock_now_s();
     while (done < lr.n_req) {
@@ -208,6 +214,8 @@ int bench_parallel_level(struct engine *e, const struct bench_parallel_opts *o, 
         struct engine_batch_step st;
         if (engine_batch_step(b, &st, err, errlen) != 0)
             goto out;
+        decode_s += (double)st.ns_decode * 1e-9;
+        decoded += st.n_decoded;
         if (st.n_decoded > 0 && st.n_moe_layers > 0) {
             sum_experts += (double)st.experts_distinct / st.n_moe_layers;
             sum_bytes += (double)st.bytes_read;
@@ -220,7 +228,8 @@ int bench_parallel_level(struct engine *e, const struct bench_parallel_opts *o, 
     r->level = level;
     r->requests = lr.n_req;
     r->tokens = nr * (size_t)o->n_gen;
-    r->tg_tps = r->wall_s > 0 ? (double)r->tokens / r->wall_s : 0;
+    r->wall_tps = r->wall_s > 0 ? (double)r->tokens / r->wall_s : 0;
+    r->tg_tps = decode_s > 0 ? decoded / decode_s : 0;
     r->has_experts = d->n_experts > 0 && n_steps > 0;
     if (r->has_experts) {
         r->experts_per_step = sum_experts / n_steps;

@@ -141,6 +141,7 @@ static int level_measure(const struct bench_remote_opts *o, int level,
     out->tokens = lr.n_tokens;
     out->wall_s = wall;
     out->tg_tps = wall > 0 ? (double)lr.n_tokens / wall : 0;
+    out->wall_tps = out->tg_tps;
     bench_level_percentiles(out, lr.ttft, lr.n_ttft, lr.itl, lr.n_itl);
     snprintf(out->first_error, sizeof out->first_error, "%s", lr.first_error);
     free(lr.ttft);

@@ -165,6 +165,8 @@ struct engine_batch_step {
     int n_decoded;               /* sequences in the step's batched pass (0: none) */
     int n_prefilled;             /* prompts evaluated alone in the step */
     uint64_t ns_batched;         /* wall time of the batched pass */
+    uint64_t ns_decode;          /* wall time of the step's decode: the batched pass, its
+                                  * records and the sequences' samples (no prompt) */
     /* The batched pass's weight reads (trace on; 0 otherwise): the distinct experts each MoE
      * layer ran, summed over the layers, and the bytes of weights the pass read (every
      * non-expert weight once, each distinct expert once: model_desc.expert_bytes each). */

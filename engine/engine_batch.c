@@ -302,8 +302,10 @@ int engine_batch_step(struct engine_batch *b, struct engine_batch_step *st, char
         if (pending[s] == 1)
             b->row_seq[n_rows++] = s;
     }
+    const uint64_t t0 = clock_now_ns();
     if (n_rows && batch_decode(b, n_rows, st, err, errlen) != 0)
         return -1;
+    st->ns_decode = n_rows ? clock_now_ns() - t0 : 0;
     st->n_decoded = n_rows;
     for (int s = 0; s < b->max_seqs; s++) {
         if (pending[s] < 2)

@@ -126,7 +126,7 @@ python3 - "$TMP/out" <<'PY' && ok "bench --parallel 1,4 --json has the parallel 
 import json, sys
 d = json.load(open(sys.argv[1]))
 rows = d["parallel"]
-keys = {"level", "tg_tps", "itl_p50_ms", "itl_p95_ms", "itl_p99_ms", "ttft_p50_ms", "ttft_p99_ms", "errors"}
+keys = {"level", "tg_tps", "wall_tps", "itl_p50_ms", "itl_p95_ms", "itl_p99_ms", "ttft_p50_ms", "ttft_p99_ms", "errors"}
 assert [r["level"] for r in rows] == [1, 4], rows
 for r in rows:
     assert keys <= set(r), r

@@ -152,7 +152,7 @@ static void tb_model(const char *path, const char *name)
     struct engine_batch *b = engine_batch_create(e, TB_SLOTS, err, sizeof err);
     CHECK_MSG(b != NULL, "%s: %s", name, err);
     struct trace_log blog[TB_SEQS];
-    int slot[TB_SEQS], done[TB_SEQS] = { 0 }, logits_bad = 0, max_rows = 0;
+    int slot[TB_SEQS], done[TB_SEQS] = { 0 }, logits_bad = 0, max_rows = 0, time_bad = 0;
     for (int s = 0; s < TB_SEQS; s++) {
         tb_log_init(&blog[s], e);
         tb_push_prompt(&blog[s], &seq[s]);
@@ -176,6 +176,10 @@ static void tb_model(const char *path, const char *name)
             break;
         }
         max_rows = st.n_decoded > max_rows ? st.n_decoded : max_rows;
+        /* the decode's time (bench's tg tok/s) holds the batched pass, and is 0 without one */
+        if (st.n_decoded ? !(st.ns_batched > 0 && st.ns_decode >= st.ns_batched)
+                         : st.ns_decode != 0)
+            time_bad++;
         for (int s = 0; s < TB_SEQS; s++) {
             if (slot[s] < 0)
                 continue;
@@ -191,6 +195,8 @@ static void tb_model(const char *path, const char *name)
     }
     CHECK_MSG(logits_bad == 0, "%s: %d of %d samples drawn from logits that differ from "
               "the sequence's alone", name, logits_bad, TB_SEQS * TB_GEN);
+    CHECK_MSG(time_bad == 0, "%s: %d steps whose decode time does not hold their batched "
+              "pass", name, time_bad);
     CHECK_MSG(max_rows == TB_SLOTS, "%s: the widest batched pass had %d rows, not %d", name,
               max_rows, TB_SLOTS);
     for (int s = 0; s < TB_SEQS; s++) {

@@ -41,7 +41,7 @@ TEST(bench_parallel_levels_json)
         const cJSON *r = cJSON_GetArrayItem(rows, i);
         CHECK_INT_EQ((int)bp_num(r, "level"), i ? 4 : 1);
         CHECK_INT_EQ((int)bp_num(r, "requests"), 4);
-        CHECK(bp_num(r, "tg_tps") > 0);
+        CHECK(bp_num(r, "tg_tps") > 0 && bp_num(r, "wall_tps") > 0);
         CHECK(bp_num(r, "ttft_p50_ms") > 0 && bp_num(r, "ttft_p99_ms") >= bp_num(r, "ttft_p50_ms"));
         CHECK(bp_num(r, "itl_p50_ms") > 0 && bp_num(r, "itl_p95_ms") >= bp_num(r, "itl_p50_ms") &&
               bp_num(r, "itl_p99_ms") >= bp_num(r, "itl_p95_ms"));
