@@ -184,11 +184,24 @@ static inline AVX512 __m256i q6_K_offset(const int8_t scales[16], const struct b
     return _mm256_slli_epi32(_mm256_madd_epi16(load256(y->bsums), sc), 5);
 }
 
+/* The unsigned 6-bit levels of chunks 4h + 2 half and 4h + 2 half + 1 of a q6_K block, from
+ * its half h's ql (64 bytes: [l1 | l2]) and qh (32 bytes in both halves): low nibbles for
+ * half 0, high for 1; the high bits at shift 4 half (first chunk) and 4 half + 2 (second). */
+static inline AVX512 __m512i q6_chunk_pair(__m512i ql, __m512i qh, int half)
+{
+    const __m512i m4 = _mm512_set1_epi8(0xF);
+    const __m512i lo = half ? _mm512_and_si512(_mm512_srli_epi16(ql, 4), m4)
+                            : _mm512_and_si512(ql, m4);
+    const __m512i sh = _mm512_inserti64x4(_mm512_set1_epi16((short)(4 * half)),
+                                          _mm256_set1_epi16((short)(4 * half + 2)), 1);
+    const __m512i hi = _mm512_and_si512(_mm512_srlv_epi16(qh, sh), _mm512_set1_epi8(3));
+    return _mm512_or_si512(lo, _mm512_slli_epi16(hi, 4));
+}
+
 static AVX512 float q6_K_dot(int64_t n, const void *vx, const void *vy)
 {
     const struct block_q6_K *x = vx;
     const struct block_q8_K *y = vy;
-    const __m512i m4 = _mm512_set1_epi8(0xF), m3 = _mm512_set1_epi8(3);
     __m256 acc = _mm256_setzero_ps();
     for (int64_t b = 0; b < n / QK_K; b++) {
         const float d = y[b].d * h2f(x[b].d);
@@ -199,14 +212,7 @@ static AVX512 float q6_K_dot(int64_t n, const void *vx, const void *vy)
             const __m512i ql = load512(x[b].ql + 64 * h); /* [l1 | l2] */
             const __m512i qh = _mm512_broadcast_i64x4(load256(x[b].qh + 32 * h));
             for (int half = 0; half < 2; half++) {
-                /* chunks 4h + 2*half and 4h + 2*half + 1: low nibbles for half 0, high for 1;
-                 * high bits at shift 4*half (first) and 4*half + 2 (second) */
-                const __m512i lo = half ? _mm512_and_si512(_mm512_srli_epi16(ql, 4), m4)
-                                        : _mm512_and_si512(ql, m4);
-                const __m512i sh = _mm512_inserti64x4(_mm512_set1_epi16((short)(4 * half)),
-                                                      _mm256_set1_epi16((short)(4 * half + 2)), 1);
-                const __m512i hi = _mm512_and_si512(_mm512_srlv_epi16(qh, sh), m3);
-                const __m512i q = _mm512_or_si512(lo, _mm512_slli_epi16(hi, 4));
+                const __m512i q = q6_chunk_pair(ql, qh, half);
                 const __m512i y8 = load512(y[b].qs + 128 * h + 64 * half);
                 const __m512i pr = _mm512_maddubs_epi16(q, y8);
                 sumi = _mm512_dpwssd_epi32(sumi, pr, pick16(s16, k6_idx[2 * h + half]));
@@ -218,12 +224,49 @@ static AVX512 float q6_K_dot(int64_t n, const void *vx, const void *vy)
     return hsum8(acc);
 }
 
-/* q6_K tile: each x row's chunk pairs are decoded once for up to four y rows, in the
- * order of q6_K_dot. */
+/* q6_K tile: each x row's chunk pairs are decoded once for W <= 4 y rows (exactly W: a
+ * batched decode's expert products have 2 or 3 rows, which a 4-wide step would pad with
+ * repeats), every pair in the order of q6_K_dot. */
+static inline __attribute__((always_inline)) AVX512 void
+q6_K_tile_w(int64_t n, const struct block_q6_K *x, const struct block_q8_K *const yr[4], int W,
+            float *o)
+{
+    __m256 a[4];
+    _Pragma("GCC unroll 4") for (int k = 0; k < W; k++)
+        a[k] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / QK_K; b++) {
+        const __m512i s16 = _mm512_castsi256_si512(
+            _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[b].scales)));
+        __m512i u[4];
+        _Pragma("GCC unroll 4") for (int k = 0; k < W; k++)
+            u[k] = _mm512_setzero_si512();
+        _Pragma("GCC unroll 2") for (int h = 0; h < 2; h++) {
+            const __m512i ql = load512(x[b].ql + 64 * h);
+            const __m512i qh = _mm512_broadcast_i64x4(load256(x[b].qh + 32 * h));
+            _Pragma("GCC unroll 2") for (int half = 0; half < 2; half++) {
+                const __m512i q = q6_chunk_pair(ql, qh, half);
+                const __m512i sc = pick16(s16, k6_idx[2 * h + half]);
+                const size_t off = (size_t)(128 * h + 64 * half);
+                _Pragma("GCC unroll 4") for (int k = 0; k < W; k++)
+                    u[k] = _mm512_dpwssd_epi32(
+                        u[k], _mm512_maddubs_epi16(q, load512(yr[k][b].qs + off)), sc);
+            }
+        }
+        const float dx = h2f(x[b].d);
+        _Pragma("GCC unroll 4") for (int k = 0; k < W; k++)
+            a[k] = _mm256_fmadd_ps(
+                _mm256_set1_ps(yr[k][b].d * dx),
+                _mm256_cvtepi32_ps(_mm256_sub_epi32(fold16(u[k]),
+                                                    q6_K_offset(x[b].scales, &yr[k][b]))),
+                a[k]);
+    }
+    _Pragma("GCC unroll 4") for (int k = 0; k < W; k++)
+        o[k] = hsum8(a[k]);
+}
+
 static AVX512 void q6_K_tile(int64_t n, const void *vx, size_t xs, int nx, const void *const *y,
                              int ny, float *out, size_t os)
 {
-    const __m512i m4 = _mm512_set1_epi8(0xF), m3 = _mm512_set1_epi8(3);
     for (int i = 0; i < nx; i++) {
         const struct block_q6_K *x = (const struct block_q6_K *)((const uint8_t *)vx + (size_t)i * xs);
         if (ny == 1) {
@@ -232,48 +275,18 @@ static AVX512 void q6_K_tile(int64_t n, const void *vx, size_t xs, int nx, const
         }
         for (int j0 = 0; j0 < ny; j0 += 4) {
             const struct block_q8_K *yr[4];
+            const int w = ny - j0 < 4 ? ny - j0 : 4;
             for (int k = 0; k < 4; k++)
-                yr[k] = y[j0 + k < ny ? j0 + k : ny - 1];
-            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-            for (int64_t b = 0; b < n / QK_K; b++) {
-                const __m512i s16 = _mm512_castsi256_si512(
-                    _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[b].scales)));
-                __m512i u0 = _mm512_setzero_si512(), u1 = u0, u2 = u0, u3 = u0;
-                for (int h = 0; h < 2; h++) {
-                    const __m512i ql = load512(x[b].ql + 64 * h);
-                    const __m512i qh = _mm512_broadcast_i64x4(load256(x[b].qh + 32 * h));
-                    for (int half = 0; half < 2; half++) {
-                        const __m512i lo = half ? _mm512_and_si512(_mm512_srli_epi16(ql, 4), m4)
-                                                : _mm512_and_si512(ql, m4);
-                        const __m512i sh = _mm512_inserti64x4(
-                            _mm512_set1_epi16((short)(4 * half)),
-                            _mm256_set1_epi16((short)(4 * half + 2)), 1);
-                        const __m512i hi = _mm512_and_si512(_mm512_srlv_epi16(qh, sh), m3);
-                        const __m512i q = _mm512_or_si512(lo, _mm512_slli_epi16(hi, 4));
-                        const __m512i sc = pick16(s16, k6_idx[2 * h + half]);
-                        const size_t off = (size_t)(128 * h + 64 * half);
-#define Q6_Y(U, YB)                                                                          \
-    do {                                                                                     \
-        const __m512i y8 = load512((YB)->qs + off);                                          \
-        U = _mm512_dpwssd_epi32(U, _mm512_maddubs_epi16(q, y8), sc);                         \
-    } while (0)
-                        Q6_Y(u0, &yr[0][b]);
-                        Q6_Y(u1, &yr[1][b]);
-                        Q6_Y(u2, &yr[2][b]);
-                        Q6_Y(u3, &yr[3][b]);
-#undef Q6_Y
-                    }
-                }
-                const float dx = h2f(x[b].d);
-                a0 = _mm256_fmadd_ps(_mm256_set1_ps(yr[0][b].d * dx), _mm256_cvtepi32_ps(_mm256_sub_epi32(fold16(u0), q6_K_offset(x[b].scales, &yr[0][b]))), a0);
-                a1 = _mm256_fmadd_ps(_mm256_set1_ps(yr[1][b].d * dx), _mm256_cvtepi32_ps(_mm256_sub_epi32(fold16(u1), q6_K_offset(x[b].scales, &yr[1][b]))), a1);
-                a2 = _mm256_fmadd_ps(_mm256_set1_ps(yr[2][b].d * dx), _mm256_cvtepi32_ps(_mm256_sub_epi32(fold16(u2), q6_K_offset(x[b].scales, &yr[2][b]))), a2);
-                a3 = _mm256_fmadd_ps(_mm256_set1_ps(yr[3][b].d * dx), _mm256_cvtepi32_ps(_mm256_sub_epi32(fold16(u3), q6_K_offset(x[b].scales, &yr[3][b]))), a3);
-            }
+                yr[k] = y[j0 + (k < w ? k : 0)];
             float *o = out + (size_t)i * os + (size_t)j0;
-            const float r[4] = {hsum8(a0), hsum8(a1), hsum8(a2), hsum8(a3)};
-            for (int k = 0; k < 4 && j0 + k < ny; k++)
-                o[k] = r[k];
+            if (w == 4)
+                q6_K_tile_w(n, x, yr, 4, o);
+            else if (w == 3)
+                q6_K_tile_w(n, x, yr, 3, o);
+            else if (w == 2)
+                q6_K_tile_w(n, x, yr, 2, o);
+            else
+                o[0] = q6_K_dot(n, x, yr[0]);
         }
     }
 }
