@@ -4,7 +4,8 @@
  * active path's vec_dot for every (row, y) pair, whatever the count of rows and of y rows
  * and whatever the output strides: the forward pass relies on it to keep llama.cpp's
  * rounding (test_fidelity). kern_dot_rows_in() the same against vec_dot_repack and
- * vec_dot_repack4 for the types llama.cpp repacks (its 8-row kernels and their remainders). kern_swiglu16() must equal an independent scalar statement
+ * vec_dot_repack4 for the types llama.cpp repacks (its 8-row kernels and their remainders),
+ * and against vec_dot_gemm (tinyBLAS) for F32, F16 and BF16. kern_swiglu16() must equal an independent scalar statement
  * of ggml_vec_swiglu_f32's vector lanes (ggml_v_expf, written out below from its
  * definition), over values that reach its overflow and underflow lanes. */
 #include "test.h"
@@ -80,10 +81,12 @@ static void tk_one_type(uint32_t type, int simd, int ne0, enum kern_order o)
 {
     const struct quant_traits *qt = quant_traits(type);
     const int nys[] = { 1, 2, 3, 4, 5, 9, 32, 33 };
-    const quant_vec_dot_fn ref = o == KERN_PLAIN    ? qt->vec_dot
-                                 : o == KERN_REPACK ? qt->vec_dot_repack
-                                                    : qt->vec_dot_repack4;
-    static const char *const order_name[] = { "vec_dot", "vec_dot_repack", "vec_dot_repack4" };
+    const quant_vec_dot_fn ref = o == KERN_PLAIN     ? qt->vec_dot
+                                 : o == KERN_REPACK  ? qt->vec_dot_repack
+                                 : o == KERN_REPACK4 ? qt->vec_dot_repack4
+                                                     : qt->vec_dot_gemm;
+    static const char *const order_name[] = { "vec_dot", "vec_dot_repack", "vec_dot_repack4",
+                                              "vec_dot_gemm" };
     tk_rows_against(type, simd, ne0, o, nys, sizeof nys / sizeof nys[0], ref, order_name[o]);
 }
 
@@ -123,6 +126,24 @@ TEST(kernels_dot_rows_in_repacked_orders_on_every_path)
                 tk_one_type(types[t], s, lens[q], KERN_REPACK);
                 tk_one_type(types[t], s, lens[q], KERN_REPACK4);
             }
+    }
+    quant_set_simd(before);
+}
+
+/* tinyBLAS's order (the attention's Q.K and P.V in a prefill, F32/F16 weights): eight rows'
+ * chains side by side and their sums reduced together must give each row's vec_dot_gemm;
+ * lengths of head sizes and KV lengths, and ones that are not a multiple of 8 (fall back). */
+TEST(kernels_dot_rows_in_gemm_order_on_every_path)
+{
+    const int before = quant_simd();
+    const uint32_t types[] = { GGML_TYPE_F16, GGML_TYPE_F32, GGML_TYPE_BF16 };
+    const int lens[] = { 8, 64, 128, 256, 512, 17, 100 };
+    for (int s = 0; s < CPU_SIMD_COUNT; s++) {
+        if (!quant_set_simd(s))
+            continue;
+        for (size_t t = 0; t < sizeof types / sizeof types[0]; t++)
+            for (size_t q = 0; q < sizeof lens / sizeof lens[0]; q++)
+                tk_one_type(types[t], s, lens[q], KERN_GEMM);
     }
     quant_set_simd(before);
 }

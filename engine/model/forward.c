@@ -24,9 +24,8 @@ struct mm_job {
     const uint8_t *w;          /* the (expert's) matrix: ne1 rows of nb1 bytes */
     size_t nb1;
     int64_t ne0, rows;
-    quant_vec_dot_fn gemm;     /* non-NULL: every product in this order (tinyBLAS's), row by
-                                  row; NULL: through kernels.h in `order` */
-    enum kern_order order;     /* KERN_PLAIN, or KERN_REPACK for repacked weights */
+    enum kern_order order;     /* KERN_PLAIN, KERN_REPACK for repacked weights, KERN_GEMM
+                                  where tinyBLAS takes the product */
     int n4;                    /* repacked: items [0, n4) take the gemm's KERN_REPACK4 */
     const uint8_t *x;          /* input rows, already in the weight's vec_dot_type */
     size_t x_stride;
@@ -285,7 +284,6 @@ static bool fwd_uses_tinyblas(int64_t m, int n_cols)
 static void fwd_pick_dot(struct mm_job *j, const struct wt *w, bool expert, int n_cols)
 {
     const struct quant_traits *qt = quant_traits(w->type);
-    j->gemm = NULL;
     j->order = KERN_PLAIN;
     j->n4 = 0;
     if (fwd_is_repacked(w)) {
@@ -295,7 +293,7 @@ static void fwd_pick_dot(struct mm_job *j, const struct wt *w, bool expert, int 
         return;
     }
     if (!expert && fwd_uses_tinyblas(w->ne[1], n_cols) && qt->vec_dot_gemm != qt->vec_dot)
-        j->gemm = qt->vec_dot_gemm;
+        j->order = KERN_GEMM;
 }
 
 static void fwd_mm_run(struct fwd *f);
@@ -390,11 +388,10 @@ static void fwd_job_rows(struct fwd *f, const struct wt *w, int64_t e, const flo
     *j = (struct mm_job){ .w = w->data + (size_t)e * w->nb2, .nb1 = w->nb1, .ne0 = w->ne[0],
                           .rows = w->ne[1], .x = xq, .x_stride = stride, .y = y,
                           .y_stride = y_stride, .n = n, .type = w->type,
-                          .order = KERN_PLAIN,
-                          .gemm = fwd_uses_tinyblas(w->ne[1], fwd_n_cols(f, n)) &&
-                                          qt->vec_dot_gemm != qt->vec_dot
-                                      ? qt->vec_dot_gemm
-                                      : NULL };
+                          .order = fwd_uses_tinyblas(w->ne[1], fwd_n_cols(f, n)) &&
+                                           qt->vec_dot_gemm != qt->vec_dot
+                                       ? KERN_GEMM
+                                       : KERN_PLAIN };
 }
 
 /* Rows [r0, r1) of job j for items [ib, ie) through kernels.h in order o: every item's y
@@ -449,24 +446,9 @@ static void fwd_mm_worker(void *arg, int ith, int nth)
         const struct mm_job *j = &f->jobs[k];
         const int64_t r0 = (int64_t)(c - j->chunk0) * j->chunk_rows;
         const int64_t r1 = r0 + j->chunk_rows < j->rows ? r0 + j->chunk_rows : j->rows;
-        /* the kernels reproduce the plain and repacked orders; tinyBLAS's goes row by row */
-        if (!j->gemm) {
-            if (j->n4)
-                fwd_mm_rows(j, KERN_REPACK4, 0, j->n4, r0, r1, tile);
-            fwd_mm_rows(j, j->order, j->n4, j->n, r0, r1, tile);
-            continue;
-        }
-        for (int64_t r = r0; r < r1; r++) {
-            const uint8_t *wr = j->w + (size_t)r * j->nb1;
-            const float b = j->bias ? j->bias[r] : 0.0f;
-            for (int i = 0; i < j->n; i++) {
-                const uint8_t *xr = j->x + (size_t)(j->xi ? j->xi[i] : i) * j->x_stride;
-                float v = j->gemm(j->ne0, wr, xr);
-                if (j->bias)
-                    v += b;
-                j->y[(size_t)(j->yi ? j->yi[i] : i) * j->y_stride + (size_t)r] = v;
-            }
-        }
+        if (j->n4)
+            fwd_mm_rows(j, KERN_REPACK4, 0, j->n4, r0, r1, tile);
+        fwd_mm_rows(j, j->order, j->n4, j->n, r0, r1, tile);
     }
 }
 
@@ -563,10 +545,8 @@ static void fwd_attn_worker(void *arg, int ith, int nth)
     /* Q.K (K rows: the padded length) and P.V (V^T rows: dv) are mul_mats too */
     const struct quant_traits *t16 = quant_traits(GGML_TYPE_F16);
     const int n_cols = fwd_n_cols(f, a->n);
-    const quant_vec_dot_fn dot_qk = fwd_uses_tinyblas(KV_PAD, n_cols) ? t16->vec_dot_gemm
-                                                                       : t16->vec_dot;
-    const quant_vec_dot_fn dot_pv = fwd_uses_tinyblas(dv, n_cols) ? t16->vec_dot_gemm
-                                                                   : t16->vec_dot;
+    const enum kern_order o_qk = fwd_uses_tinyblas(KV_PAD, n_cols) ? KERN_GEMM : KERN_PLAIN;
+    const enum kern_order o_pv = fwd_uses_tinyblas(dv, n_cols) ? KERN_GEMM : KERN_PLAIN;
     const size_t np = (size_t)f->n_pad;
     float *sc = f->sc + (size_t)ith * np;
     uint16_t *p16 = f->p16 + (size_t)ith * np;
@@ -575,8 +555,6 @@ static void fwd_attn_worker(void *arg, int ith, int nth)
     const int n_items = a->n * hp->n_head;
     const float *sinks = (const float *)f->m->layers[a->il].t[AT_ATTN_SINKS].data;
     const int swa = fwd_layer_swa(hp, a->il) ? hp->n_swa : 0;
-    /* one token (decode): the rows go through kern_dot_rows, which keeps vec_dot's order */
-    const bool rows = dot_qk == t16->vec_dot && dot_pv == t16->vec_dot;
     for (;;) {
         const int it = atomic_fetch_add_explicit(&f->next_chunk, 1, memory_order_relaxed);
         if (it >= n_items)
@@ -592,11 +570,7 @@ static void fwd_attn_worker(void *arg, int ith, int nth)
         const void *yq = q16, *yp = p16;
         /* KQ: a mul_mat with F16 K, so Q is rounded to F16 first */
         t16->from_float(q, q16, dk);
-        if (rows)
-            kern_dot_rows(GGML_TYPE_F16, dk, kg, (size_t)f->kw * 2, npos, &yq, 1, sc, 1, 1);
-        else
-            for (int j = 0; j < npos; j++)
-                sc[j] = dot_qk(dk, kg + (size_t)j * (size_t)f->kw, q16);
+        kern_dot_rows_in(o_qk, GGML_TYPE_F16, dk, kg, (size_t)f->kw * 2, npos, &yq, 1, sc, 1, 1);
         for (int j = 0; j < npos; j++)
             sc[j] *= hp->kq_scale;
         /* ggml_soft_max_ext over the padded row, the masked cells at -inf: those past the
@@ -609,11 +583,7 @@ static void fwd_attn_worker(void *arg, int ith, int nth)
         t16->from_float(sc, p16, nkv);
         /* KQV: a mul_mat of transposed F16 V with the probabilities rounded to F16 */
         float *o = f->att + (size_t)t * (size_t)f->od + (size_t)h * (size_t)dv;
-        if (rows)
-            kern_dot_rows(GGML_TYPE_F16, nkv, vg, np * 2, dv, &yp, 1, o, 1, 1);
-        else
-            for (int i = 0; i < dv; i++)
-                o[i] = dot_pv(nkv, vg + (size_t)i * np, p16);
+        kern_dot_rows_in(o_pv, GGML_TYPE_F16, nkv, vg, np * 2, dv, &yp, 1, o, 1, 1);
     }
 }
 

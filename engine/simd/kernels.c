@@ -40,11 +40,15 @@ void kern_dot_rows_in(enum kern_order order, uint32_t type, int64_t n, const voi
         return;
     }
     const struct quant_kernels *k = quant_kernels_active();
-    const quant_rows_fn rows = order == KERN_REPACK ? k->rows_repack[type] : k->rows_repack4[type];
+    const quant_rows_fn rows = order == KERN_REPACK    ? k->rows_repack[type]
+                               : order == KERN_REPACK4 ? k->rows_repack4[type]
+                                                       : k->rows_gemm[type];
     if (rows && rows(n, x, x_stride, nx, y, ny, out, out_row, out_col) == 0)
         return;
     const struct quant_traits *qt = quant_traits(type);
-    const quant_vec_dot_fn dot = order == KERN_REPACK ? qt->vec_dot_repack : qt->vec_dot_repack4;
+    const quant_vec_dot_fn dot = order == KERN_REPACK    ? qt->vec_dot_repack
+                                 : order == KERN_REPACK4 ? qt->vec_dot_repack4
+                                                         : qt->vec_dot_gemm;
     for (int i = 0; i < nx; i++)
         for (int j = 0; j < ny; j++)
             out[(size_t)i * out_row + (size_t)j * out_col] =

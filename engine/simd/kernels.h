@@ -23,8 +23,9 @@ void kern_dot_rows(uint32_t type, int64_t n, const void *x, size_t x_stride, int
 
 /* The same in one of the orders llama.cpp sums in (quant.h): KERN_PLAIN is vec_dot (=
  * kern_dot_rows), KERN_REPACK vec_dot_repack (the repacked gemv), KERN_REPACK4
- * vec_dot_repack4 (the repacked gemm); every result equals that function's bit for bit. */
-enum kern_order { KERN_PLAIN, KERN_REPACK, KERN_REPACK4 };
+ * vec_dot_repack4 (the repacked gemm), KERN_GEMM vec_dot_gemm (tinyBLAS); every result
+ * equals that function's bit for bit. */
+enum kern_order { KERN_PLAIN, KERN_REPACK, KERN_REPACK4, KERN_GEMM };
 void kern_dot_rows_in(enum kern_order order, uint32_t type, int64_t n, const void *x,
                       size_t x_stride, int nx, const void *const *y, int ny, float *out,
                       size_t out_row, size_t out_col);

@@ -735,6 +735,46 @@ static AVX2 float f16_gemm_dot(int64_t n, const void *vx, const void *vy)
     return hsum8(acc);
 }
 
+/* The gemm dots for nx rows against each y (kern_dot_rows_in's KERN_GEMM): eight rows'
+ * chains side by side, each the one row's FMAs in order, y's step loaded once for all eight,
+ * and the eight sums reduced together in hsum8's tree (hsum8x8). One chain is bound by the
+ * FMA's latency; eight fill both FMA ports: the attention's Q.K and P.V in a prefill. */
+#define GEMM_ROWS(name, T, LOAD, one)                                                        \
+    static AVX2 int name(int64_t n, const void *vx, size_t xs, int nx, const void *const *y, \
+                         int ny, float *out, size_t out_row, size_t out_col)                 \
+    {                                                                                        \
+        if (n % 8)                                                                           \
+            return -1;                                                                       \
+        const uint8_t *x = vx;                                                               \
+        for (int j = 0; j < ny; j++) {                                                       \
+            const T *yj = y[j];                                                              \
+            int i = 0;                                                                       \
+            for (; i + 8 <= nx; i += 8) {                                                    \
+                const T *xr[8];                                                              \
+                __m256 acc[8];                                                               \
+                _Pragma("GCC unroll 8") for (int r = 0; r < 8; r++) {                       \
+                    xr[r] = (const T *)(x + (size_t)(i + r) * xs);                           \
+                    acc[r] = _mm256_setzero_ps();                                            \
+                }                                                                            \
+                for (int64_t k = 0; k < n; k += 8) {                                         \
+                    const __m256 vy = LOAD(yj + k);                                          \
+                    _Pragma("GCC unroll 8") for (int r = 0; r < 8; r++)                      \
+                        acc[r] = _mm256_fmadd_ps(LOAD(xr[r] + k), vy, acc[r]);               \
+                }                                                                            \
+                float sums[8];                                                               \
+                _mm256_storeu_ps(sums, hsum8x8(acc));                                        \
+                for (int r = 0; r < 8; r++)                                                  \
+                    out[(size_t)(i + r) * out_row + (size_t)j * out_col] = sums[r];          \
+            }                                                                                \
+            for (; i < nx; i++)                                                              \
+                out[(size_t)i * out_row + (size_t)j * out_col] = one(n, x + (size_t)i * xs, yj); \
+        }                                                                                    \
+        return 0;                                                                            \
+    }
+
+GEMM_ROWS(f32_gemm_rows, float, load_f32, f32_gemm_dot)
+GEMM_ROWS(f16_gemm_rows, uint16_t, load_f16, f16_gemm_dot)
+
 static inline AVX2 __m256 load_bf16(const uint16_t *p)
 {
     return _mm256_castsi256_ps(
@@ -910,6 +950,8 @@ void quant_avx2_fill(struct quant_kernels *k)
     k->vec_dot_gemm[GGML_TYPE_F32] = f32_gemm_dot;
     k->vec_dot_gemm[GGML_TYPE_F16] = f16_gemm_dot;
     k->vec_dot_gemm[GGML_TYPE_BF16] = bf16_gemm_dot;
+    k->rows_gemm[GGML_TYPE_F32] = f32_gemm_rows;
+    k->rows_gemm[GGML_TYPE_F16] = f16_gemm_rows;
     k->from_float[GGML_TYPE_Q8_0] = q8_0_quantize;
     k->from_float[GGML_TYPE_Q8_1] = q8_1_quantize;
     k->from_float[GGML_TYPE_Q8_K] = q8_K_quantize;

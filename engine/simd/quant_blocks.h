@@ -224,6 +224,7 @@ struct quant_kernels {
     quant_rows_fn rows[GGML_TYPE_COUNT];
     quant_rows_fn rows_repack[GGML_TYPE_COUNT];  /* kern_dot_rows_in(KERN_REPACK) */
     quant_rows_fn rows_repack4[GGML_TYPE_COUNT]; /* kern_dot_rows_in(KERN_REPACK4) */
+    quant_rows_fn rows_gemm[GGML_TYPE_COUNT];    /* kern_dot_rows_in(KERN_GEMM) */
     int (*swiglu16)(float *g, const float *u, int n);            /* kern_swiglu16 */
     int (*vexpf16)(float *p, const float *x, float sub, int n);  /* kern_vexpf16 */
 };

@@ -22,6 +22,25 @@ static inline __attribute__((target("avx2,fma,f16c"))) float hsum8(__m256 x)
     return _mm_cvtss_f32(r);
 }
 
+/* Lane r = hsum8(v[r]), in hsum8's tree for every lane (each add has the same two operands,
+ * so the sums are equal bit for bit): halves, then pairs two apart, then neighbours. */
+static inline __attribute__((target("avx2,fma,f16c"))) __m256 hsum8x8(const __m256 v[8])
+{
+    __m256 h[4]; /* h[k]: [v[2k]'s l_i + l_(i+4) | v[2k+1]'s], i < 4 */
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; k++)
+        h[k] = _mm256_add_ps(_mm256_permute2f128_ps(v[2 * k], v[2 * k + 1], 0x31),
+                             _mm256_permute2f128_ps(v[2 * k], v[2 * k + 1], 0x20));
+    /* q[k]: per 128-bit half, [(h0+h2), (h1+h3)] of two vectors */
+    const __m256 q0 = _mm256_add_ps(_mm256_shuffle_ps(h[0], h[1], 0x44),
+                                    _mm256_shuffle_ps(h[0], h[1], 0xEE));
+    const __m256 q1 = _mm256_add_ps(_mm256_shuffle_ps(h[2], h[3], 0x44),
+                                    _mm256_shuffle_ps(h[2], h[3], 0xEE));
+    /* low half: v0, v2, v4, v6; high half: v1, v3, v5, v7 */
+    const __m256 r = _mm256_add_ps(_mm256_shuffle_ps(q0, q1, 0x88), _mm256_shuffle_ps(q0, q1, 0xDD));
+    return _mm256_permutevar8x32_ps(r, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
 /* A block pair's float scale, the product ggml's x86 kernels form (y's d first). */
 static inline __attribute__((target("avx2,fma,f16c"))) float
 mxfp4_scale(const struct block_mxfp4 *x, const struct block_q8_0 *y)
