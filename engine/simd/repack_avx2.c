@@ -97,6 +97,18 @@ static inline AVX2 void lanes_store(float *out, size_t out_row, size_t out_col, 
             out[(size_t)(j / L) * out_row + (size_t)(j % L) * out_col] = t[j];
 }
 
+/* Lane j = row j / L's d (or dmin) as a float. */
+static inline __attribute__((always_inline)) AVX2 __m256
+k4_lanes_half(const struct block_q4_K *const xb[8], int L, bool dmin)
+{
+    if (L == 8)
+        return _mm256_set1_ps(h2f(dmin ? xb[0]->dmin : xb[0]->d));
+    quant_half h[8];
+    FOR_LANES(j) h[j] = dmin ? xb[j / L]->dmin : xb[j / L]->d;
+    return _mm256_cvtph_ps(_mm_setr_epi16((short)h[0], (short)h[1], (short)h[2], (short)h[3],
+                                          (short)h[4], (short)h[5], (short)h[6], (short)h[7]));
+}
+
 /* Pair p (groups 2p, 2p + 1) of each lane's block, times the group scales: into sums (add)
  * or as sums' first values. */
 static inline __attribute__((always_inline)) AVX2 void
@@ -133,20 +145,17 @@ q4_K_repack_lanes(int64_t n, const uint8_t *x, size_t xs, int L, const void *con
         const struct block_q4_K *xb[8];
         const struct block_q8_K *yb[8];
         __m256i sm[8][2]; /* row r: [scales | scales], [mins | mins] as int16 */
-        float xd[8], xdmin[8], yd[8];
         for (int r = 0; r < R; r++) {
             xb[r] = (const struct block_q4_K *)(x + (size_t)r * xs) + b;
             k4_scales_mins(xb[r]->scales, sm[r]);
         }
-        FOR_LANES(j) {
-            yb[j] = (const struct block_q8_K *)y[j % L < ny ? j % L : 0] + b;
-            yd[j] = yb[j]->d;
-            xd[j] = h2f(xb[j / L]->d);
-            xdmin[j] = h2f(xb[j / L]->dmin);
-        }
-        const __m256 vyd = _mm256_loadu_ps(yd);
-        const __m256 d = _mm256_mul_ps(_mm256_loadu_ps(xd), vyd);
-        const __m256 dmin = _mm256_mul_ps(_mm256_loadu_ps(xdmin), vyd);
+        FOR_LANES(j) yb[j] = (const struct block_q8_K *)y[j % L < ny ? j % L : 0] + b;
+        /* built in registers: stored lane by lane and loaded whole, each vector waited for
+         * its eight stores to retire (store forwarding does not merge them) */
+        const __m256 vyd = _mm256_setr_ps(yb[0]->d, yb[1]->d, yb[2]->d, yb[3]->d, yb[4]->d,
+                                          yb[5]->d, yb[6]->d, yb[7]->d);
+        const __m256 d = _mm256_mul_ps(k4_lanes_half(xb, L, false), vyd);
+        const __m256 dmin = _mm256_mul_ps(k4_lanes_half(xb, L, true), vyd);
         __m128i mp[8];
         FOR_LANES(j) mp[j] = k4_min_prod(yb[j], sm[j / L][1]);
         __m256i mins[4];
