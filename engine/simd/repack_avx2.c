@@ -19,6 +19,7 @@
 
 #include "x86_hsum.h"
 #include "avx2_blocks.h"
+#include "kernels.h"
 
 /* q4_0 in the repacked kernels' order: the block's integer sum (exact, any order), then
  * one scalar fused step per block. */
@@ -109,6 +110,51 @@ k4_lanes_half(const struct block_q4_K *const xb[8], int L, bool dmin)
                                           (short)h[4], (short)h[5], (short)h[6], (short)h[7]));
 }
 
+/* What the q4_K lanes need of the activation rows alone, per block, made once per call for
+ * all the weight rows it meets: lane j's y d, and for each pair p of groups lane j's group
+ * sums of 32 as int16 pairs (2p, 2p + 1), so that a pair's mins are one multiply-add with
+ * the row's two mins. Per weight row and block that was eight min products and a transpose. */
+struct k4_ylanes {
+    __m256i gsum[4];
+    __m256 d;
+};
+enum { K4_MAX_BLOCKS = 128 }; /* rows of up to 32 768 values take the lanes (20 KB) */
+
+static inline __attribute__((always_inline)) AVX2 void
+q4_K_ylanes(int64_t n, int L, const void *const *y, int ny, struct k4_ylanes *pre)
+{
+    for (int64_t b = 0; b < n / QK_K; b++) {
+        __m128i g[8];
+        float d[8];
+        FOR_LANES(j) {
+            const struct block_q8_K *yb = (const struct block_q8_K *)y[j % L < ny ? j % L : 0] + b;
+            const __m256i bs = load256(yb->bsums);
+            /* lane j's 8 group sums of 32 (16-value sums added in pairs) */
+            g[j] = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
+            d[j] = yb->d;
+        }
+        /* pair p's int16 pair of lane j at dword j */
+        transpose8x4(g, pre[b].gsum);
+        pre[b].d = _mm256_loadu_ps(d);
+    }
+}
+
+/* Lane j's two mins of pair p (row j / L's), as int16 at dword j. */
+static inline __attribute__((always_inline)) AVX2 __m256i
+k4_lanes_mins(const __m256i sm[8][2], int L, int p)
+{
+    const __m256i idx = _mm256_set1_epi32(p); /* dword p: mins 2p, 2p + 1 */
+    __m256i m = _mm256_permutevar8x32_epi32(sm[0][1], idx);
+    if (L == 4)
+        m = _mm256_blend_epi32(m, _mm256_permutevar8x32_epi32(sm[1][1], idx), 0xF0);
+    if (L == 2) {
+        m = _mm256_blend_epi32(m, _mm256_permutevar8x32_epi32(sm[1][1], idx), 0x0C);
+        m = _mm256_blend_epi32(m, _mm256_permutevar8x32_epi32(sm[2][1], idx), 0x30);
+        m = _mm256_blend_epi32(m, _mm256_permutevar8x32_epi32(sm[3][1], idx), 0xC0);
+    }
+    return m;
+}
+
 /* Pair p (groups 2p, 2p + 1) of each lane's block, times the group scales: into sums (add)
  * or as sums' first values. */
 static inline __attribute__((always_inline)) AVX2 void
@@ -134,10 +180,12 @@ q4_K_lanes_pair(const struct block_q4_K *const xb[8], const struct block_q8_K *c
 }
 
 /* q4_K with per = 8 groups of 32 per step (the gemv) or 2 (the gemm), as q4_K_repack_steps.
- * ny <= L activation rows; the missing ones repeat y[0] and are not stored. */
+ * ny <= L activation rows (pre: q4_K_ylanes of them); the missing ones repeat y[0] and are
+ * not stored. */
 static inline __attribute__((always_inline)) AVX2 void
 q4_K_repack_lanes(int64_t n, const uint8_t *x, size_t xs, int L, const void *const *y, int ny,
-                  float *out, size_t out_row, size_t out_col, int per)
+                  const struct k4_ylanes *pre, float *out, size_t out_row, size_t out_col,
+                  int per)
 {
     const int R = 8 / L;
     __m256 acc = _mm256_setzero_ps(), acc_min = _mm256_setzero_ps();
@@ -150,23 +198,17 @@ q4_K_repack_lanes(int64_t n, const uint8_t *x, size_t xs, int L, const void *con
             k4_scales_mins(xb[r]->scales, sm[r]);
         }
         FOR_LANES(j) yb[j] = (const struct block_q8_K *)y[j % L < ny ? j % L : 0] + b;
-        /* built in registers: stored lane by lane and loaded whole, each vector waited for
-         * its eight stores to retire (store forwarding does not merge them) */
-        const __m256 vyd = _mm256_setr_ps(yb[0]->d, yb[1]->d, yb[2]->d, yb[3]->d, yb[4]->d,
-                                          yb[5]->d, yb[6]->d, yb[7]->d);
-        const __m256 d = _mm256_mul_ps(k4_lanes_half(xb, L, false), vyd);
-        const __m256 dmin = _mm256_mul_ps(k4_lanes_half(xb, L, true), vyd);
-        __m128i mp[8];
-        FOR_LANES(j) mp[j] = k4_min_prod(yb[j], sm[j / L][1]);
-        __m256i mins[4];
-        transpose8x4(mp, mins);
+        const __m256 d = _mm256_mul_ps(k4_lanes_half(xb, L, false), pre[b].d);
+        const __m256 dmin = _mm256_mul_ps(k4_lanes_half(xb, L, true), pre[b].d);
         const int pairs = per / 2; /* pairs of groups of 32 per step */
         for (int p0 = 0; p0 < 4; p0 += pairs) {
-            __m256i sums[8], imin = mins[p0];
+            __m256i sums[8];
+            __m256i imin = _mm256_madd_epi16(k4_lanes_mins(sm, L, p0), pre[b].gsum[p0]);
             q4_K_lanes_pair(xb, yb, sm, L, p0, sums, false);
             for (int p = p0 + 1; p < p0 + pairs; p++) {
                 q4_K_lanes_pair(xb, yb, sm, L, p, sums, true);
-                imin = _mm256_add_epi32(imin, mins[p]);
+                imin = _mm256_add_epi32(imin, _mm256_madd_epi16(k4_lanes_mins(sm, L, p),
+                                                                pre[b].gsum[p]));
             }
             acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum8x8(sums)), d, acc);
             acc_min = _mm256_fmadd_ps(_mm256_cvtepi32_ps(imin), dmin, acc_min);
@@ -178,8 +220,10 @@ q4_K_repack_lanes(int64_t n, const uint8_t *x, size_t xs, int L, const void *con
 /* q4_0: one step per block. */
 static inline __attribute__((always_inline)) AVX2 void
 q4_0_repack_lanes(int64_t n, const uint8_t *x, size_t xs, int L, const void *const *y, int ny,
-                  float *out, size_t out_row, size_t out_col, int per)
+                  const struct k4_ylanes *pre, float *out, size_t out_row, size_t out_col,
+                  int per)
 {
+    (void)pre;
     (void)per;
     const int R = 8 / L;
     __m256 acc = _mm256_setzero_ps();
@@ -210,37 +254,54 @@ q4_0_repack_lanes(int64_t n, const uint8_t *x, size_t xs, int L, const void *con
  * weight rows, 3-4 against 2, more in groups of 8 against each row; the rows left over one
  * at a time. One activation row (decode) goes row by row: 8 rows in the lanes was faster
  * with the weights in cache but 35% slower streaming them from memory (laptop shape q4_K,
- * 2 threads: 47 against 73 tok/s). */
-#define REPACK_ROWS(name, lanes, one, per)                                                     \
+ * 2 threads: 47 against 73 tok/s). prep (or NULL) makes a group's k4_ylanes first. */
+#define REPACK_ROWS(name, lanes, one, per, prep)                                               \
     static AVX2 int name(int64_t n, const void *vx, size_t xs, int nx, const void *const *y,   \
                          int ny, float *out, size_t out_row, size_t out_col)                   \
     {                                                                                          \
         const uint8_t *x = vx;                                                                 \
         const int L = ny == 1 ? 1 : ny == 2 ? 2 : ny <= 4 ? 4 : 8;                             \
+        struct k4_ylanes pre[K4_MAX_BLOCKS];                                                   \
         int i = 0;                                                                             \
-        if (L == 2)                                                                            \
-            for (; i + 4 <= nx; i += 4)                                                        \
-                lanes(n, x + (size_t)i * xs, xs, 2, y, ny, out + (size_t)i * out_row, out_row, \
-                      out_col, per);                                                           \
-        else if (L == 4)                                                                       \
-            for (; i + 2 <= nx; i += 2)                                                        \
-                lanes(n, x + (size_t)i * xs, xs, 4, y, ny, out + (size_t)i * out_row, out_row, \
-                      out_col, per);                                                           \
-        else if (L == 8)                                                                       \
-            for (; i < nx; i++)                                                                \
-                for (int j = 0; j < ny; j += 8)                                                \
-                    lanes(n, x + (size_t)i * xs, xs, 8, y + j, ny - j < 8 ? ny - j : 8,        \
-                          out + (size_t)i * out_row + (size_t)j * out_col, out_row, out_col,   \
+        if (n / QK_K > K4_MAX_BLOCKS) /* all one at a time below */                            \
+            ;                                                                                  \
+        else if (L == 2 || L == 4) {                                                           \
+            prep(n, L, y, ny, pre);                                                            \
+            if (L == 2) /* L a constant in each call, for the inlined lanes */                 \
+                for (; i + 4 <= nx; i += 4)                                                    \
+                    lanes(n, x + (size_t)i * xs, xs, 2, y, ny, pre,                            \
+                          out + (size_t)i * out_row, out_row, out_col, per);                   \
+            else                                                                               \
+                for (; i + 2 <= nx; i += 2)                                                    \
+                    lanes(n, x + (size_t)i * xs, xs, 4, y, ny, pre,                            \
+                          out + (size_t)i * out_row, out_row, out_col, per);                   \
+        } else if (L == 8) {                                                                   \
+            /* y in groups of 8, each against all the rows (from cache after the first) */    \
+            for (int j = 0; j < ny; j += 8) {                                                  \
+                const int c = ny - j < 8 ? ny - j : 8;                                         \
+                prep(n, 8, y + j, c, pre);                                                     \
+                for (int r = 0; r < nx; r++)                                                   \
+                    lanes(n, x + (size_t)r * xs, xs, 8, y + j, c, pre,                         \
+                          out + (size_t)r * out_row + (size_t)j * out_col, out_row, out_col,   \
                           per);                                                                \
+            }                                                                                  \
+            i = nx;                                                                            \
+        }                                                                                      \
         for (; i < nx; i++)                                                                    \
             for (int j = 0; j < ny; j++)                                                       \
                 out[(size_t)i * out_row + (size_t)j * out_col] = one(n, x + (size_t)i * xs, y[j]); \
         return 0;                                                                              \
     }
 
-REPACK_ROWS(q4_K_repack_rows, q4_K_repack_lanes, q4_K_repack_dot, 8)
-REPACK_ROWS(q4_K_repack4_rows, q4_K_repack_lanes, q4_K_repack4_dot, 2)
-REPACK_ROWS(q4_0_repack_rows, q4_0_repack_lanes, q4_0_repack_dot, 1)
+static inline AVX2 void no_ylanes(int64_t n, int L, const void *const *y, int ny,
+                                  struct k4_ylanes *pre)
+{
+    (void)n, (void)L, (void)y, (void)ny, (void)pre;
+}
+
+REPACK_ROWS(q4_K_repack_rows, q4_K_repack_lanes, q4_K_repack_dot, 8, q4_K_ylanes)
+REPACK_ROWS(q4_K_repack4_rows, q4_K_repack_lanes, q4_K_repack4_dot, 2, q4_K_ylanes)
+REPACK_ROWS(q4_0_repack_rows, q4_0_repack_lanes, q4_0_repack_dot, 1, no_ylanes)
 
 void quant_repack_avx2_fill(struct quant_kernels *k)
 {
