@@ -16,6 +16,7 @@
 #include <immintrin.h>
 #include <math.h>
 #include <stdbool.h>
+#include <string.h>
 
 #include "x86_hsum.h"
 #include "avx2_blocks.h"
@@ -48,29 +49,33 @@ q4_K_repack_steps(int64_t n, const void *vx, const void *vy, int per)
 {
     const struct block_q4_K *x = vx;
     const struct block_q8_K *y = vy;
-    float acc = 0.0f, acc_min = 0.0f;
+    /* lane 0: acc, lane 1: acc_min; each lane's FMA chain is the scalar one */
+    __m128 acc = _mm_setzero_ps();
     for (int64_t b = 0; b < n / QK_K; b++) {
-        const float d = h2f(x[b].d) * y[b].d, dmin = h2f(x[b].dmin) * y[b].d;
+        int32_t dm; /* d and dmin, adjacent halves */
+        memcpy(&dm, &x[b].d, sizeof dm);
+        const __m128 d = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128(dm)), _mm_set1_ps(y[b].d));
         __m256i sm[2];
         k4_scales_mins(x[b].scales, sm);
         /* lane i: mins 2i, 2i+1 times the group sums of 32 */
-        int32_t mp[4];
-        _mm_storeu_si128((__m128i *)mp, k4_min_prod(&y[b], sm[1]));
+        const __m128i mp = k4_min_prod(&y[b], sm[1]);
         __m256i sumi = _mm256_setzero_si256();
-        int imin = 0;
 #pragma GCC unroll 4
         for (int p = 0; p < 4; p++) {
             sumi = _mm256_add_epi32(sumi, k4_pair(x[b].qs, y[b].qs, sm[0], p));
-            imin += mp[p];
             if ((2 * p + 2) % per == 0) {
-                acc = fmaf((float)hsum_i32_8(sumi), d, acc);
-                acc_min = fmaf((float)imin, dmin, acc_min);
+                /* this step's mins: lanes p - per / 2 + 1 .. p of mp */
+                const __m128i m = per == 8 ? mp : _mm_blend_epi32(_mm_setzero_si128(), mp, 1 << p);
+                __m128i t = _mm_add_epi32(_mm256_castsi256_si128(sumi),
+                                          _mm256_extracti128_si256(sumi, 1));
+                t = _mm_hadd_epi32(t, m);
+                t = _mm_hadd_epi32(t, t); /* [sum, imin, sum, imin] */
+                acc = _mm_fmadd_ps(_mm_cvtepi32_ps(t), d, acc);
                 sumi = _mm256_setzero_si256();
-                imin = 0;
             }
         }
     }
-    return acc - acc_min;
+    return _mm_cvtss_f32(acc) - _mm_cvtss_f32(_mm_movehdup_ps(acc));
 }
 
 static AVX2 float q4_K_repack_dot(int64_t n, const void *vx, const void *vy)
