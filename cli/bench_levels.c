@@ -55,6 +55,12 @@ void bench_levels_row(const struct bench_level *r, int i, bool json, bool errors
         if (r->has_experts)
             printf(",\"experts_per_step\":%.3f,\"bytes_per_step\":%.0f", r->experts_per_step,
                    r->bytes_per_step);
+        if (r->has_split) {
+            printf(",\"decode_step_ms\":{");
+            for (int ph = 0; ph < TRACE_PHASE_COUNT; ph++)
+                printf("\"%s\":%.3f,", trace_phase_names[ph], r->step_ms[ph]);
+            printf("\"samples\":%.3f}", r->step_ms[TRACE_PHASE_COUNT]);
+        }
         printf("}");
         return;
     }

@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "trace.h"
+
 enum { BENCH_MAX_LEVELS = 16 };
 
 struct bench_level {
@@ -22,6 +24,10 @@ struct bench_level {
      * batched step, and mean bytes of weights read per batched step and per token */
     bool has_experts;
     double experts_per_step, bytes_per_step, bytes_per_token;
+    /* the in-process engine only (has_split): the mean batched decode step in ms by phase
+     * (trace.h's), then its samples and records (the per-sequence part after the pass) */
+    bool has_split;
+    double step_ms[TRACE_PHASE_COUNT + 1];
     char first_error[1024];
 };
 

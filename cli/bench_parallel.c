@@ -17,6 +17,8 @@
  *    queue included);
  *  - TTFT p50/p99: arrival -> first token (the queue's wait included);
  *  - ITL p50/p95/p99: the time between a sequence's consecutive tokens, pooled;
+ *  - where a batched decode step's time goes: its pass by phase (attention, router, experts,
+ *    other: logits and norms) and the samples and records after it (one per sequence);
  *  - experts: distinct experts per MoE layer per batched step (mean), MB/step: the weight
  *    bytes such a step reads (every non-expert weight once, each distinct expert once),
  *    MB/tok: that over the step's tokens. At batch 1 a step reads k experts per layer; a
@@ -192,6 +194,8 @@ int bench_parallel_level(struct engine *e, const struct bench_parallel_opts *o, 
     if (!(b = engine_batch_create(e, level, err, errlen)))
         goto out;
     double sum_experts = 0, sum_bytes = 0, sum_rows = 0, decode_s = 0, decoded = 0;
+    double step_ns[TRACE_PHASE_COUNT + 1] = { 0 };
+    int n_decode_steps = 0;
     int n_steps = 0, next = 0, done = 0;
     const double t0 = clock_now_s();
     while (done < lr.n_req) {
@@ -216,6 +220,12 @@ int bench_parallel_level(struct engine *e, const struct bench_parallel_opts *o, 
             goto out;
         decode_s += (double)st.ns_decode * 1e-9;
         decoded += st.n_decoded;
+        if (st.n_decoded > 0) {
+            for (int ph = 0; ph < TRACE_PHASE_COUNT; ph++)
+                step_ns[ph] += (double)st.ns_phase[ph];
+            step_ns[TRACE_PHASE_COUNT] += (double)(st.ns_decode - st.ns_batched);
+            n_decode_steps++;
+        }
         if (st.n_decoded > 0 && st.n_moe_layers > 0) {
             sum_experts += (double)st.experts_distinct / st.n_moe_layers;
             sum_bytes += (double)st.bytes_read;
@@ -236,6 +246,9 @@ int bench_parallel_level(struct engine *e, const struct bench_parallel_opts *o, 
         r->bytes_per_step = sum_bytes / n_steps;
         r->bytes_per_token = sum_bytes / sum_rows;
     }
+    r->has_split = n_decode_steps > 0;
+    for (int k = 0; r->has_split && k <= TRACE_PHASE_COUNT; k++)
+        r->step_ms[k] = step_ns[k] / n_decode_steps / 1e6;
     bench_level_percentiles(r, lr.ttft, lr.n_ttft, lr.itl, lr.n_itl);
     rc = 0;
 out:
@@ -296,6 +309,23 @@ static void bp_print_head(const struct bench_parallel_opts *o, const struct mode
     bench_levels_head(o->json, true, false);
 }
 
+/* Where each level's batched decode step goes, under the table. */
+static void bp_print_split(const struct bench_level *r, int n)
+{
+    printf("\n    decode step, ms (mean): pass by phase + samples and records after it\n");
+    for (int i = 0; i < n; i++) {
+        if (!r[i].has_split)
+            continue;
+        double sum = 0;
+        for (int k = 0; k <= TRACE_PHASE_COUNT; k++)
+            sum += r[i].step_ms[k];
+        printf("    %5d %8.2f =", r[i].level, sum);
+        for (int ph = 0; ph < TRACE_PHASE_COUNT; ph++)
+            printf(" %s %.2f +", trace_phase_names[ph], r[i].step_ms[ph]);
+        printf(" samples %.2f\n", r[i].step_ms[TRACE_PHASE_COUNT]);
+    }
+}
+
 int bench_parallel(const struct bench_parallel_opts *o)
 {
     char err[1024];
@@ -305,17 +335,19 @@ int bench_parallel(const struct bench_parallel_opts *o)
         return 1;
     }
     bp_print_head(o, engine_desc(e));
+    struct bench_level r[BENCH_MAX_LEVELS];
     for (int i = 0; i < o->n_levels; i++) {
-        struct bench_level r;
-        if (bench_parallel_level(e, o, o->levels[i], &r, err, sizeof err) != 0) {
+        if (bench_parallel_level(e, o, o->levels[i], &r[i], err, sizeof err) != 0) {
             fprintf(stderr, "moescope bench: %s\n", err);
             engine_close(e);
             return 1;
         }
-        bench_levels_row(&r, i, o->json, false);
+        bench_levels_row(&r[i], i, o->json, false);
         fflush(stdout);
     }
     engine_close(e);
+    if (!o->json)
+        bp_print_split(r, o->n_levels);
     bench_levels_foot(o->json, true);
     return 0;
 }

@@ -167,6 +167,7 @@ struct engine_batch_step {
     uint64_t ns_batched;         /* wall time of the batched pass */
     uint64_t ns_decode;          /* wall time of the step's decode: the batched pass, its
                                   * records and the sequences' samples (no prompt) */
+    uint64_t ns_phase[TRACE_PHASE_COUNT]; /* the batched pass's time by phase (trace.h) */
     /* The batched pass's weight reads (trace on; 0 otherwise): the distinct experts each MoE
      * layer ran, summed over the layers, and the bytes of weights the pass read (every
      * non-expert weight once, each distinct expert once: model_desc.expert_bytes each). */

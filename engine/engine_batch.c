@@ -264,6 +264,7 @@ static int batch_decode(struct engine_batch *b, int n, struct engine_batch_step 
     }
     st->ns_batched = total;
     engine_fold_untimed(out.ns, total);
+    memcpy(st->ns_phase, out.ns, sizeof st->ns_phase);
     for (int r = 0; r < n; r++) {
         struct batch_seq *q = &b->seq[b->row_seq[r]];
         const size_t i = (size_t)q->n_past;

@@ -46,6 +46,15 @@ TEST(bench_parallel_levels_json)
         CHECK(bp_num(r, "itl_p50_ms") > 0 && bp_num(r, "itl_p95_ms") >= bp_num(r, "itl_p50_ms") &&
               bp_num(r, "itl_p99_ms") >= bp_num(r, "itl_p95_ms"));
         CHECK(cJSON_GetObjectItem(r, "errors") == NULL); /* a server's figure only */
+        /* the mean decode step by phase: the pass's attention and experts take time, and
+         * nothing is negative */
+        const cJSON *split = cJSON_GetObjectItem(r, "decode_step_ms");
+        CHECK_MSG(cJSON_IsObject(split), "level %d: no decode_step_ms", i ? 4 : 1);
+        const char *const keys[] = { "attn", "router", "experts", "other", "samples" };
+        for (size_t k = 0; split && k < sizeof keys / sizeof keys[0]; k++)
+            CHECK_MSG(bp_num(split, keys[k]) >= 0, "decode_step_ms.%s %.3f", keys[k],
+                      bp_num(split, keys[k]));
+        CHECK(split && bp_num(split, "attn") > 0 && bp_num(split, "experts") > 0);
         const double ex = bp_num(r, "experts_per_step"), by = bp_num(r, "bytes_per_step");
         if (i == 0) {
             CHECK_MSG(ex == 2.0, "batch 1: %.3f experts per layer per step", ex);
