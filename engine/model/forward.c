@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "huge_pages.h"
 #include "kernels.h"
 #include "quant.h"
 #include "quant_blocks.h"
@@ -1175,6 +1176,8 @@ static int fwd_kv_reserve(struct fwd *f, int n)
             free(c->v);
             return -1;
         }
+        huge_pages_advise(c->k, cells * (size_t)f->kw * sizeof(uint16_t));
+        huge_pages_advise(c->v, cells * (size_t)f->vw * sizeof(uint16_t));
     }
     return 0;
 }
