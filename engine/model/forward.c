@@ -1176,7 +1176,7 @@ static int fwd_kv_reserve(struct fwd *f, int n)
             free(c->v);
             return -1;
         }
-        huge_pages_advise(c->k, cells * (size_t)f->kw * sizeof(uint16_t));
+        /* V only: K is written a position's row at a time, V a value to each of vw rows */
         huge_pages_advise(c->v, cells * (size_t)f->vw * sizeof(uint16_t));
     }
     return 0;
