@@ -207,10 +207,6 @@ static void fwd_swiglu(float *g, const float *u, int n)
         g[i] = fwd_silu(g[i]) * u[i];
 }
 
-/* ggml_vec_soft_max_f32 then the 1/sum scale: p = softmax(x) over n values (p may be x;
- * x[i] = -inf is a masked cell). Groups of 8 through fwd_vexpf, each summed in the AVX2
- * order into a double; the rest with expf. sink (gpt-oss's attention, else NULL): one more
- * logit in the max and the denominator, with no output of its own (ggml_soft_max_ext). */
 /* The largest of x[0..n): eight chains side by side (one chain waited on each compare: 80%
  * of a 512-token prefill's softmax time). The maximum is the same whatever the order. */
 static float fwd_max(const float *x, int n)
@@ -230,6 +226,10 @@ static float fwd_max(const float *x, int n)
     return max;
 }
 
+/* ggml_vec_soft_max_f32 then the 1/sum scale: p = softmax(x) over n values (p may be x;
+ * x[i] = -inf is a masked cell). Groups of 8 through fwd_vexpf, each summed in the AVX2
+ * order into a double; the rest with expf. sink (gpt-oss's attention, else NULL): one more
+ * logit in the max and the denominator, with no output of its own (ggml_soft_max_ext). */
 static void fwd_softmax_sink(float *p, const float *x, int n, const float *sink)
 {
     float max = fwd_max(x, n);

@@ -522,9 +522,10 @@ static inline __attribute__((always_inline)) AVX2 __m256i q6_chunk_scales(const 
     return pick2(sc[c / 4], 2 * (c % 4), 2 * (c % 4) + 1);
 }
 
-/* q6_K tile: each x block's levels are made once for RY (up to 4) y rows, each pair with
- * the steps of q6_K_dot. Four rows a block instead of two: one thread, in cache, 8 y rows
- * 37.5 -> 42.8 GB/s of weights times rows, 3 rows (two pairs, one padded) 28 -> 39. */
+/* q6_K against RY (up to 4) y rows, each pair in ggml's q6_K order (RY = 1 is q6_K_dot):
+ * a block's levels are made once for all RY. Four rows a block instead of two: one thread,
+ * in cache, 8 y rows 37.5 -> 42.8 GB/s of weights times rows, 3 rows (two pairs, one
+ * padded) 28 -> 39. */
 static inline __attribute__((always_inline)) AVX2 void
 q6_K_rows_y(int64_t n, const struct block_q6_K *x, const struct block_q8_K *const *y, int RY,
             float *out)
@@ -545,6 +546,7 @@ q6_K_rows_y(int64_t n, const struct block_q6_K *x, const struct block_q8_K *cons
             for (int m = 0; m < 4; m++) {
                 const int c = 4 * h + m;
                 const __m256i sc = q6_chunk_scales(scs, c);
+                /* the unsigned level q (0..63) times y; the -32 comes from the bsums below */
 #pragma GCC unroll 4
                 for (int j = 0; j < RY; j++)
                     s[j] = _mm256_add_epi32(s[j], _mm256_madd_epi16(

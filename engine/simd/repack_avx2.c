@@ -259,7 +259,7 @@ q4_0_repack_lanes(int64_t n, const uint8_t *x, size_t xs, int L, const void *con
  * weight rows, 3-4 against 2, more in groups of 8 against each row; the rows left over one
  * at a time. One activation row (decode) goes row by row: 8 rows in the lanes was faster
  * with the weights in cache but 35% slower streaming them from memory (laptop shape q4_K,
- * 2 threads: 47 against 73 tok/s). prep (or NULL) makes a group's k4_ylanes first. */
+ * 2 threads: 47 against 73 tok/s). prep makes a group's k4_ylanes first (no_ylanes: none). */
 #define REPACK_ROWS(name, lanes, one, per, prep)                                               \
     static AVX2 int name(int64_t n, const void *vx, size_t xs, int nx, const void *const *y,   \
                          int ny, float *out, size_t out_row, size_t out_col)                   \
@@ -267,10 +267,9 @@ q4_0_repack_lanes(int64_t n, const uint8_t *x, size_t xs, int L, const void *con
         const uint8_t *x = vx;                                                                 \
         const int L = ny == 1 ? 1 : ny == 2 ? 2 : ny <= 4 ? 4 : 8;                             \
         struct k4_ylanes pre[K4_MAX_BLOCKS];                                                   \
+        const bool fits = n / QK_K <= K4_MAX_BLOCKS; /* else all one at a time below */       \
         int i = 0;                                                                             \
-        if (n / QK_K > K4_MAX_BLOCKS) /* all one at a time below */                            \
-            ;                                                                                  \
-        else if (L == 2 || L == 4) {                                                           \
+        if (fits && (L == 2 || L == 4)) {                                                      \
             prep(n, L, y, ny, pre);                                                            \
             if (L == 2) /* L a constant in each call, for the inlined lanes */                 \
                 for (; i + 4 <= nx; i += 4)                                                    \
@@ -280,7 +279,7 @@ q4_0_repack_lanes(int64_t n, const uint8_t *x, size_t xs, int L, const void *con
                 for (; i + 2 <= nx; i += 2)                                                    \
                     lanes(n, x + (size_t)i * xs, xs, 4, y, ny, pre,                            \
                           out + (size_t)i * out_row, out_row, out_col, per);                   \
-        } else if (L == 8) {                                                                   \
+        } else if (fits && L == 8) {                                                           \
             /* y in groups of 8, each against all the rows (from cache after the first) */    \
             for (int j = 0; j < ny; j += 8) {                                                  \
                 const int c = ny - j < 8 ? ny - j : 8;                                         \
