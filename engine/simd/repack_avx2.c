@@ -65,7 +65,10 @@ q4_K_repack_steps(int64_t n, const void *vx, const void *vy, int per)
             sumi = _mm256_add_epi32(sumi, k4_pair(x[b].qs, y[b].qs, sm[0], p));
             if ((2 * p + 2) % per == 0) {
                 /* this step's mins: lanes p - per / 2 + 1 .. p of mp */
-                const __m128i m = per == 8 ? mp : _mm_blend_epi32(_mm_setzero_si128(), mp, 1 << p);
+                const __m128i m =
+                    per == 8 ? mp
+                             : _mm_and_si128(mp, _mm_cmpeq_epi32(_mm_setr_epi32(0, 1, 2, 3),
+                                                                 _mm_set1_epi32(p)));
                 __m128i t = _mm_add_epi32(_mm256_castsi256_si128(sumi),
                                           _mm256_extracti128_si256(sumi, 1));
                 t = _mm_hadd_epi32(t, m);
