@@ -81,10 +81,7 @@ static void tk_one_type(uint32_t type, int simd, int ne0, enum kern_order o)
 {
     const struct quant_traits *qt = quant_traits(type);
     const int nys[] = { 1, 2, 3, 4, 5, 9, 32, 33 };
-    const quant_vec_dot_fn ref = o == KERN_PLAIN     ? qt->vec_dot
-                                 : o == KERN_REPACK  ? qt->vec_dot_repack
-                                 : o == KERN_REPACK4 ? qt->vec_dot_repack4
-                                                     : qt->vec_dot_gemm;
+    const quant_vec_dot_fn ref = kern_order_dot(qt, o);
     static const char *const order_name[] = { "vec_dot", "vec_dot_repack", "vec_dot_repack4",
                                               "vec_dot_gemm" };
     tk_rows_against(type, simd, ne0, o, nys, sizeof nys / sizeof nys[0], ref, order_name[o]);

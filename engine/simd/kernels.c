@@ -31,6 +31,13 @@ void kern_dot_rows(uint32_t type, int64_t n, const void *x, size_t x_stride, int
     }
 }
 
+quant_vec_dot_fn kern_order_dot(const struct quant_traits *qt, enum kern_order o)
+{
+    const quant_vec_dot_fn by_order[] = { qt->vec_dot, qt->vec_dot_repack, qt->vec_dot_repack4,
+                                          qt->vec_dot_gemm };
+    return by_order[o];
+}
+
 void kern_dot_rows_in(enum kern_order order, uint32_t type, int64_t n, const void *x,
                       size_t x_stride, int nx, const void *const *y, int ny, float *out,
                       size_t out_row, size_t out_col)
@@ -45,10 +52,7 @@ void kern_dot_rows_in(enum kern_order order, uint32_t type, int64_t n, const voi
                                                        : k->rows_gemm[type];
     if (rows && rows(n, x, x_stride, nx, y, ny, out, out_row, out_col) == 0)
         return;
-    const struct quant_traits *qt = quant_traits(type);
-    const quant_vec_dot_fn dot = order == KERN_REPACK    ? qt->vec_dot_repack
-                                 : order == KERN_REPACK4 ? qt->vec_dot_repack4
-                                                         : qt->vec_dot_gemm;
+    const quant_vec_dot_fn dot = kern_order_dot(quant_traits(type), order);
     for (int i = 0; i < nx; i++)
         for (int j = 0; j < ny; j++)
             out[(size_t)i * out_row + (size_t)j * out_col] =

@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "quant.h"
+
 enum { KERN_MAX_Y = 32 }; /* ny per call */
 
 void kern_dot_rows(uint32_t type, int64_t n, const void *x, size_t x_stride, int nx,
@@ -26,6 +28,9 @@ void kern_dot_rows(uint32_t type, int64_t n, const void *x, size_t x_stride, int
  * vec_dot_repack4 (the repacked gemm), KERN_GEMM vec_dot_gemm (tinyBLAS); every result
  * equals that function's bit for bit. */
 enum kern_order { KERN_PLAIN, KERN_REPACK, KERN_REPACK4, KERN_GEMM };
+/* The one-row function of order o for a type: vec_dot, vec_dot_repack, vec_dot_repack4 or
+ * vec_dot_gemm (what kern_dot_rows_in's results equal). */
+quant_vec_dot_fn kern_order_dot(const struct quant_traits *qt, enum kern_order o);
 void kern_dot_rows_in(enum kern_order order, uint32_t type, int64_t n, const void *x,
                       size_t x_stride, int nx, const void *const *y, int ny, float *out,
                       size_t out_row, size_t out_col);

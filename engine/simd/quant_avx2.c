@@ -580,10 +580,6 @@ static AVX2 void q6_K_tile(int64_t n, const void *vx, size_t xs, int nx, const v
     for (int i = 0; i < nx; i++) {
         const struct block_q6_K *x = (const struct block_q6_K *)((const uint8_t *)vx + (size_t)i * xs);
         float *o = out + (size_t)i * os;
-        if (ny == 1) {
-            o[0] = q6_K_dot(n, x, y[0]);
-            continue;
-        }
         int j = 0;
         for (; j + 4 <= ny; j += 4)
             q6_K_rows_y(n, x, yk + j, 4, o + j);

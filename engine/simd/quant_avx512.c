@@ -269,15 +269,11 @@ static AVX512 void q6_K_tile(int64_t n, const void *vx, size_t xs, int nx, const
 {
     for (int i = 0; i < nx; i++) {
         const struct block_q6_K *x = (const struct block_q6_K *)((const uint8_t *)vx + (size_t)i * xs);
-        if (ny == 1) {
-            out[(size_t)i * os] = q6_K_dot(n, x, y[0]);
-            continue;
-        }
         for (int j0 = 0; j0 < ny; j0 += 4) {
             const struct block_q8_K *yr[4];
             const int w = ny - j0 < 4 ? ny - j0 : 4;
-            for (int k = 0; k < 4; k++)
-                yr[k] = y[j0 + (k < w ? k : 0)];
+            for (int k = 0; k < w; k++)
+                yr[k] = y[j0 + k];
             float *o = out + (size_t)i * os + (size_t)j0;
             if (w == 4)
                 q6_K_tile_w(n, x, yr, 4, o);
