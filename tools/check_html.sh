@@ -17,8 +17,8 @@ chrome=$(command -v chromium || command -v chromium-browser || true)
 if [ -z "$chrome" ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         echo "check_html: installing chromium" >&2
-        apt-get update -qq >/dev/null 2>&1 || true
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+        apt-get -o DPkg::Lock::Timeout=600 update -qq >/dev/null 2>&1 || true
+        DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends \
             chromium >/dev/null
         chrome=$(command -v chromium)
     else

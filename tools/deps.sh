@@ -65,9 +65,13 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     case "$missing" in
     *:arm64*) dpkg --print-foreign-architectures | grep -qx arm64 || dpkg --add-architecture arm64 ;;
     esac
-    apt-get update -qq >&2 || true
+    # Wait for another apt-get (make bench-anchor's deps, say, started beside make test)
+    # rather than fail on its lock.
+    lock="-o DPkg::Lock::Timeout=600"
     # shellcheck disable=SC2086
-    apt-get install -y -qq --no-install-recommends $missing >&2 && exit 0
+    apt-get $lock update -qq >&2 || true
+    # shellcheck disable=SC2086
+    apt-get $lock install -y -qq --no-install-recommends $missing >&2 && exit 0
     echo "moescope: apt-get could not install:$missing" >&2
     exit 1
 fi
