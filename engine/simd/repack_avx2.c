@@ -40,55 +40,162 @@ static AVX2 float q4_0_repack_dot(int64_t n, const void *vx, const void *vy)
     return acc;
 }
 
-/* q4_K in the repacked kernels' orders (quant.h): the integer sums of `per` groups of 32
- * per fused step; per = 8 is the gemv's step, per = 2 the gemm's. Inlined so that `per` is a
- * constant: out of line it left an integer division and the scale shuffles' set-up in the
- * inner loop, and the gemv ran at half its speed in cache (8.9 against 17.9 GB/s a core). */
+/* q4_K's integer sums with the nibbles transposed (k4t). A q4_K block's 32-byte vector of
+ * pair p holds groups 2p (low nibbles) and 2p + 1 (high ones), so every maddubs product of it
+ * is one group's and needs its own multiply by that group's scale: 8 maddubs and 8 madd a
+ * block, and Zen 1 and 2 have one pipe for both. Transposed by dwords (k4t_transpose), vector
+ * t holds 4 bytes of each pair, the same pair at the same place in every t; its products add
+ * up as int16 over t (4 terms of at most 2 * 15 * 128: no overflow) and meet the scales once:
+ * 8 maddubs and 2 madd. The sums are exact integers, so every order built on them is
+ * unchanged. The activation rows are transposed the same way once per call (k4t_y). */
+
+/* In each 128-bit half, out[t] dword j = in[j] dword t (j < 4): a 4x4 dword transpose. */
+static inline __attribute__((always_inline)) AVX2 void k4t_transpose(const __m256i in[4],
+                                                                     __m256i out[4])
+{
+    const __m256i t0 = _mm256_unpacklo_epi32(in[0], in[1]);
+    const __m256i t1 = _mm256_unpackhi_epi32(in[0], in[1]);
+    const __m256i t2 = _mm256_unpacklo_epi32(in[2], in[3]);
+    const __m256i t3 = _mm256_unpackhi_epi32(in[2], in[3]);
+    out[0] = _mm256_unpacklo_epi64(t0, t2);
+    out[1] = _mm256_unpackhi_epi64(t0, t2);
+    out[2] = _mm256_unpacklo_epi64(t1, t3);
+    out[3] = _mm256_unpackhi_epi64(t1, t3);
+}
+
+/* A q8_K block's 256 values in k4t order: q[t] meets the low nibbles of x's vector t,
+ * q[4 + t] the high ones. */
+static inline __attribute__((always_inline)) AVX2 void k4t_y(const struct block_q8_K *y,
+                                                             __m256i q[8])
+{
+    __m256i lo[4], hi[4];
+#pragma GCC unroll 4
+    for (int p = 0; p < 4; p++) {
+        lo[p] = load256(y->qs + 64 * p);
+        hi[p] = load256(y->qs + 64 * p + 32);
+    }
+    k4t_transpose(lo, q);
+    k4t_transpose(hi, q + 4);
+}
+
+/* What every activation row meets of a q4_K block: its transposed nibbles, its group scales
+ * as int16 where the sums of the low (sl) and high (sh) nibbles land (dword j: pair j % 4),
+ * and its 8 mins as int16. */
+struct k4t_x {
+    __m256i lo[4], hi[4], sl, sh;
+    __m128i mins;
+};
+
+/* pshufb controls from k4_unpack's bytes (scales 0..7) to int16 scales: word w of each half
+ * takes scale 2 * (w / 2) (sl) or 2 * (w / 2) + 1 (sh). */
+#define K4T_S(i) (i), (char)0x80, (i), (char)0x80
+#define K4T_CTRL(o) K4T_S(o), K4T_S(o + 2), K4T_S(o + 4), K4T_S(o + 6), \
+                    K4T_S(o), K4T_S(o + 2), K4T_S(o + 4), K4T_S(o + 6)
+static const char k4t_scale_ctrl[2][32] __attribute__((aligned(32))) = { { K4T_CTRL(0) },
+                                                                          { K4T_CTRL(1) } };
+
+static inline __attribute__((always_inline)) AVX2 void k4t_x(const struct block_q4_K *x,
+                                                             struct k4t_x *o)
+{
+    const __m256i m4 = _mm256_set1_epi8(0xF);
+    __m256i q[4], v[4];
+#pragma GCC unroll 4
+    for (int p = 0; p < 4; p++)
+        q[p] = load256(x->qs + 32 * p);
+    k4t_transpose(q, v);
+#pragma GCC unroll 4
+    for (int t = 0; t < 4; t++) {
+        o->lo[t] = _mm256_and_si256(v[t], m4);
+        o->hi[t] = _mm256_and_si256(_mm256_srli_epi16(v[t], 4), m4);
+    }
+    const __m128i u = k4_unpack(x->scales);
+    /* both halves; vinserti128, where broadcastsi128 became a vperm2i128 (3 cycles on Zen 1) */
+    const __m256i u2 = _mm256_inserti128_si256(_mm256_castsi128_si256(u), u, 1);
+    o->sl = _mm256_shuffle_epi8(u2, _mm256_load_si256((const __m256i *)k4t_scale_ctrl[0]));
+    o->sh = _mm256_shuffle_epi8(u2, _mm256_load_si256((const __m256i *)k4t_scale_ctrl[1]));
+    o->mins = _mm_cvtepu8_epi16(_mm_srli_si128(u, 8));
+}
+
+/* The block's products with one activation row (yq: k4t_y's), times the group scales:
+ * dword j sums pair j % 4 (both its groups). */
+static inline __attribute__((always_inline)) AVX2 __m256i k4t_sums(const struct k4t_x *x,
+                                                                   const __m256i yq[8])
+{
+    __m256i al = _mm256_maddubs_epi16(x->lo[0], yq[0]);
+    __m256i ah = _mm256_maddubs_epi16(x->hi[0], yq[4]);
+#pragma GCC unroll 4
+    for (int t = 1; t < 4; t++) {
+        al = _mm256_add_epi16(al, _mm256_maddubs_epi16(x->lo[t], yq[t]));
+        ah = _mm256_add_epi16(ah, _mm256_maddubs_epi16(x->hi[t], yq[4 + t]));
+    }
+    return _mm256_add_epi32(_mm256_madd_epi16(al, x->sl), _mm256_madd_epi16(ah, x->sh));
+}
+
+/* The 4 pair sums of k4t_sums. */
+static inline AVX2 __m128i k4t_pairs(__m256i s)
+{
+    return _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+}
+
+/* The mins' products of a block: lane i = mins 2i, 2i + 1 times the group sums of 32. */
+static inline AVX2 __m128i k4t_min_prod(const struct block_q8_K *y, __m128i mins)
+{
+    const __m256i bs = load256(y->bsums);
+    const __m128i g = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
+    return _mm_madd_epi16(mins, g);
+}
+
+/* One row's steps in the repacked orders: per = 8 groups of 32 a step (the gemv: one step
+ * a block) or 2 (the gemm: one a pair). pairs: the block's 4 pair sums; mp: its 4 mins
+ * products; acc: lane 0 the sums' chain, lane 1 the mins'. */
+static inline __attribute__((always_inline)) AVX2 __m128 k4t_steps(__m128i pairs, __m128i mp,
+                                                                  __m128 d, __m128 acc, int per)
+{
+    if (per == 8) {
+        __m128i t = _mm_hadd_epi32(pairs, mp);
+        t = _mm_hadd_epi32(t, t); /* [sum, imin, sum, imin] */
+        return _mm_fmadd_ps(_mm_cvtepi32_ps(t), d, acc);
+    }
+    /* [sum, imin] of pair p in lanes 0, 1, p in order: each lane's chain is the scalar one */
+    const __m128 lo = _mm_cvtepi32_ps(_mm_unpacklo_epi32(pairs, mp));
+    const __m128 hi = _mm_cvtepi32_ps(_mm_unpackhi_epi32(pairs, mp));
+    acc = _mm_fmadd_ps(lo, d, acc);
+    acc = _mm_fmadd_ps(_mm_movehl_ps(lo, lo), d, acc);
+    acc = _mm_fmadd_ps(hi, d, acc);
+    return _mm_fmadd_ps(_mm_movehl_ps(hi, hi), d, acc);
+}
+
+/* q4_K in the repacked kernels' orders (quant.h), one row: yq holds y's blocks in k4t
+ * order, or is NULL to transpose each block here. Inlined so that `per` is a constant. */
 static inline __attribute__((always_inline)) AVX2 float
-q4_K_repack_steps(int64_t n, const void *vx, const void *vy, int per)
+q4_K_repack_steps(int64_t n, const void *vx, const void *vy, const __m256i *yq, int per)
 {
     const struct block_q4_K *x = vx;
     const struct block_q8_K *y = vy;
-    /* lane 0: acc, lane 1: acc_min; each lane's FMA chain is the scalar one */
-    __m128 acc = _mm_setzero_ps();
+    __m128 acc = _mm_setzero_ps(); /* lane 0: acc, lane 1: acc_min */
     for (int64_t b = 0; b < n / QK_K; b++) {
         int32_t dm; /* d and dmin, adjacent halves */
         memcpy(&dm, &x[b].d, sizeof dm);
         const __m128 d = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128(dm)), _mm_set1_ps(y[b].d));
-        __m256i sm[2];
-        k4_scales_mins(x[b].scales, sm);
-        /* lane i: mins 2i, 2i+1 times the group sums of 32 */
-        const __m128i mp = k4_min_prod(&y[b], sm[1]);
-        __m256i sumi = _mm256_setzero_si256();
-#pragma GCC unroll 4
-        for (int p = 0; p < 4; p++) {
-            sumi = _mm256_add_epi32(sumi, k4_pair(x[b].qs, y[b].qs, sm[0], p));
-            if ((2 * p + 2) % per == 0) {
-                /* this step's mins: lanes p - per / 2 + 1 .. p of mp */
-                const __m128i m =
-                    per == 8 ? mp
-                             : _mm_and_si128(mp, _mm_cmpeq_epi32(_mm_setr_epi32(0, 1, 2, 3),
-                                                                 _mm_set1_epi32(p)));
-                __m128i t = _mm_add_epi32(_mm256_castsi256_si128(sumi),
-                                          _mm256_extracti128_si256(sumi, 1));
-                t = _mm_hadd_epi32(t, m);
-                t = _mm_hadd_epi32(t, t); /* [sum, imin, sum, imin] */
-                acc = _mm_fmadd_ps(_mm_cvtepi32_ps(t), d, acc);
-                sumi = _mm256_setzero_si256();
-            }
-        }
+        struct k4t_x xt;
+        k4t_x(&x[b], &xt);
+        __m256i own[8];
+        if (!yq)
+            k4t_y(&y[b], own);
+        const __m256i s = k4t_sums(&xt, yq ? yq + 8 * b : own);
+        acc = k4t_steps(k4t_pairs(s), k4t_min_prod(&y[b], xt.mins), d, acc, per);
     }
     return _mm_cvtss_f32(acc) - _mm_cvtss_f32(_mm_movehdup_ps(acc));
 }
 
 static AVX2 float q4_K_repack_dot(int64_t n, const void *vx, const void *vy)
 {
-    return q4_K_repack_steps(n, vx, vy, 8);
+    return q4_K_repack_steps(n, vx, vy, NULL, 8);
 }
 
 static AVX2 float q4_K_repack4_dot(int64_t n, const void *vx, const void *vy)
 {
-    return q4_K_repack_steps(n, vx, vy, 2);
+    return q4_K_repack_steps(n, vx, vy, NULL, 2);
 }
 
 /* The eight lanes of the kernels below: lane j multiplies weight row j / L (of R = 8 / L
@@ -128,6 +235,17 @@ struct k4_ylanes {
 };
 enum { K4_MAX_BLOCKS = 128 }; /* rows of up to 32 768 values take the lanes (20 KB) */
 
+/* Up to 8 activation rows in k4t order (k4t_y), made once per call: per thread, as the
+ * pool's workers call at once, and 256 KB would crowd a worker's stack. */
+static _Thread_local __m256i k4t_ybuf[8][8 * K4_MAX_BLOCKS];
+
+static inline AVX2 void k4t_y_rows(int64_t n, const void *const *y, int ny)
+{
+    for (int r = 0; r < ny; r++)
+        for (int64_t b = 0; b < n / QK_K; b++)
+            k4t_y((const struct block_q8_K *)y[r] + b, &k4t_ybuf[r][8 * b]);
+}
+
 static inline __attribute__((always_inline)) AVX2 void
 q4_K_ylanes(int64_t n, int L, const void *const *y, int ny, struct k4_ylanes *pre)
 {
@@ -145,81 +263,93 @@ q4_K_ylanes(int64_t n, int L, const void *const *y, int ny, struct k4_ylanes *pr
         transpose8x4(g, pre[b].gsum);
         pre[b].d = _mm256_loadu_ps(d);
     }
+    k4t_y_rows(n, y, ny);
 }
 
-/* Lane j's two mins of pair p (row j / L's), as int16 at dword j. */
-static inline __attribute__((always_inline)) AVX2 __m256i
-k4_lanes_mins(const __m256i sm[8][2], int L, int p)
-{
-    const __m256i idx = _mm256_set1_epi32(p); /* dword p: mins 2p, 2p + 1 */
-    __m256i m = _mm256_permutevar8x32_epi32(sm[0][1], idx);
-    if (L == 4)
-        m = _mm256_blend_epi32(m, _mm256_permutevar8x32_epi32(sm[1][1], idx), 0xF0);
-    if (L == 2) {
-        m = _mm256_blend_epi32(m, _mm256_permutevar8x32_epi32(sm[1][1], idx), 0x0C);
-        m = _mm256_blend_epi32(m, _mm256_permutevar8x32_epi32(sm[2][1], idx), 0x30);
-        m = _mm256_blend_epi32(m, _mm256_permutevar8x32_epi32(sm[3][1], idx), 0xC0);
-    }
-    return m;
-}
+/* Each dword of each half of v: its dword p (p < 4, an immediate in every build). */
+#define K4_DWORD_EVERYWHERE(v, p)                                                          \
+    ((p) == 0   ? _mm256_shuffle_epi32(v, 0x00)                                            \
+     : (p) == 1 ? _mm256_shuffle_epi32(v, 0x55)                                            \
+     : (p) == 2 ? _mm256_shuffle_epi32(v, 0xAA)                                            \
+                : _mm256_shuffle_epi32(v, 0xFF))
 
-/* Pair p (groups 2p, 2p + 1) of each lane's block, times the group scales: into sums (add)
- * or as sums' first values. */
+/* m[p] lane j = the two mins of pair p of lane j's row (row j / L), as int16. */
 static inline __attribute__((always_inline)) AVX2 void
-q4_K_lanes_pair(const struct block_q4_K *const xb[8], const struct block_q8_K *const yb[8],
-                const __m256i sm[8][2], int L, int p, __m256i sums[8], bool add)
+k4_lanes_mins(const struct k4t_x *xt, int L, __m256i m[4])
 {
-    const __m256i m4 = _mm256_set1_epi8(0xF);
-    __m256i lo[8], hi[8], sl[8], sh[8];
-    for (int r = 0; r < 8 / L; r++) {
-        const __m256i bits = load256(xb[r]->qs + 32 * p);
-        lo[r] = _mm256_and_si256(bits, m4);
-        hi[r] = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
-        sl[r] = pick2(sm[r][0], 2 * p, 2 * p);
-        sh[r] = pick2(sm[r][0], 2 * p + 1, 2 * p + 1);
+    if (L == 8 || L == 4) { /* one row in both halves, or rows 0 and 1 in the halves */
+        const __m256i r = L == 8 ? _mm256_set_m128i(xt[0].mins, xt[0].mins)
+                                 : _mm256_set_m128i(xt[1].mins, xt[0].mins);
+#pragma GCC unroll 4
+        for (int p = 0; p < 4; p++)
+            m[p] = K4_DWORD_EVERYWHERE(r, p);
+        return;
     }
-    FOR_LANES(j) {
-        const int r = j / L;
-        const __m256i pl = _mm256_maddubs_epi16(lo[r], load256(yb[j]->qs + 64 * p));
-        const __m256i ph = _mm256_maddubs_epi16(hi[r], load256(yb[j]->qs + 64 * p + 32));
-        const __m256i v = _mm256_add_epi32(_mm256_madd_epi16(pl, sl[r]), _mm256_madd_epi16(ph, sh[r]));
-        sums[j] = add ? _mm256_add_epi32(sums[j], v) : v;
+    /* L == 2: rows 0, 1 in the low half's dword pairs, rows 2, 3 in the high half's */
+    const __m256i r02 = _mm256_set_m128i(xt[2].mins, xt[0].mins);
+    const __m256i r13 = _mm256_set_m128i(xt[3].mins, xt[1].mins);
+#pragma GCC unroll 4
+    for (int p = 0; p < 4; p++)
+        m[p] = _mm256_blend_epi32(K4_DWORD_EVERYWHERE(r02, p), K4_DWORD_EVERYWHERE(r13, p), 0xCC);
+}
+
+/* Lanes j's 4 pair sums (k4t_sums s[j], pair p at dwords p and p + 4) as 4 vectors of the 8
+ * lanes: out[p] lane j = pair p of lane j. Exact; shuffles that Zen 1 runs in one cycle,
+ * where phaddd and vperm2i128 took three. */
+static inline __attribute__((always_inline)) AVX2 void k4t_lanes_pairs(const __m256i s[8],
+                                                                       __m256i out[4])
+{
+    __m256i w[4];
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++) {
+        /* [s_j low | s_j+4 low] + [s_j high | s_j+4 high] */
+        const __m256i lo = _mm256_inserti128_si256(s[j], _mm256_castsi256_si128(s[j + 4]), 1);
+        const __m256i hi = _mm256_inserti128_si256(s[j + 4], _mm256_extracti128_si256(s[j], 1), 0);
+        w[j] = _mm256_add_epi32(lo, hi);
     }
+    k4t_transpose(w, out);
 }
 
 /* q4_K with per = 8 groups of 32 per step (the gemv) or 2 (the gemm), as q4_K_repack_steps.
- * ny <= L activation rows (pre: q4_K_ylanes of them); the missing ones repeat y[0] and are
- * not stored. */
+ * ny <= L activation rows (pre: q4_K_ylanes of them, and k4t_ybuf); the missing ones repeat
+ * y[0] and are not stored. */
 static inline __attribute__((always_inline)) AVX2 void
 q4_K_repack_lanes(int64_t n, const uint8_t *x, size_t xs, int L, const void *const *y, int ny,
                   const struct k4_ylanes *pre, float *out, size_t out_row, size_t out_col,
                   int per)
 {
+    (void)y;
     const int R = 8 / L;
     __m256 acc = _mm256_setzero_ps(), acc_min = _mm256_setzero_ps();
     for (int64_t b = 0; b < n / QK_K; b++) {
         const struct block_q4_K *xb[8];
-        const struct block_q8_K *yb[8];
-        __m256i sm[8][2]; /* row r: [scales | scales], [mins | mins] as int16 */
+        struct k4t_x xt[8];
         for (int r = 0; r < R; r++) {
             xb[r] = (const struct block_q4_K *)(x + (size_t)r * xs) + b;
-            k4_scales_mins(xb[r]->scales, sm[r]);
+            k4t_x(xb[r], &xt[r]);
         }
-        FOR_LANES(j) yb[j] = (const struct block_q8_K *)y[j % L < ny ? j % L : 0] + b;
         const __m256 d = _mm256_mul_ps(k4_lanes_half(xb, L, false), pre[b].d);
         const __m256 dmin = _mm256_mul_ps(k4_lanes_half(xb, L, true), pre[b].d);
-        const int pairs = per / 2; /* pairs of groups of 32 per step */
-        for (int p0 = 0; p0 < 4; p0 += pairs) {
-            __m256i sums[8];
-            __m256i imin = _mm256_madd_epi16(k4_lanes_mins(sm, L, p0), pre[b].gsum[p0]);
-            q4_K_lanes_pair(xb, yb, sm, L, p0, sums, false);
-            for (int p = p0 + 1; p < p0 + pairs; p++) {
-                q4_K_lanes_pair(xb, yb, sm, L, p, sums, true);
-                imin = _mm256_add_epi32(imin, _mm256_madd_epi16(k4_lanes_mins(sm, L, p),
-                                                                pre[b].gsum[p]));
-            }
-            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum8x8(sums)), d, acc);
+        __m256i s[8], pairs[4], mins[4];
+        FOR_LANES(j) s[j] = k4t_sums(&xt[j / L], &k4t_ybuf[j % L < ny ? j % L : 0][8 * b]);
+        k4t_lanes_pairs(s, pairs);
+        k4_lanes_mins(xt, L, mins);
+        if (per == 8) {
+            __m256i imin = _mm256_madd_epi16(mins[0], pre[b].gsum[0]);
+#pragma GCC unroll 4
+            for (int p = 1; p < 4; p++)
+                imin = _mm256_add_epi32(imin, _mm256_madd_epi16(mins[p], pre[b].gsum[p]));
+            const __m256i sum = _mm256_add_epi32(_mm256_add_epi32(pairs[0], pairs[1]),
+                                                 _mm256_add_epi32(pairs[2], pairs[3]));
+            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), d, acc);
             acc_min = _mm256_fmadd_ps(_mm256_cvtepi32_ps(imin), dmin, acc_min);
+        } else {
+#pragma GCC unroll 4
+            for (int p = 0; p < 4; p++) {
+                const __m256i imin = _mm256_madd_epi16(mins[p], pre[b].gsum[p]);
+                acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(pairs[p]), d, acc);
+                acc_min = _mm256_fmadd_ps(_mm256_cvtepi32_ps(imin), dmin, acc_min);
+            }
         }
     }
     lanes_store(out, out_row, out_col, L, ny, _mm256_sub_ps(acc, acc_min));
@@ -306,8 +436,37 @@ static inline AVX2 void no_ylanes(int64_t n, int L, const void *const *y, int ny
     (void)n, (void)L, (void)y, (void)ny, (void)pre;
 }
 
-REPACK_ROWS(q4_K_repack_rows, q4_K_repack_lanes, q4_K_repack_dot, 8, q4_K_ylanes)
-REPACK_ROWS(q4_K_repack4_rows, q4_K_repack_lanes, q4_K_repack4_dot, 2, q4_K_ylanes)
+REPACK_ROWS(q4_K_lanes_rows, q4_K_repack_lanes, q4_K_repack_dot, 8, q4_K_ylanes)
+REPACK_ROWS(q4_K_lanes4_rows, q4_K_repack_lanes, q4_K_repack4_dot, 2, q4_K_ylanes)
+
+/* One activation row (decode): y in k4t order once for all the rows, then row by row. */
+static inline __attribute__((always_inline)) AVX2 int
+q4_K_rows(int64_t n, const void *vx, size_t xs, int nx, const void *const *y, int ny,
+          float *out, size_t out_row, size_t out_col, int per)
+{
+    if (ny != 1 || n / QK_K > K4_MAX_BLOCKS)
+        return (per == 8 ? q4_K_lanes_rows : q4_K_lanes4_rows)(n, vx, xs, nx, y, ny, out,
+                                                                out_row, out_col);
+    k4t_y_rows(n, y, 1);
+    for (int i = 0; i < nx; i++)
+        out[(size_t)i * out_row] = q4_K_repack_steps(n, (const uint8_t *)vx + (size_t)i * xs,
+                                                     y[0], k4t_ybuf[0], per);
+    return 0;
+}
+
+static AVX2 int q4_K_repack_rows(int64_t n, const void *vx, size_t xs, int nx,
+                                 const void *const *y, int ny, float *out, size_t out_row,
+                                 size_t out_col)
+{
+    return q4_K_rows(n, vx, xs, nx, y, ny, out, out_row, out_col, 8);
+}
+
+static AVX2 int q4_K_repack4_rows(int64_t n, const void *vx, size_t xs, int nx,
+                                  const void *const *y, int ny, float *out, size_t out_row,
+                                  size_t out_col)
+{
+    return q4_K_rows(n, vx, xs, nx, y, ny, out, out_row, out_col, 2);
+}
 REPACK_ROWS(q4_0_repack_rows, q4_0_repack_lanes, q4_0_repack_dot, 1, no_ylanes)
 
 void quant_repack_avx2_fill(struct quant_kernels *k)
