@@ -165,6 +165,8 @@ static inline __attribute__((always_inline)) AVX2 __m128 k4t_steps(__m128i pairs
     return _mm_fmadd_ps(_mm_movehl_ps(hi, hi), d, acc);
 }
 
+enum { K4T_PREFETCH = 1024 }; /* bytes ahead of the block in use: 7 blocks */
+
 /* q4_K in the repacked kernels' orders (quant.h), one row: yq holds y's blocks in k4t
  * order, or is NULL to transpose each block here. Inlined so that `per` is a constant. */
 static inline __attribute__((always_inline)) AVX2 float
@@ -177,6 +179,10 @@ q4_K_repack_steps(int64_t n, const void *vx, const void *vy, const __m256i *yq, 
         int32_t dm; /* d and dmin, adjacent halves */
         memcpy(&dm, &x[b].d, sizeof dm);
         const __m128 d = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128(dm)), _mm_set1_ps(y[b].d));
+        /* the prefetchers alone left a core at 7 of its 10 GB/s in cache (Zen 1) */
+        _mm_prefetch((const char *)&x[b] + K4T_PREFETCH, _MM_HINT_T0);
+        _mm_prefetch((const char *)&x[b] + K4T_PREFETCH + 64, _MM_HINT_T0);
+        _mm_prefetch((const char *)&x[b] + K4T_PREFETCH + 128, _MM_HINT_T0);
         struct k4t_x xt;
         k4t_x(&x[b], &xt);
         __m256i own[8];
