@@ -7,7 +7,8 @@
  * lanes of one register: every lane's chain of FMAs is the single row's, so the results are
  * equal bit for bit, while the eight chains overlap and the integer sums are reduced eight
  * at a time (sum8x8) instead of one horizontal sum per row. With several activation rows,
- * a block's scales are unpacked once for all of them.
+ * a block's scales are unpacked once for all of them. q4_K multiplies transposed nibbles
+ * (k4t, below).
  * Compiled with function target attributes: the caller checks cpu.h first. */
 #include "quant_blocks.h"
 
@@ -43,25 +44,11 @@ static AVX2 float q4_0_repack_dot(int64_t n, const void *vx, const void *vy)
 /* q4_K's integer sums with the nibbles transposed (k4t). A q4_K block's 32-byte vector of
  * pair p holds groups 2p (low nibbles) and 2p + 1 (high ones), so every maddubs product of it
  * is one group's and needs its own multiply by that group's scale: 8 maddubs and 8 madd a
- * block, and Zen 1 and 2 have one pipe for both. Transposed by dwords (k4t_transpose), vector
+ * block, and Zen 1 and 2 have one pipe for both. Transposed by dwords (dword_transpose4), vector
  * t holds 4 bytes of each pair, the same pair at the same place in every t; its products add
  * up as int16 over t (4 terms of at most 2 * 15 * 128: no overflow) and meet the scales once:
  * 8 maddubs and 2 madd. The sums are exact integers, so every order built on them is
  * unchanged. The activation rows are transposed the same way once per call (k4t_y). */
-
-/* In each 128-bit half, out[t] dword j = in[j] dword t (j < 4): a 4x4 dword transpose. */
-static inline __attribute__((always_inline)) AVX2 void k4t_transpose(const __m256i in[4],
-                                                                     __m256i out[4])
-{
-    const __m256i t0 = _mm256_unpacklo_epi32(in[0], in[1]);
-    const __m256i t1 = _mm256_unpackhi_epi32(in[0], in[1]);
-    const __m256i t2 = _mm256_unpacklo_epi32(in[2], in[3]);
-    const __m256i t3 = _mm256_unpackhi_epi32(in[2], in[3]);
-    out[0] = _mm256_unpacklo_epi64(t0, t2);
-    out[1] = _mm256_unpackhi_epi64(t0, t2);
-    out[2] = _mm256_unpacklo_epi64(t1, t3);
-    out[3] = _mm256_unpackhi_epi64(t1, t3);
-}
 
 /* A q8_K block's 256 values in k4t order: q[t] meets the low nibbles of x's vector t,
  * q[4 + t] the high ones. */
@@ -74,8 +61,8 @@ static inline __attribute__((always_inline)) AVX2 void k4t_y(const struct block_
         lo[p] = load256(y->qs + 64 * p);
         hi[p] = load256(y->qs + 64 * p + 32);
     }
-    k4t_transpose(lo, q);
-    k4t_transpose(hi, q + 4);
+    dword_transpose4(lo, q);
+    dword_transpose4(hi, q + 4);
 }
 
 /* What every activation row meets of a q4_K block: its transposed nibbles, its group scales
@@ -102,7 +89,7 @@ static inline __attribute__((always_inline)) AVX2 void k4t_x(const struct block_
 #pragma GCC unroll 4
     for (int p = 0; p < 4; p++)
         q[p] = load256(x->qs + 32 * p);
-    k4t_transpose(q, v);
+    dword_transpose4(q, v);
 #pragma GCC unroll 4
     for (int t = 0; t < 4; t++) {
         o->lo[t] = _mm256_and_si256(v[t], m4);
@@ -135,14 +122,6 @@ static inline __attribute__((always_inline)) AVX2 __m256i k4t_sums(const struct 
 static inline AVX2 __m128i k4t_pairs(__m256i s)
 {
     return _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
-}
-
-/* The mins' products of a block: lane i = mins 2i, 2i + 1 times the group sums of 32. */
-static inline AVX2 __m128i k4t_min_prod(const struct block_q8_K *y, __m128i mins)
-{
-    const __m256i bs = load256(y->bsums);
-    const __m128i g = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
-    return _mm_madd_epi16(mins, g);
 }
 
 /* One row's steps in the repacked orders: per = 8 groups of 32 a step (the gemv: one step
@@ -189,7 +168,7 @@ q4_K_repack_steps(int64_t n, const void *vx, const void *vy, const __m256i *yq, 
         if (!yq)
             k4t_y(&y[b], own);
         const __m256i s = k4t_sums(&xt, yq ? yq + 8 * b : own);
-        acc = k4t_steps(k4t_pairs(s), k4t_min_prod(&y[b], xt.mins), d, acc, per);
+        acc = k4t_steps(k4t_pairs(s), k4_min_prod(&y[b], _mm256_castsi128_si256(xt.mins)), d, acc, per);
     }
     return _mm_cvtss_f32(acc) - _mm_cvtss_f32(_mm_movehdup_ps(acc));
 }
@@ -299,23 +278,6 @@ k4_lanes_mins(const struct k4t_x *xt, int L, __m256i m[4])
         m[p] = _mm256_blend_epi32(K4_DWORD_EVERYWHERE(r02, p), K4_DWORD_EVERYWHERE(r13, p), 0xCC);
 }
 
-/* Lanes j's 4 pair sums (k4t_sums s[j], pair p at dwords p and p + 4) as 4 vectors of the 8
- * lanes: out[p] lane j = pair p of lane j. Exact; shuffles that Zen 1 runs in one cycle,
- * where phaddd and vperm2i128 took three. */
-static inline __attribute__((always_inline)) AVX2 void k4t_lanes_pairs(const __m256i s[8],
-                                                                       __m256i out[4])
-{
-    __m256i w[4];
-#pragma GCC unroll 4
-    for (int j = 0; j < 4; j++) {
-        /* [s_j low | s_j+4 low] + [s_j high | s_j+4 high] */
-        const __m256i lo = _mm256_inserti128_si256(s[j], _mm256_castsi256_si128(s[j + 4]), 1);
-        const __m256i hi = _mm256_inserti128_si256(s[j + 4], _mm256_extracti128_si256(s[j], 1), 0);
-        w[j] = _mm256_add_epi32(lo, hi);
-    }
-    k4t_transpose(w, out);
-}
-
 /* q4_K with per = 8 groups of 32 per step (the gemv) or 2 (the gemm), as q4_K_repack_steps.
  * ny <= L activation rows (pre: q4_K_ylanes of them, and k4t_ybuf); the missing ones repeat
  * y[0] and are not stored. */
@@ -338,7 +300,7 @@ q4_K_repack_lanes(int64_t n, const uint8_t *x, size_t xs, int L, const void *con
         const __m256 dmin = _mm256_mul_ps(k4_lanes_half(xb, L, true), pre[b].d);
         __m256i s[8], pairs[4], mins[4];
         FOR_LANES(j) s[j] = k4t_sums(&xt[j / L], &k4t_ybuf[j % L < ny ? j % L : 0][8 * b]);
-        k4t_lanes_pairs(s, pairs);
+        fold8x4(s, pairs); /* pairs[p] lane j: pair p of lane j */
         k4_lanes_mins(xt, L, mins);
         if (per == 8) {
             __m256i imin = _mm256_madd_epi16(mins[0], pre[b].gsum[0]);
@@ -473,6 +435,7 @@ static AVX2 int q4_K_repack4_rows(int64_t n, const void *vx, size_t xs, int nx,
 {
     return q4_K_rows(n, vx, xs, nx, y, ny, out, out_row, out_col, 2);
 }
+
 REPACK_ROWS(q4_0_repack_rows, q4_0_repack_lanes, q4_0_repack_dot, 1, no_ylanes)
 
 void quant_repack_avx2_fill(struct quant_kernels *k)
