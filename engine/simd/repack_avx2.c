@@ -260,19 +260,19 @@ q4_K_ylanes(int64_t n, int L, const void *const *y, int ny, struct k4_ylanes *pr
 
 /* m[p] lane j = the two mins of pair p of lane j's row (row j / L), as int16. */
 static inline __attribute__((always_inline)) AVX2 void
-k4_lanes_mins(const struct k4t_x *xt, int L, __m256i m[4])
+k4_lanes_mins(const __m128i *mins, int L, __m256i m[4])
 {
     if (L == 8 || L == 4) { /* one row in both halves, or rows 0 and 1 in the halves */
-        const __m256i r = L == 8 ? _mm256_set_m128i(xt[0].mins, xt[0].mins)
-                                 : _mm256_set_m128i(xt[1].mins, xt[0].mins);
+        const __m256i r = L == 8 ? _mm256_set_m128i(mins[0], mins[0])
+                                 : _mm256_set_m128i(mins[1], mins[0]);
 #pragma GCC unroll 4
         for (int p = 0; p < 4; p++)
             m[p] = K4_DWORD_EVERYWHERE(r, p);
         return;
     }
     /* L == 2: rows 0, 1 in the low half's dword pairs, rows 2, 3 in the high half's */
-    const __m256i r02 = _mm256_set_m128i(xt[2].mins, xt[0].mins);
-    const __m256i r13 = _mm256_set_m128i(xt[3].mins, xt[1].mins);
+    const __m256i r02 = _mm256_set_m128i(mins[2], mins[0]);
+    const __m256i r13 = _mm256_set_m128i(mins[3], mins[1]);
 #pragma GCC unroll 4
     for (int p = 0; p < 4; p++)
         m[p] = _mm256_blend_epi32(K4_DWORD_EVERYWHERE(r02, p), K4_DWORD_EVERYWHERE(r13, p), 0xCC);
@@ -291,17 +291,23 @@ q4_K_repack_lanes(int64_t n, const uint8_t *x, size_t xs, int L, const void *con
     __m256 acc = _mm256_setzero_ps(), acc_min = _mm256_setzero_ps();
     for (int64_t b = 0; b < n / QK_K; b++) {
         const struct block_q4_K *xb[8];
-        struct k4t_x xt[8];
+        __m256i s[8], pairs[4], mins[4];
+        __m128i row_mins[8];
+        /* a row's lanes right after its k4t_x: four rows' k4t_x at once spilled (L = 2) */
+#pragma GCC unroll 4
         for (int r = 0; r < R; r++) {
             xb[r] = (const struct block_q4_K *)(x + (size_t)r * xs) + b;
-            k4t_x(xb[r], &xt[r]);
+            struct k4t_x xt;
+            k4t_x(xb[r], &xt);
+            row_mins[r] = xt.mins;
+#pragma GCC unroll 8
+            for (int l = 0; l < L; l++)
+                s[r * L + l] = k4t_sums(&xt, &k4t_ybuf[l < ny ? l : 0][8 * b]);
         }
         const __m256 d = _mm256_mul_ps(k4_lanes_half(xb, L, false), pre[b].d);
         const __m256 dmin = _mm256_mul_ps(k4_lanes_half(xb, L, true), pre[b].d);
-        __m256i s[8], pairs[4], mins[4];
-        FOR_LANES(j) s[j] = k4t_sums(&xt[j / L], &k4t_ybuf[j % L < ny ? j % L : 0][8 * b]);
         fold8x4(s, pairs); /* pairs[p] lane j: pair p of lane j */
-        k4_lanes_mins(xt, L, mins);
+        k4_lanes_mins(row_mins, L, mins);
         if (per == 8) {
             __m256i imin = _mm256_madd_epi16(mins[0], pre[b].gsum[0]);
 #pragma GCC unroll 4
