@@ -507,7 +507,8 @@ static inline AVX2 void q6_levels(const struct block_q6_K *x, int h, __m256i q[4
     const __m256i hb = load256(x->qh + 32 * h), hlo = _mm256_and_si256(hb, m4);
     q[0] = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_shuffle_epi8(table16(field0), hlo));
     q[1] = _mm256_or_si256(_mm256_and_si256(l2, m4), _mm256_shuffle_epi8(table16(field1), hlo));
-    q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_and_si256(hb, m30));
+    q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                           _mm256_and_si256(hb, m30));
     q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l2, 4), m4),
                            _mm256_and_si256(_mm256_srli_epi16(hb, 2), m30));
 }
@@ -544,10 +545,7 @@ q6_K_rows_y(int64_t n, const struct block_q6_K *x, const struct block_q8_K *cons
         for (int j = 0; j < RY; j++)
             s[j] = _mm256_setzero_si256();
         q6_scales(x[b].scales, scs);
-        /* ahead of the stream, as q4_K's rows (repack_avx2.c) */
-#pragma GCC unroll 4
-        for (int l = 0; l < 4; l++)
-            _mm_prefetch((const char *)&x[b] + Q6_PREFETCH + 64 * l, _MM_HINT_T0);
+        prefetch_ahead(&x[b], Q6_PREFETCH, 4);
 #pragma GCC unroll 2
         for (int h = 0; h < 2; h++) {
             __m256i q[4];

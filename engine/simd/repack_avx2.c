@@ -159,16 +159,15 @@ q4_K_repack_steps(int64_t n, const void *vx, const void *vy, const __m256i *yq, 
         memcpy(&dm, &x[b].d, sizeof dm);
         const __m128 d = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128(dm)), _mm_set1_ps(y[b].d));
         /* the prefetchers alone left a core at 7 of its 10 GB/s in cache (Zen 1) */
-        _mm_prefetch((const char *)&x[b] + K4T_PREFETCH, _MM_HINT_T0);
-        _mm_prefetch((const char *)&x[b] + K4T_PREFETCH + 64, _MM_HINT_T0);
-        _mm_prefetch((const char *)&x[b] + K4T_PREFETCH + 128, _MM_HINT_T0);
+        prefetch_ahead(&x[b], K4T_PREFETCH, 3);
         struct k4t_x xt;
         k4t_x(&x[b], &xt);
         __m256i own[8];
         if (!yq)
             k4t_y(&y[b], own);
         const __m256i s = k4t_sums(&xt, yq ? yq + 8 * b : own);
-        acc = k4t_steps(k4t_pairs(s), k4_min_prod(&y[b], _mm256_castsi128_si256(xt.mins)), d, acc, per);
+        const __m128i mp = k4_min_prod(&y[b], _mm256_castsi128_si256(xt.mins));
+        acc = k4t_steps(k4t_pairs(s), mp, d, acc, per);
     }
     return _mm_cvtss_f32(acc) - _mm_cvtss_f32(_mm_movehdup_ps(acc));
 }
@@ -184,10 +183,10 @@ static AVX2 float q4_K_repack4_dot(int64_t n, const void *vx, const void *vy)
 }
 
 /* The eight lanes of the kernels below: lane j multiplies weight row j / L (of R = 8 / L
- * rows, xs bytes apart) with activation row j % L. Decode (one activation row) takes 8 rows
- * at a time, a prefill's expert products (a few rows each) 2 or 4 at a time, the rest 8
- * activation rows for one weight row; the chains are the single row's whatever the mix
- * (FOR_LANES: avx2_blocks.h). */
+ * rows, xs bytes apart) with activation row j % L. A prefill's expert products (a few
+ * activation rows each) take 2 or 4 weight rows at a time, the rest 8 activation rows for
+ * one weight row; decode (one activation row) goes row by row (REPACK_ROWS, q4_K_rows).
+ * The chains are the single row's whatever the mix (FOR_LANES: avx2_blocks.h). */
 static inline AVX2 void lanes_store(float *out, size_t out_row, size_t out_col, int L, int ny,
                                     __m256 v)
 {
